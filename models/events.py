@@ -1,0 +1,58 @@
+"""Event identity and the per-desk hash chain.
+
+Each event a desk writes gets a UUIDv7 id (time-ordered, never regenerated), the next number in that desk's
+gap-free sequence, and a SHA-256 hash over its stored fields and the previous event's hash. Editing,
+deleting or truncating a desk's events breaks the chain, which ``fengqiao check`` reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import uuid_utils
+
+from .clock import to_db
+from .machine import Event
+
+GENESIS = "0" * 64
+
+
+def new_id() -> str:
+    """A fresh UUIDv7 as text."""
+    return str(uuid_utils.uuid7())
+
+
+def payload_text(payload: dict[str, Any]) -> str:
+    """The stored form of a payload: compact, sorted keys, UTF-8 kept as is."""
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def hash_fields(*, id: str, order_id: str, assignment_id: str | None, kind: str, actor: str, desk: str,
+                desk_seq: int, event_at: str, recorded_at: str, payload: str, prev_hash: str) -> str:
+    """The hash of one event from its stored column values (text exactly as stored).
+
+    Each field is length-prefixed (``<length>:<text>;``) so no two different events share a body.
+    """
+    fields = (id, order_id, assignment_id or "", kind, actor, desk, str(desk_seq), event_at, recorded_at, payload,
+              prev_hash)
+    body = "".join(f"{len(f)}:{f};" for f in fields)
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def seal(ev: Event, desk_seq: int, prev_hash: str) -> tuple[Any, ...]:
+    """Give ``ev`` its place in the desk's chain; return its stored column values (``STORED_COLUMNS``)."""
+    text = payload_text(ev.payload)
+    event_at, recorded_at = to_db(ev.event_at), to_db(ev.recorded_at)
+    ev.desk_seq = desk_seq
+    ev.prev_hash = prev_hash
+    ev.hash = hash_fields(id=ev.id, order_id=ev.order_id, assignment_id=ev.assignment_id, kind=ev.kind,
+                          actor=ev.actor, desk=ev.desk, desk_seq=desk_seq, event_at=event_at,
+                          recorded_at=recorded_at, payload=text, prev_hash=prev_hash)
+    return (ev.id, ev.order_id, ev.assignment_id, ev.kind, ev.actor, ev.desk, desk_seq, event_at, recorded_at, text,
+            prev_hash, ev.hash)
+
+
+STORED_COLUMNS = ("id", "order_id", "assignment_id", "kind", "actor", "desk", "desk_seq", "event_at", "recorded_at",
+                  "payload", "prev_hash", "hash")

@@ -1,0 +1,245 @@
+"""The product's reference data: 4 categories, 75 tags, 30 departments, 21 towns.
+
+Loaded from CSV files in ``fixtures/`` and validated on load. Any fault names the file, the line and the
+code so the person editing the file can fix it.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from .errors import ReferenceDataError
+
+EXPECTED_TAGS = 75
+BY_LOCATION = ("ZZ", "GA")  # resolved by the call's town
+DISPATCH_MODES = ("single", "dual")
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    name_zh: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class Department:
+    code: str
+    name_zh: str
+    name_en: str
+    kind: str
+    routing: str  # county | by_location
+
+
+@dataclass(frozen=True)
+class Town:
+    code: str
+    name_zh: str
+    name_en: str
+    kind: str
+    police_station_zh: str
+    one_team_pilot: bool
+    station_code: str = ""  # filled in on load: GA-<code of the first town served by the station>
+
+
+@dataclass(frozen=True)
+class Station:
+    code: str  # e.g. GA-GLL
+    name_zh: str
+    name_en: str
+    towns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tag:
+    code: str
+    category: str
+    name_zh: str
+    name_en: str
+    department: str
+    dispatch: str  # single | dual
+    onsite: bool
+    sign_min: int
+    arrive_min: int | None
+    feedback_h: int
+    keywords: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Reference:
+    categories: dict[str, Category]
+    tags: dict[str, Tag]
+    departments: dict[str, Department]
+    towns: dict[str, Town]
+    stations: dict[str, Station]
+
+    def tag(self, code: str) -> Tag:
+        from .errors import ValidationError
+        from .i18n import t
+
+        key = code.strip().upper()
+        if key not in self.tags:
+            raise ValidationError(t("error.unknown_tag", code=code), field="tag")
+        return self.tags[key]
+
+    def town(self, code: str) -> Town:
+        from .errors import ValidationError
+        from .i18n import t
+
+        key = code.strip().upper()
+        if key in self.towns:
+            return self.towns[key]
+        for town in self.towns.values():  # a Chinese or English name is fine too
+            if code.strip() in (town.name_zh, town.name_en):
+                return town
+        raise ValidationError(t("error.unknown_town", code=code), field="town")
+
+    def department(self, code: str) -> Department:
+        from .errors import ValidationError
+        from .i18n import t
+
+        key = code.strip().upper()
+        if key not in self.departments:
+            raise ValidationError(t("error.unknown_dept", code=code), field="dept")
+        return self.departments[key]
+
+    def tags_in(self, category: str) -> list[Tag]:
+        return [tag for tag in self.tags.values() if tag.category == category]
+
+
+def _rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [col for col in required if col not in (reader.fieldnames or [])]
+            if missing:
+                raise ReferenceDataError(f"{path.name}: missing column(s) {', '.join(missing)}")
+            return [(i, {k: (v or "").strip() for k, v in row.items() if k}) for i, row in enumerate(reader, start=2)]
+    except FileNotFoundError:
+        raise ReferenceDataError(f"{path.name}: file not found at {path}") from None
+    except UnicodeDecodeError as exc:
+        raise ReferenceDataError(f"{path.name}: not UTF-8 text ({exc.reason})") from None
+
+
+def _int(path: Path, line: int, code: str, column: str, value: str, *, optional: bool = False) -> int | None:
+    if value == "" and optional:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise ReferenceDataError(f"{path.name} line {line} ({code}): {column} must be a whole number, got {value!r}") from None
+    if number <= 0:
+        raise ReferenceDataError(f"{path.name} line {line} ({code}): {column} must be positive, got {number}")
+    return number
+
+
+def _unique(path: Path, line: int, code: str, seen: dict[str, int]) -> None:
+    if not code:
+        raise ReferenceDataError(f"{path.name} line {line}: empty code")
+    if code in seen:
+        raise ReferenceDataError(f"{path.name} line {line}: duplicate code {code} (first on line {seen[code]})")
+    seen[code] = line
+
+
+def load_reference(directory: Path | str | None = None) -> Reference:
+    """Load and validate the four CSV files from ``directory`` (default: the packaged ``fixtures/``)."""
+    base = Path(directory) if directory is not None else Path(str(resources.files("fixtures")))
+
+    path = base / "categories.csv"
+    categories: dict[str, Category] = {}
+    seen: dict[str, int] = {}
+    for line, row in _rows(path, ("code", "name_zh", "name_en")):
+        _unique(path, line, row["code"], seen)
+        categories[row["code"]] = Category(row["code"], row["name_zh"], row["name_en"])
+
+    path = base / "departments.csv"
+    departments: dict[str, Department] = {}
+    seen = {}
+    for line, row in _rows(path, ("code", "name_zh", "name_en", "kind", "routing")):
+        _unique(path, line, row["code"], seen)
+        if row["routing"] not in ("county", "by_location"):
+            raise ReferenceDataError(f"{path.name} line {line} ({row['code']}): routing must be county or by_location, got {row['routing']!r}")
+        departments[row["code"]] = Department(row["code"], row["name_zh"], row["name_en"], row["kind"], row["routing"])
+    for code in BY_LOCATION:
+        if code not in departments:
+            raise ReferenceDataError(f"{path.name}: department {code} is required (resolved by the call's town)")
+
+    path = base / "towns.csv"
+    towns: dict[str, Town] = {}
+    seen = {}
+    station_towns: dict[str, list[str]] = {}
+    for line, row in _rows(path, ("code", "name_zh", "name_en", "kind", "police_station_zh", "one_team_pilot")):
+        _unique(path, line, row["code"], seen)
+        if row["one_team_pilot"] not in ("yes", "no"):
+            raise ReferenceDataError(f"{path.name} line {line} ({row['code']}): one_team_pilot must be yes or no, got {row['one_team_pilot']!r}")
+        if not row["police_station_zh"]:
+            raise ReferenceDataError(f"{path.name} line {line} ({row['code']}): police_station_zh is empty")
+        station_towns.setdefault(row["police_station_zh"], []).append(row["code"])
+        towns[row["code"]] = Town(row["code"], row["name_zh"], row["name_en"], row["kind"],
+                                  row["police_station_zh"], row["one_team_pilot"] == "yes")
+    stations: dict[str, Station] = {}
+    for station_zh, served in station_towns.items():
+        # A station is named after the town it sits in; it takes that town's code when one matches.
+        home = next((c for c in served if station_zh.startswith(towns[c].name_zh[:2])), served[0])
+        code = f"GA-{home}"
+        stations[code] = Station(code, station_zh, f"{towns[home].name_en.split()[0]} Police Station", tuple(served))
+        for town_code in served:
+            towns[town_code] = _with_station(towns[town_code], code)
+
+    path = base / "taxonomy.csv"
+    tags: dict[str, Tag] = {}
+    seen = {}
+    columns = ("code", "category", "name_zh", "name_en", "department", "dispatch", "onsite", "sign_min",
+               "arrive_min", "feedback_h", "keywords")
+    for line, row in _rows(path, columns):
+        code = row["code"]
+        _unique(path, line, code, seen)
+        if row["category"] not in categories:
+            raise ReferenceDataError(f"{path.name} line {line} ({code}): unknown category {row['category']!r}")
+        if not code.startswith(row["category"]):
+            raise ReferenceDataError(f"{path.name} line {line} ({code}): code does not start with its category {row['category']}")
+        if row["department"] not in departments:
+            raise ReferenceDataError(f"{path.name} line {line} ({code}): unknown department {row['department']!r}")
+        if row["department"] == "GA":
+            raise ReferenceDataError(f"{path.name} line {line} ({code}): a linked incident cannot be owned by the police (GA)")
+        if row["dispatch"] not in DISPATCH_MODES:
+            raise ReferenceDataError(f"{path.name} line {line} ({code}): dispatch must be single or dual, got {row['dispatch']!r}")
+        if row["onsite"] not in ("yes", "no"):
+            raise ReferenceDataError(f"{path.name} line {line} ({code}): onsite must be yes or no, got {row['onsite']!r}")
+        if not row["name_zh"] or not row["name_en"]:
+            raise ReferenceDataError(f"{path.name} line {line} ({code}): name_zh and name_en are both required")
+        onsite = row["onsite"] == "yes"
+        sign = _int(path, line, code, "sign_min", row["sign_min"])
+        arrive = _int(path, line, code, "arrive_min", row["arrive_min"], optional=not onsite)
+        if not onsite and arrive is not None:
+            raise ReferenceDataError(f"{path.name} line {line} ({code}): arrive_min must be empty when onsite is no")
+        feedback = _int(path, line, code, "feedback_h", row["feedback_h"])
+        assert sign is not None and feedback is not None
+        if arrive is not None and arrive <= sign:
+            raise ReferenceDataError(f"{path.name} line {line} ({code}): arrive_min ({arrive}) must be later than sign_min ({sign})")
+        keywords = tuple(k.strip() for k in row["keywords"].split("|") if k.strip())
+        tags[code] = Tag(code, row["category"], row["name_zh"], row["name_en"], row["department"], row["dispatch"],
+                         onsite, sign, arrive, feedback, keywords)
+    if len(tags) != EXPECTED_TAGS:
+        raise ReferenceDataError(f"{path.name}: expected exactly {EXPECTED_TAGS} tags, found {len(tags)}")
+    for cat in categories:
+        if not any(tag.category == cat for tag in tags.values()):
+            raise ReferenceDataError(f"{path.name}: category {cat} has no tags")
+    return Reference(categories, tags, departments, towns, stations)
+
+
+def _with_station(town: Town, code: str) -> Town:
+    from dataclasses import replace
+
+    return replace(town, station_code=code)
+
+
+@cache
+def default_reference() -> Reference:
+    """The packaged reference data, loaded once per process."""
+    return load_reference()

@@ -1,0 +1,150 @@
+"""Desks and what each role may see and do. Pure rules, applied by the console, the CLI and the store alike.
+
+* ``call_taker`` — intake (dispatch, link repeat calls) and every order; may cancel an order the caller
+  withdrew and reassign a returned one.
+* ``township`` — a town's governance centre: sees orders assigned to its centre and to its police
+  station, acts on those assignments, and may dispatch orders in its own town (its unified team).
+* ``department`` — sees only orders assigned to its department; signs, arrives, feeds back, returns and
+  asks for extensions on its own assignments.
+* ``supervisor`` — sees everything; escalates, decides extensions, makes follow-up visits, reopens, closes
+  and judges returns.
+
+A desk with no role (``role=None``) is the local operator's tool: the CLI without ``--role`` uses it, and
+it may do everything the state machine allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .errors import PermissionDenied, ValidationError
+from .i18n import t
+from .machine import Action, AssignmentState, OrderState
+from .reference import Reference
+
+
+class Role(StrEnum):
+    CALL_TAKER = "call_taker"
+    TOWNSHIP = "township"
+    DEPARTMENT = "department"
+    SUPERVISOR = "supervisor"
+
+
+ASSIGNEE_WORK = frozenset({Action.SIGN, Action.ARRIVE, Action.FEEDBACK, Action.RETURN, Action.EXTEND})
+
+ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
+    Role.CALL_TAKER: frozenset({Action.DISPATCH, Action.LINK, Action.CANCEL, Action.REASSIGN}),
+    Role.TOWNSHIP: frozenset({Action.DISPATCH, Action.LINK} | ASSIGNEE_WORK),
+    Role.DEPARTMENT: ASSIGNEE_WORK,
+    Role.SUPERVISOR: frozenset({Action.ESCALATE, Action.APPROVE_EXTENSION, Action.REFUSE_EXTENSION, Action.VISIT,
+                                Action.REOPEN, Action.CLOSE, Action.JUDGE_RETURN}),
+}
+
+
+@dataclass(frozen=True)
+class Desk:
+    name: str = "desk"
+    role: Role | None = None
+    dept: str | None = None  # department desks: SCJG, or an assignee code such as GA-HZ / ZZ-HZ
+    town: str | None = None  # township desks (and ZZ/GA department desks)
+    operator: str = ""
+    prefix: str = "SZ"  # order numbers: SZ-20261128-0042
+
+    @property
+    def actor(self) -> str:
+        return self.operator or self.name
+
+    def assignee_codes(self, ref: Reference) -> frozenset[str]:
+        """The assignee codes whose assignments this desk works on (empty: not tied to assignees)."""
+        if self.role == Role.DEPARTMENT and self.dept:
+            code = self.dept.upper()
+            if code in ("ZZ", "GA") and self.town:
+                town = ref.town(self.town)
+                return frozenset({f"ZZ-{town.code}"} if code == "ZZ" else {town.station_code})
+            return frozenset({code})
+        if self.role == Role.TOWNSHIP and self.town:
+            town = ref.town(self.town)
+            return frozenset({f"ZZ-{town.code}", town.station_code})
+        return frozenset()
+
+    def sees_all(self) -> bool:
+        return self.role in (None, Role.CALL_TAKER, Role.SUPERVISOR)
+
+
+def make_desk(ref: Reference, name: str, role: str | None, *, dept: str | None = None, town: str | None = None,
+              operator: str = "", prefix: str | None = None) -> Desk:
+    """Validate a desk definition (from the config file or the command line)."""
+    if role is None or role == "":
+        return Desk(name=name, operator=operator, prefix=prefix or "SZ")
+    try:
+        r = Role(role)
+    except ValueError:
+        raise ValidationError(t("error.unknown_role", role=role, roles=", ".join(r.value for r in Role)),
+                              field="role") from None
+    if r == Role.DEPARTMENT:
+        if not dept:
+            raise ValidationError(t("error.role_needs_dept"), field="dept")
+        code = dept.strip().upper()
+        if code.startswith(("ZZ-", "GA-")):
+            town_code = code[3:]
+            if code.startswith("GA-"):
+                if code not in ref.stations:
+                    raise ValidationError(t("error.unknown_dept", code=dept), field="dept")
+            else:
+                ref.town(town_code)
+            dept, town = code[:2], (town or town_code)
+        else:
+            ref.department(code)
+            dept = code
+            if code in ("ZZ", "GA"):
+                if not town:
+                    raise ValidationError(t("error.role_needs_town"), field="town")
+                town = ref.town(town).code
+    if r == Role.TOWNSHIP:
+        if not town:
+            raise ValidationError(t("error.role_needs_town"), field="town")
+        town = ref.town(town).code
+    return Desk(name=name, role=r, dept=dept, town=town, operator=operator,
+                prefix=(prefix or (town if r == Role.TOWNSHIP and town else "SZ")).upper())
+
+
+def can_see(desk: Desk, ref: Reference, o: OrderState) -> bool:
+    if desk.sees_all():
+        return True
+    codes = desk.assignee_codes(ref)
+    return any(a.assignee in codes for a in o.assignments)
+
+
+def can_take(desk: Desk, ref: Reference, o: OrderState | None, action: Action,
+             target: AssignmentState | None = None) -> bool:
+    if desk.role is None:
+        return True
+    if action not in ROLE_ACTIONS[desk.role]:
+        return False
+    if action == Action.DISPATCH:
+        return True
+    if o is None or not can_see(desk, ref, o):
+        return False
+    if action in ASSIGNEE_WORK and desk.role in (Role.DEPARTMENT, Role.TOWNSHIP):
+        return target is not None and target.assignee in desk.assignee_codes(ref)
+    return True
+
+
+def check(desk: Desk, ref: Reference, o: OrderState, action: Action, target: AssignmentState | None = None) -> None:
+    """Raise :class:`PermissionDenied` unless ``desk`` may take ``action`` on ``o`` (and ``target``)."""
+    if not can_take(desk, ref, o, action, target):
+        role = t(f"role.{desk.role}") if desk.role else "-"
+        raise PermissionDenied(t("error.role_refused", desk=desk.name, role=role, action=t(f"action.{action}"),
+                                 order_no=o.order_no), order_no=o.order_no, state=str(o.status), action=str(action),
+                               reason="role")
+
+
+def check_dispatch(desk: Desk, town_code: str) -> None:
+    if desk.role is None or desk.role == Role.CALL_TAKER:
+        return
+    if desk.role == Role.TOWNSHIP and desk.town == town_code:
+        return
+    role = t(f"role.{desk.role}")
+    raise PermissionDenied(t("error.role_cannot_dispatch", desk=desk.name, role=role, town=town_code),
+                           action="dispatch", reason="role")
