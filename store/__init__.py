@@ -1,0 +1,1 @@
+"""Store layer: the SQLite engine, migrations, commands and queries. Never imports Textual."""

@@ -1,0 +1,182 @@
+"""The SQLite store: one engine factory, explicit transactions, versioned migrations.
+
+* WAL journal, ``synchronous=FULL`` (a committed order survives a power cut), ``foreign_keys=ON`` and a
+  busy timeout on every connection.
+* The driver's own transaction handling is switched off (``isolation_level=None``); :meth:`Database.write`
+  starts every write with ``BEGIN IMMEDIATE`` so two desks writing at once queue instead of silently
+  losing an update, and :meth:`Database.read` gives a consistent snapshot.
+* The schema version lives in ``PRAGMA user_version``; :mod:`store.migrations` brings an old file up to
+  date in one transaction, so a desk that was offline for months upgrades without losing data.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import QueuePool
+
+from models.errors import StoreError
+from models.i18n import t
+
+from . import migrations
+
+APP_ID = "fengqiao"
+DEFAULT_BUSY_MS = 5000
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def default_db_path() -> Path:
+    """``$FENGQIAO_DB`` if set, else ``fengqiao.db`` in the platform's user data directory."""
+    env = os.environ.get("FENGQIAO_DB")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir(APP_ID, appauthor=False)) / "fengqiao.db"
+
+
+def _explain(exc: BaseException, path: Path, busy_ms: int) -> StoreError:
+    """Turn a driver error into one plain sentence."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "locked" in text or "busy" in text:
+        return StoreError(t("store.locked", path=path, seconds=busy_ms / 1000))
+    if "readonly" in text or "read-only" in text or "attempt to write" in text:
+        return StoreError(t("store.readonly", path=path))
+    if "disk is full" in text or "database or disk is full" in text or "no space" in text:
+        return StoreError(t("store.full", path=path))
+    if "not a database" in text or "file is encrypted" in text:
+        return StoreError(t("store.not_sqlite", path=path))
+    if "malformed" in text or "corrupt" in text:
+        return StoreError(t("store.corrupt", path=path))
+    if "unable to open" in text:
+        return StoreError(t("store.cannot_open", path=path))
+    return StoreError(t("store.error", path=path, error=str(getattr(exc, "orig", exc))))
+
+
+class Database:
+    """A desk's SQLite file. Thread-safe: each thread borrows its own connection from the pool."""
+
+    def __init__(self, path: Path | str, *, busy_ms: int = DEFAULT_BUSY_MS, create: bool = True,
+                 migrate: bool = True) -> None:
+        self.path = Path(path).expanduser()
+        self.busy_ms = busy_ms
+        self._check_file(create)
+        self.engine = self._make_engine()
+        if migrate:
+            try:
+                self.migrate()
+            except BaseException:
+                self.engine.dispose()
+                raise
+
+    # ---- opening -------------------------------------------------------------------------------
+    def _check_file(self, create: bool) -> None:
+        path = self.path
+        if path.is_dir():
+            raise StoreError(t("store.is_dir", path=path))
+        if path.exists():
+            try:
+                with path.open("rb") as fh:
+                    head = fh.read(16)
+            except PermissionError:
+                raise StoreError(t("store.cannot_read", path=path)) from None
+            if head and head != SQLITE_MAGIC:
+                raise StoreError(t("store.not_sqlite", path=path))
+        elif not create:
+            raise StoreError(t("store.missing", path=path))
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(t("store.cannot_create", path=path, error=exc.strerror or exc)) from None
+
+    def _make_engine(self) -> Engine:
+        busy_ms = self.busy_ms
+        engine = create_engine(
+            f"sqlite:///{self.path}",
+            connect_args={"timeout": busy_ms / 1000, "check_same_thread": False},
+            poolclass=QueuePool, pool_size=4, max_overflow=8,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA temp_store=MEMORY")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            mode = "IMMEDIATE" if conn.get_execution_options().get("fq_write") else "DEFERRED"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+
+    # ---- transactions --------------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: ``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any error)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(fq_write=True)
+                with conn.begin():
+                    yield conn
+        except (DBAPIError, sqlite3.Error) as exc:
+            raise _explain(exc, self.path, self.busy_ms) from None
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot of the file."""
+        try:
+            with self.engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+        except (DBAPIError, sqlite3.Error) as exc:
+            raise _explain(exc, self.path, self.busy_ms) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- schema --------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        with self.read() as conn:
+            return int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0)
+
+    def migrate(self) -> int:
+        """Bring the schema up to date; return the version reached."""
+        try:
+            with self.write() as conn:
+                return migrations.upgrade(conn, self.path)
+        except OperationalError as exc:  # pragma: no cover - mapped by write()
+            raise _explain(exc, self.path, self.busy_ms) from None
+
+    def meta(self, key: str) -> str | None:
+        with self.read() as conn:
+            row = conn.exec_driver_sql("SELECT value FROM meta WHERE key = ?", (key,)).first()
+            return None if row is None else row[0]
+
+
+def open_db(path: Path | str | None = None, **kwargs: Any) -> Database:
+    """Open the desk's database: ``path``, else ``$FENGQIAO_DB``, else the user data dir.
+
+    ``$FENGQIAO_BUSY_MS`` overrides how long a write waits for another program's lock (default 5000 ms).
+    """
+    kwargs.setdefault("busy_ms", int(os.environ.get("FENGQIAO_BUSY_MS", DEFAULT_BUSY_MS)))
+    return Database(path if path is not None else default_db_path(), **kwargs)

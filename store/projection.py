@@ -1,0 +1,143 @@
+"""Writing events and keeping the projection tables (orders, assignments, calls) in step with them.
+
+Every function here runs inside a write transaction owned by the caller. The same functions serve a single
+action from the console and the demo generator's batches.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from models.clock import from_db, to_db, to_db_opt
+from models.events import GENESIS, STORED_COLUMNS, seal
+from models.machine import CallInfo, Event, OrderState, replay
+
+ORDER_COLUMNS = (
+    "id", "order_no", "call_id", "tag", "category", "town", "mode", "onsite", "status", "desk", "phone", "call_at",
+    "created_at", "updated_at", "primary_assignee", "police_assignee", "one_team", "override_dept",
+    "override_reason", "repeat_of", "next_due", "next_due_kind", "next_due_start", "first_overdue_at", "result",
+    "fed_back_at", "satisfaction", "visited_at", "closed_at", "cancelled_at", "cancel_reason", "reopen_count",
+    "escalations", "linked_calls",
+)
+ASSIGNMENT_COLUMNS = (
+    "id", "order_id", "seq", "role", "assignee", "dept", "town", "onsite", "status", "active", "dispatched_at",
+    "sign_due", "arrive_due", "feedback_due", "feedback_due_original", "signed_at", "arrived_at", "fed_back_at",
+    "returned_at", "result", "feedback_text", "return_reason", "return_justified", "ext_status", "ext_hours",
+    "ext_reason", "first_overdue_at",
+)
+CALL_COLUMNS = ("id", "phone", "name", "town", "address", "description", "received_at", "desk", "order_id",
+                "linked", "repeat_of")
+EVENT_COLUMNS = STORED_COLUMNS
+
+
+def _upsert_sql(table: str, columns: Sequence[str], key: str = "id") -> str:
+    cols = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    return f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {updates}"
+
+
+UPSERT_ORDER = _upsert_sql("orders", ORDER_COLUMNS)
+UPSERT_ASSIGNMENT = _upsert_sql("assignments", ASSIGNMENT_COLUMNS)
+INSERT_CALL = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' for _ in CALL_COLUMNS)})"
+INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
+
+
+def order_tuple(o: OrderState) -> tuple[Any, ...]:
+    nxt = o.next_deadline()
+    police = o.police
+    return (
+        o.id, o.order_no, o.call.id, o.tag, o.category, o.town, o.mode, int(o.onsite), str(o.status), o.desk,
+        o.call.phone, to_db(o.call.received_at), to_db(o.created_at), to_db(o.updated_at or o.created_at),
+        o.primary.assignee, police.assignee if police else None, int(o.one_team), o.override_dept,
+        o.override_reason, o.repeat_of, to_db_opt(nxt[1]) if nxt else None, nxt[0] if nxt else None,
+        to_db_opt(nxt[2]) if nxt else None, to_db_opt(o.first_overdue_at), o.result, to_db_opt(o.fed_back_at),
+        o.satisfaction, to_db_opt(o.visited_at), to_db_opt(o.closed_at), to_db_opt(o.cancelled_at),
+        o.cancel_reason, o.reopen_count, o.escalations, len(o.linked_calls),
+    )
+
+
+def assignment_tuples(o: OrderState) -> list[tuple[Any, ...]]:
+    rows = []
+    for a in o.assignments:
+        rows.append((
+            a.id, o.id, a.seq, a.role, a.assignee, a.dept, a.town, int(a.onsite), a.status, int(a.active),
+            to_db(a.dispatched_at), to_db(a.sign_due), to_db_opt(a.arrive_due), to_db(a.feedback_due),
+            to_db(a.feedback_due_original), to_db_opt(a.signed_at), to_db_opt(a.arrived_at), to_db_opt(a.fed_back_at),
+            to_db_opt(a.returned_at), a.result, a.feedback_text, a.return_reason,
+            None if a.return_justified is None else int(a.return_justified), a.ext_status, a.ext_hours, a.ext_reason,
+            to_db_opt(a.first_overdue_at),
+        ))
+    return rows
+
+
+def call_tuple(call: CallInfo, order_id: str | None, *, linked: bool, repeat_of: str | None) -> tuple[Any, ...]:
+    return (call.id, call.phone, call.name, call.town, call.address, call.description, to_db(call.received_at),
+            call.desk, order_id, int(linked), repeat_of)
+
+
+def save_order(conn: Connection, o: OrderState) -> None:
+    conn.exec_driver_sql(UPSERT_ORDER, order_tuple(o))
+    conn.exec_driver_sql(UPSERT_ASSIGNMENT, assignment_tuples(o))
+
+
+def insert_call(conn: Connection, call: CallInfo, order_id: str | None, *, linked: bool = False,
+                repeat_of: str | None = None) -> None:
+    conn.exec_driver_sql(INSERT_CALL, call_tuple(call, order_id, linked=linked, repeat_of=repeat_of))
+
+
+class DeskChain:
+    """Hands out a desk's next sequence number and previous hash; saved back with :meth:`save`."""
+
+    def __init__(self, conn: Connection, desk: str) -> None:
+        row = conn.exec_driver_sql("SELECT seq, hash FROM desk_heads WHERE desk = ?", (desk,)).first()
+        self.desk = desk
+        self.seq, self.hash = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+    def seal(self, ev: Event) -> tuple[Any, ...]:
+        """The event's row, sealed as the next link of this desk's chain."""
+        self.seq += 1
+        row = seal(ev, self.seq, self.hash)
+        self.hash = row[-1]
+        return row
+
+    def save(self, conn: Connection) -> None:
+        conn.exec_driver_sql(
+            "INSERT INTO desk_heads (desk, seq, hash) VALUES (?, ?, ?) "
+            "ON CONFLICT (desk) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            (self.desk, self.seq, self.hash))
+
+
+def append_events(conn: Connection, desk: str, events: Iterable[Event]) -> list[Event]:
+    """Seal ``events`` into ``desk``'s chain and insert them. Returns the sealed events."""
+    chain = DeskChain(conn, desk)
+    sealed = list(events)
+    rows = [chain.seal(ev) for ev in sealed]
+    if rows:
+        conn.exec_driver_sql(INSERT_EVENT, rows)
+        chain.save(conn)
+    return sealed
+
+
+def row_to_event(row: Any) -> Event:
+    return Event(id=row.id, order_id=row.order_id, kind=row.kind, event_at=from_db(row.event_at),
+                 recorded_at=from_db(row.recorded_at), desk=row.desk, actor=row.actor,
+                 assignment_id=row.assignment_id, payload=json.loads(row.payload), desk_seq=row.desk_seq,
+                 prev_hash=row.prev_hash, hash=row.hash)
+
+
+def load_events(conn: Connection, order_id: str) -> list[Event]:
+    """An order's events in the order they are replayed."""
+    rows = conn.exec_driver_sql(
+        "SELECT id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, payload, "
+        "prev_hash, hash FROM events WHERE order_id = ? ORDER BY seq", (order_id,)).all()
+    return [row_to_event(r) for r in rows]
+
+
+def load_state(conn: Connection, order_id: str) -> OrderState | None:
+    """The order's current state: the replay of its events."""
+    return replay(load_events(conn, order_id)).state
