@@ -1,0 +1,1 @@
+"""Console: the Textual app and the typer CLI."""

@@ -1,0 +1,56 @@
+"""Orders and events as JSON-ready dicts (times as ISO-8601 UTC), shared by the CLI and exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.clock import to_db, to_db_opt
+from models.machine import AssignmentState, Event, OrderState
+from models.reference import Reference
+from models.routing import describe_assignee
+
+
+def assignment_json(ref: Reference, a: AssignmentState, lang: str) -> dict[str, Any]:
+    return {
+        "id": a.id, "seq": a.seq, "role": a.role, "assignee": a.assignee,
+        "assignee_name": describe_assignee(ref, a.assignee, lang), "dept": a.dept, "town": a.town,
+        "status": a.status, "active": a.active, "onsite": a.onsite,
+        "dispatched_at": to_db(a.dispatched_at), "sign_due": to_db(a.sign_due), "arrive_due": to_db_opt(a.arrive_due),
+        "feedback_due": to_db(a.feedback_due), "feedback_due_original": to_db(a.feedback_due_original),
+        "signed_at": to_db_opt(a.signed_at), "arrived_at": to_db_opt(a.arrived_at),
+        "fed_back_at": to_db_opt(a.fed_back_at), "returned_at": to_db_opt(a.returned_at), "result": a.result,
+        "feedback_text": a.feedback_text, "return_reason": a.return_reason, "return_justified": a.return_justified,
+        "extension": None if a.ext_status is None else {"status": a.ext_status, "hours": a.ext_hours,
+                                                         "reason": a.ext_reason},
+        "first_overdue_at": to_db_opt(a.first_overdue_at),
+    }
+
+
+def event_json(ev: Event) -> dict[str, Any]:
+    return {
+        "id": ev.id, "kind": ev.kind, "assignment_id": ev.assignment_id, "actor": ev.actor, "desk": ev.desk,
+        "desk_seq": ev.desk_seq, "event_at": to_db(ev.event_at), "recorded_at": to_db(ev.recorded_at),
+        "payload": ev.payload, "hash": ev.hash,
+    }
+
+
+def order_json(ref: Reference, o: OrderState, events: list[Event] | None = None, *, lang: str = "zh",
+               phone: str | None = None) -> dict[str, Any]:
+    nxt = o.next_deadline()
+    out: dict[str, Any] = {
+        "order_no": o.order_no, "id": o.id, "status": str(o.status), "tag": o.tag, "category": o.category,
+        "town": o.town, "mode": o.mode, "onsite": o.onsite, "one_team": o.one_team, "desk": o.desk,
+        "created_at": to_db(o.created_at), "updated_at": to_db_opt(o.updated_at),
+        "override": None if not o.override_dept else {"dept": o.override_dept, "reason": o.override_reason},
+        "repeat_of": o.repeat_of, "result": o.result, "satisfaction": o.satisfaction,
+        "visited_at": to_db_opt(o.visited_at), "closed_at": to_db_opt(o.closed_at),
+        "cancelled_at": to_db_opt(o.cancelled_at), "cancel_reason": o.cancel_reason, "reopen_count": o.reopen_count,
+        "escalations": o.escalations, "first_overdue_at": to_db_opt(o.first_overdue_at),
+        "next_deadline": None if nxt is None else {"kind": nxt[0], "due": to_db(nxt[1])},
+        "call": {**o.call.to_payload(), "phone": phone if phone is not None else o.call.phone},
+        "linked_calls": [c.to_payload() for c in o.linked_calls],
+        "assignments": [assignment_json(ref, a, lang) for a in o.assignments],
+    }
+    if events is not None:
+        out["events"] = [event_json(ev) for ev in events]
+    return out

@@ -1,0 +1,99 @@
+"""Shared UI pieces: localized bindings, the desk header bar, safe text."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.dom import DOMNode
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Static
+
+from models.clock import fmt_local
+from models.i18n import has, t
+from models.text import visible
+
+
+def localize_bindings(node: DOMNode) -> None:
+    """Replace binding descriptions that are catalogue keys (``app.help``) with the current language's text.
+
+    Bindings are declared once on the class with keys; each instance shows them in the language the app
+    was started in.
+    """
+    mapping = node._bindings.key_to_bindings  # noqa: SLF001 - Textual keeps a per-instance copy here
+    for key, bindings in list(mapping.items()):
+        mapping[key] = [replace(b, description=_describe(b.description, b.action),
+                                tooltip=t(b.tooltip) if b.tooltip and has(b.tooltip) else b.tooltip)
+                        for b in bindings]
+
+
+def _describe(description: str, action: str) -> str:
+    if description and has(description):
+        return t(description)
+    builtin = "builtin." + action.replace(".", "_")
+    return t(builtin) if has(builtin) else description
+
+
+class LocalizedMixin:
+    """Mix into a Screen or Widget to localize its BINDINGS on construction."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        localize_bindings(self)  # type: ignore[arg-type]
+
+
+def safe(text: str | None, *, single_line: bool = False, style: str = "") -> Text:
+    """Caller text for the screen: never interpreted as markup, control characters made visible."""
+    return Text(visible(text or "", single_line=single_line), style=style, end="")
+
+
+class DeskBar(Widget):
+    """The header: product name, desk and role, sync status and a clock that redraws once a minute."""
+
+    DEFAULT_CSS = """
+    DeskBar {
+        dock: top;
+        height: 1;
+        background: $primary;
+        color: $text;
+        layout: horizontal;
+    }
+    DeskBar > #title { width: auto; padding: 0 1; text-style: bold; }
+    DeskBar > #desk { width: 1fr; padding: 0 1; }
+    DeskBar > #sync { width: auto; padding: 0 1; }
+    DeskBar > #clock { width: auto; padding: 0 1; }
+    """
+
+    clock_text: reactive[str] = reactive("", layout=False)
+    sync_text: reactive[str] = reactive("", layout=False)
+
+    def __init__(self, desk_text: str, clock: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._desk_text = desk_text
+        self._clock = clock
+
+    def compose(self) -> ComposeResult:
+        yield Static(t("app.title"), id="title")
+        yield Static(safe(self._desk_text, single_line=True), id="desk")
+        yield Static("", id="sync")
+        yield Static("", id="clock")
+
+    def on_mount(self) -> None:
+        self._tick()
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        now: datetime = self._clock()
+        text = fmt_local(now)
+        if text != self.clock_text:  # only the minute changes the screen: quiet over SSH
+            self.clock_text = text
+
+    def watch_clock_text(self, value: str) -> None:
+        self.query_one("#clock", Static).update(value)
+
+    def watch_sync_text(self, value: str) -> None:
+        self.query_one("#sync", Static).update(safe(value, single_line=True))
