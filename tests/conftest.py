@@ -1,0 +1,58 @@
+"""Shared fixtures: a fixed clock, a real SQLite file in tmp_path, a store, and a clean environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from models.clock import UTC, FixedClock
+from models.i18n import set_lang
+from models.reference import Reference, default_reference
+from models.roles import Desk
+from store.db import Database
+from store.orders import OrderStore
+
+# 2026-11-28 09:30 in Asia/Shanghai.
+T0 = datetime(2026, 11, 28, 1, 30, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test reads the developer's own config or database, and every test starts in Chinese."""
+    monkeypatch.setenv("FENGQIAO_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.setenv("FENGQIAO_DB", str(tmp_path / "default.db"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    set_lang("zh")
+    yield
+    set_lang("zh")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def ref() -> Reference:
+    return default_reference()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "desk.db"
+
+
+@pytest.fixture
+def db(db_path: Path) -> Iterator[Database]:
+    database = Database(db_path)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def store(db: Database, ref: Reference, clock: FixedClock) -> OrderStore:
+    return OrderStore(db, ref=ref, desk=Desk(name="test-desk", operator="tester"), clock=clock)

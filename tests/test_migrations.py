@@ -1,0 +1,72 @@
+"""Schema migrations: a database made by the first schema upgrades to the newest without losing data."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from models.errors import StoreError
+from models.intake import IntakeForm
+from models.machine import Action, Intent
+from models.tables import Assignment, Call, Order, OrderEvent, SQLModel
+from store import migrations
+from store.db import Database
+from store.orders import OrderStore
+
+
+def test_migrate_from_the_first_schema(tmp_path: Path, ref, clock) -> None:
+    path = tmp_path / "old.db"
+    old = Database(path, migrate=False)
+    with old.write() as conn:
+        assert migrations.upgrade(conn, path, target=1) == 1
+    store = OrderStore(old, ref=ref, clock=clock)
+    o = store.dispatch(IntakeForm(phone="13857512345", town="HZ", description="水管爆了"), "C04")
+    clock.advance(minutes=3)
+    store.act(o.order_no, Intent(Action.SIGN))
+    old.close()
+
+    new = Database(path)  # opening migrates
+    assert new.schema_version() == migrations.head()
+    again = OrderStore(new, ref=ref, clock=clock).order(o.order_no)
+    assert again.status == "signed" and again.call.description == "水管爆了"
+    new.close()
+    Database(path).close()  # idempotent
+
+
+def test_database_from_a_newer_program_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    Database(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {migrations.head() + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="比本程序支持的"):
+        Database(path)
+
+
+def test_migration_files_are_numbered_without_gaps() -> None:
+    versions = [v for v, _ in migrations.steps()]
+    assert versions == list(range(1, len(versions) + 1))
+
+
+def test_sqlmodel_tables_match_the_migrated_schema(db: Database) -> None:
+    with db.read() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            cols = {row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table.name})")}
+            assert cols, f"table {table.name} missing"
+            missing = {c.name for c in table.columns} - cols
+            assert not missing, f"{table.name}: columns {missing} not in the schema"
+
+
+def test_sqlmodel_reads_typed_rows(store: OrderStore, db: Database, clock) -> None:
+    o = store.dispatch(IntakeForm(phone="13857512345", town="LS", description="物业"), "B02")
+    with Session(db.engine) as session:
+        order = session.exec(select(Order).where(Order.order_no == o.order_no)).one()
+        assert order.created_at == clock() and order.created_at.tzinfo is not None
+        assert order.mode == "dual"
+        assert len(session.exec(select(Assignment).where(Assignment.order_id == order.id)).all()) == 2
+        assert session.exec(select(Call)).one().phone == "13857512345"
+        assert session.exec(select(OrderEvent)).one().kind == "dispatch"
