@@ -1,23 +1,47 @@
-"""The Textual application: desk header, modes (one screen module each), F1 help, command palette."""
+"""The Textual application: desk header, modes (one screen module each), F1 help, command palette.
+
+Modes: ``intake`` (call-takers and township centres start here), ``board`` (departments start here) and
+``cockpit`` (supervisors start here); F5, F6 and F7 switch between them from anywhere.
+
+The app watches the store once a second from a thread worker (a cheap look at the newest event number) and
+posts :class:`StoreChanged` to the active screen when another desk or process has written, so boards and the
+cockpit refresh without polling the database themselves.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
+from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 
 from models.clock import Clock, system_clock
 from models.i18n import get_lang, set_lang, t
 from models.reference import Reference, default_reference
-from models.roles import Desk
+from models.roles import Desk, Role
 from screens.base import DeskBar, localize_bindings
+from screens.board import BoardScreen
+from screens.cockpit import CockpitScreen
 from screens.help import HelpScreen
-from screens.home import HomeScreen
+from screens.intake import IntakeScreen
 from store.db import Database
 from store.orders import OrderStore
+
+
+class StoreChanged(Message):
+    """Another write reached the store (this desk's or anyone's). ``seq`` is the newest event number."""
+
+    def __init__(self, seq: int) -> None:
+        super().__init__()
+        self.seq = seq
+
+
+HOME_MODE = {None: "intake", Role.CALL_TAKER: "intake", Role.TOWNSHIP: "intake", Role.DEPARTMENT: "board",
+             Role.SUPERVISOR: "cockpit"}
 
 
 class FengqiaoApp(App[None]):
@@ -29,18 +53,23 @@ class FengqiaoApp(App[None]):
     Screen { background: $background; }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[Binding]] = [
         Binding("f1", "help", "app.help", id="app.help", priority=True),
+        Binding("f5", "switch_mode('intake')", "app.mode_intake", id="app.mode_intake", show=False),
+        Binding("f6", "switch_mode('board')", "app.mode_board", id="app.mode_board", show=False),
+        Binding("f7", "switch_mode('cockpit')", "app.mode_cockpit", id="app.mode_cockpit", show=False),
         Binding("ctrl+q", "quit", "app.quit", id="app.quit", priority=True),
     ]
 
-    MODES = {"home": HomeScreen}
-    DEFAULT_MODE = "home"
+    MODES: ClassVar[dict[str, Any]] = {"intake": IntakeScreen, "board": BoardScreen, "cockpit": CockpitScreen}
+    DEFAULT_MODE = "intake"
 
     def __init__(self, *, db: Database, desk: Desk, lang: str | None = None, clock: Clock = system_clock,
-                 ref: Reference | None = None, caller: str | None = None, **kwargs: Any) -> None:
+                 ref: Reference | None = None, caller: str | None = None, watch_store: bool = True,
+                 **kwargs: Any) -> None:
         if lang:
             set_lang(lang)
+        self.DEFAULT_MODE = HOME_MODE.get(desk.role, "intake")  # the desk's home screen opens first
         super().__init__(**kwargs)
         localize_bindings(self)
         self.db = db
@@ -50,12 +79,14 @@ class FengqiaoApp(App[None]):
         self.caller = caller
         self.store = OrderStore(db, ref=self.ref, desk=desk, clock=clock)
         self.lang = get_lang()
+        self._watch_store = watch_store
+        self._last_seq: int | None = None
 
     # ---- chrome --------------------------------------------------------------------------------
     def desk_text(self) -> str:
         role = t(f"role.{self.desk.role}") if self.desk.role else t("app.role_none")
         where = self.desk.dept or self.desk.town or ""
-        return f"{t('app.desk')}: {self.desk.name} · {role}{(' · ' + where) if where else ''}"
+        return f"{self.desk.name} · {role}{(' · ' + where) if where else ''}"
 
     def make_header(self) -> DeskBar:
         return DeskBar(self.desk_text(), self.clock, id="deskbar")
@@ -66,6 +97,24 @@ class FengqiaoApp(App[None]):
     def on_mount(self) -> None:
         self.title = t("app.title")
         self.sub_title = t("app.subtitle")
+        if self._watch_store:
+            self.set_interval(1.0, self._poll_store)
+
+    # ---- store changes -------------------------------------------------------------------------
+    def _poll_store(self) -> None:
+        self._check_store()
+
+    @work(thread=True, group="store-watch", exclusive=True, exit_on_error=False)
+    def _check_store(self) -> None:
+        seq = self.db.last_event_seq()
+        if seq != self._last_seq:
+            first = self._last_seq is None
+            self._last_seq = seq
+            if not first:
+                self.call_from_thread(self._announce, seq)
+
+    def _announce(self, seq: int) -> None:
+        self.screen.post_message(StoreChanged(seq))
 
     # ---- help and palette ----------------------------------------------------------------------
     def action_help(self) -> None:
@@ -74,7 +123,7 @@ class FengqiaoApp(App[None]):
             return
         rows: list[tuple[str, str]] = []
         seen: set[tuple[str, str]] = set()
-        for key, (_node, binding, enabled, _tip) in self.screen.active_bindings.items():
+        for _key, (_node, binding, enabled, _tip) in self.screen.active_bindings.items():
             if not binding.description or not enabled:
                 continue
             row = (self.get_key_display(binding), binding.description)
@@ -85,4 +134,7 @@ class FengqiaoApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand(t("app.help"), t("help.intro"), self.action_help)
+        for mode in ("intake", "board", "cockpit"):
+            yield SystemCommand(t(f"app.mode_{mode}"), t(f"app.mode_{mode}_help"),
+                                lambda m=mode: self.switch_mode(m))
         yield from super().get_system_commands(screen)

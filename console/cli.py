@@ -440,6 +440,18 @@ def act_cmd(
         echo(t("cli.acted", order_no=state.order_no, action=t(f"action.{action}"), status=t(f"status.{state.status}")))
 
 
+def _register_features() -> None:
+    import importlib
+
+    from .commands import FEATURES
+
+    for name in FEATURES:
+        importlib.import_module(f"console.commands.{name}").register(app)
+
+
+_register_features()
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

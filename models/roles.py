@@ -109,6 +109,15 @@ def make_desk(ref: Reference, name: str, role: str | None, *, dept: str | None =
                 prefix=(prefix or (town if r == Role.TOWNSHIP and town else "SZ")).upper())
 
 
+def shows_full_phone(desk: Desk) -> bool:
+    """Callers' numbers are personal data: shown in full only to desks that must call back.
+
+    Call-takers, township centres and departments contact callers; supervisors (and the cockpit, reports and
+    exports) see ``138****5678`` unless they ask for the full number, which is audited.
+    """
+    return desk.role in (None, Role.CALL_TAKER, Role.TOWNSHIP, Role.DEPARTMENT)
+
+
 def can_see(desk: Desk, ref: Reference, o: OrderState) -> bool:
     if desk.sees_all():
         return True

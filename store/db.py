@@ -167,6 +167,21 @@ class Database:
         except OperationalError as exc:  # pragma: no cover - mapped by write()
             raise _explain(exc, self.path, self.busy_ms) from None
 
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the main file (outside any transaction), e.g. before copying it."""
+        raw = self.engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise _explain(exc, self.path, self.busy_ms) from None
+        finally:
+            raw.close()
+
+    def last_event_seq(self) -> int:
+        """The newest local event number: a cheap token that changes whenever anything is written."""
+        with self.read() as conn:
+            return int(conn.exec_driver_sql("SELECT coalesce(max(seq), 0) FROM events").scalar() or 0)
+
     def meta(self, key: str) -> str | None:
         with self.read() as conn:
             row = conn.exec_driver_sql("SELECT value FROM meta WHERE key = ?", (key,)).first()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import time
@@ -14,6 +15,8 @@ from models.clock import UTC, FixedClock
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".bench"
+# Demo databases at the first schema, shared by every checkout on this machine (copied, then migrated).
+BASE = Path(os.environ.get("FENGQIAO_BENCH_BASE", ROOT.parent / ".bench-base"))
 # Every benchmark sees the same "now", so cached databases stay valid between runs.
 BENCH_NOW = datetime(2026, 11, 28, 1, 30, tzinfo=UTC)
 DEMO_VERSION = 1  # bump when the demo generator changes what it writes
@@ -50,19 +53,25 @@ class Context:
         from store.db import Database
         from store.demo import generate
 
-        days = days or max(30, min(365, orders // 2000))
-        path = CACHE / f"demo-{orders}-{days}-v{DEMO_VERSION}-s{migrations.head()}.db"
-        if not path.exists():
-            CACHE.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".partial")
-            for p in CACHE.glob(partial.name + "*"):
-                p.unlink()
+        days = days or demo_days(orders)
+        name = f"demo-{orders}-{days}-v{DEMO_VERSION}"
+        path = CACHE / f"{name}-s{migrations.head()}.db"
+        if path.exists():
+            return path
+        CACHE.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        for p in CACHE.glob(partial.name + "*"):
+            p.unlink()
+        base = BASE / f"{name}-s1.db"
+        if base.exists():
+            shutil.copyfile(base, partial)
+            db = Database(partial)  # brings the first schema up to this checkout's
+        else:
             db = Database(partial)
             generate(db, orders=orders, days=days, seed=1, clock=self.clock())
-            with db.write() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            db.close()
-            partial.rename(path)
+        db.checkpoint()
+        db.close()
+        partial.rename(path)
         return path
 
     def scratch(self, name: str) -> Path:
@@ -74,6 +83,35 @@ class Context:
             else:
                 p.unlink()
         return path
+
+
+def demo_days(orders: int) -> int:
+    """How many days of history a demo of ``orders`` orders spans (about 2,700 orders a day at 1M)."""
+    return max(30, min(365, orders // 2000))
+
+
+def build_base(orders: int) -> Path:
+    """Generate a shared first-schema demo database (run from a checkout whose schema head is 1)."""
+    from store import migrations
+    from store.db import Database
+    from store.demo import generate
+
+    assert migrations.head() == 1, "shared bases are built at the first schema"
+    days = demo_days(orders)
+    path = BASE / f"demo-{orders}-{days}-v{DEMO_VERSION}-s1.db"
+    if path.exists():
+        return path
+    BASE.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    db = Database(partial)
+    generate(db, orders=orders, days=days, seed=1, clock=FixedClock(BENCH_NOW))
+    db.checkpoint()
+    db.close()
+    for extra in (partial.with_name(partial.name + "-wal"), partial.with_name(partial.name + "-shm")):
+        if extra.exists():
+            extra.unlink()
+    partial.rename(path)
+    return path
 
 
 def timed(fn: Callable[[], object], *, repeat: int = 5) -> float:

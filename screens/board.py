@@ -1,4 +1,4 @@
-"""The home screen (call intake lives here; see screens/intake.py once built)."""
+"""Open orders board (issue: open orders board and order lifecycle)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from models.i18n import t
-
 from .base import LocalizedMixin
 
 
-class HomeScreen(LocalizedMixin, Screen[None]):
+class BoardScreen(LocalizedMixin, Screen[None]):
     def compose(self) -> ComposeResult:
         yield self.app.make_header()  # type: ignore[attr-defined]
-        yield Static(t("home.placeholder"), id="placeholder")
+        yield Static("board", id="placeholder")
         yield Footer()
