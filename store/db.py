@@ -51,6 +51,12 @@ _CODE_KEYS = {_BUSY: "store.locked", _LOCKED: "store.locked", _READONLY: "store.
               _CANTOPEN: "store.cannot_open", _IOERR: "store.io_error"}
 
 
+def _writable(path: Path) -> bool:
+    """Whether this process may write ``path`` and create files beside it (SQLite's -wal and -shm)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
 def _explain(exc: BaseException, path: Path, busy_ms: int) -> StoreError:
     """Turn a driver error into one plain sentence (by SQLite's result code; by its message as a fallback)."""
     orig = getattr(exc, "orig", None) or exc
@@ -70,6 +76,8 @@ def _explain(exc: BaseException, path: Path, busy_ms: int) -> StoreError:
             key = "store.corrupt"
         elif "unable to open" in text:
             key = "store.cannot_open"
+    if key in ("store.cannot_open", "store.readonly") and not _writable(path):
+        key = "store.readonly_dir"  # e.g. a WAL-mode file whose folder cannot take its -wal/-shm companions
     if key is None:
         return StoreError(t("store.error", path=path, error=str(orig)))
     return StoreError(t(key, path=path, seconds=busy_ms / 1000, error=str(orig)))
@@ -84,9 +92,12 @@ class Database:
         switch): for ``fengqiao check`` and for looking into a backup."""
         self.path = Path(path).expanduser()
         self.busy_ms = busy_ms
-        self.readonly = readonly
         if readonly:
             create = migrate = False
+        elif self.path.is_file() and not _writable(self.path):
+            readonly = True  # read-only file or folder (a backup on a write-protected stick): reads still work,
+            #                  a write says plainly that the file is read-only
+        self.readonly = readonly
         self._check_file(create)
         self.engine = self._make_engine()
         if migrate:
