@@ -161,10 +161,13 @@ def check_backup(path: Path, busy_ms: int = 5000) -> CheckReport:
     with path.open("rb") as fh:
         if fh.read(16) != SQLITE_MAGIC:
             raise StoreError(t("store.not_sqlite", path=path))
-    with _sqlite(_ro_uri(path), path, busy_ms, uri=True) as conn:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0] or 0)
-        app = conn.execute("SELECT value FROM meta WHERE key = 'app'").fetchone() if "meta" in tables else None
+    try:
+        with _sqlite(_ro_uri(path), path, busy_ms, uri=True) as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0] or 0)
+            app = conn.execute("SELECT value FROM meta WHERE key = 'app'").fetchone() if "meta" in tables else None
+    except StoreError as exc:  # e.g. damaged beyond reading its schema
+        raise StoreError(t("audit.restore_bad_backup", path=path, count=1, first=str(exc))) from None
     if app is None or app[0] != migrations.APP_ID:
         raise StoreError(t("store.not_ours", path=path))
     if version > migrations.head():
@@ -251,8 +254,11 @@ def restore(db_path: Path, source: Path, *, force: bool = False, busy_ms: int = 
             missing = _missing_from(db_path, source, busy_ms)
             if (missing.events or missing.access) and not force:
                 newest = local(from_db(missing.newest)).strftime("%Y-%m-%d %H:%M") if missing.newest else "-"
-                raise StoreError(t("audit.restore_newer", events=missing.events, access=missing.access,
-                                   newest=newest, order_no=missing.order_no or "-", saved=saved_as))
+                what = [t("audit.n_events", count=missing.events)] if missing.events else []
+                what += [t("audit.n_access", count=missing.access)] if missing.access else []
+                newest_part = t("audit.newest", at=newest, order_no=missing.order_no or "-") if missing.events else ""
+                raise StoreError(t("audit.restore_newer", what=t("audit.and").join(what), newest=newest_part,
+                                   saved=saved_as))
         _save_aside(db_path, saved_as, busy_ms, readable=problem is None)
         if problem is not None:  # nothing in it can be read: start from an empty file (it is saved aside)
             for suffix in ("", "-wal", "-shm"):

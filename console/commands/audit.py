@@ -121,11 +121,19 @@ def check_cmd(
     state = _state(ctx)
     path = state.db_path if state.db_path is not None else default_db_path()
     db = Database(path, readonly=True, busy_ms=int(os.environ.get("FENGQIAO_BUSY_MS", 5000)))
+
+    def progress(orders: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write("\r" + t("audit.check_progress", count=orders))
+            sys.stderr.flush()
+
     try:
         version = db.schema_version()
-        report = verify(db, complete_desks=complete or (), projection=not quick)
+        report = verify(db, complete_desks=complete or (), projection=not quick, progress=progress)
     finally:
         db.close()
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[K")
     if as_json:
         echo(dumps(_report_json(report, path, version)))
     else:
