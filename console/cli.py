@@ -32,7 +32,7 @@ from models.privacy import phone_view
 from models.text import clip
 
 from .config import Config, load_config
-from .privacy import UNMASKED_HELP, phones_for
+from .privacy import AsDept, AsDesk, AsRole, AsTown, Unmasked, phones_for
 from .serialize import order_json
 from .textout import dumps, echo, table
 
@@ -330,7 +330,7 @@ def orders_cmd(
     role: Annotated[str | None, typer.Option("--role")] = None,
     desk_dept: Annotated[str | None, typer.Option("--desk-dept", help="department of a department desk")] = None,
     desk_town: Annotated[str | None, typer.Option("--desk-town", help="town of a township desk")] = None,
-    unmasked: Annotated[bool, typer.Option("--unmasked", help=UNMASKED_HELP)] = False,
+    unmasked: Unmasked = False,
 ) -> None:
     """List orders, newest call first (callers' numbers masked for roles that do not call back)."""
     from models.machine import Status
@@ -378,11 +378,11 @@ def order_cmd(
     ctx: typer.Context,
     number: Annotated[str, typer.Argument(help="order number, e.g. SZ-20261128-0042")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    unmasked: Annotated[bool, typer.Option("--unmasked", help=UNMASKED_HELP)] = False,
-    desk: Annotated[str | None, typer.Option("--desk", help="as this desk")] = None,
-    role: Annotated[str | None, typer.Option("--role", help="apply this role's rules (visibility, masking)")] = None,
-    dept: Annotated[str | None, typer.Option("--dept", help="department of a department desk")] = None,
-    town: Annotated[str | None, typer.Option("--town", help="town of a township desk")] = None,
+    unmasked: Unmasked = False,
+    desk: AsDesk = None,
+    role: AsRole = None,
+    dept: AsDept = None,
+    town: AsTown = None,
 ) -> None:
     """One order in full: the call, the routing, each assignment and every event."""
     store = _store(ctx, desk=desk, role=role, dept=dept, town=town)

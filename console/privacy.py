@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
 
 from typer._click.globals import get_current_context
 
@@ -15,6 +17,13 @@ if TYPE_CHECKING:
     from store.db import Database
 
 UNMASKED_HELP = "show full phone numbers (supervisor role only; recorded in the access log)"
+
+# Options shared by the commands that show orders as a given desk would see them.
+Unmasked = Annotated[bool, typer.Option("--unmasked", help=UNMASKED_HELP)]
+AsDesk = Annotated[str | None, typer.Option("--desk", help="as this desk")]
+AsRole = Annotated[str | None, typer.Option("--role", help="apply this role's rules (visibility, masking)")]
+AsDept = Annotated[str | None, typer.Option("--dept", help="department of a department desk")]
+AsTown = Annotated[str | None, typer.Option("--town", help="town of a township desk")]
 
 
 def phones_for(db: Database, desk: Desk, *, unmasked: bool, target: str, orders: list[str],

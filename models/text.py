@@ -88,3 +88,20 @@ def clip(text: str, limit: int = 80) -> str:
     head = max(limit * 2 // 3, 1)
     tail = max(limit - head - 1, 0)
     return shown[:head] + ELLIPSIS + (shown[-tail:] if tail else "")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str, *, csv: bool = False) -> str:
+    """Caller text for a report cell (xlsx or CSV), so that the spreadsheet shows it and never runs it.
+
+    Control characters are made visible (:func:`visible`; openpyxl refuses them outright, so one escape
+    sequence in a description would otherwise abort the export). For xlsx also set ``cell.data_type = "s"``
+    after assigning the value: openpyxl turns a string starting with ``=`` into a formula. For CSV, where
+    there are no cell types, a leading ``= + - @`` gets an apostrophe (the usual CSV-injection guard).
+    """
+    shown = visible(text)
+    if csv and shown.startswith(_FORMULA_START):
+        return "'" + shown
+    return shown

@@ -45,7 +45,7 @@ def test_backup_while_another_connection_writes(db: Database, tmp_path: Path, re
     thread = threading.Thread(target=write)
     thread.start()
     try:
-        while len(written) < 5:
+        while len(written) < 5 and thread.is_alive():
             stop.wait(0.01)
         targets = [tmp_path / f"b{i}.db" for i in range(3)]
         results = [backup(db, target) for target in targets]

@@ -26,7 +26,7 @@ async def test_200_sigkills_lose_nothing_acknowledged(tmp_path: Path, ref, clock
     stats = harness.run(KILLS)
     assert stats.kills == KILLS
     assert stats.exec_kills >= KILLS // 10  # real `fengqiao torture` processes, not only forked ones
-    assert stats.acked_orders > KILLS // 2, stats  # the victims did write between the kills
+    assert stats.acked_orders > KILLS // 4, stats  # the victims did write between the kills
     assert harness.check() == []
     # The console starts normally on the database and the CLI's own check agrees.
     db = Database(db_path)

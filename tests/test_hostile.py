@@ -432,3 +432,25 @@ def test_a_really_full_filesystem(tmp_path: Path) -> None:
         assert "未发现问题" in ok(db, "check")
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
+
+
+# ---- reports and exports: text a spreadsheet shows, never runs ---------------------------------------------
+
+def test_spreadsheet_text_is_shown_not_run(tmp_path: Path) -> None:
+    import openpyxl
+
+    from models.text import spreadsheet_text
+
+    formula = '=HYPERLINK("http://evil.example","点我")'
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row, text in enumerate([formula, *HOSTILE], start=1):
+        cell = ws.cell(row, 1)
+        cell.value = spreadsheet_text(text)  # openpyxl would refuse the raw escape sequences
+        cell.data_type = "s"
+    wb.save(tmp_path / "r.xlsx")
+    back = openpyxl.load_workbook(tmp_path / "r.xlsx").active
+    assert back.cell(1, 1).value == formula and back.cell(1, 1).data_type == "s"
+    assert back.cell(3, 1).value == visible(HOSTILE[1])
+    assert spreadsheet_text(formula, csv=True) == "'" + formula
+    assert spreadsheet_text("-1+1", csv=True) == "'-1+1" and spreadsheet_text("普通", csv=True) == "普通"

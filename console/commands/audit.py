@@ -13,7 +13,7 @@ from models.clock import fmt_local, from_db, system_clock
 from models.i18n import t
 from models.privacy import mask_payload, phone_view
 
-from ..privacy import UNMASKED_HELP, phones_for
+from ..privacy import AsDept, AsDesk, AsRole, AsTown, Unmasked, phones_for
 from ..textout import dumps, echo, table
 
 if TYPE_CHECKING:
@@ -54,11 +54,11 @@ def audit_cmd(
     ctx: typer.Context,
     number: Annotated[str, typer.Argument(help="order number, e.g. SZ-20261128-0042")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    unmasked: Annotated[bool, typer.Option("--unmasked", help=UNMASKED_HELP)] = False,
-    desk: Annotated[str | None, typer.Option("--desk", help="as this desk")] = None,
-    role: Annotated[str | None, typer.Option("--role", help="apply this role's rules (visibility, masking)")] = None,
-    dept: Annotated[str | None, typer.Option("--dept", help="department of a department desk")] = None,
-    town: Annotated[str | None, typer.Option("--town", help="town of a township desk")] = None,
+    unmasked: Unmasked = False,
+    desk: AsDesk = None,
+    role: AsRole = None,
+    dept: AsDept = None,
+    town: AsTown = None,
 ) -> None:
     """An order's full history: desk, actor, event and record time, payload, chain position and hash."""
     from store.audit import history
