@@ -25,10 +25,10 @@ from models.errors import FengqiaoError, ValidationError
 from models.i18n import LANGS, get_lang, set_lang, t
 from models.intake import IntakeForm
 from models.machine import Action, Intent
+from models.privacy import phone_view
 from models.reference import default_reference
 from models.roles import Desk, make_desk
 from models.routing import describe_assignee
-from models.privacy import phone_view
 from models.text import clip
 
 from .config import Config, load_config

@@ -19,12 +19,12 @@ from models.errors import DomainError, NotFound, ValidationError
 from models.events import new_id
 from models.i18n import t
 from models.intake import IntakeForm, validate_intake
-from models.text import check_text
 from models.machine import (ASSIGNMENT_ACTIONS, Action, CallInfo, Event, Intent, OrderState, build,
                             dispatch_payload, legal_actions, link_event, pick_assignment, apply)
 from models.reference import Reference, default_reference
 from models.roles import Desk
 from models.routing import Route, route
+from models.text import check_text
 
 from .db import Database
 from .projection import append_events, insert_call, load_events, load_state, save_order
