@@ -7,6 +7,7 @@ Bad input exits non-zero with one clear line on stderr and nothing written; neve
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 import traceback
@@ -24,15 +25,19 @@ from models.errors import FengqiaoError, ValidationError
 from models.i18n import LANGS, get_lang, set_lang, t
 from models.intake import IntakeForm
 from models.machine import Action, Intent
+from models.privacy import phone_view
 from models.reference import default_reference
 from models.roles import Desk, make_desk
 from models.routing import describe_assignee
+from models.text import clip
 
 from .config import Config, load_config
+from .privacy import AsDept, AsDesk, AsRole, AsTown, Unmasked, phones_for
 from .serialize import order_json
 from .textout import dumps, echo, table
 
 log = logging.getLogger("fengqiao")
+ERROR_LIMIT = 400  # characters of an error line; longer ones are cut in the middle
 
 
 def _crash_log() -> Path:
@@ -52,6 +57,15 @@ def report_unexpected(exc: BaseException) -> str:
     return t("error.unexpected", error=f"{type(exc).__name__}: {exc}", log=path)
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (a test runner's buffer)
+        pass
+
+
 class Group(TyperGroup):
     """Turns domain and store errors into one line on stderr (also under typer's CliRunner)."""
 
@@ -59,14 +73,18 @@ class Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except FengqiaoError as exc:
-            echo(f"fengqiao: {t('error.prefix')}: {exc}", err=True)
+            # Messages quote what was typed: one visible line, never a terminal escape or 100 KB of it.
+            echo(f"fengqiao: {t('error.prefix')}: {clip(str(exc), ERROR_LIMIT)}", err=True)
             ctx.exit(exc.exit_code)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except KeyboardInterrupt:
             ctx.exit(130)
+        except BrokenPipeError:  # `fengqiao orders | head`: the reader has gone; nothing left to say
+            _silence_stdout()
+            ctx.exit(141)
         except Exception as exc:  # a bug: keep the traceback in the log, show one line
-            echo(f"fengqiao: {report_unexpected(exc)}", err=True)
+            echo(f"fengqiao: {clip(report_unexpected(exc), ERROR_LIMIT)}", err=True)
             ctx.exit(70)
 
 
@@ -312,8 +330,9 @@ def orders_cmd(
     role: Annotated[str | None, typer.Option("--role")] = None,
     desk_dept: Annotated[str | None, typer.Option("--desk-dept", help="department of a department desk")] = None,
     desk_town: Annotated[str | None, typer.Option("--desk-town", help="town of a township desk")] = None,
+    unmasked: Unmasked = False,
 ) -> None:
-    """List orders, newest call first."""
+    """List orders, newest call first (callers' numbers masked for roles that do not call back)."""
     from models.machine import Status
 
     for s in status or []:
@@ -322,15 +341,18 @@ def orders_cmd(
                                     choices=", ".join(x.value for x in Status)), field="status")
     store = _store(ctx, desk=desk, role=role, dept=desk_dept, town=desk_town)
     try:
+        phone_view(store.desk, unmasked=unmasked)  # refused before anything is read
         rows = store.list_orders(status=status, dept=dept, overdue=overdue, limit=limit)
         now = store.clock()
+        see = phones_for(store.db, store.desk, unmasked=unmasked, target="orders", orders=[r.order_no for r in rows])
     finally:
         store.db.close()
     lang = get_lang()
     if as_json:
         echo(dumps({"orders": [{
             "order_no": r.order_no, "status": r.status, "tag": r.tag, "town": r.town, "mode": r.mode,
-            "assignee": r.primary_assignee, "police": r.police_assignee, "call_at": r.call_at.isoformat(),
+            "assignee": r.primary_assignee, "police": r.police_assignee, "phone": see(r.phone),
+            "call_at": r.call_at.isoformat(),
             "next_due": r.next_due.isoformat() if r.next_due else None, "next_due_kind": r.next_due_kind,
             "overdue": bool(r.next_due and r.next_due < now)} for r in rows]}))
         return
@@ -346,9 +368,9 @@ def orders_cmd(
         tag = ref.tags[r.tag]
         out.append([r.order_no, t(f"status.{r.status}"), f"{tag.code} {tag.name_zh if lang == 'zh' else tag.name_en}",
                     describe_assignee(ref, r.primary_assignee, lang), ref.towns[r.town].name_zh if lang == "zh"
-                    else ref.towns[r.town].name_en, fmt_local(r.call_at), due])
-    echo(table([t("cli.order_no"), t("cli.status"), t("cli.tag"), t("cli.assignee"), t("cli.town"), t("cli.call_at"),
-                t("cli.next_due")], out, max_width=24))
+                    else ref.towns[r.town].name_en, see(r.phone), fmt_local(r.call_at), due])
+    echo(table([t("cli.order_no"), t("cli.status"), t("cli.tag"), t("cli.assignee"), t("cli.town"), t("field.phone"),
+                t("cli.call_at"), t("cli.next_due")], out, max_width=24))
 
 
 @app.command("order")
@@ -356,17 +378,24 @@ def order_cmd(
     ctx: typer.Context,
     number: Annotated[str, typer.Argument(help="order number, e.g. SZ-20261128-0042")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    unmasked: Unmasked = False,
+    desk: AsDesk = None,
+    role: AsRole = None,
+    dept: AsDept = None,
+    town: AsTown = None,
 ) -> None:
     """One order in full: the call, the routing, each assignment and every event."""
-    store = _store(ctx)
+    store = _store(ctx, desk=desk, role=role, dept=dept, town=town)
     try:
+        phone_view(store.desk, unmasked=unmasked)  # refused before anything is read
         state, events = store.order_with_events(number)
+        see = phones_for(store.db, store.desk, unmasked=unmasked, target="order", orders=[state.order_no])
     finally:
         store.db.close()
     lang = get_lang()
     ref = store.ref
     if as_json:
-        echo(dumps(order_json(ref, state, events, lang=lang)))
+        echo(dumps(order_json(ref, state, events, lang=lang, view=see)))
         return
     tag = ref.tags[state.tag]
     town = ref.towns[state.town]
@@ -374,7 +403,7 @@ def order_cmd(
          f"  {t(f'mode.{state.mode}')}")
     from models.text import visible
 
-    echo(f"{t('cli.caller')}: {state.call.phone} {visible(state.call.name, single_line=True)}  "
+    echo(f"{t('cli.caller')}: {see(state.call.phone)} {visible(state.call.name, single_line=True)}  "
          f"{town.name_zh if lang == 'zh' else town.name_en} {visible(state.call.address, single_line=True)}")
     echo(f"{t('field.description')}: {visible(state.call.description)}")
     echo("")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from models.clock import to_db, to_db_opt
 from models.machine import AssignmentState, Event, OrderState
+from models.privacy import mask_payload
 from models.reference import Reference
 from models.routing import describe_assignee
 
@@ -26,17 +28,20 @@ def assignment_json(ref: Reference, a: AssignmentState, lang: str) -> dict[str, 
     }
 
 
-def event_json(ev: Event) -> dict[str, Any]:
+def event_json(ev: Event, view: Callable[[str], str] | None = None) -> dict[str, Any]:
     return {
         "id": ev.id, "kind": ev.kind, "assignment_id": ev.assignment_id, "actor": ev.actor, "desk": ev.desk,
         "desk_seq": ev.desk_seq, "event_at": to_db(ev.event_at), "recorded_at": to_db(ev.recorded_at),
-        "payload": ev.payload, "hash": ev.hash,
+        "payload": ev.payload if view is None else mask_payload(ev.payload, view), "hash": ev.hash,
     }
 
 
 def order_json(ref: Reference, o: OrderState, events: list[Event] | None = None, *, lang: str = "zh",
-               phone: str | None = None) -> dict[str, Any]:
+               phone: str | None = None, view: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """``view`` shows callers' numbers (the call's, linked calls', events'), e.g. masked; ``phone`` overrides
+    the call's number alone."""
     nxt = o.next_deadline()
+    see = view or (lambda phone: phone)
     out: dict[str, Any] = {
         "order_no": o.order_no, "id": o.id, "status": str(o.status), "tag": o.tag, "category": o.category,
         "town": o.town, "mode": o.mode, "onsite": o.onsite, "one_team": o.one_team, "desk": o.desk,
@@ -47,10 +52,10 @@ def order_json(ref: Reference, o: OrderState, events: list[Event] | None = None,
         "cancelled_at": to_db_opt(o.cancelled_at), "cancel_reason": o.cancel_reason, "reopen_count": o.reopen_count,
         "escalations": o.escalations, "first_overdue_at": to_db_opt(o.first_overdue_at),
         "next_deadline": None if nxt is None else {"kind": nxt[0], "due": to_db(nxt[1])},
-        "call": {**o.call.to_payload(), "phone": phone if phone is not None else o.call.phone},
-        "linked_calls": [c.to_payload() for c in o.linked_calls],
+        "call": {**o.call.to_payload(), "phone": phone if phone is not None else see(o.call.phone)},
+        "linked_calls": [{**c.to_payload(), "phone": see(c.phone)} for c in o.linked_calls],
         "assignments": [assignment_json(ref, a, lang) for a in o.assignments],
     }
     if events is not None:
-        out["events"] = [event_json(ev) for ev in events]
+        out["events"] = [event_json(ev, view) for ev in events]
     return out

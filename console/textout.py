@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import typer
 
-from rich.cells import cell_len
+from rich.cells import cell_len, split_graphemes
 
 from models.text import visible
 
 
 def _fit(text: str, width: int) -> str:
-    """Pad ``text`` to ``width`` terminal cells, cutting it with an ellipsis when longer."""
-    if cell_len(text) <= width:
-        return text + " " * (width - cell_len(text))
-    out, used = "", 0
-    for ch in text:
-        w = cell_len(ch)
+    """Pad ``text`` to ``width`` terminal cells, cutting it with an ellipsis when longer.
+
+    Cuts fall between grapheme clusters (an emoji ZWJ sequence, a letter with its combining marks, a
+    character with its variation selector stay whole), so the cut text measures what the terminal shows.
+    """
+    size = cell_len(text)
+    if size <= width:
+        return text + " " * (width - size)
+    spans, _ = split_graphemes(text)
+    end, used = 0, 0
+    for start, stop, w in spans:
         if used + w > width - 1:
             break
-        out += ch
-        used += w
-    return out + "…" + " " * (width - used - 1)
+        end, used = stop, used + w
+    return text[:end] + "…" + " " * (width - used - 1)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, max_width: int = 40) -> str:
@@ -38,8 +43,15 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, max_width: i
     return "\n".join(lines)
 
 
+# json.dumps escapes C0 controls but writes C1 controls (U+009B is a one-character CSI), DEL, bidirectional
+# controls and line separators as they are; escaping them too keeps the same JSON value and a safe terminal.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)
+    """JSON for the terminal or a pipe: UTF-8 text kept readable, every control character escaped."""
+    text = json.dumps(obj, ensure_ascii=False, default=str)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def echo(text: str = "", *, err: bool = False) -> None:

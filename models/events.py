@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import uuid_utils
@@ -35,8 +36,12 @@ def hash_fields(*, id: str, order_id: str, assignment_id: str | None, kind: str,
 
     Each field is length-prefixed (``<length>:<text>;``) so no two different events share a body.
     """
-    fields = (id, order_id, assignment_id or "", kind, actor, desk, str(desk_seq), event_at, recorded_at, payload,
-              prev_hash)
+    return chain_digest((id, order_id, assignment_id or "", kind, actor, desk, str(desk_seq), event_at, recorded_at,
+                         payload, prev_hash))
+
+
+def chain_digest(fields: Iterable[str]) -> str:
+    """SHA-256 over length-prefixed text fields (``<length>:<text>;`` each): the hash of one chain link."""
     body = "".join(f"{len(f)}:{f};" for f in fields)
     return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -23,9 +23,14 @@ LIMITS = {
 }
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# C0 and C1 controls and DEL, except tab and newline (allowed in multi-line text).
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROL_ALL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Characters that must never reach a terminal as they are: C0 and C1 controls and DEL (ESC starts ANSI/OSC
+# sequences; U+009B is a one-character CSI), bidirectional overrides and isolates (they reorder what is
+# shown: "Trojan Source"), the Unicode line and paragraph separators, and lone surrogates (undecodable
+# input, e.g. bytes that were not UTF-8). Tab and newline are kept in multi-line text.
+_UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_CONTROL = re.compile(f"[{_UNSAFE}\u2028\u2029]")
+_CONTROL_ALL = re.compile(f"[{_UNSAFE}\t\n\u2028\u2029]")
+ELLIPSIS = "…"
 
 
 def check_text(field: str, value: str | None, *, required: bool = False, limit: int | None = None) -> str:
@@ -48,21 +53,55 @@ def check_text(field: str, value: str | None, *, required: bool = False, limit: 
 
 
 def visible(text: str, *, single_line: bool = False) -> str:
-    """Make control characters visible: ESC becomes ``␛``, other controls ``\\xNN``.
+    """Make control characters visible: ESC becomes ``␛``, other controls ``\\xNN`` or ``\\uNNNN``.
 
-    With ``single_line``, newlines and tabs become ``⏎`` and a space so a table row stays one row.
-    The result is plain text; callers still render it without markup (``Text(...)``, never ``[...]``).
+    Bidirectional controls and lone surrogates are shown as ``\\uNNNN`` too, so the text reads in the order it
+    was typed. With ``single_line``, newlines (and U+2028/U+2029) become ``⏎`` and tabs a space, so a table
+    row stays one row. The result is plain text; callers still render it without markup (``Text(...)``, never
+    ``[...]``). Nothing else changes: markup such as ``[bold]`` stays as typed.
     """
 
     def repl(match: re.Match[str]) -> str:
         ch = match.group(0)
         if ch == "\x1b":
             return "␛"
-        if ch == "\n":
-            return "⏎"
+        if ch in "\n\u2028\u2029":
+            return "⏎" if single_line else "\n"
         if ch in "\t\r":
             return " "
-        return f"\\x{ord(ch):02x}"
+        code = ord(ch)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
     pattern = _CONTROL_ALL if single_line else _CONTROL
     return pattern.sub(repl, text)
+
+
+def clip(text: str, limit: int = 80) -> str:
+    """``text`` made visible on one line and cut in the middle when longer than ``limit`` characters.
+
+    For quoting what someone typed inside a message (an unknown code, a bad value): 100 KB pasted into a
+    field must not become a 100 KB error line.
+    """
+    shown = visible(text, single_line=True)
+    if len(shown) <= limit:
+        return shown
+    head = max(limit * 2 // 3, 1)
+    tail = max(limit - head - 1, 0)
+    return shown[:head] + ELLIPSIS + (shown[-tail:] if tail else "")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str, *, csv: bool = False) -> str:
+    """Caller text for a report cell (xlsx or CSV), so that the spreadsheet shows it and never runs it.
+
+    Control characters are made visible (:func:`visible`; openpyxl refuses them outright, so one escape
+    sequence in a description would otherwise abort the export). For xlsx also set ``cell.data_type = "s"``
+    after assigning the value: openpyxl turns a string starting with ``=`` into a formula. For CSV, where
+    there are no cell types, a leading ``= + - @`` gets an apostrophe (the usual CSV-injection guard).
+    """
+    shown = visible(text)
+    if csv and shown.startswith(_FORMULA_START):
+        return "'" + shown
+    return shown

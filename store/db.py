@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import platformdirs
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
 from models.errors import StoreError
@@ -42,31 +43,61 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir(APP_ID, appauthor=False)) / "fengqiao.db"
 
 
+# SQLite result codes (the low byte of an extended code): https://sqlite.org/rescode.html
+_BUSY, _LOCKED, _READONLY, _PERM = 5, 6, 8, 3
+_IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 10, 11, 13, 14, 26
+_CODE_KEYS = {_BUSY: "store.locked", _LOCKED: "store.locked", _READONLY: "store.readonly", _PERM: "store.readonly",
+              _FULL: "store.full", _NOTADB: "store.not_sqlite", _CORRUPT: "store.corrupt",
+              _CANTOPEN: "store.cannot_open", _IOERR: "store.io_error"}
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write ``path`` and create files beside it (SQLite's -wal and -shm)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
 def _explain(exc: BaseException, path: Path, busy_ms: int) -> StoreError:
-    """Turn a driver error into one plain sentence."""
-    text = str(getattr(exc, "orig", exc)).lower()
-    if "locked" in text or "busy" in text:
-        return StoreError(t("store.locked", path=path, seconds=busy_ms / 1000))
-    if "readonly" in text or "read-only" in text or "attempt to write" in text:
-        return StoreError(t("store.readonly", path=path))
-    if "disk is full" in text or "database or disk is full" in text or "no space" in text:
-        return StoreError(t("store.full", path=path))
-    if "not a database" in text or "file is encrypted" in text:
-        return StoreError(t("store.not_sqlite", path=path))
-    if "malformed" in text or "corrupt" in text:
-        return StoreError(t("store.corrupt", path=path))
-    if "unable to open" in text:
-        return StoreError(t("store.cannot_open", path=path))
-    return StoreError(t("store.error", path=path, error=str(getattr(exc, "orig", exc))))
+    """Turn a driver error into one plain sentence (by SQLite's result code; by its message as a fallback)."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    key = _CODE_KEYS.get(code & 0xFF) if isinstance(code, int) else None
+    text = str(orig).lower()
+    if key is None:
+        if "locked" in text or "busy" in text:
+            key = "store.locked"
+        elif "readonly" in text or "read-only" in text or "attempt to write" in text:
+            key = "store.readonly"
+        elif "disk is full" in text or "no space" in text:
+            key = "store.full"
+        elif "not a database" in text or "file is encrypted" in text:
+            key = "store.not_sqlite"
+        elif "malformed" in text or "corrupt" in text:
+            key = "store.corrupt"
+        elif "unable to open" in text:
+            key = "store.cannot_open"
+    if key in ("store.cannot_open", "store.readonly") and not _writable(path):
+        key = "store.readonly_dir"  # e.g. a WAL-mode file whose folder cannot take its -wal/-shm companions
+    if key is None:
+        return StoreError(t("store.error", path=path, error=str(orig)))
+    return StoreError(t(key, path=path, seconds=busy_ms / 1000, error=str(orig)))
 
 
 class Database:
     """A desk's SQLite file. Thread-safe: each thread borrows its own connection from the pool."""
 
     def __init__(self, path: Path | str, *, busy_ms: int = DEFAULT_BUSY_MS, create: bool = True,
-                 migrate: bool = True) -> None:
+                 migrate: bool = True, readonly: bool = False) -> None:
+        """``readonly`` opens an existing file without changing it in any way (no migration, no journal-mode
+        switch): for ``fengqiao check`` and for looking into a backup."""
         self.path = Path(path).expanduser()
         self.busy_ms = busy_ms
+        if readonly:
+            create = migrate = False
+        elif self.path.is_file() and not _writable(self.path):
+            readonly = True  # read-only file or folder (a backup on a write-protected stick): reads still work,
+            #                  a write says plainly that the file is read-only
+        self.readonly = readonly
         self._check_file(create)
         self.engine = self._make_engine()
         if migrate:
@@ -99,18 +130,23 @@ class Database:
 
     def _make_engine(self) -> Engine:
         busy_ms = self.busy_ms
-        engine = create_engine(
-            f"sqlite:///{self.path}",
-            connect_args={"timeout": busy_ms / 1000, "check_same_thread": False},
-            poolclass=QueuePool, pool_size=4, max_overflow=8,
-        )
+        readonly = self.readonly
+        # A URI filename handed straight to the driver, so that any path works ("?", "#" or "%" in a
+        # SQLAlchemy URL would cut it short or be decoded).
+        uri = f"file:{quote(str(self.path.absolute()))}{'?mode=ro' if readonly else ''}"
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True, timeout=busy_ms / 1000, check_same_thread=False)
+
+        engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, pool_size=4, max_overflow=8)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
-            cur.execute("PRAGMA journal_mode=WAL")
+            if not readonly:
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA temp_store=MEMORY")
@@ -160,12 +196,16 @@ class Database:
             return int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0)
 
     def migrate(self) -> int:
-        """Bring the schema up to date; return the version reached."""
-        try:
-            with self.write() as conn:
-                return migrations.upgrade(conn, self.path)
-        except OperationalError as exc:  # pragma: no cover - mapped by write()
-            raise _explain(exc, self.path, self.busy_ms) from None
+        """Bring the schema up to date; return the version reached.
+
+        A file that is already current is only read (no write lock: opening stays cheap and a read-only
+        file can still be looked at); the upgrade itself runs in one ``BEGIN IMMEDIATE`` transaction.
+        """
+        with self.read() as conn:
+            if migrations.is_current(conn):
+                return migrations.head()
+        with self.write() as conn:
+            return migrations.upgrade(conn, self.path)
 
     def checkpoint(self) -> None:
         """Fold the WAL back into the main file (outside any transaction), e.g. before copying it."""

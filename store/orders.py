@@ -24,6 +24,7 @@ from models.machine import (ASSIGNMENT_ACTIONS, Action, CallInfo, Event, Intent,
 from models.reference import Reference, default_reference
 from models.roles import Desk
 from models.routing import Route, route
+from models.text import check_text
 
 from .db import Database
 from .projection import append_events, insert_call, load_events, load_state, save_order
@@ -136,7 +137,7 @@ class OrderStore:
         clean = validate_intake(self.ref, form)
         roles.check_dispatch(self.desk, clean.town)
         plan = route(self.ref, tag, clean.town, mode=mode, override_dept=override_dept)
-        reason = (override_reason or "").strip()
+        reason = check_text("reason", override_reason)
         if plan.overridden and not reason:
             raise ValidationError(t("error.override_needs_reason"), field="override_reason")
         when, now = self._when(at)
@@ -166,6 +167,7 @@ class OrderStore:
         action = Action(intent.action)
         if action in (Action.DISPATCH, Action.LINK):
             raise ValidationError(t("error.unknown_action", action=str(action)), field="action")
+        intent = replace(intent, note=check_text("note", intent.note))  # NUL, broken Unicode, length
         with self.db.write() as conn:
             state = self._load_visible(conn, order_no)
             if action in ASSIGNMENT_ACTIONS:

@@ -1,9 +1,262 @@
-"""CLI commands for the audit area (registered by console/cli.py)."""
+"""CLI commands for the audit area: ``audit``, ``check``, ``backup``, ``restore`` (and the hidden ``torture``)."""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from models.clock import fmt_local, from_db, system_clock
+from models.i18n import t
+from models.privacy import mask_payload, phone_view
+
+from ..privacy import AsDept, AsDesk, AsRole, AsTown, Unmasked, phones_for
+from ..textout import dumps, echo, table
+
+if TYPE_CHECKING:
+    from models.roles import Desk
+    from store.audit import CheckReport
+    from store.db import Database
+
+CHECK_FAILED = 3  # exit code of `fengqiao check` when it found faults (1: it could not run)
+
+
+
+def _state(ctx: typer.Context) -> Any:
+    return ctx.obj
+
+
+def _desk(ctx: typer.Context, desk: str | None, role: str | None, dept: str | None, town: str | None) -> Desk:
+    return _state(ctx).desk(name=desk, role=role, dept=dept, town=town)
+
+
+def _short(value: str, n: int = 12) -> str:
+    return value if len(value) <= n else f"{value[:n]}…"
+
+
+def _mark(ok: bool | None) -> str:
+    return "✓" if ok else "?" if ok is None else "✗"
+
+
+def _time(text: str) -> str:
+    try:
+        return fmt_local(from_db(text), seconds=True)
+    except ValueError:
+        return text  # an edited time that no longer parses: show what is stored
+
+
+# ---- audit ORDER ---------------------------------------------------------------------------------------
+
+def audit_cmd(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="order number, e.g. SZ-20261128-0042")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    unmasked: Unmasked = False,
+    desk: AsDesk = None,
+    role: AsRole = None,
+    dept: AsDept = None,
+    town: AsTown = None,
+) -> None:
+    """An order's full history: desk, actor, event and record time, payload, chain position and hash."""
+    from store.audit import history
+    from store.orders import OrderStore
+
+    chosen = _desk(ctx, desk, role, dept, town)
+    phone_view(chosen, unmasked=unmasked)  # refuse before reading anything
+    db = _state(ctx).open_db()
+    try:
+        state = OrderStore(db, desk=chosen, clock=system_clock).order(number)
+        entries = history(db, state.id)
+        view = phones_for(db, chosen, unmasked=unmasked, target="audit", orders=[state.order_no])
+    finally:
+        db.close()
+    if as_json:
+        echo(dumps({"order_no": state.order_no, "id": state.id, "events": [{
+            "seq": e.seq, "id": e.id, "desk": e.desk, "desk_seq": e.desk_seq, "actor": e.actor, "kind": e.kind,
+            "assignment_id": e.assignment_id, "event_at": e.event_at, "recorded_at": e.recorded_at,
+            "payload": mask_payload(e.payload, view), "prev_hash": e.prev_hash, "hash": e.hash,
+            "hash_ok": e.hash_ok, "link_ok": e.link_ok} for e in entries]}))
+        return
+    bad = sum(1 for e in entries if not e.hash_ok or e.link_ok is False)
+    echo(f"{state.order_no}  {t(f'status.{state.status}')}  "
+         + t("audit.history_summary", count=len(entries))
+         + "  " + (t("audit.history_ok") if not bad else t("audit.history_bad", count=bad)))
+    for i, e in enumerate(entries, start=1):
+        kind = t(f"action.{e.kind}") if e.kind in _KINDS else e.kind
+        echo("")
+        echo(f"[{i}] {kind}  " + t("audit.position", desk=e.desk, seq=e.desk_seq) + f"  {t('cli.actor')} {e.actor}")
+        echo(f"    {t('cli.event_at')} {_time(e.event_at)}   {t('cli.recorded_at')} {_time(e.recorded_at)}")
+        echo(f"    {t('audit.hash')} {e.hash}  {_mark(e.hash_ok)} "
+             + (t("audit.hash_ok") if e.hash_ok else t("audit.hash_bad")))
+        link = (t("audit.link_genesis") if e.desk_seq == 1 else t("audit.link_ok", seq=e.desk_seq - 1)) \
+            if e.link_ok else t("audit.link_unknown", seq=e.desk_seq - 1) if e.link_ok is None \
+            else t("audit.link_bad", seq=e.desk_seq - 1)
+        echo(f"    {t('audit.prev_hash')} {e.prev_hash}  {_mark(e.link_ok)} {link}")
+        echo(f"    {t('audit.payload')} {dumps(mask_payload(e.payload, view))}")
+
+
+_KINDS = {"dispatch", "sign", "arrive", "feedback", "return", "reassign", "extend", "approve-extension",
+          "refuse-extension", "escalate", "visit", "reopen", "close", "cancel", "link", "judge-return"}
+
+
+# ---- check -------------------------------------------------------------------------------------------
+
+def check_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="skip replaying every order (chains and file only)")] = False,
+    complete: Annotated[list[str] | None, typer.Option("--complete", help="also demand every event of this desk "
+                                                                           "(repeatable)")] = None,
+) -> None:
+    """Integrity check plus every desk's hash chain and the projection; explains any fault in plain words.
+
+    Exit code 0: no fault; 3: faults found (listed); 1: the check could not run.
+    """
+    from store.audit import verify
+    from store.db import Database, default_db_path
+
+    state = _state(ctx)
+    path = state.db_path if state.db_path is not None else default_db_path()
+    db = Database(path, readonly=True, busy_ms=int(os.environ.get("FENGQIAO_BUSY_MS", 5000)))
+
+    def progress(orders: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write("\r" + t("audit.check_progress", count=orders))
+            sys.stderr.flush()
+
+    try:
+        version = db.schema_version()
+        report = verify(db, complete_desks=complete or (), projection=not quick, progress=progress)
+    finally:
+        db.close()
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[K")
+    if as_json:
+        echo(dumps(_report_json(report, path, version)))
+    else:
+        echo(_report_text(report, path, version))
+    if not report.ok:
+        raise typer.Exit(CHECK_FAILED)
+
+
+def _report_json(report: CheckReport, path: Path, version: int) -> dict[str, Any]:
+    return {
+        "path": str(path), "schema_version": version, "ok": report.ok, "integrity": report.integrity,
+        "events": report.events, "orders": report.orders, "access": report.access, "replayed": report.replayed,
+        "chains": [{"log": c.log, "desk": c.desk, "held": c.held, "first": c.first, "last": c.last,
+                    "last_hash": c.last_hash, "head": c.head, "complete": c.complete, "missing": c.missing}
+                   for c in report.chains],
+        "faults": [{"kind": f.kind, "log": f.log, "desk": f.desk, "seq": f.seq, "seq_to": f.seq_to,
+                    "order_no": f.order_no, "message": f.message} for f in report.faults],
+    }
+
+
+def _report_text(report: CheckReport, path: Path, version: int) -> str:
+    lines = [t("audit.check_title", path=path, version=version),
+             t("audit.check_integrity_ok") if report.integrity == ["ok"] else t("audit.check_integrity_bad")]
+    for log in ("events", "access"):
+        chains = [c for c in report.chains if c.log == log]
+        total = report.events if log == "events" else report.access
+        lines.append(t("audit.check_log", log=t(f"audit.log_{log}"), desks=len(chains), count=total))
+        if chains:
+            rows = []
+            for c in chains:
+                span = f"{c.first}–{c.last}" if c.held else "-"
+                if c.missing:
+                    span += " " + t("audit.check_missing", count=c.missing)
+                kind = t("audit.check_own") if c.head is not None else t("audit.check_copy")
+                rows.append([c.desk, kind, c.held, span, c.head if c.head is not None else "-", c.last_hash[:16]])
+            body = table([t("cli.desk"), t("audit.check_kind"), t("audit.check_count"), t("audit.check_span"),
+                          t("audit.check_head"), t("audit.check_last_hash")], rows, max_width=64)
+            lines += ["  " + line for line in body.splitlines()]
+    if report.replayed:
+        bad = {f.order_no for f in report.faults if f.log == "orders"}
+        lines.append(t("audit.check_orders", count=report.orders, bad=len(bad)))
+    else:
+        lines.append(t("audit.check_orders_skipped", count=report.orders))
+    if report.ok:
+        lines.append(t("audit.check_ok"))
+    else:
+        lines.append(t("audit.check_faults", count=len(report.faults)))
+        lines += [f"  {i}. {f.message}" for i, f in enumerate(report.faults, start=1)]
+    return "\n".join(lines)
+
+
+# ---- backup and restore --------------------------------------------------------------------------------
+
+def backup_cmd(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="backup file (or a folder: fengqiao-<time>.db inside it)")],
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing backup file")] = False,
+) -> None:
+    """Copy the database with SQLite's online backup API (safe while the console is running)."""
+    from store.backup import backup
+
+    db = _state(ctx).open_db()
+    try:
+        result = backup(db, path, force=force)
+    finally:
+        db.close()
+    s = result.snapshot
+    echo(t("audit.backup_done", path=s.path, orders=s.orders, events=s.events, mb=s.size / 1e6,
+           seconds=result.seconds))
+
+
+def restore_cmd(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="the backup file to restore")],
+    force: Annotated[bool, typer.Option("--force", help="restore even though the current database holds newer "
+                                                        "data (it is saved beside itself first)")] = False,
+) -> None:
+    """Replace the database with a backup: checked first; refuses to drop newer data without --force."""
+    from store.backup import restore
+    from store.db import DEFAULT_BUSY_MS, default_db_path
+
+    state = _state(ctx)
+    target = state.db_path if state.db_path is not None else default_db_path()
+    result = restore(target, path, force=force,
+                     busy_ms=int(os.environ.get("FENGQIAO_BUSY_MS", DEFAULT_BUSY_MS)))
+    s = result.snapshot
+    echo(t("audit.restore_done", path=path, orders=s.orders, events=s.events, seconds=result.seconds))
+    if result.saved_as is not None:
+        echo(t("audit.restore_saved", path=result.saved_as))
+    if result.lost_events or result.lost_access:
+        echo(t("audit.restore_dropped", events=result.lost_events, access=result.lost_access,
+               path=result.saved_as))
+
+
+# ---- torture (hidden): the crash test's writer -----------------------------------------------------------
+
+def torture_cmd(
+    ctx: typer.Context,
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+    count: Annotated[int | None, typer.Option("--count", help="stop after this many writes (default: never)")] = None,
+    desk: Annotated[str, typer.Option("--desk")] = "torture",
+) -> None:
+    """Write orders in a loop; print "ORDER_NO EVENTS" after each commit (for crash tests)."""
+    from store.torture import run
+
+    chosen = _state(ctx).desk(name=desk)
+    db = _state(ctx).open_db()
+    out = sys.stdout
+
+    def ack(order_no: str, events: int) -> None:
+        out.write(f"{order_no} {events}\n")
+        out.flush()
+
+    try:
+        run(db, desk=chosen, seed=seed, ack=ack, count=count)
+    finally:
+        db.close()
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app."""
+    app.command("audit")(audit_cmd)
+    app.command("check")(check_cmd)
+    app.command("backup")(backup_cmd)
+    app.command("restore")(restore_cmd)
+    app.command("torture", hidden=True)(torture_cmd)

@@ -79,6 +79,12 @@ def _is_ours(conn: Connection) -> bool:
     return row is not None and row[0] == APP_ID
 
 
+def is_current(conn: Connection) -> bool:
+    """True when the file is ours and already at the newest version (nothing to write)."""
+    current = int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0)
+    return current == head() and _is_ours(conn)
+
+
 def upgrade(conn: Connection, path: Path | str = "", target: int | None = None) -> int:
     """Apply every pending migration up to ``target`` (default: the newest) inside ``conn``'s transaction."""
     if not _is_ours(conn):

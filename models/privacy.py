@@ -1,0 +1,82 @@
+"""Callers' phone numbers are personal data: who sees them in full, and the record of every full view.
+
+* Desks that must call back (call-takers, township centres, departments, the operator's CLI) see full
+  numbers (:func:`models.roles.shows_full_phone`); supervisors, the cockpit, reports and exports see
+  ``138****5678``.
+* ``--unmasked`` (full numbers where they would be masked) is for the supervisor role only, and every use is
+  written to the access log (``store.audit.record_access``): an append-only, hash-chained table like the
+  event log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import PermissionDenied
+from .events import chain_digest
+from .i18n import t
+from .phone import mask_phone
+from .roles import Desk, Role, shows_full_phone
+
+PhoneView = Callable[[str], str]
+
+UNMASKED = "unmasked"  # the access-log action for a full-number view
+
+
+def _same(phone: str) -> str:
+    return phone
+
+
+def phone_view(desk: Desk, *, unmasked: bool = False, masked_by_default: bool = False) -> PhoneView:
+    """How ``desk`` sees a caller's number: in full or masked.
+
+    ``masked_by_default`` is for the cockpit, reports and exports (masked for every role); ``unmasked`` asks
+    for full numbers and is refused unless the desk is a supervisor (see :func:`check_unmasked`).
+    """
+    if unmasked:
+        check_unmasked(desk)
+        return _same
+    if masked_by_default or not shows_full_phone(desk):
+        return mask_phone
+    return _same
+
+
+def check_unmasked(desk: Desk) -> None:
+    """Raise :class:`PermissionDenied` unless ``desk`` may ask for full numbers (the supervisor role)."""
+    if desk.role != Role.SUPERVISOR:
+        role = t(f"role.{desk.role}") if desk.role else t("audit.no_role")
+        raise PermissionDenied(t("audit.unmasked_needs_supervisor", desk=desk.name, role=role),
+                               action=UNMASKED, reason="role")
+
+
+def mask_payload(payload: dict[str, Any], view: PhoneView) -> dict[str, Any]:
+    """An event payload as ``view`` shows it: the caller's number in ``call.phone`` passed through ``view``."""
+    call = payload.get("call")
+    if view is _same or not isinstance(call, dict) or not isinstance(call.get("phone"), str):
+        return payload
+    return {**payload, "call": {**call, "phone": view(call["phone"])}}
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """One line of the access log: who saw what in full, when, and its place in the desk's access chain."""
+
+    id: str
+    desk: str
+    desk_seq: int
+    actor: str
+    role: str
+    action: str
+    target: str
+    detail: str  # JSON text, exactly as stored
+    at: str  # record time, stored UTC text
+    prev_hash: str
+    hash: str
+
+
+def access_hash(*, id: str, desk: str, desk_seq: int, actor: str, role: str, action: str, target: str, detail: str,
+                at: str, prev_hash: str) -> str:
+    """The hash of one access-log line from its stored column values (same scheme as events)."""
+    return chain_digest((id, desk, str(desk_seq), actor, role, action, target, detail, at, prev_hash))
