@@ -320,8 +320,11 @@ def orders_cmd(
         if s not in {x.value for x in Status}:
             raise ValidationError(t("error.bad_choice", value=s, field=t("cli.status"),
                                     choices=", ".join(x.value for x in Status)), field="status")
+    from store.board import mark_overdue
+
     store = _store(ctx, desk=desk, role=role, dept=desk_dept, town=desk_town)
     try:
+        mark_overdue(store.db, store.clock())  # record first overdue moments (KPIs) before listing
         rows = store.list_orders(status=status, dept=dept, overdue=overdue, limit=limit)
         now = store.clock()
     finally:

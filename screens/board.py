@@ -40,6 +40,7 @@ from store.board import BoardCounts, BoardFilter, BoardQuery, BoardRow
 
 from .actions import ACTION_BINDINGS, ActionsMixin, Offer
 from .base import LocalizedMixin, safe
+from .palette import ScreenKeys
 from .boardfilter import FilterScreen, filter_summary
 from .orderfmt import (age_text, assignee_label, countdown_cell, flags_text, short_no, status_label, tag_label)
 
@@ -158,6 +159,8 @@ class BoardTable(LocalizedMixin, DataTable[Text]):
 
 
 class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
+    COMMANDS: ClassVar = {ScreenKeys}
+
     DEFAULT_CSS = """
     BoardScreen #board-top { height: 1; }
     BoardScreen #board-search { width: 1fr; max-width: 48; height: 1; padding: 0 1; background: $boost; }

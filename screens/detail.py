@@ -30,6 +30,7 @@ from models.urgency import Urgency
 
 from .actions import ACTION_BINDINGS, ActionsMixin, Offer
 from .base import LocalizedMixin, safe
+from .palette import ScreenKeys
 from .orderfmt import assignee_label, countdown_cell, stamp, status_label, tag_label, town_label, when
 
 # Payload fields worth showing in the timeline, in this order (the dispatch payload is summarised instead).
@@ -41,6 +42,8 @@ class DetailBody(LocalizedMixin, VerticalScroll):
 
 
 class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
+    COMMANDS: ClassVar = {ScreenKeys}
+
     DEFAULT_CSS = """
     DetailScreen #detail-body { height: 1fr; padding: 0 1; }
     DetailScreen #detail-body:focus { background-tint: $foreground 0%; }
