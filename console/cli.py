@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from models.clock import fmt_duration, fmt_local, parse_user_time, system_clock
-from models.errors import FengqiaoError, ValidationError
+from models.errors import FengqiaoError, StoreError, ValidationError
 from models.i18n import LANGS, get_lang, set_lang, t
 from models.intake import IntakeForm
 from models.machine import Action, Intent
@@ -324,7 +324,10 @@ def orders_cmd(
 
     store = _store(ctx, desk=desk, role=role, dept=desk_dept, town=desk_town)
     try:
-        mark_overdue(store.db, store.clock())  # record first overdue moments (KPIs) before listing
+        try:
+            mark_overdue(store.db, store.clock())  # record first overdue moments (KPIs) before listing
+        except StoreError:
+            pass  # a read-only or busy file: still list the orders
         rows = store.list_orders(status=status, dept=dept, overdue=overdue, limit=limit)
         now = store.clock()
     finally:

@@ -92,8 +92,10 @@ class BoardTable(LocalizedMixin, DataTable[Text]):
 
     BINDINGS: ClassVar = [
         Binding("enter", "select_cursor", "board.detail", show=True, id="board.detail"),
-        Binding("ctrl+home", "edge('first')", show=False),
-        Binding("ctrl+end", "edge('last')", show=False),
+        Binding("pagedown", "edge('next')", "builtin.page_down", show=False),
+        Binding("pageup", "edge('prev')", "builtin.page_up", show=False),
+        Binding("home,ctrl+home", "edge('first')", "builtin.scroll_home", show=False),
+        Binding("end,ctrl+end", "edge('last')", "builtin.scroll_end", show=False),
     ]
 
     class Edge(Message):
@@ -123,24 +125,6 @@ class BoardTable(LocalizedMixin, DataTable[Text]):
             self.post_message(self.Edge("up"))
         else:
             super().action_cursor_up()
-
-    def action_page_down(self) -> None:
-        self.post_message(self.Edge("next"))
-
-    def action_page_up(self) -> None:
-        self.post_message(self.Edge("prev"))
-
-    def action_scroll_home(self) -> None:
-        self.post_message(self.Edge("first"))
-
-    def action_scroll_end(self) -> None:
-        self.post_message(self.Edge("last"))
-
-    def action_scroll_top(self) -> None:
-        self.post_message(self.Edge("first"))
-
-    def action_scroll_bottom(self) -> None:
-        self.post_message(self.Edge("last"))
 
     def set_cells(self, changes: list[tuple[str, str, Text]]) -> None:
         """Change a few cells and repaint only those cells (the countdown tick: quiet over SSH)."""
@@ -216,6 +200,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         self._shown: dict[tuple[str, str], str] = {}  # (order id, column) -> what the cell shows now
         self._levels: dict[str, Urgency] = {}
         self._offer: Offer | None = None
+        self._offer_wanted: tuple[str, datetime] | None = None
         self._search_timer: Any = None
 
     # ---- layout --------------------------------------------------------------------------------
@@ -263,9 +248,9 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
     def _make_columns(self, width: int) -> list[Column]:
         ref, lang = self.app.ref, self.app.lang
         wide = width >= WIDE
-        status_w = 1 + max(cell_len(status_label(s)) for s in ("dispatched", "signed", "arrived", "fed_back",
-                                                                 "visited", "returned", "closed", "cancelled"))
-        due_w = 1 + max(cell_len(t("board.late", step=t(f"deadline.{k}"), time="99m59s")) + 1
+        status_w = 1 + max(cell_len(status_label(s, short=True)) for s in (
+            "dispatched", "signed", "arrived", "fed_back", "visited", "returned", "closed", "cancelled"))
+        due_w = 1 + max(cell_len(t("board.late", step=t(f"board.step_{k}"), time="99m59s")) + 1
                         for k in ("sign", "arrive", "feedback"))
         due_w = max(due_w, 1 + max(cell_len(t(k)) for k in ("board.wait_visit", "board.wait_close",
                                                               "board.wait_reassign")))
@@ -313,7 +298,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         assignee = assignee_label(ref, row.primary_assignee, lang)
         cells = {
             "no": Text(row.order_no if wide else short_no(row.order_no), style="bold" if level == Urgency.OVERDUE else ""),
-            "status": Text(status_label(row.status)),
+            "status": Text(status_label(row.status, short=True)),
             "due": due,
             "tag": Text(tag_label(ref, row.tag)),
             "assignee": Text(assignee),
@@ -387,8 +372,8 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
                     changes.append((row.id, key, cell))
         self.table.set_cells(changes)
         if crossed:
-            self.refresh_bindings()  # escalation may have become possible
-            self._offer = None
+            self._offer = None  # escalation may have become possible: ask the store again
+            self._offer_wanted = None
             self._focus_changed()
         if crossed or (self._crossing is not None and now >= self._crossing):
             self._crossing = None
@@ -490,6 +475,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
 
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
+        self._offer_wanted = None
         self.notify(message.error, severity="error", markup=False, timeout=8)
 
     @on(BoardTable.Edge)
@@ -502,6 +488,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
     def on_screen_resume(self) -> None:
         if self._columns:
             self._offer = None
+            self._offer_wanted = None
             self.reload("same")
 
     # ---- status lines --------------------------------------------------------------------------
@@ -554,6 +541,10 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         offer = self._offer
         if offer is not None and offer.state.id == row.id and offer.state.updated_at == row.updated_at:
             return
+        wanted = (row.id, row.updated_at)
+        if self._offer_wanted == wanted:
+            return  # already on its way
+        self._offer_wanted = wanted
         self._load_offer(row.order_no, row.id)
 
     @work(thread=True, group="board-focus", exclusive=True, exit_on_error=False)
@@ -571,6 +562,8 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
 
     @on(OfferReady)
     def _offer_ready(self, message: OfferReady) -> None:
+        if self._offer_wanted is not None and self._offer_wanted[0] == message.order_id:
+            self._offer_wanted = None
         row = self.focused_row()
         if row is None or row.id != message.order_id:
             return
@@ -579,6 +572,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
 
     def after_action(self, state: Any) -> None:
         self._offer = None
+        self._offer_wanted = None
         self.reload("same")
 
     # ---- keys ----------------------------------------------------------------------------------
@@ -657,4 +651,5 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
 
     def action_reload(self) -> None:
         self._offer = None
+        self._offer_wanted = None
         self.reload("same")

@@ -23,6 +23,14 @@ from .base import LocalizedMixin
 ALL = "*"
 
 
+class MarkedCheckbox(Checkbox):
+    """A checkbox whose mark shows its state without colour (monochrome terminals): ▐X▌ ticked, ▐ ▌ not."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 - Textual's name
+        return "X" if self.value else " "
+
+
 def scope_label(scope: str) -> str:
     return t(f"board.scope_{scope}") if scope in ("open", "all") else t(f"status.{scope}")
 
@@ -103,9 +111,9 @@ class FilterScreen(LocalizedMixin, ModalScreen[BoardFilter | None]):
                 yield from self._row("town", t("field.town"), towns, f.town or ALL)
             sorts = [(t(f"board.sort_{s}"), s) for s in SORTS]
             yield from self._row("sort", t("board.sort"), sorts, f.sort)
-            yield Checkbox(t("board.only_overdue"), f.overdue, id="filter-overdue", compact=True)
-            yield Checkbox(t("board.only_repeat"), f.repeat, id="filter-repeat", compact=True)
-            yield Checkbox(t("board.only_dual"), f.dual, id="filter-dual", compact=True)
+            yield MarkedCheckbox(t("board.only_overdue"), f.overdue, id="filter-overdue", compact=True)
+            yield MarkedCheckbox(t("board.only_repeat"), f.repeat, id="filter-repeat", compact=True)
+            yield MarkedCheckbox(t("board.only_dual"), f.dual, id="filter-dual", compact=True)
             with Horizontal(id="filter-buttons"):
                 yield Button(t("board.filter_apply"), id="filter-apply", variant="primary", compact=True)
                 yield Button(t("board.filter_clear"), id="filter-clear", compact=True)

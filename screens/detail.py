@@ -33,6 +33,7 @@ from .base import LocalizedMixin, safe
 from .palette import ScreenKeys
 from .orderfmt import assignee_label, countdown_cell, stamp, status_label, tag_label, town_label, when
 
+WIDE = 110  # from this width on the timeline shows the record time in its own column
 # Payload fields worth showing in the timeline, in this order (the dispatch payload is summarised instead).
 _DETAIL_FIELDS = ("result", "text", "satisfaction", "hours", "justified", "reason", "note")
 
@@ -125,6 +126,10 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         if self.offer is not None:
             self.load()
 
+    def on_resize(self) -> None:
+        if self.offer is not None:
+            self._show_order()
+
     def action_back(self) -> None:
         self.app.pop_screen()
 
@@ -162,8 +167,10 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         # The call and the routing.
         call = Text()
         call.append(t("detail.caller") + "：", style="bold")
-        call.append(self._phone(o.call.phone) + " ")
-        call.append_text(safe(o.call.name, single_line=True))
+        call.append(self._phone(o.call.phone))
+        if o.call.name:
+            call.append(" ")
+            call.append_text(safe(o.call.name, single_line=True))
         call.append("  " + fmt_local(o.call.received_at) + "\n")
         call.append(t("field.town") + "：", style="bold")
         call.append(town_label(ref, o.town) + " ")
@@ -246,20 +253,26 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
     def _timeline(self, o: OrderState, now: datetime, lang: str) -> Table:
         ref = self.app.ref
         table = Table(box=None, padding=(0, 1), show_edge=False, expand=True, header_style="bold")
+        wide = self.size.width >= WIDE
         table.add_column(t("cli.event_at"), no_wrap=True, min_width=14)
+        if wide:
+            table.add_column(t("cli.recorded_at"), no_wrap=True, min_width=14)
         table.add_column(t("cli.kind"), no_wrap=True, min_width=8)
         table.add_column(t("detail.who"), ratio=2, overflow="fold")
         table.add_column(t("cli.detail"), ratio=5, overflow="fold")
         by_id = {a.id: a for a in o.assignments}
         for ev in self.events:
             at = Text(stamp(ev.event_at))
-            if abs((ev.recorded_at - ev.event_at).total_seconds()) >= 60:
+            late = abs((ev.recorded_at - ev.event_at).total_seconds()) >= 60
+            recorded = Text(stamp(ev.recorded_at), style="bold" if late else "dim")
+            if late and not wide:  # a late entry: when it was recorded matters
                 at.append("\n" + t("detail.recorded", at=stamp(ev.recorded_at)), style="dim")
             who = safe(ev.actor, single_line=True)
             if ev.desk and ev.desk != ev.actor:
                 who.append(" @ ")
                 who.append_text(safe(ev.desk, single_line=True))
-            table.add_row(at, Text(t(f"action.{ev.kind}")), who, self._event_detail(ev, by_id, lang))
+            cells = [at, recorded] if wide else [at]
+            table.add_row(*cells, Text(t(f"action.{ev.kind}")), who, self._event_detail(ev, by_id, lang))
         return table
 
     def _event_detail(self, ev: Event, by_id: dict[str, AssignmentState], lang: str) -> Text:

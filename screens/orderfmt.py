@@ -46,8 +46,9 @@ def town_label(ref: Reference, code: str) -> str:
     return name(town) if town else code
 
 
-def status_label(status: str) -> str:
-    return t(f"status.{status}")
+def status_label(status: str, *, short: bool = False) -> str:
+    """An order's state; ``short`` for the board's column (``to sign`` rather than ``awaiting sign-off``)."""
+    return t(f"board.st_{status}") if short else t(f"status.{status}")
 
 
 def when(dt: datetime | None, now: datetime) -> str:
@@ -74,7 +75,7 @@ def countdown_cell(status: str, kind: str | None, due: datetime | None, start: d
     if due is None or kind is None:
         key = WAITING.get(status)
         return Text(" " + t(key) if key else "", style="dim"), level
-    step = t(f"deadline.{kind}")
+    step = t(f"board.step_{kind}")
     left = countdown(due - now)
     if level == Urgency.OVERDUE:
         return Text(f"{OVERDUE_MARK}{t('board.late', step=step, time=left)}", style=OVERDUE_STYLE), level

@@ -35,7 +35,7 @@ DESK_KEYS = ("name", "role", "dept", "town", "operator", "prefix", "lang")
 
 
 def describe(desk: Desk) -> str:
-    role = t(f"role.{desk.role}") if desk.role else "-"
+    role = t(f"role.{desk.role or 'call_taker'}")  # a desk without a role opens as a call-taker desk
     where = desk.dept or desk.town or ""
     operator = f" · {desk.operator}" if desk.operator else ""
     return f"{desk.name} · {role}{(' · ' + where) if where else ''}{operator}"
