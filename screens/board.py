@@ -246,7 +246,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         return max(1, self.table.size.height - 1)
 
     def _make_columns(self, width: int) -> list[Column]:
-        ref, lang = self.app.ref, self.app.lang
+        ref = self.app.ref
         wide = width >= WIDE
         status_w = 1 + max(cell_len(status_label(s, short=True)) for s in (
             "dispatched", "signed", "arrived", "fed_back", "visited", "returned", "closed", "cancelled"))

@@ -251,7 +251,6 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         return out
 
     def _timeline(self, o: OrderState, now: datetime, lang: str) -> Table:
-        ref = self.app.ref
         table = Table(box=None, padding=(0, 1), show_edge=False, expand=True, header_style="bold")
         wide = self.size.width >= WIDE
         table.add_column(t("cli.event_at"), no_wrap=True, min_width=14)
