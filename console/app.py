@@ -28,6 +28,7 @@ from screens.board import BoardScreen
 from screens.cockpit import CockpitScreen
 from screens.help import HelpScreen
 from screens.intake import IntakeScreen
+from store.board import mark_overdue
 from store.db import Database
 from store.orders import OrderStore
 
@@ -40,6 +41,7 @@ class StoreChanged(Message):
         self.seq = seq
 
 
+OVERDUE_EVERY = 30.0  # seconds between recording first overdue moments (the board flags them live anyway)
 HOME_MODE = {None: "intake", Role.CALL_TAKER: "intake", Role.TOWNSHIP: "intake", Role.DEPARTMENT: "board",
              Role.SUPERVISOR: "cockpit"}
 
@@ -99,6 +101,7 @@ class FengqiaoApp(App[None]):
         self.sub_title = t("app.subtitle")
         if self._watch_store:
             self.set_interval(1.0, self._poll_store)
+            self.set_interval(OVERDUE_EVERY, self._mark_overdue)
 
     # ---- store changes -------------------------------------------------------------------------
     def _poll_store(self) -> None:
@@ -112,6 +115,11 @@ class FengqiaoApp(App[None]):
             self._last_seq = seq
             if not first:
                 self.call_from_thread(self._announce, seq)
+
+    @work(thread=True, group="overdue", exclusive=True, exit_on_error=False)
+    def _mark_overdue(self) -> None:
+        """Record the first overdue moment of orders whose deadline passed (a projection field, for the KPIs)."""
+        mark_overdue(self.db, self.clock())
 
     def _announce(self, seq: int) -> None:
         self.screen.post_message(StoreChanged(seq))

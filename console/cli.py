@@ -21,7 +21,7 @@ import typer
 from typer.core import TyperGroup
 
 from models.clock import fmt_duration, fmt_local, parse_user_time, system_clock
-from models.errors import FengqiaoError, ValidationError
+from models.errors import FengqiaoError, StoreError, ValidationError
 from models.i18n import LANGS, get_lang, set_lang, t
 from models.intake import IntakeForm
 from models.machine import Action, Intent
@@ -339,9 +339,15 @@ def orders_cmd(
         if s not in {x.value for x in Status}:
             raise ValidationError(t("error.bad_choice", value=s, field=t("cli.status"),
                                     choices=", ".join(x.value for x in Status)), field="status")
+    from store.board import mark_overdue
+
     store = _store(ctx, desk=desk, role=role, dept=desk_dept, town=desk_town)
     try:
         phone_view(store.desk, unmasked=unmasked)  # refused before anything is read
+        try:
+            mark_overdue(store.db, store.clock())  # record first overdue moments (KPIs) before listing
+        except StoreError:
+            pass  # a read-only or busy file: still list the orders
         rows = store.list_orders(status=status, dept=dept, overdue=overdue, limit=limit)
         now = store.clock()
         see = phones_for(store.db, store.desk, unmasked=unmasked, target="orders", orders=[r.order_no for r in rows])

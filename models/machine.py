@@ -285,6 +285,17 @@ def _note_overdue(o: OrderState, a: AssignmentState, deadline: datetime | None, 
             o.first_overdue_at = deadline
 
 
+def _note_missed(o: OrderState, at: datetime) -> None:
+    """Any event after a pending deadline shows the order was overdue from that deadline on (a cancel, a
+    return, an escalation or an extension decided too late, not only the late step itself)."""
+    if not _is_open_for_work(o):
+        return
+    for a in o.active_assignments:
+        pending = a.pending_deadline()
+        if pending is not None:
+            _note_overdue(o, a, pending[1], at)
+
+
 def _new_assignment(data: dict[str, Any], at: datetime, onsite: bool, seq: int) -> AssignmentState:
     feedback_due = from_db(data["feedback_due"])
     return AssignmentState(
@@ -328,6 +339,7 @@ def apply(state: OrderState | None, ev: Event) -> OrderState:
         # An event of a kind this version does not know (a newer desk wrote it): keep the state as it is.
         raise DomainError(t("error.unknown_event", kind=ev.kind, order_no=o.order_no), order_no=o.order_no,
                           state=str(o.status), action=ev.kind, reason="unknown_kind")
+    _note_missed(o, at)
     handler(o, ev, at, p)
     o.status = _derive_status(o)
     o.updated_at = at

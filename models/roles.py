@@ -3,9 +3,15 @@
 * ``call_taker`` — intake (dispatch, link repeat calls) and every order; may cancel an order the caller
   withdrew and reassign a returned one.
 * ``township`` — a town's governance centre: sees orders assigned to its centre and to its police
-  station, acts on those assignments, and may dispatch orders in its own town (its unified team).
+  station *for calls in its town* (a station serving several towns is shared, but each centre sees only its
+  own town's share), acts on those assignments, and may dispatch orders in its own town (its unified team).
 * ``department`` — sees only orders assigned to its department; signs, arrives, feeds back, returns and
   asks for extensions on its own assignments.
+
+"Assigned to" means the order's *current* assignments: its department (the latest one, also while the
+order is returned and waiting to be reassigned) and, on a dual order, the police station. A department that
+returned an order stops seeing it once the order is reassigned elsewhere. The board's SQL
+(:mod:`store.board`) applies the same rule.
 * ``supervisor`` — sees everything; escalates, decides extensions, makes follow-up visits, reopens, closes
   and judges returns.
 
@@ -71,6 +77,20 @@ class Desk:
     def sees_all(self) -> bool:
         return self.role in (None, Role.CALL_TAKER, Role.SUPERVISOR)
 
+    def works_on(self, ref: Reference, a: AssignmentState) -> bool:
+        """Whether assignment ``a`` is this desk's own work (always False for desks not tied to assignees)."""
+        if a.assignee not in self.assignee_codes(ref):
+            return False
+        if self.role == Role.TOWNSHIP and a.dept == "GA":
+            return a.town == self.town  # the shared station's work for other towns belongs to their centres
+        return True
+
+
+def current_assignments(o: OrderState) -> list[AssignmentState]:
+    """The order's current department assignment and, on a dual order, its police station's."""
+    police = o.police
+    return [o.primary] + ([police] if police else [])
+
 
 def make_desk(ref: Reference, name: str, role: str | None, *, dept: str | None = None, town: str | None = None,
               operator: str = "", prefix: str | None = None) -> Desk:
@@ -121,8 +141,7 @@ def shows_full_phone(desk: Desk) -> bool:
 def can_see(desk: Desk, ref: Reference, o: OrderState) -> bool:
     if desk.sees_all():
         return True
-    codes = desk.assignee_codes(ref)
-    return any(a.assignee in codes for a in o.assignments)
+    return any(desk.works_on(ref, a) for a in current_assignments(o))
 
 
 def can_take(desk: Desk, ref: Reference, o: OrderState | None, action: Action,
@@ -136,7 +155,7 @@ def can_take(desk: Desk, ref: Reference, o: OrderState | None, action: Action,
     if o is None or not can_see(desk, ref, o):
         return False
     if action in ASSIGNEE_WORK and desk.role in (Role.DEPARTMENT, Role.TOWNSHIP):
-        return target is not None and target.assignee in desk.assignee_codes(ref)
+        return target is not None and desk.works_on(ref, target)
     return True
 
 

@@ -26,6 +26,7 @@ from models.roles import Desk
 from models.routing import Route, route
 from models.text import check_text
 
+from .board import visibility_sql
 from .db import Database
 from .projection import append_events, insert_call, load_events, load_state, save_order
 
@@ -206,11 +207,12 @@ class OrderStore:
         return state
 
     def _own_assignee(self, state: OrderState, action: Action) -> str | None:
-        """For a department or township desk, the assignment it works on by default."""
-        codes = self.desk.assignee_codes(self.ref)
-        if not codes:
-            return None
-        mine = [a for a in state.active_assignments if a.assignee in codes]
+        """For a department or township desk, the assignment it works on by default: its only one, or the only
+        one of its own on which the action is legal now (a township centre holds both halves of a dual order)."""
+        mine = [a for a in state.active_assignments if self.desk.works_on(self.ref, a)]
+        if len(mine) > 1:
+            legal = {target for act, target in legal_actions(state, self.clock()) if act == action}
+            mine = [a for a in mine if a.id in legal] or mine
         return mine[0].assignee if len(mine) == 1 else None
 
     # ---- queries -------------------------------------------------------------------------------
@@ -287,11 +289,10 @@ class OrderStore:
             code = dept.strip().upper()
             where.append("EXISTS (SELECT 1 FROM assignments a WHERE a.order_id = o.id AND (a.assignee = ? OR a.dept = ?))")
             params += [code, code]
-        codes = self.desk.assignee_codes(self.ref)
-        if not self.desk.sees_all():
-            marks = ", ".join("?" for _ in codes) or "''"
-            where.append(f"EXISTS (SELECT 1 FROM assignments a WHERE a.order_id = o.id AND a.assignee IN ({marks}))")
-            params += sorted(codes)
+        seen, seen_params = visibility_sql(self.desk, self.ref)
+        if seen:
+            where.append(seen)
+            params += seen_params
         if overdue:
             where.append("o.next_due IS NOT NULL AND o.next_due < ?")
             params.append(to_db(self.clock()))

@@ -1,0 +1,160 @@
+"""The board's filter dialog (F3) and the one-line summary of the filters in force."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Label, Select, Static
+
+from models.i18n import name, t
+from models.machine import Status
+from models.reference import Reference
+from models.roles import Desk, Role
+from store.board import SORTS, BoardFilter
+
+from .base import LocalizedMixin
+
+ALL = "*"
+
+
+class MarkedCheckbox(Checkbox):
+    """A checkbox whose mark shows its state without colour (monochrome terminals): ▐X▌ ticked, ▐ ▌ not."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 - Textual's name
+        return "X" if self.value else " "
+
+
+def scope_label(scope: str) -> str:
+    return t(f"board.scope_{scope}") if scope in ("open", "all") else t(f"status.{scope}")
+
+
+def dept_label(ref: Reference, code: str) -> str:
+    if code in ("ZZ", "GA"):
+        return t(f"board.dept_all_{code.lower()}")
+    dept = ref.departments.get(code)
+    return name(dept) if dept else code
+
+
+def filter_summary(f: BoardFilter, ref: Reference) -> str:
+    """``在办 · 超时 · 黄泽镇`` — the filters in force, in words."""
+    if f.is_escalation_queue:
+        parts = [t("board.queue_title")]
+    else:
+        parts = [scope_label(f.scope)]
+        if f.overdue:
+            parts.append(t("board.only_overdue"))
+    if f.dept:
+        parts.append(dept_label(ref, f.dept))
+    if f.category and f.category in ref.categories:
+        parts.append(name(ref.categories[f.category]))
+    if f.town and f.town in ref.towns:
+        parts.append(name(ref.towns[f.town]))
+    if f.repeat:
+        parts.append(t("board.only_repeat"))
+    if f.dual:
+        parts.append(t("board.only_dual"))
+    return t("board.filter_prefix") + " · ".join(parts)
+
+
+class FilterScreen(LocalizedMixin, ModalScreen[BoardFilter | None]):
+    DEFAULT_CSS = """
+    FilterScreen { align: center middle; }
+    FilterScreen > Vertical {
+        width: 90%; max-width: 64; height: auto; max-height: 100%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    FilterScreen .row { height: 1; margin: 0; }
+    FilterScreen .row Label { width: 12; height: 1; }
+    FilterScreen Select { width: 1fr; height: 1; }
+    FilterScreen Select > SelectCurrent { border: none; height: 1; padding: 0 1; background: $boost; }
+    FilterScreen Select:focus > SelectCurrent { background: $primary 30%; }
+    FilterScreen Select > SelectOverlay { max-height: 12; }
+    FilterScreen Checkbox { height: 1; padding: 0; background: transparent; }
+    FilterScreen Checkbox:focus { background: $primary 30%; }
+    FilterScreen #filter-buttons { height: 1; margin-top: 1; }
+    FilterScreen Button { border: none; height: 1; min-width: 10; margin-right: 2; }
+    FilterScreen .form-hint { height: 1; color: $text-muted; }
+    """
+
+    BINDINGS = [
+        Binding("f3", "apply", "board.filter_apply", id="board.filter_apply"),
+        Binding("escape", "cancel", "form.cancel", id="form.cancel"),
+    ]
+
+    def __init__(self, current: BoardFilter, desk: Desk, ref: Reference, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.current = current
+        self.desk = desk
+        self.ref = ref
+
+    def compose(self) -> ComposeResult:
+        f, ref = self.current, self.ref
+        with Vertical() as box:
+            box.border_title = t("board.filters")
+            scopes = [(scope_label(s), s) for s in ("open", "all", *(x.value for x in Status))]
+            yield from self._row("scope", t("board.scope"), scopes, f.scope)
+            if self.desk.role != Role.DEPARTMENT:
+                depts = [(t("board.any"), ALL), (dept_label(ref, "ZZ"), "ZZ"), (dept_label(ref, "GA"), "GA")]
+                depts += [(f"{d.code} {name(d)}", d.code) for d in ref.departments.values() if d.code not in ("ZZ", "GA")]
+                yield from self._row("dept", t("field.dept"), depts, f.dept or ALL)
+            cats = [(t("board.any"), ALL)] + [(f"{c.code} {name(c)}", c.code) for c in ref.categories.values()]
+            yield from self._row("category", t("cli.category"), cats, f.category or ALL)
+            if self.desk.role != Role.TOWNSHIP:
+                towns = [(t("board.any"), ALL)] + [(name(tw), tw.code) for tw in ref.towns.values()]
+                yield from self._row("town", t("field.town"), towns, f.town or ALL)
+            sorts = [(t(f"board.sort_{s}"), s) for s in SORTS]
+            yield from self._row("sort", t("board.sort"), sorts, f.sort)
+            yield MarkedCheckbox(t("board.only_overdue"), f.overdue, id="filter-overdue", compact=True)
+            yield MarkedCheckbox(t("board.only_repeat"), f.repeat, id="filter-repeat", compact=True)
+            yield MarkedCheckbox(t("board.only_dual"), f.dual, id="filter-dual", compact=True)
+            with Horizontal(id="filter-buttons"):
+                yield Button(t("board.filter_apply"), id="filter-apply", variant="primary", compact=True)
+                yield Button(t("board.filter_clear"), id="filter-clear", compact=True)
+            yield Static(t("board.filter_hint"), classes="form-hint")
+
+    @staticmethod
+    def _row(key: str, label: str, options: list[tuple[str, str]], value: str) -> ComposeResult:
+        with Horizontal(classes="row"):
+            yield Label(label)
+            yield Select(options, value=value, allow_blank=False, id=f"filter-{key}", compact=True)
+
+    def _value(self, key: str) -> str | None:
+        found = self.query(f"#filter-{key}")
+        if not found:
+            return None
+        value = found.first(Select).value
+        return None if value in (ALL, Select.BLANK) else str(value)
+
+    def result(self) -> BoardFilter:
+        return replace(
+            self.current,
+            scope=self._value("scope") or "open",
+            dept=self._value("dept") if self.desk.role != Role.DEPARTMENT else self.current.dept,
+            category=self._value("category"),
+            town=self._value("town") if self.desk.role != Role.TOWNSHIP else self.current.town,
+            sort=self._value("sort") or "due",
+            overdue=self.query_one("#filter-overdue", Checkbox).value,
+            repeat=self.query_one("#filter-repeat", Checkbox).value,
+            dual=self.query_one("#filter-dual", Checkbox).value,
+        )
+
+    def action_apply(self) -> None:
+        self.dismiss(self.result())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#filter-apply")
+    def _apply(self) -> None:
+        self.action_apply()
+
+    @on(Button.Pressed, "#filter-clear")
+    def _clear(self) -> None:
+        self.dismiss(BoardFilter(search=self.current.search))
