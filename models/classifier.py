@@ -3,11 +3,12 @@
 Three signals are added up per tag:
 
 1. **Phrases.** The tag's name, its taxonomy keywords and the caller-wording lexicon (``fixtures/lexicon.toml``)
-   are looked for in the text. A lexicon entry ``甲…乙`` matches when 甲 comes before 乙 within
-   :data:`GAP` characters. A phrase weighs more the longer it is, the fewer tags share it, and by its source
-   (name > keyword > lexicon). An occurrence inside a longer matched phrase does not count on its own
-   ("漏水到" for a neighbour dispute hides its "漏水" for a burst main). Within a tag, each further phrase
-   counts for less than the one before.
+   are looked for in the text. A lexicon entry ``甲…乙`` matches when 甲 comes before 乙 in the same clause
+   (no ，。！？； between them) and within :data:`GAP` characters. A phrase weighs more the longer it is, the
+   fewer tags share it, and by its source (name > keyword > lexicon); the lexicon's ``[weak]`` words (where,
+   who, how one asks, how it feels: 小区, 医生, 请问, 睡不着…) count :data:`WEAK` as much wherever they
+   appear. An occurrence inside a longer matched phrase does not count on its own ("漏水到" for a neighbour
+   dispute hides its "漏水" for a burst main). Within a tag, each further phrase counts for less.
 2. **Character n-grams.** The text's character 1- and 2-grams against each tag's phrases (TF-IDF cosine):
    near misses such as "停了电" for "停电" still point the right way.
 3. **The desk's history.** Past calls (description and the tag the desk chose) are the nearest-neighbour
@@ -38,6 +39,7 @@ from .reference import Reference, default_reference
 GAP = 12  # "甲…乙": at most this many characters between the end of 甲 and the start of 乙
 ELLIPSIS = "…"
 SOURCE_WEIGHT = {"name": 2.5, "keyword": 2.0, "lexicon": 1.5}
+WEAK = 0.4  # factor for the lexicon's [weak] words
 DECAY = 0.6  # the n-th phrase of a tag counts DECAY**n
 NGRAM_WEIGHT = 1.2  # alpha: weight of the character n-gram cosine (0..1)
 HISTORY_WEIGHT = 4.0  # beta: weight of the nearest-neighbour vote from the desk's history
@@ -46,6 +48,7 @@ HISTORY_MIN_SIM = 0.25  # weaker neighbours are ignored
 HISTORY_LIMIT = 5000  # most recent calls kept in memory
 TEMPERATURE = 1.0  # softmax temperature for the displayed score
 _KEEP = re.compile(r"[\w]", re.UNICODE)
+_CLAUSE_BREAK = frozenset(",.!?;:，。！？；：\n")
 
 
 def normalize(text: str) -> str:
@@ -66,6 +69,14 @@ class Suggestion:
 
 
 @dataclass(frozen=True)
+class Lexicon:
+    """Caller wording per tag, and the words that only say where or who (counted weakly)."""
+
+    terms: dict[str, tuple[str, ...]]
+    weak: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class _Phrase:
     tag: int
     text: str  # as written (for evidence)
@@ -75,8 +86,11 @@ class _Phrase:
 
 # ---- the lexicon file ---------------------------------------------------------------------------------
 
-def load_lexicon(path: Path | str | None = None, ref: Reference | None = None) -> dict[str, tuple[str, ...]]:
-    """Read ``fixtures/lexicon.toml`` (``[TAG] terms = [...]``); every section must be a known tag."""
+def load_lexicon(path: Path | str | None = None, ref: Reference | None = None) -> Lexicon:
+    """Read ``fixtures/lexicon.toml`` (``[TAG] terms = [...]`` and ``[weak] terms = [...]``).
+
+    Every other section must be a known tag; a fault names the file and the section.
+    """
     ref = ref or default_reference()
     if path is None:
         text = resources.files("fixtures").joinpath("lexicon.toml").read_text(encoding="utf-8")
@@ -93,8 +107,9 @@ def load_lexicon(path: Path | str | None = None, ref: Reference | None = None) -
     except tomllib.TOMLDecodeError as exc:
         raise ReferenceDataError(f"{name}: {exc}") from None
     out: dict[str, tuple[str, ...]] = {}
+    weak: frozenset[str] = frozenset()
     for code, section in data.items():
-        if code not in ref.tags:
+        if code != "weak" and code not in ref.tags:
             raise ReferenceDataError(f"{name}: unknown tag [{code}]")
         terms = section.get("terms") if isinstance(section, dict) else None
         if not isinstance(terms, list) or not all(isinstance(x, str) and x.strip() for x in terms):
@@ -103,8 +118,11 @@ def load_lexicon(path: Path | str | None = None, ref: Reference | None = None) -
             parts = [p for p in term.split(ELLIPSIS)]
             if len(parts) > 2 or not all(p.strip() for p in parts):
                 raise ReferenceDataError(f"{name} [{code}]: {term!r} must be a phrase or 甲…乙")
-        out[code] = tuple(t.strip() for t in terms)
-    return out
+        if code == "weak":
+            weak = frozenset(normalize(t.strip()) for t in terms)
+        else:
+            out[code] = tuple(t.strip() for t in terms)
+    return Lexicon(out, weak)
 
 
 # ---- n-gram helpers -----------------------------------------------------------------------------------
@@ -208,7 +226,7 @@ class _History:
 class Classifier:
     """Suggests tags for a description. Build once (tens of milliseconds); :meth:`suggest` is fast."""
 
-    def __init__(self, ref: Reference | None = None, lexicon: dict[str, tuple[str, ...]] | None = None,
+    def __init__(self, ref: Reference | None = None, lexicon: Lexicon | None = None,
                  history: Iterable[tuple[str, str]] = (), *, use_ngrams: bool = True) -> None:
         self.ref = ref or default_reference()
         self.codes = list(self.ref.tags)
@@ -219,7 +237,7 @@ class Classifier:
         for i, code in enumerate(self.codes):
             tag = self.ref.tags[code]
             entries = [(tag.name_zh, "name")] + [(k, "keyword") for k in tag.keywords]
-            entries += [(t, "lexicon") for t in lexicon.get(code, ())]
+            entries += [(t, "lexicon") for t in lexicon.terms.get(code, ())]
             seen: set[tuple[str, ...]] = set()
             for text, source in entries:
                 parts = tuple(normalize(p.strip()) for p in text.split(ELLIPSIS))
@@ -228,6 +246,8 @@ class Classifier:
                 seen.add(parts)
                 length = sum(len(p) for p in parts)
                 weight = SOURCE_WEIGHT[source] * _length_factor(length) * (1.1 if len(parts) == 2 else 1.0)
+                if len(parts) == 1 and parts[0] in lexicon.weak:
+                    weight *= WEAK
                 phrases.append(_Phrase(i, text, weight, parts))
         # Specificity: a phrase shared by several tags tells them apart less.
         share = Counter(p.parts for p in {(p.parts, p.tag): p for p in phrases}.values())
@@ -282,9 +302,15 @@ class Classifier:
             self.history.add(text, self._index_of[code])
 
     # ---- scoring -------------------------------------------------------------------------------------
-    def _phrase_scores(self, s: str) -> tuple[dict[int, list[tuple[float, str]]], None]:
+    def _phrase_scores(self, s: str) -> dict[int, list[tuple[float, str]]]:
         occurrences: list[tuple[int, int, str]] = []  # (start, end, atom)
         by_first = self._by_first
+        clause = []  # clause number of each position
+        n = 0
+        for ch in s:
+            if ch in _CLAUSE_BREAK:
+                n += 1
+            clause.append(n)
         for i, ch in enumerate(s):
             for atom in by_first.get(ch, ()):
                 if s.startswith(atom, i):
@@ -310,9 +336,9 @@ class Classifier:
                 second = kept.get(p.parts[1])
                 if not second:
                     continue
-                if any(e1 <= s2 <= e1 + GAP for _, e1 in spans for s2, _ in second):
+                if any(e1 <= s2 <= e1 + GAP and clause[s2] == clause[e1 - 1] for _, e1 in spans for s2, _ in second):
                     found[p.tag].append((p.weight, p.text))
-        return found, None
+        return found
 
     def _ngram_scores(self, text: str) -> dict[int, float]:
         grams = _grams(text, (1, 2))
@@ -332,7 +358,7 @@ class Classifier:
         """Raw evidence per tag index: (score, phrases that matched)."""
         s = normalize(text)
         out: dict[int, tuple[float, list[str]]] = {}
-        found, _ = self._phrase_scores(s)
+        found = self._phrase_scores(s)
         for tag, hits in found.items():
             hits.sort(reverse=True)
             total = sum(w * DECAY ** n for n, (w, _) in enumerate(hits))
@@ -371,7 +397,7 @@ class Classifier:
 
 
 @cache
-def default_classifier_lexicon() -> dict[str, tuple[str, ...]]:
+def default_classifier_lexicon() -> Lexicon:
     return load_lexicon()
 
 
