@@ -40,11 +40,13 @@ GAP = 12  # "甲…乙": at most this many characters between the end of 甲 and
 ELLIPSIS = "…"
 SOURCE_WEIGHT = {"name": 2.5, "keyword": 2.0, "lexicon": 1.5}
 WEAK = 0.4  # factor for the lexicon's [weak] words
+PARTICLES = frozenset("了着过的得")  # may sit inside a two-character phrase: "停了电" is 停电
+LOOSE = 0.8  # factor for such a match
 DECAY = 0.6  # the n-th phrase of a tag counts DECAY**n
 NGRAM_WEIGHT = 1.2  # alpha: weight of the character n-gram cosine (0..1)
-HISTORY_WEIGHT = 4.0  # beta: weight of the nearest-neighbour vote from the desk's history
+HISTORY_WEIGHT = 6.0  # beta: weight of the nearest-neighbour vote from the desk's history
 HISTORY_K = 5  # neighbours that vote
-HISTORY_MIN_SIM = 0.25  # weaker neighbours are ignored
+HISTORY_MIN_SIM = 0.2  # weaker neighbours are ignored
 HISTORY_LIMIT = 5000  # most recent calls kept in memory
 TEMPERATURE = 1.0  # softmax temperature for the displayed score
 _KEEP = re.compile(r"[\w]", re.UNICODE)
@@ -206,10 +208,11 @@ class _History:
         n = len(self.tags)
         common = max(50, n // 10)  # grams in more than a tenth of the calls say nothing about any one of them
         q = {g: (1 + math.log(c)) * self._idf(g) for g, c in grams.items() if g in self.postings}
-        qnorm = math.sqrt(sum(w * w for g, w in q.items())) or 1.0
-        # The query norm counts every gram the history knows; unknown grams only lower similarity a little.
-        unknown = sum(((1 + math.log(c)) * self._idf(g)) ** 2 for g, c in grams.items() if g not in self.postings)
-        qnorm = math.sqrt(qnorm * qnorm + unknown)
+        # A gram the history has never seen weighs as if seen once: it makes the query less like every earlier
+        # call, but does not drown the grams they share.
+        rare = math.log((n + 2) / 1.5)
+        unknown = sum(((1 + math.log(c)) * rare) ** 2 for g, c in grams.items() if g not in self.postings)
+        qnorm = math.sqrt(sum(w * w for w in q.values()) + unknown) or 1.0
         acc: dict[int, float] = defaultdict(float)
         for g, w in q.items():
             posting = self.postings[g]
@@ -311,10 +314,15 @@ class Classifier:
             if ch in _CLAUSE_BREAK:
                 n += 1
             clause.append(n)
+        loose: list[tuple[int, int, str]] = []
+        last = len(s) - 2
         for i, ch in enumerate(s):
+            particle = i < last and s[i + 1] in PARTICLES
             for atom in by_first.get(ch, ()):
                 if s.startswith(atom, i):
                     occurrences.append((i, i + len(atom), atom))
+                elif particle and len(atom) == 2 and s[i + 2] == atom[1]:
+                    loose.append((i, i + 3, atom))
         # Drop occurrences strictly inside a longer one (the longer phrase is the more specific reading).
         occurrences.sort(key=lambda o: (o[0], -(o[1] - o[0])))
         kept: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -329,6 +337,10 @@ class Classifier:
             if not covered:
                 kept[atom].append((start, end))
         found: dict[int, list[tuple[float, str]]] = defaultdict(list)
+        for start, end, atom in loose:
+            if atom not in kept and not any(s2 <= start and end <= e2 for s2, e2, _ in occurrences):
+                for p in self._literal.get(atom, ()):
+                    found[p.tag].append((p.weight * LOOSE, p.text))
         for atom, spans in kept.items():
             for p in self._literal.get(atom, ()):
                 found[p.tag].append((p.weight, p.text))
