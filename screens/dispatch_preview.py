@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from rich.cells import cell_len
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -88,6 +88,7 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         self.mode = self.ref.tags[tag].dispatch
         self.override_dept: str | None = None
         self.dept_matches: list[str] = []
+        self.summary = ""  # the preview as plain text (what the grid shows)
 
     # ---- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -126,19 +127,17 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         cat = ref.categories[tag.category]
         town = ref.towns[self.form.town]
         plan = self.route()
-        text = Text()
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(ratio=1, overflow="fold")  # Chinese has no spaces to wrap at: fold it
+        lines: list[str] = []
 
-        width = 10 if en else 7
+        def row(label: str, value: Text) -> None:
+            grid.add_row(t(label), value)
+            lines.append(f"{t(label)} {value.plain}")
 
-        def row(label: str, *parts: Text | str) -> None:
-            name = t(label)
-            text.append(name + " " * max(1, width - cell_len(name)), style="dim")
-            for p in parts:
-                text.append(p) if isinstance(p, Text) else text.append(p)
-            text.append("\n")
-
-        row("intake.pv_tag", Text(f"{tag.code} {tag.name_en if en else tag.name_zh}", style="bold"),
-            f" · {cat.name_en if en else cat.name_zh}")
+        row("intake.pv_tag", Text.assemble((f"{tag.code} {tag.name_en if en else tag.name_zh}", "bold"),
+                                           f" · {cat.name_en if en else cat.name_zh}"))
         caller = Text(self.form.phone)
         if self.form.name:
             caller.append(" ")
@@ -147,12 +146,12 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         caller.append_text(safe(self.form.address, single_line=True))
         row("intake.pv_caller", caller)
         desc = safe(self.form.description, single_line=True)
-        desc.truncate(160, overflow="ellipsis")
+        desc.truncate(200, overflow="ellipsis")
         row("intake.pv_text", desc)
-        mode_text = Text(f"[{t(f'mode.{self.mode}')}]", style="bold yellow" if self.mode == "dual" else "bold")
-        mode_text.append("  " + t("intake.pv_toggle", other=t(f"mode.{'single' if self.mode == 'dual' else 'dual'}")),
-                         style="dim")
-        row("intake.pv_mode", mode_text)
+        other = t(f"mode.{'single' if self.mode == 'dual' else 'dual'}")
+        row("intake.pv_mode", Text.assemble((f"[{t(f'mode.{self.mode}')}]",
+                                             "bold yellow" if self.mode == "dual" else "bold"),
+                                            ("  " + t("intake.pv_toggle", other=other), "dim")))
         target = Text(self._who(plan.primary), style="bold green")
         if plan.one_team:
             owner = ref.departments[tag.department]
@@ -166,11 +165,11 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         if self.override_dept is None:
             row("intake.pv_override", Text(t("intake.pv_no_override"), style="dim"))
         if self.repeat is not None:
-            text.append(t("intake.pv_repeat", order_no=self.repeat.order_no,
-                          status=t(f"status.{self.repeat.status}")), style="bold yellow")
-            text.append("\n")
-        text.rstrip()
-        self.query_one(Body).update(text)
+            warning = t("intake.pv_repeat", order_no=self.repeat.order_no, status=t(f"status.{self.repeat.status}"))
+            grid.add_row("!", Text(warning, style="bold yellow"))
+            lines.append(warning)
+        self.summary = "\n".join(lines)
+        self.query_one(Body).update(grid)
 
     def _deadlines(self) -> Text:
         tag = self.ref.tags[self.tag]

@@ -89,6 +89,10 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
     IntakeScreen #description.-bad { border: round $error; }
     IntakeScreen #tag-line { height: 1; padding: 0 1; }
     IntakeScreen.-wide #form { padding: 0 2; }
+    IntakeScreen.-tall #form { height: auto; }
+    IntakeScreen.-tall #description { height: 12; }
+    IntakeScreen.-tall RepeatPanel { height: 1fr; }
+    IntakeScreen.-tall RepeatPanel DataTable { height: 1fr; max-height: 100%; }
     """
 
     BINDINGS = [
@@ -194,6 +198,7 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= 110, "-wide")
+        self.set_class(self.size.height >= 32, "-tall")  # room for the caller's history: let it grow
 
     # ---- small helpers -------------------------------------------------------------------------
     def field(self, name: str) -> Widget:

@@ -1,20 +1,20 @@
 """Recent calls from this phone and this address (last 30 days), with their orders' states.
 
-A call from the same phone within 72 hours of an earlier order is a repeat call (重复报警) and is marked ⚠.
+A call from the same phone within 72 hours of an earlier order is a repeat call (重复报警) and is marked "!".
 The highlighted row is what F10 links the new call to; it starts on the newest open order (the 72-hour repeat
 first). The rows are loaded by the intake screen's thread worker; this widget only draws them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from models.clock import fmt_local, local
+from models.clock import local
 from models.i18n import get_lang, t
 from models.reference import Reference
 from store.orders import REPEAT_WINDOW, CallSummary, Repeat
@@ -28,7 +28,7 @@ class RepeatPanel(Vertical):
     DEFAULT_CSS = """
     RepeatPanel { height: auto; padding: 0 1; }
     RepeatPanel #recent-title { height: 1; }
-    RepeatPanel DataTable { height: auto; max-height: 5; }
+    RepeatPanel DataTable { height: auto; max-height: 5; scrollbar-size-horizontal: 0; }
     RepeatPanel.-empty DataTable { display: none; }
     RepeatPanel.-repeat #recent-title { color: $warning; text-style: bold; }
     """
@@ -76,7 +76,7 @@ class RepeatPanel(Vertical):
             rel = t("intake.rel_both") if r.same_phone and same_address else \
                 t("intake.rel_phone") if r.same_phone else t("intake.rel_address")
             recent = r.same_phone and now - r.received_at <= REPEAT_WINDOW
-            when = Text(("⚠" if recent else " ") + local(r.received_at).strftime("%m-%d %H:%M"),
+            when = Text(("!" if recent else " ") + local(r.received_at).strftime("%m-%d %H:%M"),
                         style="bold yellow" if recent else "")
             if r.tag:
                 tag = self.ref.tags[r.tag]
@@ -110,7 +110,7 @@ class RepeatPanel(Vertical):
             text.append(t("intake.recent_title", phone=by_phone, address=by_address) + "  ")
         target = self.target()
         if target is not None:
-            text.append(t("intake.link_hint", order_no=target.order_no or ""), style="bold reverse")
+            text.append(t("intake.link_hint"), style="bold reverse")
         return text
 
     # ---- what F10 links to ---------------------------------------------------------------------
@@ -143,8 +143,3 @@ class RepeatPanel(Vertical):
             self.query_one("#recent-title", Static).update(self._title(self.rows, self.repeat))
 
 
-def within_repeat_window(now: datetime, at: datetime) -> bool:
-    return timedelta(0) <= now - at <= REPEAT_WINDOW
-
-
-__all__ = ["RepeatPanel", "within_repeat_window", "fmt_local"]

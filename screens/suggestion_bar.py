@@ -59,5 +59,5 @@ class SuggestionBar(Static):
             text.append(f" → {routed_name(self.ref, s.code, town)}", style="")
             if tag.dispatch == "dual":
                 text.append(" + " + t("intake.police_short"), style="yellow")
-            text.append(f"  {s.score:.0%}", style="dim")
+            text.append(f"  {s.score:.0%}" if s.score >= 0.01 else "  <1%", style="dim")
         self.update(text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -26,16 +27,34 @@ from models.reference import Reference
 from .base import LocalizedMixin
 
 
-def tag_line(ref: Reference, code: str) -> Text:
+def _pad(text: str, width: int) -> str:
+    """``text`` cut or padded to ``width`` cells, then one space."""
+    if cell_len(text) > width:
+        out = ""
+        for ch in text:
+            if cell_len(out + ch) > width - 1:
+                break
+            out += ch
+        text = out + "…"
+    return text + " " * (width - cell_len(text) + 1)
+
+
+def tag_line(ref: Reference, code: str, width: int = 76) -> Text:
+    """``B01 消费纠纷          市场监督管理局        单派`` in ``width`` cells: aligned columns in either language."""
     tag = ref.tags[code]
     dept = ref.departments[tag.department]
     en = get_lang() == "en"
+    names = [x.name_en if en else x.name_zh for x in ref.tags.values()]
+    depts = [x.name_en if en else x.name_zh for x in ref.departments.values()]
+    mode_w = max(cell_len(t("intake.short_single")), cell_len(t("intake.short_dual")))
+    room = max(20, width - 4 - mode_w - 2)  # after the code and the mode
+    name_w = min(max(map(cell_len, names)), room * 11 // 20)
+    dept_w = min(max(map(cell_len, depts)), room - name_w)
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{code} ", style="bold")
-    text.append(tag.name_en if en else tag.name_zh)
-    text.append(f"  {dept.name_en if en else dept.name_zh}", style="dim")
-    if tag.dispatch == "dual":
-        text.append(" · " + t("mode.dual"), style="yellow")
+    text.append(_pad(tag.name_en if en else tag.name_zh, name_w))
+    text.append(_pad(dept.name_en if en else dept.name_zh, dept_w), style="dim")
+    text.append(t(f"intake.short_{tag.dispatch}"), style="yellow" if tag.dispatch == "dual" else "dim")
     return text
 
 
@@ -68,6 +87,10 @@ class TagPicker(LocalizedMixin, ModalScreen[str | None]):
         self.suggested = suggested or []
         self.finder = tag_finder(ref)
 
+    def line(self, code: str) -> Text:
+        width = min(90, self.app.size.width * 9 // 10) - 6  # the box's width inside its border and padding
+        return tag_line(self.ref, code, width)
+
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = t("intake.picker_title")
@@ -80,7 +103,7 @@ class TagPicker(LocalizedMixin, ModalScreen[str | None]):
             for cat in self.ref.categories.values():
                 node = tree.root.add(f"{cat.code} {cat.name_en if en else cat.name_zh}", data="", expand=False)
                 for tag in self.ref.tags_in(cat.code):
-                    node.add_leaf(tag_line(self.ref, tag.code), data=tag.code)
+                    node.add_leaf(self.line(tag.code), data=tag.code)
             yield tree
             yield Static(t("intake.picker_keys"), id="picker-keys")
 
@@ -105,7 +128,7 @@ class TagPicker(LocalizedMixin, ModalScreen[str | None]):
         results.clear_options()
         hits = self.finder.search(query)
         if hits:
-            results.add_options([Option(tag_line(self.ref, e.code), id=e.code) for e, _ in hits])
+            results.add_options([Option(self.line(e.code), id=e.code) for e, _ in hits])
             results.highlighted = 0
         else:
             results.add_option(Option(Text(t("intake.picker_none"), style="dim"), id="", disabled=True))

@@ -64,7 +64,7 @@ class TownField(LocalizedMixin, Input):  # Enter is handled like FormInput's (se
 
     def display_name(self, code: str) -> str:
         town = self.ref.towns[code]
-        return town.name_en if get_lang() == "en" else town.name_zh
+        return town.name_en.split()[0] if get_lang() == "en" else town.name_zh  # "Lushan", not "Lushan Subdistrict"
 
     # ---- typing --------------------------------------------------------------------------------
     def on_input_changed(self, event: Input.Changed) -> None:
