@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 import tomllib
 import unicodedata
 from collections import Counter, defaultdict
@@ -49,7 +50,8 @@ HISTORY_K = 5  # neighbours that vote
 HISTORY_MIN_SIM = 0.2  # weaker neighbours are ignored
 HISTORY_LIMIT = 5000  # most recent calls kept in memory
 TEMPERATURE = 1.0  # softmax temperature for the displayed score
-_KEEP = re.compile(r"[\w]", re.UNICODE)
+WINDOW = 300  # a description longer than 2*WINDOW is read as its first and last WINDOW characters
+_DROP = re.compile(r"[\W_]+")
 _CLAUSE_BREAK = frozenset(",.!?;:，。！？；：\n")
 
 
@@ -131,15 +133,14 @@ def load_lexicon(path: Path | str | None = None, ref: Reference | None = None) -
 
 def _chars(text: str) -> str:
     """The text without punctuation and spaces, normalized."""
-    return "".join(ch for ch in normalize(text) if _KEEP.match(ch))
+    return _DROP.sub("", normalize(text))
 
 
 def _grams(text: str, sizes: tuple[int, ...]) -> Counter[str]:
     s = _chars(text)
     out: Counter[str] = Counter()
     for n in sizes:
-        for i in range(len(s) - n + 1):
-            out[s[i:i + n]] += 1
+        out.update(s[i:i + n] for i in range(len(s) - n + 1))
     return out
 
 
@@ -323,22 +324,24 @@ class Classifier:
                     occurrences.append((i, i + len(atom), atom))
                 elif particle and len(atom) == 2 and s[i + 2] == atom[1]:
                     loose.append((i, i + 3, atom))
-        # Drop occurrences strictly inside a longer one (the longer phrase is the more specific reading).
-        occurrences.sort(key=lambda o: (o[0], -(o[1] - o[0])))
+        # Drop occurrences strictly inside a longer one (the longer phrase is the more specific reading). Sorted
+        # by start, longest first, an occurrence is inside an earlier one exactly when an earlier one ends at or
+        # after its end (two different atoms never share both ends).
+        occurrences.sort(key=lambda o: (o[0], o[0] - o[1]))
         kept: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        reach = -1  # the furthest end of the occurrences seen so far
+        reach_at = [-1] * (len(s) + 1)  # reach_at[i]: furthest end of occurrences starting at or before i
         for start, end, atom in occurrences:
-            covered = False
-            for s2, e2, a2 in occurrences:
-                if s2 > start:
-                    break
-                if s2 <= start and end <= e2 and (e2 - s2) > (end - start):
-                    covered = True
-                    break
-            if not covered:
+            if end > reach:
                 kept[atom].append((start, end))
+                reach = end
+            reach_at[start] = reach
+        for i in range(1, len(reach_at)):
+            if reach_at[i] < reach_at[i - 1]:
+                reach_at[i] = reach_at[i - 1]
         found: dict[int, list[tuple[float, str]]] = defaultdict(list)
         for start, end, atom in loose:
-            if atom not in kept and not any(s2 <= start and end <= e2 for s2, e2, _ in occurrences):
+            if atom not in kept and reach_at[start] < end:
                 for p in self._literal.get(atom, ()):
                     found[p.tag].append((p.weight * LOOSE, p.text))
         for atom, spans in kept.items():
@@ -346,11 +349,19 @@ class Classifier:
                 found[p.tag].append((p.weight, p.text))
             for p in self._pattern.get(atom, ()):
                 second = kept.get(p.parts[1])
-                if not second:
-                    continue
-                if any(e1 <= s2 <= e1 + GAP and clause[s2] == clause[e1 - 1] for _, e1 in spans for s2, _ in second):
+                if second and self._follows(spans, second, clause):
                     found[p.tag].append((p.weight, p.text))
         return found
+
+    @staticmethod
+    def _follows(first: list[tuple[int, int]], second: list[tuple[int, int]], clause: list[int]) -> bool:
+        """Does some occurrence in ``second`` start within GAP after one in ``first`` ends, in the same clause?"""
+        starts = [s2 for s2, _ in second]  # already in text order
+        for _, e1 in first:
+            i = bisect_left(starts, e1)
+            if i < len(starts) and starts[i] <= e1 + GAP and clause[starts[i]] == clause[e1 - 1]:
+                return True
+        return False
 
     def _ngram_scores(self, text: str) -> dict[int, float]:
         grams = _grams(text, (1, 2))
@@ -367,8 +378,14 @@ class Classifier:
         return {tag: v / norm for tag, v in acc.items()}
 
     def scores(self, text: str) -> dict[int, tuple[float, list[str]]]:
-        """Raw evidence per tag index: (score, phrases that matched)."""
+        """Raw evidence per tag index: (score, phrases that matched).
+
+        A very long description is read as its beginning (what the matter is) and its end (what was just
+        typed), so a refresh stays within a few milliseconds however much the call-taker writes.
+        """
         s = normalize(text)
+        if len(s) > 2 * WINDOW:
+            s = s[:WINDOW] + "。" + s[-WINDOW:]
         out: dict[int, tuple[float, list[str]]] = {}
         found = self._phrase_scores(s)
         for tag, hits in found.items():

@@ -13,6 +13,7 @@ store confirmed the write, so a failed write loses nothing.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -140,6 +141,8 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
         self.looked_address = ""
         self._address_timer: Timer | None = None
         self._clear_armed_at: datetime | None = None
+        self._write_started = 0.0
+        self.last_write_ms = 0.0
 
     @property
     def store(self) -> OrderStore:
@@ -445,6 +448,7 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
 
     def send(self, form: IntakeForm, tag: str, choice: DispatchChoice) -> None:
         self.busy = True
+        self._write_started = time.perf_counter()
         self.say(t("intake.sending"))
         self.write_dispatch(form, tag, choice, self.call_started)
 
@@ -470,6 +474,7 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
         if form is None:
             return
         self.busy = True
+        self._write_started = time.perf_counter()
         self.say(t("intake.sending"))
         self.write_link(target.order_no, form, self.call_started)
 
@@ -485,6 +490,7 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
     # ---- after a write -------------------------------------------------------------------------
     def on_intake_screen_written(self, message: Written) -> None:
         self.busy = False
+        self.last_write_ms = (time.perf_counter() - self._write_started) * 1000  # for the drill in make bench
         state = message.state
         lang = get_lang()
         if message.linked:
