@@ -49,7 +49,8 @@ HISTORY_WEIGHT = 6.0  # beta: weight of the nearest-neighbour vote from the desk
 HISTORY_K = 5  # neighbours that vote
 HISTORY_MIN_SIM = 0.2  # weaker neighbours are ignored
 HISTORY_LIMIT = 5000  # most recent calls kept in memory
-TEMPERATURE = 1.0  # softmax temperature for the displayed score
+TEMPERATURE = 0.5  # softmax temperature for the displayed score
+SCORE_FIELD = 5  # the displayed score is a share among this many strongest candidates
 WINDOW = 300  # a description longer than 2*WINDOW is read as its first and last WINDOW characters
 _DROP = re.compile(r"[\W_]+")
 _CLAUSE_BREAK = frozenset(",.!?;:，。！？；：\n")
@@ -67,7 +68,7 @@ def _length_factor(n: int) -> float:
 @dataclass(frozen=True)
 class Suggestion:
     code: str
-    score: float  # share of the evidence, 0..1 (the top three usually add up to most of it)
+    score: float  # 0..1: softmax of the evidence among the five strongest candidates
     raw: float  # the summed evidence before normalising
     evidence: tuple[str, ...] = ()  # the phrases (and "history") that pointed here
 
@@ -417,7 +418,7 @@ class Classifier:
         best = ranked[0][1][0]
         if best <= 0.05:
             return []
-        exps = [math.exp((v - best) / TEMPERATURE) for _, (v, _) in ranked]
+        exps = [math.exp((v - best) / TEMPERATURE) for _, (v, _) in ranked[:SCORE_FIELD]]
         total = sum(exps)
         out = []
         for (tag, (value, ev)), e in zip(ranked[:top], exps, strict=False):

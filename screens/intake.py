@@ -84,12 +84,13 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
     IntakeScreen #town { width: 10; }
     IntakeScreen TownHint { width: 24; }
     IntakeScreen #address { width: 1fr; }
-    IntakeScreen #msg { height: 1; padding: 0 0; }
+    IntakeScreen #msg { height: 1; padding: 0 0; text-wrap: nowrap; text-overflow: ellipsis; }
     IntakeScreen #description { height: 1fr; min-height: 4; border: round $border-blurred; padding: 0 1; }
     IntakeScreen #description:focus { border: round $accent; }
     IntakeScreen #description.-bad { border: round $error; }
-    IntakeScreen #tag-line { height: 1; padding: 0 1; }
+    IntakeScreen #tag-line { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     IntakeScreen.-wide #form { padding: 0 2; }
+    IntakeScreen ToastRack { dock: top; align: right top; margin-top: 5; }  /* over the description's empty end */
     IntakeScreen.-tall #form { height: auto; }
     IntakeScreen.-tall #description { height: 12; }
     IntakeScreen.-tall RepeatPanel { height: 1fr; }
@@ -495,15 +496,15 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
         lang = get_lang()
         if message.linked:
             self.notify(t("intake.linked_body", calls=len(state.linked_calls) + 1),
-                        title=t("intake.linked_title", order_no=state.order_no), timeout=8, markup=False)
+                        title=t("intake.linked_title", order_no=state.order_no), timeout=6, markup=False)
         else:
             where = " + ".join(describe_assignee(self.ref, a.assignee, lang) for a in state.assignments)
             self.notify(f"{tag_label(self.ref, state.tag)} → {where}",
-                        title=t("intake.dispatched_title", order_no=state.order_no), timeout=8, markup=False)
+                        title=t("intake.dispatched_title", order_no=state.order_no), timeout=6, markup=False)
             if self.classifier is not None:
                 self.classifier.learn(message.description, message.tag)
         self.clear_form()
-        self.say(t("intake.last_order", order_no=state.order_no))
+        self.say(t("intake.last_linked" if message.linked else "intake.last_order", order_no=state.order_no))
 
     def on_intake_screen_failed(self, message: Failed) -> None:
         self.busy = False

@@ -27,7 +27,7 @@ OPEN = frozenset({"dispatched", "signed", "arrived", "returned", "fed_back", "vi
 class RepeatPanel(Vertical):
     DEFAULT_CSS = """
     RepeatPanel { height: auto; padding: 0 1; }
-    RepeatPanel #recent-title { height: 1; }
+    RepeatPanel #recent-title { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     RepeatPanel DataTable { height: auto; max-height: 5; scrollbar-size-horizontal: 0; }
     RepeatPanel.-empty DataTable { display: none; }
     RepeatPanel.-repeat #recent-title { color: $warning; text-style: bold; }
@@ -43,12 +43,13 @@ class RepeatPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(t("intake.recent_empty"), style="dim"), id="recent-title")
+        en = get_lang() == "en"
         table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, show_cursor=True)
-        table.add_column(t("intake.col_time"), key="time")
-        table.add_column(t("intake.col_rel"), key="rel")
-        table.add_column(t("intake.col_order"), key="order")
-        table.add_column(t("intake.col_tag"), key="tag")
-        table.add_column(t("intake.col_status"), key="status")
+        table.add_column(t("intake.col_time"), key="time", width=12)
+        table.add_column(t("intake.col_rel"), key="rel", width=7 if en else 8)
+        table.add_column(t("intake.col_order"), key="order", width=16)
+        table.add_column(t("intake.col_tag"), key="tag", width=16 if en else 14)
+        table.add_column(t("intake.col_status"), key="status", width=10 if en else 6)
         table.add_column(t("intake.col_text"), key="text")
         yield table
 

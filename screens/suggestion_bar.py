@@ -32,7 +32,7 @@ class SuggestionBar(Static):
     """Shows up to three suggestions; :meth:`show` redraws it (cheap: three lines of text)."""
 
     DEFAULT_CSS = """
-    SuggestionBar { height: 3; padding: 0 1; }
+    SuggestionBar { height: 3; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, ref: Reference, **kwargs: object) -> None:
@@ -56,8 +56,8 @@ class SuggestionBar(Static):
             text.append(f"{KEYS[i]} ", style="bold reverse" if i == 0 else "bold")
             text.append(("✓ " if s.code == chosen else "") + tag_label(self.ref, s.code),
                         style="bold" if i == 0 else "")
-            text.append(f" → {routed_name(self.ref, s.code, town)}", style="")
+            text.append(f" {s.score:.0%}" if s.score >= 0.01 else " <1%", style="dim")
             if tag.dispatch == "dual":
-                text.append(" + " + t("intake.police_short"), style="yellow")
-            text.append(f"  {s.score:.0%}" if s.score >= 0.01 else "  <1%", style="dim")
+                text.append(" " + t("intake.police_short"), style="yellow")
+            text.append(f" → {routed_name(self.ref, s.code, town)}")  # last: cut first on a narrow screen
         self.update(text)

@@ -26,7 +26,7 @@ class TownHint(Static):
     """The matches for what is typed in the town field, the highlighted one first in bold."""
 
     DEFAULT_CSS = """
-    TownHint { width: 1fr; height: 1; color: $text-muted; padding: 0 1; }
+    TownHint { width: 1fr; height: 1; color: $text-muted; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
 
