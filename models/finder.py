@@ -9,9 +9,8 @@ in well under a millisecond.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
 
 from pypinyin import Style, pinyin
 from rapidfuzz import fuzz, process
@@ -113,43 +112,32 @@ class Finder:
         return hits[0][0] if hits and query.strip() else None
 
 
-@cache
-def _town_finder(ref_id: int) -> Finder:
-    ref = _REFS[ref_id]
-    return Finder(make_entry(t.code, t.name_zh, t.name_en) for t in ref.towns.values())
+_CACHE: dict[tuple[str, int], tuple[Reference, Finder]] = {}
 
 
-@cache
-def _tag_finder(ref_id: int) -> Finder:
-    ref = _REFS[ref_id]
-    return Finder(make_entry(t.code, t.name_zh, t.name_en, t.keywords) for t in ref.tags.values())
-
-
-@cache
-def _dept_finder(ref_id: int) -> Finder:
-    ref = _REFS[ref_id]
-    return Finder(make_entry(d.code, d.name_zh, d.name_en) for d in ref.departments.values() if d.code != "GA")
-
-
-_REFS: dict[int, Reference] = {}
-
-
-def _key(ref: Reference | None) -> int:
+def _cached(kind: str, ref: Reference | None, build: Callable[[Reference], Iterable[Entry]]) -> Finder:
+    """One finder per reference data and kind (a Reference holds dicts, so it cannot be a cache key itself)."""
     ref = ref or default_reference()
-    _REFS[id(ref)] = ref
-    return id(ref)
+    key = (kind, id(ref))
+    hit = _CACHE.get(key)
+    if hit is None or hit[0] is not ref:
+        hit = (ref, Finder(build(ref)))
+        _CACHE[key] = hit
+    return hit[1]
 
 
 def town_finder(ref: Reference | None = None) -> Finder:
     """Towns by code (HZ), Chinese (黄泽), pinyin (huangze), initials (hz) or English (Huangze)."""
-    return _town_finder(_key(ref))
+    return _cached("town", ref, lambda r: (make_entry(t.code, t.name_zh, t.name_en) for t in r.towns.values()))
 
 
 def tag_finder(ref: Reference | None = None) -> Finder:
     """Tags by code (B01), Chinese (消费), pinyin (xiaofei), initials (xfjf), English (consumer) or keyword (假货)."""
-    return _tag_finder(_key(ref))
+    return _cached("tag", ref, lambda r: (make_entry(t.code, t.name_zh, t.name_en, t.keywords)
+                                          for t in r.tags.values()))
 
 
 def department_finder(ref: Reference | None = None) -> Finder:
     """Departments an order can be sent to by hand (not the police station alone)."""
-    return _dept_finder(_key(ref))
+    return _cached("dept", ref, lambda r: (make_entry(d.code, d.name_zh, d.name_en)
+                                           for d in r.departments.values() if d.code != "GA"))

@@ -164,10 +164,10 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
             with Horizontal(classes="row"):
                 yield Label(t("intake.l_phone"), classes="label")
                 yield FormInput(placeholder=t("intake.phone_placeholder"), compact=True, select_on_focus=False,
-                            max_length=30, id="phone")
+                                max_length=30, id="phone")
                 yield Label(t("intake.l_name"), classes="label2")
                 yield FormInput(placeholder=t("intake.name_placeholder"), compact=True, select_on_focus=False,
-                            max_length=50, id="name")
+                                max_length=50, id="name")
             with Horizontal(classes="row"):
                 yield Label(t("intake.l_town"), classes="label")
                 yield TownField(self.ref, hint, placeholder=t("intake.town_placeholder"), compact=True,
@@ -175,7 +175,7 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
                 yield hint
                 yield Label(t("intake.l_address"), classes="label2")
                 yield FormInput(placeholder=t("intake.address_placeholder"), compact=True, select_on_focus=False,
-                            max_length=200, id="address")
+                                max_length=200, id="address")
             yield Static("", id="msg")
             area = TextArea(id="description", soft_wrap=True, tab_behavior="focus",
                             placeholder=t("intake.description_placeholder"))
@@ -212,9 +212,10 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
         self.query_one("#msg", Static).update(Text(message, style="bold red" if error else "dim",
                                                    no_wrap=True, overflow="ellipsis"))
 
-    def mark(self, name: str | None, bad: bool = True) -> None:
+    def mark(self, name: str | None) -> None:
+        """Show ``name`` as the field in error (None: no field)."""
         for key in FIELD_IDS:
-            self.field(key).set_class(bad and key == name, "-bad")
+            self.field(key).set_class(key == name, "-bad")
 
     def fail(self, message: str, field: str | None) -> None:
         """Show a validation error and put the cursor in the field it is about."""
@@ -243,8 +244,8 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
         try:
             clean = validate_intake(self.ref, self.form())
         except ValidationError as exc:
-            label = t(f"field.{exc.field}") if exc.field else ""
-            self.fail(f"{label}：{exc}" if label and exc.field == "phone" else str(exc), exc.field)
+            phone = exc.field == "phone"  # the phone messages do not name their field; the others do
+            self.fail(t("intake.field_error", field=t("field.phone"), error=exc) if phone else str(exc), exc.field)
             return None
         self.mark(None)
         return clean
@@ -269,7 +270,7 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
             phone = normalize_phone(raw)
         except ValidationError as exc:
             if not quiet:
-                self.fail(f"{t('field.phone')}：{exc}", None)
+                self.fail(t("intake.field_error", field=t("field.phone"), error=exc), None)
                 self.mark("phone")
             return None
         if not quiet:

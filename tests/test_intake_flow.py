@@ -24,6 +24,13 @@ def rows(db, sql: str, *params):  # noqa: ANN001, ANN201
         return conn.exec_driver_sql(sql, params).all()
 
 
+def after_earlier_call(db, ref, clock, *, hours: float):  # noqa: ANN001, ANN201
+    """An order from 13857512345 ``hours`` ago, and a console opened now."""
+    first = earlier_call(OrderStore(db, ref=ref, clock=clock))
+    clock.advance(hours=hours)
+    return first, make_app(db, ref, clock)
+
+
 async def test_single_dispatch_with_the_first_suggestion(db, ref, clock) -> None:
     app = make_app(db, ref, clock)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -123,10 +130,7 @@ async def test_escape_from_override_keeps_the_routed_department(db, ref, clock) 
 
 
 async def test_repeat_call_is_marked_and_linked_to_the_open_order(db, ref, clock) -> None:
-    store = OrderStore(db, ref=ref, clock=clock)
-    first = earlier_call(store)
-    clock.advance(hours=5)
-    app = make_app(db, ref, clock)
+    first, app = after_earlier_call(db, ref, clock, hours=5)
     async with app.run_test(size=(80, 24)) as pilot:
         await fill(pilot, "13857512345", "ls", "鹿山街道金桂苑3幢", "又打电话了，门禁还是进不去，物业没人管")
         panel = app.screen.query_one(RepeatPanel)
@@ -144,10 +148,7 @@ async def test_repeat_call_is_marked_and_linked_to_the_open_order(db, ref, clock
 
 
 async def test_a_new_order_from_a_repeat_caller_records_the_repeat(db, ref, clock) -> None:
-    store = OrderStore(db, ref=ref, clock=clock)
-    first = earlier_call(store)
-    clock.advance(hours=30)
-    app = make_app(db, ref, clock)
+    first, app = after_earlier_call(db, ref, clock, hours=30)
     async with app.run_test(size=(120, 40)) as pilot:
         await fill(pilot, "13857512345", "ls", "", "楼上漏水到我家天花板，跟他说了也不管")
         assert app.screen.query_one(RepeatPanel).repeat is not None
