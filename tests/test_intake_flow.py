@@ -340,3 +340,21 @@ async def test_a_store_error_loses_nothing(db, ref, clock) -> None:
         assert "数据库被占用" in str(screen.query_one("#msg").render())
         assert screen.query_one(TextArea).text == "买到假货，商家不退款"
         assert not screen.busy
+
+
+async def test_recent_calls_follow_the_store(db, ref, clock) -> None:
+    """When another desk signs the earlier order, the list shows its new state (on the app's StoreChanged)."""
+    from console.app import StoreChanged
+    from models.machine import Action, Intent
+
+    first, app = after_earlier_call(db, ref, clock, hours=1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await fill(pilot, "13857512345", "ls", "", "还是没人来")
+        panel = app.screen.query_one(RepeatPanel)
+        assert panel.rows[0].status == "dispatched"
+        other_desk = OrderStore(db, ref=ref, clock=clock)
+        other_desk.act(first.order_no, Intent(Action.SIGN))
+        other_desk.act(first.order_no, Intent(Action.SIGN, assignee="GA"))  # B02 is dual: both sign
+        app.screen.post_message(StoreChanged(2))
+        await settle(pilot)
+        assert panel.rows[0].status == "signed"
