@@ -24,6 +24,7 @@ from models.i18n import get_lang, set_lang, t
 from models.reference import Reference, default_reference
 from models.roles import Desk, Role
 from screens.base import DeskBar, localize_bindings
+from screens.caller_pop import CallerPopProvider
 from screens.board import BoardScreen
 from screens.cockpit import CockpitScreen
 from screens.help import HelpScreen
@@ -51,6 +52,7 @@ class FengqiaoApp(App[None]):
 
     TITLE = "fengqiao"
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {CallerPopProvider}  # screen-pop: Ctrl+P, the caller's number, Enter
     CSS = """
     Screen { background: $background; }
     """

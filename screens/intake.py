@@ -1,18 +1,543 @@
-"""Call intake: the call-taker's home screen (issue: call intake)."""
+"""Call intake: the call-taker's home screen. Phone rings → order sent, without the mouse.
+
+Fields: phone, caller name (optional), town (``hz`` → 黄泽镇), address, description, and the tag. Enter moves
+to the next field a call needs (from the phone it skips the optional name); Tab visits every field. While
+the description is typed, the top three tags are suggested (F2/F3/F4 take one and open the dispatch
+preview); F8 chooses a tag by hand; F9 opens the preview for the chosen tag; Enter there sends. While the
+phone (and address) is typed, the last 30 days of calls from that number and address are listed with their
+orders' states; F10 links the call to the highlighted open order instead of opening a duplicate.
+
+Every database touch runs in a thread worker that posts a message back; the form is only cleared after the
+store confirmed the write, so a failed write loses nothing.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+import time
+from datetime import datetime
+from typing import Any
 
-from models.i18n import t
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Label, Static, TextArea
+from textual.worker import get_current_worker
+
+from models.classifier import Classifier, Suggestion, build_classifier
+from models.errors import FengqiaoError, ValidationError
+from models.i18n import get_lang, t
+from models.intake import IntakeForm, validate_intake
+from models.machine import OrderState
+from models.phone import normalize_phone
+from models.reference import Reference
+from models.routing import describe_assignee
+from store.intake import desk_history
+from store.orders import CallSummary, OrderStore, Repeat
 
 from .base import LocalizedMixin
+from .dispatch_preview import DispatchChoice, DispatchPreview
+from .repeat_panel import RepeatPanel
+from .suggestion_bar import SuggestionBar, tag_label
+from .tag_picker import TagPicker
+from .town_field import TownField, TownHint
+
+ADDRESS_DELAY = 0.4  # seconds of quiet before an address lookup
+CLEAR_CONFIRM = 3.0  # seconds within which a second Ctrl+N clears a filled form
+
+class FormInput(Input):
+    """A form field whose Enter moves on at once, inside the key's own handling.
+
+    Moving the focus from a message handler would let keys typed right after Enter (a fast typist, a paste)
+    land in the field being left; here the screen decides and moves the focus before the next key is read.
+    """
+
+    async def action_submit(self) -> None:
+        advance = getattr(self.screen, "advance", None)
+        if advance is not None:
+            advance(self)
+        else:  # pragma: no cover - not used outside the intake screen
+            await super().action_submit()
+
+
+FIELD_IDS = {"phone": "#phone", "name": "#name", "town": "#town", "address": "#address",
+             "description": "#description"}
 
 
 class IntakeScreen(LocalizedMixin, Screen[None]):
+    DEFAULT_CSS = """
+    IntakeScreen { layout: vertical; }
+    IntakeScreen #form { height: 1fr; padding: 0 1; }
+    IntakeScreen .row { height: 1; margin-bottom: 0; }
+    IntakeScreen .label { width: 9; color: $text-muted; }
+    IntakeScreen .label2 { width: auto; color: $text-muted; padding: 0 1 0 2; }
+    IntakeScreen Input.-textual-compact { background: $boost; }
+    IntakeScreen Input.-textual-compact:focus { background: $accent 30%; }
+    IntakeScreen Input.-textual-compact.-bad { background: $error 35%; }
+    IntakeScreen #phone { width: 19; }
+    IntakeScreen #name { width: 1fr; }
+    IntakeScreen #town { width: 10; }
+    IntakeScreen TownHint { width: 24; }
+    IntakeScreen #address { width: 1fr; }
+    IntakeScreen #msg { height: 1; padding: 0 0; text-wrap: nowrap; text-overflow: ellipsis; }
+    IntakeScreen #description { height: 1fr; min-height: 4; border: round $border-blurred; padding: 0 1; }
+    IntakeScreen #description:focus { border: round $accent; }
+    IntakeScreen #description.-bad { border: round $error; }
+    IntakeScreen #tag-line { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    IntakeScreen.-wide #form { padding: 0 2; }
+    IntakeScreen ToastRack { dock: top; align: right top; margin-top: 5; }  /* over the description's empty end */
+    IntakeScreen.-tall #form { height: auto; }
+    IntakeScreen.-tall #description { height: 12; }
+    IntakeScreen.-tall RepeatPanel { height: 1fr; }
+    IntakeScreen.-tall RepeatPanel DataTable { height: 1fr; max-height: 100%; }
+    """
+
+    BINDINGS = [
+        Binding("f2,alt+1", "accept(0)", "intake.accept", id="intake.accept"),
+        Binding("f3,alt+2", "accept(1)", "intake.accept2", id="intake.accept2", show=False),
+        Binding("f4,alt+3", "accept(2)", "intake.accept3", id="intake.accept3", show=False),
+        Binding("f8", "pick_tag", "intake.pick_tag", id="intake.pick_tag"),
+        Binding("f9", "dispatch", "intake.dispatch", id="intake.dispatch"),
+        Binding("f10", "link", "intake.link", id="intake.link"),
+        Binding("ctrl+n", "new_call", "intake.new_call", id="intake.new_call", show=False),
+    ]
+
+    # ---- messages from workers -----------------------------------------------------------------
+    class Looked(Message):
+        def __init__(self, phone: str, address: str, rows: list[CallSummary], repeat: Repeat | None) -> None:
+            super().__init__()
+            self.phone, self.address, self.rows, self.repeat = phone, address, rows, repeat
+
+    class ClassifierReady(Message):
+        def __init__(self, classifier: Classifier) -> None:
+            super().__init__()
+            self.classifier = classifier
+
+    class Written(Message):
+        """An order was dispatched (``linked`` False) or the call was linked to one (``linked`` True)."""
+
+        def __init__(self, state: OrderState, description: str, tag: str, linked: bool) -> None:
+            super().__init__()
+            self.state, self.description, self.tag, self.linked = state, description, tag, linked
+
+    class Failed(Message):
+        def __init__(self, error: str, field: str | None = None) -> None:
+            super().__init__()
+            self.error, self.field = error, field
+
+    # ---- state ---------------------------------------------------------------------------------
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.classifier: Classifier | None = None
+        self.suggestions: list[Suggestion] = []
+        self.tag_code = ""
+        self.call_started: datetime | None = None
+        self.busy = False
+        self.looked_phone = ""
+        self.looked_address = ""
+        self._address_timer: Timer | None = None
+        self._clear_armed_at: datetime | None = None
+        self._write_started = 0.0
+        self.last_write_ms = 0.0
+
+    @property
+    def store(self) -> OrderStore:
+        return self.app.store  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def ref(self) -> Reference:
+        return self.app.ref  # type: ignore[attr-defined,no-any-return]
+
+    def now(self) -> datetime:
+        return self.app.clock()  # type: ignore[attr-defined,no-any-return]
+
+    # ---- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield self.app.make_header()  # type: ignore[attr-defined]
-        yield Static(t("home.placeholder"), id="placeholder")
+        hint = TownHint("", id="town-hint")
+        with Vertical(id="form"):
+            with Horizontal(classes="row"):
+                yield Label(t("intake.l_phone"), classes="label")
+                yield FormInput(placeholder=t("intake.phone_placeholder"), compact=True, select_on_focus=False,
+                                max_length=30, id="phone")
+                yield Label(t("intake.l_name"), classes="label2")
+                yield FormInput(placeholder=t("intake.name_placeholder"), compact=True, select_on_focus=False,
+                                max_length=50, id="name")
+            with Horizontal(classes="row"):
+                yield Label(t("intake.l_town"), classes="label")
+                yield TownField(self.ref, hint, placeholder=t("intake.town_placeholder"), compact=True,
+                                select_on_focus=False, max_length=20, id="town")
+                yield hint
+                yield Label(t("intake.l_address"), classes="label2")
+                yield FormInput(placeholder=t("intake.address_placeholder"), compact=True, select_on_focus=False,
+                                max_length=200, id="address")
+            yield Static("", id="msg")
+            area = TextArea(id="description", soft_wrap=True, tab_behavior="focus",
+                            placeholder=t("intake.description_placeholder"))
+            area.border_title = t("field.description")
+            area.border_subtitle = t("intake.description_subtitle")
+            yield area
+            yield SuggestionBar(self.ref, id="suggestions")
+            yield Static("", id="tag-line")
+        yield RepeatPanel(self.ref, id="repeats")
         yield Footer()
+
+    def on_mount(self) -> None:
+        for widget in self.query(Input):
+            widget.cursor_blink = False
+        self.query_one(TextArea).cursor_blink = False
+        self.show_suggestions(ready=False)
+        self.show_tag()
+        self.load_classifier()
+        caller = getattr(self.app, "caller", None)
+        if caller:
+            self.pop_caller(caller)
+        else:
+            self.query_one("#phone", Input).focus()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width >= 110, "-wide")
+        self.set_class(self.size.height >= 32, "-tall")  # room for the caller's history: let it grow
+
+    # ---- small helpers -------------------------------------------------------------------------
+    def field(self, name: str) -> Widget:
+        return self.query_one(FIELD_IDS[name])
+
+    def say(self, message: str = "", *, error: bool = False) -> None:
+        self.query_one("#msg", Static).update(Text(message, style="bold red" if error else "dim",
+                                                   no_wrap=True, overflow="ellipsis"))
+
+    def mark(self, name: str | None) -> None:
+        """Show ``name`` as the field in error (None: no field)."""
+        for key in FIELD_IDS:
+            self.field(key).set_class(key == name, "-bad")
+
+    def fail(self, message: str, field: str | None) -> None:
+        """Show a validation error and put the cursor in the field it is about."""
+        self.say(message, error=True)
+        name = field if field in FIELD_IDS else None
+        self.mark(name)
+        if name:
+            self.set_focus(self.field(name))
+
+    def form(self) -> IntakeForm:
+        town = self.query_one(TownField)
+        return IntakeForm(phone=self.query_one("#phone", Input).value, town=town.code or town.value,
+                          description=self.query_one(TextArea).text, name=self.query_one("#name", Input).value,
+                          address=self.query_one("#address", Input).value)
+
+    def is_empty(self) -> bool:
+        f = self.form()
+        return not any(x.strip() for x in (f.phone, f.town, f.description, f.name, f.address))
+
+    def valid_form(self) -> IntakeForm | None:
+        """The form validated and normalized, or None after showing what is wrong."""
+        town = self.query_one(TownField)
+        if town.value.strip() and not town.resolve():
+            self.fail(t("error.unknown_town", code=town.value), "town")
+            return None
+        try:
+            clean = validate_intake(self.ref, self.form())
+        except ValidationError as exc:
+            phone = exc.field == "phone"  # the phone messages do not name their field; the others do
+            self.fail(t("intake.field_error", field=t("field.phone"), error=exc) if phone else str(exc), exc.field)
+            return None
+        self.mark(None)
+        return clean
+
+    # ---- screen-pop ----------------------------------------------------------------------------
+    def pop_caller(self, phone: str) -> None:
+        """Telephony screen-pop: fill the phone of a new call (never over a call being taken)."""
+        if not self.is_empty():
+            self.notify(t("intake.pop_busy", phone=phone), severity="warning", timeout=10, markup=False)
+            return
+        field = self.query_one("#phone", Input)
+        field.value = phone
+        field.cursor_position = len(phone)
+        self.call_started = self.now()
+        self.check_phone(quiet=False)
+        self.set_focus(self.query_one(TownField))
+
+    # ---- the phone -----------------------------------------------------------------------------
+    def check_phone(self, *, quiet: bool) -> str | None:
+        raw = self.query_one("#phone", Input).value
+        try:
+            phone = normalize_phone(raw)
+        except ValidationError as exc:
+            if not quiet:
+                self.fail(t("intake.field_error", field=t("field.phone"), error=exc), None)
+                self.mark("phone")
+            return None
+        if not quiet:
+            self.mark(None)
+            self.say(t("intake.phone_ok", phone=phone))
+        self.lookup_soon(phone=phone)
+        return phone
+
+    @on(Input.Changed, "#phone")
+    def _phone_changed(self, event: Input.Changed) -> None:
+        if event.value and self.call_started is None:
+            self.call_started = self.now()
+        if self.field("phone").has_class("-bad"):
+            self.mark(None)
+            self.say("")
+        self.check_phone(quiet=True)
+
+    @on(Input.Blurred, "#phone")
+    def _phone_blurred(self) -> None:
+        if self.query_one("#phone", Input).value.strip():
+            self.check_phone(quiet=False)
+
+    # ---- name, town, address -------------------------------------------------------------------
+    def advance(self, field: Input) -> None:
+        """Enter in a field: check it and move to the next field a call needs (the name is optional)."""
+        if field.id == "phone":
+            if self.check_phone(quiet=False):
+                self.set_focus(self.query_one(TownField))
+        elif field.id == "name":
+            self.set_focus(self.query_one(TownField))
+        elif field.id == "town":
+            town = self.query_one(TownField)
+            if town.resolve():
+                self.mark(None)
+                self.say("")
+                self.set_focus(self.query_one("#address", Input))
+            else:
+                self.fail(t("error.unknown_town", code=town.value), "town")
+        elif field.id == "address":
+            self.lookup_soon()
+            self.set_focus(self.query_one(TextArea))
+
+    @on(Input.Blurred, "#town")
+    def _town_blurred(self) -> None:
+        self.query_one(TownField).resolve()
+
+    @on(TownField.Resolved)
+    def _town_resolved(self) -> None:
+        self.show_suggestions()
+        self.show_tag()
+
+    @on(Input.Changed, "#address")
+    def _address_changed(self, event: Input.Changed) -> None:
+        if self._address_timer is not None:
+            self._address_timer.stop()
+        self._address_timer = self.set_timer(ADDRESS_DELAY, self.lookup_soon)
+
+    # ---- recent calls (thread worker) ----------------------------------------------------------
+    def lookup_soon(self, phone: str | None = None, *, force: bool = False) -> None:
+        if phone is None:
+            try:
+                phone = normalize_phone(self.query_one("#phone", Input).value)
+            except ValidationError:
+                phone = ""
+        address = self.query_one("#address", Input).value.strip()
+        if not force and (phone, address) == (self.looked_phone, self.looked_address):
+            return
+        self.looked_phone, self.looked_address = phone, address
+        if not phone and not address:
+            self.query_one(RepeatPanel).clear_rows()
+            return
+        self.lookup(phone, address)
+
+    @work(thread=True, group="intake-lookup", exclusive=True, exit_on_error=False)
+    def lookup(self, phone: str, address: str) -> None:
+        try:
+            rows = self.store.recent_calls(phone or None, address or None)
+            repeat = self.store.repeat_for(phone) if phone else None
+        except FengqiaoError as exc:
+            self.post_message(self.Failed(str(exc)))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Looked(phone, address, rows, repeat))
+
+    def on_intake_screen_looked(self, message: Looked) -> None:
+        if (message.phone, message.address) != (self.looked_phone, self.looked_address):
+            return  # the form moved on while we were reading
+        self.query_one(RepeatPanel).show(message.rows, message.repeat, message.phone, message.address, self.now())
+
+    def on_store_changed(self, message: Message) -> None:
+        """Another desk (or this one) wrote: the states in the recent-calls list may have moved."""
+        if self.looked_phone or self.looked_address:
+            self.lookup_soon(force=True)
+
+    # ---- suggestions ---------------------------------------------------------------------------
+    @work(thread=True, group="intake-classifier", exclusive=True, exit_on_error=False)
+    def load_classifier(self) -> None:
+        desk = self.app.desk.name  # type: ignore[attr-defined]
+        try:
+            history = desk_history(self.app.db, desk)  # type: ignore[attr-defined]
+        except FengqiaoError:
+            history = []
+        self.post_message(self.ClassifierReady(build_classifier(self.ref, history)))
+
+    def on_intake_screen_classifier_ready(self, message: ClassifierReady) -> None:
+        self.classifier = message.classifier
+        self.refresh_suggestions()
+
+    @on(TextArea.Changed, "#description")
+    def refresh_suggestions(self) -> None:
+        if self.classifier is None:
+            return
+        text = self.query_one(TextArea).text
+        self.suggestions = self.classifier.suggest(text, top=3)
+        if self.field("description").has_class("-bad") and text.strip():
+            self.mark(None)
+            self.say("")
+        self.show_suggestions()
+
+    def show_suggestions(self, *, ready: bool = True) -> None:
+        self.query_one(SuggestionBar).show(self.suggestions, self.query_one(TownField).code, self.tag_code,
+                                           ready=ready and self.classifier is not None)
+
+    def show_tag(self) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(t("field.tag") + " ", style="dim")
+        if not self.tag_code:
+            text.append(t("intake.tag_none"), style="dim")
+        else:
+            text.append(tag_label(self.ref, self.tag_code), style="bold")
+            text.append("  " + t("intake.tag_next"), style="dim")
+        self.query_one("#tag-line", Static).update(text)
+
+    # ---- choosing the tag and sending ----------------------------------------------------------
+    def action_accept(self, index: int) -> None:
+        if index >= len(self.suggestions):
+            self.say(t("intake.no_suggestion_n", n=index + 1), error=True)
+            return
+        self.set_tag(self.suggestions[index].code)
+        self.open_preview()
+
+    def set_tag(self, code: str) -> None:
+        self.tag_code = code
+        self.show_tag()
+        self.show_suggestions()
+
+    def action_pick_tag(self) -> None:
+        def chosen(code: str | None) -> None:
+            if code:
+                self.set_tag(code)
+                self.open_preview()
+
+        self.app.push_screen(TagPicker(self.ref, suggested=[s.code for s in self.suggestions]), chosen)
+
+    def action_dispatch(self) -> None:
+        if not self.tag_code:
+            self.action_pick_tag()
+            return
+        self.open_preview()
+
+    def open_preview(self) -> None:
+        if self.busy:
+            return
+        form = self.valid_form()
+        if form is None:
+            return
+        panel = self.query_one(RepeatPanel)
+        repeat = panel.repeat if panel.phone == form.phone else None
+        tag = self.tag_code
+        preview = DispatchPreview(self.store, form, tag, now=self.now(), repeat=repeat)
+
+        def decided(choice: DispatchChoice | None) -> None:
+            if choice is not None:
+                self.send(form, tag, choice)
+
+        self.app.push_screen(preview, decided)
+
+    def send(self, form: IntakeForm, tag: str, choice: DispatchChoice) -> None:
+        self.busy = True
+        self._write_started = time.perf_counter()
+        self.say(t("intake.sending"))
+        self.write_dispatch(form, tag, choice, self.call_started)
+
+    @work(thread=True, group="intake-write", exit_on_error=False)
+    def write_dispatch(self, form: IntakeForm, tag: str, choice: DispatchChoice, started: datetime | None) -> None:
+        try:
+            state = self.store.dispatch(form, tag, mode=choice.mode, override_dept=choice.override_dept,
+                                        override_reason=choice.override_reason, received_at=started)
+        except FengqiaoError as exc:
+            self.post_message(self.Failed(str(exc), getattr(exc, "field", None)))
+        else:
+            self.post_message(self.Written(state, form.description, tag, linked=False))
+
+    # ---- linking a repeat call -----------------------------------------------------------------
+    def action_link(self) -> None:
+        if self.busy:
+            return
+        target = self.query_one(RepeatPanel).target()
+        if target is None or not target.order_no:
+            self.say(t("intake.no_link_target"), error=True)
+            return
+        form = self.valid_form()
+        if form is None:
+            return
+        self.busy = True
+        self._write_started = time.perf_counter()
+        self.say(t("intake.sending"))
+        self.write_link(target.order_no, form, self.call_started)
+
+    @work(thread=True, group="intake-write", exit_on_error=False)
+    def write_link(self, order_no: str, form: IntakeForm, started: datetime | None) -> None:
+        try:
+            state = self.store.link(order_no, form, received_at=started)
+        except FengqiaoError as exc:
+            self.post_message(self.Failed(str(exc), getattr(exc, "field", None)))
+        else:
+            self.post_message(self.Written(state, form.description, state.tag, linked=True))
+
+    # ---- after a write -------------------------------------------------------------------------
+    def on_intake_screen_written(self, message: Written) -> None:
+        self.busy = False
+        self.last_write_ms = (time.perf_counter() - self._write_started) * 1000  # for the drill in make bench
+        state = message.state
+        lang = get_lang()
+        if message.linked:
+            self.notify(t("intake.linked_body", calls=len(state.linked_calls) + 1),
+                        title=t("intake.linked_title", order_no=state.order_no), timeout=6, markup=False)
+        else:
+            where = " + ".join(describe_assignee(self.ref, a.assignee, lang) for a in state.assignments)
+            self.notify(f"{tag_label(self.ref, state.tag)} → {where}",
+                        title=t("intake.dispatched_title", order_no=state.order_no), timeout=6, markup=False)
+            if self.classifier is not None:
+                self.classifier.learn(message.description, message.tag)
+        self.clear_form()
+        self.say(t("intake.last_linked" if message.linked else "intake.last_order", order_no=state.order_no))
+
+    def on_intake_screen_failed(self, message: Failed) -> None:
+        self.busy = False
+        self.fail(message.error, message.field)
+        self.notify(message.error, severity="error", timeout=10, markup=False)
+
+    # ---- a new call ----------------------------------------------------------------------------
+    def action_new_call(self) -> None:
+        now = self.now()
+        if not self.is_empty() and (self._clear_armed_at is None
+                                    or (now - self._clear_armed_at).total_seconds() > CLEAR_CONFIRM):
+            self._clear_armed_at = now
+            self.say(t("intake.confirm_clear"), error=True)
+            return
+        self._clear_armed_at = None
+        self.clear_form()
+        self.say("")
+
+    def clear_form(self) -> None:
+        self.query_one("#phone", Input).value = ""
+        self.query_one("#name", Input).value = ""
+        self.query_one(TownField).clear_town()
+        self.query_one("#address", Input).value = ""
+        self.query_one(TextArea).text = ""
+        self.tag_code = ""
+        self.suggestions = []
+        self.call_started = None
+        self.looked_phone = self.looked_address = ""
+        if self._address_timer is not None:
+            self._address_timer.stop()
+        self.mark(None)
+        self.query_one(RepeatPanel).clear_rows()
+        self.show_suggestions()
+        self.show_tag()
+        self.set_focus(self.query_one("#phone", Input))

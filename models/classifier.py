@@ -1,0 +1,449 @@
+"""Tag suggestions for a call description: offline, explainable, and learning from the desk's own choices.
+
+Three signals are added up per tag:
+
+1. **Phrases.** The tag's name, its taxonomy keywords and the caller-wording lexicon (``fixtures/lexicon.toml``)
+   are looked for in the text. A lexicon entry ``甲…乙`` matches when 甲 comes before 乙 in the same clause
+   (no ，。！？； between them) and within :data:`GAP` characters. A phrase weighs more the longer it is, the
+   fewer tags share it, and by its source (name > keyword > lexicon); the lexicon's ``[weak]`` words (where,
+   who, how one asks, how it feels: 小区, 医生, 请问, 睡不着…) count :data:`WEAK` as much wherever they
+   appear. An occurrence inside a longer matched phrase does not count on its own ("漏水到" for a neighbour
+   dispute hides its "漏水" for a burst main). Within a tag, each further phrase counts for less.
+2. **Character n-grams.** The text's character 1- and 2-grams against each tag's phrases (TF-IDF cosine):
+   near misses such as "停了电" for "停电" still point the right way.
+3. **The desk's history.** Past calls (description and the tag the desk chose) are the nearest-neighbour
+   memory: the closest earlier descriptions (character 2- and 3-grams, TF-IDF cosine) vote for their tags.
+   :meth:`Classifier.learn` adds a call as soon as it is dispatched, so a new way of putting things is
+   suggested the next time someone says something like it.
+
+Everything is built in memory from data files and the store; no model download, no third-party runtime.
+A refresh on a typical description takes well under a millisecond (``make bench`` measures it).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_left
+import tomllib
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from .errors import ReferenceDataError
+from .reference import Reference, default_reference
+
+GAP = 12  # "甲…乙": at most this many characters between the end of 甲 and the start of 乙
+ELLIPSIS = "…"
+SOURCE_WEIGHT = {"name": 2.5, "keyword": 2.0, "lexicon": 1.5}
+WEAK = 0.4  # factor for the lexicon's [weak] words
+PARTICLES = frozenset("了着过的得")  # may sit inside a two-character phrase: "停了电" is 停电
+LOOSE = 0.8  # factor for such a match
+DECAY = 0.6  # the n-th phrase of a tag counts DECAY**n
+NGRAM_WEIGHT = 1.2  # alpha: weight of the character n-gram cosine (0..1)
+HISTORY_WEIGHT = 6.0  # beta: weight of the nearest-neighbour vote from the desk's history
+HISTORY_K = 5  # neighbours that vote
+HISTORY_MIN_SIM = 0.2  # weaker neighbours are ignored
+HISTORY_LIMIT = 5000  # most recent calls kept in memory
+TEMPERATURE = 0.5  # softmax temperature for the displayed score
+SCORE_FIELD = 5  # the displayed score is a share among this many strongest candidates
+WINDOW = 300  # a description longer than 2*WINDOW is read as its first and last WINDOW characters
+_DROP = re.compile(r"[\W_]+")
+_CLAUSE_BREAK = frozenset(",.!?;:，。！？；：\n")
+
+
+def normalize(text: str) -> str:
+    """Full-width to half-width, lower case: ``ＫＴＶ`` and ``ktv`` are ``ktv``."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _length_factor(n: int) -> float:
+    return 0.6 if n <= 1 else 1.0 if n == 2 else 1.25 if n == 3 else 1.5
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    code: str
+    score: float  # 0..1: softmax of the evidence among the five strongest candidates
+    raw: float  # the summed evidence before normalising
+    evidence: tuple[str, ...] = ()  # the phrases (and "history") that pointed here
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Caller wording per tag, and the words that only say where or who (counted weakly)."""
+
+    terms: dict[str, tuple[str, ...]]
+    weak: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    tag: int
+    text: str  # as written (for evidence)
+    weight: float
+    parts: tuple[str, ...]  # normalized; one part = literal, two = "甲…乙"
+
+
+# ---- the lexicon file ---------------------------------------------------------------------------------
+
+def load_lexicon(path: Path | str | None = None, ref: Reference | None = None) -> Lexicon:
+    """Read ``fixtures/lexicon.toml`` (``[TAG] terms = [...]`` and ``[weak] terms = [...]``).
+
+    Every other section must be a known tag; a fault names the file and the section.
+    """
+    ref = ref or default_reference()
+    if path is None:
+        text = resources.files("fixtures").joinpath("lexicon.toml").read_text(encoding="utf-8")
+        name = "lexicon.toml"
+    else:
+        p = Path(path)
+        name = p.name
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ReferenceDataError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ReferenceDataError(f"{name}: {exc}") from None
+    out: dict[str, tuple[str, ...]] = {}
+    weak: frozenset[str] = frozenset()
+    for code, section in data.items():
+        if code != "weak" and code not in ref.tags:
+            raise ReferenceDataError(f"{name}: unknown tag [{code}]")
+        terms = section.get("terms") if isinstance(section, dict) else None
+        if not isinstance(terms, list) or not all(isinstance(x, str) and x.strip() for x in terms):
+            raise ReferenceDataError(f"{name} [{code}]: terms must be a list of non-empty strings")
+        for term in terms:
+            parts = [p for p in term.split(ELLIPSIS)]
+            if len(parts) > 2 or not all(p.strip() for p in parts):
+                raise ReferenceDataError(f"{name} [{code}]: {term!r} must be a phrase or 甲…乙")
+        if code == "weak":
+            weak = frozenset(normalize(t.strip()) for t in terms)
+        else:
+            out[code] = tuple(t.strip() for t in terms)
+    return Lexicon(out, weak)
+
+
+# ---- n-gram helpers -----------------------------------------------------------------------------------
+
+def _chars(text: str) -> str:
+    """The text without punctuation and spaces, normalized."""
+    return _DROP.sub("", normalize(text))
+
+
+def _grams(text: str, sizes: tuple[int, ...]) -> Counter[str]:
+    s = _chars(text)
+    out: Counter[str] = Counter()
+    for n in sizes:
+        out.update(s[i:i + n] for i in range(len(s) - n + 1))
+    return out
+
+
+class _History:
+    """Nearest neighbours over past descriptions (character 2/3-grams, TF-IDF, cosine) via an inverted index."""
+
+    SIZES = (2, 3)
+
+    def __init__(self) -> None:
+        self.tags: list[int] = []
+        self.texts: list[str] = []
+        self.norms: list[float] = []
+        self.df: Counter[str] = Counter()
+        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self.seen: set[tuple[str, int]] = set()
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    def _idf(self, gram: str) -> float:
+        n = len(self.tags) + 1
+        return math.log((n + 1) / (self.df.get(gram, 0) + 0.5))
+
+    def build(self, items: list[tuple[str, int]]) -> None:
+        docs = []
+        for text, tag in items:
+            key = (normalize(text).strip(), tag)
+            if not key[0] or key in self.seen:
+                continue
+            self.seen.add(key)
+            grams = _grams(text, self.SIZES)
+            if not grams:
+                continue
+            docs.append((text, tag, grams))
+            self.df.update(grams.keys())
+        for text, tag, grams in docs:
+            self._index(text, tag, grams)
+
+    def add(self, text: str, tag: int) -> None:
+        key = (normalize(text).strip(), tag)
+        if not key[0] or key in self.seen:
+            return
+        self.seen.add(key)
+        grams = _grams(text, self.SIZES)
+        if grams:
+            self.df.update(grams.keys())
+            self._index(text, tag, grams)
+
+    def _index(self, text: str, tag: int, grams: Counter[str]) -> None:
+        doc = len(self.tags)
+        weights = {g: (1 + math.log(c)) * self._idf(g) for g, c in grams.items()}
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        for g, w in weights.items():
+            self.postings[g].append((doc, w / norm))
+        self.tags.append(tag)
+        self.texts.append(text)
+        self.norms.append(norm)
+
+    def neighbours(self, text: str, k: int = HISTORY_K) -> list[tuple[int, float]]:
+        """``(doc, cosine)`` of the ``k`` closest past descriptions."""
+        if not self.tags:
+            return []
+        grams = _grams(text, self.SIZES)
+        if not grams:
+            return []
+        n = len(self.tags)
+        common = max(50, n // 10)  # grams in more than a tenth of the calls say nothing about any one of them
+        q = {g: (1 + math.log(c)) * self._idf(g) for g, c in grams.items() if g in self.postings}
+        # A gram the history has never seen weighs as if seen once: it makes the query less like every earlier
+        # call, but does not drown the grams they share.
+        rare = math.log((n + 2) / 1.5)
+        unknown = sum(((1 + math.log(c)) * rare) ** 2 for g, c in grams.items() if g not in self.postings)
+        qnorm = math.sqrt(sum(w * w for w in q.values()) + unknown) or 1.0
+        acc: dict[int, float] = defaultdict(float)
+        for g, w in q.items():
+            posting = self.postings[g]
+            if len(posting) > common:
+                continue
+            for doc, dw in posting:
+                acc[doc] += w * dw
+        best = sorted(acc.items(), key=lambda kv: kv[1], reverse=True)[:k]
+        return [(doc, s / qnorm) for doc, s in best]
+
+
+# ---- the classifier -----------------------------------------------------------------------------------
+
+class Classifier:
+    """Suggests tags for a description. Build once (tens of milliseconds); :meth:`suggest` is fast."""
+
+    def __init__(self, ref: Reference | None = None, lexicon: Lexicon | None = None,
+                 history: Iterable[tuple[str, str]] = (), *, use_ngrams: bool = True) -> None:
+        self.ref = ref or default_reference()
+        self.codes = list(self.ref.tags)
+        self._index_of = {c: i for i, c in enumerate(self.codes)}
+        lexicon = load_lexicon(ref=self.ref) if lexicon is None else lexicon
+        self.use_ngrams = use_ngrams
+        phrases: list[_Phrase] = []
+        for i, code in enumerate(self.codes):
+            tag = self.ref.tags[code]
+            entries = [(tag.name_zh, "name")] + [(k, "keyword") for k in tag.keywords]
+            entries += [(t, "lexicon") for t in lexicon.terms.get(code, ())]
+            seen: set[tuple[str, ...]] = set()
+            for text, source in entries:
+                parts = tuple(normalize(p.strip()) for p in text.split(ELLIPSIS))
+                if parts in seen:
+                    continue  # the same phrase listed twice for one tag counts once, at its strongest source
+                seen.add(parts)
+                length = sum(len(p) for p in parts)
+                weight = SOURCE_WEIGHT[source] * _length_factor(length) * (1.1 if len(parts) == 2 else 1.0)
+                if len(parts) == 1 and parts[0] in lexicon.weak:
+                    weight *= WEAK
+                phrases.append(_Phrase(i, text, weight, parts))
+        # Specificity: a phrase shared by several tags tells them apart less.
+        share = Counter(p.parts for p in {(p.parts, p.tag): p for p in phrases}.values())
+        self._literal: dict[str, list[_Phrase]] = defaultdict(list)
+        self._pattern: dict[str, list[_Phrase]] = defaultdict(list)
+        atoms: set[str] = set()
+        for p in phrases:
+            p2 = _Phrase(p.tag, p.text, p.weight / share[p.parts], p.parts)
+            if len(p.parts) == 1:
+                self._literal[p.parts[0]].append(p2)
+            else:
+                self._pattern[p.parts[0]].append(p2)
+            atoms.update(p.parts)
+        by_first: dict[str, list[str]] = defaultdict(list)
+        for atom in atoms:
+            by_first[atom[0]].append(atom)
+        self._by_first = {ch: sorted(lst, key=len, reverse=True) for ch, lst in by_first.items()}
+        self._profile_postings = self._build_profiles(phrases) if use_ngrams else {}
+        self.history = _History()
+        self.add_history(history)
+
+    # ---- building ------------------------------------------------------------------------------------
+    def _build_profiles(self, phrases: list[_Phrase]) -> dict[str, list[tuple[int, float]]]:
+        """Each tag's phrases as one document of character 1/2-grams; TF-IDF over the 75 tags, L2-normalized."""
+        docs: list[Counter[str]] = [Counter() for _ in self.codes]
+        for p in phrases:
+            for part in p.parts:
+                docs[p.tag].update(_grams(part, (1, 2)))
+        df: Counter[str] = Counter()
+        for d in docs:
+            df.update(d.keys())
+        n = len(docs)
+        self._profile_idf = {g: math.log((n + 1) / (c + 0.5)) for g, c in df.items()}
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for i, d in enumerate(docs):
+            w = {g: (1 + math.log(c)) * self._profile_idf[g] for g, c in d.items()}
+            norm = math.sqrt(sum(x * x for x in w.values())) or 1.0
+            for g, x in w.items():
+                postings[g].append((i, x / norm))
+        return dict(postings)
+
+    def add_history(self, items: Iterable[tuple[str, str]]) -> None:
+        """Remember past calls (description, tag code); unknown codes are skipped. Keeps the newest ones."""
+        pairs = [(text, self._index_of[code]) for text, code in items if code in self._index_of and text]
+        if len(pairs) > HISTORY_LIMIT:
+            pairs = pairs[:HISTORY_LIMIT]
+        self.history.build(pairs)
+
+    def learn(self, text: str, code: str) -> None:
+        """The desk chose ``code`` for ``text``: remember it for the next similar call."""
+        if code in self._index_of and text.strip():
+            self.history.add(text, self._index_of[code])
+
+    # ---- scoring -------------------------------------------------------------------------------------
+    def _phrase_scores(self, s: str) -> dict[int, list[tuple[float, str]]]:
+        occurrences: list[tuple[int, int, str]] = []  # (start, end, atom)
+        by_first = self._by_first
+        clause = []  # clause number of each position
+        n = 0
+        for ch in s:
+            if ch in _CLAUSE_BREAK:
+                n += 1
+            clause.append(n)
+        loose: list[tuple[int, int, str]] = []
+        last = len(s) - 2
+        for i, ch in enumerate(s):
+            particle = i < last and s[i + 1] in PARTICLES
+            for atom in by_first.get(ch, ()):
+                if s.startswith(atom, i):
+                    occurrences.append((i, i + len(atom), atom))
+                elif particle and len(atom) == 2 and s[i + 2] == atom[1]:
+                    loose.append((i, i + 3, atom))
+        # Drop occurrences strictly inside a longer one (the longer phrase is the more specific reading). Sorted
+        # by start, longest first, an occurrence is inside an earlier one exactly when an earlier one ends at or
+        # after its end (two different atoms never share both ends).
+        occurrences.sort(key=lambda o: (o[0], o[0] - o[1]))
+        kept: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        reach = -1  # the furthest end of the occurrences seen so far
+        reach_at = [-1] * (len(s) + 1)  # reach_at[i]: furthest end of occurrences starting at or before i
+        for start, end, atom in occurrences:
+            if end > reach:
+                kept[atom].append((start, end))
+                reach = end
+            reach_at[start] = reach
+        for i in range(1, len(reach_at)):
+            if reach_at[i] < reach_at[i - 1]:
+                reach_at[i] = reach_at[i - 1]
+        found: dict[int, list[tuple[float, str]]] = defaultdict(list)
+        for start, end, atom in loose:
+            if atom not in kept and reach_at[start] < end:
+                for p in self._literal.get(atom, ()):
+                    found[p.tag].append((p.weight * LOOSE, p.text))
+        for atom, spans in kept.items():
+            for p in self._literal.get(atom, ()):
+                found[p.tag].append((p.weight, p.text))
+            for p in self._pattern.get(atom, ()):
+                second = kept.get(p.parts[1])
+                if second and self._follows(spans, second, clause):
+                    found[p.tag].append((p.weight, p.text))
+        return found
+
+    @staticmethod
+    def _follows(first: list[tuple[int, int]], second: list[tuple[int, int]], clause: list[int]) -> bool:
+        """Does some occurrence in ``second`` start within GAP after one in ``first`` ends, in the same clause?"""
+        starts = [s2 for s2, _ in second]  # already in text order
+        for _, e1 in first:
+            i = bisect_left(starts, e1)
+            if i < len(starts) and starts[i] <= e1 + GAP and clause[starts[i]] == clause[e1 - 1]:
+                return True
+        return False
+
+    def _ngram_scores(self, text: str) -> dict[int, float]:
+        grams = _grams(text, (1, 2))
+        if not grams:
+            return {}
+        q = {g: (1 + math.log(c)) * self._profile_idf[g] for g, c in grams.items() if g in self._profile_idf}
+        if not q:
+            return {}
+        norm = math.sqrt(sum(w * w for w in q.values()))
+        acc: dict[int, float] = defaultdict(float)
+        for g, w in q.items():
+            for tag, x in self._profile_postings[g]:
+                acc[tag] += w * x
+        return {tag: v / norm for tag, v in acc.items()}
+
+    def scores(self, text: str) -> dict[int, tuple[float, list[str]]]:
+        """Raw evidence per tag index: (score, phrases that matched).
+
+        A very long description is read as its beginning (what the matter is) and its end (what was just
+        typed), so a refresh stays within a few milliseconds however much the call-taker writes.
+        """
+        s = normalize(text)
+        if len(s) > 2 * WINDOW:
+            s = s[:WINDOW] + "。" + s[-WINDOW:]
+        out: dict[int, tuple[float, list[str]]] = {}
+        found = self._phrase_scores(s)
+        for tag, hits in found.items():
+            hits.sort(reverse=True)
+            total = sum(w * DECAY ** n for n, (w, _) in enumerate(hits))
+            out[tag] = (total, [h for _, h in hits])
+        if self.use_ngrams:
+            for tag, v in self._ngram_scores(s).items():
+                total, ev = out.get(tag, (0.0, []))
+                out[tag] = (total + NGRAM_WEIGHT * v, ev)
+        if len(self.history):
+            votes: dict[int, float] = defaultdict(float)
+            for doc, sim in self.history.neighbours(s):
+                if sim >= HISTORY_MIN_SIM:
+                    votes[self.history.tags[doc]] += sim
+            for tag, v in votes.items():
+                total, ev = out.get(tag, (0.0, []))
+                out[tag] = (total + HISTORY_WEIGHT * min(v, 1.5), ev + ["history"])
+        return out
+
+    def suggest(self, text: str, top: int = 3) -> list[Suggestion]:
+        """The ``top`` most likely tags for ``text``, best first (empty for an empty text)."""
+        if not text or not text.strip():
+            return []
+        raw = self.scores(text)
+        if not raw:
+            return []
+        ranked = sorted(raw.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        best = ranked[0][1][0]
+        if best <= 0.05:
+            return []
+        exps = [math.exp((v - best) / TEMPERATURE) for _, (v, _) in ranked[:SCORE_FIELD]]
+        total = sum(exps)
+        out = []
+        for (tag, (value, ev)), e in zip(ranked[:top], exps, strict=False):
+            out.append(Suggestion(self.codes[tag], e / total, value, tuple(dict.fromkeys(ev))))
+        return out
+
+
+@cache
+def default_classifier_lexicon() -> Lexicon:
+    return load_lexicon()
+
+
+def build_classifier(ref: Reference | None = None, history: Iterable[tuple[str, str]] = ()) -> Classifier:
+    """A classifier over the packaged lexicon and ``history`` (newest first)."""
+    ref = ref or default_reference()
+    lexicon = default_classifier_lexicon() if ref is default_reference() else load_lexicon(ref=ref)
+    return Classifier(ref, lexicon, history)
+
+
+def keyword_baseline(ref: Reference, text: str, top: int = 3) -> list[str]:
+    """The plainest classifier: count a tag's name and taxonomy keywords found in the text (for ``make bench``)."""
+    s = normalize(text)
+    hits = []
+    for i, tag in enumerate(ref.tags.values()):
+        n = sum(1 for k in (tag.name_zh, *tag.keywords) if normalize(k) in s)
+        if n:
+            hits.append((-n, i, tag.code))
+    return [code for _, _, code in sorted(hits)[:top]]

@@ -1,0 +1,143 @@
+"""Finding a town, a tag or a department from what a call-taker types: Chinese, pinyin, initials, code, English.
+
+``hz`` finds 黄泽镇, ``xfjf`` 消费纠纷, ``B01`` the tag B01, ``huangze`` 黄泽镇, ``consumer`` Consumer disputes.
+Pinyin (with every reading of a character that has several: 剡 is shan or yan) comes from pypinyin; typing
+slips (``xiaofie``) are forgiven with rapidfuzz. Pure functions over the reference data; build once, search
+in well under a millisecond.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from pypinyin import Style, pinyin
+from rapidfuzz import fuzz, process
+
+from .classifier import normalize
+from .reference import Reference, default_reference
+
+MAX_READINGS = 8  # heteronym combinations kept per name
+
+
+@dataclass(frozen=True)
+class Entry:
+    code: str
+    zh: str
+    en: str
+    extra: tuple[str, ...] = ()  # more Chinese text that should find it (a tag's keywords)
+    full: tuple[str, ...] = ()  # full pinyin readings without spaces: ("huangzezhen",)
+    initials: tuple[str, ...] = ()  # ("hzz",)
+
+
+def readings(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Full pinyin and initials of ``text``, for each combination of a character's readings (a few at most)."""
+    syllables = pinyin(text, style=Style.NORMAL, heteronym=True, errors=lambda s: [c for c in s.lower()])
+    options = [tuple(dict.fromkeys(s)) or ("",) for s in syllables]
+    combos = list(itertools.islice(itertools.product(*options), MAX_READINGS))
+    full = tuple(dict.fromkeys("".join(c) for c in combos))
+    initials = tuple(dict.fromkeys("".join(p[:1] for p in c) for c in combos))
+    return full, initials
+
+
+def make_entry(code: str, zh: str, en: str, extra: Iterable[str] = ()) -> Entry:
+    full, initials = readings(zh)
+    return Entry(code, zh, en, tuple(extra), full, initials)
+
+
+class Finder:
+    """Ranks entries for a query. ``search("")`` lists everything in its natural order."""
+
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        self.entries = list(entries)
+        self._fuzzy_choices: list[str] = []
+        self._fuzzy_owner: list[int] = []
+        for i, e in enumerate(self.entries):
+            for text in (*e.full, e.en.lower()):
+                self._fuzzy_choices.append(text)
+                self._fuzzy_owner.append(i)
+
+    def _score(self, e: Entry, q: str, ascii_q: bool) -> float:
+        code = e.code.lower()
+        if q == code:
+            return 100.0
+        best = 0.0
+        if ascii_q and code.startswith(q):
+            best = max(best, 96.0 if len(q) >= 2 else 70.0)
+        zh = normalize(e.zh)
+        if q in zh:
+            best = max(best, 95.0 if zh.startswith(q) else 90.0)
+        if any(q in normalize(x) for x in e.extra):
+            best = max(best, 72.0)
+        if ascii_q:
+            if any(i == q for i in e.initials):
+                best = max(best, 94.0)
+            elif any(i.startswith(q) for i in e.initials):
+                best = max(best, 91.0)
+            elif len(q) >= 2 and any(q in i for i in e.initials):
+                best = max(best, 76.0)
+            if any(f.startswith(q) for f in e.full):
+                best = max(best, 93.0 if len(q) >= 3 else 85.0)
+            elif len(q) >= 3 and any(q in f for f in e.full):
+                best = max(best, 80.0)
+            en = e.en.lower()
+            if len(q) >= 2 and q in en:
+                words = en.replace("-", " ").split()
+                best = max(best, 88.0 if any(w.startswith(q) for w in words) else 74.0)
+        return best
+
+    def search(self, query: str, limit: int | None = None) -> list[tuple[Entry, float]]:
+        q = normalize(query).strip().replace(" ", "")
+        if not q:
+            out = [(e, 0.0) for e in self.entries]
+            return out[:limit] if limit else out
+        ascii_q = q.isascii()
+        scored = [(e, self._score(e, q, ascii_q)) for e in self.entries]
+        found = {id(e): (e, s) for e, s in scored if s > 0}
+        if ascii_q and len(q) >= 4:
+            # Typing slips: "xiaofie" for xiaofei, "consmer" for consumer.
+            for _choice, score, idx in process.extract(q, self._fuzzy_choices, scorer=fuzz.partial_ratio,
+                                                       limit=10, score_cutoff=80):
+                e = self.entries[self._fuzzy_owner[idx]]
+                value = 40.0 + score * 0.3
+                if id(e) not in found or found[id(e)][1] < value:
+                    found[id(e)] = (e, value)
+        order = {id(e): i for i, e in enumerate(self.entries)}
+        ranked = sorted(found.values(), key=lambda es: (-es[1], order[id(es[0])]))
+        return ranked[:limit] if limit else ranked
+
+    def best(self, query: str) -> Entry | None:
+        hits = self.search(query, limit=1)
+        return hits[0][0] if hits and query.strip() else None
+
+
+_CACHE: dict[tuple[str, int], tuple[Reference, Finder]] = {}
+
+
+def _cached(kind: str, ref: Reference | None, build: Callable[[Reference], Iterable[Entry]]) -> Finder:
+    """One finder per reference data and kind (a Reference holds dicts, so it cannot be a cache key itself)."""
+    ref = ref or default_reference()
+    key = (kind, id(ref))
+    hit = _CACHE.get(key)
+    if hit is None or hit[0] is not ref:
+        hit = (ref, Finder(build(ref)))
+        _CACHE[key] = hit
+    return hit[1]
+
+
+def town_finder(ref: Reference | None = None) -> Finder:
+    """Towns by code (HZ), Chinese (黄泽), pinyin (huangze), initials (hz) or English (Huangze)."""
+    return _cached("town", ref, lambda r: (make_entry(t.code, t.name_zh, t.name_en) for t in r.towns.values()))
+
+
+def tag_finder(ref: Reference | None = None) -> Finder:
+    """Tags by code (B01), Chinese (消费), pinyin (xiaofei), initials (xfjf), English (consumer) or keyword (假货)."""
+    return _cached("tag", ref, lambda r: (make_entry(t.code, t.name_zh, t.name_en, t.keywords)
+                                          for t in r.tags.values()))
+
+
+def department_finder(ref: Reference | None = None) -> Finder:
+    """Departments an order can be sent to by hand (not the police station alone)."""
+    return _cached("dept", ref, lambda r: (make_entry(d.code, d.name_zh, d.name_en)
+                                           for d in r.departments.values() if d.code != "GA"))

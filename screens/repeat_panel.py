@@ -1,0 +1,146 @@
+"""Recent calls from this phone and this address (last 30 days), with their orders' states.
+
+A call from the same phone within 72 hours of an earlier order is a repeat call (重复报警) and is marked "!".
+The highlighted row is what F10 links the new call to; it starts on the newest open order (the 72-hour repeat
+first). The rows are loaded by the intake screen's thread worker; this widget only draws them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from models.clock import local
+from models.i18n import get_lang, t
+from models.reference import Reference
+from store.orders import REPEAT_WINDOW, CallSummary, Repeat
+
+from .base import safe
+
+OPEN = frozenset({"dispatched", "signed", "arrived", "returned", "fed_back", "visited"})
+
+
+class RepeatPanel(Vertical):
+    DEFAULT_CSS = """
+    RepeatPanel { height: auto; padding: 0 1; }
+    RepeatPanel #recent-title { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    RepeatPanel DataTable { height: auto; max-height: 5; scrollbar-size-horizontal: 0; }
+    RepeatPanel.-empty DataTable { display: none; }
+    RepeatPanel.-repeat #recent-title { color: $warning; text-style: bold; }
+    """
+
+    def __init__(self, ref: Reference, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.ref = ref
+        self.rows: list[CallSummary] = []
+        self.repeat: Repeat | None = None
+        self.phone = ""
+        self.address = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(t("intake.recent_empty"), style="dim"), id="recent-title")
+        en = get_lang() == "en"
+        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, show_cursor=True)
+        table.add_column(t("intake.col_time"), key="time", width=12)
+        table.add_column(t("intake.col_rel"), key="rel", width=7 if en else 8)
+        table.add_column(t("intake.col_order"), key="order", width=16)
+        table.add_column(t("intake.col_tag"), key="tag", width=16 if en else 14)
+        table.add_column(t("intake.col_status"), key="status", width=10 if en else 6)
+        table.add_column(t("intake.col_text"), key="text")
+        yield table
+
+    def on_mount(self) -> None:
+        self.add_class("-empty")
+
+    @property
+    def table(self) -> DataTable[Text]:
+        return self.query_one(DataTable)
+
+    def clear_rows(self) -> None:
+        self.rows, self.repeat, self.phone, self.address = [], None, "", ""
+        self.table.clear()
+        self.add_class("-empty")
+        self.remove_class("-repeat")
+        self.query_one("#recent-title", Static).update(Text(t("intake.recent_empty"), style="dim"))
+
+    def show(self, rows: list[CallSummary], repeat: Repeat | None, phone: str, address: str, now: datetime) -> None:
+        self.rows, self.repeat, self.phone, self.address = rows, repeat, phone, address
+        table = self.table
+        table.clear()
+        en = get_lang() == "en"
+        for r in rows:
+            same_address = bool(address) and r.address == address
+            rel = t("intake.rel_both") if r.same_phone and same_address else \
+                t("intake.rel_phone") if r.same_phone else t("intake.rel_address")
+            recent = r.same_phone and now - r.received_at <= REPEAT_WINDOW
+            when = Text(("!" if recent else " ") + local(r.received_at).strftime("%m-%d %H:%M"),
+                        style="bold yellow" if recent else "")
+            if r.tag:
+                tag = self.ref.tags[r.tag]
+                tag_text = Text(f"{r.tag} {tag.name_en if en else tag.name_zh}", no_wrap=True)
+            else:
+                tag_text = Text("")
+            if r.linked:
+                status = Text(t("intake.linked_call"), style="dim")
+            elif r.status:
+                status = Text(t(f"status.{r.status}"), style="green" if r.status in OPEN else "dim")
+            else:
+                status = Text("")
+            table.add_row(when, Text(rel), Text(r.order_no or "—"), tag_text, status,
+                          safe(r.description, single_line=True), key=r.call_id)
+        self.set_class(not rows, "-empty")
+        self.set_class(repeat is not None, "-repeat")
+        self.query_one("#recent-title", Static).update(self._title(rows, repeat))
+        target = self.default_target()
+        if target is not None:
+            table.move_cursor(row=target, animate=False)
+
+    def _title(self, rows: list[CallSummary], repeat: Repeat | None) -> Text:
+        if not rows:
+            return Text(t("intake.recent_none"), style="dim")
+        by_phone = sum(1 for r in rows if r.same_phone)
+        by_address = sum(1 for r in rows if self.address and r.address == self.address)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if repeat is not None:
+            text.append(t("intake.repeat_mark", order_no=repeat.order_no, status=t(f"status.{repeat.status}")) + "  ")
+        else:
+            text.append(t("intake.recent_title", phone=by_phone, address=by_address) + "  ")
+        target = self.target()
+        if target is not None:
+            text.append(t("intake.link_hint"), style="bold reverse")
+        return text
+
+    # ---- what F10 links to ---------------------------------------------------------------------
+    def _linkable(self, r: CallSummary) -> bool:
+        return bool(r.order_no) and not r.linked and r.status in OPEN
+
+    def default_target(self) -> int | None:
+        """The row F10 links to by default: the 72-hour repeat if its order is open, else the newest open order."""
+        if self.repeat is not None and self.repeat.open:
+            for i, r in enumerate(self.rows):
+                if r.order_no == self.repeat.order_no:
+                    return i
+        for i, r in enumerate(self.rows):
+            if self._linkable(r):
+                return i
+        return None
+
+    def target(self) -> CallSummary | None:
+        """The order F10 would link to now: the highlighted row if its order is open, else the default."""
+        if not self.rows:
+            return None
+        row = self.table.cursor_row
+        if 0 <= row < len(self.rows) and self._linkable(self.rows[row]):
+            return self.rows[row]
+        default = self.default_target()
+        return None if default is None else self.rows[default]
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.rows:
+            self.query_one("#recent-title", Static).update(self._title(self.rows, self.repeat))
+
+

@@ -1,0 +1,63 @@
+"""The three suggested tags under the description, each with its key (F2/F3/F4) and where it would go."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from models.classifier import Suggestion
+from models.i18n import get_lang, t
+from models.reference import Reference
+from models.routing import route
+
+KEYS = ("F2", "F3", "F4")
+
+
+def tag_label(ref: Reference, code: str) -> str:
+    tag = ref.tags[code]
+    return f"{code} {tag.name_en if get_lang() == 'en' else tag.name_zh}"
+
+
+def routed_name(ref: Reference, code: str, town: str) -> str:
+    """Where an order for ``code`` goes: the routed desk in ``town`` (one-team rule applied), else the owner."""
+    tag = ref.tags[code]
+    if town:
+        plan = route(ref, code, town)
+        return plan.primary.name_en if get_lang() == "en" else plan.primary.name_zh
+    dept = ref.departments[tag.department]
+    return dept.name_en if get_lang() == "en" else dept.name_zh
+
+
+class SuggestionBar(Static):
+    """Shows up to three suggestions; :meth:`show` redraws it (cheap: three lines of text)."""
+
+    DEFAULT_CSS = """
+    SuggestionBar { height: 3; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def __init__(self, ref: Reference, **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.ref = ref
+        self.items: list[Suggestion] = []
+        self.town = ""
+        self.chosen = ""
+
+    def show(self, items: list[Suggestion], town: str, chosen: str, *, ready: bool = True) -> None:
+        self.items, self.town, self.chosen = items, town, chosen
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if not items:
+            text.append(t("intake.suggest_empty" if ready else "intake.suggest_loading"), style="dim")
+            self.update(text)
+            return
+        for i, s in enumerate(items[:3]):
+            if i:
+                text.append("\n")
+            tag = self.ref.tags[s.code]
+            text.append(f"{KEYS[i]} ", style="bold reverse" if i == 0 else "bold")
+            text.append(("✓ " if s.code == chosen else "") + tag_label(self.ref, s.code),
+                        style="bold" if i == 0 else "")
+            text.append(f" {s.score:.0%}" if s.score >= 0.01 else " <1%", style="dim")
+            if tag.dispatch == "dual":
+                text.append(" " + t("intake.police_short"), style="yellow")
+            text.append(f" → {routed_name(self.ref, s.code, town)}")  # last: cut first on a narrow screen
+        self.update(text)

@@ -1,0 +1,245 @@
+"""Call intake: classifier accuracy and latency, and a 20-call drill typed through Pilot.
+
+* Accuracy on the labelled set (tests/data/calls.csv), plain and paraphrased halves separately, with the same
+  figures for the dev/held-out split used while tuning the lexicon and for the fresh set written after it was
+  frozen (tests/data/calls_fresh.csv, the honest estimate). Floor: the plainest classifier (count a tag's name
+  and keywords found in the text) and, in the note, the classifier built from names and keywords only.
+* Latency of one suggestion refresh (what happens on every keystroke in the description), without history and
+  with 5,000 calls of desk history from the 10k demo store; floor: the plain keyword count.
+* The drill: 20 scripted calls typed key by key through Pilot at 80x24 — keys pressed beyond the caller's own
+  words (phone digits, town initials, address, description) and the time per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import statistics
+import time
+from pathlib import Path
+
+from models.classifier import Classifier, Lexicon, build_classifier, default_classifier_lexicon, keyword_baseline
+from models.clock import FixedClock
+from models.reference import default_reference
+
+from .common import BENCH_NOW, Context, Row
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with (DATA / name).open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _accuracy(predict, rows: list[dict[str, str]]) -> tuple[float, float]:  # noqa: ANN001
+    top1 = top3 = 0
+    for r in rows:
+        codes = predict(r["text"])
+        top1 += bool(codes) and codes[0] == r["tag"]
+        top3 += r["tag"] in codes[:3]
+    return 100 * top1 / len(rows), 100 * top3 / len(rows)
+
+
+def accuracy_rows() -> list[Row]:
+    ref = default_reference()
+    clf = build_classifier(ref)
+    lexicon = default_classifier_lexicon()
+    bare = Classifier(ref, Lexicon({}, lexicon.weak))  # names and keywords only (plus n-grams)
+
+    def ours(text: str) -> list[str]:
+        return [s.code for s in clf.suggest(text)]
+
+    def names_only(text: str) -> list[str]:
+        return [s.code for s in bare.suggest(text)]
+
+    def floor(text: str) -> list[str]:
+        return keyword_baseline(ref, text)
+
+    out: list[Row] = []
+    main = _rows("calls.csv")
+    groups = [("labelled set", main),
+              ("dev split (tuned on)", [r for i, r in enumerate(main) if i % 2 == 1]),
+              ("held-out split", [r for i, r in enumerate(main) if i % 2 == 0]),
+              ("fresh set (after freeze)", _rows("calls_fresh.csv"))]
+    for label, rows in groups:
+        for kind in ("paraphrase", "plain"):
+            part = [r for r in rows if r["kind"] == kind]
+            t1, t3 = _accuracy(ours, part)
+            f1, f3 = _accuracy(floor, part)
+            n1, n3 = _accuracy(names_only, part)
+            name = "paraphrased" if kind == "paraphrase" else "plain"
+            out.append(Row("intake", f"{label}: {name} top-1 (n={len(part)})", t1, "%", f1,
+                           note=f"names+keywords only: {n1:.1f}%"))
+            out.append(Row("intake", f"{label}: {name} top-3", t3, "%", f3, note=f"names+keywords only: {n3:.1f}%"))
+    return out
+
+
+def _latency(fn, texts: list[str], repeat: int = 3) -> tuple[float, float]:  # noqa: ANN001
+    samples = []
+    for _ in range(repeat):
+        for text in texts:
+            start = time.perf_counter()
+            fn(text)
+            samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
+
+
+def latency_rows(ctx: Context) -> list[Row]:
+    from store.db import Database
+    from store.intake import desk_history
+
+    ref = default_reference()
+    texts = [r["text"] for r in _rows("calls.csv")]
+    # Every prefix of a few descriptions too: the refresh runs on each keystroke, not only on whole sentences.
+    for r in _rows("calls_fresh.csv")[:20]:
+        texts += [r["text"][:i] for i in range(1, len(r["text"]) + 1)]
+    out = []
+    clf = build_classifier(ref)
+    base_med, _ = _latency(lambda s: keyword_baseline(ref, s), texts)
+    med, p99 = _latency(clf.suggest, texts)
+    out.append(Row("intake", "suggestion refresh, median", med, "ms", base_med, note=f"p99 {p99:.2f} ms; floor: keyword count"))
+    path = ctx.demo_db(10_000)
+    db = Database(path)
+    started = time.perf_counter()
+    history = desk_history(db, "110-1")
+    read_ms = (time.perf_counter() - started) * 1000
+    db.close()
+    started = time.perf_counter()
+    clf_h = build_classifier(ref, history)
+    build_ms = (time.perf_counter() - started) * 1000
+    med, p99 = _latency(clf_h.suggest, texts)
+    out.append(Row("intake", f"suggestion refresh with {len(clf_h.history):,} calls of history, median", med, "ms",
+                   base_med, note=f"p99 {p99:.2f} ms"))
+    out.append(Row("intake", "desk history read (10k store) + classifier build", read_ms + build_ms, "ms",
+                   note=f"read {read_ms:.0f} ms, build {build_ms:.0f} ms (thread worker at start-up)"))
+    long_text = "".join(r["text"] for r in _rows("calls.csv"))[:4000]
+    med, _ = _latency(clf_h.suggest, [long_text], repeat=20)
+    out.append(Row("intake", "suggestion refresh on a 4,000-character description", med, "ms"))
+    return out
+
+
+# ---- the drill -----------------------------------------------------------------------------------
+
+# (phone, town as typed, address, description, expected tag); the 19th is a repeat caller linked with F10.
+CALLS = [
+    ("13857512345", "hz", "前岩村", "有人往村口的溪沟里倒建筑垃圾，一车接一车", "A03"),
+    ("0575-83012345", "cl", "沿江路18号", "我在超市买的奶粉是假货，商家不肯退款", "B01"),
+    ("13967512001", "ls", "金桂苑3幢", "小区物业把门禁停了，说不交物业费就不让进", "B02"),
+    ("18857501234", "shh", "兴盛街22号", "老板拖欠我们三个月工资，现在人找不到了", "B03"),
+    ("13705751111", "pk", "浦南大道5号", "楼上天天半夜吵架摔东西，邻居都睡不着", "B04"),
+    ("15990012345", "sj", "", "我们整个村子从早上开始停电到现在", "C01"),
+    ("13588776655", "gl", "甘霖镇上", "路边的水管爆了，水喷得老高", "C04"),
+    ("83019999", "cr", "崇仁老街", "楼道里一股很重的煤气味，不知道哪家漏的", "C05"),
+    ("13819283746", "shh", "人民路口", "路口的井盖不见了，差点有人掉下去", "C07"),
+    ("13600001234", "ls", "鹿门大道", "楼下烧烤店的油烟全往我家窗户里灌", "C15"),
+    ("17757571234", "xy", "仙岩村", "村里的河水发臭了，浮着好多死鱼", "C16"),
+    ("13957599999", "sjz", "三界镇东街", "商场的电梯突然停了，里面关着两个人", "C19"),
+    ("13706660000", "jt", "", "我想问问养老保险交满十五年以后每个月能领多少", "D02"),
+    ("15857500000", "bz", "", "出租车司机不打表，开口就要一百块", "A16"),
+    ("13312345678", "xw", "下王村", "田里有人在烧秸秆，浓烟把公路都遮住了", "A08"),
+    ("13588800011", "pk", "城南路", "饭店晚上放音响放到凌晨一点，吵得睡不着", "C14"),
+    ("18968500000", "gm", "贵门村", "后山出现了裂缝，下雨以后怕会滑坡", "C20"),
+    ("13605750000", "shh", "环城西路", "我儿子在学校被同学打了，老师也不管", "B12"),
+    ("13857512345", "hz", "前岩村", "又打电话了，倒垃圾的车还在倒，没人来管", "link"),
+    ("13757500099", "cl", "长乐路", "对面在建的楼晚上十一点了还在浇混凝土，搅拌车轰轰响", "A18"),
+]
+
+
+async def _drill(ctx: Context) -> list[dict[str, object]]:
+    from models.roles import make_desk
+    from screens.intake import IntakeScreen
+    from store.db import Database
+    from tests.intake_helpers import settle, type_text
+
+    from console.app import FengqiaoApp
+
+    path = ctx.scratch("drill.db")
+    db = Database(path)
+    ref = default_reference()
+    clock = FixedClock(BENCH_NOW)
+    app = FengqiaoApp(db=db, desk=make_desk(ref, "110-1", "call_taker", operator="drill"), clock=clock, ref=ref,
+                      watch_store=False)
+    results = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, IntakeScreen) and screen.classifier is not None
+        spent = [0.0]  # the app's own time in suggestion refreshes during the current call
+        suggest = screen.classifier.suggest
+
+        def timed_suggest(text: str, top: int = 3):  # noqa: ANN202
+            start = time.perf_counter()
+            try:
+                return suggest(text, top)
+            finally:
+                spent[0] += time.perf_counter() - start
+
+        screen.classifier.suggest = timed_suggest  # type: ignore[method-assign]
+        for phone, town, address, text, expected in CALLS:
+            spent[0] = 0.0
+            extra: list[str] = []
+            words = len(phone) + len(town) + len(address) + len(text)
+            started = time.perf_counter()
+            await type_text(pilot, phone)
+            extra.append("enter")
+            await pilot.press("enter")
+            await type_text(pilot, town)
+            extra.append("enter")
+            await pilot.press("enter")
+            await type_text(pilot, address)
+            extra.append("enter")
+            await pilot.press("enter")
+            await type_text(pilot, text)
+            await settle(pilot)
+            codes = [s.code for s in screen.suggestions]
+            if expected == "link":
+                rank = "link"
+                keys = ["f10"]
+            elif codes and codes[0] == expected:
+                rank, keys = "1st", ["f2", "enter"]
+            elif expected in codes:
+                rank = f"{codes.index(expected) + 1}{'nd' if codes.index(expected) == 1 else 'rd'}"
+                keys = [("f3", "f4")[codes.index(expected) - 1], "enter"]
+            else:
+                rank, keys = "picker", ["f8", *expected.lower(), "enter", "enter"]
+            extra += keys
+            refresh_ms = spent[0] * 1000
+            await pilot.press(*keys)
+            await settle(pilot)
+            done = time.perf_counter()
+            assert screen.query_one("#phone").value == "", f"call not sent: {text}"
+            clock.advance(minutes=3)
+            results.append({"text": text, "expected": expected, "rank": rank, "extra": len(extra),
+                            "words": words, "seconds": done - started, "write_ms": screen.last_write_ms,
+                            "refresh_ms": refresh_ms, "keys": " ".join(extra)})
+    with db.read() as conn:
+        orders = conn.exec_driver_sql("SELECT count(*) FROM orders").scalar()
+        linked = conn.exec_driver_sql("SELECT count(*) FROM calls WHERE linked = 1").scalar()
+    db.close()
+    assert orders == len(CALLS) - 1 and linked == 1, (orders, linked)
+    return results
+
+
+def drill_rows(ctx: Context) -> list[Row]:
+    results = asyncio.run(_drill(ctx))
+    out = []
+    for i, r in enumerate(results, start=1):
+        out.append(Row("intake", f"drill call {i:02d} {r['expected']} ({r['rank']})", r["extra"], "keys",
+                       note=f"{r['keys']} · {r['words']} word keys · {r['seconds']:.1f} s under Pilot · app: "
+                            f"{r['refresh_ms']:.0f} ms suggesting + {r['write_ms']:.0f} ms writing"))
+    first = [r for r in results if r["rank"] == "1st"]
+    out.append(Row("intake", f"drill: suggestion 1 right in {len(first)}/{len(results)} calls; most keys beyond "
+                             "the words then", max(r["extra"] for r in first), "keys", note="target ≤ 6"))
+    out.append(Row("intake", "drill: time per call under Pilot, median",
+                   statistics.median(r["seconds"] for r in results), "s",
+                   note="Pilot waits for the app to go idle after every key (~50 ms a key on this machine)"))
+    out.append(Row("intake", "drill: the app's own time per call, median",
+                   statistics.median(r["refresh_ms"] + r["write_ms"] for r in results), "ms",
+                   note="all suggestion refreshes while typing + the write (worker) until the form is clear"))
+    return out
+
+
+def bench(ctx: Context) -> list[Row]:
+    return accuracy_rows() + latency_rows(ctx) + drill_rows(ctx)

@@ -1,0 +1,140 @@
+"""The tag classifier: the labelled set, accuracy targets, learning from the desk's history, the lexicon file."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from models.classifier import Classifier, build_classifier, keyword_baseline, load_lexicon, normalize
+from models.errors import ReferenceDataError
+from models.intake import IntakeForm
+from store.intake import desk_history
+
+DATA = Path(__file__).parent / "data"
+
+
+def labelled(name: str = "calls.csv") -> list[dict[str, str]]:
+    with (DATA / name).open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def tag_words(ref, code: str) -> list[str]:  # noqa: ANN001
+    tag = ref.tags[code]
+    return [normalize(w) for w in (tag.name_zh, *tag.keywords)]
+
+
+@pytest.mark.parametrize("name", ["calls.csv", "calls_fresh.csv"])
+def test_labelled_sets_are_what_they_claim(ref, name: str) -> None:
+    rows = labelled(name)
+    assert {r["kind"] for r in rows} == {"plain", "paraphrase"}
+    assert {r["tag"] for r in rows} == set(ref.tags)  # every one of the 75 tags
+    texts = [r["text"] for r in rows]
+    assert len(set(texts)) == len(texts), "no sentence twice"
+    for r in rows:
+        hits = [w for w in tag_words(ref, r["tag"]) if w in normalize(r["text"])]
+        if r["kind"] == "paraphrase":
+            assert not hits, f"paraphrase of {r['tag']} uses {hits}: {r['text']}"
+        else:
+            assert hits, f"plain row of {r['tag']} has none of its words: {r['text']}"
+
+
+def test_main_set_size_and_halves() -> None:
+    rows = labelled()
+    assert len(rows) >= 300
+    assert sum(r["kind"] == "paraphrase" for r in rows) >= len(rows) / 2
+
+
+def accuracy(classifier: Classifier, rows: list[dict[str, str]], kind: str) -> tuple[float, float]:
+    picked = [r for r in rows if r["kind"] == kind]
+    top1 = top3 = 0
+    for r in picked:
+        codes = [s.code for s in classifier.suggest(r["text"])]
+        top1 += bool(codes) and codes[0] == r["tag"]
+        top3 += r["tag"] in codes
+    return top1 / len(picked), top3 / len(picked)
+
+
+def test_accuracy_targets_on_the_labelled_set() -> None:
+    """The issue's targets (make bench prints the figures, with the fresh set as the honest estimate)."""
+    classifier = build_classifier()
+    rows = labelled()
+    para1, para3 = accuracy(classifier, rows, "paraphrase")
+    plain1, plain3 = accuracy(classifier, rows, "plain")
+    assert para3 >= 0.80 and para1 >= 0.60, (para1, para3)
+    assert plain3 >= 0.97 and plain1 >= 0.90, (plain1, plain3)
+
+
+def test_keyword_matching_alone_fails_on_paraphrases(ref) -> None:
+    rows = [r for r in labelled() if r["kind"] == "paraphrase"]
+    assert not any(keyword_baseline(ref, r["text"]) and keyword_baseline(ref, r["text"])[0] == r["tag"]
+                   for r in rows)
+
+
+def test_suggestions_are_ranked_scored_and_explained() -> None:
+    classifier = build_classifier()
+    out = classifier.suggest("龙头里一滴水也没有", top=3)
+    assert out[0].code == "C03"
+    assert len(out) == 3 and out[0].score >= out[1].score >= out[2].score
+    assert 0 < out[0].score <= 1 and "一滴水" in out[0].evidence
+    assert classifier.suggest("   ") == [] and classifier.suggest("") == []
+    assert classifier.suggest("拿不到工钱")[0].code == "B03"
+
+
+def test_the_longer_phrase_wins() -> None:
+    """"漏水到" (neighbour dispute) hides its "漏水" (burst main)."""
+    out = build_classifier().suggest("楼上漏水到我家了")
+    assert out[0].code == "B04" and "漏水" not in out[0].evidence
+
+
+def test_a_pattern_stays_within_one_clause() -> None:
+    classifier = build_classifier()
+    assert "儿子…不管" not in classifier.suggest("我儿子在学校被同学打了，老师也不管")[0].evidence
+
+
+def test_the_desk_learns_a_new_wording() -> None:
+    """After the desk picks C02 for a new kind of wording, a similar description suggests C02."""
+    classifier = build_classifier()
+    new = "有人从五楼窗户吊了个插排下来给电瓶车充电"
+    similar = "三楼窗口又吊插排给电瓶车充电"
+    assert "C02" not in [s.code for s in classifier.suggest(similar)]
+    classifier.learn(new, "C02")
+    first = classifier.suggest(similar)[0]
+    assert first.code == "C02" and "history" in first.evidence
+    # Unrelated calls are not pulled towards it.
+    assert classifier.suggest("楼上漏水到我家了")[0].code == "B04"
+
+
+def test_history_is_read_from_the_store_per_desk(store, ref) -> None:  # noqa: ANN001
+    new = "有人从五楼窗户吊了个插排下来给电瓶车充电"
+    store.dispatch(IntakeForm(phone="13857512345", town="SHH", description=new), "C02")
+    history = desk_history(store.db, "test-desk")
+    assert history == [(new, "C02")]
+    assert desk_history(store.db, "another-desk") == []
+    classifier = build_classifier(ref, history)
+    assert classifier.suggest("三楼窗口又吊插排给电瓶车充电")[0].code == "C02"
+
+
+def test_history_ignores_unknown_codes_and_duplicates() -> None:
+    classifier = build_classifier(history=[("说了什么", "Z99"), ("插排充电", "C02"), ("插排充电", "C02")])
+    assert len(classifier.history) == 1
+
+
+def test_lexicon_file_errors_name_the_file(tmp_path, ref) -> None:  # noqa: ANN001
+    bad = tmp_path / "lexicon.toml"
+    bad.write_text('[Z99]\nterms = ["x"]\n', encoding="utf-8")
+    with pytest.raises(ReferenceDataError, match=r"lexicon.toml: unknown tag \[Z99\]"):
+        load_lexicon(bad, ref)
+    bad.write_text('[A01]\nterms = ["甲…乙…丙"]\n', encoding="utf-8")
+    with pytest.raises(ReferenceDataError, match="甲…乙"):
+        load_lexicon(bad, ref)
+    bad.write_text("[A01\n", encoding="utf-8")
+    with pytest.raises(ReferenceDataError, match="lexicon.toml"):
+        load_lexicon(bad, ref)
+
+
+def test_lexicon_covers_every_tag(ref) -> None:  # noqa: ANN001
+    lexicon = load_lexicon()
+    assert set(lexicon.terms) == set(ref.tags)
+    assert "小区" in lexicon.weak
