@@ -516,22 +516,30 @@ class Replayed:
     reasons: dict[str, str]  # event id -> the refusal message for conflicts
 
 
+def step(state: OrderState | None, ev: Event) -> tuple[OrderState | None, str, str | None]:
+    """Apply one event to a copy of ``state``: (new state, applied | redundant | conflict | unknown, reason).
+
+    ``state`` itself is never modified; an illegal event leaves it as it was.
+    """
+    try:
+        trial = copy.deepcopy(state) if state is not None else None
+        return apply(trial, ev), "applied", None
+    except Redundant as exc:
+        return state, "redundant", str(exc)
+    except DomainError as exc:
+        return state, "unknown" if exc.reason == "unknown_kind" else "conflict", str(exc)
+
+
 def replay(events: list[Event]) -> Replayed:
     """Fold events in the given order; an illegal event is marked and skipped, never dropped from the log."""
     state: OrderState | None = None
     statuses: dict[str, str] = {}
     reasons: dict[str, str] = {}
     for ev in events:
-        try:
-            trial = copy.deepcopy(state) if state is not None else None
-            state = apply(trial, ev)
-            statuses[ev.id] = "applied"
-        except Redundant as exc:
-            statuses[ev.id] = "redundant"
-            reasons[ev.id] = str(exc)
-        except DomainError as exc:
-            statuses[ev.id] = "unknown" if exc.reason == "unknown_kind" else "conflict"
-            reasons[ev.id] = str(exc)
+        state, status, reason = step(state, ev)
+        statuses[ev.id] = status
+        if reason is not None:
+            reasons[ev.id] = reason
     return Replayed(state, statuses, reasons)
 
 
