@@ -139,7 +139,8 @@ APPEND_ONLY_SQLITE = [
 APPEND_ONLY_POSTGRES = [
     "CREATE OR REPLACE FUNCTION srv_append_only() RETURNS trigger LANGUAGE plpgsql AS "
     "$$ BEGIN RAISE EXCEPTION 'the sync log is append-only: rows cannot be changed or deleted'; END $$",
-    *[f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_append_only') THEN "
+    *[f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_append_only' "
+      f"AND tgrelid = '{table}'::regclass) THEN "
       f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
       f"FOR EACH ROW EXECUTE FUNCTION srv_append_only(); "
       f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "

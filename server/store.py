@@ -381,7 +381,7 @@ class ServerStore:
                     continue
                 k = known.get(w.id)
                 if k is not None:
-                    if k[2] != w.hash:
+                    if k[2] != w.hash or w.computed_hash() != w.hash:
                         results.append(EventResult(id=w.id, status="rejected", reason="altered",
                                                    message=t("server.altered", id=w.id)))
                     elif k[0] == "event":

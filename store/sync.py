@@ -394,11 +394,13 @@ class _Restart(Exception):
 class SyncClient:
     """One desk talking to the server. Holds no state of its own: everything is in the desk's file."""
 
+    log_class: type[DeskLog] = DeskLog
+
     def __init__(self, db: Database, transport: HttpTransport, *, desk: Desk | None = None,
                  clock: Clock = system_clock, push_batch: int = 500, pull_limit: int = 1000,
                  crash: Callable[[str], None] | None = None) -> None:
         self.db = db
-        self.log = DeskLog(db)
+        self.log = self.log_class(db)
         self.transport = transport
         self.desk = desk
         self.clock = clock
