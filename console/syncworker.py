@@ -51,7 +51,8 @@ class ConsoleSync:
     def _client(self) -> SyncClient:
         s = self.settings
         transport = HttpTransport(s["server"], s["token"], timeout=s["timeout"], verify=s["verify"])
-        return SyncClient(self.app.db, transport, desk=self.app.desk, clock=self.app.clock)
+        return SyncClient(self.app.db, transport, desk=self.app.desk, clock=self.app.clock, push_batch=s["batch"],
+                          pull_limit=s["pull_limit"])
 
     def _on_status(self, status: SyncStatus, report: SyncReport | None) -> None:
         """Called in the sync thread after each round."""

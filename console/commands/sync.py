@@ -20,6 +20,9 @@ import typer
 from models.clock import fmt_local, from_db_opt, system_clock
 from models.errors import ValidationError
 from models.i18n import t
+from store.wire import MAX_PULL, MAX_PUSH
+
+from ..config import config_path
 
 DEFAULT_PORT = 8470
 
@@ -63,13 +66,16 @@ def sync_settings(config: Any, server: str | None = None, token: str | None = No
             token = Path(str(token_file)).expanduser().read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ValidationError(t("sync.token_file", path=token_file, error=exc.strerror or exc)) from None
-    interval = section.get("interval", 10)
-    timeout = section.get("timeout", 10)
-    for key, value in (("interval", interval), ("timeout", timeout)):
-        if not isinstance(value, (int, float)) or value <= 0:
-            raise ValidationError(t("config.bad_value", path="config", key=f"sync.{key}", value=value))
+    numbers = {"interval": section.get("interval", 10), "timeout": section.get("timeout", 10),
+               "batch": section.get("batch", 500), "pull_limit": section.get("pull_limit", 1000)}
+    for key, value in numbers.items():
+        whole = key in ("batch", "pull_limit")
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or value <= 0:
+            raise ValidationError(t("config.bad_value", path=config_path(), key=f"sync.{key}", value=value))
     ca = section.get("ca")
-    return {"server": server, "token": token, "interval": float(interval), "timeout": float(timeout),
+    return {"server": server, "token": token, "interval": float(numbers["interval"]),
+            "timeout": float(numbers["timeout"]), "batch": min(int(numbers["batch"]), MAX_PUSH),
+            "pull_limit": min(int(numbers["pull_limit"]), MAX_PULL),
             "verify": str(Path(str(ca)).expanduser()) if ca else True}
 
 
@@ -207,7 +213,8 @@ def register(app: typer.Typer) -> None:
             def make_client() -> SyncClient:
                 transport = HttpTransport(settings["server"], settings["token"], timeout=settings["timeout"],
                                           verify=settings["verify"])
-                return SyncClient(db, transport, desk=me, clock=system_clock)
+                return SyncClient(db, transport, desk=me, clock=system_clock, push_batch=settings["batch"],
+                                  pull_limit=settings["pull_limit"])
 
             if once:
                 client = make_client()
