@@ -42,7 +42,8 @@ from models.machine import Action, CallInfo, Event, replay
 from models.roles import Desk
 
 from .db import Database
-from .projection import EVENT_SELECT, INSERT_EVENT, call_tuple, load_events, row_to_event, save_order
+from .projection import (EVENT_SELECT, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_ORDER, assignment_tuples, call_tuple,
+                         load_events, load_events_of, order_tuple, row_to_event)
 from .wire import MAX_PULL, Hello, PullResponse, PushRequest, PushResponse, WireEvent, wire_from_row
 
 log = logging.getLogger("fengqiao.sync")
@@ -98,26 +99,40 @@ def meta_int(conn: Connection, key: str) -> int:
 
 def recompute(conn: Connection, order_ids: Iterable[str]) -> None:
     """Replay each order (server order, then this desk's pending events) into the projection and statuses."""
-    for oid in sorted(set(order_ids)):
-        events = load_events(conn, oid)
-        result = replay(events)
-        state = result.state
-        if state is None:  # its dispatch was refused or has not arrived: no order to show
-            conn.exec_driver_sql("DELETE FROM assignments WHERE order_id = ?", (oid,))
-            conn.exec_driver_sql("DELETE FROM orders WHERE id = ?", (oid,))
-        else:
-            keep = [a.id for a in state.assignments]
-            conn.exec_driver_sql(f"DELETE FROM assignments WHERE order_id = ? AND id NOT IN "
-                                 f"({', '.join('?' for _ in keep)})", (oid, *keep))
+    ids = sorted(set(order_ids))
+    for i in range(0, len(ids), 400):
+        chunk = ids[i:i + 400]
+        events = load_events_of(conn, chunk)
+        states, statuses, gone = [], [], []
+        for oid in chunk:
+            evs = events.get(oid, [])
+            result = replay(evs)
+            if result.state is None:  # its dispatch was refused or has not arrived: no order to show
+                gone.append(oid)
+            else:
+                states.append(result.state)
+            statuses += [(ev.id, result.statuses[ev.id], result.reasons.get(ev.id)) for ev in evs]
+        # Rewritten whole: in the new order of events two reassignments may have swapped their numbers.
+        conn.exec_driver_sql(f"DELETE FROM assignments WHERE order_id IN ({_marks(chunk)})", tuple(chunk))
+        if gone:
+            conn.exec_driver_sql(f"DELETE FROM orders WHERE id IN ({_marks(gone)})", tuple(gone))
+        if states:
             try:
-                save_order(conn, state)
+                conn.exec_driver_sql(UPSERT_ORDER, [order_tuple(s) for s in states])
             except IntegrityError:
-                clash = conn.exec_driver_sql("SELECT id FROM orders WHERE order_no = ?", (state.order_no,)).first()
-                raise SyncError(t("sync.order_no_clash", order_no=state.order_no,
-                                  other=clash[0] if clash else "?")) from None
-        if events:
-            conn.exec_driver_sql(UPSERT_STATUS, [(ev.id, result.statuses[ev.id], result.reasons.get(ev.id))
-                                                 for ev in events])
+                for s in states:  # find the order whose number another order here already uses
+                    clash = conn.exec_driver_sql("SELECT id FROM orders WHERE order_no = ? AND id != ?",
+                                                 (s.order_no, s.id)).first()
+                    if clash:
+                        raise SyncError(t("sync.order_no_clash", order_no=s.order_no, other=clash[0])) from None
+                raise
+            conn.exec_driver_sql(UPSERT_ASSIGNMENT, [row for s in states for row in assignment_tuples(s)])
+        if statuses:
+            conn.exec_driver_sql(UPSERT_STATUS, statuses)
+
+
+def _marks(values: Iterable[object]) -> str:
+    return ", ".join("?" for _ in values)
 
 
 @dataclass
@@ -418,20 +433,32 @@ class SyncClient:
 
     def sync_once(self) -> SyncReport:
         """Push everything waiting, then pull everything new. Raises :class:`SyncError` subclasses."""
+        return self._run(push=True, pull=True)
+
+    def push(self) -> SyncReport:
+        """Only push this desk's waiting events."""
+        return self._run(push=True, pull=False)
+
+    def pull(self) -> SyncReport:
+        """Only pull what is new on the server."""
+        return self._run(push=False, pull=True)
+
+    def _run(self, *, push: bool, pull: bool) -> SyncReport:
         report = SyncReport()
         for _attempt in range(3):
             try:
-                self._round(report)
+                self._round(report, push=push, pull=pull)
                 break
             except _Restart:
                 report.epoch_reset = True
                 continue
-        self.log.mark_ok(self.clock())
+        if push and pull:
+            self.log.mark_ok(self.clock())
         report.cursor = self.log.cursor()
         report.waiting = self.log.waiting(self.me or "")
         return report
 
-    def _round(self, report: SyncReport) -> None:
+    def _round(self, report: SyncReport, *, push: bool = True, pull: bool = True) -> None:
         marks = self._marks()  # read before asking, so a concurrent sync of this file cannot fool the check
         hello = self.hello()
         if self.desk is not None and self.desk.name != hello.desk:
@@ -440,8 +467,9 @@ class SyncClient:
         if self.desk is not None and hello.prefix and self.desk.prefix != hello.prefix:
             report.problems.append(t("sync.wrong_prefix", prefix=self.desk.prefix, registered=hello.prefix))
         self._check(hello.epoch, hello.head, marks, expected=hello.expected)
-        rejected = self._push(report)
-        self._pull(report)
+        rejected = self._push(report) if push else None
+        if pull:
+            self._pull(report)
         if rejected:
             raise SyncError(rejected)
 
