@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 
+# starlette's TestClient warns about a package rename on import; silenced for both ways this conftest loads
+warnings.filterwarnings("ignore", message=".*httpx2")
+
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("filterwarnings", "ignore:.*httpx2")  # starlette's TestClient: a package rename
+    config.addinivalue_line("filterwarnings", "ignore:.*httpx2")
 
 PG_ADMIN = os.environ.get("FENGQIAO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 _pg_reason: str | None = None
