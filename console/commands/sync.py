@@ -225,12 +225,19 @@ def register(app: typer.Typer) -> None:
                 _print_report(report, as_json, dumps, echo)
                 return
 
+            last: list[str] = [""]
+
             def show(st: SyncStatus, report: SyncReport | None) -> None:
-                line = st.text() + (f"  {st.error}" if st.error else "")
-                if report is not None and report.changed:
+                """One line per round that changed something (or changed the state): quiet when idle."""
+                line = f"{t(f'sync.state_{st.state}')} {t('sync.waiting_n', n=st.waiting)}"
+                line += f"  {st.error}" if st.error else ""
+                if report is not None and (report.changed or report.pushed):
                     line += "  " + t("sync.report", pushed=report.pushed, pulled=report.pulled,
                                      refused=report.refused, waiting=report.waiting)
-                echo(line, err=not as_json)
+                elif line == last[0]:
+                    return
+                last[0] = line
+                echo(f"{fmt_local(system_clock(), seconds=True)} {line}")
 
             loop = SyncLoop(make_client, db, me.name, interval=interval or settings["interval"], on_status=show)
             loop.run()

@@ -34,6 +34,7 @@ from server.store import ServerStore
 from store.db import Database
 from store.projection import INSERT_CALL, INSERT_EVENT, DeskChain, call_tuple, save_order
 from store.sync import HttpTransport, SyncClient
+from store.wire import PullResponse
 
 from .common import CACHE, ROOT, Context, Row
 
@@ -238,6 +239,11 @@ def bench_backend(kind: str, ctx: Context, n: int, desks: int) -> list[Row]:
             assert report.pulled == n, report
             with db.read() as conn:
                 orders = conn.exec_driver_sql("SELECT count(*) FROM orders").scalar()
+            # 2b. an idle poll: what every desk does every few seconds when nothing is new
+            started = time.perf_counter()
+            for _ in range(200):
+                client.transport.call("GET", "/v1/pull", PullResponse, params={"cursor": report.cursor, "limit": 1000})
+            idle_ms = (time.perf_counter() - started) * 1000 / 200
             client.transport.close()
             db.close()
             # 3. twenty desks push at once
@@ -276,6 +282,7 @@ def bench_backend(kind: str, ctx: Context, n: int, desks: int) -> list[Row]:
         Row("sync", f"{label}: push rate, one desk", n / push_s, "events/s"),
         Row("sync", f"{label}: push rate, {desks} desks at once", per * desks / many_s, "events/s"),
         Row("sync", f"{label}: pull rate", n / pull_s, "events/s"),
+        Row("sync", f"{label}: idle poll (nothing new), one request", idle_ms, "ms"),
     ]
     return rows
 
