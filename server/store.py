@@ -31,10 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, select, update
+from sqlalchemy import create_engine, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.pool import QueuePool
 
 from models import roles
 from models.clock import Clock, from_db, system_clock, to_db
@@ -44,6 +43,7 @@ from models.i18n import t
 from models.machine import KNOWN_KINDS, Action, Event, OrderState, replay, step
 from models.reference import Reference, default_reference
 from models.roles import Desk, Role, make_desk
+from store.db import sqlite_engine
 from store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, ServerEvent, WireEvent
 
 from .schema import (SrvCounter, SrvDesk, SrvDeskHead, SrvEvent, SrvMeta, SrvOrderNo, SrvRefused, SrvScope,
@@ -84,24 +84,7 @@ def _make_engine(url: str, busy_ms: int) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": busy_ms / 1000, "check_same_thread": False},
-                               poolclass=QueuePool, pool_size=8, max_overflow=16)
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            for pragma in (f"busy_timeout={int(busy_ms)}", "journal_mode=WAL", "synchronous=FULL",
-                           "foreign_keys=ON"):
-                cur.execute(f"PRAGMA {pragma}")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            mode = "IMMEDIATE" if conn.get_execution_options().get("fq_write") else "DEFERRED"
-            conn.exec_driver_sql(f"BEGIN {mode}")
-
-        return engine
+        return sqlite_engine(path, busy_ms, pool_size=8, max_overflow=16)
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 

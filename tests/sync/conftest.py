@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-
 # starlette's TestClient warns about a package rename on import; silenced for both ways this conftest loads
 warnings.filterwarnings("ignore", message=".*httpx2")
+
+from .hub import Hub  # noqa: E402 - after the filter
+
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -70,3 +72,18 @@ def server_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'server.db'}"
     return pg_url(request.getfixturevalue("pg_database"))
+
+
+@pytest.fixture
+def hub(server_url: str, tmp_path: Path) -> Iterator[Hub]:
+    """A server (SQLite, then PostgreSQL) and room for desks."""
+    h = Hub(server_url, tmp_path)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def sqlite_hub(tmp_path: Path) -> Iterator[Hub]:
+    h = Hub(f"sqlite:///{tmp_path / 'server.db'}", tmp_path)
+    yield h
+    h.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,13 +16,6 @@ from store.wire import PushRequest
 from .hub import FORM, FORM_HZ, Hub
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def hub(server_url: str, tmp_path: Path) -> Iterator[Hub]:
-    h = Hub(server_url, tmp_path)
-    yield h
-    h.close()
 
 
 def test_requests_need_a_valid_token(hub: Hub) -> None:

@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 
 from console.cli import app
 from models.errors import DomainError, Redundant
-from models.machine import Action, Intent, apply, replay
+from models.machine import Action, Intent, OrderState, apply, replay
 from store.db import Database
 from store.demo import generate
 from store.projection import assignment_tuples, load_events, order_tuple
 
-from .hub import FORM, Hub
+from .hub import FORM, Hub, HubDesk
 
 
 def deep_replay(events):  # noqa: ANN001, ANN201 - the reference fold, with a full deepcopy per event
@@ -50,43 +50,35 @@ def test_clone_replays_exactly_like_deepcopy(tmp_path: Path, clock) -> None:
             assert assignment_tuples(fast.state) == assignment_tuples(state)
 
 
-def test_replay_order_is_server_order_then_own_pending(tmp_path: Path) -> None:
-    hub = Hub(f"sqlite:///{tmp_path / 'server.db'}", tmp_path)
-    try:
-        ct = hub.add("CT1", "call_taker", prefix="SZ")
-        dept = hub.add("SCJG", "department", dept="SCJG")
-        o = ct.store.dispatch(FORM, "B01")
-        hub.sync_all()
-        hub.clock.advance(minutes=1)
-        dept.store.act(o.order_no, Intent(Action.SIGN))  # local, pending on the department's desk
-        hub.clock.advance(minutes=1)
-        ct.store.act(o.order_no, Intent(Action.CANCEL, note="撤回"))
-        ct.sync()  # the cancel reaches the server first
-        dept.client().pull()  # the department has the cancel (server order) but its sign is still pending
-        with dept.db.read() as conn:
-            assert [e.kind for e in load_events(conn, o.id)] == ["dispatch", "cancel", "sign"]
-        entries = dept.store.timeline(o.order_no)[1]
-        assert [(e.event.kind, e.status, e.confirmed) for e in entries] == [
-            ("dispatch", "applied", True), ("cancel", "applied", True), ("sign", "conflict", False)]
-        assert dept.rows("SELECT status FROM orders") == [("cancelled",)]
-    finally:
-        hub.close()
+def cancel_meets_sign(hub: Hub) -> tuple[HubDesk, HubDesk, OrderState]:
+    """The call-taker cancels while the department, not yet aware of it, signs."""
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    dept = hub.add("SCJG", "department", dept="SCJG")
+    o = ct.store.dispatch(FORM, "B01")
+    hub.sync_all()
+    hub.clock.advance(minutes=1)
+    dept.store.act(o.order_no, Intent(Action.SIGN))
+    hub.clock.advance(minutes=1)
+    ct.store.act(o.order_no, Intent(Action.CANCEL, note="撤回"))
+    return ct, dept, o
 
 
-def test_order_json_shows_outcomes_and_conflicts(tmp_path: Path) -> None:
-    hub = Hub(f"sqlite:///{tmp_path / 'server.db'}", tmp_path)
-    try:
-        ct = hub.add("CT1", "call_taker", prefix="SZ")
-        dept = hub.add("SCJG", "department", dept="SCJG")
-        o = ct.store.dispatch(FORM, "B01")
-        hub.sync_all()
-        hub.clock.advance(minutes=1)
-        ct.store.act(o.order_no, Intent(Action.CANCEL, note="撤回"))
-        dept.store.act(o.order_no, Intent(Action.SIGN))
-        hub.sync_all()
-        path = str(tmp_path / "CT1.db")
-    finally:
-        hub.close()
+def test_replay_order_is_server_order_then_own_pending(sqlite_hub: Hub) -> None:
+    ct, dept, o = cancel_meets_sign(sqlite_hub)
+    ct.sync()  # the cancel reaches the server first
+    dept.client().pull()  # the department has the cancel (server order) but its sign is still pending
+    with dept.db.read() as conn:
+        assert [e.kind for e in load_events(conn, o.id)] == ["dispatch", "cancel", "sign"]
+    entries = dept.store.timeline(o.order_no)[1]
+    assert [(e.event.kind, e.status, e.confirmed) for e in entries] == [
+        ("dispatch", "applied", True), ("cancel", "applied", True), ("sign", "conflict", False)]
+    assert dept.rows("SELECT status FROM orders") == [("cancelled",)]
+
+
+def test_order_json_shows_outcomes_and_conflicts(sqlite_hub: Hub, tmp_path: Path) -> None:
+    ct, _dept, o = cancel_meets_sign(sqlite_hub)
+    sqlite_hub.sync_all()
+    path = str(tmp_path / "CT1.db")
     result = CliRunner().invoke(app, ["--db", path, "order", o.order_no, "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

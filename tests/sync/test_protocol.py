@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,6 @@ from store.sync import SimulatedCrash, timeline
 from store.wire import PushRequest
 
 from .hub import FORM, FORM_HZ, Hub
-
-
-@pytest.fixture
-def hub(server_url: str, tmp_path: Path) -> Iterator[Hub]:
-    h = Hub(server_url, tmp_path)
-    yield h
-    h.close()
 
 
 def test_two_desks_reach_the_same_state(hub: Hub) -> None:
