@@ -393,6 +393,8 @@ def order_cmd(
         kind = t(f"action.{ev.kind}")
         if entry.status != "applied":  # conflicts, repeats and refusals stay on the timeline, marked
             kind += f" ({t(f'sync.status_{entry.status}')})"
+            if entry.reason and entry.status in ("conflict", "refused"):
+                detail = f"{detail}; {entry.reason}" if detail else entry.reason
         ev_rows.append([fmt_local(ev.event_at, seconds=True), fmt_local(ev.recorded_at, seconds=True),
                         kind, ev.actor, ev.desk, detail])
     echo(table([t("cli.event_at"), t("cli.recorded_at"), t("cli.kind"), t("cli.actor"), t("cli.desk"),

@@ -63,12 +63,12 @@ class ConsoleSync:
             except FengqiaoError:
                 seq = None
         try:
-            self.app.call_from_thread(self._show, status.text(), status.error, seq)
+            self.app.call_from_thread(self._show, status.text(), status.detail(), seq)
         except RuntimeError:  # the app is shutting down
             self.loop.stop()
 
-    def _show(self, text: str, error: str | None, seq: int | None) -> None:
-        self.app.set_sync_text(text, tooltip=error)
+    def _show(self, text: str, detail: str | None, seq: int | None) -> None:
+        self.app.set_sync_text(text, tooltip=detail)
         if seq is not None:
             from .app import StoreChanged
 

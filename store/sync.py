@@ -249,6 +249,7 @@ class DeskLog:
             elif r.status == "rejected":
                 out.rejected.append(r.message or r.reason or "rejected")
         with self.db.write() as conn:
+            _same_epoch(conn, resp.epoch)
             through = meta_int(conn, META_PUSHED)
             while through + 1 in taken:
                 through += 1
@@ -270,6 +271,7 @@ class DeskLog:
         new = 0
         touched: set[str] = set()
         with self.db.write() as conn:
+            _same_epoch(conn, resp.epoch)
             ids = [ev.id for ev in resp.events]
             have: set[str] = set()
             for i in range(0, len(ids), 500):
@@ -320,6 +322,13 @@ class DeskLog:
             rows = conn.exec_driver_sql("SELECT status, count(*) FROM event_state WHERE status IN "
                                         "('conflict', 'refused', 'unknown') GROUP BY status").all()
         return {r[0]: int(r[1]) for r in rows}
+
+
+def _same_epoch(conn: Connection, epoch: str) -> None:
+    """Inside a write: refuse an answer from another epoch (another sync of this file has just reset it)."""
+    known = get_meta(conn, META_EPOCH)
+    if known is not None and known != epoch:
+        raise SyncUnavailable(t("sync.epoch_moved"))
 
 
 def _calls_of(ev: WireEvent) -> list[tuple[Any, ...]]:
@@ -566,9 +575,16 @@ class SyncStatus:
     refused: int = 0
     retry_in: float | None = None
 
+    def detail(self) -> str:
+        """The header's tooltip: the error if any, else when the last sync succeeded."""
+        when = fmt_local(self.last_ok, seconds=True) if self.last_ok else "--"
+        return self.error or t("sync.last_ok_full", time=when)
+
     def text(self) -> str:
-        when = fmt_local(self.last_ok, date=False) if self.last_ok else "--:--"
-        parts = [t(f"sync.state_{self.state}"), t("sync.waiting_n", n=self.waiting), when]
+        """The header's few cells: state, events waiting, and the last good sync when not online."""
+        parts = [t(f"sync.state_{self.state}"), t("sync.waiting_n", n=self.waiting)]
+        if self.state != "online":  # online, it is the minute the clock beside it shows
+            parts.append(t("sync.last_ok", time=fmt_local(self.last_ok, date=False) if self.last_ok else "--:--"))
         if self.conflicts:
             parts.append(t("sync.conflicts_n", n=self.conflicts))
         if self.refused:
