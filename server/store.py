@@ -11,8 +11,8 @@ share one PostgreSQL database.
   against the order as the server has it (the same rules as the console, models/roles.py). A business
   conflict (two desks signed, an action no longer legal) is stored and answered ``state = conflict``.
 * **Pull**: ``seq > cursor`` up to the counter's committed value, so no committed row is ever skipped. A
-  desk that does not see everything (department, township) gets only the events of orders assigned to it,
-  and, when an order becomes its, that order's earlier history too.
+  desk that does not see everything (department, township) gets only the events of orders assigned to it (or
+  that it dispatched), and, when an order becomes its, that order's earlier history too.
 * **Epoch**: a random id stored in ``srv_meta``; ``new_epoch`` changes it after a restore from backup, and
   every desk then re-pushes what it authored and pulls from the start.
 """
@@ -408,10 +408,13 @@ class ServerStore:
                     new_events.append({**dict(zip(EVENT_COLS, w.row(), strict=True)), "seq": head, "state": status,
                                        "received_at": now})
                     if status == "applied" and new_state is not None:
-                        for a in new_state.assignments:
-                            if a.assignee not in info.scope:
-                                info.scope.add(a.assignee)
-                                new_scope.append({"order_id": w.order_id, "assignee": a.assignee, "granted_seq": head})
+                        holders = [a.assignee for a in new_state.assignments]
+                        if ev.kind == Action.DISPATCH:
+                            holders.append(author_scope(desk.name))  # the desk that sent it follows it too
+                        for holder in holders:
+                            if holder not in info.scope:
+                                info.scope.add(holder)
+                                new_scope.append({"order_id": w.order_id, "assignee": holder, "granted_seq": head})
                         if ev.kind == Action.DISPATCH:
                             taken[new_state.order_no] = new_state.id
                             new_nos.append({"order_no": new_state.order_no, "order_id": new_state.id})
@@ -457,7 +460,7 @@ class ServerStore:
                 upto = int(rows[-1].seq) if len(rows) == limit else head
                 events = rows
             else:
-                codes = sorted(desk.assignee_codes(self.ref))
+                codes = sorted(desk.assignee_codes(self.ref) | {author_scope(desk.name)})
                 mine = select(SrvScope.order_id).where(SrvScope.assignee.in_(codes))
                 rows = conn.execute(select(*cols).where(SrvEvent.seq > cursor, SrvEvent.seq <= head,
                                                         SrvEvent.order_id.in_(mine))
@@ -484,6 +487,12 @@ class ServerStore:
     def refused(self) -> list[dict[str, Any]]:
         with self.read() as conn:
             return [dict(r._mapping) for r in conn.execute(select(SrvRefused).order_by(SrvRefused.received_at))]
+
+
+def author_scope(desk: str) -> str:
+    """The ``srv_scope`` holder that lets a desk follow the orders it dispatched (a township centre sending an
+    order to a county bureau sees how it goes on)."""
+    return f"@{desk}"
 
 
 def _chunks(items: Sequence[str]) -> Iterator[list[str]]:

@@ -44,7 +44,7 @@ from store.sync import (META_CURSOR, DeskLog, HttpTransport, SimulatedCrash, Syn
                         SyncUnavailable, set_meta, timeline)
 
 T0 = datetime(2026, 11, 28, 1, 30, tzinfo=UTC)
-TAGS = ["B01", "A03", "B02", "C14", "B04", "B01", "A03"]
+TAGS = ["B01", "A03", "B02", "C14", "B04", "B01", "A03", "C04"]  # C04: the water company, even in HZ
 TOWNS = ["HZ", "HZ", "SHH"]
 REASSIGN_TO = ["SCJG", "ZJJ", "ZHZF", "SW"]
 # name, role, dept, town, prefix, clock offset
@@ -313,7 +313,8 @@ class Simulation:
         problems = []
         codes = d.desk.assignee_codes(self.ref)
         visible = {oid for oid, r in truth.items() if r.state is not None
-                   and (d.desk.sees_all() or any(a.assignee in codes for a in r.state.assignments))}
+                   and (d.desk.sees_all() or any(a.assignee in codes for a in r.state.assignments)
+                        or r.state.desk == d.name)}
         with d.db.read() as conn:
             local = {r.id: r for r in conn.exec_driver_sql(
                 "SELECT e.id, e.order_id, s.server_seq, s.status FROM events e "

@@ -134,6 +134,17 @@ def test_a_department_pulls_only_its_orders_and_a_reassigned_order_whole(hub: Hu
     assert scjg.rows("SELECT primary_assignee FROM orders") == [("ZJJ",)]  # SCJG still sees its old order
 
 
+def test_a_township_follows_the_orders_it_sent_to_a_county_bureau(hub: Hub) -> None:
+    town = hub.add("HZ", "township", town="HZ")
+    water = hub.add("SW", "department", dept="SW")
+    o = town.store.dispatch(FORM_HZ, "C04")  # a burst main: the water company's, not the centre's
+    hub.sync_all()
+    hub.clock.advance(minutes=2)
+    water.store.act(o.order_no, Intent(Action.SIGN))
+    hub.sync_all()
+    assert town.rows("SELECT order_no, status FROM orders") == [(o.order_no, "signed")]
+
+
 def test_a_crash_mid_pull_leaves_the_desk_as_it_was(hub: Hub) -> None:
     ct = hub.add("CT1", "call_taker", prefix="SZ")
     sup = hub.add("SUP", "supervisor")
