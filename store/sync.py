@@ -276,8 +276,8 @@ class DeskLog:
             have: set[str] = set()
             for i in range(0, len(ids), 500):
                 chunk = ids[i:i + 500]
-                have.update(r[0] for r in conn.exec_driver_sql(
-                    f"SELECT id FROM events WHERE id IN ({', '.join('?' for _ in chunk)})", tuple(chunk)))
+                have.update(r[0] for r in conn.exec_driver_sql(f"SELECT id FROM events WHERE id IN ({_marks(chunk)})",
+                                                                tuple(chunk)))
             rows, calls, own = [], [], None
             for ev in resp.events:
                 touched.add(ev.order_id)
@@ -302,9 +302,9 @@ class DeskLog:
                     "seq = excluded.seq, hash = excluded.hash WHERE excluded.seq > desk_heads.seq",
                     (me, own.desk_seq, own.hash))
             if resp.events:
-                conn.exec_driver_sql("UPDATE event_state SET server_seq = NULL WHERE server_seq IN "
-                                     f"({', '.join('?' for _ in resp.events)}) AND event_id NOT IN "
-                                     f"({', '.join('?' for _ in resp.events)})",
+                # numbers are unique: one still held by another event here is stale (a restore nobody announced)
+                conn.exec_driver_sql(f"UPDATE event_state SET server_seq = NULL WHERE server_seq IN "
+                                     f"({_marks(resp.events)}) AND event_id NOT IN ({_marks(resp.events)})",
                                      (*(ev.seq for ev in resp.events), *(ev.id for ev in resp.events)))
                 conn.exec_driver_sql(UPSERT_SEQ, [(ev.id, ev.seq) for ev in resp.events])
             if crash:
