@@ -21,11 +21,11 @@ from store.sync import Backoff, HttpTransport, SyncClient, SyncLoop, SyncUnavail
 
 ANSWERS = {
     "garbage": b"\x00\xff\xfe not http at all\r\n\r\n",
-    "html": b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 47\r\n\r\n"
+    "html": b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: 47\r\n\r\n"
             b"<html><body>Portal login required</body></html>",
-    "json": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"hello\":\"world\"}",
-    "500": b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops!",
-    "502": b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: 11\r\n\r\n<h1>502</h1>",
+    "json": b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"hello\":\"world\"}",
+    "500": b"HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 5\r\n\r\noops!",
+    "502": b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: 11\r\n\r\n<h1>502</h1>",
     "close": b"",
 }
 
