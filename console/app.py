@@ -85,6 +85,8 @@ class FengqiaoApp(App[None]):
         self.lang = get_lang()
         self._watch_store = watch_store
         self._last_seq: int | None = None
+        self.sync_text = ""  # the header's sync status ("" when no sync server is configured)
+        self.sync: Any = None  # console.syncworker.ConsoleSync while syncing
 
     # ---- chrome --------------------------------------------------------------------------------
     def desk_text(self) -> str:
@@ -93,7 +95,15 @@ class FengqiaoApp(App[None]):
         return f"{self.desk.name} · {role}{(' · ' + where) if where else ''}"
 
     def make_header(self) -> DeskBar:
-        return DeskBar(self.desk_text(), self.clock, id="deskbar")
+        bar = DeskBar(self.desk_text(), self.clock, id="deskbar")
+        bar.set_reactive(DeskBar.sync_text, self.sync_text)
+        return bar
+
+    def set_sync_text(self, text: str, tooltip: str | None = None) -> None:
+        self.sync_text = text
+        for bar in self.screen.query(DeskBar):
+            bar.sync_text = text
+            bar.tooltip = tooltip
 
     def compose(self) -> ComposeResult:
         yield from ()
@@ -104,6 +114,13 @@ class FengqiaoApp(App[None]):
         if self._watch_store:
             self.set_interval(1.0, self._poll_store)
             self.set_interval(OVERDUE_EVERY, self._mark_overdue)
+            from .syncworker import ConsoleSync
+
+            self.sync = ConsoleSync.from_config(self)  # only with a [sync] server in the config
+
+    def on_unmount(self) -> None:
+        if self.sync is not None:
+            self.sync.stop()
 
     # ---- store changes -------------------------------------------------------------------------
     def _poll_store(self) -> None:

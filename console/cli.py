@@ -394,14 +394,14 @@ def order_cmd(
     store = _store(ctx, desk=desk, role=role, dept=dept, town=town)
     try:
         phone_view(store.desk, unmasked=unmasked)  # refused before anything is read
-        state, events = store.order_with_events(number)
+        state, entries = store.timeline(number)
         see = phones_for(store.db, store.desk, unmasked=unmasked, target="order", orders=[state.order_no])
     finally:
         store.db.close()
     lang = get_lang()
     ref = store.ref
     if as_json:
-        echo(dumps(order_json(ref, state, events, lang=lang, view=see)))
+        echo(dumps(order_json(ref, state, lang=lang, view=see, timeline=entries)))
         return
     tag = ref.tags[state.tag]
     town = ref.towns[state.town]
@@ -422,10 +422,16 @@ def order_cmd(
                 f"{t('deadline.feedback')}≤", t("deadline.sign"), t("deadline.arrive"), t("deadline.feedback")], rows))
     echo("")
     ev_rows = []
-    for ev in events:
+    for entry in entries:
+        ev = entry.event
         detail = ", ".join(f"{k}={v}" for k, v in ev.payload.items() if k not in ("call", "assignments", "assignment"))
+        kind = t(f"action.{ev.kind}")
+        if entry.status != "applied":  # conflicts, repeats and refusals stay on the timeline, marked
+            kind += f" ({t(f'sync.status_{entry.status}')})"
+            if entry.reason and entry.status in ("conflict", "refused"):
+                detail = f"{detail}; {entry.reason}" if detail else entry.reason
         ev_rows.append([fmt_local(ev.event_at, seconds=True), fmt_local(ev.recorded_at, seconds=True),
-                        t(f"action.{ev.kind}"), ev.actor, ev.desk, detail])
+                        kind, ev.actor, ev.desk, detail])
     echo(table([t("cli.event_at"), t("cli.recorded_at"), t("cli.kind"), t("cli.actor"), t("cli.desk"),
                 t("cli.detail")], ev_rows, max_width=48))
 

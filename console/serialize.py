@@ -28,18 +28,22 @@ def assignment_json(ref: Reference, a: AssignmentState, lang: str) -> dict[str, 
     }
 
 
-def event_json(ev: Event, view: Callable[[str], str] | None = None) -> dict[str, Any]:
-    return {
+def event_json(ev: Event, mark: Any = None, view: Callable[[str], str] | None = None) -> dict[str, Any]:
+    out = {
         "id": ev.id, "kind": ev.kind, "assignment_id": ev.assignment_id, "actor": ev.actor, "desk": ev.desk,
         "desk_seq": ev.desk_seq, "event_at": to_db(ev.event_at), "recorded_at": to_db(ev.recorded_at),
         "payload": ev.payload if view is None else mask_payload(ev.payload, view), "hash": ev.hash,
     }
+    if mark is not None:  # a store.sync.TimelineEntry: the event's outcome and its place in the server's order
+        out.update(status=mark.status, reason=mark.reason, server_seq=mark.server_seq)
+    return out
 
 
 def order_json(ref: Reference, o: OrderState, events: list[Event] | None = None, *, lang: str = "zh",
-               phone: str | None = None, view: Callable[[str], str] | None = None) -> dict[str, Any]:
+               phone: str | None = None, view: Callable[[str], str] | None = None,
+               timeline: list[Any] | None = None) -> dict[str, Any]:
     """``view`` shows callers' numbers (the call's, linked calls', events'), e.g. masked; ``phone`` overrides
-    the call's number alone."""
+    the call's number alone. ``timeline`` (store.sync.TimelineEntry list) adds each event's sync outcome."""
     nxt = o.next_deadline()
     see = view or (lambda phone: phone)
     out: dict[str, Any] = {
@@ -56,6 +60,10 @@ def order_json(ref: Reference, o: OrderState, events: list[Event] | None = None,
         "linked_calls": [{**c.to_payload(), "phone": see(c.phone)} for c in o.linked_calls],
         "assignments": [assignment_json(ref, a, lang) for a in o.assignments],
     }
-    if events is not None:
-        out["events"] = [event_json(ev, view) for ev in events]
+    if timeline is not None:  # events with their sync outcome; conflicts and refusals listed apart too
+        out["events"] = [event_json(e.event, e, view) for e in timeline]
+        out["conflicts"] = [{"id": e.event.id, "kind": e.event.kind, "desk": e.event.desk, "status": e.status,
+                             "reason": e.reason} for e in timeline if e.status in ("conflict", "refused")]
+    elif events is not None:
+        out["events"] = [event_json(ev, view=view) for ev in events]
     return out

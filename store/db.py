@@ -83,6 +83,42 @@ def _explain(exc: BaseException, path: Path, busy_ms: int) -> StoreError:
     return StoreError(t(key, path=path, seconds=busy_ms / 1000, error=str(orig)))
 
 
+def sqlite_engine(path: Path | str, busy_ms: int, *, readonly: bool = False, pool_size: int = 4,
+                  max_overflow: int = 8) -> Engine:
+    """An engine on a SQLite file with our settings (WAL, ``synchronous=FULL``, foreign keys, busy timeout) and
+    explicit transactions: ``BEGIN IMMEDIATE`` on connections with the execution option ``fq_write``.
+
+    The path goes to the driver as a URI filename, so that any path works ("?", "#" or "%" in a SQLAlchemy
+    URL would cut it short or be decoded).
+    """
+    uri = f"file:{quote(str(Path(path).absolute()))}{'?mode=ro' if readonly else ''}"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, timeout=busy_ms / 1000, check_same_thread=False)
+
+    engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, pool_size=pool_size,
+                           max_overflow=max_overflow)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        if not readonly:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("fq_write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
 class Database:
     """A desk's SQLite file. Thread-safe: each thread borrows its own connection from the pool."""
 
@@ -129,35 +165,7 @@ class Database:
                 raise StoreError(t("store.cannot_create", path=path, error=exc.strerror or exc)) from None
 
     def _make_engine(self) -> Engine:
-        busy_ms = self.busy_ms
-        readonly = self.readonly
-        # A URI filename handed straight to the driver, so that any path works ("?", "#" or "%" in a
-        # SQLAlchemy URL would cut it short or be decoded).
-        uri = f"file:{quote(str(self.path.absolute()))}{'?mode=ro' if readonly else ''}"
-
-        def connect() -> sqlite3.Connection:
-            return sqlite3.connect(uri, uri=True, timeout=busy_ms / 1000, check_same_thread=False)
-
-        engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, pool_size=4, max_overflow=8)
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-            cur = dbapi_conn.cursor()
-            cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
-            if not readonly:
-                cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA temp_store=MEMORY")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            mode = "IMMEDIATE" if conn.get_execution_options().get("fq_write") else "DEFERRED"
-            conn.exec_driver_sql(f"BEGIN {mode}")
-
-        return engine
+        return sqlite_engine(self.path, self.busy_ms, readonly=self.readonly)
 
     # ---- transactions --------------------------------------------------------------------------
     @contextmanager

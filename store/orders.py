@@ -29,6 +29,7 @@ from models.text import check_text
 from .board import visibility_sql
 from .db import Database
 from .projection import append_events, insert_call, load_events, load_state, save_order
+from .sync import TimelineEntry, timeline
 
 REPEAT_WINDOW = timedelta(hours=72)
 FUTURE_TOLERANCE = timedelta(minutes=1)
@@ -239,6 +240,12 @@ class OrderStore:
         with self.db.read() as conn:
             state = self._load_visible(conn, order_no)
             return state, load_events(conn, state.id)
+
+    def timeline(self, order_no: str) -> tuple[OrderState, list[TimelineEntry]]:
+        """The order and every event with its sync outcome (applied, redundant, conflict, unknown, refused)."""
+        with self.db.read() as conn:
+            state = self._load_visible(conn, order_no)
+            return state, timeline(conn, state.id)
 
     def allowed(self, state: OrderState, at: datetime | None = None) -> list[tuple[Action, str | None]]:
         """The actions this desk may take on ``state`` now: the state machine's and the role's rules together."""

@@ -130,12 +130,45 @@ def row_to_event(row: Any) -> Event:
                  prev_hash=row.prev_hash, hash=row.hash)
 
 
+EVENT_SELECT = ("SELECT e.id, e.order_id, e.assignment_id, e.kind, e.actor, e.desk, e.desk_seq, e.event_at, "
+                "e.recorded_at, e.payload, e.prev_hash, e.hash FROM events e")
+
+
+def has_sync_table(conn: Connection) -> bool:
+    """Whether the schema has ``event_state`` (version 2+). Remembered per connection once true."""
+    if conn.info.get("fq_event_state"):
+        return True
+    found = conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event_state'").first() is not None
+    if found:
+        conn.info["fq_event_state"] = True
+    return found
+
+
 def load_events(conn: Connection, order_id: str) -> list[Event]:
-    """An order's events in the order they are replayed."""
-    rows = conn.exec_driver_sql(
-        "SELECT id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, payload, "
-        "prev_hash, hash FROM events WHERE order_id = ? ORDER BY seq", (order_id,)).all()
-    return [row_to_event(r) for r in rows]
+    """An order's events in the order they are replayed.
+
+    Merge rule of sync: first the events the server has confirmed, in the server's global order; then the
+    ones it has not (this desk's own unconfirmed events), in local order. Events the server refused are
+    not part of the shared history and are left out (``store.sync.timeline`` shows them). A desk that never
+    synced has no ``event_state`` rows, so this is plain local order, as before.
+    """
+    return load_events_of(conn, [order_id]).get(order_id, [])
+
+
+def load_events_of(conn: Connection, order_ids: Sequence[str]) -> dict[str, list[Event]]:
+    """:func:`load_events` for several orders in one query (at most a few hundred ids at a time)."""
+    marks = ", ".join("?" for _ in order_ids)
+    if not has_sync_table(conn):  # a first-schema file not yet migrated
+        sql = f"{EVENT_SELECT} WHERE e.order_id IN ({marks}) ORDER BY e.seq"
+    else:
+        sql = (f"{EVENT_SELECT} LEFT JOIN event_state s ON s.event_id = e.id "
+               f"WHERE e.order_id IN ({marks}) AND (s.status IS NULL OR s.status != 'refused') "
+               "ORDER BY s.server_seq IS NULL, s.server_seq, e.seq")
+    out: dict[str, list[Event]] = {}
+    for r in conn.exec_driver_sql(sql, tuple(order_ids)):
+        out.setdefault(r.order_id, []).append(row_to_event(r))
+    return out
 
 
 def load_state(conn: Connection, order_id: str) -> OrderState | None:

@@ -1,0 +1,518 @@
+"""The sync server's storage and protocol logic, on SQLite (default) or PostgreSQL (``postgresql+psycopg://``).
+
+No HTTP here (server/app.py is the FastAPI layer) and no state between calls: several server processes can
+share one PostgreSQL database.
+
+* **Push**: one transaction per batch. It first locks the ``srv_counter`` row (``SELECT … FOR UPDATE`` on
+  PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` write lock does the same), so pushes commit one after another and
+  the global numbers they take are gap-free and in commit order. Events are taken in the desk's order:
+  an id already stored is answered with its original number; a desk's next event only in sequence (on a gap
+  the answer says which ``desk_seq`` is expected); the hash chain is checked; the desk's role is checked
+  against the order as the server has it (the same rules as the console, models/roles.py). A business
+  conflict (two desks signed, an action no longer legal) is stored and answered ``state = conflict``.
+* **Pull**: ``seq > cursor`` up to the counter's committed value, so no committed row is ever skipped. A
+  desk that does not see everything (department, township) gets only the events of orders assigned to it (or
+  that it dispatched), and, when an order becomes its, that order's earlier history too.
+* **Epoch**: a random id stored in ``srv_meta``; ``new_epoch`` changes it after a restore from backup, and
+  every desk then re-pushes what it authored and pulls from the start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from models import roles
+from models.clock import Clock, from_db, system_clock, to_db
+from models.errors import FengqiaoError, PermissionDenied, ValidationError
+from models.events import GENESIS
+from models.i18n import t
+from models.machine import KNOWN_KINDS, Action, Event, OrderState, replay, step
+from models.reference import Reference, default_reference
+from models.roles import Desk, Role, make_desk
+from store.db import sqlite_engine
+from store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, ServerEvent, WireEvent
+
+from .schema import (SrvCounter, SrvDesk, SrvDeskHead, SrvEvent, SrvMeta, SrvOrderNo, SrvRefused, SrvScope,
+                     SrvWebhook, create_schema)
+
+COUNTER = "events"
+EVENT_COLS = ("id", "order_id", "assignment_id", "kind", "actor", "desk", "desk_seq", "event_at", "recorded_at",
+              "payload", "prev_hash", "hash")
+PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
+CHUNK = 500
+
+
+class ServerError(FengqiaoError):
+    """A server-side problem with a clear message (bad desk definition, unknown desk, …)."""
+
+
+class ServerUnavailable(ServerError):
+    """The database cannot be reached or is busy: the client should retry later."""
+
+
+def normalize_url(url: str | Path) -> str:
+    """A SQLAlchemy URL from what a person typed: a file path means SQLite; postgresql:// means psycopg 3."""
+    text = str(url).strip()
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    if text.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + text.split("://", 1)[1]
+    return text
+
+
+def token_hash(token: str) -> str:
+    """Tokens are 256-bit random strings, so a plain SHA-256 is enough to store them safely."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _make_engine(url: str, busy_ms: int) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return sqlite_engine(path, busy_ms, pool_size=8, max_overflow=16)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+@dataclass
+class _Order:
+    """What a push needs to know about one order: its state in server order and who may see it."""
+
+    state: OrderState | None = None
+    scope: set[str] = field(default_factory=set)
+    dispatch_refused: bool = False
+
+
+@dataclass
+class DeskInfo:
+    name: str
+    role: str
+    dept: str | None
+    town: str | None
+    prefix: str | None
+    created_at: str
+    revoked_at: str | None
+    events: int = 0
+
+    @property
+    def where(self) -> str:
+        return self.dept if self.dept and not self.town else "-".join(p for p in (self.dept, self.town) if p)
+
+
+class ServerStore:
+    """The server's database. Thread-safe; keeps nothing between calls but the engine."""
+
+    def __init__(self, url: str | Path, *, ref: Reference | None = None, clock: Clock = system_clock,
+                 busy_ms: int = 30_000, create: bool = True, hooks: Any = None) -> None:
+        self.url = normalize_url(url)
+        self.ref = ref or default_reference()
+        self.clock = clock
+        self.hooks = hooks  # server.webhooks.WebhookConfig or None
+        self.engine = _make_engine(self.url, busy_ms)
+        self.dialect = self.engine.dialect.name
+        self._lock = threading.Lock()
+        if create:
+            self.init()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- transactions --------------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                if self.dialect == "sqlite":
+                    conn.execution_options(fq_write=True)
+                with conn.begin():
+                    yield conn
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            raise ServerUnavailable(t("server.db_error", error=str(exc.orig).strip().splitlines()[0])) from None
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+        except DBAPIError as exc:
+            raise ServerUnavailable(t("server.db_error", error=str(exc.orig).strip().splitlines()[0])) from None
+
+    def init(self) -> None:
+        """Create the schema, the counter row and the epoch (idempotent)."""
+        with self._lock, self.write() as conn:
+            create_schema(conn)
+            if conn.execute(select(SrvCounter.value).where(SrvCounter.name == COUNTER)).first() is None:
+                conn.execute(SrvCounter.__table__.insert().values(name=COUNTER, value=0))
+            if self._meta(conn, "epoch") is None:
+                conn.execute(SrvMeta.__table__.insert().values(key="epoch", value=uuid.uuid4().hex))
+                conn.execute(SrvMeta.__table__.insert().values(key="schema", value="1"))
+
+    # ---- meta ----------------------------------------------------------------------------------
+    @staticmethod
+    def _meta(conn: Connection, key: str) -> str | None:
+        row = conn.execute(select(SrvMeta.value).where(SrvMeta.key == key)).first()
+        return None if row is None else row[0]
+
+    def epoch(self) -> str:
+        with self.read() as conn:
+            return self._meta(conn, "epoch") or ""
+
+    def head(self) -> int:
+        with self.read() as conn:
+            return self._head(conn)
+
+    @staticmethod
+    def _head(conn: Connection) -> int:
+        return int(conn.execute(select(SrvCounter.value).where(SrvCounter.name == COUNTER)).scalar_one())
+
+    def new_epoch(self) -> str:
+        """Give the server a new epoch: run it after restoring the database from a backup."""
+        value = uuid.uuid4().hex
+        with self.write() as conn:
+            conn.execute(update(SrvMeta.__table__).where(SrvMeta.key == "epoch").values(value=value))
+        return value
+
+    # ---- desks ---------------------------------------------------------------------------------
+    def add_desk(self, name: str, role: str, *, dept: str | None = None, town: str | None = None,
+                 prefix: str | None = None) -> str:
+        """Register a desk; return its token (shown once, stored only as a hash)."""
+        name = name.strip()
+        if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
+            raise ValidationError(t("server.bad_desk_name", name=name), field="name")
+        desk = make_desk(self.ref, name, role, dept=dept, town=town)
+        if desk.role is None:
+            raise ValidationError(t("error.unknown_role", role=role, roles=", ".join(r.value for r in Role)),
+                                  field="role")
+        may_dispatch = desk.role in (Role.CALL_TAKER, Role.TOWNSHIP)
+        chosen = (prefix or (desk.prefix if may_dispatch else "")).strip().upper() or None
+        if chosen is not None and not PREFIX_RE.match(chosen):
+            raise ValidationError(t("server.bad_prefix", prefix=prefix), field="prefix")
+        token = "fq1_" + secrets.token_urlsafe(32)
+        with self.write() as conn:
+            if conn.execute(select(SrvDesk.name).where(SrvDesk.name == name)).first() is not None:
+                raise ValidationError(t("server.desk_exists", name=name), field="name")
+            if chosen is not None:
+                other = conn.execute(select(SrvDesk.name).where(SrvDesk.prefix == chosen,
+                                                                SrvDesk.revoked_at.is_(None))).first()
+                if other is not None:
+                    raise ValidationError(t("server.prefix_taken", prefix=chosen, desk=other[0]), field="prefix")
+            conn.execute(SrvDesk.__table__.insert().values(
+                name=name, role=str(desk.role), dept=desk.dept, town=desk.town, prefix=chosen,
+                token_hash=token_hash(token), created_at=to_db(self.clock()), revoked_at=None))
+        return token
+
+    def list_desks(self) -> list[DeskInfo]:
+        with self.read() as conn:
+            heads = dict(conn.execute(select(SrvDeskHead.desk, SrvDeskHead.seq)).all())
+            rows = conn.execute(select(SrvDesk).order_by(SrvDesk.name)).all()
+        return [DeskInfo(r.name, r.role, r.dept, r.town, r.prefix, r.created_at, r.revoked_at,
+                         int(heads.get(r.name, 0))) for r in rows]
+
+    def revoke_desk(self, name: str) -> None:
+        with self.write() as conn:
+            done = conn.execute(update(SrvDesk.__table__).where(SrvDesk.name == name, SrvDesk.revoked_at.is_(None))
+                                .values(revoked_at=to_db(self.clock()))).rowcount
+        if not done:
+            raise ServerError(t("server.no_desk", name=name))
+
+    def authenticate(self, token: str) -> SrvDesk | None:
+        """The active desk holding ``token``, or None."""
+        if not token or len(token) > 200:
+            return None
+        with self.read() as conn:
+            row = conn.execute(select(SrvDesk).where(SrvDesk.token_hash == token_hash(token),
+                                                     SrvDesk.revoked_at.is_(None))).first()
+        return None if row is None else SrvDesk(**row._mapping)
+
+    def desk_of(self, row: SrvDesk) -> Desk:
+        """The console's view of a registered desk (role rules in models/roles.py)."""
+        return Desk(name=row.name, role=Role(row.role), dept=row.dept, town=row.town, prefix=row.prefix or "")
+
+    # ---- hello ---------------------------------------------------------------------------------
+    def hello(self, row: SrvDesk) -> Hello:
+        with self.read() as conn:
+            head = self._head(conn)
+            dh = conn.execute(select(SrvDeskHead.seq).where(SrvDeskHead.desk == row.name)).first()
+            epoch = self._meta(conn, "epoch") or ""
+        return Hello(epoch=epoch, head=head, desk=row.name, role=row.role, dept=row.dept, town=row.town,
+                     prefix=row.prefix, expected=(int(dh[0]) if dh else 0) + 1, server_time=to_db(self.clock()))
+
+    # ---- push ----------------------------------------------------------------------------------
+    def _lock_counter(self, conn: Connection) -> int:
+        stmt = select(SrvCounter.value).where(SrvCounter.name == COUNTER)
+        if self.dialect != "sqlite":
+            stmt = stmt.with_for_update()
+        return int(conn.execute(stmt).scalar_one())
+
+    def _known(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, Any, str, str | None, str | None]]:
+        """id -> ("event", seq, hash, state, None) or ("refused", desk_seq, hash, reason, message)."""
+        found: dict[str, tuple[str, Any, str, str | None, str | None]] = {}
+        for chunk in _chunks(ids):
+            for r in conn.execute(select(SrvEvent.id, SrvEvent.seq, SrvEvent.hash, SrvEvent.state)
+                                  .where(SrvEvent.id.in_(chunk))):
+                found[r.id] = ("event", int(r.seq), r.hash, r.state, None)
+            for r in conn.execute(select(SrvRefused.id, SrvRefused.desk_seq, SrvRefused.hash, SrvRefused.reason,
+                                         SrvRefused.message).where(SrvRefused.id.in_(chunk))):
+                found[r.id] = ("refused", int(r.desk_seq), r.hash, r.reason, r.message)
+        return found
+
+    def _load_orders(self, conn: Connection, order_ids: Iterable[str]) -> dict[str, _Order]:
+        wanted = sorted(set(order_ids))
+        out = {oid: _Order() for oid in wanted}
+        events: dict[str, list[Event]] = {oid: [] for oid in wanted}
+        cols = [getattr(SrvEvent, c) for c in EVENT_COLS]
+        for chunk in _chunks(wanted):
+            for r in conn.execute(select(*cols).where(SrvEvent.order_id.in_(chunk)).order_by(SrvEvent.seq)):
+                events[r.order_id].append(_event(r))
+            for r in conn.execute(select(SrvScope.order_id, SrvScope.assignee).where(SrvScope.order_id.in_(chunk))):
+                out[r.order_id].scope.add(r.assignee)
+            for r in conn.execute(select(SrvRefused.order_id).where(SrvRefused.order_id.in_(chunk),
+                                                                    SrvRefused.kind == str(Action.DISPATCH))):
+                out[r.order_id].dispatch_refused = True
+        for oid, evs in events.items():
+            if evs:
+                out[oid].state = replay(evs).state
+        return out
+
+    def _judge(self, desk: Desk, ev: Event, info: _Order, taken: dict[str, str]) -> tuple[str, str] | None:
+        """Why the server will not share ``ev`` from ``desk`` (reason code, message), or None."""
+        ref = self.ref
+        kind = ev.kind
+        if kind == Action.DISPATCH:
+            try:
+                town = str(ev.payload["town"])
+                order_no = str(ev.payload["order_no"])
+            except (KeyError, TypeError):
+                return "malformed", t("server.malformed", kind=kind)
+            try:
+                if not roles.can_take(desk, ref, None, Action.DISPATCH):
+                    raise PermissionDenied(t("error.role_cannot_dispatch", desk=desk.name,
+                                             role=t(f"role.{desk.role}"), town=town))
+                roles.check_dispatch(desk, town)
+            except PermissionDenied as exc:
+                return "role", str(exc)
+            if not desk.prefix or not order_no.startswith(desk.prefix + "-"):
+                return "prefix", t("server.wrong_prefix", order_no=order_no, prefix=desk.prefix or "-")
+            owner = taken.get(order_no)
+            if owner is not None and owner != ev.order_id:
+                return "order_no_taken", t("server.order_no_taken", order_no=order_no)
+            return None
+        state = info.state
+        if state is None:
+            if info.dispatch_refused:
+                return "order_refused", t("server.order_refused", kind=kind)
+            if desk.sees_all():
+                return None  # stored as a conflict (an event before its order's dispatch), never lost
+            return "unknown_order", t("server.unknown_order", kind=kind)
+        if kind not in KNOWN_KINDS:
+            return None if roles.can_see(desk, ref, state) else ("role", t("server.not_yours", order_no=state.order_no))
+        target = next((a for a in state.assignments if a.id == ev.assignment_id), None)
+        if roles.can_take(desk, ref, state, Action(kind), target):
+            return None
+        return "role", t("error.role_refused", desk=desk.name, role=t(f"role.{desk.role}"),
+                         action=t(f"action.{kind}"), order_no=state.order_no)
+
+    def push(self, row: SrvDesk, request: PushRequest) -> PushResponse:
+        """Take a batch of one desk's events (see the module docstring); one transaction."""
+        desk = self.desk_of(row)
+        now = to_db(self.clock())
+        incoming = sorted(request.events, key=lambda e: e.desk_seq)
+        with self.write() as conn:
+            head = self._lock_counter(conn)
+            before = head
+            epoch = self._meta(conn, "epoch") or ""
+            dh = conn.execute(select(SrvDeskHead.seq, SrvDeskHead.hash).where(SrvDeskHead.desk == desk.name)).first()
+            had_head = dh is not None
+            d_seq, d_hash = (int(dh[0]), dh[1]) if dh else (0, GENESIS)
+            known = self._known(conn, [e.id for e in incoming])
+            fresh = [e for e in incoming if e.desk == desk.name and e.id not in known]
+            orders = self._load_orders(conn, (e.order_id for e in fresh))
+            nos = {str(json.loads(e.payload).get("order_no")) for e in fresh
+                   if e.kind == Action.DISPATCH and _json_object(e.payload)}
+            taken: dict[str, str] = {}
+            for chunk in _chunks(sorted(nos)):
+                taken.update(conn.execute(select(SrvOrderNo.order_no, SrvOrderNo.order_id)
+                                          .where(SrvOrderNo.order_no.in_(chunk))).all())
+            results: list[EventResult] = []
+            new_events: list[dict[str, Any]] = []
+            new_refused: list[dict[str, Any]] = []
+            new_scope: list[dict[str, Any]] = []
+            new_nos: list[dict[str, Any]] = []
+            new_hooks: list[dict[str, Any]] = []
+            blocked = False
+            for w in incoming:
+                if w.desk != desk.name:
+                    results.append(EventResult(id=w.id, status="rejected", reason="forged_desk",
+                                               message=t("server.forged_desk", desk=w.desk, token_desk=desk.name)))
+                    continue
+                k = known.get(w.id)
+                if k is not None:
+                    if k[2] != w.hash or w.computed_hash() != w.hash:
+                        results.append(EventResult(id=w.id, status="rejected", reason="altered",
+                                                   message=t("server.altered", id=w.id)))
+                    elif k[0] == "event":
+                        results.append(EventResult(id=w.id, status="duplicate", seq=k[1], state=k[3]))
+                    else:
+                        results.append(EventResult(id=w.id, status="refused", reason=k[3], message=k[4]))
+                    continue
+                if blocked or w.desk_seq > d_seq + 1:
+                    blocked = True
+                    results.append(EventResult(id=w.id, status="gap"))
+                    continue
+                if w.desk_seq <= d_seq:
+                    results.append(EventResult(id=w.id, status="rejected", reason="diverged",
+                                               message=t("server.diverged", desk=desk.name, seq=w.desk_seq)))
+                    continue
+                if w.computed_hash() != w.hash or w.prev_hash != d_hash:
+                    reason = "bad_hash" if w.computed_hash() != w.hash else "broken_chain"
+                    blocked = True
+                    results.append(EventResult(id=w.id, status="rejected", reason=reason,
+                                               message=t(f"server.{reason}", seq=w.desk_seq)))
+                    continue
+                info = orders.setdefault(w.order_id, _Order())
+                verdict: tuple[str, str] | None
+                try:
+                    ev = _event(w)
+                    verdict = self._judge(desk, ev, info, taken)
+                    if verdict is None:
+                        new_state, status, _why = step(info.state, ev)
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    verdict = ("malformed", t("server.malformed", kind=w.kind))
+                if verdict is not None:
+                    new_refused.append({"id": w.id, "desk": w.desk, "desk_seq": w.desk_seq, "order_id": w.order_id,
+                                        "kind": w.kind, "hash": w.hash, "reason": verdict[0], "message": verdict[1],
+                                        "row": w.model_dump_json(), "received_at": now})
+                    if w.kind == Action.DISPATCH:
+                        info.dispatch_refused = True
+                    known[w.id] = ("refused", w.desk_seq, w.hash, verdict[0], verdict[1])
+                    results.append(EventResult(id=w.id, status="refused", reason=verdict[0], message=verdict[1]))
+                else:
+                    head += 1
+                    new_events.append({**dict(zip(EVENT_COLS, w.row(), strict=True)), "seq": head, "state": status,
+                                       "received_at": now})
+                    if status == "applied" and new_state is not None:
+                        holders = [a.assignee for a in new_state.assignments]
+                        if ev.kind == Action.DISPATCH:
+                            holders.append(author_scope(desk.name))  # the desk that sent it follows it too
+                        for holder in holders:
+                            if holder not in info.scope:
+                                info.scope.add(holder)
+                                new_scope.append({"order_id": w.order_id, "assignee": holder, "granted_seq": head})
+                        if ev.kind == Action.DISPATCH:
+                            taken[new_state.order_no] = new_state.id
+                            new_nos.append({"order_no": new_state.order_no, "order_id": new_state.id})
+                        if self.hooks is not None:
+                            new_hooks.extend(self.hooks.for_event(self.ref, info.state, new_state, ev, now))
+                        info.state = new_state
+                    known[w.id] = ("event", head, w.hash, status, None)
+                    results.append(EventResult(id=w.id, status="stored", seq=head, state=status))
+                d_seq, d_hash = w.desk_seq, w.hash
+            if new_events:
+                conn.execute(SrvEvent.__table__.insert(), new_events)
+            if new_refused:
+                conn.execute(SrvRefused.__table__.insert(), new_refused)
+            if new_scope:
+                conn.execute(SrvScope.__table__.insert(), new_scope)
+            if new_nos:
+                conn.execute(SrvOrderNo.__table__.insert(), new_nos)
+            if new_hooks:
+                conn.execute(SrvWebhook.__table__.insert(), new_hooks)
+            if head != before:
+                conn.execute(update(SrvCounter.__table__).where(SrvCounter.name == COUNTER).values(value=head))
+            if new_events or new_refused:
+                if had_head:
+                    conn.execute(update(SrvDeskHead.__table__).where(SrvDeskHead.desk == desk.name)
+                                 .values(seq=d_seq, hash=d_hash))
+                else:
+                    conn.execute(SrvDeskHead.__table__.insert().values(desk=desk.name, seq=d_seq, hash=d_hash))
+        return PushResponse(epoch=epoch, head=head, expected=d_seq + 1, results=results)
+
+    # ---- pull ----------------------------------------------------------------------------------
+    def pull(self, row: SrvDesk, cursor: int, limit: int) -> PullResponse:
+        """Events after ``cursor`` that this desk may see, in global order (see the module docstring)."""
+        desk = self.desk_of(row)
+        cols = [SrvEvent.seq, *(getattr(SrvEvent, c) for c in EVENT_COLS)]
+        with self.read() as conn:
+            epoch = self._meta(conn, "epoch") or ""
+            head = self._head(conn)  # committed: every seq up to here is visible to the next statements
+            if cursor >= head:
+                return PullResponse(epoch=epoch, head=head, cursor=cursor, more=False, events=[])
+            if desk.sees_all():
+                rows = conn.execute(select(*cols).where(SrvEvent.seq > cursor, SrvEvent.seq <= head)
+                                    .order_by(SrvEvent.seq).limit(limit)).all()
+                upto = int(rows[-1].seq) if len(rows) == limit else head
+                events = rows
+            else:
+                codes = sorted(desk.assignee_codes(self.ref) | {author_scope(desk.name)})
+                mine = select(SrvScope.order_id).where(SrvScope.assignee.in_(codes))
+                rows = conn.execute(select(*cols).where(SrvEvent.seq > cursor, SrvEvent.seq <= head,
+                                                        SrvEvent.order_id.in_(mine))
+                                    .order_by(SrvEvent.seq).limit(limit)).all()
+                upto = int(rows[-1].seq) if len(rows) == limit else head
+                newly = select(SrvScope.order_id).where(SrvScope.assignee.in_(codes), SrvScope.granted_seq > cursor,
+                                                        SrvScope.granted_seq <= upto)
+                backfill = conn.execute(select(*cols).where(SrvEvent.seq <= cursor, SrvEvent.order_id.in_(newly))
+                                        .order_by(SrvEvent.seq)).all()
+                seen: set[str] = set()
+                events = []
+                for r in [*backfill, *rows]:
+                    if r.id not in seen:
+                        seen.add(r.id)
+                        events.append(r)
+        out = [ServerEvent(seq=int(r.seq), **{c: getattr(r, c) for c in EVENT_COLS}) for r in events]
+        return PullResponse(epoch=epoch, head=head, cursor=upto, more=upto < head, events=out)
+
+    # ---- inspection (tests, tools) -------------------------------------------------------------
+    def events(self) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(SrvEvent).order_by(SrvEvent.seq))]
+
+    def refused(self) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(SrvRefused).order_by(SrvRefused.received_at))]
+
+
+def author_scope(desk: str) -> str:
+    """The ``srv_scope`` holder that lets a desk follow the orders it dispatched (a township centre sending an
+    order to a county bureau sees how it goes on)."""
+    return f"@{desk}"
+
+
+def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
+    items = list(items)
+    for i in range(0, len(items), CHUNK):
+        yield items[i:i + CHUNK]
+
+
+def _json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+def _event(r: Any) -> Event:
+    """A domain event from a stored or wire row (raises ValueError/TypeError on malformed content)."""
+    payload = json.loads(r.payload)
+    if not isinstance(payload, dict):
+        raise TypeError("payload is not an object")
+    return Event(id=r.id, order_id=r.order_id, kind=r.kind, event_at=from_db(r.event_at),
+                 recorded_at=from_db(r.recorded_at), desk=r.desk, actor=r.actor, assignment_id=r.assignment_id,
+                 payload=payload, desk_seq=r.desk_seq, prev_hash=r.prev_hash, hash=r.hash)

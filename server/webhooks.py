@@ -1,0 +1,207 @@
+"""Optional outbound notifications: a DingTalk-robot-style message when an order is routed to a department.
+
+The server's config file (``fengqiao server run --config server.toml``) names a webhook URL per assignee::
+
+    [webhooks]
+    msgtype = "markdown"          # or "text"
+    SCJG = "https://oapi.dingtalk.com/robot/send?access_token=…"
+    "ZZ-HZ" = "https://…"         # a township centre; "GA-HZ" a police station; "GA" every station
+
+A message is written to ``srv_webhooks`` in the same transaction as the dispatch (or reassignment) it
+announces, so it is never lost, and a background thread delivers it afterwards: a push never waits for
+DingTalk. Failed deliveries are retried with capped exponential backoff and jitter, up to ``max_attempts``.
+The message carries the order number, tag, town and deadlines, never the caller's phone or words.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import or_, select, update
+
+from models.clock import Clock, fmt_local, system_clock, to_db
+from models.errors import ValidationError
+from models.i18n import t
+from models.machine import Action, Event, OrderState
+from models.reference import Reference
+from models.routing import describe_assignee
+
+from .schema import SrvWebhook
+
+log = logging.getLogger("fengqiao.server.webhooks")
+MSGTYPES = ("markdown", "text")
+
+
+@dataclass
+class WebhookConfig:
+    urls: dict[str, str] = field(default_factory=dict)  # assignee code (SCJG, ZZ-HZ, GA-HZ) or dept (GA) -> URL
+    msgtype: str = "markdown"
+    max_attempts: int = 10
+    lang: str = "zh"
+
+    @classmethod
+    def load(cls, path: Path) -> WebhookConfig:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValidationError(t("config.unreadable", path=path, error=exc)) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValidationError(t("config.bad_toml", path=path, error=exc)) from None
+        section = raw.get("webhooks", {})
+        if not isinstance(section, dict):
+            raise ValidationError(t("config.bad_toml", path=path, error="[webhooks] must be a table"))
+        msgtype = section.get("msgtype", "markdown")
+        if msgtype not in MSGTYPES:
+            raise ValidationError(t("config.bad_value", path=path, key="webhooks.msgtype", value=msgtype))
+        attempts = section.get("max_attempts", 10)
+        if not isinstance(attempts, int) or attempts < 1:
+            raise ValidationError(t("config.bad_value", path=path, key="webhooks.max_attempts", value=attempts))
+        urls = {}
+        for key, value in section.items():
+            if key in ("msgtype", "max_attempts", "lang"):
+                continue
+            if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+                raise ValidationError(t("config.bad_value", path=path, key=f"webhooks.{key}", value=value))
+            urls[key.upper()] = value
+        lang = section.get("lang", "zh")
+        return cls(urls=urls, msgtype=msgtype, max_attempts=attempts, lang=lang if lang in ("zh", "en") else "zh")
+
+    def url_for(self, assignee: str, dept: str) -> str | None:
+        return self.urls.get(assignee.upper()) or self.urls.get(dept.upper())
+
+    def for_event(self, ref: Reference, before: OrderState | None, after: OrderState, ev: Event,
+                  now: str) -> list[dict[str, Any]]:
+        """Rows for ``srv_webhooks``: one per assignment this applied event routes the order to."""
+        if ev.kind == Action.DISPATCH:
+            targets = list(after.assignments)
+        elif ev.kind == Action.REASSIGN:
+            old = {a.id for a in before.assignments} if before else set()
+            targets = [a for a in after.assignments if a.id not in old]
+        else:
+            return []
+        rows = []
+        for a in targets:
+            url = self.url_for(a.assignee, a.dept)
+            if url:
+                rows.append({"event_id": ev.id, "order_id": after.id, "assignee": a.assignee, "url": url,
+                             "body": json.dumps(message(ref, after, a.assignee, self.msgtype, self.lang),
+                                                ensure_ascii=False),
+                             "attempts": 0, "next_try_at": now, "claimed_until": None, "delivered_at": None,
+                             "last_error": None})
+        return rows
+
+
+def message(ref: Reference, o: OrderState, assignee: str, msgtype: str = "markdown", lang: str = "zh") -> dict:
+    """The DingTalk robot JSON body (``msgtype`` text or markdown) announcing order ``o`` to ``assignee``."""
+    tag = ref.tags[o.tag]
+    town = ref.towns[o.town]
+    a = next(x for x in reversed(o.assignments) if x.assignee == assignee)
+    values = {
+        "order_no": o.order_no, "assignee": describe_assignee(ref, assignee, lang),
+        "tag": f"{tag.code} {tag.name_en if lang == 'en' else tag.name_zh}",
+        "town": town.name_en if lang == "en" else town.name_zh, "mode": t(f"mode.{o.mode}", lang=lang),
+        "sign_due": fmt_local(a.sign_due), "feedback_due": fmt_local(a.feedback_due),
+    }
+    title = t("server.hook_title", lang=lang, **values)
+    if msgtype == "text":
+        return {"msgtype": "text", "text": {"content": t("server.hook_text", lang=lang, **values)}}
+    return {"msgtype": "markdown", "markdown": {"title": title, "text": t("server.hook_markdown", lang=lang, **values)}}
+
+
+class Deliverer:
+    """Delivers pending webhook rows in a daemon thread. Several server processes may run one each."""
+
+    def __init__(self, store: Any, *, clock: Clock = system_clock, client: httpx.Client | None = None,
+                 interval: float = 2.0, rng: random.Random | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.client = client or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+        self.interval = interval
+        self.rng = rng or random.Random()
+        self.max_attempts = store.hooks.max_attempts if store.hooks else 10
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="fengqiao-webhooks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while self.deliver_due() and not self._stop.is_set():
+                    pass
+            except Exception:  # noqa: BLE001 - keep delivering; the database may come back
+                log.exception("webhook delivery failed")
+            self._stop.wait(self.interval)
+
+    def _claim(self) -> dict[str, Any] | None:
+        """Take one due row for 60 s (safe with several server processes)."""
+        now = self.clock()
+        text = to_db(now)
+        with self.store.write() as conn:
+            stmt = (select(SrvWebhook).where(SrvWebhook.delivered_at.is_(None), SrvWebhook.next_try_at.is_not(None),
+                                             SrvWebhook.next_try_at <= text,
+                                             or_(SrvWebhook.claimed_until.is_(None), SrvWebhook.claimed_until < text))
+                    .order_by(SrvWebhook.id).limit(1))
+            if self.store.dialect != "sqlite":
+                stmt = stmt.with_for_update(skip_locked=True)
+            row = conn.execute(stmt).first()
+            if row is None:
+                return None
+            conn.execute(update(SrvWebhook.__table__).where(SrvWebhook.id == row.id)
+                         .values(claimed_until=to_db(now + timedelta(seconds=60))))
+            return dict(row._mapping)
+
+    def deliver_due(self) -> bool:
+        """Deliver one due message; False when none is due."""
+        row = self._claim()
+        if row is None:
+            return False
+        error = None
+        try:
+            resp = self.client.post(row["url"], content=row["body"].encode(),
+                                    headers={"Content-Type": "application/json; charset=utf-8"})
+            if resp.status_code != 200:
+                error = f"HTTP {resp.status_code}"
+            else:
+                try:
+                    data = resp.json()
+                except ValueError:
+                    data = {}
+                if isinstance(data, dict) and data.get("errcode", 0) not in (0, None):
+                    error = f"errcode {data.get('errcode')}: {data.get('errmsg', '')}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        now = self.clock()
+        attempts = int(row["attempts"]) + 1
+        if error is None:
+            values = {"delivered_at": to_db(now), "attempts": attempts, "next_try_at": None, "claimed_until": None}
+        else:
+            delay = min(3600.0, 5.0 * 2 ** (attempts - 1))
+            delay = delay / 2 + self.rng.uniform(0, delay / 2)
+            nxt = None if attempts >= self.max_attempts else to_db(now + timedelta(seconds=delay))
+            values = {"attempts": attempts, "next_try_at": nxt, "claimed_until": None, "last_error": error[:500]}
+        with self.store.write() as conn:
+            conn.execute(update(SrvWebhook.__table__).where(SrvWebhook.id == row["id"]).values(**values))
+        return True
+
+
+def pending(store: Any) -> list[dict[str, Any]]:
+    with store.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(SrvWebhook).order_by(SrvWebhook.id))]
+

@@ -1,0 +1,117 @@
+"""The sync protocol's messages, shared by the desk's client (store/sync.py) and the server (server/).
+
+An event travels exactly as it is stored: the same text for times and payload, so the receiver can check the
+SHA-256 of the desk's hash chain byte for byte. Nothing here touches a database or the network.
+
+Push results, one per event:
+
+* ``stored``    — new on the server, at ``seq`` in its global order; ``state`` is its outcome in the replay
+  of the order in server order (applied | redundant | conflict | unknown). A business conflict is a
+  ``stored`` event with ``state = conflict``: the push still succeeds.
+* ``duplicate`` — the server already had this event id; ``seq`` and ``state`` are the original ones.
+* ``refused``   — the server will not share it (the desk's role may not do that, an order number already
+  taken, …): recorded on the server with ``reason``, counted in the desk's sequence, never sent to others.
+* ``rejected``  — not accepted and not counted: the desk's queue stops here until someone looks (a broken
+  hash chain, an event whose content differs from the one stored under the same id, a forged desk id).
+* ``gap``       — not looked at: an earlier event of the desk is missing; ``expected`` says which one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.events import hash_fields
+
+PROTOCOL = 1
+MAX_PUSH = 2000
+MAX_PULL = 5000
+
+PushStatus = Literal["stored", "duplicate", "refused", "rejected", "gap"]
+REFUSAL_REASONS = ("role", "unknown_order", "order_refused", "prefix", "order_no_taken", "malformed")
+REJECTION_REASONS = ("forged_desk", "bad_hash", "broken_chain", "altered", "diverged")
+
+
+class WireEvent(BaseModel):
+    """One event as stored (``events`` columns, text exactly as written)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=64)
+    order_id: str = Field(min_length=1, max_length=64)
+    assignment_id: str | None = Field(default=None, max_length=64)
+    kind: str = Field(min_length=1, max_length=64)
+    actor: str = Field(max_length=200)
+    desk: str = Field(min_length=1, max_length=200)
+    desk_seq: int = Field(ge=1)
+    event_at: str = Field(min_length=27, max_length=27)
+    recorded_at: str = Field(min_length=27, max_length=27)
+    payload: str = Field(max_length=200_000)
+    prev_hash: str = Field(min_length=64, max_length=64)
+    hash: str = Field(min_length=64, max_length=64)
+
+    def computed_hash(self) -> str:
+        return hash_fields(id=self.id, order_id=self.order_id, assignment_id=self.assignment_id, kind=self.kind,
+                           actor=self.actor, desk=self.desk, desk_seq=self.desk_seq, event_at=self.event_at,
+                           recorded_at=self.recorded_at, payload=self.payload, prev_hash=self.prev_hash)
+
+    def row(self) -> tuple[Any, ...]:
+        """The values in ``models.events.STORED_COLUMNS`` order."""
+        return (self.id, self.order_id, self.assignment_id, self.kind, self.actor, self.desk, self.desk_seq,
+                self.event_at, self.recorded_at, self.payload, self.prev_hash, self.hash)
+
+
+class ServerEvent(WireEvent):
+    """An event as the server hands it out: with its place in the global order."""
+
+    seq: int = Field(ge=1)
+
+
+class Hello(BaseModel):
+    protocol: int = PROTOCOL
+    epoch: str
+    head: int
+    desk: str
+    role: str
+    dept: str | None = None
+    town: str | None = None
+    prefix: str | None = None
+    expected: int  # the desk_seq the server expects next from this desk
+    server_time: str
+
+
+class PushRequest(BaseModel):
+    epoch: str | None = None
+    events: list[WireEvent] = Field(max_length=MAX_PUSH)
+
+
+class EventResult(BaseModel):
+    id: str
+    status: PushStatus
+    seq: int | None = None
+    state: str | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+class PushResponse(BaseModel):
+    epoch: str
+    head: int
+    expected: int
+    results: list[EventResult]
+
+
+class PullResponse(BaseModel):
+    epoch: str
+    head: int
+    cursor: int  # pull again from here
+    more: bool
+    events: list[ServerEvent]
+
+
+def wire_from_row(row: Any) -> WireEvent:
+    """A stored ``events`` row (any object with the column attributes) as a wire event."""
+    return WireEvent(id=row.id, order_id=row.order_id, assignment_id=row.assignment_id, kind=row.kind,
+                     actor=row.actor, desk=row.desk, desk_seq=row.desk_seq, event_at=row.event_at,
+                     recorded_at=row.recorded_at, payload=row.payload, prev_hash=row.prev_hash, hash=row.hash)

@@ -1,0 +1,325 @@
+"""Sync throughput: push and pull of 100,000 events and 20 desks pushing at once, on a SQLite and on a PostgreSQL
+server, each beside a bare bulk insert of the same event rows into the same database (the floor); and a longer
+run of the fault-injection simulation than ``make test`` does.
+
+The server runs as its own process (``fengqiao server run``), the desks in this one, over real HTTP on
+127.0.0.1. The desks' event logs are generated once (township desks dispatching in their town and working
+their own assignments: dispatch, sign, arrive, feedback) and cached in .bench/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+from models.clock import local_day
+from models.events import new_id
+from models.intake import IntakeForm, validate_intake
+from models.machine import Action, CallInfo, Event, Intent, apply, build, dispatch_payload
+from models.reference import default_reference
+from models.routing import route
+from server.store import ServerStore
+from store.db import Database
+from store.projection import INSERT_CALL, INSERT_EVENT, DeskChain, call_tuple, save_order
+from store.sync import HttpTransport, SyncClient
+from store.wire import PullResponse
+
+from .common import CACHE, ROOT, Context, Row
+
+GEN_VERSION = 2
+TOWNS = ["HZ", "SHH", "SJ", "LS", "PK", "GL", "CL", "CR", "SJJ", "SHG", "GLL", "XY", "JT", "BZ", "XW", "GM", "LN",
+         "ZX", "YH", "WY", "TY"]
+TAGS = ["B04", "A03", "B01", "C14", "A02", "B02", "C04"]  # some go to county bureaus: only dispatched here
+PG_ADMIN = os.environ.get("FENGQIAO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def desk_log(name: str, town: str, events: int, ctx: Context) -> Path:
+    """A township desk's database holding ``events`` events it wrote itself (cached)."""
+    path = CACHE / f"sync-{name}-{town}-{events}-g{GEN_VERSION}.db"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    for p in CACHE.glob(partial.name + "*"):
+        p.unlink()
+    ref = default_reference()
+    db = Database(partial)
+    at = ctx.clock()() - timedelta(days=30)
+    own = {f"ZZ-{town}", ref.town(town).station_code}
+    written, n = 0, 0
+    while written < events:
+        with db.write() as conn:
+            chain = DeskChain(conn, name)
+            rows, calls = [], []
+            while written < events and len(rows) < 5000:
+                n += 1
+                at += timedelta(minutes=3)
+                tag = TAGS[n % len(TAGS)]
+                plan = route(ref, tag, town)
+                clean = validate_intake(ref, IntakeForm(phone=f"138{n:08d}", town=town, description="商铺门口乱堆放",
+                                                        address=f"人民路{n % 300}号"))
+                call = CallInfo(new_id(), clean.phone, "", town, clean.address, clean.description, at, name)
+                no = f"{town}-{local_day(at)}-{n:05d}"
+                payload = dispatch_payload(ref, order_no=no, route=plan, call=call, at=at,
+                                           assignment_ids=[new_id() for _ in plan.assignees])
+                ev = Event(id=new_id(), order_id=new_id(), kind=str(Action.DISPATCH), event_at=at, recorded_at=at,
+                           desk=name, actor="bench", payload=payload)
+                state = apply(None, ev)
+                evs = [ev]
+                for a in [a for a in state.assignments if a.assignee in own]:  # the desk's own work only
+                    for i, action in enumerate((Action.SIGN, Action.ARRIVE, Action.FEEDBACK)):
+                        when = at + timedelta(minutes=5 + 10 * i)
+                        step = build(ref, state, Intent(action, assignee=a.assignee, result="resolved",
+                                                        note="已处理"), event_id=new_id(), at=when, desk=name,
+                                     actor="bench", recorded_at=when, check=False)
+                        apply(state, step)
+                        evs.append(step)
+                evs = evs[:events - written]
+                rows.extend(chain.seal(e) for e in evs)
+                calls.append(call_tuple(call, ev.order_id, linked=False, repeat_of=None))
+                written += len(evs)
+                conn.exec_driver_sql(INSERT_CALL, calls[-1])
+                save_order(conn, state)
+            conn.exec_driver_sql(INSERT_EVENT, rows)
+            chain.save(conn)
+    db.checkpoint()
+    db.close()
+    partial.rename(path)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def server_process(url: str, workdir: Path) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    log = (workdir / "server.log").open("ab")
+    proc = subprocess.Popen([sys.executable, "-m", "console.cli", "server", "run", "--port", str(port), "--db", url,
+                             "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        end = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > end:
+                raise RuntimeError(f"server did not start: {(workdir / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@contextmanager
+def backend(kind: str, workdir: Path) -> Iterator[str | None]:
+    """A fresh server database URL (None: PostgreSQL is not reachable)."""
+    if kind == "sqlite":
+        path = workdir / "server.db"
+        for p in workdir.glob("server.db*"):
+            p.unlink()
+        yield f"sqlite:///{path}"
+        return
+    try:
+        import psycopg
+
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except Exception:  # noqa: BLE001
+        yield None
+        return
+    name = f"fq_bench_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield "postgresql+psycopg://" + PG_ADMIN.split("://", 1)[1].rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def floor_insert(url: str, source: Path) -> float:
+    """Seconds to bulk-insert the same event rows into a bare table of the same database: the floor."""
+    import sqlite3
+
+    src = sqlite3.connect(source)
+    rows = src.execute("SELECT id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, "
+                       "payload, prev_hash, hash FROM events ORDER BY seq").fetchall()
+    src.close()
+    ddl = ("CREATE TABLE floor_events (seq BIGINT PRIMARY KEY, id TEXT UNIQUE, order_id TEXT, assignment_id TEXT, "
+           "kind TEXT, actor TEXT, desk TEXT, desk_seq BIGINT, event_at TEXT, recorded_at TEXT, payload TEXT, "
+           "prev_hash TEXT, hash TEXT)")
+    numbered = [(i, *r) for i, r in enumerate(rows, start=1)]
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.split("///", 1)[1])
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(ddl)
+        started = time.perf_counter()
+        conn.executemany("INSERT INTO floor_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", numbered)
+        conn.commit()
+        seconds = time.perf_counter() - started
+        conn.execute("DROP TABLE floor_events")
+        conn.close()
+        return seconds
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute(ddl)
+        conn.commit()
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO floor_events VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", numbered)
+        conn.commit()
+        seconds = time.perf_counter() - started
+        conn.execute("DROP TABLE floor_events")
+        conn.commit()
+    return seconds
+
+
+def copy_desk(path: Path, ctx: Context, name: str) -> Database:
+    target = ctx.scratch(name)
+    shutil.copyfile(path, target)
+    return Database(target)
+
+
+def bench_backend(kind: str, ctx: Context, n: int, desks: int) -> list[Row]:
+    workdir = ctx.tmp / f"sync-{kind}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    label = "SQLite" if kind == "sqlite" else "PostgreSQL"
+    rows: list[Row] = []
+    one = desk_log("HZ-one", "HZ", n, ctx)
+    per = n // desks
+    towns = TOWNS[1:desks + 1]  # the other towns: one township desk each
+    many = [desk_log(f"{t}-bench", t, per, ctx) for t in towns]
+    with backend(kind, workdir) as url:
+        if url is None:
+            return [Row("sync", f"{label}: skipped", "-", note=f"no PostgreSQL at {PG_ADMIN}")]
+        store = ServerStore(url)
+        token = store.add_desk("HZ-one", "township", town="HZ")
+        tokens = [store.add_desk(f"{t}-bench", "township", town=t) for t in towns]
+        sup = store.add_desk("SUP-bench", "supervisor")
+        store.close()
+        with server_process(url, workdir) as base:
+            # 1. one desk pushes n events
+            db = copy_desk(one, ctx, f"push-{kind}.db")
+            client = SyncClient(db, HttpTransport(base, token, timeout=120), push_batch=1000)
+            started = time.perf_counter()
+            report = client.push()
+            push_s = time.perf_counter() - started
+            assert report.pushed == n, report
+            client.transport.close()
+            db.close()
+            # 2. an empty supervisor desk pulls them: events, calls, projections, statuses
+            target = ctx.scratch(f"pull-{kind}.db")
+            db = Database(target)
+            client = SyncClient(db, HttpTransport(base, sup, timeout=120), pull_limit=5000)
+            started = time.perf_counter()
+            report = client.pull()
+            pull_s = time.perf_counter() - started
+            assert report.pulled == n, report
+            with db.read() as conn:
+                orders = conn.exec_driver_sql("SELECT count(*) FROM orders").scalar()
+            # 2b. an idle poll: what every desk does every few seconds when nothing is new
+            started = time.perf_counter()
+            for _ in range(200):
+                client.transport.call("GET", "/v1/pull", PullResponse, params={"cursor": report.cursor, "limit": 1000})
+            idle_ms = (time.perf_counter() - started) * 1000 / 200
+            client.transport.close()
+            db.close()
+            # 3. twenty desks push at once
+            dbs = [copy_desk(p, ctx, f"many-{kind}-{i}.db") for i, p in enumerate(many)]
+            clients = [SyncClient(d, HttpTransport(base, tok, timeout=300), push_batch=500)
+                       for d, tok in zip(dbs, tokens, strict=True)]
+            results: list[int] = []
+            errors: list[BaseException] = []
+
+            def push(c: SyncClient) -> None:
+                try:
+                    results.append(c.push().pushed)
+                except BaseException as exc:  # noqa: BLE001
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=push, args=(c,)) for c in clients]
+            started = time.perf_counter()
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            many_s = time.perf_counter() - started
+            if errors:
+                raise errors[0]
+            assert sum(results) == per * desks, results
+            for c, d in zip(clients, dbs, strict=True):
+                c.transport.close()
+                d.close()
+        floor = floor_insert(url, one)
+    rows += [
+        Row("sync", f"{label}: push {n:,} events (1 desk, 1,000/request)", push_s, "s", floor,
+            note="floor: bare bulk insert of the same rows"),
+        Row("sync", f"{label}: pull {n:,} events into an empty desk ({orders:,} orders)", pull_s, "s", floor,
+            note="with projections, in 5,000-event pages"),
+        Row("sync", f"{label}: {desks} desks pushing {per * desks:,} events at once", many_s, "s", floor),
+        Row("sync", f"{label}: push rate, one desk", n / push_s, "events/s"),
+        Row("sync", f"{label}: push rate, {desks} desks at once", per * desks / many_s, "events/s"),
+        Row("sync", f"{label}: pull rate", n / pull_s, "events/s"),
+        Row("sync", f"{label}: idle poll (nothing new), one request", idle_ms, "ms"),
+    ]
+    return rows
+
+
+def bench_faults(ctx: Context) -> list[Row]:
+    sys.path.insert(0, str(ROOT))
+    from tests.sync.sim import Simulation
+
+    seeds, steps = (range(100, 103), 400) if ctx.quick else (range(100, 110), 1000)
+    problems = 0
+    counts: dict[str, int] = {}
+    started = time.perf_counter()
+    for seed in seeds:
+        work = ctx.scratch(f"faults-{seed}")
+        work.mkdir(parents=True, exist_ok=True)
+        sim = Simulation(f"sqlite:///{work / 'server.db'}", work, seed=seed, steps=steps)
+        try:
+            problems += len(sim.run())
+            for k in ("events", "conflicts", "dropped", "lost_acks", "duplicated", "late deliveries",
+                      "crash push:answered", "crash pull:stored"):
+                counts[k] = counts.get(k, 0) + sim.counts[k]
+        finally:
+            sim.close()
+    seconds = time.perf_counter() - started
+    faults = (f"{counts['dropped']} dropped, {counts['lost_acks']} acks lost, {counts['duplicated']} duplicated, "
+              f"{counts['late deliveries']} late, {counts['crash push:answered'] + counts['crash pull:stored']} crashes")
+    return [
+        Row("sync", f"fault injection: {len(seeds)} runs × {steps} steps, 7 desks", problems, "violations",
+            note=f"{counts['events']:,} events, {counts['conflicts']} conflicts; {faults}; {seconds:.0f} s"),
+    ]
+
+
+def bench(ctx: Context) -> list[Row]:
+    n = 20_000 if ctx.quick else 100_000
+    rows: list[Row] = []
+    for kind in ("sqlite", "postgresql"):
+        rows += bench_backend(kind, ctx, n, 20)
+    rows += bench_faults(ctx)
+    return rows
+

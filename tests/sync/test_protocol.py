@@ -1,0 +1,274 @@
+"""The sync protocol, each test on a SQLite server and on a PostgreSQL server (skipped without one)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+
+from models.machine import Action, Intent
+from store.sync import SimulatedCrash, timeline
+from store.wire import PushRequest
+
+from .hub import FORM, FORM_HZ, Hub
+
+
+def test_two_desks_reach_the_same_state(hub: Hub) -> None:
+    a = hub.add("CT1", "call_taker", prefix="SZ")
+    s = hub.add("SUP", "supervisor")
+    o = a.store.dispatch(FORM, "B01")
+    report = a.sync()
+    assert (report.pushed, report.waiting) == (1, 0)
+    assert s.sync().pulled == 1
+    hub.clock.advance(minutes=5)
+    a.store.act(o.order_no, Intent(Action.CANCEL, note="报警人撤回"))
+    hub.sync_all()
+    sql = "SELECT order_no, status, primary_assignee, cancel_reason FROM orders"
+    assert a.rows(sql) == s.rows(sql) == [(o.order_no, "cancelled", "SCJG", "报警人撤回")]
+    assert s.rows("SELECT phone, description, order_id FROM calls") == [("13857512345", FORM.description, o.id)]
+    assert [e["desk_seq"] for e in hub.server.events()] == [1, 2]
+
+
+def test_push_is_idempotent_and_answers_the_original_numbers(hub: Hub) -> None:
+    a = hub.add("CT1", "call_taker", prefix="SZ")
+    a.store.dispatch(FORM, "B01")
+    a.store.dispatch(FORM_HZ, "A03")
+    batch = PushRequest(events=[a.wire(1), a.wire(2)]).model_dump(mode="json")
+    first = hub.post("/v1/push", a.token, batch).json()
+    again = hub.post("/v1/push", a.token, batch).json()
+    assert [r["status"] for r in first["results"]] == ["stored", "stored"]
+    assert [r["status"] for r in again["results"]] == ["duplicate", "duplicate"]
+    assert [r["seq"] for r in again["results"]] == [r["seq"] for r in first["results"]] == [1, 2]
+    assert again["head"] == 2 and len(hub.server.events()) == 2
+
+
+def test_a_gap_is_answered_with_the_expected_number(hub: Hub) -> None:
+    a = hub.add("CT1", "call_taker", prefix="SZ")
+    for _ in range(3):
+        a.store.dispatch(FORM, "B01")
+    resp = hub.post("/v1/push", a.token, PushRequest(events=[a.wire(2), a.wire(3)]).model_dump(mode="json"))
+    assert resp.status_code == 200
+    body = resp.json()
+    assert [r["status"] for r in body["results"]] == ["gap", "gap"] and body["expected"] == 1
+    assert hub.server.events() == []
+    report = a.sync()  # the client pushes from its own outbox, in order
+    assert report.pushed == 3 and [e["desk_seq"] for e in hub.server.events()] == [1, 2, 3]
+
+
+def test_a_business_conflict_is_stored_and_shown_everywhere(hub: Hub) -> None:
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    dept = hub.add("SCJG", "department", dept="SCJG")
+    o = ct.store.dispatch(FORM, "B01")
+    hub.sync_all()
+    hub.clock.advance(minutes=2)
+    ct.store.act(o.order_no, Intent(Action.CANCEL, note="报警人撤回"))  # offline from each other…
+    hub.clock.advance(minutes=1)
+    dept.store.act(o.order_no, Intent(Action.SIGN))  # …the department signs the order just cancelled
+    assert ct.sync().pushed == 1
+    report = dept.sync()
+    assert report.pushed == 1  # a 200, not an error: the sign is stored
+    sign = hub.server.events()[-1]
+    assert (sign["kind"], sign["state"]) == ("sign", "conflict")
+    ct.sync()
+    for d in (ct, dept):
+        assert d.rows("SELECT status FROM orders") == [("cancelled",)]
+        marks = {e.event.kind: e.status for e in d.store.timeline(o.order_no)[1]}
+        assert marks == {"dispatch": "applied", "cancel": "applied", "sign": "conflict"}
+        assert d.rows("SELECT count(*) FROM event_state WHERE status = 'conflict'") == [(1,)]
+
+
+def test_both_signed_is_redundant_not_an_error(hub: Hub) -> None:
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    town = hub.add("HZ", "township", town="HZ")
+    police = hub.add("GAHZ", "department", dept="GA-HZ")
+    o = ct.store.dispatch(FORM_HZ, "A03")  # dual: ZZ-HZ and GA-HZ
+    hub.sync_all()
+    hub.clock.advance(minutes=2)
+    town.store.act(o.order_no, Intent(Action.SIGN, assignee="GA-HZ"))  # the township centre signs for the station
+    police.store.act(o.order_no, Intent(Action.SIGN))  # and the station signs too
+    hub.sync_all()
+    states = {(e["desk"], e["kind"]): e["state"] for e in hub.server.events()}
+    assert states[("HZ", "sign")] == "applied" and states[("GAHZ", "sign")] == "redundant"
+    for d in (ct, town, police):
+        assert d.rows("SELECT assignee, status FROM assignments ORDER BY seq") == [("ZZ-HZ", "dispatched"),
+                                                                                 ("GA-HZ", "signed")]
+
+
+def test_events_of_unknown_kinds_are_stored_and_kept(hub: Hub) -> None:
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    sup = hub.add("SUP", "supervisor")
+    o = ct.store.dispatch(FORM, "B01")
+    ct.forge(o.id, "photo-attached", {"url": "https://example/1.jpg"})  # a kind from a newer version
+    hub.sync_all()
+    assert [e["state"] for e in hub.server.events()] == ["applied", "unknown"]
+    for d in (ct, sup):
+        assert d.rows("SELECT kind, payload FROM events ORDER BY seq")[1] == (
+            "photo-attached", json.dumps({"url": "https://example/1.jpg"}, separators=(",", ":")))
+        assert d.rows("SELECT status FROM event_state ORDER BY server_seq") == [("applied",), ("unknown",)]
+        assert d.rows("SELECT status FROM orders") == [("dispatched",)]
+
+
+def test_a_department_pulls_only_its_orders_and_a_reassigned_order_whole(hub: Hub) -> None:
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    scjg = hub.add("SCJG", "department", dept="SCJG")
+    zjj = hub.add("ZJJ", "department", dept="ZJJ")
+    mine = ct.store.dispatch(FORM, "B01")  # SCJG
+    other = ct.store.dispatch(FORM, "C04")  # SW
+    hub.sync_all()
+    assert scjg.rows("SELECT order_no FROM orders") == [(mine.order_no,)]
+    assert zjj.rows("SELECT count(*) FROM events") == [(0,)]
+    hub.clock.advance(minutes=3)
+    scjg.store.act(mine.order_no, Intent(Action.RETURN, note="不属本局职责"))
+    scjg.sync()
+    ct.sync()
+    hub.clock.advance(minutes=3)
+    ct.store.act(mine.order_no, Intent(Action.REASSIGN, to="ZJJ", note="改派住建"))
+    hub.sync_all()
+    # ZJJ now has the order with its whole history (dispatch and return were before its cursor)
+    assert zjj.rows("SELECT order_no, primary_assignee, status FROM orders") == [(mine.order_no, "ZJJ", "dispatched")]
+    assert [r[0] for r in zjj.rows("SELECT kind FROM events ORDER BY seq")] == ["dispatch", "return", "reassign"]
+    assert other.id not in {r[0] for r in zjj.rows("SELECT order_id FROM events")}
+    assert scjg.rows("SELECT primary_assignee FROM orders") == [("ZJJ",)]  # SCJG still sees its old order
+
+
+def test_a_township_follows_the_orders_it_sent_to_a_county_bureau(hub: Hub) -> None:
+    town = hub.add("HZ", "township", town="HZ")
+    water = hub.add("SW", "department", dept="SW")
+    o = town.store.dispatch(FORM_HZ, "C04")  # a burst main: the water company's, not the centre's
+    hub.sync_all()
+    hub.clock.advance(minutes=2)
+    water.store.act(o.order_no, Intent(Action.SIGN))
+    hub.sync_all()
+    assert town.rows("SELECT order_no, status FROM orders") == [(o.order_no, "signed")]
+
+
+def test_a_crash_mid_pull_leaves_the_desk_as_it_was(hub: Hub) -> None:
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    sup = hub.add("SUP", "supervisor")
+    for _ in range(3):
+        ct.store.dispatch(FORM, "B01")
+    ct.sync()
+
+    def crash(point: str) -> None:
+        if point == "pull:stored":
+            raise SimulatedCrash(point)
+
+    with pytest.raises(SimulatedCrash):
+        sup.client(crash=crash).sync_once()
+    assert sup.rows("SELECT count(*) FROM events") == [(0,)]
+    assert sup.rows("SELECT value FROM meta WHERE key = 'sync.cursor'") in ([], [("0",)])
+    assert sup.sync().pulled == 3 and sup.rows("SELECT count(*) FROM orders") == [(3,)]
+
+
+def test_a_crash_between_the_servers_commit_and_the_ack_applies_nothing_twice(hub: Hub) -> None:
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    ct.store.dispatch(FORM, "B01")
+    ct.store.dispatch(FORM, "B02")
+
+    def crash(point: str) -> None:
+        if point == "push:answered":
+            raise SimulatedCrash(point)
+
+    with pytest.raises(SimulatedCrash):
+        ct.client(crash=crash).sync_once()
+    assert len(hub.server.events()) == 2  # committed on the server, never recorded by the desk
+    report = ct.sync()
+    assert (report.pushed, report.duplicates, report.waiting) == (0, 2, 0)
+    assert len(hub.server.events()) == 2
+    assert ct.rows("SELECT server_seq FROM event_state ORDER BY server_seq") == [(1,), (2,)]
+
+
+def test_a_new_epoch_makes_desks_repush_and_repull(hub: Hub) -> None:
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    sup = hub.add("SUP", "supervisor")
+    o = ct.store.dispatch(FORM, "B01")
+    hub.sync_all()
+    restore = hub.backup()
+    hub.clock.advance(minutes=3)
+    ct.store.act(o.order_no, Intent(Action.CANCEL, note="撤回"))
+    ct.store.dispatch(FORM, "C04")
+    hub.sync_all()
+    assert len(hub.server.events()) == 3
+    # Disaster: the server is restored from the backup (one event instead of three) and given a new epoch.
+    hub.restore(restore())
+    assert len(hub.server.events()) == 1
+    hub.server.new_epoch()
+    report = sup.sync()
+    assert report.epoch_reset
+    ct.sync()
+    sup.sync()
+    assert len(hub.server.events()) == 3
+    sql = "SELECT order_no, status FROM orders ORDER BY order_no"
+    assert ct.rows(sql) == sup.rows(sql) and len(ct.rows(sql)) == 2
+    seqs = "SELECT e.id, s.server_seq FROM events e JOIN event_state s ON s.event_id = e.id ORDER BY e.id"
+    assert ct.rows(seqs) == sup.rows(seqs)
+
+
+def test_a_restore_without_a_new_epoch_is_noticed(hub: Hub) -> None:
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    ct.store.dispatch(FORM, "B01")
+    ct.sync()
+    restore = hub.backup()
+    ct.store.dispatch(FORM, "B02")
+    ct.sync()
+    hub.restore(restore())  # the operator forgot `fengqiao server new-epoch`
+    report = ct.sync()
+    assert report.epoch_reset and len(hub.server.events()) == 2
+
+
+def test_the_server_never_lets_an_event_be_edited(hub: Hub) -> None:
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    ct.store.dispatch(FORM, "B01")
+    ct.sync()
+    with pytest.raises(DBAPIError), hub.server.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE srv_events SET actor = 'someone else'")
+    with pytest.raises(DBAPIError), hub.server.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM srv_events")
+    changed = ct.wire(1).model_copy(update={"payload": ct.wire(1).payload.replace("假货", "真货")})
+    body = hub.post("/v1/push", ct.token, PushRequest(events=[changed]).model_dump(mode="json")).json()
+    assert body["results"][0]["status"] == "rejected" and body["results"][0]["reason"] == "altered"
+    assert "假货" in hub.server.events()[0]["payload"]
+
+
+def test_concurrent_pushes_get_gap_free_numbers_in_commit_order(hub: Hub) -> None:
+    """Eight desks push at once while a reader pulls: the reader never skips a committed event."""
+    desks = [hub.add(f"CT{i}", "call_taker", prefix=f"P{i}") for i in range(8)]
+    for d in desks:
+        for _ in range(12):
+            d.store.dispatch(FORM, "B01")
+    reader = hub.add("SUP", "supervisor")
+    seen: list[int] = []
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def push(d) -> None:  # noqa: ANN001
+        try:
+            d.sync(push_batch=1)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    def pull() -> None:
+        cursor = 0
+        row = hub.server.authenticate(reader.token)
+        while True:
+            last = done.is_set()
+            resp = hub.server.pull(row, cursor, 5)
+            seen.extend(e.seq for e in resp.events)
+            cursor = resp.cursor
+            if last and not resp.more:
+                return
+
+    threads = [threading.Thread(target=push, args=(d,)) for d in desks]
+    puller = threading.Thread(target=pull)
+    puller.start()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    done.set()
+    puller.join()
+    assert not errors
+    assert seen == list(range(1, 97))
