@@ -50,6 +50,8 @@ RATE_PARTS: dict[str, tuple[str, str]] = {
     "onsite_resolution_rate": ("onsite_resolved", "onsite_fed_back"),
 }
 
+RATE_DIGITS = 6  # rates in JSON and reports: fractions to 1e-6 (spreadsheets keep 15 significant digits)
+
 # Times (minutes): from dispatch to sign-off, arrival and (final) feedback; the dual-order arrival gap.
 SPREADS = ("sign_minutes", "arrive_minutes", "feedback_minutes", "dual_gap_minutes")
 PERCENTILES = (50, 90)
@@ -254,10 +256,13 @@ class KpiRow:
         return score(self.rates, self.weights)
 
     def to_json(self) -> dict[str, Any]:
-        """The row as ``fengqiao kpi --json`` prints it: key, rates (fractions or null), score, counts, times."""
+        """The row as ``fengqiao kpi --json`` prints it: key, rates (fractions or null), score, counts, times.
+
+        Rates are rounded to 6 decimals, the score and times to 2, so every export holds the same numbers.
+        """
         out: dict[str, Any] = {"key": self.key, "name": self.name, "rank": self.rank,
                                "dispatched": self.counts.dispatched}
-        out.update(self.rates)
+        out.update({name: None if value is None else round(value, RATE_DIGITS) for name, value in self.rates.items()})
         out["score"] = self.score
         for name in Counts.names():
             out.setdefault(name, getattr(self.counts, name))

@@ -19,6 +19,7 @@ Phones are always masked here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
@@ -37,7 +38,7 @@ from textual.widgets import DataTable, Footer, Static
 from models.clock import fmt_local
 from models.errors import FengqiaoError
 from models.i18n import get_lang, t
-from models.kpi import (DEFAULT_WEIGHTS, FIVE, Counts, PeriodFigures, Weights, improved, last_days, local_date,
+from models.kpi import (DEFAULT_WEIGHTS, EXTRA, FIVE, Counts, PeriodFigures, Weights, improved, last_days, local_date,
                         periods, rates, score, series, sparkline)
 from models.phone import mask_phone
 from models.routing import describe_assignee
@@ -47,6 +48,7 @@ from .base import LocalizedMixin, safe
 
 WIDE = 140  # columns from which the cockpit shows both frequent panels and wider tables
 LIVE_EVERY = 60.0  # seconds: deadlines pass without any write
+TALL = 40  # rows from which the two extra rates and the times of the last 30 days show
 TREND_EVERY = 300.0
 SORTS = ("overdue", "awaiting", "sign_rate", "score")
 
@@ -87,8 +89,11 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def delta_text(name: str, change: float | None, *, points: bool = True) -> Text:
-    """▲1.2 / ▼0.3 (percentage points), green when better, red when worse; blank when unknown."""
+def delta_text(name: str, change: float | None, style: Callable[[str], str], *, points: bool = True) -> Text:
+    """▲1.2 / ▼0.3 (percentage points), green when better, red when worse; blank when unknown.
+
+    The arrow carries the meaning; colour only repeats it (NO_COLOR and 16-colour terminals lose nothing).
+    """
     if change is None:
         return Text("")
     amount = abs(change) * (100 if points else 1)
@@ -96,7 +101,7 @@ def delta_text(name: str, change: float | None, *, points: bool = True) -> Text:
         return Text("=0.0", style="dim")
     arrow = "▲" if change > 0 else "▼"
     better = improved(name, change)
-    return Text(f"{arrow}{amount:.1f}", style="$success" if better else "$error")
+    return Text(f"{arrow}{amount:.1f}", style=style("$success" if better else "$error"))
 
 
 @dataclass
@@ -116,13 +121,17 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
     #cp-counts { height: 2; padding: 0 1; }
     #cp-kpis { height: auto; padding: 0 1; }
     #cp-panels { height: 1fr; }
-    #cp-panels > DataTable { width: 1fr; height: 1fr; border-top: solid $primary; scrollbar-size-vertical: 1; }
+    #cp-panels > DataTable {
+        width: 1fr; height: 1fr; border-top: solid $primary; overflow-x: hidden; scrollbar-size-vertical: 1;
+    }
     #cp-panels > #cp-depts { margin-right: 1; }
     #cp-panels > #cp-addresses { display: none; margin-left: 1; }
     CockpitScreen.-addresses #cp-panels > #cp-callers { display: none; }
     CockpitScreen.-addresses #cp-panels > #cp-addresses { display: block; margin-left: 0; }
     CockpitScreen.-wide #cp-panels > #cp-callers { display: block; }
     CockpitScreen.-wide #cp-panels > #cp-addresses { display: block; margin-left: 1; }
+    #cp-times { height: 1; padding: 0 1; display: none; }
+    CockpitScreen.-tall #cp-times { display: block; }
     #cp-feedback { height: 1; padding: 0 1; }
     """
 
@@ -150,6 +159,7 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         yield self.app.make_header()  # type: ignore[attr-defined]
         yield Static(t("cockpit.loading"), id="cp-counts")
         yield Static("", id="cp-kpis")
+        yield Static("", id="cp-times")
         with Horizontal(id="cp-panels"):
             for name in ("depts", "callers", "addresses"):
                 table: DataTable[Any] = DataTable(id=f"cp-{name}", cursor_type="row", zebra_stripes=False)
@@ -174,8 +184,13 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
     def wide(self) -> bool:
         return self.size.width >= WIDE
 
+    @property
+    def tall(self) -> bool:
+        return self.size.height >= TALL
+
     def on_mount(self) -> None:
         self.set_class(self.wide, "-wide")
+        self.set_class(self.tall, "-tall")
         self._load_live()
         self._load_trend()
         self.set_interval(LIVE_EVERY, self._load_live)
@@ -183,6 +198,7 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
 
     def on_resize(self) -> None:
         self.set_class(self.wide, "-wide")
+        self.set_class(self.tall, "-tall")
         self._render_all()
 
     # ---- loading (thread workers; never touch widgets there) ------------------------------------
@@ -245,6 +261,11 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         self.toggle_class("-addresses")
 
     # ---- rendering ------------------------------------------------------------------------------
+    def style(self, spec: str) -> str:
+        """A Rich style from one with theme variables (``bold $error``)."""
+        variables = getattr(self.app, "theme_variables", None) or self.app.get_css_variables()
+        return " ".join(variables.get(word[1:], "") if word.startswith("$") else word for word in spec.split())
+
     def _set(self, widget_id: str, content: Any) -> None:
         """Update a Static only when what it shows has changed (quiet over SSH)."""
         key = content.plain + repr(content.spans) if isinstance(content, Text) else repr(content)
@@ -262,6 +283,8 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         self._render_frequent("callers", self._live.callers)
         self._render_frequent("addresses", self._live.addresses)
         self._set("cp-feedback", self._feedback_text(self._live))
+        if self.tall and self._trend is not None and self._trend.month is not None:
+            self._set("cp-times", self._times_text(self._trend.month.to_json()))
 
     def _counts_text(self, live: Live) -> Text:
         d = live.today
@@ -276,11 +299,10 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
             if text:
                 text.append("\n")
             text.append(label, style="bold")
-            for i, (key, value, style) in enumerate(items):
-                text.append("  " if i == 0 else " · ")
-                text.append(f"{t(key)} ")
+            for key, value, style in items:
+                text.append(f"  {t(key)} ")
                 mark = "!" if style.startswith("bold") else ""
-                text.append(f"{value}{mark}", style=style or "bold")
+                text.append(f"{value}{mark}", style=self.style(style or "bold"))
         return text
 
     def _figures(self) -> _Figures | None:
@@ -301,9 +323,10 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         by_days = {p.days: p for p in fig.periods}
         weights = self.kpi_store.weights
         rows: list[list[Text]] = []
-        for name in (*FIVE, "score"):
+        for name in (*FIVE, *(EXTRA if self.tall else ()), "score"):
             label = t("kpi.col.score") if name == "score" else t(f"kpi.short.{name}")
-            cells = [Text(label + ("↓" if name == "repeat_rate" else ""), style="bold" if name == "score" else "")]
+            cells = [Text(label + ("↓" if name == "repeat_rate" else ""),
+                          style="bold" if name == "score" else "dim" if name in EXTRA else "")]
             for days in (1, 7, 30):
                 p = by_days.get(days)
                 if p is None:
@@ -311,16 +334,16 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
                 elif name == "score":
                     change = None if p.score is None or p.previous_score is None else p.score - p.previous_score
                     cells += [Text("—" if p.score is None else f"{p.score:.1f}", style="bold"),
-                              delta_text(name, change, points=False)]
+                              delta_text(name, change, self.style, points=False)]
                 else:
-                    cells += [Text(pct(p.rates[name])), delta_text(name, p.change[name])]
+                    cells += [Text(pct(p.rates[name])), delta_text(name, p.change[name], self.style)]
             if name == "score":
                 values = [score(rates(fig.daily.get(d, Counts())), weights)
                           for d in last_days(fig.today, spark_days).day_list()]
                 line = sparkline([None if v is None else v / 100 for v in values])
             else:
                 line = sparkline(series(fig.daily, fig.today, spark_days, name))
-            cells.append(Text(line, style="$accent"))
+            cells.append(Text(line, style=self.style("$accent")))
             rows.append(cells)
         key = repr([[(c.plain, str(c.style)) for c in row] for row in rows])
         if self._texts.get("cp-kpis") == key:
@@ -361,72 +384,96 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         lang = get_lang()
         wide = self.wide
         scores = self._trend.scores if self._trend is not None else {}
-        columns = [("name", t("cockpit.col_unit")), ("awaiting", t("cockpit.col_awaiting")),
-                   ("overdue", t("cockpit.col_overdue")), ("sign", t("cockpit.col_sign_today"))]
+        name_width = 16 if wide else 14 if lang == "zh" else 12
+        columns = [("name", t("cockpit.col_unit"), name_width), ("awaiting", t("cockpit.col_awaiting"), 4),
+                   ("overdue", t("cockpit.col_overdue"), 5), ("sign", t("cockpit.col_sign_today"), 6)]
         if wide:
-            columns += [("open", t("cockpit.col_open")), ("score", t("cockpit.col_score30")),
-                        ("rank", t("cockpit.col_rank"))]
+            columns += [("open", t("cockpit.col_open"), 5), ("score", t("cockpit.col_score30"), 6),
+                        ("rank", t("cockpit.col_rank"), 4)]
         rows = []
         for d in self._dept_rows():
             name = describe_assignee(self.kpi_store.ref, d.code, lang)
-            cells: list[Any] = [fit(name, 24 if wide else 16), _num(d.awaiting_sign, "$warning"),
-                                _num(d.overdue, "bold $error", mark="!"), pct(d.sign_rate)]
+            cells: list[Any] = [fit(name, name_width), _num(d.awaiting_sign, self.style("$warning")),
+                                _num(d.overdue, self.style("bold $error"), mark="!"), pct(d.sign_rate)]
             if wide:
                 s, r = scores.get(d.code, (None, None))
                 cells += [str(d.open), "—" if s is None else f"{s:.1f}", "—" if r is None else str(r)]
             rows.append((d.code, tuple(cells)))
         self._sync("depts", columns, rows)
+        self.query_one("#cp-depts", DataTable).styles.width = self._dept_width()
+
+    def _dept_width(self) -> int:
+        """The department table is as wide as its columns (padding and scrollbar included)."""
+        layout = self._layout.get("depts_widths")
+        return int(layout) if layout else 40
 
     def _render_frequent(self, name: str, items: list[Frequent]) -> None:
         ref = self.kpi_store.ref
         lang = get_lang()
         wide = self.wide
-        if name == "callers":
-            columns = [("who", t("cockpit.col_phone"))]
-        else:
-            columns = [("who", t("cockpit.col_address"))]
-        columns += [("calls", t("cockpit.col_calls"))]
+        rest = self.size.width - self._dept_width() - 1
+        table_width = (rest - 1) // 2 if wide else rest
+        who_width = 11 if name == "callers" else 14
+        columns = [("who", t("cockpit.col_phone" if name == "callers" else "cockpit.col_address"), who_width),
+                   ("calls", t("cockpit.col_calls"), 4)]
         if wide:
-            columns += [("town", t("cockpit.col_town")), ("last", t("cockpit.col_last"))]
-        columns += [("tags", t("cockpit.col_tags"))]
+            columns.append(("town", t("cockpit.col_town"), 8))
+        used = sum(w + 2 for _, _, w in columns) + 3  # cell padding and the scrollbar
+        tags_width = max(8, table_width - used)
+        columns.append(("tags", t("cockpit.col_tags"), tags_width))
         rows = []
         for f in items:
-            who: Any = mask_phone(f.key) if name == "callers" else safe(fit(f.key, 24 if wide else 14),
-                                                                          single_line=True)
+            who: Any = mask_phone(f.key) if name == "callers" else safe(fit(f.key, who_width), single_line=True)
             cells: list[Any] = [who, str(f.calls)]
             if wide:
                 town = ref.towns.get(f.town)
-                cells += [(town.name_zh if lang == "zh" else town.name_en) if town else f.town,
-                          fmt_local(f.last_at)[5:]]
+                cells.append(fit((town.name_zh if lang == "zh" else town.name_en) if town else f.town, 8))
             tags = [ref.tags[c].name_zh if lang == "zh" else ref.tags[c].name_en for c in f.tags if c in ref.tags]
-            cells.append(fit("、".join(tags) if lang == "zh" else ", ".join(tags), 30 if wide else 18))
+            cells.append(fit("、".join(tags) if lang == "zh" else ", ".join(tags), tags_width))
             rows.append((f.key + "|" + f.town, tuple(cells)))
         self._sync(name, columns, rows)
 
-    def _sync(self, name: str, columns: list[tuple[str, str]], rows: list[tuple[str, tuple[Any, ...]]]) -> None:
-        """Show ``rows`` in a table, touching only the cells that changed."""
+    def _sync(self, name: str, columns: list[tuple[str, str, int]], rows: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Show ``rows`` in a table with fixed column widths, touching only the cells that changed."""
         table = self.query_one(f"#cp-{name}", DataTable)
+        rows = [(key, tuple(c if isinstance(c, Text) else Text(str(c)) for c in cells)) for key, cells in rows]
         layout = repr(columns) + repr([k for k, _ in rows])
+        self._layout[f"{name}_widths"] = str(sum(max(w, cell_len(label)) + 2 for _, label, w in columns) + 1)
         old = self._cells.get(name, {})
         if self._layout.get(name) != layout:
             self._layout[name] = layout
             cursor = table.cursor_row
             table.clear(columns=True)
-            for key, label in columns:
-                table.add_column(label, key=key)
+            for key, label, width in columns:
+                table.add_column(Text(label), key=key, width=max(width, cell_len(label)))
             for key, cells in rows:
                 table.add_row(*cells, key=key)
             if rows:
                 table.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
         else:
             for key, cells in rows:
-                before = old.get(key)
-                for (col, _), value, was in zip(columns, cells, before or [None] * len(cells), strict=True):
+                before = old.get(key) or (None,) * len(cells)
+                for (col, _, _), value, was in zip(columns, cells, before, strict=True):
                     if _plain(value) != _plain(was):
-                        table.update_cell(key, col, value, update_width=True)
+                        table.update_cell(key, col, value)
         self._cells[name] = {key: tuple(cells) for key, cells in rows}
 
+    def _times_text(self, month: dict[str, Any]) -> Text:
+        """The last 30 days' times: median and 90th percentile of each step, and the dual-order arrival gap."""
+
+        def pair(name: str, unit: float) -> str:
+            p50, p90 = month[f"{name}_p50"], month[f"{name}_p90"]
+            return "—" if p50 is None else f"{p50 / unit:.1f}/{p90 / unit:.1f}"
+
+        text = Text(t("cockpit.times"), style="bold")
+        for key, name, unit in (("cockpit.t_sign", "sign_minutes", 1), ("cockpit.t_arrive", "arrive_minutes", 1),
+                                ("cockpit.t_feedback", "feedback_minutes", 60),
+                                ("cockpit.t_gap", "dual_gap_minutes", 1)):
+            text.append(f"  {t(key, value=pair(name, unit))}")
+        return text
+
     def _feedback_text(self, live: Live) -> Text:
+        """One line at 80 columns: labels and numbers separated by two spaces."""
         f = live.feedback
         items = [("cockpit.awaiting_visit", f.awaiting_visit, ""), ("cockpit.awaiting_close", f.awaiting_close, ""),
                  ("cockpit.feedback_overdue", f.feedback_overdue, "bold $error" if f.feedback_overdue else ""),
@@ -434,10 +481,9 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
                  ("cockpit.returns_to_judge", f.returns_to_judge, "$warning" if f.returns_to_judge else ""),
                  ("cockpit.reworking", f.reworking, "")]
         text = Text(t("cockpit.feedback"), style="bold")
-        for i, (key, value, style) in enumerate(items):
-            text.append("  " if i == 0 else " · ")
-            text.append(f"{t(key)} ")
-            text.append(str(value), style=style or "bold")
+        for key, value, style in items:
+            text.append(f"  {t(key)} ")
+            text.append(str(value), style=self.style(style or "bold"))
         return text
 
 

@@ -190,6 +190,7 @@ class Trend:
     computed_at: datetime
     daily: dict[date, Counts]
     scores: dict[str, tuple[float | None, int | None]] = field(default_factory=dict)  # assignee -> (score, rank)
+    month: KpiRow | None = None  # the last 30 days (today included) in total, with its times
 
 
 class KpiStore:
@@ -435,4 +436,4 @@ class KpiStore:
         past = Window(today - timedelta(days=days), today - timedelta(days=1))
         daily = self.daily(past)
         month = self.table(last_days(today, 30), "department")
-        return Trend(now, daily, {r.key: (r.score, r.rank) for r in month.rows})
+        return Trend(now, daily, {r.key: (r.score, r.rank) for r in month.rows}, month.total)
