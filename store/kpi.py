@@ -63,13 +63,13 @@ SELECT {{key}} AS key,
   count(*) AS orders,
   {_count(_FED_BACK)} AS orders_fed_back,
   {_count(_RESOLVED)} AS resolved,
-  {_count("o.repeat_call_at IS NOT NULL")} AS repeat_orders,
+  {_count("r.order_id IS NOT NULL")} AS repeat_orders,
   {_count("o.visited_at IS NOT NULL")} AS visited,
   {_count(f"o.visited_at IS NOT NULL AND o.satisfaction IN ({_SATISFIED_SQL})")} AS satisfied,
   {_count(f"o.onsite = 1 AND {_FED_BACK}")} AS onsite_fed_back,
   {_count(f"o.onsite = 1 AND {_RESOLVED}")} AS onsite_resolved,
   {_count("o.reopen_count > 0")} AS reopened
-FROM orders o {{join}}
+FROM orders o LEFT JOIN kpi_repeats r ON r.order_id = o.id {{join}}
 WHERE {_IN_WINDOW} {{where}}
 GROUP BY 1
 """

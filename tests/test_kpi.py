@@ -228,7 +228,8 @@ def test_repeat_found_when_the_order_is_entered_after_the_call(store: OrderStore
     week.dispatch(store, "13900000001", "B11", t + timedelta(minutes=30))  # the second call, entered first
     late = week.dispatch(store, "13900000001", "B01", t)  # the first call, entered late
     with db.read() as conn:
-        rows = dict(conn.exec_driver_sql("SELECT order_no, repeat_call_at FROM orders").all())
+        rows = dict(conn.exec_driver_sql("SELECT o.order_no, r.repeat_call_at FROM orders o "
+                                         "LEFT JOIN kpi_repeats r ON r.order_id = o.id").all())
     assert rows[late] == "2026-11-27T02:30:00.000000Z"
     assert len([v for v in rows.values() if v]) == 1
 
@@ -243,7 +244,8 @@ def test_repeat_edges_to_the_microsecond(store: OrderStore, db: Database, clock:
         nos[phone] = week.dispatch(store, phone, "B11", t - timedelta(hours=73))
         week.dispatch(store, phone, "B11", t - timedelta(hours=73) + gap)
     with db.read() as conn:
-        flagged = {r[0] for r in conn.exec_driver_sql("SELECT order_no FROM orders WHERE repeat_call_at IS NOT NULL")}
+        flagged = {r[0] for r in conn.exec_driver_sql(
+            "SELECT o.order_no FROM orders o JOIN kpi_repeats r ON r.order_id = o.id")}
     assert flagged == {nos["13900000012"], nos["13900000013"]}
 
 
