@@ -202,6 +202,7 @@ class KpiStore:
         self.ref = ref or default_reference()
         self.clock = clock
         self.weights = weights
+        self._memo: dict[str, tuple[Any, list[Frequent]]] = {}
 
     # ---- naming ---------------------------------------------------------------------------------
     def check_dept(self, code: str | None) -> str | None:
@@ -331,48 +332,57 @@ class KpiStore:
                  span: timedelta = timedelta(days=7), limit: int = 20) -> list[Frequent]:
         """Phones (or addresses) with ``min_calls`` or more calls within ``span`` at some time in [start, end).
 
-        Most calls first, then the latest. An address is its exact text within its town.
+        Most calls first, then the latest. An address is its exact text within its town. The answer is kept
+        until a call is added or the minute changes (the cockpit asks again on every store change).
         """
-        key = "c.phone" if by == "phone" else "c.town || '|' || c.address"
+        with self.db.read() as conn:
+            newest = conn.exec_driver_sql("SELECT max(rowid) FROM calls").scalar()
+            memo = (by, to_db(start)[:16], to_db(end)[:16], min_calls, span, limit, newest)
+            if self._memo.get(by, (None,))[0] == memo:
+                return self._memo[by][1]
+            found = self._frequent(conn, start, end, by, min_calls, span, limit)
+        self._memo[by] = (memo, found)
+        return found
+
+    def _frequent(self, conn: Connection, start: datetime, end: datetime, by: str, min_calls: int,
+                  span: timedelta, limit: int) -> list[Frequent]:
+        key = "c.phone" if by == "phone" else "c.address"
+        town = "''" if by == "phone" else "c.town"
         extra = "" if by == "phone" else "AND c.address <> ''"
         params: dict[str, Any] = {"start": to_db(start), "end": to_db(end), "min": min_calls,
                                   "span": span.total_seconds() / 86400, "limit": limit}
-        base = (f"SELECT {key} AS k, c.received_at AS at FROM calls c "
+        base = (f"SELECT {key} AS k, {town} AS tw, c.received_at AS at FROM calls c "
                 f"WHERE c.received_at >= :start AND c.received_at < :end {extra}")
         if end - start <= span:  # the whole window is one span: a plain count
-            sql = (f"SELECT k, count(*) AS calls, min(at) AS first_at, max(at) AS last_at FROM ({base}) "
-                   "GROUP BY k HAVING count(*) >= :min ORDER BY calls DESC, last_at DESC, k LIMIT :limit")
+            sql = (f"SELECT k, tw, count(*) AS calls, min(at) AS first_at, max(at) AS last_at FROM ({base}) "
+                   "GROUP BY k, tw HAVING count(*) >= :min ORDER BY calls DESC, last_at DESC, k LIMIT :limit")
         else:
             sql = (f"WITH w AS ({base}), "
-                   "x AS (SELECT k, count(*) OVER (PARTITION BY k ORDER BY julianday(at) "
+                   "x AS (SELECT k, tw, count(*) OVER (PARTITION BY k, tw ORDER BY julianday(at) "
                    "RANGE BETWEEN :span PRECEDING AND CURRENT ROW) AS n FROM w), "
-                   "hot AS (SELECT k FROM x GROUP BY k HAVING max(n) >= :min) "
-                   "SELECT w.k AS k, count(*) AS calls, min(w.at) AS first_at, max(w.at) AS last_at "
-                   "FROM w JOIN hot ON hot.k = w.k GROUP BY w.k ORDER BY calls DESC, last_at DESC, w.k LIMIT :limit")
-        with self.db.read() as conn:
-            hot = conn.exec_driver_sql(sql, params).all()
-            if not hot:
-                return []
-            keys = [r.k for r in hot]
-            marks = ", ".join(f":k{i}" for i in range(len(keys)))
-            detail = conn.exec_driver_sql(
-                f"SELECT {key} AS k, c.town, o.tag FROM calls c LEFT JOIN orders o ON o.id = c.order_id "
-                f"WHERE {key} IN ({marks}) AND c.received_at >= :start AND c.received_at < :end {extra} "
-                "ORDER BY c.received_at DESC",
-                {**params, **{f"k{i}": k for i, k in enumerate(keys)}}).all()
-        tags: dict[str, list[str]] = {}
+                   "hot AS (SELECT k, tw FROM x GROUP BY k, tw HAVING max(n) >= :min) "
+                   "SELECT w.k AS k, w.tw AS tw, count(*) AS calls, min(w.at) AS first_at, max(w.at) AS last_at "
+                   "FROM w JOIN hot ON hot.k = w.k AND hot.tw = w.tw GROUP BY w.k, w.tw "
+                   "ORDER BY calls DESC, last_at DESC, w.k LIMIT :limit")
+        hot = conn.exec_driver_sql(sql, params).all()
+        if not hot:
+            return []
+        keys = sorted({r.k for r in hot})
+        marks = ", ".join(f":k{i}" for i in range(len(keys)))
+        detail = conn.exec_driver_sql(
+            f"SELECT {key} AS k, c.town AS tw, o.tag FROM calls c LEFT JOIN orders o ON o.id = c.order_id "
+            f"WHERE {key} IN ({marks}) AND c.received_at >= :start AND c.received_at < :end {extra} "
+            "ORDER BY c.received_at DESC",
+            {**params, **{f"k{i}": k for i, k in enumerate(keys)}}).all()
+        tags: dict[tuple[str, str], list[str]] = {}
         towns: dict[str, str] = {}
         for r in detail:
-            towns.setdefault(r.k, r.town)
-            seen = tags.setdefault(r.k, [])
+            towns.setdefault(r.k, r.tw)
+            seen = tags.setdefault((r.k, r.tw if by != "phone" else ""), [])
             if r.tag and r.tag not in seen:
                 seen.append(r.tag)
-        out = []
-        for r in hot:
-            shown = r.k if by == "phone" else r.k.split("|", 1)[1]
-            out.append(Frequent(shown, towns.get(r.k, ""), int(r.calls), from_db(r.first_at), from_db(r.last_at),
-                                tuple(tags.get(r.k, [])[:3])))
-        return out
+        return [Frequent(r.k, r.tw or towns.get(r.k, ""), int(r.calls), from_db(r.first_at), from_db(r.last_at),
+                         tuple(tags.get((r.k, r.tw), [])[:3])) for r in hot]
 
     # ---- the cockpit ----------------------------------------------------------------------------
     def live(self, *, callers: int = 20) -> Live:
