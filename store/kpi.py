@@ -231,11 +231,12 @@ class KpiStore:
         return key
 
     # ---- the KPI table --------------------------------------------------------------------------
-    def table(self, window: Window, by: str = "department", dept: str | None = None) -> KpiTable:
+    def table(self, window: Window, by: str = "department", dept: str | None = None, *,
+              spreads: bool = True) -> KpiTable:
         """KPIs of every department (assignee), town or tag for orders whose call came in during ``window``.
 
         The total is over the same orders (with ``dept``: that department's). In the department view an order
-        counts for each assignee still on it, so the total's order figures are counted once more, per order.
+        counts for each assignee still on it, so the total's order figures are counted again, once per order.
         """
         if by not in VIEWS:
             raise ValidationError(t("error.bad_choice", value=by, field="--by", choices=", ".join(VIEWS)),
@@ -244,13 +245,13 @@ class KpiStore:
         now = ensure_utc(self.clock())
         with self.db.read() as conn:
             counts = self._counts(conn, window, by, dept, now)
-            spreads = self._spreads(conn, window, by, dept)
+            times = self._spreads(conn, window, by, dept) if spreads else {}
             total_counts = sum_counts(counts.values())
             if by == "department":
                 orders = self._order_counts(conn, window, "overall", dept).get(TOTAL_KEY, {})
                 total_counts = Counts.from_mapping({**vars(total_counts), **orders})
-        total_spreads = spreads.pop(TOTAL_KEY, {})
-        rows = [KpiRow(key, self.name_of(by, key), c, spreads.get(key, {}), self.weights)
+        total_spreads = times.pop(TOTAL_KEY, {})
+        rows = [KpiRow(key, self.name_of(by, key), c, times.get(key, {}), self.weights)
                 for key, c in counts.items() if key != TOTAL_KEY]
         total = KpiRow(TOTAL_KEY, self.name_of(by, TOTAL_KEY), total_counts, total_spreads, self.weights)
         return KpiTable(window, by, dept, ranked(rows) if by != "overall" else rows, total, self.weights, now)

@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         window = window_from(local_date(system_clock()), first, last)
         db, kpi = _kpi_store(ctx)
         try:
-            result = kpi.table(window, by.strip().lower(), dept)
+            result = kpi.table(window, by.strip().lower(), dept, spreads=as_json)  # the text table shows no times
         finally:
             db.close()
         if as_json:
