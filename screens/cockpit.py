@@ -153,6 +153,7 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         self._layout: dict[str, str] = {}
         self._error: str | None = None
         self._kpi_store: KpiStore | None = None
+        self._trend_stale = False
 
     # ---- composition ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -193,8 +194,25 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         self.set_class(self.tall, "-tall")
         self._load_live()
         self._load_trend()
-        self.set_interval(LIVE_EVERY, self._load_live)
-        self.set_interval(TREND_EVERY, self._load_trend)
+        self.set_interval(LIVE_EVERY, self._tick_live)
+        self.set_interval(TREND_EVERY, self._tick_trend)
+
+    def _tick_live(self) -> None:
+        if self.is_current:  # another mode is on screen: catch up when the cockpit comes back
+            self._load_live()
+
+    def _tick_trend(self) -> None:
+        if self.is_current:
+            self._load_trend()
+        else:
+            self._trend_stale = True
+
+    def on_screen_resume(self) -> None:
+        if self._live is not None:
+            self._load_live()
+        if self._trend_stale:
+            self._trend_stale = False
+            self._load_trend()
 
     def on_resize(self) -> None:
         self.set_class(self.wide, "-wide")

@@ -96,6 +96,12 @@ async def test_supervisor_opens_on_the_cockpit_with_masked_phones(demo_path: Pat
         await pilot.press("s")
         await pilot.press("f1")
         await pilot.press("escape")
+        await pilot.press("f5")  # the intake screen, then back: the cockpit catches up
+        await pilot.pause()
+        assert not isinstance(app.screen, CockpitScreen)
+        await pilot.press("f7")
+        await settle(pilot)
+        assert isinstance(app.screen, CockpitScreen) and "138****2345" in screen_text(app)
 
 
 async def test_refreshes_on_store_changes_and_only_redraws_what_changed(demo_path: Path, tmp_path: Path) -> None:
