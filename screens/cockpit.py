@@ -35,7 +35,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from models.clock import fmt_local
 from models.errors import FengqiaoError
 from models.i18n import get_lang, t
 from models.kpi import (DEFAULT_WEIGHTS, EXTRA, FIVE, Counts, PeriodFigures, Weights, improved, last_days, local_date,
