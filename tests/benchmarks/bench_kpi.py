@@ -58,7 +58,8 @@ def _floor_live(path: Path, day: str, week: str, now: str) -> float:
         conn.execute("SELECT a.assignee, count(*) FROM orders o JOIN assignments a ON a.order_id = o.id "
                      "WHERE o.status IN ('dispatched', 'signed', 'arrived', 'returned') GROUP BY 1").fetchall()
         conn.execute("SELECT a.assignee, count(*), sum(a.signed_at <= a.sign_due) FROM orders o "
-                     "JOIN assignments a ON a.order_id = o.id WHERE o.call_at >= ? GROUP BY 1", (day,)).fetchall()
+                     "JOIN assignments a ON a.order_id = o.id WHERE o.call_at >= ? AND o.call_at < ? GROUP BY 1",
+                     (day, now)).fetchall()
         conn.execute("SELECT phone, count(*) FROM calls WHERE received_at >= ? AND received_at < ? "
                      "GROUP BY phone HAVING count(*) >= 3", (week, now)).fetchall()
 
@@ -78,12 +79,13 @@ def _floor_trend(path: Path, start: str, end: str) -> float:
         conn.close()
 
 
-def idle_bytes(db: Path, seconds: float, size: tuple[int, int] = (80, 24), quiet: float = 5.0,
-               longest: float = 90.0) -> tuple[float, int]:
+def idle_bytes(db: Path, seconds: float, size: tuple[int, int] = (80, 24), quiet: float = 10.0,
+               shortest: float = 15.0, longest: float = 90.0) -> tuple[float, int]:
     """Run ``fengqiao dashboard`` in a pseudo-terminal; return (idle bytes per second, bytes of the first paint).
 
-    The first paint ends when nothing has been written for ``quiet`` seconds (the trend of a big store takes a
-    few seconds in its worker); then every byte written in the next ``seconds`` seconds counts as idle output.
+    The first paint ends when nothing has been written for ``quiet`` seconds, and not before ``shortest`` (the
+    trend of a big store takes a few seconds in its worker); then every byte written in the next ``seconds``
+    seconds counts as idle output.
     """
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
@@ -100,7 +102,8 @@ def idle_bytes(db: Path, seconds: float, size: tuple[int, int] = (80, 24), quiet
     try:
         while True:
             now = time.monotonic()
-            if phase == "paint" and (now - last_output >= quiet or now - started >= longest):
+            settled = now - last_output >= quiet and now - started >= shortest
+            if phase == "paint" and (settled or now - started >= longest):
                 phase, idle_start = "idle", now
             if phase == "idle" and now - idle_start >= seconds:
                 break
