@@ -80,7 +80,7 @@ def _floor_trend(path: Path, start: str, end: str) -> float:
 
 
 def idle_bytes(db: Path, seconds: float, size: tuple[int, int] = (80, 24), quiet: float = 10.0,
-               shortest: float = 15.0, longest: float = 90.0) -> tuple[float, int]:
+               shortest: float = 15.0, longest: float = 90.0, dump: Path | None = None) -> tuple[float, int]:
     """Run ``fengqiao dashboard`` in a pseudo-terminal; return (idle bytes per second, bytes of the first paint).
 
     The first paint ends when nothing has been written for ``quiet`` seconds, and not before ``shortest`` (the
@@ -115,6 +115,9 @@ def idle_bytes(db: Path, seconds: float, size: tuple[int, int] = (80, 24), quiet
                     break
                 counts[phase] += len(data)
                 last_output = time.monotonic()
+                if dump is not None and phase == "idle":
+                    with dump.open("ab") as fh:  # what an idle cockpit writes, for a look with `cat -v`
+                        fh.write(f"\n--- {last_output - started:.2f} s, {len(data)} B\n".encode() + data)
     finally:
         try:
             os.write(master, b"\x11")  # ctrl+q
@@ -176,7 +179,7 @@ def bench(ctx: Context) -> list[Row]:
     rows.append(Row("kpi", f"{ctx.sizes[-1]:,} orders: `fengqiao report --format xlsx`, 30 days",
                     time.perf_counter() - started, "s", note="3 views + frequent callers/addresses"))
     seconds = 20.0 if ctx.quick else 65.0
-    per_second, paint = idle_bytes(big, seconds)
+    per_second, paint = idle_bytes(big, seconds, dump=ctx.scratch("idle-output.txt"))
     rows.append(Row("kpi", f"idle cockpit (dashboard, 80x24, {seconds:.0f} s)", per_second, "B/s",
                     note=f"first paint {paint:,} B; clock redraws once a minute"))
     return rows
