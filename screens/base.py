@@ -92,8 +92,9 @@ class DeskBar(Widget):
         if text != self.clock_text:  # only the minute changes the screen: quiet over SSH
             self.clock_text = text
 
-    def watch_clock_text(self, value: str) -> None:
-        self.query_one("#clock", Static).update(value)
+    def watch_clock_text(self, old: str, value: str) -> None:
+        # Same width every minute: no relayout (which would repaint other widgets' scrollbars over SSH).
+        self.query_one("#clock", Static).update(value, layout=len(old) != len(value))
 
     def watch_sync_text(self, value: str) -> None:
         self.query_one("#sync", Static).update(safe(value, single_line=True))

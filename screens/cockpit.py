@@ -1,16 +1,522 @@
-"""Cockpit (驾驶舱) for supervisors (issue: cockpit and the five KPIs)."""
+"""Cockpit (驾驶舱): the supervisors' live picture and the five KPIs.
+
+Layout (80x24 and up; from 140 columns both frequent-caller panels show and tables get more columns)::
+
+    header
+    today's counts (2 lines)
+    the five KPIs and the score: today, 7 and 30 days, change against the previous period, sparkline
+    [open work by department] [frequent callers | frequent addresses]
+    feedback status (1 line)
+    footer
+
+Data comes from ``store.kpi.KpiStore`` in thread workers: the *live* picture (today's counts, open work,
+feedback status, frequent callers, today's KPI counts) on every ``StoreChanged`` (the app sends at most
+one a second) and once a minute (deadlines pass without any write); the *trend* (per-day counts of the
+previous 60 days and the 30-day scores) on opening, every five minutes and when the day changes. Widgets
+are updated only where their text changed, so an idle cockpit writes almost nothing to the terminal.
+Phones are always masked here.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, ClassVar
 
-from .base import LocalizedMixin
+from rich.cells import cell_len
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from models.errors import FengqiaoError
+from models.i18n import get_lang, t
+from models.kpi import (DEFAULT_WEIGHTS, EXTRA, FIVE, Counts, PeriodFigures, Weights, improved, last_days, local_date,
+                        periods, rates, score, series, sparkline)
+from models.phone import mask_phone
+from models.routing import describe_assignee
+from store.kpi import DeptLoad, Frequent, KpiStore, Live, Trend
+
+from .base import LocalizedMixin, safe
+
+WIDE = 140  # columns from which the cockpit shows both frequent panels and wider tables
+LIVE_EVERY = 60.0  # seconds: deadlines pass without any write
+TALL = 40  # rows from which the two extra rates and the times of the last 30 days show
+TREND_EVERY = 300.0
+SORTS = ("overdue", "awaiting", "sign_rate", "score")
+
+
+class LiveLoaded(Message):
+    def __init__(self, live: Live, generation: int) -> None:
+        super().__init__()
+        self.live = live
+        self.generation = generation
+
+
+class TrendLoaded(Message):
+    def __init__(self, trend: Trend) -> None:
+        super().__init__()
+        self.trend = trend
+
+
+class LoadFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+def fit(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` terminal cells with an ellipsis."""
+    if cell_len(text) <= width:
+        return text
+    out, used = "", 0
+    for ch in text:
+        if used + cell_len(ch) > width - 1:
+            break
+        out += ch
+        used += cell_len(ch)
+    return out + "…"
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def delta_text(name: str, change: float | None, style: Callable[[str], str], *, points: bool = True) -> Text:
+    """▲1.2 / ▼0.3 (percentage points), green when better, red when worse; blank when unknown.
+
+    The arrow carries the meaning; colour only repeats it (NO_COLOR and 16-colour terminals lose nothing).
+    """
+    if change is None:
+        return Text("")
+    amount = abs(change) * (100 if points else 1)
+    if round(amount, 1) == 0:
+        return Text("=0.0", style="dim")
+    arrow = "▲" if change > 0 else "▼"
+    better = improved(name, change)
+    return Text(f"{arrow}{amount:.1f}", style=style("$success" if better else "$error"))
+
+
+@dataclass
+class _Figures:
+    """What the KPI panel shows: the periods and the daily series."""
+
+    periods: list[PeriodFigures]
+    daily: dict[date, Counts]
+    today: date
 
 
 class CockpitScreen(LocalizedMixin, Screen[None]):
+    """The supervisor's home screen (F7); also what ``fengqiao dashboard`` opens, read-only."""
+
+    DEFAULT_CSS = """
+    CockpitScreen { layout: vertical; }
+    #cp-counts { height: 2; padding: 0 1; }
+    #cp-kpis { height: auto; padding: 0 1; }
+    #cp-panels { height: 1fr; }
+    #cp-panels > DataTable {
+        width: 1fr; height: 1fr; border-top: solid $primary; overflow-x: hidden; scrollbar-size-vertical: 1;
+    }
+    #cp-panels > #cp-depts { margin-right: 1; }
+    #cp-panels > #cp-addresses { display: none; margin-left: 1; }
+    CockpitScreen.-addresses #cp-panels > #cp-callers { display: none; }
+    CockpitScreen.-addresses #cp-panels > #cp-addresses { display: block; margin-left: 0; }
+    CockpitScreen.-wide #cp-panels > #cp-callers { display: block; }
+    CockpitScreen.-wide #cp-panels > #cp-addresses { display: block; margin-left: 1; }
+    #cp-times { height: 1; padding: 0 1; display: none; }
+    CockpitScreen.-tall #cp-times { display: block; }
+    #cp-feedback { height: 1; padding: 0 1; }
+    """
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("r", "refresh_now", "cockpit.refresh", id="cockpit.refresh"),
+        Binding("s", "cycle_sort", "cockpit.sort", id="cockpit.sort"),
+        Binding("a", "toggle_addresses", "cockpit.toggle_addresses", id="cockpit.toggle_addresses"),
+    ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._live: Live | None = None
+        self._trend: Trend | None = None
+        self._generation = 0
+        self._shown_generation = 0
+        self._sort = 0
+        self._texts: dict[str, Any] = {}
+        self._cells: dict[str, dict[str, tuple[Any, ...]]] = {}
+        self._layout: dict[str, str] = {}
+        self._error: str | None = None
+        self._kpi_store: KpiStore | None = None
+        self._trend_stale = False
+
+    # ---- composition ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield self.app.make_header()  # type: ignore[attr-defined]
-        yield Static("cockpit", id="placeholder")
+        yield Static(t("cockpit.loading"), id="cp-counts")
+        yield Static("", id="cp-kpis")
+        yield Static("", id="cp-times")
+        with Horizontal(id="cp-panels"):
+            for name in ("depts", "callers", "addresses"):
+                table: DataTable[Any] = DataTable(id=f"cp-{name}", cursor_type="row", zebra_stripes=False)
+                table.border_title = t(f"cockpit.{name}_title")
+                yield table
+        yield Static("", id="cp-feedback")
         yield Footer()
+
+    @property
+    def kpi_store(self) -> KpiStore:
+        app: Any = self.app
+        if self._kpi_store is None:
+            weights = getattr(app, "kpi_weights", None)
+            if weights is None:
+                weights, problem = config_weights()
+                if problem:
+                    self.notify(problem, severity="warning", timeout=10)
+            self._kpi_store = KpiStore(app.db, ref=app.ref, clock=app.clock, weights=weights)
+        return self._kpi_store
+
+    @property
+    def wide(self) -> bool:
+        return self.size.width >= WIDE
+
+    @property
+    def tall(self) -> bool:
+        return self.size.height >= TALL
+
+    def on_mount(self) -> None:
+        self.set_class(self.wide, "-wide")
+        self.set_class(self.tall, "-tall")
+        self._load_live()
+        self._load_trend()
+        self.set_interval(LIVE_EVERY, self._tick_live)
+        self.set_interval(TREND_EVERY, self._tick_trend)
+
+    def _tick_live(self) -> None:
+        if self.is_current:  # another mode is on screen: catch up when the cockpit comes back
+            self._load_live()
+
+    def _tick_trend(self) -> None:
+        if self.is_current:
+            self._load_trend()
+        else:
+            self._trend_stale = True
+
+    def on_screen_resume(self) -> None:
+        if self._live is not None:
+            self._load_live()
+        if self._trend_stale:
+            self._trend_stale = False
+            self._load_trend()
+
+    def on_resize(self) -> None:
+        self.set_class(self.wide, "-wide")
+        self.set_class(self.tall, "-tall")
+        self._render_all()
+
+    # ---- loading (thread workers; never touch widgets there) ------------------------------------
+    def _load_live(self) -> None:
+        self._generation += 1
+        self._fetch_live(self._generation)
+
+    @work(thread=True, group="cockpit-live", exit_on_error=False)
+    def _fetch_live(self, generation: int) -> None:
+        try:
+            live = self.kpi_store.live()
+        except FengqiaoError as exc:
+            self.post_message(LoadFailed(str(exc)))
+            return
+        self.post_message(LiveLoaded(live, generation))
+
+    @work(thread=True, group="cockpit-trend", exclusive=True, exit_on_error=False)
+    def _load_trend(self) -> None:
+        try:
+            trend = self.kpi_store.trend()
+        except FengqiaoError as exc:
+            self.post_message(LoadFailed(str(exc)))
+            return
+        self.post_message(TrendLoaded(trend))
+
+    def on_store_changed(self, _message: Message) -> None:
+        """The store changed (``console.app.StoreChanged``; the app sends at most one a second)."""
+        self._load_live()
+
+    def on_live_loaded(self, message: LiveLoaded) -> None:
+        if message.generation < self._shown_generation:
+            return  # an older snapshot that finished late
+        self._shown_generation = message.generation
+        self._live = message.live
+        self._error = None
+        if self._trend is not None and local_date(self._trend.computed_at) != local_date(message.live.now):
+            self._load_trend()  # a new day: yesterday becomes part of the trend
+        self._render_all()
+
+    def on_trend_loaded(self, message: TrendLoaded) -> None:
+        self._trend = message.trend
+        self._render_all()
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        if message.error != self._error:
+            self._error = message.error
+            self.notify(message.error, severity="error", timeout=10)
+
+    # ---- actions --------------------------------------------------------------------------------
+    def action_refresh_now(self) -> None:
+        self._load_live()
+        self._load_trend()
+
+    def action_cycle_sort(self) -> None:
+        self._sort = (self._sort + 1) % len(SORTS)
+        self.notify(t("cockpit.sorted_by", order=t(f"cockpit.sort_{SORTS[self._sort]}")), timeout=2)
+        self._render_depts()
+
+    def action_toggle_addresses(self) -> None:
+        self.toggle_class("-addresses")
+
+    # ---- rendering ------------------------------------------------------------------------------
+    def style(self, spec: str) -> str:
+        """A Rich style from one with theme variables (``bold $error``)."""
+        variables = getattr(self.app, "theme_variables", None) or self.app.get_css_variables()
+        return " ".join(variables.get(word[1:], "") if word.startswith("$") else word for word in spec.split())
+
+    def _set(self, widget_id: str, content: Any) -> None:
+        """Update a Static only when what it shows has changed (quiet over SSH)."""
+        key = content.plain + repr(content.spans) if isinstance(content, Text) else repr(content)
+        if self._texts.get(widget_id) == key:
+            return
+        self._texts[widget_id] = key
+        self.query_one(f"#{widget_id}", Static).update(content)
+
+    def _render_all(self) -> None:
+        if self._live is None:
+            return
+        self._set("cp-counts", self._counts_text(self._live))
+        self._render_kpis()
+        self._render_depts()
+        self._render_frequent("callers", self._live.callers)
+        self._render_frequent("addresses", self._live.addresses)
+        self._set("cp-feedback", self._feedback_text(self._live))
+        if self.tall and self._trend is not None and self._trend.month is not None:
+            self._set("cp-times", self._times_text(self._trend.month.to_json()))
+
+    def _counts_text(self, live: Live) -> Text:
+        d = live.today
+        line1 = [("cockpit.calls", d.calls, ""), ("cockpit.orders", d.orders, ""),
+                 ("cockpit.dispatched", d.dispatched, ""), ("cockpit.closed", d.closed, "")]
+        line2 = [("cockpit.awaiting_sign", d.awaiting_sign, "$warning" if d.awaiting_sign else ""),
+                 ("cockpit.awaiting_feedback", d.awaiting_feedback, ""), ("cockpit.on_scene", d.on_scene, ""),
+                 ("cockpit.overdue", d.overdue, "bold $error" if d.overdue else ""),
+                 ("cockpit.returned", d.returned, "$warning" if d.returned else "")]
+        text = Text()
+        for label, items in ((t("cockpit.today"), line1), (t("cockpit.open"), line2)):
+            if text:
+                text.append("\n")
+            text.append(label, style="bold")
+            for key, value, style in items:
+                text.append(f"  {t(key)} ")
+                mark = "!" if style.startswith("bold") else ""
+                text.append(f"{value}{mark}", style=self.style(style or "bold"))
+        return text
+
+    def _figures(self) -> _Figures | None:
+        if self._live is None:
+            return None
+        today = local_date(self._live.now)
+        daily = dict(self._trend.daily) if self._trend is not None else {}
+        daily[today] = self._live.today_counts
+        spans = (1, 7, 30) if self._trend is not None else (1,)
+        return _Figures(periods(daily, today, self.kpi_store.weights, spans), daily, today)
+
+    def _render_kpis(self) -> None:
+        fig = self._figures()
+        if fig is None:
+            return
+        width = self.size.width - 2
+        spark_days = max(7, min(30, width - 70))
+        by_days = {p.days: p for p in fig.periods}
+        weights = self.kpi_store.weights
+        rows: list[list[Text]] = []
+        for name in (*FIVE, *(EXTRA if self.tall else ()), "score"):
+            label = t("kpi.col.score") if name == "score" else t(f"kpi.short.{name}")
+            cells = [Text(label + ("↓" if name == "repeat_rate" else ""),
+                          style="bold" if name == "score" else "dim" if name in EXTRA else "")]
+            for days in (1, 7, 30):
+                p = by_days.get(days)
+                if p is None:
+                    cells += [Text("…", style="dim"), Text("")]
+                elif name == "score":
+                    change = None if p.score is None or p.previous_score is None else p.score - p.previous_score
+                    cells += [Text("—" if p.score is None else f"{p.score:.1f}", style="bold"),
+                              delta_text(name, change, self.style, points=False)]
+                else:
+                    cells += [Text(pct(p.rates[name])), delta_text(name, p.change[name], self.style)]
+            if name == "score":
+                values = [score(rates(fig.daily.get(d, Counts())), weights)
+                          for d in last_days(fig.today, spark_days).day_list()]
+                line = sparkline([None if v is None else v / 100 for v in values])
+            else:
+                line = sparkline(series(fig.daily, fig.today, spark_days, name))
+            cells.append(Text(line, style=self.style("$accent")))
+            rows.append(cells)
+        key = repr([[(c.plain, str(c.style)) for c in row] for row in rows])
+        if self._texts.get("cp-kpis") == key:
+            return
+        self._texts["cp-kpis"] = key
+        table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, expand=False, header_style="bold")
+        table.add_column(t("cockpit.kpi"), no_wrap=True)
+        for value_head, delta_head in (("cockpit.p_today", "cockpit.vs_yesterday"), ("cockpit.p_7", "cockpit.vs_prev7"),
+                                       ("cockpit.p_30", "cockpit.vs_prev30")):
+            table.add_column(t(value_head), justify="right", no_wrap=True)
+            table.add_column(t(delta_head), justify="right", no_wrap=True)
+        table.add_column(t("cockpit.trend", days=spark_days), no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        self.query_one("#cp-kpis", Static).update(table)
+
+    def _dept_rows(self) -> list[DeptLoad]:
+        assert self._live is not None
+        rows = [d for d in self._live.depts if d.open or d.sign_base]
+        scores = self._trend.scores if self._trend is not None else {}
+        order = SORTS[self._sort]
+
+        def key(d: DeptLoad) -> tuple[Any, ...]:
+            if order == "overdue":
+                return (-d.overdue, -d.awaiting_sign, -d.open, d.code)
+            if order == "awaiting":
+                return (-d.awaiting_sign, -d.overdue, -d.open, d.code)
+            if order == "sign_rate":
+                return (d.sign_rate is None, d.sign_rate or 0.0, d.code)
+            s = scores.get(d.code, (None, None))[0]
+            return (s is None, s or 0.0, d.code)
+
+        return sorted(rows, key=key)
+
+    def _render_depts(self) -> None:
+        if self._live is None:
+            return
+        lang = get_lang()
+        wide = self.wide
+        scores = self._trend.scores if self._trend is not None else {}
+        name_width = 16 if wide else 14 if lang == "zh" else 12
+        columns = [("name", t("cockpit.col_unit"), name_width), ("awaiting", t("cockpit.col_awaiting"), 4),
+                   ("overdue", t("cockpit.col_overdue"), 5), ("sign", t("cockpit.col_sign_today"), 6)]
+        if wide:
+            columns += [("open", t("cockpit.col_open"), 5), ("score", t("cockpit.col_score30"), 6),
+                        ("rank", t("cockpit.col_rank"), 4)]
+        rows = []
+        for d in self._dept_rows():
+            name = describe_assignee(self.kpi_store.ref, d.code, lang)
+            cells: list[Any] = [fit(name, name_width), _num(d.awaiting_sign, self.style("$warning")),
+                                _num(d.overdue, self.style("bold $error"), mark="!"), pct(d.sign_rate)]
+            if wide:
+                s, r = scores.get(d.code, (None, None))
+                cells += [str(d.open), "—" if s is None else f"{s:.1f}", "—" if r is None else str(r)]
+            rows.append((d.code, tuple(cells)))
+        self._sync("depts", columns, rows)
+        self.query_one("#cp-depts", DataTable).styles.width = self._dept_width()
+
+    def _dept_width(self) -> int:
+        """The department table is as wide as its columns (padding and scrollbar included)."""
+        layout = self._layout.get("depts_widths")
+        return int(layout) if layout else 40
+
+    def _render_frequent(self, name: str, items: list[Frequent]) -> None:
+        ref = self.kpi_store.ref
+        lang = get_lang()
+        wide = self.wide
+        rest = self.size.width - self._dept_width() - 1
+        table_width = (rest - 1) // 2 if wide else rest
+        who_width = 11 if name == "callers" else 14
+        columns = [("who", t("cockpit.col_phone" if name == "callers" else "cockpit.col_address"), who_width),
+                   ("calls", t("cockpit.col_calls"), 4)]
+        if wide:
+            columns.append(("town", t("cockpit.col_town"), 8))
+        used = sum(w + 2 for _, _, w in columns) + 3  # cell padding and the scrollbar
+        tags_width = max(8, table_width - used)
+        columns.append(("tags", t("cockpit.col_tags"), tags_width))
+        rows = []
+        for f in items:
+            who: Any = mask_phone(f.key) if name == "callers" else safe(fit(f.key, who_width), single_line=True)
+            cells: list[Any] = [who, str(f.calls)]
+            if wide:
+                town = ref.towns.get(f.town)
+                cells.append(fit((town.name_zh if lang == "zh" else town.name_en) if town else f.town, 8))
+            tags = [ref.tags[c].name_zh if lang == "zh" else ref.tags[c].name_en for c in f.tags if c in ref.tags]
+            cells.append(fit("、".join(tags) if lang == "zh" else ", ".join(tags), tags_width))
+            rows.append((f.key + "|" + f.town, tuple(cells)))
+        self._sync(name, columns, rows)
+
+    def _sync(self, name: str, columns: list[tuple[str, str, int]], rows: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Show ``rows`` in a table with fixed column widths, touching only the cells that changed."""
+        table = self.query_one(f"#cp-{name}", DataTable)
+        rows = [(key, tuple(c if isinstance(c, Text) else Text(str(c)) for c in cells)) for key, cells in rows]
+        layout = repr(columns) + repr([k for k, _ in rows])
+        self._layout[f"{name}_widths"] = str(sum(max(w, cell_len(label)) + 2 for _, label, w in columns) + 1)
+        old = self._cells.get(name, {})
+        if self._layout.get(name) != layout:
+            self._layout[name] = layout
+            cursor = table.cursor_row
+            table.clear(columns=True)
+            for key, label, width in columns:
+                table.add_column(Text(label), key=key, width=max(width, cell_len(label)))
+            for key, cells in rows:
+                table.add_row(*cells, key=key)
+            if rows:
+                table.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
+        else:
+            for key, cells in rows:
+                before = old.get(key) or (None,) * len(cells)
+                for (col, _, _), value, was in zip(columns, cells, before, strict=True):
+                    if _plain(value) != _plain(was):
+                        table.update_cell(key, col, value)
+        self._cells[name] = {key: tuple(cells) for key, cells in rows}
+
+    def _times_text(self, month: dict[str, Any]) -> Text:
+        """The last 30 days' times: median and 90th percentile of each step, and the dual-order arrival gap."""
+
+        def pair(name: str, unit: float) -> str:
+            p50, p90 = month[f"{name}_p50"], month[f"{name}_p90"]
+            return "—" if p50 is None else f"{p50 / unit:.1f}/{p90 / unit:.1f}"
+
+        text = Text(t("cockpit.times"), style="bold")
+        for key, name, unit in (("cockpit.t_sign", "sign_minutes", 1), ("cockpit.t_arrive", "arrive_minutes", 1),
+                                ("cockpit.t_feedback", "feedback_minutes", 60),
+                                ("cockpit.t_gap", "dual_gap_minutes", 1)):
+            text.append(f"  {t(key, value=pair(name, unit))}")
+        return text
+
+    def _feedback_text(self, live: Live) -> Text:
+        """One line at 80 columns: labels and numbers separated by two spaces."""
+        f = live.feedback
+        items = [("cockpit.awaiting_visit", f.awaiting_visit, ""), ("cockpit.awaiting_close", f.awaiting_close, ""),
+                 ("cockpit.feedback_overdue", f.feedback_overdue, "bold $error" if f.feedback_overdue else ""),
+                 ("cockpit.extension_pending", f.extension_pending, "$warning" if f.extension_pending else ""),
+                 ("cockpit.returns_to_judge", f.returns_to_judge, "$warning" if f.returns_to_judge else ""),
+                 ("cockpit.reworking", f.reworking, "")]
+        text = Text(t("cockpit.feedback"), style="bold")
+        for key, value, style in items:
+            text.append(f"  {t(key)} ")
+            text.append(str(value), style=self.style(style or "bold"))
+        return text
+
+
+def _num(value: int, style: str, mark: str = "") -> Text:
+    return Text(f"{value}{mark if value else ''}", style=style if value else "")
+
+
+def _plain(value: Any) -> Any:
+    return value.plain + str(value.style) if isinstance(value, Text) else value
+
+
+def config_weights() -> tuple[Weights, str | None]:
+    """The score weights from the desk's config file ([kpi.weights]); the defaults and the problem if bad."""
+    from console.config import load_config  # the screen reads the same file as the command line
+
+    try:
+        return Weights.from_config(load_config().section("kpi")), None
+    except FengqiaoError as exc:
+        return DEFAULT_WEIGHTS, str(exc)

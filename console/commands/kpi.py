@@ -1,9 +1,127 @@
-"""CLI commands for the kpi area (registered by console/cli.py)."""
+"""CLI commands for the KPI area: ``kpi`` (the table), ``report`` (the review export), ``dashboard`` (the cockpit).
+
+    fengqiao kpi [--from DATE] [--to DATE] [--dept CODE] [--by department|town|tag] [--json]
+    fengqiao report --from DATE --to DATE --format md|csv|xlsx|json -o FILE
+    fengqiao dashboard            # the cockpit, read-only (for supervisors over SSH)
+
+Dates are Asia/Shanghai calendar days, both inclusive; orders count by the time their call came in.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from models.clock import system_clock
+from models.errors import ValidationError
+from models.i18n import get_lang, t
+from models.kpi import RATES, Weights, local_date, window_from
+
+from ..textout import dumps, echo, table
+
+FORMAT_NAMES = {"md": "Markdown", "csv": "CSV", "xlsx": "Excel", "json": "JSON"}
+
+
+def _kpi_store(ctx: typer.Context):  # noqa: ANN202 - returns (Database, KpiStore)
+    from store.kpi import KpiStore
+
+    state: Any = ctx.obj
+    weights = Weights.from_config(state.config.section("kpi"))
+    db = state.open_db()
+    return db, KpiStore(db, clock=system_clock, weights=weights)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app."""
+
+    @app.command("kpi")
+    def kpi_cmd(
+        ctx: typer.Context,
+        first: Annotated[str | None, typer.Option("--from", help="first day (2026-11-01; default: 29 days before --to)")] = None,
+        last: Annotated[str | None, typer.Option("--to", help="last day, inclusive (default: today)")] = None,
+        dept: Annotated[str | None, typer.Option("--dept", help="one department (SCJG), ZZ / GA, or ZZ-HZ / GA-GL")] = None,
+        by: Annotated[str, typer.Option("--by", help="department | town | tag")] = "department",
+        as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    ) -> None:
+        """The five KPIs, score and ranking for a window (orders counted by the time their call came in)."""
+        window = window_from(local_date(system_clock()), first, last)
+        db, kpi = _kpi_store(ctx)
+        try:
+            result = kpi.table(window, by.strip().lower(), dept, spreads=as_json)  # the text table shows no times
+        finally:
+            db.close()
+        if as_json:
+            echo(dumps(result.to_json()))
+            return
+        echo(t("kpi.title", first=window.first.isoformat(), last=window.last.isoformat(), by=t(f"kpi.by.{result.by}")))
+        if not result.total.counts.dispatched and not result.total.counts.orders:
+            echo(t("kpi.no_rows"))
+            return
+        head = [t("kpi.col.rank"), t("kpi.col.key"), t("kpi.col.name"), t("kpi.col.dispatched"),
+                *(t(f"kpi.short.{r}") for r in RATES), t("kpi.col.score")]
+        rows = []
+        for row in (*result.rows, result.total):
+            r = row.rates
+            rows.append([row.rank or "", row.key, row.name, row.counts.dispatched, *(_pct(r[k]) for k in RATES),
+                         "—" if row.score is None else f"{row.score:.1f}"])
+        echo(table(head, rows, max_width=16 if get_lang() == "zh" else 24))
+        if result.total.counts.returned_unjudged:
+            echo("")
+            echo(t("kpi.unjudged_note", n=result.total.counts.returned_unjudged))
+
+    @app.command("report")
+    def report_cmd(
+        ctx: typer.Context,
+        first: Annotated[str, typer.Option("--from", help="first day, e.g. 2026-01-01")],
+        last: Annotated[str, typer.Option("--to", help="last day, inclusive")],
+        fmt: Annotated[str, typer.Option("--format", help="md | csv | xlsx | json")],
+        output: Annotated[Path, typer.Option("-o", "--output", help="file to write")],
+    ) -> None:
+        """Write the department ranking with every KPI and its counts (xlsx: one sheet per view)."""
+        from console.kpi_report import FORMATS, build, write
+
+        chosen = fmt.strip().lower()
+        if chosen not in FORMATS:
+            raise ValidationError(t("kpi.bad_format", value=fmt, choices=", ".join(FORMATS)), field="format")
+        window = window_from(local_date(system_clock()), first, last)
+        target = output.expanduser()
+        if target.is_dir() or not target.parent.is_dir():
+            raise ValidationError(t("kpi.cannot_write", path=target, error=t("kpi.not_a_file")), field="output")
+        db, kpi = _kpi_store(ctx)
+        try:
+            report = build(kpi, window)
+        finally:
+            db.close()
+        partial = target.with_name(target.name + ".partial")
+        try:
+            write(report, kpi, chosen, partial)
+            partial.replace(target)  # a half-written report never takes the place of a good one
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise ValidationError(t("kpi.cannot_write", path=target, error=exc.strerror or exc),
+                                  field="output") from None
+        echo(t("kpi.written", format=FORMAT_NAMES[chosen], path=target))
+
+    @app.command("dashboard")
+    def dashboard_cmd(
+        ctx: typer.Context,
+        desk: Annotated[str | None, typer.Option("--desk", help="desk name shown in the header")] = None,
+    ) -> None:
+        """Open the cockpit read-only (for supervisors, also over SSH): nothing can be changed from it."""
+        from models.roles import make_desk
+        from models.reference import default_reference
+
+        state: Any = ctx.obj
+        cfg = state.config
+        weights = Weights.from_config(cfg.section("kpi"))
+        chosen = make_desk(default_reference(), desk or cfg.desk_name, "supervisor", operator=cfg.operator,
+                           prefix=cfg.prefix)
+        from console.dashboard import run_dashboard
+
+        run_dashboard(state.open_db(), chosen, lang=get_lang(), weights=weights)

@@ -1,0 +1,62 @@
+"""``fengqiao dashboard``: the console opened straight into the cockpit, read-only.
+
+For supervisors watching the big screen or over SSH. The app is the normal one with only the cockpit mode
+(F5/F6 and their palette commands are gone) and its database connections are read-only
+(``PRAGMA query_only``): a bug or a stray key cannot change the store from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from sqlalchemy import event
+from textual.app import SystemCommand
+from textual.screen import Screen
+
+from models.i18n import t
+from models.kpi import DEFAULT_WEIGHTS, Weights
+from models.roles import Desk
+from screens.cockpit import CockpitScreen
+from store.db import Database
+
+from .app import FengqiaoApp
+
+
+def make_read_only(db: Database) -> None:
+    """Every connection of ``db`` refuses writes from now on."""
+
+    @event.listens_for(db.engine, "connect")
+    def _query_only(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA query_only=ON")
+
+    db.engine.dispose()  # connections opened before (migrations) are closed and reopened read-only
+
+
+class DashboardApp(FengqiaoApp):
+    """The cockpit alone, read-only."""
+
+    MODES: ClassVar[dict[str, Any]] = {"cockpit": CockpitScreen}
+
+    def __init__(self, *, weights: Weights = DEFAULT_WEIGHTS, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # a supervisor desk: its home mode is the cockpit
+        self.kpi_weights = weights
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch_mode" and parameters and parameters[0] != "cockpit":
+            return False
+        return super().check_action(action, parameters)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if command.title in {t("app.mode_intake"), t("app.mode_board")}:
+                continue
+            yield command
+
+
+def run_dashboard(db: Database, desk: Desk, *, lang: str, weights: Weights) -> None:
+    make_read_only(db)
+    try:
+        DashboardApp(db=db, desk=desk, lang=lang, weights=weights).run()
+    finally:
+        db.close()

@@ -1,0 +1,216 @@
+"""The year-end review report: the KPI tables of one window written as Markdown, CSV, Excel or JSON.
+
+Every figure comes from the same ``KpiStore.table`` calls as ``fengqiao kpi --json`` (same window, same clock,
+same weights), so the two always agree. Phone numbers are masked. Text typed by callers (addresses) is data,
+never instructions: in CSV and Excel a cell that a spreadsheet would read as a formula (starting with = + - @,
+a tab or a carriage return) is neutralised — an apostrophe in CSV, a text cell with the quote-prefix style in
+Excel — and in Markdown it is escaped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from models.clock import fmt_local
+from models.i18n import get_lang, t
+from models.kpi import RATES, SPREADS, Counts, Window
+from models.phone import mask_phone
+from models.text import visible
+from store.kpi import Frequent, KpiStore, KpiTable
+
+FORMATS = ("md", "csv", "xlsx", "json")
+REPORT_VIEWS = ("department", "town", "tag")
+DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
+ABOUT_KEYS = (*RATES, "returns", "cancelled", "score", "dual")
+
+
+def columns() -> list[str]:
+    """Every field of a KPI row, in report order."""
+    cols = ["rank", "key", "name", "score", "dispatched", *RATES]
+    cols += [c for c in Counts.names() if c != "dispatched"]
+    cols += [f"{s}_{stat}" for s in SPREADS for stat in ("n", "p50", "p90")]
+    return cols
+
+
+def column_label(col: str) -> str:
+    for s in SPREADS:
+        if col.startswith(s + "_"):
+            return f"{t(f'kpi.col.{s}')} {t('kpi.col.' + col.removeprefix(s + '_'))}"
+    return t(f"kpi.col.{col}")
+
+
+@dataclass
+class Report:
+    window: Window
+    generated_at: datetime
+    tables: dict[str, KpiTable]
+    callers: list[Frequent]
+    addresses: list[Frequent]
+
+    def to_json(self) -> dict[str, Any]:
+        first = next(iter(self.tables.values()))
+        return {
+            "from": self.window.first.isoformat(), "to": self.window.last.isoformat(),
+            "generated_at": first.to_json()["generated_at"], "weights": first.weights.as_dict(),
+            "views": {by: table.to_json() for by, table in self.tables.items()},
+            "frequent_callers": [_frequent_json(f, phone=True) for f in self.callers],
+            "frequent_addresses": [_frequent_json(f, phone=False) for f in self.addresses],
+        }
+
+
+def _frequent_json(f: Frequent, *, phone: bool) -> dict[str, Any]:
+    return {"phone" if phone else "address": mask_phone(f.key) if phone else f.key, "town": f.town,
+            "calls": f.calls, "first_at": f.first_at.isoformat(), "last_at": f.last_at.isoformat(),
+            "tags": list(f.tags)}
+
+
+def build(kpi: KpiStore, window: Window) -> Report:
+    tables = {by: kpi.table(window, by) for by in REPORT_VIEWS}
+    callers = kpi.frequent(window.start, window.end, by="phone", limit=200)
+    addresses = kpi.frequent(window.start, window.end, by="address", limit=200)
+    return Report(window, tables["department"].generated_at, tables, callers, addresses)
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell that a spreadsheet would take for a formula gets a leading apostrophe (CSV)."""
+    if isinstance(value, str) and value.startswith(DANGEROUS_START):
+        return "'" + value
+    return value
+
+
+def _rows(table: KpiTable) -> list[dict[str, Any]]:
+    return [r.to_json() for r in (*table.rows, table.total)]
+
+
+def _frequent_rows(report: Report, kpi: KpiStore) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    lang = get_lang()
+    out: dict[str, tuple[list[str], list[list[Any]]]] = {}
+    for name, items in (("callers", report.callers), ("addresses", report.addresses)):
+        head = [t("kpi.col.phone") if name == "callers" else t("kpi.col.address"), t("kpi.col.town"),
+                t("kpi.col.calls"), t("kpi.first_call"), t("kpi.last_call"), t("kpi.col.tags")]
+        rows = []
+        for f in items:
+            town = kpi.ref.towns.get(f.town)
+            tags = [f"{c} {kpi.ref.tags[c].name_zh if lang == 'zh' else kpi.ref.tags[c].name_en}"
+                    for c in f.tags if c in kpi.ref.tags]
+            rows.append([mask_phone(f.key) if name == "callers" else f.key,
+                         (town.name_zh if lang == "zh" else town.name_en) if town else f.town, f.calls,
+                         fmt_local(f.first_at), fmt_local(f.last_at), "、".join(tags) if lang == "zh" else "; ".join(tags)])
+        out[name] = (head, rows)
+    return out
+
+
+# ---- writers ------------------------------------------------------------------------------------------
+
+def write(report: Report, kpi: KpiStore, fmt: str, path: Path) -> None:
+    {"json": _write_json, "csv": _write_csv, "md": _write_md, "xlsx": _write_xlsx}[fmt](report, kpi, path)
+
+
+def _write_json(report: Report, kpi: KpiStore, path: Path) -> None:
+    path.write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _write_csv(report: Report, kpi: KpiStore, path: Path) -> None:
+    """One table of every view's rows (first column: the view); UTF-8 with BOM so Excel reads Chinese."""
+    cols = columns()
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["view", *cols])
+        for by, table in report.tables.items():
+            for row in _rows(table):
+                out.writerow([by, *(neutralise(row[c]) if row[c] is not None else "" for c in cols)])
+
+
+def _md_cell(value: Any) -> str:
+    text = visible("" if value is None else str(value), single_line=True)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace("`", "\\`")
+
+
+def _fmt(col: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if col in RATES:
+        return f"{value * 100:.1f}%"
+    if isinstance(value, float):
+        return f"{value:.1f}" if col != "score" else f"{value:.2f}"
+    return str(value)
+
+
+def _write_md(report: Report, kpi: KpiStore, path: Path) -> None:
+    w = report.window
+    lines = [f"# {t('kpi.report_title', first=w.first.isoformat(), last=w.last.isoformat())}", "",
+             f"- {t('kpi.window')}: {w.first.isoformat()} — {w.last.isoformat()}",
+             f"- {t('kpi.generated')}: {fmt_local(report.generated_at)}",
+             f"- {t('kpi.weights')}: " + ", ".join(f"{t('kpi.col.' + k + '_rate')} {v:g}"
+                                                   for k, v in report.tables["department"].weights.as_dict().items()),
+             f"- {t('kpi.masked')}", ""]
+    main = ["rank", "key", "name", "score", "dispatched", *RATES, "orders"]
+    for by, table in report.tables.items():
+        lines += [f"## {t(f'kpi.sheet.{by}')}", "", "| " + " | ".join(column_label(c) for c in main) + " |",
+                  "|" + "|".join("---:" if c not in ("key", "name") else "---" for c in main) + "|"]
+        for row in _rows(table):
+            lines.append("| " + " | ".join(_md_cell(_fmt(c, row[c])) for c in main) + " |")
+        lines.append("")
+    for name, (head, rows) in _frequent_rows(report, kpi).items():
+        lines += [f"## {t('kpi.frequent_' + name)}", "", "| " + " | ".join(head) + " |",
+                  "|" + "|".join("---" for _ in head) + "|"]
+        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+        lines.append("")
+    lines += [f"## {t('kpi.definitions')}", ""] + [f"- {t('kpi.about.' + k)}" for k in ABOUT_KEYS]
+    lines.append(f"- {t('kpi.col.score')}: " + ", ".join(f"{t('kpi.col.' + k + '_rate')} {v:g}"
+                                                     for k, v in report.tables["department"].weights.as_dict().items()))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _write_xlsx(report: Report, kpi: KpiStore, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    bold = Font(bold=True)
+
+    def put(ws: Any, row: int, col: int, value: Any, number_format: str | None = None) -> None:
+        if isinstance(value, str):
+            value = visible(value)  # control characters (which Excel refuses) made visible
+        cell = ws.cell(row=row, column=col, value=value)
+        if isinstance(value, str):
+            cell.data_type = "s"  # never a formula or an error code, whatever the text says
+            if value.startswith(DANGEROUS_START):
+                cell.quotePrefix = True
+        elif number_format and value is not None:
+            cell.number_format = number_format
+
+    def sheet(title: str, head: list[str], rows: list[list[Any]], formats: list[str | None]) -> None:
+        ws = wb.create_sheet(title[:31])
+        for c, label in enumerate(head, start=1):
+            put(ws, 1, c, label)
+            ws.cell(row=1, column=c).font = bold
+            ws.column_dimensions[get_column_letter(c)].width = max(10, min(40, len(label) * 2 + 2))
+        for r, values in enumerate(rows, start=2):
+            for c, (value, fmt) in enumerate(zip(values, formats, strict=True), start=1):
+                put(ws, r, c, value, fmt)
+        ws.freeze_panes = "D2" if len(head) > 3 else "A2"
+
+    cols = columns()
+    formats = ["0.0%" if c in RATES else "0.00" if c == "score" or c.endswith(("_p50", "_p90")) else None
+               for c in cols]
+    for by, table in report.tables.items():
+        sheet(t(f"kpi.sheet.{by}"), [column_label(c) for c in cols], [[row[c] for c in cols] for row in _rows(table)],
+              formats)
+    for name, (head, rows) in _frequent_rows(report, kpi).items():
+        sheet(t(f"kpi.sheet.{name}"), head, rows, [None] * len(head))
+    w = report.window
+    about = [[t("kpi.window"), f"{w.first.isoformat()} — {w.last.isoformat()}"],
+             [t("kpi.generated"), fmt_local(report.generated_at)], [t("kpi.masked"), ""]]
+    about += [[t("kpi.weights") + " · " + t("kpi.col." + k + "_rate"), v]
+              for k, v in report.tables["department"].weights.as_dict().items()]
+    about += [[t("kpi.definitions"), t("kpi.about." + k)] for k in ABOUT_KEYS]
+    sheet(t("kpi.sheet.about"), ["", ""], about, [None, None])
+    wb.save(path)
