@@ -23,7 +23,7 @@ from models.clock import Clock, system_clock
 from models.i18n import get_lang, set_lang, t
 from models.reference import Reference, default_reference
 from models.roles import Desk, Role
-from screens.base import DeskBar, localize_bindings
+from screens.base import DeskBar, describe_binding, localize_bindings
 from screens.caller_pop import CallerPopProvider
 from screens.board import BoardScreen
 from screens.cockpit import CockpitScreen
@@ -148,16 +148,20 @@ class FengqiaoApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return
-        rows: list[tuple[str, str]] = []
-        seen: set[tuple[str, str]] = set()
-        for _key, (_node, binding, enabled, _tip) in self.screen.active_bindings.items():
-            if not binding.description or not enabled:
-                continue
-            row = (self.get_key_display(binding), binding.description)
-            if row not in seen:
-                seen.add(row)
-                rows.append(row)
-        self.push_screen(HelpScreen(rows))
+        screen = self.screen
+        ours: list[tuple[str, str]] = []  # the screen's and the app's keys first: those are the work
+        widget: list[tuple[str, str]] = []  # then the editing and scrolling keys of the widget in focus
+        keys: dict[tuple[bool, str], list[str]] = {}  # (ours?, description) -> its keys, in binding order
+        for _key, (node, binding, enabled, _tip) in screen.active_bindings.items():
+            description = describe_binding(binding)
+            if description and enabled:
+                shown = keys.setdefault((node is self or node is screen, description), [])
+                display = self.get_key_display(binding)
+                if display not in shown:
+                    shown.append(display)
+        for (mine, description), shown in keys.items():
+            (ours if mine else widget).append((" / ".join(shown), description))
+        self.push_screen(HelpScreen(ours, widget))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand(t("app.help"), t("help.intro"), self.action_help)

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -34,8 +35,13 @@ def localize_bindings(node: DOMNode) -> None:
 def _describe(description: str, action: str) -> str:
     if description and has(description):
         return t(description)
-    builtin = "builtin." + action.replace(".", "_")
+    builtin = "builtin." + action.replace(".", "_").replace("(True)", "_select")
     return t(builtin) if has(builtin) else description
+
+
+def describe_binding(binding: Binding) -> str:
+    """A binding's description in the current language, also for Textual's own widgets' keys."""
+    return _describe(binding.description, binding.action)
 
 
 class LocalizedMixin:

@@ -34,9 +34,11 @@ class HelpScreen(LocalizedMixin, ModalScreen[None]):
         Binding("escape,f1,q", "dismiss", "help.close", id="help.close"),
     ]
 
-    def __init__(self, bindings: list[tuple[str, str]], extra: str = "", **kwargs: Any) -> None:
+    def __init__(self, bindings: list[tuple[str, str]], widget: list[tuple[str, str]] | None = None,
+                 extra: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._rows = bindings
+        self._widget_rows = widget or []
         self._extra = extra
 
     def compose(self) -> ComposeResult:
@@ -46,7 +48,11 @@ class HelpScreen(LocalizedMixin, ModalScreen[None]):
             table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
             table.add_column(t("help.key"), key="key")
             table.add_column(t("help.action"), key="action")
-            for key, description in self._rows:
-                table.add_row(Text(key, style="bold"), Text(description))
+            for title, rows in ((t("help.section_screen"), self._rows), (t("help.section_widget"), self._widget_rows)):
+                if not rows:
+                    continue
+                table.add_row(Text(""), Text(title, style="bold underline"))
+                for key, description in rows:
+                    table.add_row(Text(key, style="bold"), Text(description))
             yield table
             yield Static(t("help.close"), id="help-close")

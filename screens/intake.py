@@ -105,7 +105,19 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
         Binding("f9", "dispatch", "intake.dispatch", id="intake.dispatch"),
         Binding("f10", "link", "intake.link", id="intake.link"),
         Binding("ctrl+n", "new_call", "intake.new_call", id="intake.new_call", show=False),
+        # Enter in a form field is taken by the app before the key reaches the field, so keys typed right
+        # after it (type-ahead, a telephony script, an IME committing a phrase) go to the next field.
+        Binding("enter", "advance_field", show=False, priority=True, id="intake.advance_field"),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "advance_field":
+            return isinstance(self.focused, FormInput)
+        return True
+
+    def action_advance_field(self) -> None:
+        if isinstance(self.focused, FormInput):
+            self.advance(self.focused)
 
     # ---- messages from workers -----------------------------------------------------------------
     class Looked(Message):
