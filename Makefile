@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(VENV)/bin/fengqiao $(ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n auto $(ARGS)
 
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks $(ARGS)
