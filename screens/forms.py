@@ -62,7 +62,12 @@ class FormField:
 
 class ActionForm(LocalizedMixin, ModalScreen[dict[str, Any] | None]):
     DEFAULT_CSS = _MODAL_CSS.format(name="ActionForm")
-    BINDINGS = [Binding("escape", "cancel", "form.cancel", id="form.cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "form.cancel", id="form.cancel"),
+        # Enter is taken by the form before the field sees it, so what is typed right after it lands in the
+        # next field (moving the focus from the field's own message would let quick keys hit the old one).
+        Binding("enter", "next_field", show=False, priority=True, id="form.next_field"),
+    ]
 
     def __init__(self, title: str, subtitle: Text | str, fields: list[FormField], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -131,6 +136,11 @@ class ActionForm(LocalizedMixin, ModalScreen[dict[str, Any] | None]):
             self.query_one(f"#filter-{nxt.name}" if nxt.kind == "dept" else f"#field-{nxt.name}").focus()
         else:
             self.submit()
+
+    def action_next_field(self) -> None:
+        ident = (self.focused.id or "") if self.focused is not None else ""
+        if ident.startswith(("field-", "filter-")):
+            self._after(ident.split("-", 1)[1])
 
     @on(Input.Submitted)
     def _input_submitted(self, event: Input.Submitted) -> None:
