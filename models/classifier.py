@@ -71,7 +71,7 @@ EXAMPLE_WINDOW = 60  # the example model reads at most the first and last this m
 EXAMPLE_EVIDENCE = 0.3  # "examples" is listed as evidence for a tag given at least this probability
 TEMPERATURE = 1.1  # softmax temperature for the displayed score (fitted on the example calls' cross-validation)
 SCORE_FIELD = 5  # the displayed score is a share among this many strongest candidates
-WINDOW = 300  # a description longer than 2*WINDOW is read as its first and last WINDOW characters
+WINDOW = 200  # a description longer than 2*WINDOW is read as its first and last WINDOW characters
 _DROP = re.compile(r"[\W_]+")
 _CLAUSE_BREAK = frozenset(",.!?;:，。！？；：\n")
 
