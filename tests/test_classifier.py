@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from models.classifier import Classifier, build_classifier, keyword_baseline, load_lexicon, normalize
+from models.classifier import (Classifier, ExampleModel, build_classifier, default_classifier_lexicon,
+                               default_example_model, keyword_baseline, load_examples, load_lexicon, normalize)
 from models.errors import ReferenceDataError
 from models.intake import IntakeForm
 from store.intake import desk_history
@@ -138,3 +140,81 @@ def test_lexicon_covers_every_tag(ref) -> None:  # noqa: ANN001
     lexicon = load_lexicon()
     assert set(lexicon.terms) == set(ref.tags)
     assert "小区" in lexicon.weak
+
+
+# ---- the example calls (fixtures/examples.csv) -------------------------------------------------------------
+
+def _bigrams(text: str) -> set[str]:
+    s = "".join(ch for ch in normalize(text) if ch.isalnum())
+    return {s[i:i + 2] for i in range(len(s) - 1)}
+
+
+def test_example_calls_cover_every_tag_mostly_in_callers_words(ref) -> None:  # noqa: ANN001
+    examples = load_examples()
+    per_tag = Counter(code for _, code in examples)
+    assert set(per_tag) == set(ref.tags) and min(per_tag.values()) >= 30, per_tag.most_common()[-3:]
+    texts = [normalize(text) for text, _ in examples]
+    assert len(set(texts)) == len(texts), "no example twice"
+    paraphrased = [text for text, code in examples if not any(w in normalize(text) for w in tag_words(ref, code))]
+    assert len(paraphrased) >= 0.6 * len(examples)
+
+
+def test_example_calls_are_not_the_test_sentences() -> None:
+    """The labelled sets measure the classifier: none of their sentences (or a near copy) may be an example."""
+    examples = [(text, normalize(text).strip(), _bigrams(text)) for text, _ in load_examples()]
+    copies = []  # only the examples are named: the test sentences are not to be read
+    for path in sorted(DATA.glob("calls*.csv")):
+        for row in labelled(path.name):
+            exact = normalize(row["text"]).strip()
+            grams = _bigrams(row["text"])
+            for text, norm, other in examples:
+                union = grams | other
+                if norm == exact or (union and len(grams & other) / len(union) >= 0.6):
+                    copies.append(f"{path.name}: {text}")
+    assert not copies, "\n".join(copies)
+
+
+def test_example_calls_carry_wording_the_lexicon_lacks() -> None:
+    text = "单位不给我们交养老的钱"  # no phrase of the lexicon says which enquiry this is
+    without = Classifier(lexicon=default_classifier_lexicon())
+    assert without.suggest(text)[0].code != "D02"
+    first = build_classifier().suggest(text)[0]
+    assert first.code == "D02" and "examples" in first.evidence
+
+
+def test_the_desk_history_outweighs_the_example_calls() -> None:
+    """A desk that files this wording under another tag than the examples would is followed the next time."""
+    classifier = build_classifier()
+    similar = "小区门口早上有人摆摊卖菜，消防通道都堵了"
+    assert classifier.suggest(similar)[0].code == "A02"
+    classifier.learn("小区门口每天早上有人摆摊卖菜，把消防通道堵了", "B02")
+    first = classifier.suggest(similar)[0]
+    assert first.code == "B02" and "history" in first.evidence
+
+
+def test_example_model_is_trained_once_and_shared(ref) -> None:  # noqa: ANN001
+    model = default_example_model()
+    assert len(model) == len(load_examples()) and default_example_model() is model
+    assert build_classifier(ref).examples is model and build_classifier(ref).examples is model
+    # A custom reference trains its own from the packaged file, in that reference's tag order.
+    tiny = ExampleModel([("龙头里没水", 0), ("路灯不亮", 1)], 2)
+    assert max(tiny.probabilities("家里龙头没水了").items(), key=lambda kv: kv[1])[0] == 0
+    assert tiny.probabilities("zzz") == {}
+
+
+def test_example_file_errors_name_the_file_and_line(tmp_path, ref) -> None:  # noqa: ANN001
+    bad = tmp_path / "examples.csv"
+    bad.write_text("tag,text\nA01,有人在楼顶加盖\nZ99,说了什么\n", encoding="utf-8")
+    with pytest.raises(ReferenceDataError, match=r"examples.csv line 3: unknown tag 'Z99'"):
+        load_examples(bad, ref)
+    bad.write_text("tag,text\nA01,\n", encoding="utf-8")
+    with pytest.raises(ReferenceDataError, match="examples.csv line 2: empty text"):
+        load_examples(bad, ref)
+    bad.write_text("tag,text\nA01,有人,加盖\n", encoding="utf-8")
+    with pytest.raises(ReferenceDataError, match="examples.csv line 2: expected 2 columns"):
+        load_examples(bad, ref)
+    bad.write_text("code,sentence\nA01,有人在楼顶加盖\n", encoding="utf-8")
+    with pytest.raises(ReferenceDataError, match="examples.csv: the first line must be the header"):
+        load_examples(bad, ref)
+    with pytest.raises(ReferenceDataError, match="cannot read"):
+        load_examples(tmp_path / "missing.csv", ref)

@@ -30,6 +30,10 @@ def _history(ctx: typer.Context) -> list[tuple[str, str]]:
         db.close()
 
 
+# Evidence that is a signal rather than a matched phrase, shown localized.
+_EVIDENCE = {"history": "intake.from_history", "examples": "intake.from_examples"}
+
+
 def suggestion_json(ref: Any, s: Any) -> dict[str, Any]:
     tag = ref.tags[s.code]
     dept = ref.departments[tag.department]
@@ -73,5 +77,5 @@ def register(app: typer.Typer) -> None:
                 dept = ref.departments[tag.department]
                 name = tag.name_zh if lang == "zh" else tag.name_en
                 dname = dept.name_zh if lang == "zh" else dept.name_en
-                why = ", ".join(e if e != "history" else t("intake.from_history") for e in s.evidence[:3])
+                why = ", ".join(t(_EVIDENCE[e]) if e in _EVIDENCE else e for e in s.evidence[:3])
                 echo(f"  {rank}. {s.code} {name} → {dname}  {s.score:.0%}" + (f"  ({why})" if why else ""))
