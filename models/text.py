@@ -90,18 +90,25 @@ def clip(text: str, limit: int = 80) -> str:
     return shown[:head] + ELLIPSIS + (shown[-tail:] if tail else "")
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def looks_like_formula(text: str) -> bool:
+    """Whether a spreadsheet would read ``text`` as a formula (or a DDE command) if it were typed in a cell."""
+    return text.startswith(FORMULA_START)
 
 
 def spreadsheet_text(text: str, *, csv: bool = False) -> str:
     """Caller text for a report cell (xlsx or CSV), so that the spreadsheet shows it and never runs it.
 
+    The one guard for every export (``console.kpi_report`` and anything else that writes a spreadsheet).
     Control characters are made visible (:func:`visible`; openpyxl refuses them outright, so one escape
     sequence in a description would otherwise abort the export). For xlsx also set ``cell.data_type = "s"``
-    after assigning the value: openpyxl turns a string starting with ``=`` into a formula. For CSV, where
-    there are no cell types, a leading ``= + - @`` gets an apostrophe (the usual CSV-injection guard).
+    after assigning the value, and ``cell.quotePrefix = True`` when :func:`looks_like_formula`: openpyxl turns
+    a string starting with ``=`` into a formula. For CSV, where there are no cell types, a leading
+    ``= + - @``, tab or carriage return gets an apostrophe (the usual CSV-injection guard).
     """
     shown = visible(text)
-    if csv and shown.startswith(_FORMULA_START):
+    if csv and looks_like_formula(shown):
         return "'" + shown
     return shown
