@@ -130,16 +130,24 @@ def register(app: typer.Typer) -> None:
     def dashboard_cmd(
         ctx: typer.Context,
         desk: Annotated[str | None, typer.Option("--desk", help="desk name shown in the header")] = None,
+        role: AsRole = None,
+        dept: AsDept = None,
+        town: AsTown = None,
+        unmasked: Unmasked = False,
     ) -> None:
         """Open the cockpit read-only (for supervisors, also over SSH): nothing can be changed from it."""
-        from models.roles import make_desk
-        from models.reference import default_reference
+        from models.privacy import check_unmasked
+        from models.roles import Role
 
         state: Any = ctx.obj
         cfg = state.config
         weights = Weights.from_config(cfg.section("kpi"))
-        chosen = make_desk(default_reference(), desk or cfg.desk_name, "supervisor", operator=cfg.operator,
-                           prefix=cfg.prefix)
+        chosen = state.desk(name=desk, role=role, dept=dept, town=town, use_config_role=True)
+        if unmasked:
+            check_unmasked(chosen)  # refused before anything opens
         from console.dashboard import run_dashboard
 
-        run_dashboard(state.open_db(), chosen, lang=get_lang(), weights=weights)
+        # A supervisor's cockpit may show full numbers (u, --unmasked): a separate writer for the access log.
+        access_db = state.open_db() if chosen.role == Role.SUPERVISOR else None
+        run_dashboard(state.open_db(), chosen, lang=get_lang(), weights=weights, unmasked=unmasked,
+                      access_db=access_db)
