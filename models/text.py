@@ -76,6 +76,28 @@ def visible(text: str, *, single_line: bool = False) -> str:
     return pattern.sub(repl, text)
 
 
+_GLYPHS = re.compile(f"[{_UNSAFE}\t\u2028\u2029]")
+_GLYPHS_KEEP_TAB = re.compile(f"[{_UNSAFE}\u2028\u2029]")
+
+
+def glyphs(text: str, *, keep_tab: bool = False) -> str:
+    """Make control characters visible *one character each*, for a field being edited (cursor positions stay).
+
+    A C0 control becomes its Unicode control picture (ESC ``␛``, NUL ``␀``, TAB ``␉``), DEL ``␡``, and C1
+    controls, bidirectional controls, line separators and lone surrogates ``�``. Only what is shown changes;
+    the field's value (and what is stored) is exactly what was typed or pasted. :func:`visible` is for text
+    that is only read (it spells out the code, ``\x9b``).
+    """
+
+    def repl(match: re.Match[str]) -> str:
+        code = ord(match.group(0))
+        if code < 0x20:
+            return chr(0x2400 + code)
+        return "␡" if code == 0x7F else "\ufffd"
+
+    return (_GLYPHS_KEEP_TAB if keep_tab else _GLYPHS).sub(repl, text)
+
+
 def clip(text: str, limit: int = 80) -> str:
     """``text`` made visible on one line and cut in the middle when longer than ``limit`` characters.
 
