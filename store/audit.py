@@ -38,7 +38,8 @@ from models.roles import Desk
 from models.text import clip
 
 from .db import Database
-from .projection import ASSIGNMENT_COLUMNS, CALL_COLUMNS, ORDER_COLUMNS, assignment_tuples, call_tuple, order_tuple
+from .projection import (ASSIGNMENT_COLUMNS, CALL_COLUMNS, ORDER_COLUMNS, assignment_tuples, call_tuple, has_sync_table,
+                         order_tuple)
 
 EVENT_TRIGGERS = ("events_append_only_update", "events_append_only_delete")
 ACCESS_TRIGGERS = ("access_log_append_only_update", "access_log_append_only_delete")
@@ -289,11 +290,19 @@ def _expected_calls(order_id: str, events: list[Event]) -> list[tuple[Any, ...]]
 
 
 def _check_projection(conn: Connection, progress: Callable[[int], None] | None) -> tuple[list[Fault], int]:
-    """Every order's row, assignments and calls against the replay of its events."""
+    """Every order's row, assignments and calls against the replay of its events.
+
+    The replay follows sync's merge rule (``store.projection.load_events``): events the server numbered in its
+    order, then this desk's unconfirmed ones, refused ones left out. Rows are read in local order (one scan of
+    the events index) and each order's events are put in merge order here.
+    """
     faults: list[Fault] = []
+    sync = ("s.server_seq, s.status FROM events e LEFT JOIN event_state s ON s.event_id = e.id"
+            if has_sync_table(conn) else "NULL, NULL FROM events e")
     sources = {
-        "events": _grouped(_cursor(conn, "SELECT order_id, id, assignment_id, kind, actor, desk, desk_seq, event_at, "
-                                         "recorded_at, payload FROM events ORDER BY order_id, seq")),
+        "events": _grouped(_cursor(conn, "SELECT e.order_id, e.id, e.assignment_id, e.kind, e.actor, e.desk, "
+                                         "e.desk_seq, e.event_at, e.recorded_at, e.payload, "
+                                         f"{sync} ORDER BY e.order_id, e.seq")),
         "orders": _grouped(_cursor(conn, f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders ORDER BY id")),
         "assignments": _grouped(_cursor(conn, f"SELECT {', '.join(ASSIGNMENT_COLUMNS)} FROM assignments "
                                               "ORDER BY order_id, seq"), key=1),
@@ -314,7 +323,11 @@ def _check_projection(conn: Connection, progress: Callable[[int], None] | None) 
         if order_id is None:
             fault("call", name, what=t("audit.call_without_order", count=len(got["calls"])))
             continue
-        events = [_row_event(r) for r in got["events"]]
+        every = [_row_event(r) for r in got["events"]]  # the calls: every call taken, refused or not
+        shared = sorted((r for r in got["events"] if r[11] != "refused"), key=lambda r: (r[10] is None, r[10] or 0))
+        events = [_row_event(r) for r in shared]
+        if every and not events and stored is None:
+            continue  # the server refused this desk's dispatch: no order, its events kept for the record
         if not events:
             fault("no_events", name)
             continue
@@ -334,7 +347,7 @@ def _check_projection(conn: Connection, progress: Callable[[int], None] | None) 
             bad = _first_difference(got["assignments"], want)
             fault("projection", name, what=t("audit.in_assignments", what=_differences(ASSIGNMENT_COLUMNS, *bad)))
         calls = sorted(got["calls"], key=lambda c: c[0])
-        want_calls = _expected_calls(state.id, events)
+        want_calls = _expected_calls(state.id, every)
         if calls != want_calls:
             fault("call", name, what=_differences(CALL_COLUMNS, *_first_difference(calls, want_calls)))
     return faults, orders
