@@ -74,7 +74,8 @@ class FengqiaoApp(App[None]):
                  **kwargs: Any) -> None:
         if lang:
             set_lang(lang)
-        self.DEFAULT_MODE = HOME_MODE.get(desk.role, "intake")  # the desk's home screen opens first
+        home = HOME_MODE.get(desk.role, "intake")  # the desk's home screen opens first (if this app has it)
+        self.DEFAULT_MODE = home if home in self.MODES else next(iter(self.MODES))
         super().__init__(**kwargs)
         localize_bindings(self)
         self.db = db

@@ -44,8 +44,7 @@ class DashboardApp(FengqiaoApp):
 
     def __init__(self, *, weights: Weights = DEFAULT_WEIGHTS, unmasked: bool = False,
                  access_db: Database | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.DEFAULT_MODE = "cockpit"  # whatever the desk's role: the only mode here
+        super().__init__(**kwargs)  # whatever the desk's role, the cockpit (the only mode here) opens
         self.kpi_weights = weights
         self.start_unmasked = unmasked  # read by the cockpit: full numbers from the start, each recorded first
         self.access_db = access_db  # writes the access log only (the store's own connections are read-only)

@@ -277,6 +277,17 @@ async def test_dashboard_unmasked_records_through_its_own_writer(demo_path: Path
     writer.close()
 
 
+async def test_dashboard_opens_the_cockpit_for_any_desk(demo_path: Path) -> None:
+    db = Database(demo_path)
+    make_read_only(db)
+    app = DashboardApp(db=db, desk=make_desk(default_reference(), "110-1", "call_taker"), clock=FixedClock(T0),
+                       watch_store=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, CockpitScreen) and callers_first_cell(app) == "138****2345"
+    db.close()
+
+
 def test_dashboard_unmasked_needs_a_supervisor(demo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
