@@ -1,10 +1,11 @@
 """Text fields that show what is in them literally, and refuse a paste that would not fit with one message.
 
 Textual's own ``Input`` and ``TextArea`` write their value to the terminal as it is, stripping only BEL, BS,
-VT, FF and CR: an ESC or a one-byte CSI (U+009B) pasted into a field would reach the terminal raw and could
-clear the screen, retitle the window or worse. These subclasses draw each control character as one visible
-symbol (``models.text.glyphs``: ``␛``, ``␀``, ``�``), so positions and the cursor stay where they were; the
-value — what is validated and stored — is exactly what was typed or pasted.
+VT, FF and CR. A terminal paste brings bidirectional overrides (which reorder what is shown) and DEL into a
+field, and a value set by the program (a screen-pop, a default taken from stored text) can hold ESC or a
+one-byte CSI (U+009B) that would clear the screen or retitle the window. These subclasses draw each control
+character as one visible symbol (``models.text.glyphs``: ``␛``, ``␀``, ``�``), so positions and the cursor
+stay where they were; the value — what is validated and stored — is exactly what was typed or pasted.
 
 A paste that would take the field over its limit is refused whole: the field keeps what it had and the
 widget posts :class:`PasteRefused` (the screen says how long the paste was and what the limit is). Textual's
