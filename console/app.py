@@ -29,6 +29,7 @@ from screens.board import BoardScreen
 from screens.cockpit import CockpitScreen
 from screens.help import HelpScreen
 from screens.intake import IntakeScreen
+from screens.literal import PasteRefused
 from store.board import mark_overdue
 from store.db import Database
 from store.orders import OrderStore
@@ -73,7 +74,8 @@ class FengqiaoApp(App[None]):
                  **kwargs: Any) -> None:
         if lang:
             set_lang(lang)
-        self.DEFAULT_MODE = HOME_MODE.get(desk.role, "intake")  # the desk's home screen opens first
+        home = HOME_MODE.get(desk.role, "intake")  # the desk's home screen opens first (if this app has it)
+        self.DEFAULT_MODE = home if home in self.MODES else next(iter(self.MODES))
         super().__init__(**kwargs)
         localize_bindings(self)
         self.db = db
@@ -142,6 +144,11 @@ class FengqiaoApp(App[None]):
 
     def _announce(self, seq: int) -> None:
         self.screen.post_message(StoreChanged(seq))
+
+    def on_paste_refused(self, message: PasteRefused) -> None:
+        """A paste too long for its field, on a screen that does not say so itself."""
+        self.notify(t("app.paste_too_long", length=message.length, limit=message.limit), severity="warning",
+                    timeout=8)
 
     # ---- help and palette ----------------------------------------------------------------------
     def action_help(self) -> None:

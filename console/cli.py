@@ -273,11 +273,14 @@ def _at(value: str | None) -> datetime | None:
 
 
 def _store(ctx: typer.Context, *, desk: str | None = None, role: str | None = None, dept: str | None = None,
-           town: str | None = None):  # noqa: ANN202 - returns store.orders.OrderStore
+           town: str | None = None, viewing: bool = False):  # noqa: ANN202 - returns store.orders.OrderStore
+    """The store as ``desk`` sees it. ``viewing`` (the read-only views ``orders`` and ``order``): without
+    ``--role`` the desk of the config file, so a supervisor's machine masks numbers; otherwise (``dispatch``,
+    ``act``) without ``--role`` it is the local operator's tool."""
     from store.orders import OrderStore
 
     state = _state(ctx)
-    chosen = state.desk(name=desk, role=role, dept=dept, town=town)
+    chosen = state.desk(name=desk, role=role, dept=dept, town=town, use_config_role=viewing)
     return OrderStore(state.open_db(), desk=chosen, clock=system_clock)
 
 
@@ -341,7 +344,7 @@ def orders_cmd(
                                     choices=", ".join(x.value for x in Status)), field="status")
     from store.board import mark_overdue
 
-    store = _store(ctx, desk=desk, role=role, dept=desk_dept, town=desk_town)
+    store = _store(ctx, desk=desk, role=role, dept=desk_dept, town=desk_town, viewing=True)
     try:
         phone_view(store.desk, unmasked=unmasked)  # refused before anything is read
         try:
@@ -391,7 +394,7 @@ def order_cmd(
     town: AsTown = None,
 ) -> None:
     """One order in full: the call, the routing, each assignment and every event."""
-    store = _store(ctx, desk=desk, role=role, dept=dept, town=town)
+    store = _store(ctx, desk=desk, role=role, dept=dept, town=town, viewing=True)
     try:
         phone_view(store.desk, unmasked=unmasked)  # refused before anything is read
         state, entries = store.timeline(number)

@@ -3,6 +3,10 @@
 For supervisors watching the big screen or over SSH. The app is the normal one with only the cockpit mode
 (F5/F6 and their palette commands are gone) and its database connections are read-only
 (``PRAGMA query_only``): a bug or a stray key cannot change the store from here.
+
+Callers' numbers are masked. A supervisor desk (``--role supervisor`` or the config file's desk) may show them
+in full (``--unmasked`` at start, or ``u``); the cockpit records every number it shows in full to the access
+log first, through a second connection that is used for nothing else (``access_db``).
 """
 
 from __future__ import annotations
@@ -38,9 +42,12 @@ class DashboardApp(FengqiaoApp):
 
     MODES: ClassVar[dict[str, Any]] = {"cockpit": CockpitScreen}
 
-    def __init__(self, *, weights: Weights = DEFAULT_WEIGHTS, **kwargs: Any) -> None:
-        super().__init__(**kwargs)  # a supervisor desk: its home mode is the cockpit
+    def __init__(self, *, weights: Weights = DEFAULT_WEIGHTS, unmasked: bool = False,
+                 access_db: Database | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # whatever the desk's role, the cockpit (the only mode here) opens
         self.kpi_weights = weights
+        self.start_unmasked = unmasked  # read by the cockpit: full numbers from the start, each recorded first
+        self.access_db = access_db  # writes the access log only (the store's own connections are read-only)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "switch_mode" and parameters and parameters[0] != "cockpit":
@@ -54,9 +61,13 @@ class DashboardApp(FengqiaoApp):
             yield command
 
 
-def run_dashboard(db: Database, desk: Desk, *, lang: str, weights: Weights) -> None:
+def run_dashboard(db: Database, desk: Desk, *, lang: str, weights: Weights, unmasked: bool = False,
+                  access_db: Database | None = None) -> None:
+    """Open the read-only cockpit on ``db``; ``access_db`` (a supervisor's) records full-number views."""
     make_read_only(db)
     try:
-        DashboardApp(db=db, desk=desk, lang=lang, weights=weights).run()
+        DashboardApp(db=db, desk=desk, lang=lang, weights=weights, unmasked=unmasked, access_db=access_db).run()
     finally:
         db.close()
+        if access_db is not None:
+            access_db.close()

@@ -1,10 +1,12 @@
 """The year-end review report: the KPI tables of one window written as Markdown, CSV, Excel or JSON.
 
 Every figure comes from the same ``KpiStore.table`` calls as ``fengqiao kpi --json`` (same window, same clock,
-same weights), so the two always agree. Phone numbers are masked. Text typed by callers (addresses) is data,
-never instructions: in CSV and Excel a cell that a spreadsheet would read as a formula (starting with = + - @,
-a tab or a carriage return) is neutralised — an apostrophe in CSV, a text cell with the quote-prefix style in
-Excel — and in Markdown it is escaped.
+same weights), so the two always agree. Phone numbers are masked unless a supervisor asked for them
+(``report --unmasked``, recorded in the access log first: ``console.privacy.phones_for``). Text typed by callers
+(addresses) is data, never instructions: every text cell goes through ``models.text.spreadsheet_text`` (control
+characters made visible; in CSV a cell that a spreadsheet would read as a formula, starting with = + - @, a tab
+or a carriage return, gets an apostrophe; in Excel it is a text cell with the quote-prefix style) and in
+Markdown it is escaped.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from models.clock import fmt_local
 from models.i18n import get_lang, t
 from models.kpi import RATES, SPREADS, Counts, Window
 from models.phone import mask_phone
-from models.text import visible
+from models.privacy import PhoneView
+from models.text import looks_like_formula, spreadsheet_text, visible
 from store.kpi import Frequent, KpiStore, KpiTable
 
 FORMATS = ("md", "csv", "xlsx", "json")
 REPORT_VIEWS = ("department", "town", "tag")
-DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
 ABOUT_KEYS = (*RATES, "returns", "cancelled", "score", "dual")
 
 
@@ -51,6 +53,15 @@ class Report:
     tables: dict[str, KpiTable]
     callers: list[Frequent]
     addresses: list[Frequent]
+    phone: PhoneView = mask_phone  # how callers' numbers are shown (full only for a recorded supervisor export)
+
+    @property
+    def unmasked(self) -> bool:
+        return self.phone is not mask_phone
+
+    def phones(self) -> list[str]:
+        """The callers' numbers this report shows (for the access log of an unmasked export)."""
+        return [f.key for f in self.callers]
 
     def to_json(self) -> dict[str, Any]:
         first = next(iter(self.tables.values()))
@@ -58,13 +69,14 @@ class Report:
             "from": self.window.first.isoformat(), "to": self.window.last.isoformat(),
             "generated_at": first.to_json()["generated_at"], "weights": first.weights.as_dict(),
             "views": {by: table.to_json() for by, table in self.tables.items()},
-            "frequent_callers": [_frequent_json(f, phone=True) for f in self.callers],
-            "frequent_addresses": [_frequent_json(f, phone=False) for f in self.addresses],
+            "phones_masked": not self.unmasked,
+            "frequent_callers": [_frequent_json(f, self.phone) for f in self.callers],
+            "frequent_addresses": [_frequent_json(f, None) for f in self.addresses],
         }
 
 
-def _frequent_json(f: Frequent, *, phone: bool) -> dict[str, Any]:
-    return {"phone" if phone else "address": mask_phone(f.key) if phone else f.key, "town": f.town,
+def _frequent_json(f: Frequent, phone: PhoneView | None) -> dict[str, Any]:
+    return {"phone" if phone else "address": phone(f.key) if phone else f.key, "town": f.town,
             "calls": f.calls, "first_at": f.first_at.isoformat(), "last_at": f.last_at.isoformat(),
             "tags": list(f.tags)}
 
@@ -76,11 +88,9 @@ def build(kpi: KpiStore, window: Window) -> Report:
     return Report(window, tables["department"].generated_at, tables, callers, addresses)
 
 
-def neutralise(value: Any) -> Any:
-    """A text cell that a spreadsheet would take for a formula gets a leading apostrophe (CSV)."""
-    if isinstance(value, str) and value.startswith(DANGEROUS_START):
-        return "'" + value
-    return value
+def csv_cell(value: Any) -> Any:
+    """A CSV cell: text through :func:`models.text.spreadsheet_text` (never a formula), numbers as they are."""
+    return spreadsheet_text(value, csv=True) if isinstance(value, str) else value
 
 
 def _rows(table: KpiTable) -> list[dict[str, Any]]:
@@ -98,7 +108,7 @@ def _frequent_rows(report: Report, kpi: KpiStore) -> dict[str, tuple[list[str], 
             town = kpi.ref.towns.get(f.town)
             tags = [f"{c} {kpi.ref.tags[c].name_zh if lang == 'zh' else kpi.ref.tags[c].name_en}"
                     for c in f.tags if c in kpi.ref.tags]
-            rows.append([mask_phone(f.key) if name == "callers" else f.key,
+            rows.append([report.phone(f.key) if name == "callers" else f.key,
                          (town.name_zh if lang == "zh" else town.name_en) if town else f.town, f.calls,
                          fmt_local(f.first_at), fmt_local(f.last_at), "、".join(tags) if lang == "zh" else "; ".join(tags)])
         out[name] = (head, rows)
@@ -123,7 +133,7 @@ def _write_csv(report: Report, kpi: KpiStore, path: Path) -> None:
         out.writerow(["view", *cols])
         for by, table in report.tables.items():
             for row in _rows(table):
-                out.writerow([by, *(neutralise(row[c]) if row[c] is not None else "" for c in cols)])
+                out.writerow([by, *(csv_cell(row[c]) if row[c] is not None else "" for c in cols)])
 
 
 def _md_cell(value: Any) -> str:
@@ -148,7 +158,7 @@ def _write_md(report: Report, kpi: KpiStore, path: Path) -> None:
              f"- {t('kpi.generated')}: {fmt_local(report.generated_at)}",
              f"- {t('kpi.weights')}: " + ", ".join(f"{t('kpi.col.' + k + '_rate')} {v:g}"
                                                    for k, v in report.tables["department"].weights.as_dict().items()),
-             f"- {t('kpi.masked')}", ""]
+             f"- {t('kpi.unmasked' if report.unmasked else 'kpi.masked')}", ""]
     main = ["rank", "key", "name", "score", "dispatched", *RATES, "orders"]
     for by, table in report.tables.items():
         lines += [f"## {t(f'kpi.sheet.{by}')}", "", "| " + " | ".join(column_label(c) for c in main) + " |",
@@ -178,11 +188,11 @@ def _write_xlsx(report: Report, kpi: KpiStore, path: Path) -> None:
 
     def put(ws: Any, row: int, col: int, value: Any, number_format: str | None = None) -> None:
         if isinstance(value, str):
-            value = visible(value)  # control characters (which Excel refuses) made visible
+            value = spreadsheet_text(value)  # control characters (which Excel refuses) made visible
         cell = ws.cell(row=row, column=col, value=value)
         if isinstance(value, str):
             cell.data_type = "s"  # never a formula or an error code, whatever the text says
-            if value.startswith(DANGEROUS_START):
+            if looks_like_formula(value):
                 cell.quotePrefix = True
         elif number_format and value is not None:
             cell.number_format = number_format
@@ -208,7 +218,8 @@ def _write_xlsx(report: Report, kpi: KpiStore, path: Path) -> None:
         sheet(t(f"kpi.sheet.{name}"), head, rows, [None] * len(head))
     w = report.window
     about = [[t("kpi.window"), f"{w.first.isoformat()} — {w.last.isoformat()}"],
-             [t("kpi.generated"), fmt_local(report.generated_at)], [t("kpi.masked"), ""]]
+             [t("kpi.generated"), fmt_local(report.generated_at)],
+             [t("kpi.unmasked" if report.unmasked else "kpi.masked"), ""]]
     about += [[t("kpi.weights") + " · " + t("kpi.col." + k + "_rate"), v]
               for k, v in report.tables["department"].weights.as_dict().items()]
     about += [[t("kpi.definitions"), t("kpi.about." + k)] for k in ABOUT_KEYS]

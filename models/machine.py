@@ -308,6 +308,14 @@ def _note_missed(o: OrderState, at: datetime) -> None:
             _note_overdue(o, a, pending[1], at)
 
 
+def missed_by(state: OrderState, now: datetime) -> OrderState:
+    """A copy of ``state`` with the first overdue moments ``store.board.mark_overdue`` records at ``now``: the
+    pending deadlines passed by then, noted without an event (``fengqiao check`` accepts either)."""
+    marked = state.clone()
+    _note_missed(marked, now)
+    return marked
+
+
 def _new_assignment(data: dict[str, Any], at: datetime, onsite: bool, seq: int) -> AssignmentState:
     feedback_due = from_db(data["feedback_due"])
     return AssignmentState(

@@ -76,6 +76,28 @@ def visible(text: str, *, single_line: bool = False) -> str:
     return pattern.sub(repl, text)
 
 
+_GLYPHS = re.compile(f"[{_UNSAFE}\t\u2028\u2029]")
+_GLYPHS_KEEP_TAB = re.compile(f"[{_UNSAFE}\u2028\u2029]")
+
+
+def glyphs(text: str, *, keep_tab: bool = False) -> str:
+    """Make control characters visible *one character each*, for a field being edited (cursor positions stay).
+
+    A C0 control becomes its Unicode control picture (ESC ``␛``, NUL ``␀``, TAB ``␉``), DEL ``␡``, and C1
+    controls, bidirectional controls, line separators and lone surrogates ``�``. Only what is shown changes;
+    the field's value (and what is stored) is exactly what was typed or pasted. :func:`visible` is for text
+    that is only read (it spells out the code, ``\x9b``).
+    """
+
+    def repl(match: re.Match[str]) -> str:
+        code = ord(match.group(0))
+        if code < 0x20:
+            return chr(0x2400 + code)
+        return "␡" if code == 0x7F else "\ufffd"
+
+    return (_GLYPHS_KEEP_TAB if keep_tab else _GLYPHS).sub(repl, text)
+
+
 def clip(text: str, limit: int = 80) -> str:
     """``text`` made visible on one line and cut in the middle when longer than ``limit`` characters.
 
@@ -90,18 +112,25 @@ def clip(text: str, limit: int = 80) -> str:
     return shown[:head] + ELLIPSIS + (shown[-tail:] if tail else "")
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def looks_like_formula(text: str) -> bool:
+    """Whether a spreadsheet would read ``text`` as a formula (or a DDE command) if it were typed in a cell."""
+    return text.startswith(FORMULA_START)
 
 
 def spreadsheet_text(text: str, *, csv: bool = False) -> str:
     """Caller text for a report cell (xlsx or CSV), so that the spreadsheet shows it and never runs it.
 
+    The one guard for every export (``console.kpi_report`` and anything else that writes a spreadsheet).
     Control characters are made visible (:func:`visible`; openpyxl refuses them outright, so one escape
     sequence in a description would otherwise abort the export). For xlsx also set ``cell.data_type = "s"``
-    after assigning the value: openpyxl turns a string starting with ``=`` into a formula. For CSV, where
-    there are no cell types, a leading ``= + - @`` gets an apostrophe (the usual CSV-injection guard).
+    after assigning the value, and ``cell.quotePrefix = True`` when :func:`looks_like_formula`: openpyxl turns
+    a string starting with ``=`` into a formula. For CSV, where there are no cell types, a leading
+    ``= + - @``, tab or carriage return gets an apostrophe (the usual CSV-injection guard).
     """
     shown = visible(text)
-    if csv and shown.startswith(_FORMULA_START):
+    if csv and looks_like_formula(shown):
         return "'" + shown
     return shown

@@ -40,6 +40,7 @@ from store.board import BoardCounts, BoardFilter, BoardQuery, BoardRow
 
 from .actions import ACTION_BINDINGS, ActionsMixin, Offer
 from .base import LocalizedMixin, safe
+from .literal import LiteralInput
 from .palette import ScreenKeys
 from .boardfilter import FilterScreen, filter_summary
 from .orderfmt import (age_text, assignee_label, countdown_cell, flags_text, short_no, status_label, tag_label)
@@ -207,7 +208,8 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
     def compose(self) -> ComposeResult:
         yield self.app.make_header()
         with Horizontal(id="board-top"):
-            yield Input(placeholder=t("board.search_placeholder"), id="board-search", select_on_focus=False, compact=True)
+            yield LiteralInput(placeholder=t("board.search_placeholder"), id="board-search", select_on_focus=False,
+                               compact=True)
             yield Static("", id="board-filters")
         yield BoardTable(id="board-table", cursor_type="row", cell_padding=0, zebra_stripes=False)
         yield Static("", id="board-status")

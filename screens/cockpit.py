@@ -14,7 +14,12 @@ feedback status, frequent callers, today's KPI counts) on every ``StoreChanged``
 one a second) and once a minute (deadlines pass without any write); the *trend* (per-day counts of the
 previous 60 days and the 30-day scores) on opening, every five minutes and when the day changes. Widgets
 are updated only where their text changed, so an idle cockpit writes almost nothing to the terminal.
-Phones are always masked here.
+
+Callers' numbers are masked here for every role (``models.privacy.phone_view(desk, masked_by_default=True)``).
+A supervisor may press ``u`` (or start ``fengqiao dashboard --unmasked``) to see them in full: the live worker
+first writes the numbers about to be shown to the access log (``store.audit.record_access``, in the worker
+thread) and only a number with its log line is ever shown in full; numbers that join the list later are
+recorded the same way before they appear. ``u`` again masks them.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from models.errors import FengqiaoError
 from models.i18n import get_lang, t
 from models.kpi import (DEFAULT_WEIGHTS, EXTRA, FIVE, Counts, PeriodFigures, Weights, improved, last_days, local_date,
                         periods, rates, score, series, sparkline)
-from models.phone import mask_phone
+from models.privacy import PhoneView, check_unmasked, phone_view
+from models.roles import Role
 from models.routing import describe_assignee
 from store.kpi import DeptLoad, Frequent, KpiStore, Live, Trend
 
@@ -53,10 +59,16 @@ SORTS = ("overdue", "awaiting", "sign_rate", "score")
 
 
 class LiveLoaded(Message):
-    def __init__(self, live: Live, generation: int) -> None:
+    """A live snapshot; for an unmasked view also the numbers now in the access log (or why they are not)."""
+
+    def __init__(self, live: Live, generation: int, session: int | None = None,
+                 recorded: frozenset[str] = frozenset(), record_error: str | None = None) -> None:
         super().__init__()
         self.live = live
         self.generation = generation
+        self.session = session
+        self.recorded = recorded
+        self.record_error = record_error
 
 
 class TrendLoaded(Message):
@@ -138,6 +150,7 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         Binding("r", "refresh_now", "cockpit.refresh", id="cockpit.refresh"),
         Binding("s", "cycle_sort", "cockpit.sort", id="cockpit.sort"),
         Binding("a", "toggle_addresses", "cockpit.toggle_addresses", id="cockpit.toggle_addresses"),
+        Binding("u", "toggle_unmasked", "cockpit.unmask", id="cockpit.unmask", show=False),  # supervisors only
     ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -153,6 +166,10 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         self._error: str | None = None
         self._kpi_store: KpiStore | None = None
         self._trend_stale = False
+        # Full numbers: asked for (``u`` or --unmasked), the asking's session, the numbers recorded in it.
+        self._want_full = False
+        self._session = 0
+        self._full: frozenset[str] = frozenset()
 
     # ---- composition ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -191,6 +208,8 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
     def on_mount(self) -> None:
         self.set_class(self.wide, "-wide")
         self.set_class(self.tall, "-tall")
+        if getattr(self.app, "start_unmasked", False) and self._may_unmask():
+            self._want_full, self._session = True, 1  # `fengqiao dashboard --unmasked`: recorded before shown
         self._load_live()
         self._load_trend()
         self.set_interval(LIVE_EVERY, self._tick_live)
@@ -221,16 +240,34 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
     # ---- loading (thread workers; never touch widgets there) ------------------------------------
     def _load_live(self) -> None:
         self._generation += 1
-        self._fetch_live(self._generation)
+        self._fetch_live(self._generation, self._session if self._want_full else None, self._full)
 
     @work(thread=True, group="cockpit-live", exit_on_error=False)
-    def _fetch_live(self, generation: int) -> None:
+    def _fetch_live(self, generation: int, session: int | None, recorded: frozenset[str]) -> None:
         try:
             live = self.kpi_store.live()
         except FengqiaoError as exc:
             self.post_message(LoadFailed(str(exc)))
             return
-        self.post_message(LiveLoaded(live, generation))
+        error = None
+        if session is not None:  # full numbers wanted: the ones not yet in the access log go there first
+            new = sorted({f.key for f in live.callers} - recorded)
+            try:
+                if new:
+                    self._record_access(new)
+                recorded = recorded | frozenset(new)
+            except FengqiaoError as exc:
+                error = str(exc)
+        self.post_message(LiveLoaded(live, generation, session, recorded, error))
+
+    def _record_access(self, phones: list[str]) -> None:
+        """Write who sees which numbers in full to the access log (worker thread; before they are shown)."""
+        from store.audit import record_access
+
+        app: Any = self.app
+        db = getattr(app, "access_db", None) or app.db  # the read-only dashboard keeps a separate writer for it
+        record_access(db, app.desk, target="cockpit", detail={"screen": "cockpit", "phones": phones},
+                      clock=app.clock)
 
     @work(thread=True, group="cockpit-trend", exclusive=True, exit_on_error=False)
     def _load_trend(self) -> None:
@@ -246,6 +283,15 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         self._load_live()
 
     def on_live_loaded(self, message: LiveLoaded) -> None:
+        if message.session is not None and message.session == self._session and self._want_full:
+            if message.record_error is not None:
+                self._want_full, self._full = False, frozenset()
+                self.notify(t("cockpit.unmask_failed", error=message.record_error), severity="error", timeout=10)
+            else:
+                first = not self._full
+                self._full |= message.recorded
+                if first:
+                    self.notify(t("cockpit.unmasked_on"), timeout=4)
         if message.generation < self._shown_generation:
             return  # an older snapshot that finished late
         self._shown_generation = message.generation
@@ -276,6 +322,36 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
 
     def action_toggle_addresses(self) -> None:
         self.toggle_class("-addresses")
+
+    def _may_unmask(self) -> bool:
+        return getattr(self.app.desk, "role", None) == Role.SUPERVISOR
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_unmasked":
+            return self._may_unmask()  # other desks never see the key
+        return True
+
+    def action_toggle_unmasked(self) -> None:
+        """Full numbers (recorded in the access log by the live worker before they show) or masked again."""
+        self._session += 1  # answers of an earlier asking no longer count
+        if self._want_full:
+            self._want_full, self._full = False, frozenset()
+            self.notify(t("cockpit.unmasked_off"), timeout=3)
+            self._render_all()
+            return
+        try:
+            check_unmasked(self.app.desk)
+        except FengqiaoError as exc:
+            self.notify(str(exc), severity="error", timeout=6)
+            return
+        self._want_full, self._full = True, frozenset()
+        self._load_live()
+
+    def _phone(self, phone: str) -> str:
+        """A caller's number as shown here: in full only when asked for and already in the access log."""
+        view: PhoneView = phone_view(self.app.desk, unmasked=self._want_full and phone in self._full,
+                                     masked_by_default=True)
+        return view(phone)
 
     # ---- rendering ------------------------------------------------------------------------------
     def style(self, spec: str) -> str:
@@ -440,7 +516,7 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         columns.append(("tags", t("cockpit.col_tags"), tags_width))
         rows = []
         for f in items:
-            who: Any = mask_phone(f.key) if name == "callers" else safe(fit(f.key, who_width), single_line=True)
+            who: Any = self._phone(f.key) if name == "callers" else safe(fit(f.key, who_width), single_line=True)
             cells: list[Any] = [who, str(f.calls)]
             if wide:
                 town = ref.towns.get(f.town)
@@ -449,6 +525,11 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
             cells.append(fit("、".join(tags) if lang == "zh" else ", ".join(tags), tags_width))
             rows.append((f.key + "|" + f.town, tuple(cells)))
         self._sync(name, columns, rows)
+        if name == "callers":
+            title = t("cockpit.callers_title") + (t("cockpit.full_mark") if self._want_full and self._full else "")
+            table = self.query_one("#cp-callers", DataTable)
+            if table.border_title != title:
+                table.border_title = title
 
     def _sync(self, name: str, columns: list[tuple[str, str, int]], rows: list[tuple[str, tuple[Any, ...]]]) -> None:
         """Show ``rows`` in a table with fixed column widths, touching only the cells that changed."""

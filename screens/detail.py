@@ -24,8 +24,7 @@ from models.clock import fmt_local
 from models.errors import FengqiaoError
 from models.i18n import t
 from models.machine import AssignmentState, Event, OrderState
-from models.phone import mask_phone
-from models.roles import shows_full_phone
+from models.privacy import phone_view
 from models.urgency import Urgency
 
 from .actions import ACTION_BINDINGS, ActionsMixin, Offer
@@ -156,7 +155,8 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         return text
 
     def _phone(self, phone: str) -> str:
-        return phone if shows_full_phone(self.app.desk) else mask_phone(phone)
+        """A caller's number as this desk sees it (the one rule everywhere: ``models.privacy.phone_view``)."""
+        return phone_view(self.app.desk)(phone)
 
     def _show_order(self) -> None:
         assert self.offer is not None

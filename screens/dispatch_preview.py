@@ -33,6 +33,7 @@ from models.text import check_text
 from store.orders import OrderStore, Repeat
 
 from .base import LocalizedMixin, safe
+from .literal import LiteralInput
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Body(Static, can_focus=True):
     """The preview text; it holds the focus so Enter, m and o act on the preview."""
 
 
-class DeptInput(Input):
+class DeptInput(LiteralInput):
     BINDINGS = [Binding("down", "screen.dept_move(1)", show=False), Binding("up", "screen.dept_move(-1)", show=False)]
 
 
@@ -100,7 +101,7 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
                     yield DeptInput(placeholder=t("intake.override_dept_placeholder"), compact=True,
                                     select_on_focus=False, id="override-dept")
                     yield OptionList(id="override-list")
-                    yield Input(placeholder=t("intake.override_reason_placeholder"), compact=True,
+                    yield LiteralInput(placeholder=t("intake.override_reason_placeholder"), compact=True,
                                 select_on_focus=False, max_length=2000, id="override-reason")
                 yield Static("", id="preview-msg")
             keys = Text(no_wrap=True, overflow="ellipsis")

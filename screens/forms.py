@@ -25,6 +25,7 @@ from models.machine import MAX_EXTENSION_HOURS
 from models.text import check_text
 
 from .base import LocalizedMixin, safe
+from .literal import LiteralInput
 
 _MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -88,12 +89,13 @@ class ActionForm(LocalizedMixin, ModalScreen[dict[str, Any] | None]):
                                          compact=True)
                     yield options
                 elif f.kind == "dept":
-                    yield Input(placeholder=t("form.dept_filter"), id=f"filter-{f.name}", select_on_focus=False, compact=True)
+                    yield LiteralInput(placeholder=t("form.dept_filter"), id=f"filter-{f.name}", select_on_focus=False,
+                                       compact=True)
                     yield OptionList(*self._dept_options(f, ""), id=f"field-{f.name}", compact=True)
                 elif f.kind == "hours":
                     yield Input(value=f.default or "", type="integer", max_length=4, id=f"field-{f.name}", compact=True)
                 else:
-                    yield Input(value=f.default or "", id=f"field-{f.name}", select_on_focus=False, compact=True)
+                    yield LiteralInput(value=f.default or "", id=f"field-{f.name}", select_on_focus=False, compact=True)
             yield Static("", id="form-error")
             yield Static(t("form.hint"), classes="form-hint")
 

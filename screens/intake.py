@@ -13,6 +13,7 @@ store confirmed the write, so a failed write loses nothing.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ from models.classifier import Classifier, Suggestion, build_classifier
 from models.errors import FengqiaoError, ValidationError
 from models.i18n import get_lang, t
 from models.intake import IntakeForm, validate_intake
+from models.text import LIMITS
 from models.machine import OrderState
 from models.phone import normalize_phone
 from models.reference import Reference
@@ -42,6 +44,7 @@ from store.orders import CallSummary, OrderStore, Repeat
 
 from .base import LocalizedMixin
 from .dispatch_preview import DispatchChoice, DispatchPreview
+from .literal import LiteralInput, LiteralTextArea, PasteRefused
 from .repeat_panel import RepeatPanel
 from .suggestion_bar import SuggestionBar, tag_label
 from .tag_picker import TagPicker
@@ -49,8 +52,9 @@ from .town_field import TownField, TownHint
 
 ADDRESS_DELAY = 0.4  # seconds of quiet before an address lookup
 CLEAR_CONFIRM = 3.0  # seconds within which a second Ctrl+N clears a filled form
+DRAIN_TIMEOUT = 1.0  # seconds Enter waits for the field to take the keys typed before it
 
-class FormInput(Input):
+class FormInput(LiteralInput):
     """A form field whose Enter moves on at once, inside the key's own handling.
 
     Moving the focus from a message handler would let keys typed right after Enter (a fast typist, a paste)
@@ -112,12 +116,24 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "advance_field":
-            return isinstance(self.focused, FormInput)
+            return isinstance(self.focused, (FormInput, TownField))
         return True
 
-    def action_advance_field(self) -> None:
-        if isinstance(self.focused, FormInput):
-            self.advance(self.focused)
+    async def action_advance_field(self) -> None:
+        field = self.focused
+        if not isinstance(field, (FormInput, TownField)):
+            return
+        # The keys typed before this Enter may still wait in the field's own queue (a fast burst: a script, a
+        # paste of keys): let the field take them first. The app forwards nothing while this action runs, so
+        # the keys after the Enter then go to the field the focus moves to.
+        done = asyncio.Event()
+        field.call_later(done.set)
+        try:
+            await asyncio.wait_for(done.wait(), DRAIN_TIMEOUT)
+        except TimeoutError:
+            pass
+        if self.focused is field:
+            self.advance(field)
 
     # ---- messages from workers -----------------------------------------------------------------
     class Looked(Message):
@@ -179,7 +195,7 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
                                 max_length=30, id="phone")
                 yield Label(t("intake.l_name"), classes="label2")
                 yield FormInput(placeholder=t("intake.name_placeholder"), compact=True, select_on_focus=False,
-                                max_length=50, id="name")
+                                max_length=LIMITS["name"], id="name")
             with Horizontal(classes="row"):
                 yield Label(t("intake.l_town"), classes="label")
                 yield TownField(self.ref, hint, placeholder=t("intake.town_placeholder"), compact=True,
@@ -187,10 +203,11 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
                 yield hint
                 yield Label(t("intake.l_address"), classes="label2")
                 yield FormInput(placeholder=t("intake.address_placeholder"), compact=True, select_on_focus=False,
-                                max_length=200, id="address")
+                                max_length=LIMITS["address"], id="address")
             yield Static("", id="msg")
-            area = TextArea(id="description", soft_wrap=True, tab_behavior="focus",
-                            placeholder=t("intake.description_placeholder"))
+            area = LiteralTextArea(id="description", soft_wrap=True, tab_behavior="focus",
+                                   placeholder=t("intake.description_placeholder"),
+                                   max_length=LIMITS["description"])
             area.border_title = t("field.description")
             area.border_subtitle = t("intake.description_subtitle")
             yield area
@@ -261,6 +278,14 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
             return None
         self.mark(None)
         return clean
+
+    @on(PasteRefused)
+    def _paste_refused(self, event: PasteRefused) -> None:
+        """100 KB pasted into a field: one line saying how long it was and the limit; the field keeps its text."""
+        event.stop()
+        name = next((key for key, selector in FIELD_IDS.items() if self.query_one(selector) is event.field), "text")
+        self.say(t("intake.paste_too_long", field=t(f"field.{name}"), length=event.length, limit=event.limit),
+                 error=True)
 
     # ---- screen-pop ----------------------------------------------------------------------------
     def pop_caller(self, phone: str) -> None:

@@ -25,6 +25,7 @@ from models.i18n import get_lang, t
 from models.reference import Reference
 
 from .base import LocalizedMixin
+from .literal import LiteralInput
 
 
 def _pad(text: str, width: int) -> str:
@@ -58,7 +59,7 @@ def tag_line(ref: Reference, code: str, width: int = 76) -> Text:
     return text
 
 
-class FilterInput(Input):
+class FilterInput(LiteralInput):
     """The filter: ↓ moves into the results."""
 
     BINDINGS = [Binding("down", "screen.into_list", show=False)]

@@ -11,13 +11,14 @@ from typing import Any
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from models.finder import Entry, town_finder
 from models.i18n import get_lang, t
 from models.reference import Reference
 
 from .base import LocalizedMixin
+from .literal import LiteralInput
 
 CANDIDATES = 3
 
@@ -30,7 +31,7 @@ class TownHint(Static):
     """
 
 
-class TownField(LocalizedMixin, Input):  # Enter is handled like FormInput's (see IntakeScreen.advance)
+class TownField(LocalizedMixin, LiteralInput):  # Enter is handled like FormInput's (see IntakeScreen.advance)
     """An Input that resolves what is typed to a town of the reference data."""
 
     BINDINGS = [
@@ -53,6 +54,7 @@ class TownField(LocalizedMixin, Input):  # Enter is handled like FormInput's (se
         self.finder = town_finder(ref)
         self.code = ""
         self.matches: list[Entry] = []
+        self.matched = ""  # the value the matches are for
         self.index = 0
 
     async def action_submit(self) -> None:
@@ -68,14 +70,18 @@ class TownField(LocalizedMixin, Input):  # Enter is handled like FormInput's (se
 
     # ---- typing --------------------------------------------------------------------------------
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input is not self:
-            return
+        if event.input is not self or event.value != self.value:
+            return  # another field's, or a value already typed over (keys typed faster than shown)
         if self.code and event.value == self.display_name(self.code):
             return  # our own write after choosing
         self.code = ""
-        self.matches = [e for e, _ in self.finder.search(event.value, limit=CANDIDATES)] if event.value.strip() else []
-        self.index = 0
+        self._match()
         self.show_hint()
+
+    def _match(self) -> None:
+        self.matched = self.value
+        self.matches = [e for e, _ in self.finder.search(self.value, limit=CANDIDATES)] if self.value.strip() else []
+        self.index = 0
 
     def action_move(self, step: int) -> None:
         if self.matches:
@@ -106,6 +112,8 @@ class TownField(LocalizedMixin, Input):  # Enter is handled like FormInput's (se
         if not self.value.strip():
             self.hint.update("")
             return True
+        if self.matched != self.value:  # Enter came before the field saw its own change (a fast burst of keys)
+            self._match()
         exact = self.ref.towns.get(self.value.strip().upper())
         entry_code = exact.code if exact else (self.matches[self.index].code if self.matches else "")
         if not entry_code:
@@ -117,7 +125,7 @@ class TownField(LocalizedMixin, Input):  # Enter is handled like FormInput's (se
     def choose(self, code: str) -> None:
         self.code = code
         self.matches = []
-        self.value = self.display_name(code)
+        self.value = self.matched = self.display_name(code)
         self.cursor_position = len(self.value)
         self.show_hint()
         self.post_message(self.Resolved(self, code))
@@ -125,5 +133,5 @@ class TownField(LocalizedMixin, Input):  # Enter is handled like FormInput's (se
     def clear_town(self) -> None:
         self.code = ""
         self.matches = []
-        self.value = ""
+        self.value = self.matched = ""
         self.hint.update("")

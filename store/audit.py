@@ -22,6 +22,7 @@ sync server, a backup, a printed handover sheet).
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,13 +33,14 @@ from models.clock import Clock, from_db, system_clock, to_db
 from models.errors import StoreError
 from models.events import GENESIS, hash_fields, new_id, payload_text
 from models.i18n import t
-from models.machine import CallInfo, Event, replay
+from models.machine import CallInfo, Event, missed_by, replay
 from models.privacy import UNMASKED, AccessRecord, access_hash
 from models.roles import Desk
 from models.text import clip
 
 from .db import Database
-from .projection import ASSIGNMENT_COLUMNS, CALL_COLUMNS, ORDER_COLUMNS, assignment_tuples, call_tuple, order_tuple
+from .projection import (ASSIGNMENT_COLUMNS, CALL_COLUMNS, ORDER_COLUMNS, assignment_tuples, call_tuple, has_sync_table,
+                         order_tuple)
 
 EVENT_TRIGGERS = ("events_append_only_update", "events_append_only_delete")
 ACCESS_TRIGGERS = ("access_log_append_only_update", "access_log_append_only_delete")
@@ -288,12 +290,25 @@ def _expected_calls(order_id: str, events: list[Event]) -> list[tuple[Any, ...]]
     return sorted(calls, key=lambda c: c[0])
 
 
-def _check_projection(conn: Connection, progress: Callable[[int], None] | None) -> tuple[list[Fault], int]:
-    """Every order's row, assignments and calls against the replay of its events."""
+def _check_projection(conn: Connection, progress: Callable[[int], None] | None,
+                      now: datetime) -> tuple[list[Fault], int]:
+    """Every order's row, assignments and calls against the replay of its events.
+
+    The replay follows sync's merge rule (``store.projection.load_events``): events the server numbered in its
+    order, then this desk's unconfirmed ones, refused ones left out. Rows are read in local order (one scan of
+    the events index) and each order's events are put in merge order here.
+
+    ``first_overdue_at`` may also hold what ``store.board.mark_overdue`` wrote without an event (a deadline
+    that passed with nothing done): a row is accepted when it equals the replay, or the replay with the
+    deadlines missed by ``now`` noted (``models.machine.missed_by``); any other value is a fault.
+    """
     faults: list[Fault] = []
+    sync = ("s.server_seq, s.status FROM events e LEFT JOIN event_state s ON s.event_id = e.id"
+            if has_sync_table(conn) else "NULL, NULL FROM events e")
     sources = {
-        "events": _grouped(_cursor(conn, "SELECT order_id, id, assignment_id, kind, actor, desk, desk_seq, event_at, "
-                                         "recorded_at, payload FROM events ORDER BY order_id, seq")),
+        "events": _grouped(_cursor(conn, "SELECT e.order_id, e.id, e.assignment_id, e.kind, e.actor, e.desk, "
+                                         "e.desk_seq, e.event_at, e.recorded_at, e.payload, "
+                                         f"{sync} ORDER BY e.order_id, e.seq")),
         "orders": _grouped(_cursor(conn, f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders ORDER BY id")),
         "assignments": _grouped(_cursor(conn, f"SELECT {', '.join(ASSIGNMENT_COLUMNS)} FROM assignments "
                                               "ORDER BY order_id, seq"), key=1),
@@ -314,7 +329,11 @@ def _check_projection(conn: Connection, progress: Callable[[int], None] | None) 
         if order_id is None:
             fault("call", name, what=t("audit.call_without_order", count=len(got["calls"])))
             continue
-        events = [_row_event(r) for r in got["events"]]
+        every = [_row_event(r) for r in got["events"]]  # the calls: every call taken, refused or not
+        shared = sorted((r for r in got["events"] if r[11] != "refused"), key=lambda r: (r[10] is None, r[10] or 0))
+        events = [_row_event(r) for r in shared]
+        if every and not events and stored is None:
+            continue  # the server refused this desk's dispatch: no order, its events kept for the record
         if not events:
             fault("no_events", name)
             continue
@@ -327,14 +346,19 @@ def _check_projection(conn: Connection, progress: Callable[[int], None] | None) 
             continue
         name = state.order_no
         expected = order_tuple(state)
-        if stored != expected:
-            fault("projection", name, what=_differences(ORDER_COLUMNS, stored, expected))
         want = assignment_tuples(state)
-        if got["assignments"] != want:
-            bad = _first_difference(got["assignments"], want)
-            fault("projection", name, what=t("audit.in_assignments", what=_differences(ASSIGNMENT_COLUMNS, *bad)))
+        if stored != expected or got["assignments"] != want:
+            marked = missed_by(state, now)  # first overdue moments recorded by mark_overdue are legitimate
+            if stored != expected and stored != order_tuple(marked):
+                fault("projection", name, what=_differences(ORDER_COLUMNS, stored, expected))
+            rows = got["assignments"]
+            if rows != want and (len(rows) != len(want) or any(
+                    row not in (a, b) for row, a, b in zip(rows, want, assignment_tuples(marked), strict=True))):
+                bad = _first_difference(rows, want)
+                fault("projection", name, what=t("audit.in_assignments",
+                                                 what=_differences(ASSIGNMENT_COLUMNS, *bad)))
         calls = sorted(got["calls"], key=lambda c: c[0])
-        want_calls = _expected_calls(state.id, events)
+        want_calls = _expected_calls(state.id, every)
         if calls != want_calls:
             fault("call", name, what=_differences(CALL_COLUMNS, *_first_difference(calls, want_calls)))
     return faults, orders
@@ -351,7 +375,7 @@ def _heads(conn: Connection, table: str) -> dict[str, tuple[int, str]]:
 
 
 def verify(db: Database, *, complete_desks: Iterable[str] = (), projection: bool = True,
-           progress: Callable[[int], None] | None = None) -> CheckReport:
+           progress: Callable[[int], None] | None = None, clock: Clock = system_clock) -> CheckReport:
     """Run every check in one read snapshot; never writes. See the module docstring for what is checked."""
     report = CheckReport()
     with db.read() as conn:
@@ -364,7 +388,7 @@ def verify(db: Database, *, complete_desks: Iterable[str] = (), projection: bool
         with db.read() as conn:
             _verify_logs(conn, report, set(complete_desks))
             if projection:
-                faults, report.orders = _check_projection(conn, progress)
+                faults, report.orders = _check_projection(conn, progress, clock())
                 report.faults += faults
                 report.replayed = True
             else:

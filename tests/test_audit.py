@@ -236,3 +236,37 @@ def test_audit_respects_what_a_desk_may_see(desk_db) -> None:
     db, nos = desk_db
     result = run(db, "audit", nos[0], "--role", "department", "--dept", "SFJ")
     assert result.exit_code == 1 and "没有工单" in result.stderr
+
+
+def test_check_accepts_overdue_moments_the_console_recorded(tmp_path: Path) -> None:
+    """`mark_overdue` (the console every 30 s, `fengqiao orders`) records a passed deadline without an event;
+    `check` accepts exactly that value and still finds an edited one."""
+    from datetime import timedelta
+
+    from models.clock import FixedClock
+    from models.intake import IntakeForm
+    from models.roles import Desk
+    from store.audit import verify
+    from store.board import mark_overdue
+    from store.db import Database
+    from store.orders import OrderStore
+    from tests.conftest import T0
+
+    path = tmp_path / "overdue.db"
+    db = Database(path)
+    store = OrderStore(db, desk=Desk(name="110-1"), clock=FixedClock(T0))
+    store.dispatch(IntakeForm(phone="13857512345", town="HZ", description="倒垃圾"), "A03")  # dual: two deadlines
+    store.dispatch(IntakeForm(phone="13857512346", town="LS", description="假货"), "B01")
+    assert mark_overdue(db, T0 + timedelta(minutes=30)) > 0
+    later = FixedClock(T0 + timedelta(days=2))
+    assert verify(db, clock=later).ok, [f.message for f in verify(db, clock=later).faults]
+    assert "未发现问题" in ok(path, "check").splitlines()[-1]  # the CLI agrees (its clock: now, later still)
+    db.close()
+    conn = sqlite3.connect(path)  # the projection has no guard triggers: anyone with the file can edit it
+    conn.execute("UPDATE assignments SET first_overdue_at = '2026-11-28T01:31:00.000000Z' WHERE assignee = 'SCJG'")
+    conn.commit()
+    conn.close()
+    db = Database(path)
+    faults = verify(db, clock=later).faults
+    db.close()
+    assert len(faults) == 1 and "first_overdue_at" in faults[0].message and "SZ-20261128-0002" in faults[0].message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,157 @@ async def test_no_color_keeps_the_meaning(demo_path: Path, monkeypatch: pytest.M
         text = screen_text(app)
         assert any(arrow in text for arrow in ("▲", "▼", "=0.0"))  # the change reads without colour
         assert "!" in text  # overdue counts are marked, not only red
+
+
+# ---- full numbers: supervisors only, recorded in the access log before they are shown -------------------
+
+def access_lines(db: Database) -> list[tuple[str, str, str, dict[str, Any]]]:
+    from store.audit import access_log
+
+    return [(r.desk, r.role, r.target, json.loads(r.detail)) for r in reversed(access_log(db))]
+
+
+def callers_first_cell(app: FengqiaoApp) -> str:
+    return str(app.screen.query_one("#cp-callers", DataTable).get_row_at(0)[0])
+
+
+async def test_u_records_the_numbers_then_shows_them(demo_path: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "u.db"
+    path.write_bytes(demo_path.read_bytes())
+    app = cockpit_app(path)
+    seen_at_recording: list[str] = []
+    import store.audit
+
+    real = store.audit.record_access
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen_at_recording.append(callers_first_cell(app))  # what the screen shows while the line is written
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store.audit, "record_access", spy)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert callers_first_cell(app) == "138****2345" and access_lines(app.db) == []
+        await pilot.press("f1")
+        assert "完整号码" in screen_text(app)  # listed in the help (not in the footer: a rare key)
+        await pilot.press("escape")
+        await pilot.press("u")
+        await settle(pilot)
+        assert seen_at_recording == ["138****2345"]  # recorded first, while still masked
+        assert callers_first_cell(app) == "13857512345" and "完整号码" in screen_text(app)
+        lines = access_lines(app.db)
+        assert [(d, r, tg) for d, r, tg, _ in lines] == [("指挥中心-督导台", "supervisor", "cockpit")]
+        assert lines[0][3]["phones"] == ["13857512345"]
+        # A caller who rings a third time joins the list: recorded before the number appears in full.
+        store = OrderStore(app.db, desk=Desk(name="110-2"), clock=app.clock)
+        for minutes in (10, 20, 30):
+            week.dispatch(store, "13900001111", "C04", T0 - timedelta(minutes=minutes), address="新地址")
+        app.screen.post_message(StoreChanged(2))
+        await settle(pilot)
+        lines = access_lines(app.db)
+        assert len(lines) == 2 and lines[1][3]["phones"] == ["13900001111"]
+        assert "13900001111" in screen_text(app)
+        app.screen.post_message(StoreChanged(3))  # nothing new: nothing recorded again
+        await settle(pilot)
+        assert len(access_lines(app.db)) == 2
+        await pilot.press("u")  # masked again
+        await settle(pilot)
+        assert callers_first_cell(app) == "138****2345" and "13900001111" not in screen_text(app)
+        assert len(access_lines(app.db)) == 2
+        await pilot.press("u")  # a new look is a new line with every number shown
+        await settle(pilot)
+        lines = access_lines(app.db)
+        assert len(lines) == 3 and set(lines[2][3]["phones"]) == {"13857512345", "13900001111"}
+
+
+async def test_no_access_line_no_full_numbers(demo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "locked.db"
+    path.write_bytes(demo_path.read_bytes())
+    app = cockpit_app(path)
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise StoreError("数据库文件只读")
+
+    monkeypatch.setattr("store.audit.record_access", refuse)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("u")
+        await settle(pilot)
+        assert callers_first_cell(app) == "138****2345" and "13857512345" not in screen_text(app)
+        assert not app.screen._want_full  # noqa: SLF001 - back to masked: the next refresh shows no numbers
+
+
+@pytest.mark.parametrize("role", ["call_taker", None])
+async def test_other_desks_have_no_unmask_key(demo_path: Path, role: str | None) -> None:
+    db = Database(demo_path)
+    desk = make_desk(default_reference(), "110-1", role)
+    app = FengqiaoApp(db=db, desk=desk, clock=FixedClock(T0), watch_store=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f7")
+        await settle(pilot)
+        assert isinstance(app.screen, CockpitScreen)
+        await pilot.press("u")
+        await settle(pilot)
+        assert callers_first_cell(app) == "138****2345" and access_lines(db) == []
+        await pilot.press("f1")
+        assert "完整号码" not in screen_text(app)
+
+
+async def test_dashboard_unmasked_records_through_its_own_writer(demo_path: Path, tmp_path: Path) -> None:
+    path = tmp_path / "dash.db"
+    path.write_bytes(demo_path.read_bytes())
+    writer = Database(path)
+    app = cockpit_app(path, cls=DashboardApp, unmasked=True, access_db=writer)
+    make_read_only(app.db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert callers_first_cell(app) == "13857512345"
+        assert [(d, tg) for d, _, tg, _ in access_lines(app.db)] == [("指挥中心-督导台", "cockpit")]
+        with pytest.raises(StoreError):  # the store itself stays read-only
+            OrderStore(app.db, desk=Desk(name="x")).dispatch(
+                IntakeForm(phone="13900001111", town="LS", description="楼上漏水"), "C04")
+    writer.close()
+
+
+async def test_dashboard_opens_the_cockpit_for_any_desk(demo_path: Path) -> None:
+    db = Database(demo_path)
+    make_read_only(db)
+    app = DashboardApp(db=db, desk=make_desk(default_reference(), "110-1", "call_taker"), clock=FixedClock(T0),
+                       watch_store=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, CockpitScreen) and callers_first_cell(app) == "138****2345"
+    db.close()
+
+
+def test_dashboard_unmasked_needs_a_supervisor(demo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from console.cli import app as cli
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_run(db: Database, desk: Desk, **kw: Any) -> None:
+        calls.append({"desk": desk, **kw})
+        db.close()
+        if kw.get("access_db") is not None:
+            kw["access_db"].close()
+
+    monkeypatch.setattr("console.dashboard.run_dashboard", fake_run)
+    runner = CliRunner()
+    for role in ([], ["--role", "call_taker"]):
+        result = runner.invoke(cli, ["--db", str(demo_path), "dashboard", "--unmasked", *role])
+        assert result.exit_code != 0 and "只有督办席位" in result.stderr and "Traceback" not in result.output
+    assert calls == []
+    result = runner.invoke(cli, ["--db", str(demo_path), "dashboard", "--unmasked", "--role", "supervisor"])
+    assert result.exit_code == 0, result.output
+    assert calls[-1]["unmasked"] is True and calls[-1]["access_db"] is not None
+    config = tmp_path / "config.toml"
+    config.write_text('[desk]\nname = "督办-3"\nrole = "supervisor"\n', encoding="utf-8")
+    monkeypatch.setenv("FENGQIAO_CONFIG", str(config))
+    assert runner.invoke(cli, ["--db", str(demo_path), "dashboard", "--unmasked"]).exit_code == 0
+    assert calls[-1]["desk"].name == "督办-3"
+    monkeypatch.setenv("FENGQIAO_CONFIG", str(tmp_path / "none.toml"))
+    assert runner.invoke(cli, ["--db", str(demo_path), "dashboard"]).exit_code == 0  # masked: any desk
+    assert calls[-1]["unmasked"] is False and calls[-1]["access_db"] is None

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from console.cli import app
-from console.kpi_report import neutralise
+from console.kpi_report import csv_cell
 from models.clock import FixedClock
 from models.roles import Desk
 from store.db import Database
@@ -139,8 +139,9 @@ def test_exports_mask_phones_and_never_run_caller_text(demo_db: Path, tmp_path: 
     ok(demo_db, "report", *WINDOW, "--format", "md", "-o", str(tmp_path / "r.md"))
     md = (tmp_path / "r.md").read_text(encoding="utf-8")
     assert "\\|[bold]" in md and "138****2345" in md and "13857512345" not in md
-    assert neutralise("=1+1") == "'=1+1" and neutralise("-3") == "'-3" and neutralise("@x") == "'@x"
-    assert neutralise("人民路") == "人民路" and neutralise(-3.5) == -3.5
+    assert csv_cell("=1+1") == "'=1+1" and csv_cell("-3") == "'-3" and csv_cell("@x") == "'@x"
+    assert csv_cell("人民路") == "人民路" and csv_cell(-3.5) == -3.5
+    assert csv_cell("\x1b[31m=红") == "␛[31m=红" and csv_cell("\t=1") == "'\t=1"  # made visible, never run
 
 
 def test_kpi_table_text(demo_db: Path) -> None:
@@ -173,3 +174,79 @@ def test_weights_come_from_the_config(demo_db: Path, tmp_path: Path, monkeypatch
     assert weighted["total"]["score"] == round(100 * base["sign_rate"], 2)
     config.write_text("[kpi.weights]\nsign = \"a lot\"\n", encoding="utf-8")
     assert "sign" in fails(demo_db, "kpi")
+
+
+def _access(db: Path) -> list[tuple[str, str, str, dict]]:
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT desk, role, target, detail FROM access_log ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+    return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+
+def test_report_unmasked_is_for_supervisors_and_recorded_first(demo_db: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    before = _access(demo_db)
+    out = tmp_path / "full.xlsx"
+    for role in ([], ["--role", "call_taker"], ["--role", "department", "--dept", "SCJG"]):
+        assert "只有督办席位" in fails(demo_db, "report", *WINDOW, "--format", "xlsx", "-o", str(out), "--unmasked",
+                                      *role)
+    assert not out.exists() and _access(demo_db) == before
+    ok(demo_db, "report", *WINDOW, "--format", "xlsx", "-o", str(out), "--unmasked", "--role", "supervisor",
+       "--desk", "督办-1")
+    callers = [row[0] for row in load_workbook(out)["高频来电"].iter_rows(min_row=2, values_only=True)]
+    assert "13857512345" in callers and "138****2345" not in callers
+    desk, role, target, detail = _access(demo_db)[-1]
+    assert (desk, role, target) == ("督办-1", "supervisor", "export")
+    assert detail["file"] == str(out.resolve()) and detail["format"] == "xlsx" and "13857512345" in detail["phones"]
+    assert detail["params"]["unmasked"] is True and detail["from"] == "2026-10-30"
+    # A supervisor's machine (the config file's desk) needs no --role; its JSON says the numbers are full.
+    config = tmp_path / "config.toml"
+    config.write_text('[desk]\nname = "督办-2"\nrole = "supervisor"\n', encoding="utf-8")
+    monkeypatch.setenv("FENGQIAO_CONFIG", str(config))
+    ok(demo_db, "report", *WINDOW, "--format", "json", "-o", str(tmp_path / "full.json"), "--unmasked")
+    data = json.loads((tmp_path / "full.json").read_text(encoding="utf-8"))
+    assert data["phones_masked"] is False and data["frequent_callers"][0]["phone"] == "13857512345"
+    assert _access(demo_db)[-1][0] == "督办-2"
+    ok(demo_db, "report", *WINDOW, "--format", "md", "-o", str(tmp_path / "masked.md"))  # without: masked
+    assert "13857512345" not in (tmp_path / "masked.md").read_text(encoding="utf-8")
+    assert len(_access(demo_db)) == len(before) + 2
+
+
+def test_no_access_line_no_unmasked_report(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the access log cannot be written (the file is locked), no report with full numbers is written."""
+    import sqlite3
+
+    monkeypatch.setenv("FENGQIAO_BUSY_MS", "100")
+    before = _access(demo_db)
+    blocker = sqlite3.connect(demo_db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        result = run(demo_db, "report", *WINDOW, "--format", "csv", "-o", str(tmp_path / "r.csv"), "--unmasked",
+                     "--role", "supervisor")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert result.exit_code == 1 and "被另一个程序占用" in result.stderr
+    assert not (tmp_path / "r.csv").exists() and _access(demo_db) == before
+
+
+def test_exports_show_escape_sequences_literally(tmp_path: Path) -> None:
+    """An address full of escape sequences, markup and a formula: every export shows it, none runs it."""
+    db_path = tmp_path / "evil.db"
+    db = Database(db_path)
+    store = OrderStore(db, desk=Desk(name="test"), clock=FixedClock(T0))
+    evil = "-1+1\x1b[2J\x1b]8;;http://x.example\x07链接\x1b]8;;\x07 [red]红[/red] 😀𠀀"
+    for hours in (2, 20, 40):
+        week.dispatch(store, "13857512345", "B02", T0 - timedelta(hours=hours), address=evil)
+    db.close()
+    ok(db_path, "report", *WINDOW, "--format", "xlsx", "-o", str(tmp_path / "r.xlsx"))
+    cell = next(iter(load_workbook(tmp_path / "r.xlsx")["高频地址"].iter_rows(min_row=2)))[0]
+    shown = "-1+1␛[2J␛]8;;http://x.example\\x07链接␛]8;;\\x07 [red]红[/red] 😀𠀀"
+    assert cell.value == shown and cell.data_type == "s" and cell.quotePrefix
+    ok(db_path, "report", *WINDOW, "--format", "md", "-o", str(tmp_path / "r.md"))
+    md = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert "\x1b" not in md and "\x07" not in md and "␛[2J" in md and "[red]红[/red]" in md

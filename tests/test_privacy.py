@@ -133,3 +133,22 @@ def test_phone_view_rules(ref) -> None:
     payload = {"call": {"phone": "0575-83012345", "description": "x"}, "order_no": "SZ-1"}
     assert mask_payload(payload, phone_view(boss))["call"]["phone"] == "0575-****2345"
     assert payload["call"]["phone"] == "0575-83012345"  # the stored payload is not touched
+
+
+def test_read_only_views_default_to_the_config_desk(order, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a supervisor's machine `orders`, `order` and `audit` mask without --role; `act` stays the operator's."""
+    db, no = order
+    config = tmp_path / "config.toml"
+    config.write_text('[desk]\nname = "督办-9"\nrole = "supervisor"\n', encoding="utf-8")
+    monkeypatch.setenv("FENGQIAO_CONFIG", str(config))
+    for out in (ok(db, "order", no), ok(db, "order", no, "--json"), ok(db, "orders"), ok(db, "orders", "--json"),
+                ok(db, "audit", no), ok(db, "audit", no, "--json")):
+        assert phones_in(out) == {MASKED}, out
+    assert phones_in(ok(db, "order", no, "--role", "call_taker")) == {PHONE}  # --role still decides
+    assert PHONE in ok(db, "orders", "--unmasked")  # the config desk is a supervisor: allowed and recorded
+    assert count(db, "access_log") == 1
+    ok(db, "act", no, "arrive", "--assignee", "ZZ")  # without --role `act` is the local operator's tool
+    # A department's machine lists only its own orders.
+    config.write_text('[desk]\nname = "市场监管-1"\nrole = "department"\ndept = "SCJG"\n', encoding="utf-8")
+    assert ok(db, "orders") == "没有符合条件的工单"
+    assert f"没有工单 {no}" in fails(db, "order", no)

@@ -30,7 +30,8 @@ def _state(ctx: typer.Context) -> Any:
 
 
 def _desk(ctx: typer.Context, desk: str | None, role: str | None, dept: str | None, town: str | None) -> Desk:
-    return _state(ctx).desk(name=desk, role=role, dept=dept, town=town)
+    """The desk a read-only view is shown as: the options, or without ``--role`` the config file's desk."""
+    return _state(ctx).desk(name=desk, role=role, dept=dept, town=town, use_config_role=True)
 
 
 def _short(value: str, n: int = 12) -> str:

@@ -1,8 +1,11 @@
 """CLI commands for the KPI area: ``kpi`` (the table), ``report`` (the review export), ``dashboard`` (the cockpit).
 
     fengqiao kpi [--from DATE] [--to DATE] [--dept CODE] [--by department|town|tag] [--json]
-    fengqiao report --from DATE --to DATE --format md|csv|xlsx|json -o FILE
-    fengqiao dashboard            # the cockpit, read-only (for supervisors over SSH)
+    fengqiao report --from DATE --to DATE --format md|csv|xlsx|json -o FILE [--unmasked]
+    fengqiao dashboard [--unmasked]   # the cockpit, read-only (for supervisors over SSH)
+
+Phone numbers are masked in reports and on the cockpit; ``--unmasked`` shows them in full, for the supervisor
+role only (``--role``/``--desk``, or the config file's desk) and recorded in the access log first.
 
 Dates are Asia/Shanghai calendar days, both inclusive; orders count by the time their call came in.
 """
@@ -19,6 +22,7 @@ from models.errors import ValidationError
 from models.i18n import get_lang, t
 from models.kpi import RATES, Weights, local_date, window_from
 
+from ..privacy import AsDept, AsDesk, AsRole, AsTown, Unmasked, phones_for
 from ..textout import dumps, echo, table
 
 FORMAT_NAMES = {"md": "Markdown", "csv": "CSV", "xlsx": "Excel", "json": "JSON"}
@@ -82,10 +86,19 @@ def register(app: typer.Typer) -> None:
         last: Annotated[str, typer.Option("--to", help="last day, inclusive")],
         fmt: Annotated[str, typer.Option("--format", help="md | csv | xlsx | json")],
         output: Annotated[Path, typer.Option("-o", "--output", help="file to write")],
+        unmasked: Unmasked = False,
+        desk: AsDesk = None,
+        role: AsRole = None,
+        dept: AsDept = None,
+        town: AsTown = None,
     ) -> None:
         """Write the department ranking with every KPI and its counts (xlsx: one sheet per view)."""
         from console.kpi_report import FORMATS, build, write
+        from models.privacy import phone_view
 
+        state: Any = ctx.obj
+        who = state.desk(name=desk, role=role, dept=dept, town=town, use_config_role=True)
+        phone_view(who, unmasked=unmasked, masked_by_default=True)  # refused before anything is read
         chosen = fmt.strip().lower()
         if chosen not in FORMATS:
             raise ValidationError(t("kpi.bad_format", value=fmt, choices=", ".join(FORMATS)), field="format")
@@ -96,6 +109,11 @@ def register(app: typer.Typer) -> None:
         db, kpi = _kpi_store(ctx)
         try:
             report = build(kpi, window)
+            # Full numbers only after the access log holds the line saying who exported which, to what file.
+            report.phone = phones_for(db, who, unmasked=unmasked, target="export", orders=[], masked_by_default=True,
+                                      detail={"file": str(target.resolve()), "format": chosen,
+                                              "from": window.first.isoformat(), "to": window.last.isoformat(),
+                                              "phones": report.phones()})
         finally:
             db.close()
         partial = target.with_name(target.name + ".partial")
@@ -112,16 +130,24 @@ def register(app: typer.Typer) -> None:
     def dashboard_cmd(
         ctx: typer.Context,
         desk: Annotated[str | None, typer.Option("--desk", help="desk name shown in the header")] = None,
+        role: AsRole = None,
+        dept: AsDept = None,
+        town: AsTown = None,
+        unmasked: Unmasked = False,
     ) -> None:
         """Open the cockpit read-only (for supervisors, also over SSH): nothing can be changed from it."""
-        from models.roles import make_desk
-        from models.reference import default_reference
+        from models.privacy import check_unmasked
+        from models.roles import Role
 
         state: Any = ctx.obj
         cfg = state.config
         weights = Weights.from_config(cfg.section("kpi"))
-        chosen = make_desk(default_reference(), desk or cfg.desk_name, "supervisor", operator=cfg.operator,
-                           prefix=cfg.prefix)
+        chosen = state.desk(name=desk, role=role, dept=dept, town=town, use_config_role=True)
+        if unmasked:
+            check_unmasked(chosen)  # refused before anything opens
         from console.dashboard import run_dashboard
 
-        run_dashboard(state.open_db(), chosen, lang=get_lang(), weights=weights)
+        # A supervisor's cockpit may show full numbers (u, --unmasked): a separate writer for the access log.
+        access_db = state.open_db() if chosen.role == Role.SUPERVISOR else None
+        run_dashboard(state.open_db(), chosen, lang=get_lang(), weights=weights, unmasked=unmasked,
+                      access_db=access_db)

@@ -80,7 +80,8 @@ def _floor_trend(path: Path, start: str, end: str) -> float:
 
 
 def idle_bytes(db: Path, seconds: float, size: tuple[int, int] = (80, 24), quiet: float = 10.0,
-               shortest: float = 15.0, longest: float = 90.0, dump: Path | None = None) -> tuple[float, int]:
+               shortest: float = 15.0, longest: float = 90.0, dump: Path | None = None,
+               extra: tuple[str, ...] = ()) -> tuple[float, int]:
     """Run ``fengqiao dashboard`` in a pseudo-terminal; return (idle bytes per second, bytes of the first paint).
 
     The first paint ends when nothing has been written for ``quiet`` seconds, and not before ``shortest`` (the
@@ -93,8 +94,8 @@ def idle_bytes(db: Path, seconds: float, size: tuple[int, int] = (80, 24), quiet
            "FENGQIAO_CONFIG": str(db.with_suffix(".no-config.toml"))}
     env.pop("NO_COLOR", None)
     exe = Path(sys.executable).with_name("fengqiao")
-    proc = subprocess.Popen([str(exe), "--db", str(db), "dashboard", "--desk", "bench"], stdin=slave, stdout=slave,
-                            stderr=slave, env=env, start_new_session=True, close_fds=True)
+    proc = subprocess.Popen([str(exe), "--db", str(db), "dashboard", "--desk", "bench", "--role", "supervisor", *extra],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True)
     os.close(slave)
     counts = {"paint": 0, "idle": 0}
     phase = "paint"
@@ -182,6 +183,9 @@ def bench(ctx: Context) -> list[Row]:
     per_second, paint = idle_bytes(big, seconds, dump=ctx.scratch("idle-output.txt"))
     rows.append(Row("kpi", f"idle cockpit (dashboard, 80x24, {seconds:.0f} s)", per_second, "B/s",
                     note=f"first paint {paint:,} B; clock redraws once a minute"))
+    per_second, paint = idle_bytes(big, seconds, extra=("--unmasked",))
+    rows.append(Row("kpi", f"idle cockpit, full numbers (dashboard --unmasked, {seconds:.0f} s)", per_second, "B/s",
+                    note=f"first paint {paint:,} B; numbers recorded once, not per refresh"))
     return rows
 
 
