@@ -15,11 +15,11 @@ from models.clock import UTC, FixedClock
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".bench"
-# Demo databases at the first schema, shared by every checkout on this machine (copied, then migrated).
+# Demo databases shared by every checkout on this machine: copied, then migrated to the checkout's schema.
 BASE = Path(os.environ.get("FENGQIAO_BENCH_BASE", ROOT.parent / ".bench-base"))
 # Every benchmark sees the same "now", so cached databases stay valid between runs.
 BENCH_NOW = datetime(2026, 11, 28, 1, 30, tzinfo=UTC)
-DEMO_VERSION = 1  # bump when the demo generator changes what it writes
+DEMO_VERSION = 2  # bump when the demo generator (or the state machine it drives) changes what it writes
 
 
 @dataclass
@@ -62,16 +62,18 @@ class Context:
         partial = path.with_suffix(".partial")
         for p in CACHE.glob(partial.name + "*"):
             p.unlink()
-        base = BASE / f"{name}-s1.db"
-        if base.exists():
+        base = shared_base(name, migrations.head())
+        if base is not None:
             shutil.copyfile(base, partial)
-            db = Database(partial)  # brings the first schema up to this checkout's
+            db = Database(partial)  # brings an older schema up to this checkout's
         else:
             db = Database(partial)
             generate(db, orders=orders, days=days, seed=1, clock=self.clock())
         db.checkpoint()
         db.close()
         partial.rename(path)
+        if base is None:
+            publish_base(path, name, migrations.head())
         return path
 
     def scratch(self, name: str) -> Path:
@@ -90,15 +92,43 @@ def demo_days(orders: int) -> int:
     return max(30, min(365, orders // 2000))
 
 
+def shared_base(name: str, head: int) -> Path | None:
+    """The shared demo database ``name`` with the newest schema this checkout can open (migrating it up)."""
+    found = []
+    for candidate in BASE.glob(f"{name}-s*.db"):
+        try:
+            schema = int(candidate.stem.rsplit("-s", 1)[1])
+        except ValueError:
+            continue
+        if schema <= head:
+            found.append((schema, candidate))
+    return max(found)[1] if found else None
+
+
+def publish_base(path: Path, name: str, head: int) -> None:
+    """Share a freshly generated demo database with the other checkouts (best effort)."""
+    target = BASE / f"{name}-s{head}.db"
+    if target.exists():
+        return
+    try:
+        BASE.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        shutil.copyfile(path, partial)
+        partial.rename(target)
+    except OSError:
+        pass
+
+
 def build_base(orders: int) -> Path:
-    """Generate a shared first-schema demo database (run from a checkout whose schema head is 1)."""
+    """Generate a shared demo database at this checkout's schema (``python -c 'from tests.benchmarks.common
+    import build_base; build_base(1_000_000)'`` once per machine; the benchmarks also build what they miss)."""
     from store import migrations
     from store.db import Database
     from store.demo import generate
 
-    assert migrations.head() == 1, "shared bases are built at the first schema"
     days = demo_days(orders)
-    path = BASE / f"demo-{orders}-{days}-v{DEMO_VERSION}-s1.db"
+    name = f"demo-{orders}-{days}-v{DEMO_VERSION}"
+    path = BASE / f"{name}-s{migrations.head()}.db"
     if path.exists():
         return path
     BASE.mkdir(parents=True, exist_ok=True)
