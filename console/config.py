@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import socket
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import platformdirs
 
 from models.errors import ValidationError
 from models.i18n import t
+from models.tomlfile import read_toml, table
 
 APP_ID = "fengqiao"
 
@@ -66,15 +66,8 @@ def load_config(path: Path | None = None) -> Config:
     path = path or config_path()
     if not path.exists():
         return Config(desk_name=default_desk_name())
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(t("config.unreadable", path=path, error=exc)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValidationError(t("config.bad_toml", path=path, error=exc)) from None
-    desk = raw.get("desk", {})
-    if not isinstance(desk, dict):
-        raise ValidationError(t("config.bad_toml", path=path, error="[desk] must be a table"))
+    raw = read_toml(path)
+    desk = table(raw, "desk", path)
 
     def text(key: str) -> str | None:
         value = desk.get(key)

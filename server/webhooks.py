@@ -19,7 +19,6 @@ import json
 import logging
 import random
 import threading
-import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -34,6 +33,7 @@ from models.i18n import t
 from models.machine import Action, Event, OrderState
 from models.reference import Reference
 from models.routing import describe_assignee
+from models.tomlfile import read_toml, table
 
 from .schema import SrvWebhook
 
@@ -50,15 +50,7 @@ class WebhookConfig:
 
     @classmethod
     def load(cls, path: Path) -> WebhookConfig:
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValidationError(t("config.unreadable", path=path, error=exc)) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ValidationError(t("config.bad_toml", path=path, error=exc)) from None
-        section = raw.get("webhooks", {})
-        if not isinstance(section, dict):
-            raise ValidationError(t("config.bad_toml", path=path, error="[webhooks] must be a table"))
+        section = table(read_toml(path), "webhooks", path)
         msgtype = section.get("msgtype", "markdown")
         if msgtype not in MSGTYPES:
             raise ValidationError(t("config.bad_value", path=path, key="webhooks.msgtype", value=msgtype))

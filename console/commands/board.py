@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +23,7 @@ from models.errors import ValidationError
 from models.i18n import LANGS, t
 from models.reference import default_reference
 from models.roles import Desk, make_desk
+from models.tomlfile import read_toml
 
 from ..config import config_path, load_config
 from ..textout import dumps, echo
@@ -45,7 +45,7 @@ def _read_raw(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     load_config(path)  # a broken file is reported the usual way (one line) rather than overwritten
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+    return read_toml(path)
 
 
 def write_desk(path: Path, values: dict[str, str | None]) -> Desk:
