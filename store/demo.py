@@ -9,15 +9,17 @@ has fresh, near-due and overdue work.
 
 Every event goes through the same domain functions as the console (routing, ``dispatch_payload``,
 ``build``/``apply`` of the state machine, the desk hash chain, the projection rows); only the writing is
-batched. Events are written in time order, so each desk's chain reads chronologically.
+batched, one transaction per batch. Events are written in time order, so each desk's chain reads
+chronologically. For large demos a worker process computes the next batch while the writer stores this one.
 """
 
 from __future__ import annotations
 
 import heapq
+import multiprocessing
 import random
 from itertools import accumulate
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +27,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from models.clock import UTC, Clock, ensure_utc, local, local_day, system_clock
-from models.events import new_id
+from models.events import GENESIS, new_id
 from models.machine import Action, CallInfo, Event, Intent, OrderState, apply, build, dispatch_payload, link_event
 from models.reference import Reference, default_reference
 from models.routing import route
@@ -211,12 +213,26 @@ def _desk_for(action: Action, assignee: str | None) -> str:
     return "supervisor-1"
 
 
-def generate(db: Database, *, orders: int, days: int = 90, seed: int = 1, clock: Clock = system_clock,
-             ref: Reference | None = None, progress: Callable[[int, int], None] | None = None) -> DemoResult:
-    """Write ``orders`` orders spread over the ``days`` days up to ``clock()``."""
-    ref = ref or default_reference()
+@dataclass
+class _Batch:
+    """Rows ready to write: what one transaction of the demo adds."""
+
+    events: list[tuple[Any, ...]]
+    calls: list[tuple[Any, ...]]
+    orders: list[tuple[Any, ...]]
+    assignments: list[tuple[Any, ...]]
+    heads: list[tuple[str, int, str]]  # (desk, seq, hash) after this batch
+    counters: list[tuple[str, str, int]]  # (prefix, day, last) after this batch
+    done: int  # calls slots handled so far (for progress)
+    orders_made: int
+    calls_made: int
+
+
+def _produce(ref: Reference, *, orders: int, days: int, seed: int, end: datetime,
+             heads: dict[str, tuple[int, str]], counters: dict[tuple[str, str], int]) -> Iterator[_Batch]:
+    """The history, as batches of rows in time order. Pure computation: no database (it may run in a worker
+    process while the caller writes the previous batch)."""
     rng = random.Random(seed)
-    end = ensure_utc(clock())
     start = end - timedelta(days=days)
     gen = _Generator(ref, rng, start, end)
     times = gen.call_times(orders)
@@ -225,48 +241,37 @@ def generate(db: Database, *, orders: int, days: int = 90, seed: int = 1, clock:
     heap: list[tuple[datetime, int, str]] = []  # (when, tiebreak, order id)
     flights: dict[str, _Flight] = {}
     last_by_phone: dict[str, tuple[str, datetime]] = {}
-    counters: dict[tuple[str, str], int] = {}
     tiebreak = 0
-    made = calls = events = 0
+    made = calls = 0
     pending_events: list[tuple[str, Event]] = []
     pending_calls: list[tuple[Any, ...]] = []
     dirty: dict[str, OrderState] = {}
 
-    with db.write() as conn:
-        for (prefix, day, last) in conn.exec_driver_sql("SELECT prefix, day, last FROM order_counters").all():
-            counters[(prefix, day)] = int(last)
-
-    def chain(conn: Connection, desk: str) -> DeskChain:
+    def chain(desk: str) -> DeskChain:
         if desk not in chains:
-            chains[desk] = DeskChain(conn, desk)
+            chains[desk] = DeskChain.at(desk, *heads.get(desk, (0, GENESIS)))
         return chains[desk]
 
-    def flush(conn: Connection) -> None:
-        nonlocal events
-        by_desk: list[tuple[Any, ...]] = []
-        for desk, ev in pending_events:
-            by_desk.append(chain(conn, desk).seal(ev))
-        if by_desk:
-            conn.exec_driver_sql(INSERT_EVENT, by_desk)
-        if pending_calls:
-            conn.exec_driver_sql(INSERT_CALL, pending_calls)
-        if dirty:
-            conn.exec_driver_sql(UPSERT_ORDER, [order_tuple(o) for o in dirty.values()])
-            conn.exec_driver_sql(UPSERT_ASSIGNMENT, [row for o in dirty.values() for row in assignment_tuples(o)])
-        for c in chains.values():
-            c.save(conn)
-        conn.exec_driver_sql(
-            "INSERT INTO order_counters (prefix, day, last) VALUES (?, ?, ?) "
-            "ON CONFLICT (prefix, day) DO UPDATE SET last = excluded.last",
-            [(p, d, n) for (p, d), n in counters.items()])
-        events += len(pending_events)
+    def batch(done: int) -> _Batch:
+        rows = [chain(desk).seal(ev) for desk, ev in pending_events]
+        out = _Batch(events=rows, calls=list(pending_calls), orders=[order_tuple(o) for o in dirty.values()],
+                     assignments=[row for o in dirty.values() for row in assignment_tuples(o)],
+                     heads=[(c.desk, c.seq, c.hash) for c in chains.values()],
+                     counters=[(p, d, n) for (p, d), n in counters.items()], done=done, orders_made=made,
+                     calls_made=calls)
         pending_events.clear()
         pending_calls.clear()
         dirty.clear()
+        return out
+
+    def push(when: datetime, order_id: str) -> None:
+        nonlocal tiebreak
+        tiebreak += 1
+        heapq.heappush(heap, (when, tiebreak, order_id))
 
     def run_steps_until(limit: datetime) -> None:
         while heap and heap[0][0] <= limit:
-            when, _, order_id = heapq.heappop(heap)
+            _when, _, order_id = heapq.heappop(heap)
             flight = flights[order_id]
             step_at, intent = flight.plan.pop(0)
             o = flight.state
@@ -287,67 +292,122 @@ def generate(db: Database, *, orders: int, days: int = 90, seed: int = 1, clock:
             if not flight.plan:
                 del flights[order_id]  # done: closed or cancelled
             elif flight.plan[0][0] <= end:
-                nonlocal_push(flight.plan[0][0], order_id)
+                push(flight.plan[0][0], order_id)
 
-    def nonlocal_push(when: datetime, order_id: str) -> None:
-        nonlocal tiebreak
-        tiebreak += 1
-        heapq.heappush(heap, (when, tiebreak, order_id))
-
-    conn_cm = db.write()
-    conn = conn_cm.__enter__()
-    try:
-        for i, at in enumerate(times):
-            run_steps_until(at)
-            while True:  # a linked repeat call opens no order: take another call in the same slot
-                phone, town, address = gen.caller()
-                tag = gen.pick_tag()
-                call = CallInfo(new_id(), phone, "", town, address, gen.description(tag), at, "110-1")
-                calls += 1
-                earlier = last_by_phone.get(phone)
-                repeat_of = earlier[0] if earlier and at - earlier[1] <= timedelta(hours=72) else None
-                if repeat_of is None or repeat_of not in flights or rng.random() >= 0.5:
-                    break
-                o = flights[repeat_of].state
-                ev = link_event(o, call, event_id=new_id(), at=at, desk="110-1", actor="110-1", recorded_at=at)
-                apply(o, ev)
-                pending_events.append(("110-1", ev))
-                pending_calls.append(call_tuple(call, o.id, linked=True, repeat_of=o.id))
-                dirty[o.id] = o
-            mode = ref.tags[tag].dispatch
-            if rng.random() < 0.04:
-                mode = "dual" if mode == "single" else "single"
-            plan = route(ref, tag, town, mode=mode)
-            day = local_day(at)
-            counters[("SZ", day)] = counters.get(("SZ", day), 0) + 1
-            order_no = f"SZ-{day}-{counters[('SZ', day)]:04d}"
-            order_id = new_id()
-            payload = dispatch_payload(ref, order_no=order_no, route=plan, call=call, at=at,
-                                       assignment_ids=[new_id() for _ in plan.assignees], repeat_of=repeat_of)
-            ev = Event(id=new_id(), order_id=order_id, kind=str(Action.DISPATCH), event_at=at, recorded_at=at,
-                       desk="110-1", actor="110-1", payload=payload)
-            o = apply(None, ev)
+    for i, at in enumerate(times):
+        run_steps_until(at)
+        while True:  # a linked repeat call opens no order: take another call in the same slot
+            phone, town, address = gen.caller()
+            tag = gen.pick_tag()
+            call = CallInfo(new_id(), phone, "", town, address, gen.description(tag), at, "110-1")
+            calls += 1
+            earlier = last_by_phone.get(phone)
+            repeat_of = earlier[0] if earlier and at - earlier[1] <= timedelta(hours=72) else None
+            if repeat_of is None or repeat_of not in flights or rng.random() >= 0.5:
+                break
+            o = flights[repeat_of].state
+            ev = link_event(o, call, event_id=new_id(), at=at, desk="110-1", actor="110-1", recorded_at=at)
+            apply(o, ev)
             pending_events.append(("110-1", ev))
-            pending_calls.append(call_tuple(call, order_id, linked=False, repeat_of=repeat_of))
-            dirty[order_id] = o
-            last_by_phone[phone] = (order_id, at)
-            made += 1
-            steps = gen.plan(o, at)
-            flights[order_id] = _Flight(o, steps)
-            if steps[0][0] <= end:
-                nonlocal_push(steps[0][0], order_id)
-            if len(pending_events) >= BATCH_EVENTS:
-                flush(conn)
-                conn_cm.__exit__(None, None, None)
-                if progress:
-                    progress(i + 1, orders)
-                conn_cm = db.write()
-                conn = conn_cm.__enter__()
-        run_steps_until(end)
-        flush(conn)
-    except BaseException as exc:
-        conn_cm.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    else:
-        conn_cm.__exit__(None, None, None)
+            pending_calls.append(call_tuple(call, o.id, linked=True, repeat_of=o.id))
+            dirty[o.id] = o
+        mode = ref.tags[tag].dispatch
+        if rng.random() < 0.04:
+            mode = "dual" if mode == "single" else "single"
+        plan = route(ref, tag, town, mode=mode)
+        day = local_day(at)
+        counters[("SZ", day)] = counters.get(("SZ", day), 0) + 1
+        order_no = f"SZ-{day}-{counters[('SZ', day)]:04d}"
+        order_id = new_id()
+        payload = dispatch_payload(ref, order_no=order_no, route=plan, call=call, at=at,
+                                   assignment_ids=[new_id() for _ in plan.assignees], repeat_of=repeat_of)
+        ev = Event(id=new_id(), order_id=order_id, kind=str(Action.DISPATCH), event_at=at, recorded_at=at,
+                   desk="110-1", actor="110-1", payload=payload)
+        o = apply(None, ev)
+        pending_events.append(("110-1", ev))
+        pending_calls.append(call_tuple(call, order_id, linked=False, repeat_of=repeat_of))
+        dirty[order_id] = o
+        last_by_phone[phone] = (order_id, at)
+        made += 1
+        steps = gen.plan(o, at)
+        flights[order_id] = _Flight(o, steps)
+        if steps[0][0] <= end:
+            push(steps[0][0], order_id)
+        if len(pending_events) >= BATCH_EVENTS:
+            yield batch(i + 1)
+    run_steps_until(end)
+    yield batch(len(times))
+
+
+def _write(conn: Connection, b: _Batch) -> None:
+    if b.events:
+        conn.exec_driver_sql(INSERT_EVENT, b.events)
+    if b.calls:
+        conn.exec_driver_sql(INSERT_CALL, b.calls)
+    if b.orders:
+        conn.exec_driver_sql(UPSERT_ORDER, b.orders)
+        conn.exec_driver_sql(UPSERT_ASSIGNMENT, b.assignments)
+    if b.heads:
+        conn.exec_driver_sql("INSERT INTO desk_heads (desk, seq, hash) VALUES (?, ?, ?) "
+                             "ON CONFLICT (desk) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", b.heads)
+    if b.counters:
+        conn.exec_driver_sql("INSERT INTO order_counters (prefix, day, last) VALUES (?, ?, ?) "
+                             "ON CONFLICT (prefix, day) DO UPDATE SET last = excluded.last", b.counters)
+
+
+def _worker(queue: Any, kwargs: dict[str, Any]) -> None:
+    """Runs :func:`_produce` in a child process and hands each batch over; an error travels as text."""
+    try:
+        for b in _produce(default_reference(), **kwargs):
+            queue.put(b)
+        queue.put(None)
+    except BaseException:  # noqa: BLE001 - reported by the parent
+        import traceback
+
+        queue.put(traceback.format_exc())
+
+
+def _batches_in_worker(kwargs: dict[str, Any]) -> Iterator[_Batch]:
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    queue = ctx.Queue(maxsize=2)
+    proc = ctx.Process(target=_worker, args=(queue, kwargs), daemon=True)
+    proc.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is None:
+                return
+            if isinstance(item, str):
+                raise RuntimeError(f"demo generator failed:\n{item}")
+            yield item
+    finally:
+        if proc.is_alive():
+            proc.terminate()
+        proc.join()
+
+
+def generate(db: Database, *, orders: int, days: int = 90, seed: int = 1, clock: Clock = system_clock,
+             ref: Reference | None = None, progress: Callable[[int, int], None] | None = None,
+             parallel: bool | None = None) -> DemoResult:
+    """Write ``orders`` orders spread over the ``days`` days up to ``clock()``.
+
+    The history is computed in batches; each batch is written in its own transaction, so a demo interrupted
+    half-way leaves a consistent store. With ``parallel`` (the default for 5,000 orders or more, and when the
+    packaged reference data is used) a worker process computes the next batch while this one writes.
+    """
+    end = ensure_utc(clock())
+    with db.read() as conn:
+        heads = {d: (int(q), str(h)) for d, q, h in conn.exec_driver_sql("SELECT desk, seq, hash FROM desk_heads")}
+        counters = {(p, d): int(n) for p, d, n in conn.exec_driver_sql("SELECT prefix, day, last FROM order_counters")}
+    kwargs = {"orders": orders, "days": days, "seed": seed, "end": end, "heads": heads, "counters": counters}
+    if parallel is None:
+        parallel = orders >= 5000 and ref is None
+    batches = _batches_in_worker(kwargs) if parallel else _produce(ref or default_reference(), **kwargs)
+    made = calls = events = 0
+    for b in batches:
+        with db.write() as conn:
+            _write(conn, b)
+        made, calls, events = b.orders_made, b.calls_made, events + len(b.events)
+        if progress:
+            progress(b.done, orders)
     return DemoResult(orders=made, calls=calls, events=events)

@@ -38,3 +38,19 @@ def test_demo_is_reproducible(tmp_path, clock) -> None:
             numbers.append(conn.exec_driver_sql("SELECT order_no, tag, town, status FROM orders ORDER BY order_no").all())
         db.close()
     assert numbers[0] == numbers[1]
+
+
+def test_parallel_generation_writes_the_same_history(tmp_path, clock) -> None:
+    """The worker-process pipeline computes exactly what the single process does (same seed, same clock)."""
+    from store.db import Database
+
+    seen = []
+    for name, parallel in (("one.db", False), ("two.db", True)):
+        db = Database(tmp_path / name)
+        result = generate(db, orders=300, days=3, seed=5, clock=clock, parallel=parallel)
+        with db.read() as conn:
+            seen.append((result.orders, result.calls, result.events, conn.exec_driver_sql(
+                "SELECT order_no, tag, town, status, next_due, first_overdue_at FROM orders ORDER BY order_no").all(),
+                conn.exec_driver_sql("SELECT desk, seq FROM desk_heads ORDER BY desk").all()))
+        db.close()
+    assert seen[0] == seen[1]
