@@ -8,7 +8,8 @@ share one PostgreSQL database.
   the global numbers they take are gap-free and in commit order. Events are taken in the desk's order:
   an id already stored is answered with its original number; a desk's next event only in sequence (on a gap
   the answer says which ``desk_seq`` is expected); the hash chain is checked; the desk's role is checked
-  against the order as the server has it (the same rules as the console, models/roles.py). A business
+  against the order as the server has it (the same rules as the console, models/roles.py; a desk whose order
+  a concurrent change took away, e.g. a reassignment it had not yet pulled, is not refused). A business
   conflict (two desks signed, an action no longer legal) is stored and answered ``state = conflict``.
 * **Pull**: ``seq > cursor`` up to the counter's committed value, so no committed row is ever skipped. A
   desk that does not see everything (department, township) gets only the events of orders assigned to it (or
@@ -324,8 +325,8 @@ class ServerStore:
         if kind not in KNOWN_KINDS:
             return None if roles.can_see(desk, ref, state) else ("role", t("server.not_yours", order_no=state.order_no))
         target = next((a for a in state.assignments if a.id == ev.assignment_id), None)
-        if roles.can_take(desk, ref, state, Action(kind), target):
-            return None
+        if roles.could_have_taken(desk, ref, state, Action(kind), target):
+            return None  # its own order, or one taken from it by a change it had not yet seen
         return "role", t("error.role_refused", desk=desk.name, role=t(f"role.{desk.role}"),
                          action=t(f"action.{kind}"), order_no=state.order_no)
 

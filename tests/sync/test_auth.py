@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from console.cli import app
 from models.errors import ValidationError
+from models.intake import IntakeForm
 from models.machine import Action, Intent
 from store.sync import HttpTransport, SyncAuthError, SyncClient, SyncError
 from store.wire import PushRequest
@@ -66,6 +67,27 @@ def test_role_rules_are_the_consoles(hub: Hub) -> None:
     assert state.primary.assignee == "SCJG"
     timeline = {e.event.kind: e.status for e in scjg.store.timeline(o.order_no)[1]}
     assert timeline == {"dispatch": "applied", "sign": "applied", "close": "refused"}
+
+
+def test_work_done_before_an_unseen_reassignment_is_kept(hub: Hub) -> None:
+    """The township centre returns an order; the call-taker reassigns it to the county bureau; the centre, not
+    yet aware of that, links a repeat call to it. The centre broke no rule: its event is kept, not refused.
+    A department that never held the order is still refused (see the tests above)."""
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    town = hub.add("HZ", "township", town="HZ")
+    o = town.store.dispatch(FORM_HZ, "B01")  # 黄泽镇's one team handles it
+    town.store.act(o.order_no, Intent(Action.RETURN, assignee="ZZ-HZ", note="不属本镇"))
+    hub.sync_all()
+    ct.store.act(o.order_no, Intent(Action.REASSIGN, to="SCJG", note="改派县局"))
+    ct.sync()
+    hub.clock.advance(minutes=1)
+    town.store.link(o.order_no, IntakeForm(phone="13900000001", town="HZ", description="又打来了"))
+    report = town.sync()
+    assert report.refused == 0 and hub.server.refused() == []
+    assert [e["kind"] for e in hub.server.events()] == ["dispatch", "return", "reassign", "link"]
+    ct.sync()
+    assert ct.rows("SELECT count(*) FROM calls") == [(2,)]  # the repeat call is on the order
+    assert ct.rows("SELECT status FROM orders") == [("dispatched",)]
 
 
 def test_a_forged_desk_id_is_rejected(hub: Hub) -> None:
