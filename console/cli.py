@@ -12,7 +12,6 @@ import sys
 import time
 import traceback
 from datetime import datetime
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +31,7 @@ from models.routing import describe_assignee
 from models.text import clip
 
 from .config import Config, load_config
+from .options import AsLang, Lang, apply_lang
 from .privacy import AsDept, AsDesk, AsRole, AsTown, Unmasked, phones_for
 from .serialize import order_json
 from .textout import dumps, echo, table
@@ -90,11 +90,6 @@ class Group(TyperGroup):
 
 app = typer.Typer(cls=Group, add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
                   rich_markup_mode=None, help="Fengqiao dispatch console: 枫桥式协同治理联动警情派单台.")
-
-
-class Lang(str, Enum):
-    zh = "zh"
-    en = "en"
 
 
 class State:
@@ -169,8 +164,10 @@ def run_cmd(
     dept: Annotated[str | None, typer.Option("--dept", help="department code for a department desk")] = None,
     town: Annotated[str | None, typer.Option("--town", help="town code for a township desk")] = None,
     caller: Annotated[str | None, typer.Option("--caller", help="screen-pop: open intake with this phone")] = None,
+    lang: AsLang = None,
 ) -> None:
     """Open the console (optionally as a given desk, or with a caller's number filled in)."""
+    apply_lang(lang)
     state = _state(ctx)
     chosen = state.desk(name=desk, role=role, dept=dept, town=town, use_config_role=role is None)
     _run_console(state, desk=chosen, caller=caller)

@@ -477,7 +477,8 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         lang = get_lang()
         wide = self.wide
         scores = self._trend.scores if self._trend is not None else {}
-        name_width = 16 if wide else 14 if lang == "zh" else 12
+        # Past 160 columns the unit's name takes half the extra room (up to 30 cells: "人力资源和社会保障局" needs 20).
+        name_width = min(30, 16 + max(0, self.size.width - 160) // 2) if wide else 14 if lang == "zh" else 12
         columns = [("name", t("cockpit.col_unit"), name_width), ("awaiting", t("cockpit.col_awaiting"), 4),
                    ("overdue", t("cockpit.col_overdue"), 5), ("sign", t("cockpit.col_sign_today"), 6)]
         if wide:

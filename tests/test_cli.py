@@ -188,3 +188,20 @@ def test_english(tmp_path: Path) -> None:
     assert "A mobile number has 11 digits; this one has 2" in err
     out = run(db, "taxonomy", lang="en").stdout
     assert "Consumer disputes" in out
+
+
+def test_run_and_dashboard_take_lang_after_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`fengqiao run --lang en` opens the console in English, as `fengqiao --lang en run` does."""
+    import console.cli as cli
+    import console.dashboard as dashboard
+    from models.i18n import get_lang
+
+    seen: list[str] = []
+    monkeypatch.setattr(cli, "_run_console", lambda *a, **k: seen.append(get_lang()))
+    monkeypatch.setattr(dashboard, "run_dashboard", lambda *a, **k: seen.append(get_lang()))
+    db = tmp_path / "fq.db"
+    ok(db, "run", "--role", "supervisor", "--lang", "en")
+    ok(db, "dashboard", "--role", "supervisor", "--lang", "en")
+    ok(db, "run")
+    assert seen == ["en", "en", "zh"]
+    assert "'xx' is not one of" in run(db, "run", "--lang", "xx").output

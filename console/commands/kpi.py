@@ -22,6 +22,7 @@ from models.errors import ValidationError
 from models.i18n import get_lang, t
 from models.kpi import RATES, Weights, local_date, window_from
 
+from ..options import AsLang, apply_lang
 from ..privacy import AsDept, AsDesk, AsRole, AsTown, Unmasked, phones_for
 from ..textout import dumps, echo, table
 
@@ -134,11 +135,13 @@ def register(app: typer.Typer) -> None:
         dept: AsDept = None,
         town: AsTown = None,
         unmasked: Unmasked = False,
+        lang: AsLang = None,
     ) -> None:
         """Open the cockpit read-only (for supervisors, also over SSH): nothing can be changed from it."""
         from models.privacy import check_unmasked
         from models.roles import Role
 
+        apply_lang(lang)
         state: Any = ctx.obj
         cfg = state.config
         weights = Weights.from_config(cfg.section("kpi"))

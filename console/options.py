@@ -1,0 +1,24 @@
+"""Command-line options shared by the commands that open a screen."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from models.i18n import set_lang
+
+
+class Lang(str, Enum):
+    zh = "zh"
+    en = "en"
+
+
+# ``fengqiao run --lang en`` and ``fengqiao dashboard --lang en`` read as naturally as ``fengqiao --lang en run``.
+AsLang = Annotated[Lang | None, typer.Option("--lang", help="zh or en (the same as the global --lang)")]
+
+
+def apply_lang(lang: Lang | None) -> None:
+    if lang is not None:
+        set_lang(lang.value)
