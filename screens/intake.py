@@ -31,13 +31,14 @@ from textual.widgets import Footer, Input, Label, Static, TextArea
 from textual.worker import get_current_worker
 
 from models.classifier import Classifier, Suggestion, build_classifier
-from models.errors import FengqiaoError, ValidationError
+from models.errors import FengqiaoError, PermissionDenied, ValidationError
 from models.i18n import get_lang, t
 from models.intake import IntakeForm, validate_intake
 from models.text import LIMITS
 from models.machine import OrderState
 from models.phone import normalize_phone
 from models.reference import Reference
+from models.roles import Role, check_dispatch
 from models.routing import describe_assignee
 from store.intake import desk_history
 from store.orders import CallSummary, OrderStore, Repeat
@@ -223,6 +224,7 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
         self.show_suggestions(ready=False)
         self.show_tag()
         self.load_classifier()
+        self.fill_home_town()
         caller = getattr(self.app, "caller", None)
         if caller:
             self.pop_caller(caller)
@@ -269,6 +271,9 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
         town = self.query_one(TownField)
         if town.value.strip() and not town.resolve():
             self.fail(t("error.unknown_town", code=town.value), "town")
+            return None
+        if refused := self.town_refused():
+            self.fail(refused, "town")
             return None
         try:
             clean = validate_intake(self.ref, self.form())
@@ -331,16 +336,42 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
             self.check_phone(quiet=False)
 
     # ---- name, town, address -------------------------------------------------------------------
+    @property
+    def home_town(self) -> str:
+        """A township centre's own town (it dispatches only there); empty for other desks."""
+        desk = self.app.desk  # type: ignore[attr-defined]
+        return desk.town or "" if desk.role == Role.TOWNSHIP else ""
+
+    def fill_home_town(self) -> None:
+        """A township centre's form starts with its own town chosen."""
+        if self.home_town:
+            self.query_one(TownField).choose(self.home_town)
+
+    def town_refused(self) -> str:
+        """Why this desk may not dispatch in the chosen town ("" when it may)."""
+        code = self.query_one(TownField).code
+        if not code:
+            return ""
+        try:
+            check_dispatch(self.app.desk, code)  # type: ignore[attr-defined]
+        except PermissionDenied as exc:
+            return str(exc)
+        return ""
+
     def advance(self, field: Input) -> None:
         """Enter in a field: check it and move to the next field a call needs (the name is optional)."""
         if field.id == "phone":
             if self.check_phone(quiet=False):
-                self.set_focus(self.query_one(TownField))
+                town = self.query_one(TownField)
+                home = self.home_town and town.code == self.home_town
+                self.set_focus(self.query_one("#address", Input) if home else town)
         elif field.id == "name":
             self.set_focus(self.query_one(TownField))
         elif field.id == "town":
             town = self.query_one(TownField)
-            if town.resolve():
+            if town.resolve() and (refused := self.town_refused()):
+                self.fail(refused, "town")
+            elif town.code:
                 self.mark(None)
                 self.say("")
                 self.set_focus(self.query_one("#address", Input))
@@ -565,6 +596,7 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
         self.query_one("#phone", Input).value = ""
         self.query_one("#name", Input).value = ""
         self.query_one(TownField).clear_town()
+        self.fill_home_town()
         self.query_one("#address", Input).value = ""
         self.query_one(TextArea).text = ""
         self.tag_code = ""

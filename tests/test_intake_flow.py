@@ -358,3 +358,41 @@ async def test_recent_calls_follow_the_store(db, ref, clock) -> None:
         app.screen.post_message(StoreChanged(2))
         await settle(pilot)
         assert panel.rows[0].status == "signed"
+
+
+async def test_a_township_centre_starts_in_its_own_town(db, ref, clock) -> None:
+    """黄泽镇's centre: the town is filled in, Enter after the phone goes to the address, another town is refused
+    at the field (the store would refuse the dispatch too), and a new call starts in 黄泽镇 again."""
+    from console.app import FengqiaoApp
+    from models.roles import make_desk
+    from screens.town_field import TownField
+
+    desk = make_desk(ref, "黄泽镇综治中心", "township", town="HZ")
+    app = FengqiaoApp(db=db, desk=desk, clock=clock, ref=ref, watch_store=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, IntakeScreen)
+        town = screen.query_one(TownField)
+        assert (town.code, town.value) == ("HZ", "黄泽镇")
+        await type_text(pilot, "13857512345")
+        await pilot.press("enter")
+        assert app.focused is screen.query_one("#address", Input)
+        town.focus()
+        town.value = ""
+        await type_text(pilot, "shh")
+        await pilot.press("enter")
+        assert app.focused is town and "不能在 SHH 派单" in str(screen.query_one("#msg").render())
+        town.value = ""
+        await type_text(pilot, "hz")
+        await pilot.press("enter")
+        await paste(pilot, "前岩村5号")
+        await pilot.press("enter")
+        await paste(pilot, "楼上酒吧天天半夜放音乐")
+        await settle(pilot)
+        await pilot.press("f2", "f9")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert rows(db, "SELECT town, primary_assignee FROM orders") == [("HZ", "ZZ-HZ")]
+        assert (town.code, screen.query_one("#phone", Input).value) == ("HZ", "")
