@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .errors import PermissionDenied, ValidationError
-from .i18n import t
+from .i18n import get_lang, t
 from .machine import Action, AssignmentState, OrderState
 from .reference import Reference
 
@@ -189,11 +189,16 @@ def check(desk: Desk, ref: Reference, o: OrderState, action: Action, target: Ass
                                reason="role")
 
 
-def check_dispatch(desk: Desk, town_code: str) -> None:
+def check_dispatch(desk: Desk, town_code: str, ref: Reference | None = None) -> None:
+    """Raise :class:`PermissionDenied` unless ``desk`` may dispatch in ``town_code`` (named in the message when
+    ``ref`` knows it: 剡湖街道（SHH）)."""
     if desk.role is None or desk.role == Role.CALL_TAKER:
         return
     if desk.role == Role.TOWNSHIP and desk.town == town_code:
         return
     role = t(f"role.{desk.role}")
-    raise PermissionDenied(t("error.role_cannot_dispatch", desk=desk.name, role=role, town=town_code),
+    town = ref.towns.get(town_code) if ref is not None else None
+    zh = get_lang() == "zh"
+    where = (f"{town.name_zh}（{town_code}）" if zh else f"{town.name_en} ({town_code})") if town else town_code
+    raise PermissionDenied(t("error.role_cannot_dispatch", desk=desk.name, role=role, town=where),
                            action="dispatch", reason="role")

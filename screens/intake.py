@@ -353,7 +353,7 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
         if not code:
             return ""
         try:
-            check_dispatch(self.app.desk, code)  # type: ignore[attr-defined]
+            check_dispatch(self.app.desk, code, self.ref)  # type: ignore[attr-defined]
         except PermissionDenied as exc:
             return str(exc)
         return ""

@@ -306,7 +306,7 @@ class ServerStore:
                 if not roles.can_take(desk, ref, None, Action.DISPATCH):
                     raise PermissionDenied(t("error.role_cannot_dispatch", desk=desk.name,
                                              role=t(f"role.{desk.role}"), town=town))
-                roles.check_dispatch(desk, town)
+                roles.check_dispatch(desk, town, ref)
             except PermissionDenied as exc:
                 return "role", str(exc)
             if not desk.prefix or not order_no.startswith(desk.prefix + "-"):

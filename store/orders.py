@@ -137,7 +137,7 @@ class OrderStore:
                  received_at: datetime | None = None) -> OrderState:
         """Record the call and send the order: call, order, assignments and event in one transaction."""
         clean = validate_intake(self.ref, form)
-        roles.check_dispatch(self.desk, clean.town)
+        roles.check_dispatch(self.desk, clean.town, self.ref)
         plan = route(self.ref, tag, clean.town, mode=mode, override_dept=override_dept)
         reason = check_text("reason", override_reason)
         if plan.overridden and not reason:

@@ -382,7 +382,7 @@ async def test_a_township_centre_starts_in_its_own_town(db, ref, clock) -> None:
         town.value = ""
         await type_text(pilot, "shh")
         await pilot.press("enter")
-        assert app.focused is town and "不能在 SHH 派单" in str(screen.query_one("#msg").render())
+        assert app.focused is town and "不能在剡湖街道（SHH）派单" in str(screen.query_one("#msg").render())
         town.value = ""
         await type_text(pilot, "hz")
         await pilot.press("enter")
