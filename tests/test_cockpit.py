@@ -25,6 +25,7 @@ from store.orders import OrderStore
 
 from . import kpi_timeline as week
 from .conftest import T0
+from .intake_helpers import settle
 
 
 def fill(path: Path) -> None:
@@ -50,14 +51,6 @@ def cockpit_app(path: Path, *, lang: str | None = None, cls: type[FengqiaoApp] =
     db = Database(path)
     desk = make_desk(default_reference(), "指挥中心-督导台", "supervisor", operator="李四")
     return cls(db=db, desk=desk, clock=FixedClock(T0), lang=lang, watch_store=False, **kw)
-
-
-async def settle(pilot: Pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def screen_text(app: FengqiaoApp) -> str:
