@@ -145,35 +145,24 @@ def can_see(desk: Desk, ref: Reference, o: OrderState) -> bool:
 
 
 def can_take(desk: Desk, ref: Reference, o: OrderState | None, action: Action,
-             target: AssignmentState | None = None) -> bool:
+             target: AssignmentState | None = None, *, once_held: bool = False) -> bool:
+    """Whether ``desk`` may take ``action`` on ``o`` (on assignment ``target`` for assignee work).
+
+    ``once_held``: also when the order was this desk's before and is no longer. An offline desk acts on what it
+    holds; meanwhile another desk may reassign the order away from it. When its event arrives the order is out
+    of its scope, yet the desk broke no rule: the sync server keeps such an event (the state machine decides
+    whether it still applies or is a conflict) instead of refusing it. Only a desk that worked on one of the
+    order's assignments, current or past, qualifies, and assignee work must still target its own assignment.
+    """
     if desk.role is None:
         return True
     if action not in ROLE_ACTIONS[desk.role]:
         return False
     if action == Action.DISPATCH:
         return True
-    if o is None or not can_see(desk, ref, o):
+    if o is None:
         return False
-    if action in ASSIGNEE_WORK and desk.role in (Role.DEPARTMENT, Role.TOWNSHIP):
-        return target is not None and desk.works_on(ref, target)
-    return True
-
-
-def could_have_taken(desk: Desk, ref: Reference, o: OrderState, action: Action,
-                     target: AssignmentState | None = None) -> bool:
-    """Whether ``desk`` may have taken ``action`` while the order was still its own.
-
-    An offline desk acts on what it holds; meanwhile another desk may reassign the order away from it. When
-    its event arrives the order is no longer in its scope, yet the desk broke no rule: the sync server keeps
-    such an event (the state machine decides whether it still applies or is a conflict) instead of refusing
-    it. Only a desk that worked on one of the order's assignments, current or past, qualifies, and assignee
-    work must target an assignment that was the desk's own.
-    """
-    if can_take(desk, ref, o, action, target):
-        return True
-    if desk.role is None or action not in ROLE_ACTIONS[desk.role] or action == Action.DISPATCH:
-        return False
-    if not any(desk.works_on(ref, a) for a in o.assignments):
+    if not can_see(desk, ref, o) and not (once_held and any(desk.works_on(ref, a) for a in o.assignments)):
         return False
     if action in ASSIGNEE_WORK and desk.role in (Role.DEPARTMENT, Role.TOWNSHIP):
         return target is not None and desk.works_on(ref, target)

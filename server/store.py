@@ -325,7 +325,7 @@ class ServerStore:
         if kind not in KNOWN_KINDS:
             return None if roles.can_see(desk, ref, state) else ("role", t("server.not_yours", order_no=state.order_no))
         target = next((a for a in state.assignments if a.id == ev.assignment_id), None)
-        if roles.could_have_taken(desk, ref, state, Action(kind), target):
+        if roles.can_take(desk, ref, state, Action(kind), target, once_held=True):
             return None  # its own order, or one taken from it by a change it had not yet seen
         return "role", t("error.role_refused", desk=desk.name, role=t(f"role.{desk.role}"),
                          action=t(f"action.{kind}"), order_no=state.order_no)
