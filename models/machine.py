@@ -720,7 +720,7 @@ def build(ref: Reference, o: OrderState, intent: Intent, *, event_id: str, at: d
     ev = Event(id=event_id, order_id=o.id, kind=str(action), event_at=at, recorded_at=recorded_at, desk=desk,
                actor=actor, assignment_id=assignment_id, payload=payload)
     if check:
-        apply(copy.deepcopy(o), ev)  # raises if illegal
+        apply(o.clone(), ev)  # raises if illegal
     return ev
 
 
@@ -728,7 +728,7 @@ def link_event(o: OrderState, call: CallInfo, *, event_id: str, at: datetime, de
                recorded_at: datetime) -> Event:
     ev = Event(id=event_id, order_id=o.id, kind=str(Action.LINK), event_at=at, recorded_at=recorded_at, desk=desk,
                actor=actor, payload={"call": call.to_payload()})
-    apply(copy.deepcopy(o), ev)
+    apply(o.clone(), ev)
     return ev
 
 
@@ -760,7 +760,7 @@ def legal_actions(o: OrderState, at: datetime) -> list[tuple[Action, str | None]
             ev = Event(id="probe", order_id=o.id, kind=str(action), event_at=at, recorded_at=at, desk="", actor="",
                        assignment_id=target, payload=payload)
             try:
-                apply(copy.deepcopy(o), ev)
+                apply(o.clone(), ev)
             except DomainError:
                 continue
             out.append((action, target))
