@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from models.errors import FengqiaoError
-from store.sync import HttpTransport, SyncClient, SyncLoop, SyncReport, SyncStatus
+from store.sync import SyncClient, SyncLoop, SyncReport, SyncStatus
 
-from .commands.sync import sync_settings
+from .commands.sync import make_client, sync_settings
 from .config import load_config
 
 if TYPE_CHECKING:
@@ -49,10 +49,7 @@ class ConsoleSync:
         self.loop.stop()
 
     def _client(self) -> SyncClient:
-        s = self.settings
-        transport = HttpTransport(s["server"], s["token"], timeout=s["timeout"], verify=s["verify"])
-        return SyncClient(self.app.db, transport, desk=self.app.desk, clock=self.app.clock, push_batch=s["batch"],
-                          pull_limit=s["pull_limit"])
+        return make_client(self.app.db, self.app.desk, self.app.clock, self.settings)
 
     def _on_status(self, status: SyncStatus, report: SyncReport | None) -> None:
         """Called in the sync thread after each round."""

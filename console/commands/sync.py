@@ -20,7 +20,6 @@ import typer
 from models.clock import fmt_local, from_db_opt, system_clock
 from models.errors import ValidationError
 from models.i18n import t
-from store.wire import MAX_PULL, MAX_PUSH
 
 from ..config import config_path
 
@@ -57,6 +56,8 @@ def _server_store(db: str | None, config: Path | None = None):  # noqa: ANN202 -
 
 def sync_settings(config: Any, server: str | None = None, token: str | None = None) -> dict[str, Any]:
     """Server URL, token and options from the options, the environment and the config's [sync] section."""
+    from store.wire import MAX_PULL, MAX_PUSH  # pydantic: only when syncing, not for every CLI start
+
     section = config.section("sync")
     server = server or os.environ.get("FENGQIAO_SYNC_SERVER") or section.get("server") or None
     token = token or os.environ.get("FENGQIAO_SYNC_TOKEN") or section.get("token") or None
@@ -77,6 +78,16 @@ def sync_settings(config: Any, server: str | None = None, token: str | None = No
             "timeout": float(numbers["timeout"]), "batch": min(int(numbers["batch"]), MAX_PUSH),
             "pull_limit": min(int(numbers["pull_limit"]), MAX_PULL),
             "verify": str(Path(str(ca)).expanduser()) if ca else True}
+
+
+def make_client(db: Any, desk: Any, clock: Any, settings: dict[str, Any]) -> Any:
+    """A sync client for ``db`` with the transport and batch sizes of :func:`sync_settings`."""
+    from store.sync import HttpTransport, SyncClient
+
+    transport = HttpTransport(settings["server"], settings["token"], timeout=settings["timeout"],
+                              verify=settings["verify"])
+    return SyncClient(db, transport, desk=desk, clock=clock, push_batch=settings["batch"],
+                      pull_limit=settings["pull_limit"])
 
 
 def register(app: typer.Typer) -> None:
@@ -197,7 +208,7 @@ def register(app: typer.Typer) -> None:
         desk: Annotated[str | None, typer.Option("--desk", help="this desk's name (default: from config)")] = None,
     ) -> None:
         """Synchronize this desk with the server: push its events, pull everyone's."""
-        from store.sync import DeskLog, HttpTransport, SyncClient, SyncLoop, SyncReport, SyncStatus
+        from store.sync import DeskLog, SyncLoop, SyncReport, SyncStatus
 
         state = ctx.obj
         me = state.desk(name=desk, use_config_role=True)
@@ -210,14 +221,8 @@ def register(app: typer.Typer) -> None:
             if not settings["server"] or not settings["token"]:
                 raise ValidationError(t("sync.not_configured"), field="server")
 
-            def make_client() -> SyncClient:
-                transport = HttpTransport(settings["server"], settings["token"], timeout=settings["timeout"],
-                                          verify=settings["verify"])
-                return SyncClient(db, transport, desk=me, clock=system_clock, push_batch=settings["batch"],
-                                  pull_limit=settings["pull_limit"])
-
             if once:
-                client = make_client()
+                client = make_client(db, me, system_clock, settings)
                 try:
                     report = client.sync_once()
                 finally:
@@ -239,7 +244,8 @@ def register(app: typer.Typer) -> None:
                 last[0] = line
                 echo(f"{fmt_local(system_clock(), seconds=True)} {line}")
 
-            loop = SyncLoop(make_client, db, me.name, interval=interval or settings["interval"], on_status=show)
+            loop = SyncLoop(lambda: make_client(db, me, system_clock, settings), db, me.name,
+                            interval=interval or settings["interval"], on_status=show)
             loop.run()
         finally:
             db.close()
