@@ -37,22 +37,21 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from models import roles
-from models.clock import Clock, from_db, system_clock, to_db
+from models.clock import Clock, system_clock, to_db
 from models.errors import FengqiaoError, PermissionDenied, ValidationError
-from models.events import GENESIS
+from models.events import GENESIS, STORED_COLUMNS
 from models.i18n import t
 from models.machine import KNOWN_KINDS, Action, Event, OrderState, replay, step
 from models.reference import Reference, default_reference
 from models.roles import Desk, Role, make_desk
 from store.db import sqlite_engine
+from store.projection import row_to_event
 from store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, ServerEvent, WireEvent
 
 from .schema import (SrvCounter, SrvDesk, SrvDeskHead, SrvEvent, SrvMeta, SrvOrderNo, SrvRefused, SrvScope,
                      SrvWebhook, create_schema)
 
 COUNTER = "events"
-EVENT_COLS = ("id", "order_id", "assignment_id", "kind", "actor", "desk", "desk_seq", "event_at", "recorded_at",
-              "payload", "prev_hash", "hash")
 PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
 CHUNK = 500
 
@@ -278,7 +277,7 @@ class ServerStore:
         wanted = sorted(set(order_ids))
         out = {oid: _Order() for oid in wanted}
         events: dict[str, list[Event]] = {oid: [] for oid in wanted}
-        cols = [getattr(SrvEvent, c) for c in EVENT_COLS]
+        cols = [getattr(SrvEvent, c) for c in STORED_COLUMNS]
         for chunk in _chunks(wanted):
             for r in conn.execute(select(*cols).where(SrvEvent.order_id.in_(chunk)).order_by(SrvEvent.seq)):
                 events[r.order_id].append(_event(r))
@@ -303,9 +302,6 @@ class ServerStore:
             except (KeyError, TypeError):
                 return "malformed", t("server.malformed", kind=kind)
             try:
-                if not roles.can_take(desk, ref, None, Action.DISPATCH):
-                    raise PermissionDenied(t("error.role_cannot_dispatch", desk=desk.name,
-                                             role=t(f"role.{desk.role}"), town=town))
                 roles.check_dispatch(desk, town, ref)
             except PermissionDenied as exc:
                 return "role", str(exc)
@@ -345,8 +341,8 @@ class ServerStore:
             known = self._known(conn, [e.id for e in incoming])
             fresh = [e for e in incoming if e.desk == desk.name and e.id not in known]
             orders = self._load_orders(conn, (e.order_id for e in fresh))
-            nos = {str(json.loads(e.payload).get("order_no")) for e in fresh
-                   if e.kind == Action.DISPATCH and _json_object(e.payload)}
+            dispatched = (_json_dict(e.payload) for e in fresh if e.kind == Action.DISPATCH)
+            nos = {str(p.get("order_no")) for p in dispatched if p is not None}
             taken: dict[str, str] = {}
             for chunk in _chunks(sorted(nos)):
                 taken.update(conn.execute(select(SrvOrderNo.order_no, SrvOrderNo.order_id)
@@ -381,8 +377,9 @@ class ServerStore:
                     results.append(EventResult(id=w.id, status="rejected", reason="diverged",
                                                message=t("server.diverged", desk=desk.name, seq=w.desk_seq)))
                     continue
-                if w.computed_hash() != w.hash or w.prev_hash != d_hash:
-                    reason = "bad_hash" if w.computed_hash() != w.hash else "broken_chain"
+                bad_hash = w.computed_hash() != w.hash
+                if bad_hash or w.prev_hash != d_hash:
+                    reason = "bad_hash" if bad_hash else "broken_chain"
                     blocked = True
                     results.append(EventResult(id=w.id, status="rejected", reason=reason,
                                                message=t(f"server.{reason}", seq=w.desk_seq)))
@@ -406,7 +403,7 @@ class ServerStore:
                     results.append(EventResult(id=w.id, status="refused", reason=verdict[0], message=verdict[1]))
                 else:
                     head += 1
-                    new_events.append({**dict(zip(EVENT_COLS, w.row(), strict=True)), "seq": head, "state": status,
+                    new_events.append({**dict(zip(STORED_COLUMNS, w.row(), strict=True)), "seq": head, "state": status,
                                        "received_at": now})
                     if status == "applied" and new_state is not None:
                         holders = [a.assignee for a in new_state.assignments]
@@ -449,7 +446,7 @@ class ServerStore:
     def pull(self, row: SrvDesk, cursor: int, limit: int) -> PullResponse:
         """Events after ``cursor`` that this desk may see, in global order (see the module docstring)."""
         desk = self.desk_of(row)
-        cols = [SrvEvent.seq, *(getattr(SrvEvent, c) for c in EVENT_COLS)]
+        cols = [SrvEvent.seq, *(getattr(SrvEvent, c) for c in STORED_COLUMNS)]
         with self.read() as conn:
             epoch = self._meta(conn, "epoch") or ""
             head = self._head(conn)  # committed: every seq up to here is visible to the next statements
@@ -477,7 +474,7 @@ class ServerStore:
                     if r.id not in seen:
                         seen.add(r.id)
                         events.append(r)
-        out = [ServerEvent(seq=int(r.seq), **{c: getattr(r, c) for c in EVENT_COLS}) for r in events]
+        out = [ServerEvent(seq=int(r.seq), **{c: getattr(r, c) for c in STORED_COLUMNS}) for r in events]
         return PullResponse(epoch=epoch, head=head, cursor=upto, more=upto < head, events=out)
 
     # ---- inspection (tests, tools) -------------------------------------------------------------
@@ -502,18 +499,18 @@ def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
         yield items[i:i + CHUNK]
 
 
-def _json_object(text: str) -> bool:
+def _json_dict(text: str) -> dict[str, Any] | None:
+    """``text`` parsed when it is a JSON object, else None."""
     try:
-        return isinstance(json.loads(text), dict)
+        value = json.loads(text)
     except ValueError:
-        return False
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _event(r: Any) -> Event:
     """A domain event from a stored or wire row (raises ValueError/TypeError on malformed content)."""
-    payload = json.loads(r.payload)
-    if not isinstance(payload, dict):
+    ev = row_to_event(r)
+    if not isinstance(ev.payload, dict):
         raise TypeError("payload is not an object")
-    return Event(id=r.id, order_id=r.order_id, kind=r.kind, event_at=from_db(r.event_at),
-                 recorded_at=from_db(r.recorded_at), desk=r.desk, actor=r.actor, assignment_id=r.assignment_id,
-                 payload=payload, desk_seq=r.desk_seq, prev_hash=r.prev_hash, hash=r.hash)
+    return ev
