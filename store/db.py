@@ -232,8 +232,22 @@ class Database:
 
     def meta(self, key: str) -> str | None:
         with self.read() as conn:
-            row = conn.exec_driver_sql("SELECT value FROM meta WHERE key = ?", (key,)).first()
-            return None if row is None else row[0]
+            return get_meta(conn, key)
+
+
+def get_meta(conn: Connection, key: str) -> str | None:
+    """A value of the ``meta`` table (None when absent)."""
+    row = conn.exec_driver_sql("SELECT value FROM meta WHERE key = ?", (key,)).first()
+    return None if row is None else str(row[0])
+
+
+def set_meta(conn: Connection, key: str, value: str | int | None) -> None:
+    """Set (or with None delete) a value of the ``meta`` table."""
+    if value is None:
+        conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (key,))
+    else:
+        conn.exec_driver_sql("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                             "value = excluded.value", (key, str(value)))
 
 
 def open_db(path: Path | str | None = None, **kwargs: Any) -> Database:

@@ -41,9 +41,9 @@ from models.i18n import t
 from models.machine import Action, CallInfo, Event, replay
 from models.roles import Desk
 
-from .db import Database
-from .projection import (EVENT_SELECT, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_ORDER, assignment_tuples, call_tuple,
-                         load_events, load_events_of, order_tuple, row_to_event)
+from .db import Database, get_meta, set_meta
+from .projection import (EVENT_SELECT, INSERT_CALL, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_ORDER, assignment_tuples,
+                         call_tuple, load_events, load_events_of, order_tuple, row_to_event)
 from .wire import MAX_PULL, Hello, PullResponse, PushRequest, PushResponse, WireEvent, wire_from_row
 
 log = logging.getLogger("fengqiao.sync")
@@ -53,8 +53,7 @@ META_CURSOR = "sync.cursor"
 META_PUSHED = "sync.pushed"
 META_LAST_OK = "sync.last_ok"
 META_DESK = "sync.desk"
-INSERT_CALL_ONCE = ("INSERT INTO calls (id, phone, name, town, address, description, received_at, desk, order_id, "
-                    "linked, repeat_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
+INSERT_CALL_ONCE = INSERT_CALL + " ON CONFLICT (id) DO NOTHING"
 UPSERT_STATUS = ("INSERT INTO event_state (event_id, status, reason) VALUES (?, ?, ?) ON CONFLICT (event_id) "
                  "DO UPDATE SET status = excluded.status, reason = excluded.reason")
 UPSERT_SEQ = ("INSERT INTO event_state (event_id, server_seq) VALUES (?, ?) ON CONFLICT (event_id) "
@@ -78,19 +77,6 @@ class SimulatedCrash(BaseException):
 
 
 # ---- the local side ---------------------------------------------------------------------------------
-
-def get_meta(conn: Connection, key: str) -> str | None:
-    row = conn.exec_driver_sql("SELECT value FROM meta WHERE key = ?", (key,)).first()
-    return None if row is None else str(row[0])
-
-
-def set_meta(conn: Connection, key: str, value: str | int | None) -> None:
-    if value is None:
-        conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (key,))
-    else:
-        conn.exec_driver_sql("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-                             "value = excluded.value", (key, str(value)))
-
 
 def meta_int(conn: Connection, key: str) -> int:
     value = get_meta(conn, key)
@@ -180,8 +166,7 @@ class DeskLog:
         self.db = db
 
     def meta(self, key: str) -> str | None:
-        with self.db.read() as conn:
-            return get_meta(conn, key)
+        return self.db.meta(key)
 
     def cursor(self) -> int:
         with self.db.read() as conn:
