@@ -18,9 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from models.clock import fmt_local
+from models.clock import fmt_local, to_db
 from models.i18n import get_lang, t
-from models.kpi import RATES, SPREADS, Counts, Window
+from models.kpi import RATES, SPREADS, Counts, Window, fmt_rate
 from models.phone import mask_phone
 from models.privacy import PhoneView
 from models.text import looks_like_formula, spreadsheet_text, visible
@@ -67,7 +67,7 @@ class Report:
         first = next(iter(self.tables.values()))
         return {
             "from": self.window.first.isoformat(), "to": self.window.last.isoformat(),
-            "generated_at": first.to_json()["generated_at"], "weights": first.weights.as_dict(),
+            "generated_at": to_db(self.generated_at), "weights": first.weights.as_dict(),
             "views": {by: table.to_json() for by, table in self.tables.items()},
             "phones_masked": not self.unmasked,
             "frequent_callers": [_frequent_json(f, self.phone) for f in self.callers],
@@ -145,7 +145,7 @@ def _fmt(col: str, value: Any) -> str:
     if value is None:
         return "—"
     if col in RATES:
-        return f"{value * 100:.1f}%"
+        return fmt_rate(value)
     if isinstance(value, float):
         return f"{value:.1f}" if col != "score" else f"{value:.2f}"
     return str(value)

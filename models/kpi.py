@@ -111,6 +111,11 @@ def rate(numerator: int, denominator: int) -> float | None:
     return None if not denominator else numerator / denominator
 
 
+def fmt_rate(value: float | None) -> str:
+    """A rate as shown in tables and reports: ``91.7%``, or ``—`` when there was nothing to count."""
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
 def rates(c: Counts) -> dict[str, float | None]:
     return {name: rate(getattr(c, num), getattr(c, den)) for name, (num, den) in RATE_PARTS.items()}
 

@@ -42,8 +42,8 @@ from textual.widgets import DataTable, Footer, Static
 
 from models.errors import FengqiaoError
 from models.i18n import get_lang, t
-from models.kpi import (DEFAULT_WEIGHTS, EXTRA, FIVE, Counts, PeriodFigures, Weights, improved, last_days, local_date,
-                        periods, rates, score, series, sparkline)
+from models.kpi import (DEFAULT_WEIGHTS, EXTRA, FIVE, Counts, PeriodFigures, Weights, fmt_rate, improved, last_days,
+                        local_date, periods, rates, score, series, sparkline)
 from models.privacy import PhoneView, check_unmasked, phone_view
 from models.roles import Role
 from models.routing import describe_assignee
@@ -94,10 +94,6 @@ def fit(text: str, width: int) -> str:
         out += ch
         used += cell_len(ch)
     return out + "…"
-
-
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
 
 
 def delta_text(name: str, change: float | None, style: Callable[[str], str], *, points: bool = True) -> Text:
@@ -429,7 +425,7 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
                     cells += [Text("—" if p.score is None else f"{p.score:.1f}", style="bold"),
                               delta_text(name, change, self.style, points=False)]
                 else:
-                    cells += [Text(pct(p.rates[name])), delta_text(name, p.change[name], self.style)]
+                    cells += [Text(fmt_rate(p.rates[name])), delta_text(name, p.change[name], self.style)]
             if name == "score":
                 values = [score(rates(fig.daily.get(d, Counts())), weights)
                           for d in last_days(fig.today, spark_days).day_list()]
@@ -488,7 +484,7 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         for d in self._dept_rows():
             name = describe_assignee(self.kpi_store.ref, d.code, lang)
             cells: list[Any] = [fit(name, name_width), _num(d.awaiting_sign, self.style("$warning")),
-                                _num(d.overdue, self.style("bold $error"), mark="!"), pct(d.sign_rate)]
+                                _num(d.overdue, self.style("bold $error"), mark="!"), fmt_rate(d.sign_rate)]
             if wide:
                 s, r = scores.get(d.code, (None, None))
                 cells += [str(d.open), "—" if s is None else f"{s:.1f}", "—" if r is None else str(r)]

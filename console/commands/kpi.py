@@ -20,7 +20,7 @@ import typer
 from models.clock import system_clock
 from models.errors import ValidationError
 from models.i18n import get_lang, t
-from models.kpi import RATES, Weights, local_date, window_from
+from models.kpi import RATES, Weights, fmt_rate, local_date, window_from
 
 from ..options import AsLang, apply_lang
 from ..privacy import AsDept, AsDesk, AsRole, AsTown, Unmasked, phones_for
@@ -36,10 +36,6 @@ def _kpi_store(ctx: typer.Context):  # noqa: ANN202 - returns (Database, KpiStor
     weights = Weights.from_config(state.config.section("kpi"))
     db = state.open_db()
     return db, KpiStore(db, clock=system_clock, weights=weights)
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
 
 
 def register(app: typer.Typer) -> None:
@@ -73,7 +69,7 @@ def register(app: typer.Typer) -> None:
         rows = []
         for row in (*result.rows, result.total):
             r = row.rates
-            rows.append([row.rank or "", row.key, row.name, row.counts.dispatched, *(_pct(r[k]) for k in RATES),
+            rows.append([row.rank or "", row.key, row.name, row.counts.dispatched, *(fmt_rate(r[k]) for k in RATES),
                          "—" if row.score is None else f"{row.score:.1f}"])
         echo(table(head, rows, max_width=16 if get_lang() == "zh" else 24))
         if result.total.counts.returned_unjudged:
