@@ -40,17 +40,23 @@ def _pad(text: str, width: int) -> str:
     return text + " " * (width - cell_len(text) + 1)
 
 
-def tag_line(ref: Reference, code: str, width: int = 76) -> Text:
-    """``B01 消费纠纷          市场监督管理局        单派`` in ``width`` cells: aligned columns in either language."""
-    tag = ref.tags[code]
-    dept = ref.departments[tag.department]
+def column_widths(ref: Reference, width: int) -> tuple[int, int]:
+    """The tag-name and department columns of :func:`tag_line` in ``width`` cells (in the current language)."""
     en = get_lang() == "en"
     names = [x.name_en if en else x.name_zh for x in ref.tags.values()]
     depts = [x.name_en if en else x.name_zh for x in ref.departments.values()]
     mode_w = max(cell_len(t("intake.short_single")), cell_len(t("intake.short_dual")))
     room = max(20, width - 4 - mode_w - 2)  # after the code and the mode
     name_w = min(max(map(cell_len, names)), room * 11 // 20)
-    dept_w = min(max(map(cell_len, depts)), room - name_w)
+    return name_w, min(max(map(cell_len, depts)), room - name_w)
+
+
+def tag_line(ref: Reference, code: str, widths: tuple[int, int]) -> Text:
+    """``B01 消费纠纷          市场监督管理局        单派``: aligned columns (``widths`` from :func:`column_widths`)."""
+    tag = ref.tags[code]
+    dept = ref.departments[tag.department]
+    en = get_lang() == "en"
+    name_w, dept_w = widths
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{code} ", style="bold")
     text.append(_pad(tag.name_en if en else tag.name_zh, name_w))
@@ -87,10 +93,14 @@ class TagPicker(LocalizedMixin, ModalScreen[str | None]):
         self.query_text = query
         self.suggested = suggested or []
         self.finder = tag_finder(ref)
+        self._widths: tuple[tuple[str, int], tuple[int, int]] = (("", 0), (0, 0))
 
     def line(self, code: str) -> Text:
         width = min(90, self.app.size.width * 9 // 10) - 6  # the box's width inside its border and padding
-        return tag_line(self.ref, code, width)
+        key = (get_lang(), width)
+        if self._widths[0] != key:  # measured once per language and width, not on every keystroke
+            self._widths = (key, column_widths(self.ref, width))
+        return tag_line(self.ref, code, self._widths[1])
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
