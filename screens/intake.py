@@ -56,18 +56,9 @@ CLEAR_CONFIRM = 3.0  # seconds within which a second Ctrl+N clears a filled form
 DRAIN_TIMEOUT = 1.0  # seconds Enter waits for the field to take the keys typed before it
 
 class FormInput(LiteralInput):
-    """A form field whose Enter moves on at once, inside the key's own handling.
-
-    Moving the focus from a message handler would let keys typed right after Enter (a fast typist, a paste)
-    land in the field being left; here the screen decides and moves the focus before the next key is read.
-    """
-
-    async def action_submit(self) -> None:
-        advance = getattr(self.screen, "advance", None)
-        if advance is not None:
-            advance(self)
-        else:  # pragma: no cover - not used outside the intake screen
-            await super().action_submit()
+    """A one-line field of the intake form: Enter in it is the screen's priority ``advance_field`` binding, which
+    moves the focus before the next key is read, so keys typed right after Enter (a fast typist, a paste) go to
+    the next field and not the one being left."""
 
 
 FIELD_IDS = {"phone": "#phone", "name": "#name", "town": "#town", "address": "#address",

@@ -31,7 +31,7 @@ class TownHint(Static):
     """
 
 
-class TownField(LocalizedMixin, LiteralInput):  # Enter is handled like FormInput's (see IntakeScreen.advance)
+class TownField(LocalizedMixin, LiteralInput):  # Enter: IntakeScreen.action_advance_field
     """An Input that resolves what is typed to a town of the reference data."""
 
     BINDINGS = [
@@ -56,13 +56,6 @@ class TownField(LocalizedMixin, LiteralInput):  # Enter is handled like FormInpu
         self.matches: list[Entry] = []
         self.matched = ""  # the value the matches are for
         self.index = 0
-
-    async def action_submit(self) -> None:
-        advance = getattr(self.screen, "advance", None)
-        if advance is not None:
-            advance(self)
-        else:  # pragma: no cover
-            await super().action_submit()
 
     def display_name(self, code: str) -> str:
         town = self.ref.towns[code]
