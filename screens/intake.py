@@ -46,8 +46,9 @@ from store.orders import CallSummary, OrderStore, Repeat
 from .base import LocalizedMixin
 from .dispatch_preview import DispatchChoice, DispatchPreview
 from .literal import LiteralInput, LiteralTextArea, PasteRefused
+from .orderfmt import tag_label
 from .repeat_panel import RepeatPanel
-from .suggestion_bar import SuggestionBar, tag_label
+from .suggestion_bar import SuggestionBar
 from .tag_picker import TagPicker
 from .town_field import TownField, TownHint
 

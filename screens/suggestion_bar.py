@@ -6,26 +6,20 @@ from rich.text import Text
 from textual.widgets import Static
 
 from models.classifier import Suggestion
-from models.i18n import get_lang, t
+from models.i18n import name, t
 from models.reference import Reference
 from models.routing import route
+
+from .orderfmt import tag_label
 
 KEYS = ("F2", "F3", "F4")
 
 
-def tag_label(ref: Reference, code: str) -> str:
-    tag = ref.tags[code]
-    return f"{code} {tag.name_en if get_lang() == 'en' else tag.name_zh}"
-
-
 def routed_name(ref: Reference, code: str, town: str) -> str:
     """Where an order for ``code`` goes: the routed desk in ``town`` (one-team rule applied), else the owner."""
-    tag = ref.tags[code]
     if town:
-        plan = route(ref, code, town)
-        return plan.primary.name_en if get_lang() == "en" else plan.primary.name_zh
-    dept = ref.departments[tag.department]
-    return dept.name_en if get_lang() == "en" else dept.name_zh
+        return name(route(ref, code, town).primary)
+    return name(ref.departments[ref.tags[code].department])
 
 
 class SuggestionBar(Static):
