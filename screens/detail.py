@@ -68,6 +68,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         self.order_no = order_no
         self.offer: Offer | None = None
         self.events: list[Event] = []
+        self._title_shown: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield self.app.make_header()
@@ -103,7 +104,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
         if message.offer is None:
-            self.query_one("#detail-title", Static).update(Text(message.error or ""))
+            self._set_title(Text(message.error or ""))
             self.offer = None
             self.refresh_bindings()
             return
@@ -138,7 +139,14 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
     # ---- rendering -----------------------------------------------------------------------------
     def _tick(self) -> None:
         if self.offer is not None:
-            self.query_one("#detail-title", Static).update(self._title(self.offer.state, self.app.clock()))
+            self._set_title(self._title(self.offer.state, self.app.clock()))
+
+    def _set_title(self, title: Text) -> None:
+        """Show ``title`` unless it is what is shown already (the tick comes every second; a countdown past an
+        hour changes once a minute, and a redraw re-lays out the screen)."""
+        if title != self._title_shown:
+            self._title_shown = title
+            self.query_one("#detail-title", Static).update(title)
 
     def _title(self, o: OrderState, now: datetime) -> Text:
         nxt = o.next_deadline()
@@ -163,7 +171,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         o = self.offer.state
         now = self.app.clock()
         ref, lang = self.app.ref, self.app.lang
-        self.query_one("#detail-title", Static).update(self._title(o, now))
+        self._set_title(self._title(o, now))
         # The call and the routing.
         call = Text()
         call.append(t("detail.caller") + "：", style="bold")
