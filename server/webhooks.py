@@ -34,6 +34,7 @@ from models.machine import Action, Event, OrderState
 from models.reference import Reference
 from models.routing import describe_assignee
 from models.tomlfile import read_toml, table
+from store.sync import backoff_delay
 
 from .schema import SrvWebhook
 
@@ -184,8 +185,7 @@ class Deliverer:
         if error is None:
             values = {"delivered_at": to_db(now), "attempts": attempts, "next_try_at": None, "claimed_until": None}
         else:
-            delay = min(3600.0, 5.0 * 2 ** (attempts - 1))
-            delay = delay / 2 + self.rng.uniform(0, delay / 2)
+            delay = backoff_delay(attempts - 1, 5.0, 3600.0, self.rng)
             nxt = None if attempts >= self.max_attempts else to_db(now + timedelta(seconds=delay))
             values = {"attempts": attempts, "next_try_at": nxt, "claimed_until": None, "last_error": error[:500]}
         with self.store.write() as conn:

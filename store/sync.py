@@ -531,8 +531,14 @@ class SyncClient:
 
 # ---- retries on a timer -----------------------------------------------------------------------------
 
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """The wait before retry number ``attempt`` (from 0): uniform in [d/2, d], d = min(cap, base·2^attempt)."""
+    d = min(cap, base * 2 ** attempt)
+    return d / 2 + rng.uniform(0, d / 2)
+
+
 class Backoff:
-    """Capped exponential backoff with jitter: the n-th wait is uniform in [d/2, d], d = min(cap, base·2ⁿ)."""
+    """Capped exponential backoff with jitter (:func:`backoff_delay`), counting the attempts."""
 
     def __init__(self, base: float = 1.0, cap: float = 120.0, rng: random.Random | None = None) -> None:
         self.base, self.cap = base, cap
@@ -540,9 +546,8 @@ class Backoff:
         self.attempt = 0
 
     def next(self) -> float:
-        d = min(self.cap, self.base * 2 ** self.attempt)
         self.attempt += 1
-        return d / 2 + self.rng.uniform(0, d / 2)
+        return backoff_delay(self.attempt - 1, self.base, self.cap, self.rng)
 
     def reset(self) -> None:
         self.attempt = 0
