@@ -33,8 +33,8 @@ from models.reference import Reference, default_reference
 from models.routing import route
 
 from .db import Database
-from .projection import (INSERT_CALL, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_ORDER, DeskChain, assignment_tuples,
-                         call_tuple, order_tuple)
+from .projection import (INSERT_CALL, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_HEAD, UPSERT_ORDER, DeskChain,
+                         assignment_tuples, call_tuple, order_tuple)
 
 # Relative call volume per tag (default 1): the matters that fill a real 110 linkage desk.
 TAG_WEIGHTS = {
@@ -348,8 +348,7 @@ def _write(conn: Connection, b: _Batch) -> None:
         conn.exec_driver_sql(UPSERT_ORDER, b.orders)
         conn.exec_driver_sql(UPSERT_ASSIGNMENT, b.assignments)
     if b.heads:
-        conn.exec_driver_sql("INSERT INTO desk_heads (desk, seq, hash) VALUES (?, ?, ?) "
-                             "ON CONFLICT (desk) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", b.heads)
+        conn.exec_driver_sql(UPSERT_HEAD, b.heads)
     if b.counters:
         conn.exec_driver_sql("INSERT INTO order_counters (prefix, day, last) VALUES (?, ?, ?) "
                              "ON CONFLICT (prefix, day) DO UPDATE SET last = excluded.last", b.counters)

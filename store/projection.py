@@ -44,6 +44,8 @@ def _upsert_sql(table: str, columns: Sequence[str], key: str = "id") -> str:
 UPSERT_ORDER = _upsert_sql("orders", ORDER_COLUMNS)
 UPSERT_ASSIGNMENT = _upsert_sql("assignments", ASSIGNMENT_COLUMNS)
 INSERT_CALL = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' for _ in CALL_COLUMNS)})"
+UPSERT_HEAD = ("INSERT INTO desk_heads (desk, seq, hash) VALUES (?, ?, ?) "
+               "ON CONFLICT (desk) DO UPDATE SET seq = excluded.seq, hash = excluded.hash")
 INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
 
 
@@ -113,10 +115,7 @@ class DeskChain:
         return row
 
     def save(self, conn: Connection) -> None:
-        conn.exec_driver_sql(
-            "INSERT INTO desk_heads (desk, seq, hash) VALUES (?, ?, ?) "
-            "ON CONFLICT (desk) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-            (self.desk, self.seq, self.hash))
+        conn.exec_driver_sql(UPSERT_HEAD, (self.desk, self.seq, self.hash))
 
 
 def append_events(conn: Connection, desk: str, events: Iterable[Event]) -> list[Event]:

@@ -42,8 +42,8 @@ from models.machine import Action, CallInfo, Event, replay
 from models.roles import Desk
 
 from .db import Database, get_meta, set_meta
-from .projection import (EVENT_SELECT, INSERT_CALL, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_ORDER, assignment_tuples,
-                         call_tuple, load_events, load_events_of, order_tuple, row_to_event)
+from .projection import (EVENT_SELECT, INSERT_CALL, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_ORDER, DeskChain,
+                         assignment_tuples, call_tuple, load_events, load_events_of, order_tuple, row_to_event)
 from .wire import MAX_PULL, Hello, PullResponse, PushRequest, PushResponse, WireEvent, wire_from_row
 
 log = logging.getLogger("fengqiao.sync")
@@ -178,14 +178,12 @@ class DeskLog:
 
     def own_head(self, me: str) -> int:
         with self.db.read() as conn:
-            row = conn.exec_driver_sql("SELECT seq FROM desk_heads WHERE desk = ?", (me,)).first()
-            return int(row[0]) if row else 0
+            return DeskChain(conn, me).seq
 
     def waiting(self, me: str) -> int:
         """How many of this desk's events the server has not taken yet."""
         with self.db.read() as conn:
-            row = conn.exec_driver_sql("SELECT seq FROM desk_heads WHERE desk = ?", (me,)).first()
-            return max(0, (int(row[0]) if row else 0) - meta_int(conn, META_PUSHED))
+            return max(0, DeskChain(conn, me).seq - meta_int(conn, META_PUSHED))
 
     def outbox(self, me: str, limit: int) -> list[WireEvent]:
         with self.db.read() as conn:
