@@ -19,7 +19,7 @@ from models.clock import Clock, ensure_utc, from_db, local, system_clock, to_db
 from models.errors import ValidationError
 from models.i18n import get_lang, t
 from models.kpi import (DEFAULT_WEIGHTS, SATISFIED, SPREADS, Counts, KpiRow, Spread, Weights, Window, last_days,
-                        local_date, ranked, spread, sum_counts)
+                        local_date, ranked, rate, spread, sum_counts)
 from models.reference import Reference, default_reference
 from models.routing import describe_assignee
 
@@ -170,7 +170,7 @@ class DeptLoad:
 
     @property
     def sign_rate(self) -> float | None:
-        return None if not self.sign_base else self.signed_on_time / self.sign_base
+        return rate(self.signed_on_time, self.sign_base)
 
 
 @dataclass
@@ -249,10 +249,8 @@ class KpiStore:
         with self.db.read() as conn:
             counts = self._counts(conn, window, by, dept, now)
             times = self._spreads(conn, window, by, dept) if spreads else {}
-            total_counts = sum_counts(counts.values())
-            if by == "department":
-                orders = self._order_counts(conn, window, "overall", dept).get(TOTAL_KEY, {})
-                total_counts = Counts.from_mapping({**vars(total_counts), **orders})
+            total_counts = (self._department_total(conn, window, dept, counts) if by == "department"
+                            else sum_counts(counts.values()))
         total_spreads = times.pop(TOTAL_KEY, {})
         rows = [KpiRow(key, self.name_of(by, key), c, times.get(key, {}), self.weights)
                 for key, c in counts.items() if key != TOTAL_KEY]
@@ -292,6 +290,13 @@ class KpiStore:
         for key, row in self._order_counts(conn, window, by, dept).items():
             merged.setdefault(key, {}).update(row)
         return {k: Counts.from_mapping(v) for k, v in sorted(merged.items())}
+
+    def _department_total(self, conn: Connection, window: Window, dept: str | None,
+                          by_dept: dict[str, Counts]) -> Counts:
+        """The total of a department view: its assignment counts summed (each assignment has one assignee) and
+        the order counts once per order (a dual order counts for two assignees in the rows)."""
+        orders = self._order_counts(conn, window, "overall", dept).get(TOTAL_KEY, {})
+        return Counts.from_mapping({**vars(sum_counts(by_dept.values())), **orders})
 
     def _order_counts(self, conn: Connection, window: Window, by: str, dept: str | None) -> dict[str, dict[str, Any]]:
         # Order measures go to every assignee still on the order: join its active assignments when needed.
@@ -432,7 +437,7 @@ class KpiStore:
                 reworking=sum(int(r["rework"] or 0) for r in open_rows),
             )
             signed = self._counts(conn, today, "department", None, now)
-            today_counts = self._counts(conn, today, "overall", None, now).get(TOTAL_KEY, Counts())
+            today_counts = self._department_total(conn, today, None, signed)
         loads: dict[str, DeptLoad] = {}
         for r in open_rows:
             c = signed.get(r["code"], Counts())
