@@ -9,27 +9,15 @@ from typing import Any
 
 import typer
 
-from rich.cells import cell_len, split_graphemes
+from rich.cells import cell_len
 
-from models.text import visible
+from models.text import fit_cells, visible
 
 
 def _fit(text: str, width: int) -> str:
-    """Pad ``text`` to ``width`` terminal cells, cutting it with an ellipsis when longer.
-
-    Cuts fall between grapheme clusters (an emoji ZWJ sequence, a letter with its combining marks, a
-    character with its variation selector stay whole), so the cut text measures what the terminal shows.
-    """
-    size = cell_len(text)
-    if size <= width:
-        return text + " " * (width - size)
-    spans, _ = split_graphemes(text)
-    end, used = 0, 0
-    for start, stop, w in spans:
-        if used + w > width - 1:
-            break
-        end, used = stop, used + w
-    return text[:end] + "…" + " " * (width - used - 1)
+    """Pad ``text`` to ``width`` terminal cells, cutting it with an ellipsis when longer (between graphemes)."""
+    cut, used = fit_cells(text, width)
+    return cut + " " * (width - used)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, max_width: int = 40) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from rich.cells import cell_len, split_graphemes
+
 from .errors import ValidationError
 from .i18n import t
 
@@ -110,6 +112,30 @@ def clip(text: str, limit: int = 80) -> str:
     head = max(limit * 2 // 3, 1)
     tail = max(limit - head - 1, 0)
     return shown[:head] + ELLIPSIS + (shown[-tail:] if tail else "")
+
+
+def cut_point(text: str, cells: int) -> tuple[int, int]:
+    """Where to cut ``text`` to keep at most ``cells`` terminal cells: (index, cells kept).
+
+    Cuts fall between grapheme clusters (an emoji ZWJ sequence, a letter with its combining marks, a character
+    with its variation selector stay whole), so the kept text measures what the terminal shows.
+    """
+    spans, _ = split_graphemes(text)
+    end, used = 0, 0
+    for _start, stop, width in spans:
+        if used + width > cells:
+            break
+        end, used = stop, used + width
+    return end, used
+
+
+def fit_cells(text: str, width: int) -> tuple[str, int]:
+    """``text`` cut to ``width`` terminal cells with an ellipsis when it is longer, and the cells it takes."""
+    size = cell_len(text)
+    if size <= width:
+        return text, size
+    end, used = cut_point(text, width - 1)
+    return text[:end] + ELLIPSIS, used + 1
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula

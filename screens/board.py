@@ -35,6 +35,7 @@ from textual.widgets.data_table import ColumnKey, RowKey
 
 from models.errors import FengqiaoError, NotFound
 from models.i18n import name, t
+from models.text import ELLIPSIS, cut_point
 from models.urgency import Urgency
 from store.board import BoardCounts, BoardFilter, BoardQuery, BoardRow
 
@@ -57,14 +58,8 @@ def fit(text: str | Text, width: int) -> Text:
     body.end = ""
     room = width - 1
     if body.cell_len > room:
-        used, cut = 0, 0
-        for ch in body.plain:
-            if used + cell_len(ch) > room - 1:
-                break
-            used += cell_len(ch)
-            cut += 1
-        body = body[:cut]
-        body.append("…")
+        body = body[:cut_point(body.plain, room - 1)[0]]
+        body.append(ELLIPSIS)
     out = Text(" ", end="")
     out.append_text(body)
     return out

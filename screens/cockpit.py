@@ -47,6 +47,7 @@ from models.kpi import (DEFAULT_WEIGHTS, EXTRA, FIVE, Counts, PeriodFigures, Wei
 from models.privacy import PhoneView, check_unmasked, phone_view
 from models.roles import Role
 from models.routing import describe_assignee
+from models.text import fit_cells
 from store.kpi import DeptLoad, Frequent, KpiStore, Live, Trend
 
 from .base import LocalizedMixin, safe
@@ -85,15 +86,7 @@ class LoadFailed(Message):
 
 def fit(text: str, width: int) -> str:
     """Cut ``text`` to ``width`` terminal cells with an ellipsis."""
-    if cell_len(text) <= width:
-        return text
-    out, used = "", 0
-    for ch in text:
-        if used + cell_len(ch) > width - 1:
-            break
-        out += ch
-        used += cell_len(ch)
-    return out + "…"
+    return fit_cells(text, width)[0]
 
 
 def delta_text(name: str, change: float | None, style: Callable[[str], str], *, points: bool = True) -> Text:

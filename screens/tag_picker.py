@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 from models.finder import tag_finder
 from models.i18n import get_lang, t
 from models.reference import Reference
+from models.text import fit_cells
 
 from .base import LocalizedMixin
 from .literal import LiteralInput
@@ -30,14 +31,8 @@ from .literal import LiteralInput
 
 def _pad(text: str, width: int) -> str:
     """``text`` cut or padded to ``width`` cells, then one space."""
-    if cell_len(text) > width:
-        out = ""
-        for ch in text:
-            if cell_len(out + ch) > width - 1:
-                break
-            out += ch
-        text = out + "…"
-    return text + " " * (width - cell_len(text) + 1)
+    cut, used = fit_cells(text, width)
+    return cut + " " * (width - used + 1)
 
 
 def column_widths(ref: Reference, width: int) -> tuple[int, int]:
