@@ -23,7 +23,6 @@ from models.errors import ValidationError
 from models.i18n import LANGS, t
 from models.reference import default_reference
 from models.roles import Desk, make_desk
-from models.tomlfile import read_toml
 
 from ..config import config_path, load_config
 from ..textout import dumps, echo
@@ -41,17 +40,11 @@ def describe(desk: Desk) -> str:
     return f"{desk.name} · {role}{(' · ' + where) if where else ''}{operator}"
 
 
-def _read_raw(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    load_config(path)  # a broken file is reported the usual way (one line) rather than overwritten
-    return read_toml(path)
-
-
 def write_desk(path: Path, values: dict[str, str | None]) -> Desk:
     """Merge ``values`` into the file's ``[desk]`` table, validate the result, write it atomically."""
-    raw = _read_raw(path)
-    section = dict(raw.get("desk", {})) if isinstance(raw.get("desk"), dict) else {}
+    cfg = load_config(path)  # a broken file is reported the usual way (one line) rather than overwritten
+    raw = cfg.raw
+    section = dict(cfg.section("desk"))
     for key, value in values.items():
         if value is None:
             continue
@@ -63,7 +56,7 @@ def write_desk(path: Path, values: dict[str, str | None]) -> Desk:
     if lang and lang not in LANGS:
         raise ValidationError(t("error.bad_choice", value=lang, field=t("app.lang"), choices=", ".join(LANGS)),
                               field="lang")
-    desk = make_desk(default_reference(), str(section.get("name") or load_config(path).desk_name),
+    desk = make_desk(default_reference(), str(section.get("name") or cfg.desk_name),
                      section.get("role") or None, dept=section.get("dept") or None,
                      town=section.get("town") or None, operator=str(section.get("operator") or ""),
                      prefix=section.get("prefix") or None)
@@ -87,12 +80,11 @@ def write_desk(path: Path, values: dict[str, str | None]) -> Desk:
 
 
 @desk_app.command("show")
-def show_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def show_cmd(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The desk this computer is configured as."""
     path = config_path()
-    cfg = load_config(path)
-    desk = make_desk(default_reference(), cfg.desk_name, cfg.role, dept=cfg.dept, town=cfg.town,
-                     operator=cfg.operator, prefix=cfg.prefix)
+    cfg = ctx.obj.config
+    desk = ctx.obj.desk(use_config_role=True)
     if as_json:
         echo(dumps({"path": str(path), "exists": path.exists(), "name": desk.name,
                     "role": str(desk.role) if desk.role else None, "dept": desk.dept, "town": desk.town,
