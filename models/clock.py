@@ -100,16 +100,15 @@ def parse_user_time(text: str, field: str = "at") -> datetime:
     return dt.astimezone(UTC)
 
 
-def fmt_duration(delta: timedelta) -> str:
-    """Compact signed duration for countdowns: ``1h05m``, ``-12m``, ``2d03h``."""
-    seconds = int(delta.total_seconds())
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    days, rem = divmod(seconds, 86400)
+def fmt_duration(delta: timedelta, *, seconds: bool = False) -> str:
+    """Compact signed duration for countdowns: ``1h05m``, ``-12m``, ``2d03h`` (``seconds``: ``4m07s`` under an hour)."""
+    total = int(delta.total_seconds())
+    sign = "-" if total < 0 else ""
+    days, rem = divmod(abs(total), 86400)
     hours, rem = divmod(rem, 3600)
-    minutes = rem // 60
+    minutes, secs = divmod(rem, 60)
     if days:
         return f"{sign}{days}d{hours:02d}h"
     if hours:
         return f"{sign}{hours}h{minutes:02d}m"
-    return f"{sign}{minutes}m"
+    return f"{sign}{minutes}m{secs:02d}s" if seconds else f"{sign}{minutes}m"

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from .clock import fmt_duration
+
 NEAR_FRACTION = 0.2
 
 
@@ -36,12 +38,4 @@ def countdown(delta: timedelta) -> str:
 
     Shown without sign: the caller says whether it is time left or time over.
     """
-    seconds = abs(int(delta.total_seconds()))
-    days, rem = divmod(seconds, 86400)
-    hours, rem = divmod(rem, 3600)
-    minutes, secs = divmod(rem, 60)
-    if days:
-        return f"{days}d{hours:02d}h"
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s"
+    return fmt_duration(abs(delta), seconds=True)
