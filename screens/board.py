@@ -17,6 +17,7 @@ slice by its sort key (keyset paging), so the board behaves the same with a hund
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar
@@ -315,20 +316,23 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
     def _sig(cell: Text) -> str:
         return f"{cell.plain}\x00{cell.style}\x00{[(s.start, s.end, str(s.style)) for s in cell.spans]}"
 
+    def _changed(self, row_id: str, cells: Iterable[tuple[str, Text]]) -> list[tuple[str, str, Text]]:
+        """The cells of row ``row_id`` that differ from what is shown (remembered as shown from now on)."""
+        changes = []
+        for key, cell in cells:
+            sig = self._sig(cell)
+            if self._shown.get((row_id, key)) != sig:
+                self._shown[(row_id, key)] = sig
+                changes.append((row_id, key, cell))
+        return changes
+
     def _fill(self, rows: list[BoardRow], cursor: int | None, keep_id: str | None = None) -> None:
         """Show ``rows``: rewrite only changed cells when the same orders are on the page, else rebuild."""
         table = self.table
         now = self.app.clock()
         same = [r.id for r in rows] == [str(k.value) for k in table.rows]
         if same:
-            changes = []
-            for row in rows:
-                for key, cell in self._cells(row, now).items():
-                    sig = self._sig(cell)
-                    if self._shown.get((row.id, key)) != sig:
-                        self._shown[(row.id, key)] = sig
-                        changes.append((row.id, key, cell))
-            table.set_cells(changes)
+            table.set_cells([c for row in rows for c in self._changed(row.id, self._cells(row, now).items())])
         else:
             old_row = table.cursor_row
             table.clear()
@@ -362,11 +366,8 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
             if level != self._levels.get(row.id):
                 crossed = crossed or level == Urgency.OVERDUE
                 self._levels[row.id] = level
-            for key, cell in (("due", fit(due, widths["due"])), ("age", fit(age_text(row.call_at, now), widths["age"]))):
-                sig = self._sig(cell)
-                if self._shown.get((row.id, key)) != sig:
-                    self._shown[(row.id, key)] = sig
-                    changes.append((row.id, key, cell))
+            changes += self._changed(row.id, (("due", fit(due, widths["due"])),
+                                              ("age", fit(age_text(row.call_at, now), widths["age"]))))
         self.table.set_cells(changes)
         if crossed:
             self._offer = None  # escalation may have become possible: ask the store again
