@@ -419,6 +419,12 @@ class BoardQuery:
         return from_db_opt(value)
 
 
+# The deadline assignment ``a`` works toward now: sign-off, arrival (site visits), feedback; NULL when none.
+PENDING_DUE = ("CASE WHEN a.status = 'dispatched' THEN a.sign_due "
+               "WHEN a.status = 'signed' AND a.onsite = 1 THEN a.arrive_due "
+               "WHEN a.status IN ('signed', 'arrived') THEN a.feedback_due END")
+
+
 def mark_overdue(db: Database, now: datetime) -> int:
     """Record the first overdue moment of orders and assignments whose deadline has passed with nothing done.
 
@@ -428,9 +434,7 @@ def mark_overdue(db: Database, now: datetime) -> int:
     Returns how many rows were marked.
     """
     stamp = to_db(now)
-    pending = ("CASE WHEN a.status = 'dispatched' THEN a.sign_due "
-               "WHEN a.status = 'signed' AND a.onsite = 1 THEN a.arrive_due "
-               "WHEN a.status IN ('signed', 'arrived') THEN a.feedback_due END")
+    pending = PENDING_DUE
     overdue_orders = "SELECT o.id FROM orders o WHERE o.next_due < :now"
     order_cond = "o.next_due < :now AND (o.first_overdue_at IS NULL OR o.first_overdue_at > o.next_due)"
     asg_cond = (f"a.active = 1 AND ({pending}) < :now AND (a.first_overdue_at IS NULL OR a.first_overdue_at > ({pending})) "

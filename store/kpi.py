@@ -23,6 +23,7 @@ from models.kpi import (DEFAULT_WEIGHTS, SATISFIED, SPREADS, Counts, KpiRow, Spr
 from models.reference import Reference, default_reference
 from models.routing import describe_assignee
 
+from .board import PENDING_DUE
 from .db import Database
 
 VIEWS = ("department", "town", "tag", "overall")
@@ -97,11 +98,7 @@ WHERE {_IN_WINDOW} AND o.mode = 'dual' AND p.arrived_at IS NOT NULL AND q.arrive
 
 _MINE = "AND (a.assignee = :dept OR a.dept = :dept)"
 _WORKING = "('dispatched', 'signed', 'arrived', 'returned')"
-_ASSIGNMENT_OVERDUE = (
-    "((a.status = 'dispatched' AND a.sign_due < :now)"
-    " OR (a.status = 'signed' AND a.onsite = 1 AND a.arrive_due < :now)"
-    " OR ((a.status = 'arrived' OR (a.status = 'signed' AND a.onsite = 0)) AND a.feedback_due < :now))"
-)
+_ASSIGNMENT_OVERDUE = f"({PENDING_DUE}) < :now"  # NULL (no deadline running) is not counted by sum()
 
 
 @dataclass
