@@ -452,18 +452,14 @@ class ServerStore:
             head = self._head(conn)  # committed: every seq up to here is visible to the next statements
             if cursor >= head:
                 return PullResponse(epoch=epoch, head=head, cursor=cursor, more=False, events=[])
-            if desk.sees_all():
-                rows = conn.execute(select(*cols).where(SrvEvent.seq > cursor, SrvEvent.seq <= head)
-                                    .order_by(SrvEvent.seq).limit(limit)).all()
-                upto = int(rows[-1].seq) if len(rows) == limit else head
-                events = rows
-            else:
-                codes = sorted(desk.assignee_codes(self.ref) | {author_scope(desk.name)})
-                mine = select(SrvScope.order_id).where(SrvScope.assignee.in_(codes))
-                rows = conn.execute(select(*cols).where(SrvEvent.seq > cursor, SrvEvent.seq <= head,
-                                                        SrvEvent.order_id.in_(mine))
-                                    .order_by(SrvEvent.seq).limit(limit)).all()
-                upto = int(rows[-1].seq) if len(rows) == limit else head
+            codes = None if desk.sees_all() else sorted(desk.assignee_codes(self.ref) | {author_scope(desk.name)})
+            after = [SrvEvent.seq > cursor, SrvEvent.seq <= head]
+            if codes is not None:
+                after.append(SrvEvent.order_id.in_(select(SrvScope.order_id).where(SrvScope.assignee.in_(codes))))
+            rows = conn.execute(select(*cols).where(*after).order_by(SrvEvent.seq).limit(limit)).all()
+            upto = int(rows[-1].seq) if len(rows) == limit else head
+            events = rows
+            if codes is not None:  # orders that became this desk's: their earlier history too
                 newly = select(SrvScope.order_id).where(SrvScope.assignee.in_(codes), SrvScope.granted_seq > cursor,
                                                         SrvScope.granted_seq <= upto)
                 backfill = conn.execute(select(*cols).where(SrvEvent.seq <= cursor, SrvEvent.order_id.in_(newly))
