@@ -25,7 +25,7 @@ from textual.widgets.option_list import Option
 from models.clock import fmt_local
 from models.errors import ValidationError
 from models.finder import department_finder
-from models.i18n import get_lang, t
+from models.i18n import get_lang, name, t
 from models.intake import IntakeForm
 from models.reference import Reference
 from models.routing import Assignee, Route
@@ -120,10 +120,10 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         return self.store.preview(self.tag, self.form.town, mode=self.mode, override_dept=self.override_dept)
 
     def _who(self, a: Assignee) -> str:
-        return a.name_en if get_lang() == "en" else a.name_zh
+        return name(a)
 
     def redraw(self) -> None:
-        ref, en = self.ref, get_lang() == "en"
+        ref = self.ref
         tag = ref.tags[self.tag]
         cat = ref.categories[tag.category]
         town = ref.towns[self.form.town]
@@ -137,13 +137,13 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
             grid.add_row(t(label), value)
             lines.append(f"{t(label)} {value.plain}")
 
-        row("intake.pv_tag", Text.assemble((f"{tag.code} {tag.name_en if en else tag.name_zh}", "bold"),
-                                           f" · {cat.name_en if en else cat.name_zh}"))
+        row("intake.pv_tag", Text.assemble((f"{tag.code} {name(tag)}", "bold"),
+                                           f" · {name(cat)}"))
         caller = Text(self.form.phone)
         if self.form.name:
             caller.append(" ")
             caller.append_text(safe(self.form.name, single_line=True))
-        caller.append(f" · {town.name_en if en else town.name_zh} ")
+        caller.append(f" · {name(town)} ")
         caller.append_text(safe(self.form.address, single_line=True))
         row("intake.pv_caller", caller)
         desc = safe(self.form.description, single_line=True)
@@ -156,7 +156,7 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         target = Text(self._who(plan.primary), style="bold green")
         if plan.one_team:
             owner = ref.departments[tag.department]
-            target.append("  " + t("intake.pv_one_team", dept=owner.name_en if en else owner.name_zh), style="italic")
+            target.append("  " + t("intake.pv_one_team", dept=name(owner)), style="italic")
         if plan.overridden:
             target.append("  " + t("intake.pv_overridden"), style="bold red")
         row("intake.pv_route", target)
@@ -268,7 +268,7 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
             return
         self.override_dept = code
         dept = self.ref.departments[code]
-        self.query_one("#override-dept", DeptInput).value = f"{code} {dept.name_en if get_lang() == 'en' else dept.name_zh}"
+        self.query_one("#override-dept", DeptInput).value = f"{code} {name(dept)}"
         self.query_one("#override-list", OptionList).clear_options()
         self.say("")
         self.redraw()

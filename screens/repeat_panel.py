@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from models.clock import local
-from models.i18n import get_lang, t
+from models.i18n import get_lang, name, t
 from models.reference import Reference
 from store.orders import REPEAT_WINDOW, CallSummary, Repeat
 
@@ -71,7 +71,6 @@ class RepeatPanel(Vertical):
         self.rows, self.repeat, self.phone, self.address = rows, repeat, phone, address
         table = self.table
         table.clear()
-        en = get_lang() == "en"
         for r in rows:
             same_address = bool(address) and r.address == address
             rel = t("intake.rel_both") if r.same_phone and same_address else \
@@ -81,7 +80,7 @@ class RepeatPanel(Vertical):
                         style="bold yellow" if recent else "")
             if r.tag:
                 tag = self.ref.tags[r.tag]
-                tag_text = Text(f"{r.tag} {tag.name_en if en else tag.name_zh}", no_wrap=True)
+                tag_text = Text(f"{r.tag} {name(tag)}", no_wrap=True)
             else:
                 tag_text = Text("")
             if r.linked:

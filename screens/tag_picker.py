@@ -21,7 +21,7 @@ from textual.widgets import Input, OptionList, Static, Tree
 from textual.widgets.option_list import Option
 
 from models.finder import tag_finder
-from models.i18n import get_lang, t
+from models.i18n import get_lang, name, t
 from models.reference import Reference
 from models.text import fit_cells
 
@@ -37,9 +37,8 @@ def _pad(text: str, width: int) -> str:
 
 def column_widths(ref: Reference, width: int) -> tuple[int, int]:
     """The tag-name and department columns of :func:`tag_line` in ``width`` cells (in the current language)."""
-    en = get_lang() == "en"
-    names = [x.name_en if en else x.name_zh for x in ref.tags.values()]
-    depts = [x.name_en if en else x.name_zh for x in ref.departments.values()]
+    names = [name(x) for x in ref.tags.values()]
+    depts = [name(x) for x in ref.departments.values()]
     mode_w = max(cell_len(t("intake.short_single")), cell_len(t("intake.short_dual")))
     room = max(20, width - 4 - mode_w - 2)  # after the code and the mode
     name_w = min(max(map(cell_len, names)), room * 11 // 20)
@@ -50,12 +49,11 @@ def tag_line(ref: Reference, code: str, widths: tuple[int, int]) -> Text:
     """``B01 消费纠纷          市场监督管理局        单派``: aligned columns (``widths`` from :func:`column_widths`)."""
     tag = ref.tags[code]
     dept = ref.departments[tag.department]
-    en = get_lang() == "en"
     name_w, dept_w = widths
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{code} ", style="bold")
-    text.append(_pad(tag.name_en if en else tag.name_zh, name_w))
-    text.append(_pad(dept.name_en if en else dept.name_zh, dept_w), style="dim")
+    text.append(_pad(name(tag), name_w))
+    text.append(_pad(name(dept), dept_w), style="dim")
     text.append(t(f"intake.short_{tag.dispatch}"), style="yellow" if tag.dispatch == "dual" else "dim")
     return text
 
@@ -105,9 +103,8 @@ class TagPicker(LocalizedMixin, ModalScreen[str | None]):
             yield OptionList(id="tag-results")
             tree: Tree[str] = Tree(t("intake.picker_tree_root"), id="tag-tree")
             tree.show_root = False
-            en = get_lang() == "en"
             for cat in self.ref.categories.values():
-                node = tree.root.add(f"{cat.code} {cat.name_en if en else cat.name_zh}", data="", expand=False)
+                node = tree.root.add(f"{cat.code} {name(cat)}", data="", expand=False)
                 for tag in self.ref.tags_in(cat.code):
                     node.add_leaf(self.line(tag.code), data=tag.code)
             yield tree
