@@ -11,7 +11,7 @@ from typing import Any
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from models.finder import Entry, town_finder
 from models.i18n import get_lang, t

@@ -46,7 +46,7 @@ from models.reference import Reference, default_reference
 from models.roles import Desk, Role, make_desk
 from store.db import sqlite_engine
 from store.projection import row_to_event
-from store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, ServerEvent, WireEvent
+from store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, ServerEvent
 
 from .schema import (SrvCounter, SrvDesk, SrvDeskHead, SrvEvent, SrvMeta, SrvOrderNo, SrvRefused, SrvScope,
                      SrvWebhook, create_schema)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from models import roles
 from models.clock import Clock, ensure_utc, fmt_local, from_db, from_db_opt, local_day, system_clock, to_db
-from models.errors import DomainError, NotFound, ValidationError
+from models.errors import NotFound, ValidationError
 from models.events import new_id
 from models.i18n import t
 from models.intake import IntakeForm, validate_intake

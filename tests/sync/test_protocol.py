@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import DBAPIError
 
 from models.machine import Action, Intent
-from store.sync import SimulatedCrash, timeline
+from store.sync import SimulatedCrash
 from store.wire import PushRequest
 
 from .hub import FORM, FORM_HZ, Hub
