@@ -19,20 +19,20 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
-from models.clock import Clock, system_clock
-from models.i18n import get_lang, set_lang, t
-from models.reference import Reference, default_reference
-from models.roles import Desk, Role
-from screens.base import DeskBar, describe_binding, localize_bindings
-from screens.caller_pop import CallerPopProvider
-from screens.board import BoardScreen
-from screens.cockpit import CockpitScreen
-from screens.help import HelpScreen
-from screens.intake import IntakeScreen
-from screens.literal import PasteRefused
-from store.board import mark_overdue
-from store.db import Database
-from store.orders import OrderStore
+from fengqiao.models.clock import Clock, system_clock
+from fengqiao.models.i18n import get_lang, set_lang, t
+from fengqiao.models.reference import Reference, default_reference
+from fengqiao.models.roles import Desk, Role
+from fengqiao.screens.base import DeskBar, describe_binding, localize_bindings
+from fengqiao.screens.caller_pop import CallerPopProvider
+from fengqiao.screens.board import BoardScreen
+from fengqiao.screens.cockpit import CockpitScreen
+from fengqiao.screens.help import HelpScreen
+from fengqiao.screens.intake import IntakeScreen
+from fengqiao.screens.literal import PasteRefused
+from fengqiao.store.board import mark_overdue
+from fengqiao.store.db import Database
+from fengqiao.store.orders import OrderStore
 
 
 class StoreChanged(Message):

@@ -19,16 +19,16 @@ import platformdirs
 import typer
 from typer.core import TyperGroup
 
-from models.clock import fmt_duration, fmt_local, parse_user_time, system_clock
-from models.errors import FengqiaoError, StoreError, ValidationError
-from models.i18n import LANGS, get_lang, set_lang, t
-from models.intake import IntakeForm
-from models.machine import Action, Intent
-from models.privacy import phone_view
-from models.reference import default_reference
-from models.roles import Desk, make_desk
-from models.routing import describe_assignee
-from models.text import clip
+from fengqiao.models.clock import fmt_duration, fmt_local, parse_user_time, system_clock
+from fengqiao.models.errors import FengqiaoError, StoreError, ValidationError
+from fengqiao.models.i18n import LANGS, get_lang, set_lang, t
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent
+from fengqiao.models.privacy import phone_view
+from fengqiao.models.reference import default_reference
+from fengqiao.models.roles import Desk, make_desk
+from fengqiao.models.routing import describe_assignee
+from fengqiao.models.text import clip
 
 from .config import Config, load_config
 from .options import AsLang, Lang, apply_lang
@@ -107,7 +107,7 @@ class State:
         return self._config
 
     def open_db(self, **kwargs: Any):  # noqa: ANN201 - returns store.db.Database
-        from store.db import open_db
+        from fengqiao.store.db import open_db
 
         return open_db(self.db_path, **kwargs)
 
@@ -246,7 +246,7 @@ def demo_cmd(
     seed: Annotated[int, typer.Option("--seed", help="random seed (same seed, same history)")] = 1,
 ) -> None:
     """Fill the store with realistic synthetic history across the 21 towns."""
-    from store.demo import generate
+    from fengqiao.store.demo import generate
 
     state = _state(ctx)
     db = state.open_db()
@@ -274,7 +274,7 @@ def _store(ctx: typer.Context, *, desk: str | None = None, role: str | None = No
     """The store as ``desk`` sees it. ``viewing`` (the read-only views ``orders`` and ``order``): without
     ``--role`` the desk of the config file, so a supervisor's machine masks numbers; otherwise (``dispatch``,
     ``act``) without ``--role`` it is the local operator's tool."""
-    from store.orders import OrderStore
+    from fengqiao.store.orders import OrderStore
 
     state = _state(ctx)
     chosen = state.desk(name=desk, role=role, dept=dept, town=town, use_config_role=viewing)
@@ -333,13 +333,13 @@ def orders_cmd(
     unmasked: Unmasked = False,
 ) -> None:
     """List orders, newest call first (callers' numbers masked for roles that do not call back)."""
-    from models.machine import Status
+    from fengqiao.models.machine import Status
 
     for s in status or []:
         if s not in {x.value for x in Status}:
             raise ValidationError(t("error.bad_choice", value=s, field=t("cli.status"),
                                     choices=", ".join(x.value for x in Status)), field="status")
-    from store.board import mark_overdue
+    from fengqiao.store.board import mark_overdue
 
     store = _store(ctx, desk=desk, role=role, dept=desk_dept, town=desk_town, viewing=True)
     try:
@@ -407,7 +407,7 @@ def order_cmd(
     town = ref.towns[state.town]
     echo(f"{state.order_no}  {t(f'status.{state.status}')}  {tag.code} {tag.name_zh if lang == 'zh' else tag.name_en}"
          f"  {t(f'mode.{state.mode}')}")
-    from models.text import visible
+    from fengqiao.models.text import visible
 
     echo(f"{t('cli.caller')}: {see(state.call.phone)} {visible(state.call.name, single_line=True)}  "
          f"{town.name_zh if lang == 'zh' else town.name_en} {visible(state.call.address, single_line=True)}")
@@ -465,7 +465,7 @@ def act_cmd(
         raise ValidationError(t("error.need_result"), field="result")
     if satisfaction is not None and satisfaction not in ("satisfied", "basic", "unsatisfied"):
         raise ValidationError(t("error.need_satisfaction"), field="satisfaction")
-    from models.text import check_text
+    from fengqiao.models.text import check_text
 
     note = check_text("note", note)
     when = _at(at)
@@ -487,7 +487,7 @@ def _register_features() -> None:
     from .commands import FEATURES
 
     for name in FEATURES:
-        importlib.import_module(f"console.commands.{name}").register(app)
+        importlib.import_module(f"fengqiao.console.commands.{name}").register(app)
 
 
 _register_features()

@@ -24,9 +24,9 @@ from typing import Any
 
 import platformdirs
 
-from models.errors import ValidationError
-from models.i18n import t
-from models.tomlfile import read_toml, table
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.i18n import t
+from fengqiao.models.tomlfile import read_toml, table
 
 APP_ID = "fengqiao"
 

@@ -18,11 +18,11 @@ from sqlalchemy import event
 from textual.app import SystemCommand
 from textual.screen import Screen
 
-from models.i18n import t
-from models.kpi import DEFAULT_WEIGHTS, Weights
-from models.roles import Desk
-from screens.cockpit import CockpitScreen
-from store.db import Database
+from fengqiao.models.i18n import t
+from fengqiao.models.kpi import DEFAULT_WEIGHTS, Weights
+from fengqiao.models.roles import Desk
+from fengqiao.screens.cockpit import CockpitScreen
+from fengqiao.store.db import Database
 
 from .app import FengqiaoApp
 

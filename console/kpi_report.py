@@ -18,13 +18,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from models.clock import fmt_local, to_db
-from models.i18n import get_lang, t
-from models.kpi import RATES, SPREADS, Counts, Window, fmt_rate
-from models.phone import mask_phone
-from models.privacy import PhoneView
-from models.text import looks_like_formula, spreadsheet_text, visible
-from store.kpi import Frequent, KpiStore, KpiTable
+from fengqiao.models.clock import fmt_local, to_db
+from fengqiao.models.i18n import get_lang, t
+from fengqiao.models.kpi import RATES, SPREADS, Counts, Window, fmt_rate
+from fengqiao.models.phone import mask_phone
+from fengqiao.models.privacy import PhoneView
+from fengqiao.models.text import looks_like_formula, spreadsheet_text, visible
+from fengqiao.store.kpi import Frequent, KpiStore, KpiTable
 
 FORMATS = ("md", "csv", "xlsx", "json")
 REPORT_VIEWS = ("department", "town", "tag")

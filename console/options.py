@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from models.i18n import set_lang
+from fengqiao.models.i18n import set_lang
 
 
 class Lang(str, Enum):

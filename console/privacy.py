@@ -9,12 +9,12 @@ import typer
 
 from typer._click.globals import get_current_context
 
-from models.clock import Clock, system_clock
-from models.privacy import PhoneView, phone_view
+from fengqiao.models.clock import Clock, system_clock
+from fengqiao.models.privacy import PhoneView, phone_view
 
 if TYPE_CHECKING:
-    from models.roles import Desk
-    from store.db import Database
+    from fengqiao.models.roles import Desk
+    from fengqiao.store.db import Database
 
 UNMASKED_HELP = "show full phone numbers (supervisor role only; recorded in the access log)"
 
@@ -36,7 +36,7 @@ def phones_for(db: Database, desk: Desk, *, unmasked: bool, target: str, orders:
     """
     view = phone_view(desk, unmasked=unmasked, masked_by_default=masked_by_default)
     if unmasked:
-        from store.audit import record_access
+        from fengqiao.store.audit import record_access
 
         record_access(db, desk, target=target, detail={**_command(), "orders": orders, **(detail or {})},
                       clock=clock)

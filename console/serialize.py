@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from models.clock import to_db, to_db_opt
-from models.machine import AssignmentState, Event, OrderState
-from models.privacy import mask_payload
-from models.reference import Reference
-from models.routing import describe_assignee
+from fengqiao.models.clock import to_db, to_db_opt
+from fengqiao.models.machine import AssignmentState, Event, OrderState
+from fengqiao.models.privacy import mask_payload
+from fengqiao.models.reference import Reference
+from fengqiao.models.routing import describe_assignee
 
 
 def assignment_json(ref: Reference, a: AssignmentState, lang: str) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from models.errors import FengqiaoError
-from store.sync import SyncClient, SyncLoop, SyncReport, SyncStatus
+from fengqiao.models.errors import FengqiaoError
+from fengqiao.store.sync import SyncClient, SyncLoop, SyncReport, SyncStatus
 
 from .commands.sync import make_client, sync_settings
 from .config import load_config

@@ -11,7 +11,7 @@ import typer
 
 from rich.cells import cell_len
 
-from models.text import fit_cells, visible
+from fengqiao.models.text import fit_cells, visible
 
 
 def _fit(text: str, width: int) -> str:

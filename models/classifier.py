@@ -114,7 +114,7 @@ class _Phrase:
 def _read_fixture(path: Path | str | None, packaged: str) -> tuple[str, str]:
     """``(name for messages, text)`` of ``path``, or of the packaged ``fixtures/<packaged>`` when ``path`` is None."""
     if path is None:
-        return packaged, resources.files("fixtures").joinpath(packaged).read_text(encoding="utf-8")
+        return packaged, resources.files("fengqiao.fixtures").joinpath(packaged).read_text(encoding="utf-8")
     p = Path(path)
     try:
         return p.name, p.read_text(encoding="utf-8")

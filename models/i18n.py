@@ -30,7 +30,7 @@ def _flatten(prefix: str, node: dict[str, Any], out: dict[str, str]) -> None:
 def catalogue(lang: str) -> dict[str, str]:
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}; choose one of {', '.join(LANGS)}")
-    text = resources.files("fixtures").joinpath("i18n", f"{lang}.toml").read_text(encoding="utf-8")
+    text = resources.files("fengqiao.fixtures").joinpath("i18n", f"{lang}.toml").read_text(encoding="utf-8")
     out: dict[str, str] = {}
     _flatten("", tomllib.loads(text), out)
     return out

@@ -148,7 +148,7 @@ def _unique(path: Path, line: int, code: str, seen: dict[str, int]) -> None:
 
 def load_reference(directory: Path | str | None = None) -> Reference:
     """Load and validate the four CSV files from ``directory`` (default: the packaged ``fixtures/``)."""
-    base = Path(directory) if directory is not None else Path(str(resources.files("fixtures")))
+    base = Path(directory) if directory is not None else Path(str(resources.files("fengqiao.fixtures")))
 
     path = base / "categories.csv"
     categories: dict[str, Category] = {}

@@ -19,9 +19,9 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding
 
-from models.errors import FengqiaoError
-from models.i18n import name, t
-from models.machine import ASSIGNMENT_ACTIONS, SATISFACTIONS, Action, AssignmentState, Intent, OrderState
+from fengqiao.models.errors import FengqiaoError
+from fengqiao.models.i18n import name, t
+from fengqiao.models.machine import ASSIGNMENT_ACTIONS, SATISFACTIONS, Action, AssignmentState, Intent, OrderState
 
 from .base import safe
 from .forms import ActionForm, ConfirmScreen, FormField

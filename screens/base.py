@@ -14,9 +14,9 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
-from models.clock import fmt_local
-from models.i18n import has, t
-from models.text import visible
+from fengqiao.models.clock import fmt_local
+from fengqiao.models.i18n import has, t
+from fengqiao.models.text import visible
 
 
 def localize_bindings(node: DOMNode) -> None:

@@ -34,11 +34,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from models.errors import FengqiaoError, NotFound
-from models.i18n import name, t
-from models.text import ELLIPSIS, cut_point
-from models.urgency import Urgency
-from store.board import BoardCounts, BoardFilter, BoardQuery, BoardRow
+from fengqiao.models.errors import FengqiaoError, NotFound
+from fengqiao.models.i18n import name, t
+from fengqiao.models.text import ELLIPSIS, cut_point
+from fengqiao.models.urgency import Urgency
+from fengqiao.store.board import BoardCounts, BoardFilter, BoardQuery, BoardRow
 
 from .actions import ACTION_BINDINGS, ActionsMixin, Offer
 from .base import LocalizedMixin, safe
@@ -618,7 +618,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         self.app.push_screen(FilterScreen(self.filter, self.app.desk, self.app.ref), done)
 
     def action_sort(self) -> None:
-        from store.board import SORTS
+        from fengqiao.store.board import SORTS
 
         nxt = SORTS[(SORTS.index(self.filter.sort) + 1) % len(SORTS)]
         self.set_filter(replace(self.filter, sort=nxt))

@@ -11,7 +11,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from models.i18n import t
+from fengqiao.models.i18n import t
 
 _PHONEISH = re.compile(r"^\+?[\d\s\-()]{3,}$")
 

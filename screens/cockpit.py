@@ -40,15 +40,15 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from models.errors import FengqiaoError
-from models.i18n import get_lang, t
-from models.kpi import (DEFAULT_WEIGHTS, EXTRA, FIVE, Counts, PeriodFigures, Weights, fmt_rate, improved, last_days,
+from fengqiao.models.errors import FengqiaoError
+from fengqiao.models.i18n import get_lang, t
+from fengqiao.models.kpi import (DEFAULT_WEIGHTS, EXTRA, FIVE, Counts, PeriodFigures, Weights, fmt_rate, improved, last_days,
                         local_date, periods, rates, score, series, sparkline)
-from models.privacy import PhoneView, check_unmasked, phone_view
-from models.roles import Role
-from models.routing import describe_assignee
-from models.text import fit_cells
-from store.kpi import DeptLoad, Frequent, KpiStore, Live, Trend
+from fengqiao.models.privacy import PhoneView, check_unmasked, phone_view
+from fengqiao.models.roles import Role
+from fengqiao.models.routing import describe_assignee
+from fengqiao.models.text import fit_cells
+from fengqiao.store.kpi import DeptLoad, Frequent, KpiStore, Live, Trend
 
 from .base import LocalizedMixin, safe
 
@@ -251,7 +251,7 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
 
     def _record_access(self, phones: list[str]) -> None:
         """Write who sees which numbers in full to the access log (worker thread; before they are shown)."""
-        from store.audit import record_access
+        from fengqiao.store.audit import record_access
 
         app: Any = self.app
         db = getattr(app, "access_db", None) or app.db  # the read-only dashboard keeps a separate writer for it
@@ -585,7 +585,7 @@ def _plain(value: Any) -> Any:
 
 def config_weights() -> tuple[Weights, str | None]:
     """The score weights from the desk's config file ([kpi.weights]); the defaults and the problem if bad."""
-    from console.config import load_config  # the screen reads the same file as the command line
+    from fengqiao.console.config import load_config  # the screen reads the same file as the command line
 
     try:
         return Weights.from_config(load_config().section("kpi")), None

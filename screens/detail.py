@@ -20,12 +20,12 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from models.clock import fmt_local
-from models.errors import FengqiaoError
-from models.i18n import t
-from models.machine import AssignmentState, Event, OrderState
-from models.privacy import phone_view
-from models.urgency import Urgency
+from fengqiao.models.clock import fmt_local
+from fengqiao.models.errors import FengqiaoError
+from fengqiao.models.i18n import t
+from fengqiao.models.machine import AssignmentState, Event, OrderState
+from fengqiao.models.privacy import phone_view
+from fengqiao.models.urgency import Urgency
 
 from .actions import ACTION_BINDINGS, ActionsMixin, Offer
 from .base import LocalizedMixin, safe
@@ -314,7 +314,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
                 text.append_text(safe(str(value), single_line=True))
                 text.append(" ")
         if ev.kind == "approve-extension" and p.get("feedback_due"):
-            from models.clock import from_db
+            from fengqiao.models.clock import from_db
 
             text.append(t("detail.new_due", at=fmt_local(from_db(p["feedback_due"]))))
         text.rstrip()

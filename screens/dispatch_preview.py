@@ -22,15 +22,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from models.clock import fmt_local
-from models.errors import ValidationError
-from models.finder import department_finder
-from models.i18n import get_lang, name, t
-from models.intake import IntakeForm
-from models.reference import Reference
-from models.routing import Assignee, Route
-from models.text import check_text
-from store.orders import OrderStore, Repeat
+from fengqiao.models.clock import fmt_local
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.finder import department_finder
+from fengqiao.models.i18n import get_lang, name, t
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.reference import Reference
+from fengqiao.models.routing import Assignee, Route
+from fengqiao.models.text import check_text
+from fengqiao.store.orders import OrderStore, Repeat
 
 from .base import LocalizedMixin, safe
 from .literal import LiteralInput

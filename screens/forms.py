@@ -19,10 +19,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from models.errors import ValidationError
-from models.i18n import t
-from models.machine import MAX_EXTENSION_HOURS
-from models.text import check_text
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.i18n import t
+from fengqiao.models.machine import MAX_EXTENSION_HOURS
+from fengqiao.models.text import check_text
 
 from .base import LocalizedMixin, safe
 from .literal import LiteralInput

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from models.i18n import t
+from fengqiao.models.i18n import t
 
 from .base import LocalizedMixin
 

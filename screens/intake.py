@@ -30,18 +30,18 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static, TextArea
 from textual.worker import get_current_worker
 
-from models.classifier import Classifier, Suggestion, build_classifier
-from models.errors import FengqiaoError, PermissionDenied, ValidationError
-from models.i18n import get_lang, t
-from models.intake import IntakeForm, validate_intake
-from models.text import LIMITS
-from models.machine import OrderState
-from models.phone import normalize_phone
-from models.reference import Reference
-from models.roles import Role, check_dispatch
-from models.routing import describe_assignee
-from store.intake import desk_history
-from store.orders import CallSummary, OrderStore, Repeat
+from fengqiao.models.classifier import Classifier, Suggestion, build_classifier
+from fengqiao.models.errors import FengqiaoError, PermissionDenied, ValidationError
+from fengqiao.models.i18n import get_lang, t
+from fengqiao.models.intake import IntakeForm, validate_intake
+from fengqiao.models.text import LIMITS
+from fengqiao.models.machine import OrderState
+from fengqiao.models.phone import normalize_phone
+from fengqiao.models.reference import Reference
+from fengqiao.models.roles import Role, check_dispatch
+from fengqiao.models.routing import describe_assignee
+from fengqiao.store.intake import desk_history
+from fengqiao.store.orders import CallSummary, OrderStore, Repeat
 
 from .base import LocalizedMixin
 from .dispatch_preview import DispatchChoice, DispatchPreview

@@ -22,7 +22,7 @@ from textual import events
 from textual.message import Message
 from textual.widgets import Input, TextArea
 
-from models.text import glyphs
+from fengqiao.models.text import glyphs
 
 
 class PasteRefused(Message):

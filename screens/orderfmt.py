@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 
 from rich.text import Text
 
-from models.clock import fmt_duration, local
-from models.i18n import name, t
-from models.reference import Reference
-from models.routing import describe_assignee
-from models.urgency import Urgency, countdown, urgency
+from fengqiao.models.clock import fmt_duration, local
+from fengqiao.models.i18n import name, t
+from fengqiao.models.reference import Reference
+from fengqiao.models.routing import describe_assignee
+from fengqiao.models.urgency import Urgency, countdown, urgency
 
 OVERDUE_STYLE = "bold reverse red"
 NEAR_STYLE = "bold yellow"

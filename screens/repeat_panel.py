@@ -14,10 +14,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from models.clock import local
-from models.i18n import get_lang, name, t
-from models.reference import Reference
-from store.orders import REPEAT_WINDOW, CallSummary, Repeat
+from fengqiao.models.clock import local
+from fengqiao.models.i18n import get_lang, name, t
+from fengqiao.models.reference import Reference
+from fengqiao.store.orders import REPEAT_WINDOW, CallSummary, Repeat
 
 from .base import safe
 

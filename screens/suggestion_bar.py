@@ -5,10 +5,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from models.classifier import Suggestion
-from models.i18n import name, t
-from models.reference import Reference
-from models.routing import route
+from fengqiao.models.classifier import Suggestion
+from fengqiao.models.i18n import name, t
+from fengqiao.models.reference import Reference
+from fengqiao.models.routing import route
 
 from .orderfmt import tag_label
 

@@ -20,10 +20,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static, Tree
 from textual.widgets.option_list import Option
 
-from models.finder import tag_finder
-from models.i18n import get_lang, name, t
-from models.reference import Reference
-from models.text import fit_cells
+from fengqiao.models.finder import tag_finder
+from fengqiao.models.i18n import get_lang, name, t
+from fengqiao.models.reference import Reference
+from fengqiao.models.text import fit_cells
 
 from .base import LocalizedMixin
 from .literal import LiteralInput

@@ -13,9 +13,9 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from models.finder import Entry, town_finder
-from models.i18n import get_lang, t
-from models.reference import Reference
+from fengqiao.models.finder import Entry, town_finder
+from fengqiao.models.i18n import get_lang, t
+from fengqiao.models.reference import Reference
 
 from .base import LocalizedMixin
 from .literal import LiteralInput

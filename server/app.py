@@ -17,8 +17,8 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from models.i18n import t
-from store.wire import MAX_PULL, PROTOCOL, Hello, PullResponse, PushRequest, PushResponse
+from fengqiao.models.i18n import t
+from fengqiao.store.wire import MAX_PULL, PROTOCOL, Hello, PullResponse, PushRequest, PushResponse
 
 from .schema import SrvDesk
 from .store import ServerStore, ServerUnavailable

@@ -36,17 +36,17 @@ from sqlalchemy import create_engine, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from models import roles
-from models.clock import Clock, system_clock, to_db
-from models.errors import FengqiaoError, PermissionDenied, ValidationError
-from models.events import GENESIS, STORED_COLUMNS
-from models.i18n import t
-from models.machine import KNOWN_KINDS, Action, Event, OrderState, replay, step
-from models.reference import Reference, default_reference
-from models.roles import Desk, Role, make_desk
-from store.db import sqlite_engine
-from store.projection import row_to_event
-from store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, ServerEvent
+from fengqiao.models import roles
+from fengqiao.models.clock import Clock, system_clock, to_db
+from fengqiao.models.errors import FengqiaoError, PermissionDenied, ValidationError
+from fengqiao.models.events import GENESIS, STORED_COLUMNS
+from fengqiao.models.i18n import t
+from fengqiao.models.machine import KNOWN_KINDS, Action, Event, OrderState, replay, step
+from fengqiao.models.reference import Reference, default_reference
+from fengqiao.models.roles import Desk, Role, make_desk
+from fengqiao.store.db import sqlite_engine
+from fengqiao.store.projection import row_to_event
+from fengqiao.store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, ServerEvent
 
 from .schema import (SrvCounter, SrvDesk, SrvDeskHead, SrvEvent, SrvMeta, SrvOrderNo, SrvRefused, SrvScope,
                      SrvWebhook, create_schema)

@@ -27,14 +27,14 @@ from typing import Any
 import httpx
 from sqlalchemy import or_, select, update
 
-from models.clock import Clock, fmt_local, system_clock, to_db
-from models.errors import ValidationError
-from models.i18n import t
-from models.machine import Action, Event, OrderState
-from models.reference import Reference
-from models.routing import describe_assignee
-from models.tomlfile import read_toml, table
-from store.sync import backoff_delay
+from fengqiao.models.clock import Clock, fmt_local, system_clock, to_db
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.i18n import t
+from fengqiao.models.machine import Action, Event, OrderState
+from fengqiao.models.reference import Reference
+from fengqiao.models.routing import describe_assignee
+from fengqiao.models.tomlfile import read_toml, table
+from fengqiao.store.sync import backoff_delay
 
 from .schema import SrvWebhook
 

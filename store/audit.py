@@ -29,14 +29,14 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from models.clock import Clock, from_db, system_clock, to_db
-from models.errors import StoreError
-from models.events import GENESIS, hash_fields, new_id, payload_text
-from models.i18n import t
-from models.machine import CallInfo, Event, missed_by, replay
-from models.privacy import UNMASKED, AccessRecord, access_hash
-from models.roles import Desk
-from models.text import clip
+from fengqiao.models.clock import Clock, from_db, system_clock, to_db
+from fengqiao.models.errors import StoreError
+from fengqiao.models.events import GENESIS, hash_fields, new_id, payload_text
+from fengqiao.models.i18n import t
+from fengqiao.models.machine import CallInfo, Event, missed_by, replay
+from fengqiao.models.privacy import UNMASKED, AccessRecord, access_hash
+from fengqiao.models.roles import Desk
+from fengqiao.models.text import clip
 
 from .db import Database
 from .projection import (ASSIGNMENT_COLUMNS, CALL_COLUMNS, ORDER_COLUMNS, assignment_tuples, call_tuple, has_sync_table,

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from models.clock import Clock, from_db, local, system_clock
-from models.errors import StoreError
-from models.i18n import t
+from fengqiao.models.clock import Clock, from_db, local, system_clock
+from fengqiao.models.errors import StoreError
+from fengqiao.models.i18n import t
 
 from . import migrations
 from .audit import CheckReport, verify

@@ -27,12 +27,12 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from models.clock import Clock, from_db, from_db_opt, system_clock, to_db
-from models.errors import ValidationError
-from models.i18n import t
-from models.machine import Status
-from models.reference import Reference, default_reference
-from models.roles import Desk, Role
+from fengqiao.models.clock import Clock, from_db, from_db_opt, system_clock, to_db
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.i18n import t
+from fengqiao.models.machine import Status
+from fengqiao.models.reference import Reference, default_reference
+from fengqiao.models.roles import Desk, Role
 
 from .db import Database
 

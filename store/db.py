@@ -25,8 +25,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
-from models.errors import StoreError
-from models.i18n import t
+from fengqiao.models.errors import StoreError
+from fengqiao.models.i18n import t
 
 from . import migrations
 

@@ -26,11 +26,11 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from models.clock import UTC, Clock, ensure_utc, local, local_day, system_clock
-from models.events import GENESIS, new_id
-from models.machine import Action, CallInfo, Event, Intent, OrderState, apply, build, dispatch_payload, link_event
-from models.reference import Reference, default_reference
-from models.routing import route
+from fengqiao.models.clock import UTC, Clock, ensure_utc, local, local_day, system_clock
+from fengqiao.models.events import GENESIS, new_id
+from fengqiao.models.machine import Action, CallInfo, Event, Intent, OrderState, apply, build, dispatch_payload, link_event
+from fengqiao.models.reference import Reference, default_reference
+from fengqiao.models.routing import route
 
 from .db import Database
 from .projection import (INSERT_CALL, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_HEAD, UPSERT_ORDER, DeskChain,

@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from models.clock import Clock, ensure_utc, from_db, local, system_clock, to_db
-from models.errors import ValidationError
-from models.i18n import get_lang, t
-from models.kpi import (DEFAULT_WEIGHTS, SATISFIED, SPREADS, Counts, KpiRow, Spread, Weights, Window, last_days,
+from fengqiao.models.clock import Clock, ensure_utc, from_db, local, system_clock, to_db
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.i18n import get_lang, t
+from fengqiao.models.kpi import (DEFAULT_WEIGHTS, SATISFIED, SPREADS, Counts, KpiRow, Spread, Weights, Window, last_days,
                         local_date, ranked, rate, spread, sum_counts)
-from models.reference import Reference, default_reference
-from models.routing import describe_assignee
+from fengqiao.models.reference import Reference, default_reference
+from fengqiao.models.routing import describe_assignee
 
 from .board import PENDING_DUE
 from .db import Database

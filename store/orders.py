@@ -13,18 +13,18 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from models import roles
-from models.clock import Clock, ensure_utc, fmt_local, from_db, from_db_opt, local_day, system_clock, to_db
-from models.errors import NotFound, ValidationError
-from models.events import new_id
-from models.i18n import t
-from models.intake import IntakeForm, validate_intake
-from models.machine import (ASSIGNMENT_ACTIONS, Action, CallInfo, Event, Intent, OrderState, build,
+from fengqiao.models import roles
+from fengqiao.models.clock import Clock, ensure_utc, fmt_local, from_db, from_db_opt, local_day, system_clock, to_db
+from fengqiao.models.errors import NotFound, ValidationError
+from fengqiao.models.events import new_id
+from fengqiao.models.i18n import t
+from fengqiao.models.intake import IntakeForm, validate_intake
+from fengqiao.models.machine import (ASSIGNMENT_ACTIONS, Action, CallInfo, Event, Intent, OrderState, build,
                             dispatch_payload, legal_actions, link_event, pick_assignment, apply)
-from models.reference import Reference, default_reference
-from models.roles import Desk
-from models.routing import Route, route
-from models.text import check_text
+from fengqiao.models.reference import Reference, default_reference
+from fengqiao.models.roles import Desk
+from fengqiao.models.routing import Route, route
+from fengqiao.models.text import check_text
 
 from .board import visibility_sql
 from .db import Database

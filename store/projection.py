@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from models.clock import from_db, to_db, to_db_opt
-from models.events import GENESIS, STORED_COLUMNS, seal
-from models.machine import CallInfo, Event, OrderState, replay
+from fengqiao.models.clock import from_db, to_db, to_db_opt
+from fengqiao.models.events import GENESIS, STORED_COLUMNS, seal
+from fengqiao.models.machine import CallInfo, Event, OrderState, replay
 
 ORDER_COLUMNS = (
     "id", "order_no", "call_id", "tag", "category", "town", "mode", "onsite", "status", "desk", "phone", "call_at",

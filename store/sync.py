@@ -35,11 +35,11 @@ from pydantic import ValidationError as PydanticError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from models.clock import Clock, fmt_local, from_db_opt, system_clock, to_db
-from models.errors import FengqiaoError
-from models.i18n import t
-from models.machine import Action, CallInfo, Event, replay
-from models.roles import Desk
+from fengqiao.models.clock import Clock, fmt_local, from_db_opt, system_clock, to_db
+from fengqiao.models.errors import FengqiaoError
+from fengqiao.models.i18n import t
+from fengqiao.models.machine import Action, CallInfo, Event, replay
+from fengqiao.models.roles import Desk
 
 from .db import Database, get_meta, set_meta
 from .projection import (EVENT_SELECT, INSERT_CALL, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_ORDER, DeskChain,

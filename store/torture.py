@@ -12,12 +12,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from models.clock import Clock, system_clock
-from models.errors import FengqiaoError
-from models.intake import IntakeForm
-from models.machine import Action, Intent, OrderState
-from models.reference import default_reference
-from models.roles import Desk
+from fengqiao.models.clock import Clock, system_clock
+from fengqiao.models.errors import FengqiaoError
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent, OrderState
+from fengqiao.models.reference import default_reference
+from fengqiao.models.roles import Desk
 
 from .db import Database
 from .orders import OrderStore

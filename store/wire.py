@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.events import hash_fields
+from fengqiao.models.events import hash_fields
 
 PROTOCOL = 1
 MAX_PUSH = 2000

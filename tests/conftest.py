@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from models.clock import UTC, FixedClock
-from models.i18n import set_lang
-from models.reference import Reference, default_reference
-from models.roles import Desk
-from store.db import Database
-from store.orders import OrderStore
+from fengqiao.models.clock import UTC, FixedClock
+from fengqiao.models.i18n import set_lang
+from fengqiao.models.reference import Reference, default_reference
+from fengqiao.models.roles import Desk
+from fengqiao.store.db import Database
+from fengqiao.store.orders import OrderStore
 
 # 2026-11-28 09:30 in Asia/Shanghai.
 T0 = datetime(2026, 11, 28, 1, 30, tzinfo=UTC)

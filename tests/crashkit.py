@@ -44,9 +44,9 @@ FENGQIAO = shutil.which("fengqiao", path=str(Path(sys.executable).parent)) or "f
 
 def _fork_victim(db_path: str, desk: str, seed: int, ack_path: str) -> None:
     """The body of a forked victim: the same loop as ``fengqiao torture``, acknowledging to a file."""
-    from models.roles import Desk
-    from store.db import Database
-    from store.torture import run
+    from fengqiao.models.roles import Desk
+    from fengqiao.store.db import Database
+    from fengqiao.store.torture import run
 
     fd = os.open(ack_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
@@ -105,7 +105,7 @@ class Harness:
         self.stats = Stats()
         self._spawned = 0
         self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["tests.crashkit", "store.torture", "store.db"])
+        self._ctx.set_forkserver_preload(["tests.crashkit", "fengqiao.store.torture", "fengqiao.store.db"])
 
     # ---- victims ------------------------------------------------------------------------------------
     def start_victim(self, slot: int) -> Victim:
@@ -175,8 +175,8 @@ class Harness:
     # ---- verdict ------------------------------------------------------------------------------------
     def check(self) -> list[str]:
         """Everything that is wrong with the database after the kills (empty: nothing)."""
-        from store.audit import verify
-        from store.db import Database
+        from fengqiao.store.audit import verify
+        from fengqiao.store.db import Database
 
         problems: list[str] = []
         db = Database(self.db_path)  # opening recovers the WAL exactly as the next console would
@@ -231,11 +231,11 @@ class _Desk:
 
     def __init__(self, work: Path, url: str, index: int, name: str, role: str, dept: str | None,
                  prefix: str | None, token: str, seed: int) -> None:
-        from models.reference import default_reference
-        from models.roles import make_desk
-        from store.db import Database
-        from store.orders import OrderStore
-        from store.sync import DeskLog, HttpTransport, SyncClient
+        from fengqiao.models.reference import default_reference
+        from fengqiao.models.roles import make_desk
+        from fengqiao.store.db import Database
+        from fengqiao.store.orders import OrderStore
+        from fengqiao.store.sync import DeskLog, HttpTransport, SyncClient
 
         acks = self.acks = {}  # event id -> server number, as the server answered the push
         stats = self.counts = {"duplicates": 0, "failed": 0}
@@ -261,10 +261,10 @@ class _Desk:
 
     def write(self) -> None:
         """One step of a desk's work: a call, a repeat call, a cancellation, or a department's next step."""
-        from models.errors import FengqiaoError
-        from models.intake import IntakeForm
-        from models.machine import Action, Intent
-        from store.torture import TEXTS
+        from fengqiao.models.errors import FengqiaoError
+        from fengqiao.models.intake import IntakeForm
+        from fengqiao.models.machine import Action, Intent
+        from fengqiao.store.torture import TEXTS
 
         rng = self.rng
         try:
@@ -295,7 +295,7 @@ class _Desk:
 
     def sync(self) -> bool:
         """One sync round; False when the server could not be reached (it is being killed or restarted)."""
-        from store.sync import SyncError, SyncUnavailable
+        from fengqiao.store.sync import SyncError, SyncUnavailable
 
         try:
             self.client.sync_once()
@@ -321,7 +321,7 @@ class ServerHarness:
     def __init__(self, work: Path, *, seed: int = 7, up_max: float = 0.6, startup_every: int = 4) -> None:
         import socket
 
-        from server.store import ServerStore
+        from fengqiao.server.store import ServerStore
 
         self.work = work
         work.mkdir(parents=True, exist_ok=True)
@@ -488,7 +488,7 @@ class ServerHarness:
 
     def _converged(self) -> list[str]:
         """The call-takers hold the same orders, events and states; the department the same for its orders."""
-        from store.audit import verify
+        from fengqiao.store.audit import verify
 
         problems = []
         tables = []

@@ -7,12 +7,12 @@ from typing import Any
 from textual import events
 from textual.keys import _character_to_key
 
-from console.app import FengqiaoApp
-from models.clock import FixedClock
-from models.intake import IntakeForm
-from models.reference import Reference
-from models.roles import make_desk
-from store.db import Database
+from fengqiao.console.app import FengqiaoApp
+from fengqiao.models.clock import FixedClock
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.reference import Reference
+from fengqiao.models.roles import make_desk
+from fengqiao.store.db import Database
 
 
 def make_app(db: Database, ref: Reference, clock: FixedClock, **kwargs: Any) -> FengqiaoApp:

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from models.clock import UTC, FixedClock
-from models.intake import IntakeForm
-from models.machine import Action, Intent
-from store.orders import OrderStore
+from fengqiao.models.clock import UTC, FixedClock
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent
+from fengqiao.store.orders import OrderStore
 
 START = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 2026-11-20 09:00 Shanghai
 END = datetime(2026, 11, 28, 1, 30, tzinfo=UTC)  # the conftest clock: 2026-11-28 09:30 Shanghai

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from console.app import FengqiaoApp
-from models.roles import make_desk
-from screens.base import DeskBar
-from screens.help import HelpScreen
+from fengqiao.console.app import FengqiaoApp
+from fengqiao.models.roles import make_desk
+from fengqiao.screens.base import DeskBar
+from fengqiao.screens.help import HelpScreen
 
 
 async def test_shell_opens_with_desk_and_help(db, ref, clock) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from console.commands.audit import CHECK_FAILED
-from models.events import hash_fields
+from fengqiao.console.commands.audit import CHECK_FAILED
+from fengqiao.models.events import hash_fields
 from tests.test_cli import ok, run
 
 
@@ -243,13 +243,13 @@ def test_check_accepts_overdue_moments_the_console_recorded(tmp_path: Path) -> N
     `check` accepts exactly that value and still finds an edited one."""
     from datetime import timedelta
 
-    from models.clock import FixedClock
-    from models.intake import IntakeForm
-    from models.roles import Desk
-    from store.audit import verify
-    from store.board import mark_overdue
-    from store.db import Database
-    from store.orders import OrderStore
+    from fengqiao.models.clock import FixedClock
+    from fengqiao.models.intake import IntakeForm
+    from fengqiao.models.roles import Desk
+    from fengqiao.store.audit import verify
+    from fengqiao.store.board import mark_overdue
+    from fengqiao.store.db import Database
+    from fengqiao.store.orders import OrderStore
     from tests.conftest import T0
 
     path = tmp_path / "overdue.db"

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from models.errors import StoreError
-from models.intake import IntakeForm
-from models.machine import Action, Intent
-from models.roles import Desk
-from store import migrations
-from store.audit import verify
-from store.backup import backup, restore
-from store.db import Database
-from store.orders import OrderStore
+from fengqiao.models.errors import StoreError
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent
+from fengqiao.models.roles import Desk
+from fengqiao.store import migrations
+from fengqiao.store.audit import verify
+from fengqiao.store.backup import backup, restore
+from fengqiao.store.db import Database
+from fengqiao.store.orders import OrderStore
 from tests.test_audit import tamper
 from tests.test_cli import count, fails, ok
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from console.cli import app
-from models.errors import NotFound, PermissionDenied
-from models.intake import IntakeForm
-from models.machine import Action, Intent
-from models.roles import make_desk
-from store.db import Database
-from store.orders import OrderStore
+from fengqiao.console.cli import app
+from fengqiao.models.errors import NotFound, PermissionDenied
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent
+from fengqiao.models.roles import make_desk
+from fengqiao.store.db import Database
+from fengqiao.store.orders import OrderStore
 
 runner = CliRunner()
 

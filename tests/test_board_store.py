@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from models.clock import FixedClock, from_db, to_db
-from models.intake import IntakeForm
-from models.machine import Action, Intent, replay
-from models.reference import default_reference
-from models.roles import can_see, make_desk
-from store.board import BoardFilter, BoardQuery, mark_overdue, search_tokens, visibility_sql
-from store.db import Database
-from store.demo import generate
-from store.orders import OrderStore
-from store.projection import load_events
+from fengqiao.models.clock import FixedClock, from_db, to_db
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent, replay
+from fengqiao.models.reference import default_reference
+from fengqiao.models.roles import can_see, make_desk
+from fengqiao.store.board import BoardFilter, BoardQuery, mark_overdue, search_tokens, visibility_sql
+from fengqiao.store.db import Database
+from fengqiao.store.demo import generate
+from fengqiao.store.orders import OrderStore
+from fengqiao.store.projection import load_events
 
 from .conftest import T0
 
@@ -262,7 +262,7 @@ def test_search_respects_the_desk(searchable: OrderStore, db: Database, clock: F
 
 
 def test_search_index_survives_migration_from_the_first_schema(tmp_path: Path, ref, clock) -> None:
-    from store import migrations
+    from fengqiao.store import migrations
 
     path = tmp_path / "old.db"
     old = Database(path, migrate=False)

@@ -12,19 +12,19 @@ from types import SimpleNamespace
 
 import pytest
 
-from console.app import FengqiaoApp, StoreChanged
-from models.clock import FixedClock
-from models.errors import NotFound, PermissionDenied
-from models.intake import IntakeForm
-from models.machine import Action, Intent
-from models.reference import default_reference
-from models.roles import make_desk
-from screens.board import BoardScreen
-from screens.detail import DetailScreen
-from screens.forms import ActionForm, ConfirmScreen
-from screens.help import HelpScreen
-from store.db import Database
-from store.orders import OrderStore
+from fengqiao.console.app import FengqiaoApp, StoreChanged
+from fengqiao.models.clock import FixedClock
+from fengqiao.models.errors import NotFound, PermissionDenied
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent
+from fengqiao.models.reference import default_reference
+from fengqiao.models.roles import make_desk
+from fengqiao.screens.board import BoardScreen
+from fengqiao.screens.detail import DetailScreen
+from fengqiao.screens.forms import ActionForm, ConfirmScreen
+from fengqiao.screens.help import HelpScreen
+from fengqiao.store.db import Database
+from fengqiao.store.orders import OrderStore
 from textual.worker import WorkerCancelled
 
 from .conftest import T0
@@ -282,7 +282,7 @@ async def test_store_changes_update_the_rows(scene) -> None:
 
 
 async def test_paging_search_filters_and_detail(tmp_path: Path, ref, clock) -> None:
-    from store.demo import generate
+    from fengqiao.store.demo import generate
 
     db = Database(tmp_path / "many.db")
     generate(db, orders=3000, days=20, seed=5, clock=clock)
@@ -332,7 +332,7 @@ async def test_paging_search_filters_and_detail(tmp_path: Path, ref, clock) -> N
 
 
 async def test_palette_lists_the_offered_actions(scene) -> None:
-    from screens.palette import ScreenKeys
+    from fengqiao.screens.palette import ScreenKeys
 
     app = make_app(scene, "supervisor")
     async with app.run_test(size=(80, 24)) as pilot:

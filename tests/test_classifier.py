@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from models.classifier import (Classifier, ExampleModel, build_classifier, default_classifier_lexicon,
+from fengqiao.models.classifier import (Classifier, ExampleModel, build_classifier, default_classifier_lexicon,
                                default_example_model, keyword_baseline, load_examples, load_lexicon, normalize)
-from models.errors import ReferenceDataError
-from models.intake import IntakeForm
-from store.intake import desk_history
+from fengqiao.models.errors import ReferenceDataError
+from fengqiao.models.intake import IntakeForm
+from fengqiao.store.intake import desk_history
 
 DATA = Path(__file__).parent / "data"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from console.cli import app
+from fengqiao.console.cli import app
 
 runner = CliRunner()
 
@@ -192,9 +192,9 @@ def test_english(tmp_path: Path) -> None:
 
 def test_run_and_dashboard_take_lang_after_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`fengqiao run --lang en` opens the console in English, as `fengqiao --lang en run` does."""
-    import console.cli as cli
-    import console.dashboard as dashboard
-    from models.i18n import get_lang
+    import fengqiao.console.cli as cli
+    import fengqiao.console.dashboard as dashboard
+    from fengqiao.models.i18n import get_lang
 
     seen: list[str] = []
     monkeypatch.setattr(cli, "_run_console", lambda *a, **k: seen.append(get_lang()))

@@ -11,17 +11,17 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from console.app import FengqiaoApp, StoreChanged
-from console.dashboard import DashboardApp, make_read_only
-from models.clock import FixedClock
-from models.errors import StoreError
-from models.intake import IntakeForm
-from models.reference import default_reference
-from models.roles import Desk, make_desk
-from screens.cockpit import CockpitScreen
-from store.db import Database
-from store.demo import generate
-from store.orders import OrderStore
+from fengqiao.console.app import FengqiaoApp, StoreChanged
+from fengqiao.console.dashboard import DashboardApp, make_read_only
+from fengqiao.models.clock import FixedClock
+from fengqiao.models.errors import StoreError
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.reference import default_reference
+from fengqiao.models.roles import Desk, make_desk
+from fengqiao.screens.cockpit import CockpitScreen
+from fengqiao.store.db import Database
+from fengqiao.store.demo import generate
+from fengqiao.store.orders import OrderStore
 
 from . import kpi_timeline as week
 from .conftest import T0
@@ -162,7 +162,7 @@ async def test_no_color_keeps_the_meaning(demo_path: Path, monkeypatch: pytest.M
 # ---- full numbers: supervisors only, recorded in the access log before they are shown -------------------
 
 def access_lines(db: Database) -> list[tuple[str, str, str, dict[str, Any]]]:
-    from store.audit import access_log
+    from fengqiao.store.audit import access_log
 
     return [(r.desk, r.role, r.target, json.loads(r.detail)) for r in reversed(access_log(db))]
 
@@ -177,15 +177,15 @@ async def test_u_records_the_numbers_then_shows_them(demo_path: Path, tmp_path: 
     path.write_bytes(demo_path.read_bytes())
     app = cockpit_app(path)
     seen_at_recording: list[str] = []
-    import store.audit
+    import fengqiao.store.audit as store_audit
 
-    real = store.audit.record_access
+    real = store_audit.record_access
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         seen_at_recording.append(callers_first_cell(app))  # what the screen shows while the line is written
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(store.audit, "record_access", spy)
+    monkeypatch.setattr(store_audit, "record_access", spy)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert callers_first_cell(app) == "138****2345" and access_lines(app.db) == []
@@ -229,7 +229,7 @@ async def test_no_access_line_no_full_numbers(demo_path: Path, tmp_path: Path, m
     def refuse(*_args: Any, **_kwargs: Any) -> None:
         raise StoreError("数据库文件只读")
 
-    monkeypatch.setattr("store.audit.record_access", refuse)
+    monkeypatch.setattr("fengqiao.store.audit.record_access", refuse)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("u")
@@ -284,7 +284,7 @@ async def test_dashboard_opens_the_cockpit_for_any_desk(demo_path: Path) -> None
 def test_dashboard_unmasked_needs_a_supervisor(demo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from console.cli import app as cli
+    from fengqiao.console.cli import app as cli
 
     calls: list[dict[str, Any]] = []
 
@@ -294,7 +294,7 @@ def test_dashboard_unmasked_needs_a_supervisor(demo_path: Path, tmp_path: Path, 
         if kw.get("access_db") is not None:
             kw["access_db"].close()
 
-    monkeypatch.setattr("console.dashboard.run_dashboard", fake_run)
+    monkeypatch.setattr("fengqiao.console.dashboard.run_dashboard", fake_run)
     runner = CliRunner()
     for role in ([], ["--role", "call_taker"]):
         result = runner.invoke(cli, ["--db", str(demo_path), "dashboard", "--unmasked", *role])

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from console.app import FengqiaoApp
-from console.cli import app as cli
-from models.roles import Desk, make_desk
-from screens.base import DeskBar
-from store.db import Database
-from store.torture import run
+from fengqiao.console.app import FengqiaoApp
+from fengqiao.console.cli import app as cli
+from fengqiao.models.roles import Desk, make_desk
+from fengqiao.screens.base import DeskBar
+from fengqiao.store.db import Database
+from fengqiao.store.torture import run
 from tests.crashkit import Harness, ServerHarness
 
 KILLS = 200

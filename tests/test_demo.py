@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from models.machine import replay
-from store.demo import generate
-from store.projection import load_events, order_tuple
+from fengqiao.models.machine import replay
+from fengqiao.store.demo import generate
+from fengqiao.store.projection import load_events, order_tuple
 
 
 def test_demo_history_is_consistent(db, clock) -> None:
@@ -28,7 +28,7 @@ def test_demo_history_is_consistent(db, clock) -> None:
 
 
 def test_demo_is_reproducible(tmp_path, clock) -> None:
-    from store.db import Database
+    from fengqiao.store.db import Database
 
     numbers = []
     for name in ("a.db", "b.db"):
@@ -42,7 +42,7 @@ def test_demo_is_reproducible(tmp_path, clock) -> None:
 
 def test_parallel_generation_writes_the_same_history(tmp_path, clock) -> None:
     """The worker-process pipeline computes exactly what the single process does (same seed, same clock)."""
-    from store.db import Database
+    from fengqiao.store.db import Database
 
     seen = []
     for name, parallel in (("one.db", False), ("two.db", True)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.finder import department_finder, readings, tag_finder, town_finder
+from fengqiao.models.finder import department_finder, readings, tag_finder, town_finder
 
 
 def first(finder, query: str) -> str:  # noqa: ANN001

@@ -16,15 +16,15 @@ import pytest
 from rich.cells import cell_len
 from sqlalchemy import event
 
-from console.cli import ERROR_LIMIT
-from console.textout import dumps, table
-from models.errors import StoreError, ValidationError
-from models.intake import IntakeForm
-from models.machine import Action, Intent
-from models.text import visible
-from store.audit import verify
-from store.db import Database
-from store.orders import OrderStore
+from fengqiao.console.cli import ERROR_LIMIT
+from fengqiao.console.textout import dumps, table
+from fengqiao.models.errors import StoreError, ValidationError
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent
+from fengqiao.models.text import visible
+from fengqiao.store.audit import verify
+from fengqiao.store.db import Database
+from fengqiao.store.orders import OrderStore
 from tests.test_cli import count, fails, ok, run
 
 HOSTILE = [
@@ -439,7 +439,7 @@ def test_a_really_full_filesystem(tmp_path: Path) -> None:
 def test_spreadsheet_text_is_shown_not_run(tmp_path: Path) -> None:
     import openpyxl
 
-    from models.text import spreadsheet_text
+    from fengqiao.models.text import spreadsheet_text
 
     formula = '=HYPERLINK("http://evil.example","点我")'
     wb = openpyxl.Workbook()

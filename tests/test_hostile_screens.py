@@ -11,18 +11,18 @@ import pytest
 from rich.cells import cell_len
 from textual.widgets import Input, Static, TextArea
 
-from console.app import FengqiaoApp
-from models.clock import FixedClock
-from models.intake import IntakeForm
-from models.reference import default_reference
-from models.roles import make_desk
-from models.text import glyphs
-from screens.detail import DetailScreen
-from screens.dispatch_preview import DispatchPreview
-from screens.intake import IntakeScreen
-from screens.repeat_panel import RepeatPanel
-from store.db import Database
-from store.orders import OrderStore
+from fengqiao.console.app import FengqiaoApp
+from fengqiao.models.clock import FixedClock
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.reference import default_reference
+from fengqiao.models.roles import make_desk
+from fengqiao.models.text import glyphs
+from fengqiao.screens.detail import DetailScreen
+from fengqiao.screens.dispatch_preview import DispatchPreview
+from fengqiao.screens.intake import IntakeScreen
+from fengqiao.screens.repeat_panel import RepeatPanel
+from fengqiao.store.db import Database
+from fengqiao.store.orders import OrderStore
 from tests.conftest import T0
 from tests.intake_helpers import fill, make_app, paste, settle, type_text
 from tests.test_board_ui import open_board

@@ -1,7 +1,7 @@
 """The two string catalogues have the same keys, and every status/action has a name in both."""
 
-from models.i18n import catalogue, t
-from models.machine import Action, Status
+from fengqiao.models.i18n import catalogue, t
+from fengqiao.models.machine import Action, Status
 
 
 def test_catalogues_have_the_same_keys() -> None:

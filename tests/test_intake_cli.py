@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from console.cli import app
+from fengqiao.console.cli import app
 
 runner = CliRunner()
 

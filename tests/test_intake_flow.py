@@ -10,11 +10,11 @@ from datetime import timedelta
 from rich.text import Text
 from textual.widgets import Input, OptionList, TextArea
 
-from screens.dispatch_preview import DispatchPreview
-from screens.intake import IntakeScreen
-from screens.repeat_panel import RepeatPanel
-from screens.tag_picker import TagPicker
-from store.orders import OrderStore
+from fengqiao.screens.dispatch_preview import DispatchPreview
+from fengqiao.screens.intake import IntakeScreen
+from fengqiao.screens.repeat_panel import RepeatPanel
+from fengqiao.screens.tag_picker import TagPicker
+from fengqiao.store.orders import OrderStore
 
 from .intake_helpers import earlier_call, fill, make_app, paste, settle, type_text
 
@@ -327,7 +327,7 @@ async def test_a_store_error_loses_nothing(db, ref, clock) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await fill(pilot, "13857512345", "cl", "", "买到假货，商家不退款")
         clock.set(clock.now - timedelta(days=1))  # harmless; then break the store
-        from models.errors import StoreError
+        from fengqiao.models.errors import StoreError
 
         def broken(*a, **k):  # noqa: ANN002, ANN003, ANN202
             raise StoreError("数据库被占用")
@@ -344,8 +344,8 @@ async def test_a_store_error_loses_nothing(db, ref, clock) -> None:
 
 async def test_recent_calls_follow_the_store(db, ref, clock) -> None:
     """When another desk signs the earlier order, the list shows its new state (on the app's StoreChanged)."""
-    from console.app import StoreChanged
-    from models.machine import Action, Intent
+    from fengqiao.console.app import StoreChanged
+    from fengqiao.models.machine import Action, Intent
 
     first, app = after_earlier_call(db, ref, clock, hours=1)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -363,9 +363,9 @@ async def test_recent_calls_follow_the_store(db, ref, clock) -> None:
 async def test_a_township_centre_starts_in_its_own_town(db, ref, clock) -> None:
     """黄泽镇's centre: the town is filled in, Enter after the phone goes to the address, another town is refused
     at the field (the store would refuse the dispatch too), and a new call starts in 黄泽镇 again."""
-    from console.app import FengqiaoApp
-    from models.roles import make_desk
-    from screens.town_field import TownField
+    from fengqiao.console.app import FengqiaoApp
+    from fengqiao.models.roles import make_desk
+    from fengqiao.screens.town_field import TownField
 
     desk = make_desk(ref, "黄泽镇综治中心", "township", town="HZ")
     app = FengqiaoApp(db=db, desk=desk, clock=clock, ref=ref, watch_store=False)

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from models.clock import FixedClock
-from store.orders import OrderStore
+from fengqiao.models.clock import FixedClock
+from fengqiao.store.orders import OrderStore
 
 from .conftest import T0
 from .intake_helpers import earlier_call, fill, make_app, settle, type_text

@@ -6,13 +6,13 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from models.clock import UTC, FixedClock
-from models.errors import ValidationError
-from models.kpi import (Counts, KpiRow, Weights, Window, compare, improved, is_repeat, last_days, nearest_rank,
+from fengqiao.models.clock import UTC, FixedClock
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.kpi import (Counts, KpiRow, Weights, Window, compare, improved, is_repeat, last_days, nearest_rank,
                         parse_day, periods, quantile, rank, ranked, rates, score, sparkline, spread, window_from)
-from store.db import Database
-from store.kpi import TOTAL_KEY, KpiStore
-from store.orders import OrderStore
+from fengqiao.store.db import Database
+from fengqiao.store.kpi import TOTAL_KEY, KpiStore
+from fengqiao.store.orders import OrderStore
 
 from . import kpi_timeline as week
 

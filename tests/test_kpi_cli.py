@@ -11,13 +11,13 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from console.cli import app
-from console.kpi_report import csv_cell
-from models.clock import FixedClock
-from models.roles import Desk
-from store.db import Database
-from store.demo import generate
-from store.orders import OrderStore
+from fengqiao.console.cli import app
+from fengqiao.console.kpi_report import csv_cell
+from fengqiao.models.clock import FixedClock
+from fengqiao.models.roles import Desk
+from fengqiao.store.db import Database
+from fengqiao.store.demo import generate
+from fengqiao.store.orders import OrderStore
 
 from . import kpi_timeline as week
 from .conftest import T0
@@ -43,7 +43,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _fixed_now(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("console.commands.kpi.system_clock", FixedClock(T0))
+    monkeypatch.setattr("fengqiao.console.commands.kpi.system_clock", FixedClock(T0))
 
 
 def run(db: Path, *args: str):  # noqa: ANN202
@@ -91,7 +91,7 @@ def test_report_xlsx_equals_kpi_json(demo_db: Path, tmp_path: Path) -> None:
     assert "review.xlsx" in ok(demo_db, "report", *WINDOW, "--format", "xlsx", "-o", str(target))
     wb = load_workbook(target)
     assert wb.sheetnames == ["部门排名", "镇街", "标签", "高频来电", "高频地址", "说明"]
-    from console.kpi_report import column_label, columns
+    from fengqiao.console.kpi_report import column_label, columns
 
     cols = columns()
     for by, sheet in (("department", "部门排名"), ("town", "镇街"), ("tag", "标签")):

@@ -9,12 +9,12 @@ from itertools import count
 
 import pytest
 
-from models.clock import UTC
-from models.errors import DomainError, Redundant, ValidationError
-from models.machine import (Action, CallInfo, Event, Intent, OrderState, Status, apply, build, dispatch_payload,
+from fengqiao.models.clock import UTC
+from fengqiao.models.errors import DomainError, Redundant, ValidationError
+from fengqiao.models.machine import (Action, CallInfo, Event, Intent, OrderState, Status, apply, build, dispatch_payload,
                             legal_actions, replay)
-from models.reference import default_reference
-from models.routing import route
+from fengqiao.models.reference import default_reference
+from fengqiao.models.routing import route
 
 T0 = datetime(2026, 11, 28, 1, 30, tzinfo=UTC)
 REF = default_reference()

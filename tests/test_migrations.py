@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from models.errors import StoreError
-from models.intake import IntakeForm
-from models.machine import Action, Intent
-from models.tables import Assignment, Call, Order, OrderEvent, SQLModel
-from store import migrations
-from store.db import Database
-from store.orders import OrderStore
+from fengqiao.models.errors import StoreError
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent
+from fengqiao.models.tables import Assignment, Call, Order, OrderEvent, SQLModel
+from fengqiao.store import migrations
+from fengqiao.store.db import Database
+from fengqiao.store.orders import OrderStore
 
 
 def test_migrate_from_the_first_schema(tmp_path: Path, ref, clock) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.errors import ValidationError
-from models.phone import mask_phone, normalize_phone
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.phone import mask_phone, normalize_phone
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from console.commands.audit import CHECK_FAILED
-from models.errors import PermissionDenied
-from models.privacy import mask_payload, phone_view
-from models.roles import make_desk
-from store.audit import access_log, record_access, verify
-from store.db import Database
+from fengqiao.console.commands.audit import CHECK_FAILED
+from fengqiao.models.errors import PermissionDenied
+from fengqiao.models.privacy import mask_payload, phone_view
+from fengqiao.models.roles import make_desk
+from fengqiao.store.audit import access_log, record_access, verify
+from fengqiao.store.db import Database
 from tests.test_cli import count, fails, ok, run
 
 PHONE = "13857512345"

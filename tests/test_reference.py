@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from models.errors import ReferenceDataError
-from models.reference import load_reference
+from fengqiao.models.errors import ReferenceDataError
+from fengqiao.models.reference import load_reference
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -18,15 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from console.cli import app
-from models.clock import FixedClock
-from models.errors import ValidationError
-from models.intake import IntakeForm
-from models.machine import Action, Intent
-from models.roles import Desk
-from models.text import LIMITS, visible
-from store.db import Database
-from store.orders import OrderStore
+from fengqiao.console.cli import app
+from fengqiao.models.clock import FixedClock
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent
+from fengqiao.models.roles import Desk
+from fengqiao.models.text import LIMITS, visible
+from fengqiao.store.db import Database
+from fengqiao.store.orders import OrderStore
 from tests.conftest import T0
 from tests.test_hostile import HOSTILE, assert_inert
 

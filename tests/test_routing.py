@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.errors import ValidationError
-from models.routing import ONE_TEAM_DEPTS, route
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.routing import ONE_TEAM_DEPTS, route
 
 
 def test_county_department_owns_the_tag(ref) -> None:

@@ -7,8 +7,8 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import Footer, Static
 
-from models.clock import FixedClock
-from screens.base import DeskBar, safe
+from fengqiao.models.clock import FixedClock
+from fengqiao.screens.base import DeskBar, safe
 from tests.conftest import T0
 from tests.test_hostile import HOSTILE, assert_inert
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from models.clock import from_db
-from models.errors import DomainError, NotFound, PermissionDenied, StoreError, ValidationError
-from models.events import GENESIS, hash_fields
-from models.intake import IntakeForm
-from models.machine import Action, Intent, replay
-from models.roles import make_desk
-from store.db import Database
-from store.orders import OrderStore
-from store.projection import load_events
+from fengqiao.models.clock import from_db
+from fengqiao.models.errors import DomainError, NotFound, PermissionDenied, StoreError, ValidationError
+from fengqiao.models.events import GENESIS, hash_fields
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent, replay
+from fengqiao.models.roles import make_desk
+from fengqiao.store.db import Database
+from fengqiao.store.orders import OrderStore
+from fengqiao.store.projection import load_events
 
 FORM = IntakeForm(phone="138 5751 2345", town="HZ", description="店里买到假货，老板不给退", address="黄泽镇人民路1号")
 

@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from models.clock import fmt_local, from_db, system_clock
-from models.i18n import t
-from models.privacy import mask_payload, phone_view
+from fengqiao.models.clock import fmt_local, from_db, system_clock
+from fengqiao.models.i18n import t
+from fengqiao.models.privacy import mask_payload, phone_view
 
 from ..privacy import AsDept, AsDesk, AsRole, AsTown, Unmasked, phones_for
 from ..textout import dumps, echo, table
 
 if TYPE_CHECKING:
-    from models.roles import Desk
-    from store.audit import CheckReport
-    from store.db import Database
+    from fengqiao.models.roles import Desk
+    from fengqiao.store.audit import CheckReport
+    from fengqiao.store.db import Database
 
 CHECK_FAILED = 3  # exit code of `fengqiao check` when it found faults (1: it could not run)
 
@@ -62,8 +62,8 @@ def audit_cmd(
     town: AsTown = None,
 ) -> None:
     """An order's full history: desk, actor, event and record time, payload, chain position and hash."""
-    from store.audit import history
-    from store.orders import OrderStore
+    from fengqiao.store.audit import history
+    from fengqiao.store.orders import OrderStore
 
     chosen = _desk(ctx, desk, role, dept, town)
     phone_view(chosen, unmasked=unmasked)  # refuse before reading anything
@@ -116,8 +116,8 @@ def check_cmd(
 
     Exit code 0: no fault; 3: faults found (listed); 1: the check could not run.
     """
-    from store.audit import verify
-    from store.db import Database, default_db_path
+    from fengqiao.store.audit import verify
+    from fengqiao.store.db import Database, default_db_path
 
     state = _state(ctx)
     path = state.db_path if state.db_path is not None else default_db_path()
@@ -194,7 +194,7 @@ def backup_cmd(
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing backup file")] = False,
 ) -> None:
     """Copy the database with SQLite's online backup API (safe while the console is running)."""
-    from store.backup import backup
+    from fengqiao.store.backup import backup
 
     db = _state(ctx).open_db()
     try:
@@ -213,8 +213,8 @@ def restore_cmd(
                                                         "data (it is saved beside itself first)")] = False,
 ) -> None:
     """Replace the database with a backup: checked first; refuses to drop newer data without --force."""
-    from store.backup import restore
-    from store.db import DEFAULT_BUSY_MS, default_db_path
+    from fengqiao.store.backup import restore
+    from fengqiao.store.db import DEFAULT_BUSY_MS, default_db_path
 
     state = _state(ctx)
     target = state.db_path if state.db_path is not None else default_db_path()
@@ -238,7 +238,7 @@ def torture_cmd(
     desk: Annotated[str, typer.Option("--desk")] = "torture",
 ) -> None:
     """Write orders in a loop; print "ORDER_NO EVENTS" after each commit (for crash tests)."""
-    from store.torture import run
+    from fengqiao.store.torture import run
 
     chosen = _state(ctx).desk(name=desk)
     db = _state(ctx).open_db()

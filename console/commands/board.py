@@ -19,10 +19,10 @@ from typing import Annotated
 import tomli_w
 import typer
 
-from models.errors import ValidationError
-from models.i18n import LANGS, t
-from models.reference import default_reference
-from models.roles import Desk, make_desk
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.i18n import LANGS, t
+from fengqiao.models.reference import default_reference
+from fengqiao.models.roles import Desk, make_desk
 
 from ..config import config_path, load_config
 from ..textout import dumps, echo

@@ -7,14 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
-from models.i18n import get_lang, t
+from fengqiao.models.i18n import get_lang, t
 
 
 def _history(ctx: typer.Context) -> list[tuple[str, str]]:
     """This desk's earlier classifications, if the store exists (classify never creates one)."""
-    from models.errors import StoreError
-    from store.db import default_db_path, open_db
-    from store.intake import desk_history
+    from fengqiao.models.errors import StoreError
+    from fengqiao.store.db import default_db_path, open_db
+    from fengqiao.store.intake import desk_history
 
     state = ctx.obj
     path = state.db_path or default_db_path()
@@ -53,8 +53,8 @@ def register(app: typer.Typer) -> None:
         no_history: Annotated[bool, typer.Option("--no-history", help="ignore this desk's earlier calls")] = False,
     ) -> None:
         """Suggest tags for call descriptions (the same classifier as the intake screen)."""
-        from models.classifier import build_classifier
-        from models.reference import default_reference
+        from fengqiao.models.classifier import build_classifier
+        from fengqiao.models.reference import default_reference
 
         from ..textout import dumps, echo
 
@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
             if as_json:
                 echo(dumps({"text": line, "suggestions": [suggestion_json(ref, s) for s in suggestions]}))
                 continue
-            from models.text import visible
+            from fengqiao.models.text import visible
 
             echo(visible(line, single_line=True))
             if not suggestions:

@@ -17,10 +17,10 @@ from typing import Annotated, Any
 
 import typer
 
-from models.clock import system_clock
-from models.errors import ValidationError
-from models.i18n import get_lang, t
-from models.kpi import RATES, Weights, fmt_rate, local_date, window_from
+from fengqiao.models.clock import system_clock
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.i18n import get_lang, t
+from fengqiao.models.kpi import RATES, Weights, fmt_rate, local_date, window_from
 
 from ..options import AsLang, apply_lang
 from ..privacy import AsDept, AsDesk, AsRole, AsTown, Unmasked, phones_for
@@ -30,7 +30,7 @@ FORMAT_NAMES = {"md": "Markdown", "csv": "CSV", "xlsx": "Excel", "json": "JSON"}
 
 
 def _kpi_store(ctx: typer.Context):  # noqa: ANN202 - returns (Database, KpiStore)
-    from store.kpi import KpiStore
+    from fengqiao.store.kpi import KpiStore
 
     state: Any = ctx.obj
     weights = Weights.from_config(state.config.section("kpi"))
@@ -90,8 +90,8 @@ def register(app: typer.Typer) -> None:
         town: AsTown = None,
     ) -> None:
         """Write the department ranking with every KPI and its counts (xlsx: one sheet per view)."""
-        from console.kpi_report import FORMATS, build, write
-        from models.privacy import phone_view
+        from fengqiao.console.kpi_report import FORMATS, build, write
+        from fengqiao.models.privacy import phone_view
 
         state: Any = ctx.obj
         who = state.desk(name=desk, role=role, dept=dept, town=town, use_config_role=True)
@@ -134,8 +134,8 @@ def register(app: typer.Typer) -> None:
         lang: AsLang = None,
     ) -> None:
         """Open the cockpit read-only (for supervisors, also over SSH): nothing can be changed from it."""
-        from models.privacy import check_unmasked
-        from models.roles import Role
+        from fengqiao.models.privacy import check_unmasked
+        from fengqiao.models.roles import Role
 
         apply_lang(lang)
         state: Any = ctx.obj
@@ -144,7 +144,7 @@ def register(app: typer.Typer) -> None:
         chosen = state.desk(name=desk, role=role, dept=dept, town=town, use_config_role=True)
         if unmasked:
             check_unmasked(chosen)  # refused before anything opens
-        from console.dashboard import run_dashboard
+        from fengqiao.console.dashboard import run_dashboard
 
         # A supervisor's cockpit may show full numbers (u, --unmasked): a separate writer for the access log.
         access_db = state.open_db() if chosen.role == Role.SUPERVISOR else None

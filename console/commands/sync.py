@@ -17,9 +17,9 @@ from typing import Annotated, Any
 import platformdirs
 import typer
 
-from models.clock import fmt_local, from_db_opt, system_clock
-from models.errors import ValidationError
-from models.i18n import t
+from fengqiao.models.clock import fmt_local, from_db_opt, system_clock
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.i18n import t
 
 from ..config import config_path
 
@@ -37,7 +37,7 @@ def shown_url(url: str) -> str:
     """A database URL fit to print (password hidden)."""
     from sqlalchemy.engine import make_url
 
-    from server.store import normalize_url
+    from fengqiao.server.store import normalize_url
 
     return make_url(normalize_url(url)).render_as_string(hide_password=True)
 
@@ -47,8 +47,8 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="server database: a file
 
 
 def _server_store(db: str | None, config: Path | None = None):  # noqa: ANN202 - server.store.ServerStore
-    from server.store import ServerStore
-    from server.webhooks import WebhookConfig
+    from fengqiao.server.store import ServerStore
+    from fengqiao.server.webhooks import WebhookConfig
 
     hooks = WebhookConfig.load(config) if config else None
     return ServerStore(db or default_server_db(), hooks=hooks)
@@ -56,7 +56,7 @@ def _server_store(db: str | None, config: Path | None = None):  # noqa: ANN202 -
 
 def sync_settings(config: Any, server: str | None = None, token: str | None = None) -> dict[str, Any]:
     """Server URL, token and options from the options, the environment and the config's [sync] section."""
-    from store.wire import MAX_PULL, MAX_PUSH  # pydantic: only when syncing, not for every CLI start
+    from fengqiao.store.wire import MAX_PULL, MAX_PUSH  # pydantic: only when syncing, not for every CLI start
 
     section = config.section("sync")
     server = server or os.environ.get("FENGQIAO_SYNC_SERVER") or section.get("server") or None
@@ -82,7 +82,7 @@ def sync_settings(config: Any, server: str | None = None, token: str | None = No
 
 def make_client(db: Any, desk: Any, clock: Any, settings: dict[str, Any]) -> Any:
     """A sync client for ``db`` with the transport and batch sizes of :func:`sync_settings`."""
-    from store.sync import HttpTransport, SyncClient
+    from fengqiao.store.sync import HttpTransport, SyncClient
 
     transport = HttpTransport(settings["server"], settings["token"], timeout=settings["timeout"],
                               verify=settings["verify"])
@@ -92,7 +92,7 @@ def make_client(db: Any, desk: Any, clock: Any, settings: dict[str, Any]) -> Any
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app."""
-    from console.textout import dumps, echo, table
+    from fengqiao.console.textout import dumps, echo, table
 
     server_app = typer.Typer(help="The sync server: run it, manage desks and their tokens.", no_args_is_help=True,
                              add_completion=False, rich_markup_mode=None)
@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
         """Serve the sync API (FastAPI under uvicorn; OpenAPI at /docs)."""
         import uvicorn
 
-        from server.app import create_app
+        from fengqiao.server.app import create_app
 
         if (ssl_certfile is None) != (ssl_keyfile is None):
             raise ValidationError(t("server.ssl_pair"), field="ssl")
@@ -208,7 +208,7 @@ def register(app: typer.Typer) -> None:
         desk: Annotated[str | None, typer.Option("--desk", help="this desk's name (default: from config)")] = None,
     ) -> None:
         """Synchronize this desk with the server: push its events, pull everyone's."""
-        from store.sync import DeskLog, SyncLoop, SyncReport, SyncStatus
+        from fengqiao.store.sync import DeskLog, SyncLoop, SyncReport, SyncStatus
 
         state = ctx.obj
         me = state.desk(name=desk, use_config_role=True)
@@ -265,7 +265,7 @@ def _print_report(report: Any, as_json: bool, dumps: Any, echo: Any) -> None:
 
 
 def _print_status(log: Any, me: str, as_json: bool, dumps: Any, echo: Any) -> None:
-    from store.sync import META_EPOCH, META_LAST_OK
+    from fengqiao.store.sync import META_EPOCH, META_LAST_OK
 
     counts = log.counts()
     data = {"desk": me, "epoch": log.meta(META_EPOCH), "cursor": log.cursor(), "pushed": log.pushed(),

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
-from models.errors import StoreError
-from models.i18n import t
+from fengqiao.models.errors import StoreError
+from fengqiao.models.i18n import t
 
 APP_ID = "fengqiao"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.(sql|py)$")

@@ -13,10 +13,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-from models.reference import default_reference
-from models.roles import make_desk
-from store.board import BoardFilter, BoardQuery
-from store.db import Database
+from fengqiao.models.reference import default_reference
+from fengqiao.models.roles import make_desk
+from fengqiao.store.board import BoardFilter, BoardQuery
+from fengqiao.store.db import Database
 
 from .common import Context, Row, timed
 
@@ -47,8 +47,8 @@ def _console_times(path: Path, ctx: Context) -> tuple[float, float]:
     """
     from textual import events
 
-    from console.app import FengqiaoApp
-    from screens.board import BoardScreen
+    from fengqiao.console.app import FengqiaoApp
+    from fengqiao.screens.board import BoardScreen
 
     ref = default_reference()
     db = Database(path)

@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from store.audit import verify
-from store.backup import backup, restore
-from store.db import Database
+from fengqiao.store.audit import verify
+from fengqiao.store.backup import backup, restore
+from fengqiao.store.db import Database
 from tests.crashkit import FENGQIAO, Harness, ServerHarness
 
 from .common import Context, Row
@@ -135,9 +135,9 @@ def _replay_projection(db: Database) -> tuple[int, float] | None:
     the first overdue moment (board), so `check` and `restore` would find their rows differ from the replay.
     Returns (orders that differed, seconds), or None when nothing differed.
     """
-    from models.machine import replay
-    from store.audit import verify
-    from store.projection import UPSERT_ASSIGNMENT, UPSERT_ORDER, assignment_tuples, load_events_of, order_tuple
+    from fengqiao.models.machine import replay
+    from fengqiao.store.audit import verify
+    from fengqiao.store.projection import UPSERT_ASSIGNMENT, UPSERT_ORDER, assignment_tuples, load_events_of, order_tuple
 
     report = verify(db)
     stale = sorted({f.order_no for f in report.faults if f.log == "orders" and f.order_no})

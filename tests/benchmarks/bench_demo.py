@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from store.db import Database
-from store.demo import generate
+from fengqiao.store.db import Database
+from fengqiao.store.demo import generate
 
 from .common import Context, Row
 

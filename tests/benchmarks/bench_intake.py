@@ -23,10 +23,10 @@ import statistics
 import time
 from pathlib import Path
 
-from models.classifier import (Classifier, ExampleModel, Lexicon, build_classifier, default_classifier_lexicon,
+from fengqiao.models.classifier import (Classifier, ExampleModel, Lexicon, build_classifier, default_classifier_lexicon,
                                default_example_model, keyword_baseline, load_examples)
-from models.clock import FixedClock
-from models.reference import default_reference
+from fengqiao.models.clock import FixedClock
+from fengqiao.models.reference import default_reference
 
 from .common import BENCH_NOW, Context, Row
 
@@ -125,8 +125,8 @@ def _latency(fn, texts: list[str], repeat: int = 3) -> tuple[float, float]:  # n
 
 
 def latency_rows(ctx: Context) -> list[Row]:
-    from store.db import Database
-    from store.intake import desk_history
+    from fengqiao.store.db import Database
+    from fengqiao.store.intake import desk_history
 
     ref = default_reference()
     texts = [r["text"] for r in _rows("calls.csv")]
@@ -186,12 +186,12 @@ CALLS = [
 
 
 async def _drill(ctx: Context) -> list[dict[str, object]]:
-    from models.roles import make_desk
-    from screens.intake import IntakeScreen
-    from store.db import Database
+    from fengqiao.models.roles import make_desk
+    from fengqiao.screens.intake import IntakeScreen
+    from fengqiao.store.db import Database
     from tests.intake_helpers import settle, type_text
 
-    from console.app import FengqiaoApp
+    from fengqiao.console.app import FengqiaoApp
 
     path = ctx.scratch("drill.db")
     db = Database(path)

@@ -28,10 +28,10 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from models.clock import to_db
-from models.kpi import last_days, local_date
-from store.db import Database
-from store.kpi import KpiStore
+from fengqiao.models.clock import to_db
+from fengqiao.models.kpi import last_days, local_date
+from fengqiao.store.db import Database
+from fengqiao.store.kpi import KpiStore
 
 from .common import ROOT, Context, Row, timed
 

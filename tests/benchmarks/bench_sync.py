@@ -24,17 +24,17 @@ from pathlib import Path
 
 import httpx
 
-from models.clock import local_day
-from models.events import new_id
-from models.intake import IntakeForm, validate_intake
-from models.machine import Action, CallInfo, Event, Intent, apply, build, dispatch_payload
-from models.reference import default_reference
-from models.routing import route
-from server.store import ServerStore
-from store.db import Database
-from store.projection import INSERT_CALL, INSERT_EVENT, DeskChain, call_tuple, save_order
-from store.sync import HttpTransport, SyncClient
-from store.wire import PullResponse
+from fengqiao.models.clock import local_day
+from fengqiao.models.events import new_id
+from fengqiao.models.intake import IntakeForm, validate_intake
+from fengqiao.models.machine import Action, CallInfo, Event, Intent, apply, build, dispatch_payload
+from fengqiao.models.reference import default_reference
+from fengqiao.models.routing import route
+from fengqiao.server.store import ServerStore
+from fengqiao.store.db import Database
+from fengqiao.store.projection import INSERT_CALL, INSERT_EVENT, DeskChain, call_tuple, save_order
+from fengqiao.store.sync import HttpTransport, SyncClient
+from fengqiao.store.wire import PullResponse
 
 from .common import CACHE, ROOT, Context, Row
 
@@ -111,7 +111,7 @@ def server_process(url: str, workdir: Path) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     log = (workdir / "server.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "console.cli", "server", "run", "--port", str(port), "--db", url,
+    proc = subprocess.Popen([sys.executable, "-m", "fengqiao.console.cli", "server", "run", "--port", str(port), "--db", url,
                              "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -27,9 +27,9 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 
-from models import classifier as C
-from models.classifier import Classifier, ExampleModel, default_classifier_lexicon, load_examples, normalize
-from models.reference import Reference, default_reference
+from fengqiao.models import classifier as C
+from fengqiao.models.classifier import Classifier, ExampleModel, default_classifier_lexicon, load_examples, normalize
+from fengqiao.models.reference import Reference, default_reference
 
 SIMILAR = 0.3
 FOLDS = 5

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from models.clock import UTC, FixedClock
+from fengqiao.models.clock import UTC, FixedClock
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".bench"
@@ -49,9 +49,9 @@ class Context:
 
     def demo_db(self, orders: int, days: int | None = None) -> Path:
         """A demo database with ``orders`` orders, built once and kept in .bench/ (copy it before writing)."""
-        from store import migrations
-        from store.db import Database
-        from store.demo import generate
+        from fengqiao.store import migrations
+        from fengqiao.store.db import Database
+        from fengqiao.store.demo import generate
 
         days = days or demo_days(orders)
         name = f"demo-{orders}-{days}-v{DEMO_VERSION}"
@@ -122,9 +122,9 @@ def publish_base(path: Path, name: str, head: int) -> None:
 def build_base(orders: int) -> Path:
     """Generate a shared demo database at this checkout's schema (``python -c 'from tests.benchmarks.common
     import build_base; build_base(1_000_000)'`` once per machine; the benchmarks also build what they miss)."""
-    from store import migrations
-    from store.db import Database
-    from store.demo import generate
+    from fengqiao.store import migrations
+    from fengqiao.store.db import Database
+    from fengqiao.store.demo import generate
 
     days = demo_days(orders)
     name = f"demo-{orders}-{days}-v{DEMO_VERSION}"

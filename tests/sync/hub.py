@@ -14,20 +14,20 @@ from sqlalchemy import create_engine
 
 from fastapi.testclient import TestClient
 
-from models.clock import FixedClock
-from models.events import new_id
-from models.intake import IntakeForm
-from models.machine import Event
-from models.reference import default_reference
-from models.roles import Desk, make_desk
-from server.app import create_app
-from server.schema import ServerModel
-from server.store import ServerStore
-from store.db import Database
-from store.orders import OrderStore
-from store.projection import append_events
-from store.sync import HttpTransport, SyncClient, SyncReport
-from store.wire import WireEvent, wire_from_row
+from fengqiao.models.clock import FixedClock
+from fengqiao.models.events import new_id
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Event
+from fengqiao.models.reference import default_reference
+from fengqiao.models.roles import Desk, make_desk
+from fengqiao.server.app import create_app
+from fengqiao.server.schema import ServerModel
+from fengqiao.server.store import ServerStore
+from fengqiao.store.db import Database
+from fengqiao.store.orders import OrderStore
+from fengqiao.store.projection import append_events
+from fengqiao.store.sync import HttpTransport, SyncClient, SyncReport
+from fengqiao.store.wire import WireEvent, wire_from_row
 
 from .sim import T0
 

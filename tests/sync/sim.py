@@ -29,18 +29,18 @@ from typing import Any
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from models.clock import UTC, FixedClock
-from models.errors import FengqiaoError
-from models.intake import IntakeForm
-from models.machine import Action, Intent, replay
-from models.reference import default_reference
-from models.roles import Desk, make_desk
-from server.app import create_app
-from server.store import ServerStore, _event
-from store.db import Database
-from store.orders import OrderStore
-from store.projection import assignment_tuples, order_tuple
-from store.sync import (META_CURSOR, DeskLog, HttpTransport, SimulatedCrash, SyncClient, SyncError,
+from fengqiao.models.clock import UTC, FixedClock
+from fengqiao.models.errors import FengqiaoError
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent, replay
+from fengqiao.models.reference import default_reference
+from fengqiao.models.roles import Desk, make_desk
+from fengqiao.server.app import create_app
+from fengqiao.server.store import ServerStore, _event
+from fengqiao.store.db import Database
+from fengqiao.store.orders import OrderStore
+from fengqiao.store.projection import assignment_tuples, order_tuple
+from fengqiao.store.sync import (META_CURSOR, DeskLog, HttpTransport, SimulatedCrash, SyncClient, SyncError,
                         SyncUnavailable, set_meta, timeline)
 
 T0 = datetime(2026, 11, 28, 1, 30, tzinfo=UTC)

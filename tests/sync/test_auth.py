@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from console.cli import app
-from models.errors import ValidationError
-from models.intake import IntakeForm
-from models.machine import Action, Intent
-from store.sync import HttpTransport, SyncAuthError, SyncClient, SyncError
-from store.wire import PushRequest
+from fengqiao.console.cli import app
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent
+from fengqiao.store.sync import HttpTransport, SyncAuthError, SyncClient, SyncError
+from fengqiao.store.wire import PushRequest
 
 from .hub import FORM, FORM_HZ, Hub
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from console.cli import app
-from models.machine import Action, Intent
-from store.audit import verify
+from fengqiao.console.cli import app
+from fengqiao.models.machine import Action, Intent
+from fengqiao.store.audit import verify
 
 from .hub import FORM, Hub
 

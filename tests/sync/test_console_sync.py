@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from console.app import FengqiaoApp
-from models.roles import make_desk
-from screens.base import DeskBar
-from server.app import create_app
-from server.store import ServerStore
-from store.db import Database
-from store.orders import OrderStore
-from store.sync import HttpTransport, SyncClient
+from fengqiao.console.app import FengqiaoApp
+from fengqiao.models.roles import make_desk
+from fengqiao.screens.base import DeskBar
+from fengqiao.server.app import create_app
+from fengqiao.server.store import ServerStore
+from fengqiao.store.db import Database
+from fengqiao.store.orders import OrderStore
+from fengqiao.store.sync import HttpTransport, SyncClient
 
 from .hub import FORM
 

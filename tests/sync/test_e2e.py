@@ -18,14 +18,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from models.clock import system_clock
-from models.intake import IntakeForm
-from models.machine import Action, Intent
-from models.roles import make_desk
-from store.db import Database
-from store.orders import OrderStore
+from fengqiao.models.clock import system_clock
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent
+from fengqiao.models.roles import make_desk
+from fengqiao.store.db import Database
+from fengqiao.store.orders import OrderStore
 
-FENGQIAO = [sys.executable, "-m", "console.cli"]
+FENGQIAO = [sys.executable, "-m", "fengqiao.console.cli"]
 ORDERS = 300
 WAIT = 90.0
 
@@ -174,6 +174,6 @@ def test_server_and_desk_killed_mid_sync_lose_nothing(world: World) -> None:
 
 
 def store_ref():  # noqa: ANN201
-    from models.reference import default_reference
+    from fengqiao.models.reference import default_reference
 
     return default_reference()

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from console.cli import app
-from models.errors import DomainError, Redundant
-from models.machine import Action, Intent, OrderState, apply, replay
-from store.db import Database
-from store.demo import generate
-from store.projection import assignment_tuples, load_events, order_tuple
+from fengqiao.console.cli import app
+from fengqiao.models.errors import DomainError, Redundant
+from fengqiao.models.machine import Action, Intent, OrderState, apply, replay
+from fengqiao.store.db import Database
+from fengqiao.store.demo import generate
+from fengqiao.store.projection import assignment_tuples, load_events, order_tuple
 
 from .hub import FORM, Hub, HubDesk
 

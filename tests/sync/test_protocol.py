@@ -8,9 +8,9 @@ import threading
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from models.machine import Action, Intent
-from store.sync import SimulatedCrash
-from store.wire import PushRequest
+from fengqiao.models.machine import Action, Intent
+from fengqiao.store.sync import SimulatedCrash
+from fengqiao.store.wire import PushRequest
 
 from .hub import FORM, FORM_HZ, Hub
 

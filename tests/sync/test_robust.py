@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from console.app import FengqiaoApp
-from models.roles import make_desk
-from screens.base import DeskBar
-from screens.help import HelpScreen
-from store.sync import Backoff, HttpTransport, SyncClient, SyncLoop, SyncUnavailable
+from fengqiao.console.app import FengqiaoApp
+from fengqiao.models.roles import make_desk
+from fengqiao.screens.base import DeskBar
+from fengqiao.screens.help import HelpScreen
+from fengqiao.store.sync import Backoff, HttpTransport, SyncClient, SyncLoop, SyncUnavailable
 
 ANSWERS = {
     "garbage": b"\x00\xff\xfe not http at all\r\n\r\n",

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from models.errors import ValidationError
-from models.machine import Action, Intent
-from server.webhooks import Deliverer, WebhookConfig, pending
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.machine import Action, Intent
+from fengqiao.server.webhooks import Deliverer, WebhookConfig, pending
 
 from .hub import FORM, Hub
 
