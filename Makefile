@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench setup clean
+.PHONY: run test bench check setup clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,16 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n auto $(ARGS)
+
+# Lint, format check, types and import contracts. mypy reads .venv/typecheck/fengqiao, links to the top-level folders
+# (they install as fengqiao.* through package-dir, which mypy cannot follow from the source tree).
+TYPECHECK := $(VENV)/typecheck/fengqiao
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	@mkdir -p $(TYPECHECK) && for p in console models screens store server fixtures; do ln -sfn ../../../$$p $(TYPECHECK)/$$p; done
+	cd $(VENV)/typecheck && ../bin/mypy --config-file ../../pyproject.toml -p fengqiao
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks $(ARGS)
