@@ -289,21 +289,21 @@ class ExampleModel:
     def __init__(self, items: Iterable[tuple[str, int]], ntags: int, *, alpha: float = EXAMPLE_ALPHA,
                  sizes: tuple[int, ...] = EXAMPLE_SIZES) -> None:
         self.sizes = sizes
-        counts: list[Counter[str]] = [Counter() for _ in range(ntags)]
+        counts: list[defaultdict[str, float]] = [defaultdict(float) for _ in range(ntags)]
         vocabulary: set[str] = set()
         n = 0
         for text, tag in items:
             grams = _grams(text, sizes)
-            for gram, c in grams.items():
-                counts[tag][gram] += 1 + math.log(c)
+            for gram, times in grams.items():
+                counts[tag][gram] += 1 + math.log(times)
             vocabulary.update(grams)
             n += 1
         self.size = n
         v = max(1, len(vocabulary))
         self.base = [math.log(alpha / (sum(c.values()) + alpha * v)) for c in counts]
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for tag, c in enumerate(counts):
-            for gram, x in c.items():
+        for tag, weights in enumerate(counts):
+            for gram, x in weights.items():
                 postings[gram].append((tag, math.log((x + alpha) / alpha)))
         self.postings = {g: tuple(p) for g, p in postings.items()}
 

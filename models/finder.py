@@ -33,7 +33,7 @@ class Entry:
 
 def readings(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Full pinyin and initials of ``text``, for each combination of a character's readings (a few at most)."""
-    syllables = pinyin(text, style=Style.NORMAL, heteronym=True, errors=lambda s: [c for c in s.lower()])
+    syllables = pinyin(text, style=Style.NORMAL, heteronym=True, errors=lambda s: list(s.lower()))  # type: ignore[arg-type,return-value]  # pypinyin accepts a list
     options = [tuple(dict.fromkeys(s)) or ("",) for s in syllables]
     combos = list(itertools.islice(itertools.product(*options), MAX_READINGS))
     full = tuple(dict.fromkeys("".join(c) for c in combos))

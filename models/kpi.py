@@ -186,11 +186,11 @@ T = TypeVar("T")
 
 def rank(items: Sequence[T], key: Callable[[T], float | None]) -> list[int | None]:
     """Competition ranking (1, 2, 2, 4) by ``key`` descending; items whose key is ``None`` get no rank."""
-    scored = sorted((key(x) for x in items if key(x) is not None), reverse=True)
+    scored = sorted((v for v in map(key, items) if v is not None), reverse=True)
     first: dict[float, int] = {}
     for i, value in enumerate(scored, start=1):
-        first.setdefault(value, i)  # type: ignore[arg-type]
-    return [None if key(x) is None else first[key(x)] for x in items]  # type: ignore[index]
+        first.setdefault(value, i)
+    return [None if (v := key(x)) is None else first[v] for x in items]
 
 
 def compare(current: Mapping[str, float | None], previous: Mapping[str, float | None]) -> dict[str, float | None]:

@@ -29,6 +29,7 @@ import copy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from collections.abc import Callable
 from typing import Any
 
 from .clock import from_db, from_db_opt, to_db, to_db_opt
@@ -520,7 +521,7 @@ def _h_judge_return(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -
     a.return_justified = justified
 
 
-_HANDLERS = {
+_HANDLERS: dict[str, Callable[..., None]] = {  # keyed by the event kind, a str (Action is a StrEnum)
     Action.SIGN: _h_sign,
     Action.ARRIVE: _h_arrive,
     Action.FEEDBACK: _h_feedback,

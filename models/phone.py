@@ -10,6 +10,7 @@ Accepted (spaces, hyphens and brackets are ignored):
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from .errors import ValidationError
 from .i18n import t
@@ -20,7 +21,7 @@ _SHORT_AREA = re.compile(r"^0(10|2\d)")
 _SEPARATORS = re.compile(r"[\s\-()（）—–.]")
 
 
-def _fail(key: str, **kw: object) -> ValidationError:
+def _fail(key: str, **kw: Any) -> ValidationError:
     return ValidationError(t(f"phone.{key}", **kw), field="phone")
 
 

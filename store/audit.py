@@ -38,7 +38,7 @@ from fengqiao.models.privacy import UNMASKED, AccessRecord, access_hash
 from fengqiao.models.roles import Desk
 from fengqiao.models.text import clip
 
-from .db import Database
+from .db import Database, raw_sqlite
 from .projection import (ASSIGNMENT_COLUMNS, CALL_COLUMNS, ORDER_COLUMNS, assignment_tuples, call_tuple, has_sync_table,
                          order_tuple)
 
@@ -133,8 +133,7 @@ def _access_digest(rec: AccessRecord) -> str:
 
 def _cursor(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
     """Stream rows straight from the driver (no per-row SQLAlchemy objects: millions of events)."""
-    raw = conn.connection.driver_connection
-    cur = raw.execute(sql, params)
+    cur = raw_sqlite(conn).execute(sql, params)
     try:
         while rows := cur.fetchmany(2000):
             yield from rows

@@ -219,7 +219,9 @@ class Database:
         """Fold the WAL back into the main file (outside any transaction), e.g. before copying it."""
         raw = self.engine.raw_connection()
         try:
-            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            driver = raw.driver_connection
+            assert isinstance(driver, sqlite3.Connection), driver
+            driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             raise _explain(exc, self.path, self.busy_ms) from None
         finally:
@@ -233,6 +235,13 @@ class Database:
     def meta(self, key: str) -> str | None:
         with self.read() as conn:
             return get_meta(conn, key)
+
+
+def raw_sqlite(conn: Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under a SQLAlchemy one: plain tuples for bulk reads, PRAGMAs outside a transaction."""
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection), raw
+    return raw
 
 
 def get_meta(conn: Connection, key: str) -> str | None:

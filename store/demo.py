@@ -19,7 +19,7 @@ import heapq
 import multiprocessing
 import random
 from itertools import accumulate
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,7 +72,7 @@ class _Flight:
     plan: list[tuple[datetime, Intent]]
 
 
-def _weighted(rng: random.Random, table: dict[str, float], keys: list[str]) -> Callable[[], str]:
+def _weighted(rng: random.Random, table: Mapping[str, float], keys: list[str]) -> Callable[[], str]:
     weights = [table.get(k, 1.0) for k in keys]
     cum: list[float] = []
     total = 0.0
@@ -116,7 +116,7 @@ class _Generator:
         midnight = local(self.start).replace(hour=0, minute=0, second=0, microsecond=0)
         span_days = (self.end - self.start).days + 2
         cum = list(accumulate(HOUR_WEIGHTS))
-        times = []
+        times: list[datetime] = []
         while len(times) < n:
             hour = rng.choices(range(24), cum_weights=cum)[0]
             when = (midnight + timedelta(days=rng.randrange(span_days), hours=hour,
@@ -367,7 +367,7 @@ def _worker(queue: Any, kwargs: dict[str, Any]) -> None:
 
 
 def _batches_in_worker(kwargs: dict[str, Any]) -> Iterator[_Batch]:
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    ctx: Any = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     queue = ctx.Queue(maxsize=2)
     proc = ctx.Process(target=_worker, args=(queue, kwargs), daemon=True)
     proc.start()
@@ -398,7 +398,7 @@ def generate(db: Database, *, orders: int, days: int = 90, seed: int = 1, clock:
     with db.read() as conn:
         heads = {d: (int(q), str(h)) for d, q, h in conn.exec_driver_sql("SELECT desk, seq, hash FROM desk_heads")}
         counters = {(p, d): int(n) for p, d, n in conn.exec_driver_sql("SELECT prefix, day, last FROM order_counters")}
-    kwargs = {"orders": orders, "days": days, "seed": seed, "end": end, "heads": heads, "counters": counters}
+    kwargs: dict[str, Any] = {"orders": orders, "days": days, "seed": seed, "end": end, "heads": heads, "counters": counters}
     if parallel is None:
         parallel = orders >= 5000 and ref is None
     batches = _batches_in_worker(kwargs) if parallel else _produce(ref or default_reference(), **kwargs)

@@ -24,7 +24,7 @@ from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.routing import describe_assignee
 
 from .board import PENDING_DUE
-from .db import Database
+from .db import Database, raw_sqlite
 
 VIEWS = ("department", "town", "tag", "overall")
 TOTAL_KEY = "ALL"
@@ -284,8 +284,8 @@ class KpiStore:
         sql = _ASSIGNMENT_COUNTS.format(key=self._key(by), where=mine)
         for row in conn.exec_driver_sql(sql, self._params(window, now, dept)).mappings():
             merged.setdefault(row["key"], {}).update(row)
-        for key, row in self._order_counts(conn, window, by, dept).items():
-            merged.setdefault(key, {}).update(row)
+        for key, order_row in self._order_counts(conn, window, by, dept).items():
+            merged.setdefault(key, {}).update(order_row)
         return {k: Counts.from_mapping(v) for k, v in sorted(merged.items())}
 
     def _department_total(self, conn: Connection, window: Window, dept: str | None,
@@ -309,7 +309,7 @@ class KpiStore:
         """
         params = self._params(window, dept=dept)
         sql = _DURATIONS.format(key=self._key(by), where=_MINE if dept else "")
-        raw = conn.connection.driver_connection  # plain tuples: no Row objects for a million rows
+        raw = raw_sqlite(conn)  # plain tuples: no Row objects for a million rows
         columns = list(zip(*raw.execute(sql, params).fetchall())) or [(), (), (), ()]
         keys = columns[0]
         values: dict[str, list[list[float]]] = {}
@@ -404,7 +404,7 @@ class KpiStore:
             def one(sql: str) -> int:
                 return int(conn.exec_driver_sql(sql, p).scalar() or 0)
 
-            status = dict(conn.exec_driver_sql(
+            status: dict[str, int] = dict(conn.exec_driver_sql(
                 f"SELECT status, count(*) FROM orders WHERE status IN {_WORKING} OR status IN ('fed_back', 'visited') "
                 "GROUP BY status").all())
             counts = Today(
