@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench check setup clean
+.PHONY: run test bench check wheel-check setup clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ check: $(STAMP)
 	@mkdir -p $(TYPECHECK) && for p in console models screens store server fixtures; do ln -sfn ../../../$$p $(TYPECHECK)/$$p; done
 	cd $(VENV)/typecheck && ../bin/mypy --config-file ../../pyproject.toml -p fengqiao
 	$(VENV)/bin/lint-imports
+
+# The wheel has one top-level package, fengqiao, and a pipx install of it works in a clean environment.
+wheel-check: $(STAMP)
+	bash .ci/wheel-check
 
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks $(ARGS)
