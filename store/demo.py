@@ -33,7 +33,7 @@ from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.routing import route
 
 from .db import Database
-from .projection import (INSERT_CALL, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_HEAD, UPSERT_ORDER, DeskChain,
+from .projection import (CALL_COLUMNS, INSERT_CALL, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_HEAD, UPSERT_ORDER, DeskChain,
                          assignment_tuples, call_tuple, order_tuple)
 
 # Relative call volume per tag (default 1): the matters that fill a real 110 linkage desk.
@@ -339,14 +339,23 @@ def _produce(ref: Reference, *, orders: int, days: int, seed: int, end: datetime
     yield batch(len(times))
 
 
+_CALL_LINKED = CALL_COLUMNS.index("linked")
+
+
 def _write(conn: Connection, b: _Batch) -> None:
     if b.events:
         conn.exec_driver_sql(INSERT_EVENT, b.events)
-    if b.calls:
-        conn.exec_driver_sql(INSERT_CALL, b.calls)
+    # An order's own call first (orders.call_id refers to it), then the orders, then the linked repeat calls: the
+    # search index picks a linked call up when it is inserted, and only if its order is already there.
+    own = [c for c in b.calls if not c[_CALL_LINKED]]
+    linked = [c for c in b.calls if c[_CALL_LINKED]]
+    if own:
+        conn.exec_driver_sql(INSERT_CALL, own)
     if b.orders:
         conn.exec_driver_sql(UPSERT_ORDER, b.orders)
         conn.exec_driver_sql(UPSERT_ASSIGNMENT, b.assignments)
+    if linked:
+        conn.exec_driver_sql(INSERT_CALL, linked)
     if b.heads:
         conn.exec_driver_sql(UPSERT_HEAD, b.heads)
     if b.counters:
