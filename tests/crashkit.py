@@ -1,9 +1,9 @@
 """Crash safety: kill writers with SIGKILL at random moments, then prove nothing acknowledged was lost.
 
-Victims are real processes running the store's write loop (:func:`store.torture.run`), each acknowledging
+Victims are real processes running the store's write loop (:func:`tests.torture.run`), each acknowledging
 every committed write (``ORDER_NO EVENTS``) before it goes on:
 
-* ``exec`` victims are the real command line, ``fengqiao --db PATH torture``, started from scratch (the
+* ``exec`` victims are real processes, ``python -m tests.torture --db PATH``, started from scratch (the
   first one creates the database, so some kills land in start-up and in the first migration);
 * ``fork`` victims run the same function in a process forked from a multiprocessing fork server that has
   already imported the code, so a kill costs milliseconds instead of a ~0.5 s interpreter start-up. The
@@ -40,13 +40,16 @@ from pathlib import Path
 from typing import Any
 
 FENGQIAO = shutil.which("fengqiao", path=str(Path(sys.executable).parent)) or "fengqiao"
+# The crash tests' writer: a real process from scratch, the store's write loop (test-only, not a product command).
+TORTURE = [sys.executable, "-m", "tests.torture"]
+ROOT = Path(__file__).resolve().parents[1]  # where ``tests`` is importable from
 
 
 def _fork_victim(db_path: str, desk: str, seed: int, ack_path: str) -> None:
-    """The body of a forked victim: the same loop as ``fengqiao torture``, acknowledging to a file."""
+    """The body of a forked victim: the same loop as ``python -m tests.torture``, acknowledging to a file."""
     from fengqiao.models.roles import Desk
     from fengqiao.store.db import Database
-    from fengqiao.store.torture import run
+    from tests.torture import run
 
     fd = os.open(ack_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
@@ -105,7 +108,7 @@ class Harness:
         self.stats = Stats()
         self._spawned = 0
         self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["tests.crashkit", "fengqiao.store.torture", "fengqiao.store.db"])
+        self._ctx.set_forkserver_preload(["tests.crashkit", "tests.torture", "fengqiao.store.db"])
 
     # ---- victims ------------------------------------------------------------------------------------
     def start_victim(self, slot: int) -> Victim:
@@ -116,8 +119,9 @@ class Harness:
         now = time.monotonic()
         if n == 0 or (self.exec_every and n % self.exec_every == 0):
             env = {**os.environ, "FENGQIAO_CONFIG": str(self.work / "no-config.toml")}
-            proc = subprocess.Popen([FENGQIAO, "--db", str(self.db_path), "torture", "--seed", str(seed),
-                                     "--desk", desk], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+            proc = subprocess.Popen([*TORTURE, "--db", str(self.db_path), "--seed", str(seed),
+                                     "--desk", desk], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                                    cwd=ROOT)
             return Victim("exec", now, now + self.rng.uniform(0, self.exec_delay), proc)
         ack_path = self.work / f"acks-{n}.txt"
         proc = self._ctx.Process(target=_fork_victim, args=(str(self.db_path), desk, seed, str(ack_path)),
@@ -264,7 +268,7 @@ class _Desk:
         from fengqiao.models.errors import FengqiaoError
         from fengqiao.models.intake import IntakeForm
         from fengqiao.models.machine import Action, Intent
-        from fengqiao.store.torture import TEXTS
+        from tests.torture import TEXTS
 
         rng = self.rng
         try:

@@ -15,7 +15,7 @@ from fengqiao.console.cli import app as cli
 from fengqiao.models.roles import Desk, make_desk
 from fengqiao.screens.base import DeskBar
 from fengqiao.store.db import Database
-from fengqiao.store.torture import run
+from tests.torture import run
 from tests.crashkit import Harness, ServerHarness
 
 KILLS = 200
@@ -26,7 +26,7 @@ async def test_200_sigkills_lose_nothing_acknowledged(tmp_path: Path, ref, clock
     harness = Harness(db_path, tmp_path / "work", seed=11)
     stats = harness.run(KILLS)
     assert stats.kills == KILLS
-    assert stats.exec_kills >= KILLS // 10  # real `fengqiao torture` processes, not only forked ones
+    assert stats.exec_kills >= KILLS // 10  # real `python -m tests.torture` processes, not only forked ones
     assert stats.acked_writes > KILLS // 4, stats  # the victims did write between the kills
     assert harness.check() == []
     # The console starts normally on the database and the CLI's own check agrees.

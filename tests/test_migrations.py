@@ -6,12 +6,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
 
 from fengqiao.models.errors import StoreError
 from fengqiao.models.intake import IntakeForm
 from fengqiao.models.machine import Action, Intent
-from fengqiao.models.tables import Assignment, Call, Order, OrderEvent, SQLModel
 from fengqiao.store import migrations
 from fengqiao.store.db import Database
 from fengqiao.store.orders import OrderStore
@@ -50,23 +48,3 @@ def test_database_from_a_newer_program_is_refused(tmp_path: Path) -> None:
 def test_migration_files_are_numbered_without_gaps() -> None:
     versions = [v for v, _ in migrations.steps()]
     assert versions == list(range(1, len(versions) + 1))
-
-
-def test_sqlmodel_tables_match_the_migrated_schema(db: Database) -> None:
-    with db.read() as conn:
-        for table in SQLModel.metadata.sorted_tables:
-            cols = {row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table.name})")}
-            assert cols, f"table {table.name} missing"
-            missing = {c.name for c in table.columns} - cols
-            assert not missing, f"{table.name}: columns {missing} not in the schema"
-
-
-def test_sqlmodel_reads_typed_rows(store: OrderStore, db: Database, clock) -> None:
-    o = store.dispatch(IntakeForm(phone="13857512345", town="LS", description="物业"), "B02")
-    with Session(db.engine) as session:
-        order = session.exec(select(Order).where(Order.order_no == o.order_no)).one()
-        assert order.created_at == clock() and order.created_at.tzinfo is not None
-        assert order.mode == "dual"
-        assert len(session.exec(select(Assignment).where(Assignment.order_id == order.id)).all()) == 2
-        assert session.exec(select(Call)).one().phone == "13857512345"
-        assert session.exec(select(OrderEvent)).one().kind == "dispatch"

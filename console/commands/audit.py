@@ -1,4 +1,4 @@
-"""CLI commands for the audit area: ``audit``, ``check``, ``backup``, ``restore`` (and the hidden ``torture``)."""
+"""CLI commands for the audit area: ``audit``, ``check``, ``backup``, ``restore``."""
 
 from __future__ import annotations
 
@@ -229,35 +229,9 @@ def restore_cmd(
                path=result.saved_as))
 
 
-# ---- torture (hidden): the crash test's writer -----------------------------------------------------------
-
-def torture_cmd(
-    ctx: typer.Context,
-    seed: Annotated[int, typer.Option("--seed")] = 1,
-    count: Annotated[int | None, typer.Option("--count", help="stop after this many writes (default: never)")] = None,
-    desk: Annotated[str, typer.Option("--desk")] = "torture",
-) -> None:
-    """Write orders in a loop; print "ORDER_NO EVENTS" after each commit (for crash tests)."""
-    from fengqiao.store.torture import run
-
-    chosen = _state(ctx).desk(name=desk)
-    db = _state(ctx).open_db()
-    out = sys.stdout
-
-    def ack(order_no: str, events: int) -> None:
-        out.write(f"{order_no} {events}\n")
-        out.flush()
-
-    try:
-        run(db, desk=chosen, seed=seed, ack=ack, count=count)
-    finally:
-        db.close()
-
-
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app."""
     app.command("audit")(audit_cmd)
     app.command("check")(check_cmd)
     app.command("backup")(backup_cmd)
     app.command("restore")(restore_cmd)
-    app.command("torture", hidden=True)(torture_cmd)

@@ -15,7 +15,7 @@ from pathlib import Path
 from fengqiao.store.audit import verify
 from fengqiao.store.backup import backup, restore
 from fengqiao.store.db import Database
-from tests.crashkit import FENGQIAO, Harness, ServerHarness
+from tests.crashkit import FENGQIAO, TORTURE, Harness, ServerHarness
 
 from .common import Context, Row
 
@@ -40,7 +40,7 @@ def bench(ctx: Context) -> list[Row]:
     problems = harness.check()
     verdict = time.perf_counter() - started
     rows += [
-        Row("crash", f"{stats.kills:,} SIGKILLs ({stats.exec_kills} of `fengqiao torture`, 2 at once)",
+        Row("crash", f"{stats.kills:,} SIGKILLs ({stats.exec_kills} of `python -m tests.torture`, 2 at once)",
             stats.seconds, "s", note="PASS" if not problems else f"FAIL: {problems[:3]}"),
         Row("crash", "time per kill (start, write, kill, reap)", stats.seconds / stats.kills * 1000, "ms"),
         Row("crash", "acknowledged writes / orders", f"{stats.acked_writes:,} / {stats.acked_orders:,}"),
@@ -69,8 +69,8 @@ def bench(ctx: Context) -> list[Row]:
     ]
     probe = work / "probe.db"
     Database(probe).close()
-    rows.append(Row("crash", "process start-up: `fengqiao torture --count 1`",
-                    _median_run([FENGQIAO, "--db", str(probe), "torture", "--count", "1"], 7), "ms",
+    rows.append(Row("crash", "process start-up: `python -m tests.torture --count 1`",
+                    _median_run([*TORTURE, "--db", str(probe), "--count", "1"], 7), "ms",
                     _median_run([sys.executable, "-c", "pass"], 7), note="floor: a bare `python -c pass`"))
     rows.append(Row("crash", "process start-up: `fengqiao --help`",
                     _median_run([FENGQIAO, "--help"], 7), "ms"))

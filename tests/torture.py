@@ -1,6 +1,7 @@
 """A writer for crash tests: real store calls in a loop, acknowledging each committed write.
 
-``fengqiao torture`` (a hidden command) and the crash test's forked victims both run :func:`run`: it
+``python -m tests.torture --db PATH`` (a real process for the crash tests to kill) and the crash test's forked
+victims both run :func:`run`: it
 dispatches orders (with hostile text among ordinary text), moves its own orders along (sign, arrive,
 feed back, visit, close) and links repeat calls, each one transaction through :class:`OrderStore`, exactly
 as the console does. After each commit it calls ``ack(order_no, events)``: the order and how many events it
@@ -9,7 +10,9 @@ has now. Whatever was acknowledged must survive a SIGKILL at any moment.
 
 from __future__ import annotations
 
+import argparse
 import random
+import sys
 from collections.abc import Callable
 
 from fengqiao.models.clock import Clock, system_clock
@@ -17,10 +20,10 @@ from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.intake import IntakeForm
 from fengqiao.models.machine import Action, Intent, OrderState
 from fengqiao.models.reference import default_reference
-from fengqiao.models.roles import Desk
+from fengqiao.models.roles import Desk, make_desk
 
-from .db import Database
-from .orders import OrderStore
+from fengqiao.store.db import Database, open_db
+from fengqiao.store.orders import OrderStore
 
 TEXTS = (
     "买到假冒名牌运动鞋，商家拒绝退货",
@@ -87,3 +90,28 @@ def _advance(store: OrderStore, state: OrderState, rng: random.Random) -> OrderS
                     result="resolved" if action == Action.FEEDBACK else None,
                     satisfaction="satisfied" if action == Action.VISIT else None)
     return store.act(state.order_no, intent)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Write orders in a loop; print "ORDER_NO EVENTS" after each commit. Test-only: it writes fake orders."""
+    parser = argparse.ArgumentParser(prog="python -m tests.torture")
+    parser.add_argument("--db", required=True, help="the SQLite file to write (never a desk's real store)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--count", type=int, default=None, help="stop after this many writes (default: never)")
+    parser.add_argument("--desk", default="torture")
+    args = parser.parse_args(argv)
+    db = open_db(args.db)
+    out = sys.stdout
+
+    def ack(order_no: str, events: int) -> None:
+        out.write(f"{order_no} {events}\n")
+        out.flush()
+
+    try:
+        run(db, desk=make_desk(default_reference(), args.desk, None), seed=args.seed, ack=ack, count=args.count)
+    finally:
+        db.close()
+
+
+if __name__ == "__main__":
+    main()
