@@ -12,6 +12,7 @@ import typer
 from fengqiao.models.clock import fmt_local, from_db, system_clock
 from fengqiao.models.i18n import t
 from fengqiao.models.privacy import is_masked, mask_payload, phone_view, shown_hash
+from fengqiao.models.text import visible
 
 from ..privacy import AsDept, AsDesk, AsRole, AsTown, Unmasked, phones_for
 from ..textout import dumps, echo, table
@@ -89,9 +90,10 @@ def audit_cmd(
          + t("audit.history_summary", count=len(entries))
          + "  " + (t("audit.history_ok") if not bad else t("audit.history_bad", count=bad)))
     for i, e in enumerate(entries, start=1):
-        kind = t(f"action.{e.kind}") if e.kind in _KINDS else e.kind
+        kind = t(f"action.{e.kind}") if e.kind in _KINDS else visible(e.kind, single_line=True)
         echo("")
-        echo(f"[{i}] {kind}  " + t("audit.position", desk=e.desk, seq=e.desk_seq) + f"  {t('cli.actor')} {e.actor}")
+        echo(f"[{i}] {kind}  " + t("audit.position", desk=visible(e.desk, single_line=True), seq=e.desk_seq)
+             + f"  {t('cli.actor')} {visible(e.actor, single_line=True)}")
         echo(f"    {t('cli.event_at')} {_time(e.event_at)}   {t('cli.recorded_at')} {_time(e.recorded_at)}")
         echo(f"    {t('audit.hash')} {shown_hash(e.hash, view, key)}  {_mark(e.hash_ok)} "
              + (t("audit.hash_ok") if e.hash_ok else t("audit.hash_bad")))
@@ -185,7 +187,7 @@ def _report_text(report: CheckReport, path: Path, version: int) -> str:
         lines.append(t("audit.check_ok"))
     else:
         lines.append(t("audit.check_faults", count=len(report.faults)))
-        lines += [f"  {i}. {f.message}" for i, f in enumerate(report.faults, start=1)]
+        lines += [f"  {i}. {visible(f.message, single_line=True)}" for i, f in enumerate(report.faults, start=1)]
     return "\n".join(lines)
 
 
