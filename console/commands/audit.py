@@ -157,6 +157,7 @@ def _report_json(report: CheckReport, path: Path, version: int) -> dict[str, Any
                    for c in report.chains],
         "faults": [{"kind": f.kind, "log": f.log, "desk": f.desk, "seq": f.seq, "seq_to": f.seq_to,
                     "order_no": f.order_no, "message": f.message} for f in report.faults],
+        "notes": [{"kind": f.kind, "order_no": f.order_no, "message": f.message} for f in report.notes],
     }
 
 
@@ -183,6 +184,7 @@ def _report_text(report: CheckReport, path: Path, version: int) -> str:
         lines.append(t("audit.check_orders", count=report.orders, bad=len(bad)))
     else:
         lines.append(t("audit.check_orders_skipped", count=report.orders))
+    lines += [f"  · {visible(n.message, single_line=True)}" for n in report.notes]
     if report.ok:
         lines.append(t("audit.check_ok"))
     else:
