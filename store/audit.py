@@ -38,7 +38,7 @@ from fengqiao.models.privacy import UNMASKED, AccessRecord, access_hash
 from fengqiao.models.roles import Desk
 from fengqiao.models.text import clip
 
-from .checks import is_missing_order
+from .checks import derived_differences, is_missing_order, schema_differences
 from .db import Database
 from .projection import (ASSIGNMENT_COLUMNS, CALL_COLUMNS, ORDER_COLUMNS, assignment_tuples, call_tuple, has_sync_table,
                          order_tuple)
@@ -411,9 +411,11 @@ def _verify_logs(conn: Connection, report: CheckReport, complete_desks: set[str]
     if "access_log" in names:
         logs.append(("access", ACCESS_TRIGGERS, "access_heads", _access_links))
     order_nos = _order_names(conn)
+    missing_reported: set[str] = set()
     for log, triggers, heads_table, links in logs:
         for trig in triggers:
             if names.get(trig) != "trigger":
+                missing_reported.add(trig)
                 report.faults.append(Fault("trigger", t("audit.fault_trigger", name=trig, log=t(f"audit.log_{log}")),
                                            log))
         heads = _heads(conn, heads_table)
@@ -425,6 +427,12 @@ def _verify_logs(conn: Connection, report: CheckReport, complete_desks: set[str]
             report.events = count
         else:
             report.access = count
+    for table, key, n in derived_differences(conn, names):  # derived tables against the log
+        report.faults.append(Fault("derived", t(f"audit.fault_{key}", table=table, count=n), "file"))
+    for what, kind, name in schema_differences(conn):  # replaced trigger bodies, extra or missing objects
+        if what == "missing" and name in missing_reported:
+            continue
+        report.faults.append(Fault("schema", t(f"audit.fault_schema_{what}", kind=kind, name=name), "file"))
 
 
 def _order_names(conn: Connection) -> Callable[[str], str]:
