@@ -1,8 +1,9 @@
 """Names that reach every desk's terminal (desk names, operator names): no control characters.
 
 A desk name travels on every event and in every sync answer; an operator name is every event's actor. A C0 or
-C1 control (ESC starts a terminal escape sequence), a bidirectional override (U+202E makes text read
-backwards), a line or paragraph separator or a lone surrogate in one would be a way to write on other desks'
+C1 control (ESC starts a terminal escape sequence), a bidirectional override or mark (U+202E makes text read
+backwards), a zero-width space or BOM, a line or paragraph separator or a lone surrogate in one (the zero-width
+joiners U+200C/U+200D stay: emoji sequences and some scripts need them) would be a way to write on other desks'
 screens. They are refused where a name is defined: ``server desk-add``, ``desk set`` and the config file.
 """
 
@@ -14,7 +15,7 @@ from .errors import ValidationError
 from .i18n import t
 from .text import visible
 
-_BAD = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff"
+_BAD = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff"
                   "\ud800-\udfff]")
 
 

@@ -106,8 +106,9 @@ def derived_differences(conn: Any, tables: dict[str, str]) -> list[tuple[str, st
         return int(conn.exec_driver_sql(sql).scalar() or 0)
 
     if "kpi_repeats" in tables:
-        n = count(f"SELECT count(*) FROM (SELECT order_id, repeat_call_at FROM kpi_repeats EXCEPT {_REPEATS_EXPECTED})")
-        n += count(f"SELECT count(*) FROM ({_REPEATS_EXPECTED} EXCEPT SELECT order_id, repeat_call_at FROM kpi_repeats)")
+        stored = "SELECT order_id, repeat_call_at FROM kpi_repeats"
+        n = count(f"SELECT count(*) FROM ({stored} EXCEPT {_REPEATS_EXPECTED})")
+        n += count(f"SELECT count(*) FROM ({_REPEATS_EXPECTED} EXCEPT {stored})")
         if n:
             out.append(("kpi_repeats", "derived_repeats", n))
     if "order_search_docs" in tables:

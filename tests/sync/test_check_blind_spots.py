@@ -39,7 +39,8 @@ def test_a_deleted_dispatch_is_still_found(sqlite_hub: Hub) -> None:
     hub.sync_all()
     with sup.db.write() as conn:  # someone removes the dispatch from the supervisor's copy
         conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_append_only_delete")
-        conn.exec_driver_sql("DELETE FROM event_state WHERE event_id IN (SELECT id FROM events WHERE kind = 'dispatch')")
+        conn.exec_driver_sql("DELETE FROM event_state WHERE event_id IN "
+                             "(SELECT id FROM events WHERE kind = 'dispatch')")
         conn.exec_driver_sql("DELETE FROM events WHERE kind = 'dispatch'")
     report = verify(sup.db)
     assert not report.ok
