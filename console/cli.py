@@ -46,15 +46,16 @@ def _crash_log() -> Path:
 
 def report_unexpected(exc: BaseException) -> str:
     """Write the traceback to the crash log; return the one line to show."""
+    from .redact import open_private_log, redact, redact_argv
+
     path = _crash_log()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(f"--- {datetime.now().isoformat()} {' '.join(sys.argv)}\n")
-            fh.write("".join(traceback.format_exception(exc)))
+        with open_private_log(path) as fh:  # 0600; no token ever written (console/redact.py)
+            fh.write(f"--- {datetime.now().isoformat()} {' '.join(redact_argv(sys.argv))}\n")
+            fh.write(redact("".join(traceback.format_exception(exc))))
     except OSError:
         pass
-    return t("error.unexpected", error=f"{type(exc).__name__}: {exc}", log=path)
+    return redact(t("error.unexpected", error=f"{type(exc).__name__}: {exc}", log=path))
 
 
 def _silence_stdout() -> None:

@@ -23,7 +23,8 @@ from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.kpi import RATES, SPREADS, Counts, Window, fmt_rate
 from fengqiao.models.phone import mask_phone
 from fengqiao.models.privacy import PhoneView
-from fengqiao.models.text import looks_like_formula, spreadsheet_text, visible
+from fengqiao.models.markdown import md_escape
+from fengqiao.models.text import looks_like_formula, spreadsheet_text
 from fengqiao.store.kpi import Frequent, KpiStore, KpiTable
 
 FORMATS = ("md", "csv", "xlsx", "json")
@@ -137,8 +138,7 @@ def _write_csv(report: Report, kpi: KpiStore, path: Path) -> None:
 
 
 def _md_cell(value: Any) -> str:
-    text = visible("" if value is None else str(value), single_line=True)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace("`", "\\`")
+    return md_escape("" if value is None else str(value))  # no links, images, bold or HTML from caller text
 
 
 def _fmt(col: str, value: Any) -> str:

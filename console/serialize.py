@@ -7,7 +7,7 @@ from typing import Any
 
 from fengqiao.models.clock import to_db, to_db_opt
 from fengqiao.models.machine import AssignmentState, Event, OrderState
-from fengqiao.models.privacy import mask_payload
+from fengqiao.models.privacy import mask_payload, shown_hash
 from fengqiao.models.reference import Reference
 from fengqiao.models.routing import describe_assignee
 
@@ -32,7 +32,8 @@ def event_json(ev: Event, mark: Any = None, view: Callable[[str], str] | None = 
     out = {
         "id": ev.id, "kind": ev.kind, "assignment_id": ev.assignment_id, "actor": ev.actor, "desk": ev.desk,
         "desk_seq": ev.desk_seq, "event_at": to_db(ev.event_at), "recorded_at": to_db(ev.recorded_at),
-        "payload": ev.payload if view is None else mask_payload(ev.payload, view), "hash": ev.hash,
+        "payload": ev.payload if view is None else mask_payload(ev.payload, view),
+        "hash": shown_hash(ev.hash, view, None),  # none beside a masked number: it would give the number back
     }
     if mark is not None:  # a store.sync.TimelineEntry: the event's outcome and its place in the server's order
         out.update(status=mark.status, reason=mark.reason, server_seq=mark.server_seq)

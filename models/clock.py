@@ -88,16 +88,35 @@ def local_day(dt: datetime) -> str:
 
 def parse_user_time(text: str, field: str = "at") -> datetime:
     """Parse an ISO time typed by a user. A time without offset is Asia/Shanghai wall time."""
+    from .i18n import t
+
     raw = text.strip()
     try:
         dt = datetime.fromisoformat(raw.replace(" ", "T", 1) if "T" not in raw else raw)
     except ValueError:
-        from .i18n import t
-
         raise ValidationError(t("error.bad_time", value=text), field=field) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=SHANGHAI)
-    return dt.astimezone(UTC)
+    if dt.year < EARLIEST.year:  # also before converting: year 1 does not survive the move to UTC
+        raise ValidationError(t("error.at_too_early", at=raw, earliest=fmt_local(EARLIEST)), field=field)
+    try:
+        dt = dt.astimezone(UTC)
+    except OverflowError:  # the last hours of year 9999
+        raise ValidationError(t("error.bad_time", value=text), field=field) from None
+    check_not_too_early(dt, field)
+    return dt
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # no event of this desk's world happened before (a sane floor)
+
+
+def check_not_too_early(dt: datetime, field: str = "at") -> None:
+    """Raise :class:`ValidationError` for a time before :data:`EARLIEST` (``--at 1970-01-01``, a zero clock)."""
+    if ensure_utc(dt) < EARLIEST:
+        from .i18n import t
+
+        raise ValidationError(t("error.at_too_early", at=fmt_local(ensure_utc(dt)),
+                                earliest=fmt_local(EARLIEST, date=True)), field=field)
 
 
 def fmt_duration(delta: timedelta, *, seconds: bool = False) -> str:

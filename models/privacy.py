@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +51,27 @@ def check_unmasked(desk: Desk) -> None:
         role = t(f"role.{desk.role}") if desk.role else t("audit.no_role")
         raise PermissionDenied(t("audit.unmasked_needs_supervisor", desk=desk.name, role=role),
                                action=UNMASKED, reason="role")
+
+
+def is_masked(view: PhoneView | None) -> bool:
+    """Whether ``view`` hides callers' numbers (None: the raw data, not masked)."""
+    return view is not None and view is not _same
+
+
+def shown_hash(value: str | None, view: PhoneView | None, key: bytes | None) -> str | None:
+    """An event (or chain link) hash as ``view`` may show it.
+
+    An event's hash covers its full payload, the caller's number included: beside a masked number it would give
+    the number back to anyone hashing the ten thousand candidates. A masked view therefore shows the hash keyed
+    with the store's secret (``k:`` + HMAC-SHA256, see :mod:`fengqiao.store.viewkey`), which still lets a reader
+    follow the chain (each keyed ``prev_hash`` equals the keyed ``hash`` before it) but reveals nothing about
+    the data; without a key it shows nothing.
+    """
+    if value is None or not is_masked(view):
+        return value
+    if key is None:
+        return None
+    return "k:" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
 def mask_payload(payload: dict[str, Any], view: PhoneView) -> dict[str, Any]:

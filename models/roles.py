@@ -27,6 +27,7 @@ from enum import StrEnum
 from .errors import PermissionDenied, ValidationError
 from .i18n import get_lang, t
 from .machine import Action, AssignmentState, OrderState
+from .names import check_name
 from .reference import Reference
 
 
@@ -95,6 +96,8 @@ def current_assignments(o: OrderState) -> list[AssignmentState]:
 def make_desk(ref: Reference, name: str, role: str | None, *, dept: str | None = None, town: str | None = None,
               operator: str = "", prefix: str | None = None) -> Desk:
     """Validate a desk definition (from the config file or the command line)."""
+    name = check_name(name, what="desk")
+    operator = check_name(operator or "", what="operator", required=False)
     if role is None or role == "":
         return Desk(name=name, operator=operator, prefix=prefix or "SZ")
     try:

@@ -14,14 +14,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from fengqiao.models.i18n import t
 from fengqiao.store.wire import MAX_PULL, PROTOCOL, Hello, PullResponse, PushRequest, PushResponse
 
+from .limits import BoundedBody, Limits
 from .schema import SrvDesk
 from .store import ServerStore, ServerUnavailable
+from .textcheck import bad_event_text, bad_text
 from .webhooks import Deliverer, WebhookConfig
 
 log = logging.getLogger("fengqiao.server")
@@ -31,11 +35,30 @@ already stored is answered with its original sequence number; a desk's events ar
 order) and **pull** everyone's events they may see by cursor, in the server's gap-free global order.
 A business conflict is a 200 with a per-event status. The **epoch** changes when the server is restored
 from a backup; a desk that sees a new epoch re-pushes what it authored and pulls from the start.
+
+**Limits.** A request body over the limit is refused with 413 before it is read (by its Content-Length, or
+as it streams); a body that trickles is cut off (408). Each token may make a bounded number of requests a
+second on average (429 with `Retry-After` over it). A connection must send its request head within a few
+seconds; idle connections are closed; above the connection cap the server answers 503 at once. Text with
+a NUL character or a lone surrogate is refused with 400. 503 also means the database is unavailable
+(`Retry-After`).
 """
 
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed request: not JSON, bad Content-Length, NUL or lone surrogate in a text"},
+    401: {"description": "Missing, unknown or revoked token"},
+    408: {"description": "The request body arrived too slowly"},
+    413: {"description": "Request body over the server's limit (refused before it is read)"},
+    429: {"description": "Too many requests from this token; see the Retry-After header"},
+    503: {"description": "Database unavailable or connection cap reached; retry after Retry-After"},
+}
 
-def create_app(store: ServerStore, *, deliver: bool = True) -> FastAPI:
-    """The ASGI app over ``store``; with ``deliver`` and webhooks configured, a delivery thread runs too."""
+
+def create_app(store: ServerStore, *, deliver: bool = True, limits: Limits | None = None) -> FastAPI:
+    """The ASGI app over ``store``; with ``deliver`` and webhooks configured, a delivery thread runs too.
+
+    ``limits`` (server/limits.py): the body limit always applies; the rate limit only when ``limits.rate`` is
+    set (``fengqiao server run`` uses :meth:`Limits.production`)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -49,7 +72,8 @@ def create_app(store: ServerStore, *, deliver: bool = True) -> FastAPI:
                 deliverer.stop()
 
     app = FastAPI(title="fengqiao sync server", version=f"{PROTOCOL}", description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, responses=ERRORS)
+    app.add_middleware(BoundedBody, limits=limits or Limits())
     bearer = HTTPBearer(auto_error=False, description="the desk's token from `fengqiao server desk-add`")
 
     def current_desk(cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> SrvDesk:
@@ -61,6 +85,17 @@ def create_app(store: ServerStore, *, deliver: bool = True) -> FastAPI:
         return row
 
     Desk = Annotated[SrvDesk, Depends(current_desk)]
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 as FastAPI gives it, but text the answer cannot carry (a lone surrogate echoed back, which made
+        a 500) is a 400 naming where it is."""
+        errors = exc.errors()
+        for e in errors:
+            why = bad_text(e.get("input"), _where(e.get("loc", ())))
+            if why:
+                return JSONResponse({"detail": why}, status_code=400)
+        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
     @app.exception_handler(ServerUnavailable)
     async def _unavailable(_request: Request, exc: ServerUnavailable) -> JSONResponse:
@@ -77,6 +112,10 @@ def create_app(store: ServerStore, *, deliver: bool = True) -> FastAPI:
 
     @app.post("/v1/push", response_model=PushResponse, summary="Push a batch of this desk's events, in its order")
     def push(desk: Desk, body: PushRequest) -> PushResponse:
+        for i, w in enumerate(body.events):
+            why = bad_event_text(w.model_dump(), f"events[{i}]")
+            if why:
+                raise HTTPException(400, why)
         return store.push(desk, body)
 
     @app.get("/v1/pull", response_model=PullResponse, summary="Events after the cursor this desk may see")
@@ -87,6 +126,14 @@ def create_app(store: ServerStore, *, deliver: bool = True) -> FastAPI:
     return app
 
 
+def _where(loc: Any) -> str:
+    """A validation error's location as the push check names it: ``events[0].actor``."""
+    out = ""
+    for part in [p for p in loc if p != "body"]:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` with several workers: ``$FENGQIAO_SERVER_DB``, ``$FENGQIAO_SERVER_CONFIG``."""
     url = os.environ.get("FENGQIAO_SERVER_DB")
@@ -94,4 +141,4 @@ def app_from_env() -> FastAPI:
         raise RuntimeError("FENGQIAO_SERVER_DB is not set")
     config = os.environ.get("FENGQIAO_SERVER_CONFIG")
     hooks = WebhookConfig.load(Path(config)) if config else None
-    return create_app(ServerStore(url, hooks=hooks))
+    return create_app(ServerStore(url, hooks=hooks), limits=Limits.production())

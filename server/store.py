@@ -48,6 +48,7 @@ from fengqiao.store.db import sqlite_engine
 from fengqiao.store.projection import row_to_event
 from fengqiao.store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, ServerEvent
 
+from .scope import backfill_town_scope, desk_scope_codes, scope_holders
 from .schema import (SrvCounter, SrvDesk, SrvDeskHead, SrvEvent, SrvMeta, SrvOrderNo, SrvRefused, SrvScope,
                      SrvWebhook, create_schema)
 
@@ -163,6 +164,9 @@ class ServerStore:
             if self._meta(conn, "epoch") is None:
                 conn.execute(SrvMeta.__table__.insert().values(key="epoch", value=uuid.uuid4().hex))
                 conn.execute(SrvMeta.__table__.insert().values(key="schema", value="1"))
+            if self._meta(conn, "scope_town") is None:  # town-qualified scope holders (server/scope.py)
+                backfill_town_scope(conn)
+                conn.execute(SrvMeta.__table__.insert().values(key="scope_town", value="1"))
 
     # ---- meta ----------------------------------------------------------------------------------
     @staticmethod
@@ -406,7 +410,7 @@ class ServerStore:
                     new_events.append({**dict(zip(STORED_COLUMNS, w.row(), strict=True)), "seq": head, "state": status,
                                        "received_at": now})
                     if status == "applied" and new_state is not None:
-                        holders = [a.assignee for a in new_state.assignments]
+                        holders = scope_holders(new_state)
                         if ev.kind == Action.DISPATCH:
                             holders.append(author_scope(desk.name))  # the desk that sent it follows it too
                         for holder in holders:
@@ -452,7 +456,7 @@ class ServerStore:
             head = self._head(conn)  # committed: every seq up to here is visible to the next statements
             if cursor >= head:
                 return PullResponse(epoch=epoch, head=head, cursor=cursor, more=False, events=[])
-            codes = None if desk.sees_all() else sorted(desk.assignee_codes(self.ref) | {author_scope(desk.name)})
+            codes = None if desk.sees_all() else sorted(desk_scope_codes(desk, self.ref) | {author_scope(desk.name)})
             after = [SrvEvent.seq > cursor, SrvEvent.seq <= head]
             if codes is not None:
                 after.append(SrvEvent.order_id.in_(select(SrvScope.order_id).where(SrvScope.assignee.in_(codes))))

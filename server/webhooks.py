@@ -30,6 +30,7 @@ from sqlalchemy import or_, select, update
 from fengqiao.models.clock import Clock, fmt_local, system_clock, to_db
 from fengqiao.models.errors import ValidationError
 from fengqiao.models.i18n import t
+from fengqiao.models.markdown import md_escape
 from fengqiao.models.machine import Action, Event, OrderState
 from fengqiao.models.reference import Reference
 from fengqiao.models.routing import describe_assignee
@@ -105,6 +106,8 @@ def message(ref: Reference, o: OrderState, assignee: str, msgtype: str = "markdo
         "sign_due": fmt_local(a.sign_due), "feedback_due": fmt_local(a.feedback_due),
     }
     title = t("server.hook_title", lang=lang, **values)
+    if msgtype == "markdown":  # desk-sent text (an order number can carry anything) shown literally
+        values = {k: md_escape(v) for k, v in values.items()}
     if msgtype == "text":
         return {"msgtype": "text", "text": {"content": t("server.hook_text", lang=lang, **values)}}
     return {"msgtype": "markdown", "markdown": {"title": title, "text": t("server.hook_markdown", lang=lang, **values)}}

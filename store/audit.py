@@ -38,6 +38,7 @@ from fengqiao.models.privacy import UNMASKED, AccessRecord, access_hash
 from fengqiao.models.roles import Desk
 from fengqiao.models.text import clip
 
+from .checks import derived_differences, is_missing_order, schema_differences
 from .db import Database, raw_sqlite
 from .projection import (ASSIGNMENT_COLUMNS, CALL_COLUMNS, ORDER_COLUMNS, assignment_tuples, call_tuple, has_sync_table,
                          order_tuple)
@@ -84,6 +85,7 @@ class CheckReport:
     integrity: list[str] = field(default_factory=list)
     chains: list[ChainSummary] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    notes: list[Fault] = field(default_factory=list)  # worth knowing, not a fault (see store/checks.py)
     events: int = 0
     orders: int = 0
     access: int = 0
@@ -290,7 +292,7 @@ def _expected_calls(order_id: str, events: list[Event]) -> list[tuple[Any, ...]]
 
 
 def _check_projection(conn: Connection, progress: Callable[[int], None] | None,
-                      now: datetime) -> tuple[list[Fault], int]:
+                      now: datetime, notes: list[Fault] | None = None) -> tuple[list[Fault], int]:
     """Every order's row, assignments and calls against the replay of its events.
 
     The replay follows sync's merge rule (``store.projection.load_events``): events the server numbered in its
@@ -333,6 +335,11 @@ def _check_projection(conn: Connection, progress: Callable[[int], None] | None,
         events = [_row_event(r) for r in shared]
         if every and not events and stored is None:
             continue  # the server refused this desk's dispatch: no order, its events kept for the record
+        if stored is None and is_missing_order(shared):
+            if notes is not None:
+                notes.append(Fault("missing_order", t("audit.note_missing_order", order=name, count=len(shared)),
+                                   "orders", order_no=name))
+            continue  # events for an order nobody had (the server too): not a deleted dispatch
         if not events:
             fault("no_events", name)
             continue
@@ -387,7 +394,7 @@ def verify(db: Database, *, complete_desks: Iterable[str] = (), projection: bool
         with db.read() as conn:
             _verify_logs(conn, report, set(complete_desks))
             if projection:
-                faults, report.orders = _check_projection(conn, progress, clock())
+                faults, report.orders = _check_projection(conn, progress, clock(), report.notes)
                 report.faults += faults
                 report.replayed = True
             else:
@@ -403,9 +410,11 @@ def _verify_logs(conn: Connection, report: CheckReport, complete_desks: set[str]
     if "access_log" in names:
         logs.append(("access", ACCESS_TRIGGERS, "access_heads", _access_links))
     order_nos = _order_names(conn)
+    missing_reported: set[str] = set()
     for log, triggers, heads_table, links in logs:
         for trig in triggers:
             if names.get(trig) != "trigger":
+                missing_reported.add(trig)
                 report.faults.append(Fault("trigger", t("audit.fault_trigger", name=trig, log=t(f"audit.log_{log}")),
                                            log))
         heads = _heads(conn, heads_table)
@@ -417,6 +426,12 @@ def _verify_logs(conn: Connection, report: CheckReport, complete_desks: set[str]
             report.events = count
         else:
             report.access = count
+    for table, key, n in derived_differences(conn, names):  # derived tables against the log
+        report.faults.append(Fault("derived", t(f"audit.fault_{key}", table=table, count=n), "file"))
+    for what, kind, name in schema_differences(conn):  # replaced trigger bodies, extra or missing objects
+        if what == "missing" and name in missing_reported:
+            continue
+        report.faults.append(Fault("schema", t(f"audit.fault_schema_{what}", kind=kind, name=name), "file"))
 
 
 def _order_names(conn: Connection) -> Callable[[str], str]:

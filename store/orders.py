@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from fengqiao.models import roles
-from fengqiao.models.clock import Clock, ensure_utc, fmt_local, from_db, from_db_opt, local_day, system_clock, to_db
+from fengqiao.models.clock import (Clock, check_not_too_early, ensure_utc, fmt_local, from_db, from_db_opt, local_day,
+                                   system_clock, to_db)
 from fengqiao.models.errors import NotFound, ValidationError
 from fengqiao.models.events import new_id
 from fengqiao.models.i18n import t
@@ -120,6 +121,7 @@ class OrderStore:
                 when = floor  # this desk's clock is behind the order's last event: keep the timeline in order
             return when, now
         when = ensure_utc(at)
+        check_not_too_early(when)
         if when > now + FUTURE_TOLERANCE:
             raise ValidationError(t("error.at_future", at=fmt_local(when), now=fmt_local(now)), field="at")
         if floor is not None and when < floor:

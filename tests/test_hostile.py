@@ -125,9 +125,10 @@ def test_table_columns_stay_aligned_with_emoji_and_rare_cjk(max_width: int) -> N
 
 def test_check_table_stays_aligned_with_hostile_desk_names(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
-    desks = ["席位😀𠀀", "👨‍👩‍👧-desk", "\x1b[31mred", "[b]markup[/b]", "plain"]
+    desks = ["席位😀𠀀", "👨‍👩‍👧-desk", "[b]markup[/b]", "plain"]
     for desk in desks:
         ok(db, *dispatch_args(), "--desk", desk)
+    assert "U+001B" in fails(db, *dispatch_args(), "--desk", "\x1b[31mred")  # refused (issue 11), not stored
     out = ok(db, "check")
     assert_inert(out)
     rows = [line for line in out.splitlines() if "本库写入" in line]

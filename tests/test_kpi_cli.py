@@ -138,7 +138,7 @@ def test_exports_mask_phones_and_never_run_caller_text(demo_db: Path, tmp_path: 
     assert "13857512345" not in text and "138****2345" in text
     ok(demo_db, "report", *WINDOW, "--format", "md", "-o", str(tmp_path / "r.md"))
     md = (tmp_path / "r.md").read_text(encoding="utf-8")
-    assert "\\|[bold]" in md and "138****2345" in md and "13857512345" not in md
+    assert "\\|\\[bold\\]" in md and "138\\*\\*\\*\\*2345" in md and "13857512345" not in md
     assert csv_cell("=1+1") == "'=1+1" and csv_cell("-3") == "'-3" and csv_cell("@x") == "'@x"
     assert csv_cell("人民路") == "人民路" and csv_cell(-3.5) == -3.5
     assert csv_cell("\x1b[31m=红") == "␛[31m=红" and csv_cell("\t=1") == "'\t=1"  # made visible, never run
@@ -249,4 +249,5 @@ def test_exports_show_escape_sequences_literally(tmp_path: Path) -> None:
     assert cell.value == shown and cell.data_type == "s" and cell.quotePrefix
     ok(db_path, "report", *WINDOW, "--format", "md", "-o", str(tmp_path / "r.md"))
     md = (tmp_path / "r.md").read_text(encoding="utf-8")
-    assert "\x1b" not in md and "\x07" not in md and "␛[2J" in md and "[red]红[/red]" in md
+    assert "\x1b" not in md and "\x07" not in md and "␛\\[2J" in md and "\\[red\\]红\\[/red\\]" in md
+    assert "http://" not in md and "http\\://" in md  # Markdown-escaped: no link, no autolink

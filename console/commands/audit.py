@@ -11,7 +11,8 @@ import typer
 
 from fengqiao.models.clock import fmt_local, from_db, system_clock
 from fengqiao.models.i18n import t
-from fengqiao.models.privacy import mask_payload, phone_view
+from fengqiao.models.privacy import is_masked, mask_payload, phone_view, shown_hash
+from fengqiao.models.text import visible
 
 from ..privacy import AsDept, AsDesk, AsRole, AsTown, Unmasked, phones_for
 from ..textout import dumps, echo, table
@@ -64,6 +65,7 @@ def audit_cmd(
     """An order's full history: desk, actor, event and record time, payload, chain position and hash."""
     from fengqiao.store.audit import history
     from fengqiao.store.orders import OrderStore
+    from fengqiao.store.viewkey import view_key
 
     chosen = _desk(ctx, desk, role, dept, town)
     phone_view(chosen, unmasked=unmasked)  # refuse before reading anything
@@ -72,13 +74,15 @@ def audit_cmd(
         state = OrderStore(db, desk=chosen, clock=system_clock).order(number)
         entries = history(db, state.id)
         view = phones_for(db, chosen, unmasked=unmasked, target="audit", orders=[state.order_no])
+        key = view_key(db) if is_masked(view) else None
     finally:
         db.close()
     if as_json:
         echo(dumps({"order_no": state.order_no, "id": state.id, "events": [{
             "seq": e.seq, "id": e.id, "desk": e.desk, "desk_seq": e.desk_seq, "actor": e.actor, "kind": e.kind,
             "assignment_id": e.assignment_id, "event_at": e.event_at, "recorded_at": e.recorded_at,
-            "payload": mask_payload(e.payload, view), "prev_hash": e.prev_hash, "hash": e.hash,
+            "payload": mask_payload(e.payload, view), "prev_hash": shown_hash(e.prev_hash, view, key),
+            "hash": shown_hash(e.hash, view, key),
             "hash_ok": e.hash_ok, "link_ok": e.link_ok} for e in entries]}))
         return
     bad = sum(1 for e in entries if not e.hash_ok or e.link_ok is False)
@@ -86,16 +90,17 @@ def audit_cmd(
          + t("audit.history_summary", count=len(entries))
          + "  " + (t("audit.history_ok") if not bad else t("audit.history_bad", count=bad)))
     for i, e in enumerate(entries, start=1):
-        kind = t(f"action.{e.kind}") if e.kind in _KINDS else e.kind
+        kind = t(f"action.{e.kind}") if e.kind in _KINDS else visible(e.kind, single_line=True)
         echo("")
-        echo(f"[{i}] {kind}  " + t("audit.position", desk=e.desk, seq=e.desk_seq) + f"  {t('cli.actor')} {e.actor}")
+        echo(f"[{i}] {kind}  " + t("audit.position", desk=visible(e.desk, single_line=True), seq=e.desk_seq)
+             + f"  {t('cli.actor')} {visible(e.actor, single_line=True)}")
         echo(f"    {t('cli.event_at')} {_time(e.event_at)}   {t('cli.recorded_at')} {_time(e.recorded_at)}")
-        echo(f"    {t('audit.hash')} {e.hash}  {_mark(e.hash_ok)} "
+        echo(f"    {t('audit.hash')} {shown_hash(e.hash, view, key)}  {_mark(e.hash_ok)} "
              + (t("audit.hash_ok") if e.hash_ok else t("audit.hash_bad")))
         link = (t("audit.link_genesis") if e.desk_seq == 1 else t("audit.link_ok", seq=e.desk_seq - 1)) \
             if e.link_ok else t("audit.link_unknown", seq=e.desk_seq - 1) if e.link_ok is None \
             else t("audit.link_bad", seq=e.desk_seq - 1)
-        echo(f"    {t('audit.prev_hash')} {e.prev_hash}  {_mark(e.link_ok)} {link}")
+        echo(f"    {t('audit.prev_hash')} {shown_hash(e.prev_hash, view, key)}  {_mark(e.link_ok)} {link}")
         echo(f"    {t('audit.payload')} {dumps(mask_payload(e.payload, view))}")
 
 
@@ -152,6 +157,7 @@ def _report_json(report: CheckReport, path: Path, version: int) -> dict[str, Any
                    for c in report.chains],
         "faults": [{"kind": f.kind, "log": f.log, "desk": f.desk, "seq": f.seq, "seq_to": f.seq_to,
                     "order_no": f.order_no, "message": f.message} for f in report.faults],
+        "notes": [{"kind": f.kind, "order_no": f.order_no, "message": f.message} for f in report.notes],
     }
 
 
@@ -178,11 +184,12 @@ def _report_text(report: CheckReport, path: Path, version: int) -> str:
         lines.append(t("audit.check_orders", count=report.orders, bad=len(bad)))
     else:
         lines.append(t("audit.check_orders_skipped", count=report.orders))
+    lines += [f"  · {visible(n.message, single_line=True)}" for n in report.notes]
     if report.ok:
         lines.append(t("audit.check_ok"))
     else:
         lines.append(t("audit.check_faults", count=len(report.faults)))
-        lines += [f"  {i}. {f.message}" for i, f in enumerate(report.faults, start=1)]
+        lines += [f"  {i}. {visible(f.message, single_line=True)}" for i, f in enumerate(report.faults, start=1)]
     return "\n".join(lines)
 
 

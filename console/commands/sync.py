@@ -113,6 +113,9 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from fengqiao.server.app import create_app
+        from fengqiao.server.limits import Limits, uvicorn_options
+
+        limits = Limits.production()
 
         if (ssl_certfile is None) != (ssl_keyfile is None):
             raise ValidationError(t("server.ssl_pair"), field="ssl")
@@ -126,11 +129,12 @@ def register(app: typer.Typer) -> None:
             os.environ["FENGQIAO_SERVER_DB"] = url
             if config:
                 os.environ["FENGQIAO_SERVER_CONFIG"] = str(config)
-            uvicorn.run("server.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                        log_level=log_level, **ssl)
+            uvicorn.run("fengqiao.server.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                        log_level=log_level, **ssl, **uvicorn_options(limits))
             return
         try:
-            uvicorn.run(create_app(store), host=host, port=port, log_level=log_level, **ssl)
+            uvicorn.run(create_app(store, limits=limits), host=host, port=port, log_level=log_level, **ssl,
+                        **uvicorn_options(limits))
         finally:
             store.close()
 

@@ -1,0 +1,130 @@
+"""What ``fengqiao check`` adds to store/audit.py's chain and projection checks (issue 11).
+
+* :func:`is_missing_order` — tells an order this desk never had from a deleted one. An event that a broken or
+  hostile desk pushed for an order that exists nowhere is stored by the server as a ``conflict`` (it keeps
+  everything a desk that sees all orders sends) and reaches every call-taker and supervisor desk. Such an
+  order has no row here and its events are all conflicts on the server too: nothing was deleted, so it is a
+  note, not a fault. An order whose row is present, or any of whose events the server applied (so the server
+  had its dispatch), and which has no dispatch here, still is a deleted dispatch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+STATUS = 11  # position of the server outcome in store.audit's event rows
+
+
+def is_missing_order(rows: Sequence[Sequence[Any]]) -> bool:
+    """Whether the shared events ``rows`` of an order with no row belong to an order no one ever had."""
+    return bool(rows) and all(r[3] != "dispatch" and r[STATUS] == "conflict" for r in rows)
+
+
+# ---- the schema as shipped ------------------------------------------------------------------------------
+
+_SHIPPED: dict[str, tuple[str, str]] | None = None
+
+
+def _norm(sql: str | None) -> str:
+    return " ".join((sql or "").split())
+
+
+def schema_objects(conn: Any) -> dict[str, tuple[str, str]]:
+    """Every table, index, trigger and view of ``conn``'s main schema: name → (type, normalized SQL)."""
+    rows = conn.exec_driver_sql("SELECT type, name, sql FROM sqlite_master WHERE type IN "
+                                "('table', 'index', 'trigger', 'view')").all()
+    return {str(r[1]): (str(r[0]), _norm(r[2])) for r in rows}
+
+
+def shipped_schema() -> dict[str, tuple[str, str]]:
+    """What the migrations create on a new file (built once per process in memory)."""
+    global _SHIPPED
+    if _SHIPPED is None:
+        from sqlalchemy import create_engine
+
+        from .migrations import upgrade
+
+        engine = create_engine("sqlite://")
+        try:
+            with engine.begin() as conn:
+                upgrade(conn)
+                _SHIPPED = schema_objects(conn)
+        finally:
+            engine.dispose()
+    return _SHIPPED
+
+
+def schema_differences(conn: Any) -> list[tuple[str, str, str]]:
+    """(what, type, name) for each object that differs from the shipped schema: ``missing``, ``changed`` (same
+    name, other definition: a trigger whose body was replaced) or ``extra`` (a trigger nobody shipped could
+    rewrite what is written). Only for a file at the newest version (an older one is upgraded on open)."""
+    from .migrations import head
+
+    if int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0) != head():
+        return []
+    want, have = shipped_schema(), schema_objects(conn)
+    out: list[tuple[str, str, str]] = []
+    for name, (kind, sql) in sorted(want.items()):
+        if name not in have:
+            out.append(("missing", kind, name))
+        elif have[name] != (kind, sql):
+            out.append(("changed", kind, name))
+    out += [("extra", have[name][0], name) for name in sorted(set(have) - set(want))]
+    return out
+
+
+# ---- derived tables against the log -----------------------------------------------------------------------
+
+_REPEATS_EXPECTED = """SELECT * FROM (
+SELECT o.id, min(c.received_at) FROM orders o JOIN calls c ON c.phone = o.phone
+WHERE c.received_at >= strftime('%Y-%m-%dT%H:%M:%S', substr(o.call_at, 1, 19), '+480 seconds') || substr(o.call_at, 20)
+  AND c.received_at <= strftime('%Y-%m-%dT%H:%M:%S', substr(o.call_at, 1, 19), '+259200 seconds')
+                       || substr(o.call_at, 20)
+GROUP BY o.id)"""
+
+_DOCS_EXPECTED = """SELECT * FROM (
+SELECT id, call_id FROM orders
+UNION SELECT c.order_id, c.id FROM calls c JOIN orders o ON o.id = c.order_id)"""
+
+
+def derived_differences(conn: Any, tables: dict[str, str]) -> list[tuple[str, str, int]]:
+    """(table, detail key, count) for each derived table that is not what the log (through the projection,
+    itself checked against the replay) makes it:
+
+    * ``kpi_repeats`` — the repeat-call rows, recomputed from orders and calls as the migration defines them
+      (a forged row changes the repeat-call rate);
+    * ``order_search_docs`` and the ``order_search`` index — a document for every order, none but for an order's
+      own or linked calls, and an index entry for each document (a removed entry hides an order from search);
+    * ``event_state`` — the server never sends another desk's refused events (refusals are answered to the
+      desk that pushed): another desk's event marked ``refused`` here has been edited to hide an order or
+      undo what it did.
+    """
+    out: list[tuple[str, str, int]] = []
+
+    def count(sql: str) -> int:
+        return int(conn.exec_driver_sql(sql).scalar() or 0)
+
+    if "kpi_repeats" in tables:
+        stored = "SELECT order_id, repeat_call_at FROM kpi_repeats"
+        n = count(f"SELECT count(*) FROM ({stored} EXCEPT {_REPEATS_EXPECTED})")
+        n += count(f"SELECT count(*) FROM ({_REPEATS_EXPECTED} EXCEPT {stored})")
+        if n:
+            out.append(("kpi_repeats", "derived_repeats", n))
+    if "order_search_docs" in tables:
+        n = count(f"SELECT count(*) FROM (SELECT order_id, call_id FROM order_search_docs EXCEPT {_DOCS_EXPECTED})")
+        # every order's own call is indexed (a linked call may not be: the projection can link a call row that
+        # was stored before its order, which the insert trigger does not see)
+        n += count("SELECT count(*) FROM (SELECT id, call_id FROM orders EXCEPT SELECT order_id, call_id "
+                   "FROM order_search_docs)")
+        if "order_search" in tables:
+            n += count("SELECT count(*) FROM (SELECT doc FROM order_search_docs EXCEPT SELECT rowid FROM order_search)")
+            n += count("SELECT count(*) FROM (SELECT rowid FROM order_search EXCEPT SELECT doc FROM order_search_docs)")
+        if n:
+            out.append(("order_search", "derived_search", n))
+    if "event_state" in tables:
+        n = count("SELECT count(*) FROM event_state s JOIN events e ON e.id = s.event_id "
+                  "WHERE s.status = 'refused' AND e.desk NOT IN (SELECT desk FROM desk_heads)")
+        if n:
+            out.append(("event_state", "derived_refused", n))
+    return out
