@@ -156,7 +156,7 @@ def load_events(conn: Connection, order_id: str) -> list[Event]:
 
     Merge rule of sync: first the events the server has confirmed, in the server's global order; then the
     ones it has not (this desk's own unconfirmed events), in local order. Events the server refused are
-    not part of the shared history and are left out (``store.sync.timeline`` shows them). A desk that never
+    not part of the shared history and are left out (``store.timeline.timeline`` shows them). A desk that never
     synced has no ``event_state`` rows, so this is plain local order, as before.
     """
     return load_events_of(conn, [order_id]).get(order_id, [])

@@ -37,11 +37,11 @@ from fengqiao.models.reference import default_reference
 from fengqiao.models.roles import Desk, make_desk
 from fengqiao.server.app import create_app
 from fengqiao.server.store import ServerStore, _event
-from fengqiao.store.db import Database
+from fengqiao.store.db import Database, set_meta
 from fengqiao.store.orders import OrderStore
 from fengqiao.store.projection import assignment_tuples, order_tuple
 from fengqiao.store.sync import (META_CURSOR, DeskLog, HttpTransport, SimulatedCrash, SyncClient, SyncError,
-                        SyncUnavailable, set_meta, timeline)
+                                 SyncUnavailable, timeline)
 
 T0 = datetime(2026, 11, 28, 1, 30, tzinfo=UTC)
 TAGS = ["B01", "A03", "B02", "C14", "B04", "B01", "A03", "C04"]  # C04: the water company, even in HZ
