@@ -24,6 +24,7 @@ class SyncReport:
     pushed: int = 0
     duplicates: int = 0
     refused: int = 0
+    quarantined: int = 0  # pulled events that failed validation here: stored, marked, not projected
     pulled: int = 0
     orders: int = 0
     epoch_reset: bool = False
@@ -34,7 +35,7 @@ class SyncReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.pulled or self.refused or self.epoch_reset or self.orders)
+        return bool(self.pulled or self.refused or self.quarantined or self.epoch_reset or self.orders)
 
 
 class _Restart(Exception):
@@ -162,7 +163,9 @@ class SyncClient:
             self._check(resp.epoch, resp.head, marks)
             if resp.cursor < marks[0]:
                 raise SyncUnavailable(t("sync.garbage", server=self.transport.where))
-            new, orders = self.log.apply_pull(me, resp, self.crash)
+            new, orders = self.log.apply_pull(me, resp, self.crash, now=self.clock())
+            report.quarantined += len(self.log.quarantined)
+            report.problems.extend(self.log.quarantined)
             report.pulled += new
             report.orders += orders
             report.head = resp.head

@@ -6,19 +6,21 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from fengqiao.models.clock import to_db
+from fengqiao.models.clock import from_db, system_clock, to_db
 from fengqiao.models.i18n import t
-from fengqiao.models.machine import Action, CallInfo, replay
+from fengqiao.models.machine import Action, CallInfo, OrderState, replay, step
+from fengqiao.models.reference import Reference, default_reference
+from fengqiao.models.validate import validate_event
 
 from ..db import Database, get_meta, set_meta
 from ..projection import (EVENT_SELECT, INSERT_CALL, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_ORDER, DeskChain,
-                          assignment_tuples, call_tuple, load_events_of, order_tuple)
+                          assignment_tuples, call_tuple, load_events_of, order_tuple, read_payload)
 from ..wire import PullResponse, PushResponse, WireEvent, wire_from_row
 from .errors import SyncError, SyncUnavailable
 
@@ -91,8 +93,10 @@ class PushOutcome:
 class DeskLog:
     """This desk's sync bookkeeping in its SQLite file: outbox, acknowledgements, pulls, epoch resets."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, ref: Reference | None = None) -> None:
         self.db = db
+        self.ref = ref or default_reference()
+        self.quarantined: list[str] = []
 
     def meta(self, key: str) -> str | None:
         return self.db.meta(key)
@@ -174,9 +178,12 @@ class DeskLog:
         out.taken_through = through
         return out
 
-    def apply_pull(self, me: str, resp: PullResponse, crash: Callable[[str], None] | None = None) -> tuple[int, int]:
+    def apply_pull(self, me: str, resp: PullResponse, crash: Callable[[str], None] | None = None, *,
+                   now: datetime | None = None) -> tuple[int, int]:
         """Store pulled events, update the projection of every order they touch and move the cursor, all in
-        one transaction. Returns (new events, orders touched)."""
+        one transaction. Returns (new events, orders touched). A new event that fails validation
+        (``models.validate``) is quarantined: stored, marked, left out of the projection; the messages are in
+        ``self.quarantined``."""
         for ev in resp.events:
             if ev.computed_hash() != ev.hash:
                 raise SyncUnavailable(t("sync.bad_event_hash", id=ev.id))
@@ -191,11 +198,13 @@ class DeskLog:
                 have.update(r[0] for r in conn.exec_driver_sql(f"SELECT id FROM events WHERE id IN ({_marks(chunk)})",
                                                                 tuple(chunk)))
             rows, calls, own = [], [], None
+            fresh: set[str] = set()
             for ev in resp.events:
                 touched.add(ev.order_id)
                 if ev.id in have:
                     continue
                 have.add(ev.id)
+                fresh.add(ev.id)
                 rows.append(ev.row())
                 if ev.desk == me and (own is None or ev.desk_seq > own.desk_seq):
                     own = ev  # our own event we no longer had (the desk's file was restored from a backup)
@@ -221,6 +230,8 @@ class DeskLog:
                 conn.exec_driver_sql(UPSERT_SEQ, [(ev.id, ev.seq) for ev in resp.events])
             if crash:
                 crash("pull:stored")
+            self.quarantined = quarantine(conn, [ev for ev in resp.events if ev.id in fresh], self.ref,
+                                          now or system_clock())
             recompute(conn, touched)
             set_meta(conn, META_CURSOR, resp.cursor)
         return new, len(touched)
@@ -232,8 +243,58 @@ class DeskLog:
     def counts(self) -> dict[str, int]:
         with self.db.read() as conn:
             rows = conn.exec_driver_sql("SELECT status, count(*) FROM event_state WHERE status IN "
-                                        "('conflict', 'refused', 'unknown') GROUP BY status").all()
+                                        "('conflict', 'refused', 'unknown', 'quarantined') GROUP BY status").all()
         return {r[0]: int(r[1]) for r in rows}
+
+
+PULL_FUTURE = timedelta(days=4)  # the server checked against its clock; this desk's may lag behind it
+
+
+def quarantine(conn: Connection, new: list[WireEvent], ref: Reference, now: datetime) -> list[str]:
+    """Validate the events just pulled, each against its order's state before it; mark the invalid ones
+    ``quarantined`` (with the reason) so the replay leaves them out. Returns one message per event."""
+    if not new:
+        return []
+    messages: list[str] = []
+    marks: list[tuple[str, str, str]] = []
+    new_ids = {ev.id for ev in new}
+    by_id = {ev.id: ev for ev in new}
+    for ev in new:  # unreadable at the wire level: no event to validate
+        why = _unreadable(ev)
+        if why is not None:
+            marks.append((ev.id, "quarantined", why))
+    bad = {m[0] for m in marks}
+    orders = sorted({ev.order_id for ev in new})
+    for i in range(0, len(orders), 400):
+        for events in load_events_of(conn, orders[i:i + 400]).values():
+            state: OrderState | None = None
+            for e in events:
+                if e.id in new_ids and e.id not in bad:
+                    problem = validate_event(e, ref=ref, now=now, state=state, future=PULL_FUTURE)
+                    if problem is not None:
+                        marks.append((e.id, "quarantined", problem.message))
+                        continue
+                elif e.id in bad:
+                    continue
+                state, _status, _why = step(state, e)
+    for event_id, _status, reason in marks:
+        ev = by_id[event_id]
+        messages.append(t("validate.quarantined", id=event_id, kind=ev.kind[:40], desk=ev.desk[:40], reason=reason))
+        log.warning("quarantined pulled event %s: %s", event_id, reason)
+    if marks:
+        conn.exec_driver_sql(UPSERT_STATUS, marks)
+    return messages
+
+
+def _unreadable(ev: WireEvent) -> str | None:
+    for name in ("event_at", "recorded_at"):
+        try:
+            from_db(getattr(ev, name))
+        except (TypeError, ValueError):
+            return t("validate.type", field=name, expected="time")
+    if not read_payload(ev.payload) and ev.payload.strip() != "{}":
+        return t("validate.type", field="payload", expected="object")
+    return None
 
 
 def _same_epoch(conn: Connection, epoch: str) -> None:

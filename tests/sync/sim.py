@@ -388,10 +388,10 @@ def _normal(row: tuple[Any, ...]) -> tuple[Any, ...]:
 class CursorFirstLog(DeskLog):
     """PLANTED BUG (test-only): moves the cursor in its own transaction before storing the pulled events."""
 
-    def apply_pull(self, me: str, resp: Any, crash: Any = None) -> tuple[int, int]:
+    def apply_pull(self, me: str, resp: Any, crash: Any = None, **kw: Any) -> tuple[int, int]:
         with self.db.write() as conn:
             set_meta(conn, META_CURSOR, resp.cursor)
-        return super().apply_pull(me, resp, crash)
+        return super().apply_pull(me, resp, crash, **kw)
 
 
 class CursorFirstClient(SyncClient):
