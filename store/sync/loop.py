@@ -98,7 +98,8 @@ class SyncLoop:
                                      retry_in=delay)
         try:
             counts = self.log.counts()
-            self.status.conflicts, self.status.refused = counts.get("conflict", 0), counts.get("refused", 0)
+            self.status.conflicts = counts.get("conflict", 0) + counts.get("quarantined", 0)  # both for a person
+            self.status.refused = counts.get("refused", 0)
         except FengqiaoError:
             pass
         if self.on_status:
