@@ -542,6 +542,9 @@ _HANDLERS: dict[str, Callable[..., None]] = {  # keyed by the event kind, a str 
 KNOWN_KINDS = frozenset({Action.DISPATCH, *_HANDLERS})
 
 
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
+
+
 @dataclass
 class Replayed:
     state: OrderState | None
@@ -561,6 +564,8 @@ def step(state: OrderState | None, ev: Event) -> tuple[OrderState | None, str, s
         return state, "redundant", str(exc)
     except DomainError as exc:
         return state, "unknown" if exc.reason == "unknown_kind" else "conflict", str(exc)
+    except MALFORMED as exc:  # a payload no validation let through (stored before there was one): a conflict
+        return state, "conflict", t("error.malformed_event", kind=str(ev.kind)[:40], error=type(exc).__name__)
 
 
 def replay(events: list[Event]) -> Replayed:
@@ -571,7 +576,7 @@ def replay(events: list[Event]) -> Replayed:
     try:
         for ev in events:
             state = apply(state, ev)
-    except DomainError:
+    except (DomainError, *MALFORMED):
         pass  # some event is refused: start again, copying the state so a refused event leaves no trace
     else:
         return Replayed(state, {ev.id: "applied" for ev in events}, {})

@@ -44,6 +44,7 @@ from fengqiao.models.i18n import t
 from fengqiao.models.machine import KNOWN_KINDS, Action, Event, OrderState, replay, step
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk, Role, make_desk
+from fengqiao.models.validate import validate_event
 from fengqiao.store.db import sqlite_engine
 from fengqiao.store.projection import row_to_event
 from fengqiao.store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, ServerEvent
@@ -392,7 +393,10 @@ class ServerStore:
                 verdict: tuple[str, str] | None
                 try:
                     ev = _event(w)
-                    verdict = self._judge(desk, ev, info, taken)
+                    verdict = self._judge(desk, ev, info, taken)  # who may: then what it says
+                    problem = None if verdict else validate_event(ev, ref=self.ref, now=self.clock(), state=info.state)
+                    if problem is not None:
+                        verdict = ("invalid", t("validate.refused", id=w.id, kind=w.kind[:40], reason=problem.message))
                     if verdict is None:
                         new_state, status, _why = step(info.state, ev)
                 except (KeyError, TypeError, ValueError, AttributeError):

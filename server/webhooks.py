@@ -35,7 +35,7 @@ from fengqiao.models.machine import Action, Event, OrderState
 from fengqiao.models.reference import Reference
 from fengqiao.models.routing import describe_assignee
 from fengqiao.models.tomlfile import read_toml, table
-from fengqiao.store.sync import backoff_delay
+from fengqiao.models.backoff import backoff_delay
 
 from .schema import SrvWebhook
 

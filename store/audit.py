@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from fengqiao.models.clock import Clock, from_db, system_clock, to_db
+from fengqiao.models.clock import Clock, system_clock, to_db
 from fengqiao.models.errors import StoreError
 from fengqiao.models.events import GENESIS, hash_fields, new_id, payload_text
 from fengqiao.models.i18n import t
@@ -41,7 +41,7 @@ from fengqiao.models.text import clip
 from .checks import derived_differences, is_missing_order, schema_differences
 from .db import Database, raw_sqlite
 from .projection import (ASSIGNMENT_COLUMNS, CALL_COLUMNS, ORDER_COLUMNS, assignment_tuples, call_tuple, has_sync_table,
-                         order_tuple)
+                         order_tuple, read_payload, read_time)
 
 EVENT_TRIGGERS = ("events_append_only_update", "events_append_only_delete")
 ACCESS_TRIGGERS = ("access_log_append_only_update", "access_log_append_only_delete")
@@ -256,7 +256,7 @@ class _Merge:
 
 def _row_event(r: tuple[Any, ...]) -> Event:
     return Event(id=r[1], order_id=r[0], assignment_id=r[2], kind=r[3], actor=r[4], desk=r[5], desk_seq=r[6],
-                 event_at=from_db(r[7]), recorded_at=from_db(r[8]), payload=json.loads(r[9]))
+                 event_at=read_time(r[7]), recorded_at=read_time(r[8]), payload=read_payload(r[9]))
 
 
 def _differences(columns: tuple[str, ...], stored: tuple[Any, ...] | None, expected: tuple[Any, ...] | None) -> str:
@@ -331,7 +331,7 @@ def _check_projection(conn: Connection, progress: Callable[[int], None] | None,
             fault("call", name, what=t("audit.call_without_order", count=len(got["calls"])))
             continue
         every = [_row_event(r) for r in got["events"]]  # the calls: every call taken, refused or not
-        shared = sorted((r for r in got["events"] if r[11] != "refused"), key=lambda r: (r[10] is None, r[10] or 0))
+        shared = sorted((r for r in got["events"] if r[11] not in ("refused", "quarantined")), key=lambda r: (r[10] is None, r[10] or 0))
         events = [_row_event(r) for r in shared]
         if every and not events and stored is None:
             continue  # the server refused this desk's dispatch: no order, its events kept for the record

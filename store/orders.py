@@ -30,7 +30,7 @@ from fengqiao.models.text import check_text
 from .board import visibility_sql
 from .db import Database
 from .projection import append_events, insert_call, load_events, load_state, save_order
-from .sync import TimelineEntry, timeline
+from .timeline import TimelineEntry, timeline
 
 REPEAT_WINDOW = timedelta(hours=72)
 FUTURE_TOLERANCE = timedelta(minutes=1)

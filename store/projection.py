@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -130,10 +131,30 @@ def append_events(conn: Connection, desk: str, events: Iterable[Event]) -> list[
 
 
 def row_to_event(row: Any) -> Event:
-    return Event(id=row.id, order_id=row.order_id, kind=row.kind, event_at=from_db(row.event_at),
-                 recorded_at=from_db(row.recorded_at), desk=row.desk, actor=row.actor,
-                 assignment_id=row.assignment_id, payload=json.loads(row.payload), desk_seq=row.desk_seq,
+    return Event(id=row.id, order_id=row.order_id, kind=row.kind, event_at=read_time(row.event_at),
+                 recorded_at=read_time(row.recorded_at), desk=row.desk, actor=row.actor,
+                 assignment_id=row.assignment_id, payload=read_payload(row.payload), desk_seq=row.desk_seq,
                  prev_hash=row.prev_hash, hash=row.hash)
+
+
+UNREADABLE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def read_payload(text: Any) -> dict[str, Any]:
+    """A stored payload as a dict; one that is not a JSON object (a quarantined event) reads as empty."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def read_time(text: Any) -> datetime:
+    """A stored time; one that cannot be read (a quarantined event) reads as 2000-01-01, never a traceback."""
+    try:
+        return from_db(text)
+    except (TypeError, ValueError):
+        return UNREADABLE_TIME
 
 
 EVENT_SELECT = ("SELECT e.id, e.order_id, e.assignment_id, e.kind, e.actor, e.desk, e.desk_seq, e.event_at, "
@@ -156,7 +177,7 @@ def load_events(conn: Connection, order_id: str) -> list[Event]:
 
     Merge rule of sync: first the events the server has confirmed, in the server's global order; then the
     ones it has not (this desk's own unconfirmed events), in local order. Events the server refused are
-    not part of the shared history and are left out (``store.sync.timeline`` shows them). A desk that never
+    not part of the shared history and are left out (``store.timeline.timeline`` shows them). A desk that never
     synced has no ``event_state`` rows, so this is plain local order, as before.
     """
     return load_events_of(conn, [order_id]).get(order_id, [])
@@ -169,7 +190,7 @@ def load_events_of(conn: Connection, order_ids: Sequence[str]) -> dict[str, list
         sql = f"{EVENT_SELECT} WHERE e.order_id IN ({marks}) ORDER BY e.seq"
     else:
         sql = (f"{EVENT_SELECT} LEFT JOIN event_state s ON s.event_id = e.id "
-               f"WHERE e.order_id IN ({marks}) AND (s.status IS NULL OR s.status != 'refused') "
+               f"WHERE e.order_id IN ({marks}) AND (s.status IS NULL OR s.status NOT IN ('refused', 'quarantined')) "
                "ORDER BY s.server_seq IS NULL, s.server_seq, e.seq")
     out: dict[str, list[Event]] = {}
     for r in conn.exec_driver_sql(sql, tuple(order_ids)):

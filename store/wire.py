@@ -1,4 +1,4 @@
-"""The sync protocol's messages, shared by the desk's client (store/sync.py) and the server (server/).
+"""The sync protocol's messages, shared by the desk's client (store/sync/) and the server (server/).
 
 An event travels exactly as it is stored: the same text for times and payload, so the receiver can check the
 SHA-256 of the desk's hash chain byte for byte. Nothing here touches a database or the network.

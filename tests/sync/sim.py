@@ -32,16 +32,19 @@ from pydantic import BaseModel
 from fengqiao.models.clock import UTC, FixedClock
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.intake import IntakeForm
-from fengqiao.models.machine import Action, Intent, replay
+from fengqiao.models.events import new_id
+from fengqiao.models.machine import Action, Event, Intent, replay
 from fengqiao.models.reference import default_reference
 from fengqiao.models.roles import Desk, make_desk
 from fengqiao.server.app import create_app
 from fengqiao.server.store import ServerStore, _event
-from fengqiao.store.db import Database
+from fengqiao.store.db import Database, set_meta
 from fengqiao.store.orders import OrderStore
-from fengqiao.store.projection import assignment_tuples, order_tuple
+from fengqiao.models.validate import SCHEMAS
+from fengqiao.store.audit import verify
+from fengqiao.store.projection import append_events, assignment_tuples, order_tuple
 from fengqiao.store.sync import (META_CURSOR, DeskLog, HttpTransport, SimulatedCrash, SyncClient, SyncError,
-                        SyncUnavailable, set_meta, timeline)
+                                 SyncUnavailable, timeline)
 
 T0 = datetime(2026, 11, 28, 1, 30, tzinfo=UTC)
 TAGS = ["B01", "A03", "B02", "C14", "B04", "B01", "A03", "C04"]  # C04: the water company, even in HZ
@@ -115,6 +118,9 @@ class FaultyTransport(HttpTransport):
         return answer
 
 
+HOSTILE = [("EVIL", "department", "SCJG", None, None, timedelta(0))]  # sends garbage among honest traffic
+
+
 @dataclass
 class SimDesk:
     name: str
@@ -128,7 +134,8 @@ class SimDesk:
 
 class Simulation:
     def __init__(self, server_url: str, workdir: Path, *, seed: int, steps: int = 200,
-                 client_cls: type[SyncClient] = SyncClient, faults: Faults | None = None) -> None:
+                 client_cls: type[SyncClient] = SyncClient, faults: Faults | None = None,
+                 hostile: bool = False) -> None:
         self.rng = random.Random(seed)
         self.steps = steps
         self.client_cls = client_cls
@@ -141,7 +148,8 @@ class Simulation:
         self.counts: Counter[str] = Counter()
         self.desks: list[SimDesk] = []
         workdir.mkdir(parents=True, exist_ok=True)
-        for name, role, dept, town, prefix, offset in DESKS:
+        self.hostile: set[str] = {"EVIL"} if hostile else set()
+        for name, role, dept, town, prefix, offset in DESKS + (HOSTILE if hostile else []):
             token = self.server.add_desk(name, role, dept=dept, town=town, prefix=prefix)
             desk = make_desk(self.ref, name, role, dept=dept, town=town, prefix=prefix)
             db = Database(workdir / f"{name}.db")
@@ -183,6 +191,11 @@ class Simulation:
         except SyncError as exc:
             self.counts[f"error {exc}"] += 1
             return False
+        except FengqiaoError:
+            if d.name not in self.hostile:
+                raise
+            self.counts["hostile desk choked on its own garbage"] += 1
+            return False
 
     def deliver_held(self, n: int = 1) -> None:
         """Deliver some held-back requests now (late and out of order); nobody hears the answer."""
@@ -194,6 +207,9 @@ class Simulation:
 
     # ---- desks at work --------------------------------------------------------------------------
     def act(self, d: SimDesk) -> None:
+        if d.name in self.hostile:
+            self.garbage(d)
+            return
         rng, store = self.rng, d.store
         role = d.desk.role
         if role in ("call_taker", "township") and rng.random() < 0.3:
@@ -232,6 +248,26 @@ class Simulation:
         except FengqiaoError:
             self.counts["refused locally"] += 1
 
+    def garbage(self, d: SimDesk) -> None:
+        """A hostile desk appends an event of any kind with a payload and times a desk would never write."""
+        rng = self.rng
+        with d.db.read() as conn:
+            known = [r[0] for r in conn.exec_driver_sql("SELECT DISTINCT order_id FROM events LIMIT 50")]
+        kind = rng.choice([*SCHEMAS, "bogus"])
+        order_id = rng.choice(known) if known and rng.random() < 0.8 else new_id()
+        payload = rng.choice([{}, {"hours": 2 ** 63, "reason": "x"}, {"text": {"a": 1}, "result": "resolved"},
+                              {"mode": "triple", "tag": "Z99"}, {"satisfaction": 3}, {"note": "长" * 5000},
+                              {"feedback_due": "2036-01-01T00:00:00.000000Z", "reason": ""}, {"justified": "yes"}])
+        now = self.clock()
+        at = rng.choice([now, now + timedelta(days=3650), datetime(1970, 1, 1, tzinfo=UTC), now - timedelta(days=30)])
+        with d.db.read() as conn:
+            asg = conn.exec_driver_sql("SELECT id FROM assignments WHERE order_id = ? LIMIT 1", (order_id,)).first()
+        ev = Event(id=new_id(), order_id=order_id, kind=kind, event_at=at, recorded_at=now, desk=d.name,
+                   actor="evil", assignment_id=asg[0] if asg else new_id(), payload=payload)
+        with d.db.write() as conn:
+            append_events(conn, d.name, [ev])
+        self.counts["garbage"] += 1
+
     # ---- the run --------------------------------------------------------------------------------
     def run(self) -> list[str]:
         rng = self.rng
@@ -258,14 +294,17 @@ class Simulation:
             d.online = True
         for _ in range(3):
             for d in self.desks:
-                assert self.sync(d, faults=False), f"{d.name} could not sync on a healthy network"
+                ok = self.sync(d, faults=False)
+                assert ok or d.name in self.hostile, f"{d.name} could not sync on a healthy network"
         return self.check()
 
     # ---- the invariants -------------------------------------------------------------------------
     def check(self) -> list[str]:
         problems: list[str] = []
         srv = self.server.events()
-        refused = self.server.refused()
+        everything_refused = self.server.refused()
+        refused = [r for r in everything_refused if r["desk"] not in self.hostile]
+        self.counts["hostile refused"] = len(everything_refused) - len(refused)
         if refused:
             problems.append(f"server refused {len(refused)} events from well-behaved desks: "
                             f"{[(r['desk'], r['reason']) for r in refused[:3]]}")
@@ -276,7 +315,7 @@ class Simulation:
             problems.append("the server's global order has gaps")
         by_id = {e["id"]: e for e in srv}
         # Each desk's own events: all on the server, once, in the desk's order, chain intact.
-        for d in self.desks:
+        for d in self.honest:
             with d.db.read() as conn:
                 own = conn.exec_driver_sql("SELECT id, desk_seq FROM events WHERE desk = ? ORDER BY desk_seq",
                                            (d.name,)).all()
@@ -304,8 +343,11 @@ class Simulation:
         self.counts["conflicts"] = len(conflicts)
         self.counts["redundant"] = sum(1 for r in truth.values() for st in r.statuses.values() if st == "redundant")
         self.counts["events"] = len(srv)
-        for d in self.desks:
+        for d in self.honest:
             problems += self._check_replica(d, truth, by_id, conflicts)
+            report = verify(d.db, clock=self.clock)
+            if report.faults:
+                problems.append(f"{d.name}: check found {[f.kind for f in report.faults][:3]}")
         return problems
 
     def _check_replica(self, d: SimDesk, truth: dict[str, Any], by_id: dict[str, dict[str, Any]],
@@ -363,10 +405,14 @@ class Simulation:
             problems.append(f"{d.name}: assignments differ from the replay of the server's log")
         return problems
 
+    @property
+    def honest(self) -> list[SimDesk]:
+        return [d for d in self.desks if d.name not in self.hostile]
+
     def replicas_equal(self) -> bool:
         """The full-view desks hold byte-identical projections."""
         dumps = []
-        for d in self.desks:
+        for d in self.honest:
             if not d.desk.sees_all():
                 continue
             with d.db.read() as conn:
@@ -388,10 +434,10 @@ def _normal(row: tuple[Any, ...]) -> tuple[Any, ...]:
 class CursorFirstLog(DeskLog):
     """PLANTED BUG (test-only): moves the cursor in its own transaction before storing the pulled events."""
 
-    def apply_pull(self, me: str, resp: Any, crash: Any = None) -> tuple[int, int]:
+    def apply_pull(self, me: str, resp: Any, crash: Any = None, **kw: Any) -> tuple[int, int]:
         with self.db.write() as conn:
             set_meta(conn, META_CURSOR, resp.cursor)
-        return super().apply_pull(me, resp, crash)
+        return super().apply_pull(me, resp, crash, **kw)
 
 
 class CursorFirstClient(SyncClient):

@@ -14,6 +14,19 @@ SEEDS = (1, 3, 7)
 STEPS = 300
 
 
+@pytest.mark.parametrize("seed", (1,))
+def test_a_hostile_desk_sending_garbage_among_honest_traffic_breaks_nothing(tmp_path: Path, seed: int) -> None:
+    sim = Simulation(f"sqlite:///{tmp_path / 'server.db'}", tmp_path, seed=seed, steps=200, hostile=True)
+    try:
+        problems = sim.run()
+        assert problems == [], "\n".join(problems)  # every honest desk converged, its check clean
+        assert sim.replicas_equal()
+        assert sim.counts["garbage"] > 10 and sim.counts["hostile refused"] > 10, sim.counts
+        assert sim.counts["events"] > 40
+    finally:
+        sim.close()
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_faults_on_sqlite(tmp_path: Path, seed: int) -> None:
     sim = Simulation(f"sqlite:///{tmp_path / 'server.db'}", tmp_path, seed=seed, steps=STEPS)

@@ -1,0 +1,280 @@
+"""One validation of every event, the same on the desk and on the sync server (pure: no I/O).
+
+A strict schema per event kind (:data:`SCHEMAS`): every payload field's type, length, range, enumeration or
+reference code; the envelope (ids, actor, times); times within sane bounds (not before 2000, not in the future
+beyond a small tolerance, the event not after its recording) and in order (nothing before the order's
+dispatch, an assignment's step not before that assignment's previous step); deadlines recomputed from the
+tag's limits and refused when the payload says otherwise. :func:`validate` returns a :class:`Problem` with a
+localized message, or None.
+
+The schema is data, so tests generate their hostile cases from it (tests/hostile/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .clock import from_db, to_db
+from .i18n import t
+from .machine import (ASSIGNMENT_ACTIONS, MAX_EXTENSION_HOURS, RESULTS, SATISFACTIONS, Action, OrderState,
+                      deadlines)
+from .reference import Reference
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(minutes=5)  # a call may be received at most this long after its dispatch says
+CLOCK_SKEW = timedelta(days=2)  # how far ahead of the checking clock a desk's clock may honestly run
+# Two honest desks' clocks may differ by twice that: a step written on one desk may carry a time before the
+# previous step written on another. Within that, an event's order is the state machine's business.
+ORDER_SKEW = 2 * CLOCK_SKEW
+MODES = ("single", "dual")
+ROLES = ("primary", "police")
+SHORT, NAME, TEXT = 64, 100, 4000
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one field must be. ``type``: str | int | bool | time | obj | list; ``codes``: a reference set."""
+
+    type: str
+    required: bool = True
+    nullable: bool = False
+    max_len: int | None = None
+    lo: int | None = None
+    hi: int | None = None
+    choices: tuple[str, ...] | None = None
+    codes: str | None = None  # tag | town | category | dept | assignee
+    fields: Mapping[str, Spec] = field(default_factory=dict)
+    items: Spec | None = None
+    max_items: int | None = None
+
+
+def _s(n: int, **kw: Any) -> Spec:
+    return Spec("str", max_len=n, **kw)
+
+
+CALL = Spec("obj", fields={
+    "id": _s(SHORT), "phone": _s(32), "name": _s(NAME, required=False), "town": _s(SHORT, codes="town"),
+    "address": _s(500, required=False), "description": _s(TEXT), "received_at": Spec("time"),
+})
+ASSIGNMENT = Spec("obj", fields={
+    "id": _s(SHORT), "role": _s(16, choices=ROLES), "assignee": _s(SHORT, codes="assignee"),
+    "dept": _s(SHORT, codes="dept"), "town": _s(SHORT, nullable=True, required=False, codes="town"),
+    "sign_due": Spec("time"), "arrive_due": Spec("time", nullable=True, required=False), "feedback_due": Spec("time"),
+})
+NOTE = _s(TEXT, required=False)
+
+SCHEMAS: dict[str, dict[str, Spec]] = {
+    Action.DISPATCH: {
+        "order_no": _s(40), "tag": _s(8, codes="tag"), "category": _s(4, codes="category"),
+        "town": _s(SHORT, codes="town"), "mode": _s(16, choices=MODES), "onsite": Spec("bool"),
+        "one_team": Spec("bool", required=False), "call": CALL,
+        "override": Spec("obj", required=False, nullable=True,
+                         fields={"dept": _s(SHORT, codes="assignee"), "reason": _s(TEXT, nullable=True)}),
+        "repeat_of": _s(SHORT, required=False, nullable=True),
+        "assignments": Spec("list", items=ASSIGNMENT, max_items=2),
+    },
+    Action.SIGN: {"note": NOTE},
+    Action.ARRIVE: {"note": NOTE},
+    Action.FEEDBACK: {"result": _s(16, choices=RESULTS), "text": _s(TEXT)},
+    Action.RETURN: {"reason": _s(TEXT)},
+    Action.CANCEL: {"reason": _s(TEXT)},
+    Action.REASSIGN: {"assignment": ASSIGNMENT, "reason": NOTE},
+    Action.EXTEND: {"hours": Spec("int", lo=1, hi=MAX_EXTENSION_HOURS), "reason": _s(TEXT)},
+    Action.APPROVE_EXTENSION: {"feedback_due": Spec("time"), "note": NOTE},
+    Action.REFUSE_EXTENSION: {"reason": NOTE},
+    Action.ESCALATE: {"note": _s(TEXT)},
+    Action.VISIT: {"satisfaction": _s(16, choices=SATISFACTIONS), "note": NOTE},
+    Action.REOPEN: {"reason": NOTE, "feedback_due": Spec("time")},
+    Action.CLOSE: {"note": NOTE},
+    Action.JUDGE_RETURN: {"justified": Spec("bool"), "note": NOTE},
+    Action.LINK: {"call": CALL},
+}
+ENVELOPE: dict[str, Spec] = {"id": _s(SHORT), "order_id": _s(SHORT), "actor": _s(NAME), "desk": _s(NAME)}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why an event is invalid: the field (dotted path) and a localized message."""
+
+    field: str
+    code: str  # type | size | range | choice | code | missing | extra | time | order | deadline | kind
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Invalid(Exception):
+    def __init__(self, path: str, code: str, **kw: Any) -> None:
+        super().__init__(path)
+        self.problem = Problem(path, code, t(f"validate.{code}", field=path, **kw))
+
+
+def _codes(ref: Reference, name: str) -> Callable[[str], bool]:
+    if name == "tag":
+        return lambda v: v in ref.tags
+    if name == "town":
+        return lambda v: v in ref.towns
+    if name == "category":
+        return lambda v: v in ref.categories
+    if name == "dept":
+        return lambda v: v in ref.departments
+    return lambda v: (v in ref.departments or v in ref.stations
+                      or (v.startswith("ZZ-") and v[3:] in ref.towns))
+
+
+def check_value(spec: Spec, value: Any, path: str, ref: Reference) -> None:
+    """Raise :class:`Invalid` unless ``value`` fits ``spec``."""
+    if value is None:
+        if spec.nullable:
+            return
+        raise Invalid(path, "type", expected=spec.type)
+    if spec.type in ("str", "time"):
+        if not isinstance(value, str):
+            raise Invalid(path, "type", expected=spec.type)
+        if spec.type == "time":
+            try:
+                when = from_db(value)
+            except ValueError:
+                raise Invalid(path, "type", expected=spec.type) from None
+            _bounds(when, path)
+            return
+        if spec.max_len is not None and len(value) > spec.max_len:
+            raise Invalid(path, "size", limit=spec.max_len)
+        if spec.choices is not None and value not in spec.choices:
+            raise Invalid(path, "choice", value=value[:40], choices="/".join(spec.choices))
+        if spec.codes is not None and not _codes(ref, spec.codes)(value):
+            raise Invalid(path, "code", value=value[:40])
+    elif spec.type == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise Invalid(path, "type", expected="int")
+        if (spec.lo is not None and value < spec.lo) or (spec.hi is not None and value > spec.hi):
+            raise Invalid(path, "range", lo=spec.lo, hi=spec.hi)
+    elif spec.type == "bool":
+        if not isinstance(value, bool):
+            raise Invalid(path, "type", expected="bool")
+    elif spec.type == "obj":
+        if not isinstance(value, dict):
+            raise Invalid(path, "type", expected="object")
+        check_fields(spec.fields, value, path, ref)
+    elif spec.type == "list":
+        if not isinstance(value, list):
+            raise Invalid(path, "type", expected="list")
+        if not value or (spec.max_items is not None and len(value) > spec.max_items):
+            raise Invalid(path, "size", limit=spec.max_items)
+        for i, item in enumerate(value):
+            assert spec.items is not None
+            check_value(spec.items, item, f"{path}[{i}]", ref)
+
+
+def check_fields(fields: Mapping[str, Spec], data: Mapping[str, Any], path: str, ref: Reference) -> None:
+    prefix = f"{path}." if path else ""
+    for key in data:
+        if key not in fields:
+            raise Invalid(f"{prefix}{str(key)[:40]}", "extra")
+    for key, spec in fields.items():
+        if key not in data:
+            if spec.required:
+                raise Invalid(f"{prefix}{key}", "missing")
+            continue
+        check_value(spec, data[key], f"{prefix}{key}", ref)
+
+
+def _bounds(when: datetime, path: str) -> None:
+    if when < EARLIEST:
+        raise Invalid(path, "time", when=to_db(when)[:19])
+
+
+def validate(kind: str, payload: Any, *, ref: Reference, event_at: datetime, recorded_at: datetime,
+             now: datetime, state: OrderState | None = None, assignment_id: str | None = None,
+             envelope: Mapping[str, Any] | None = None, future: timedelta = CLOCK_SKEW) -> Problem | None:
+    """The problem with an event, or None. ``state``: the order before it (None: not known here)."""
+    try:
+        _validate(kind, payload, ref, event_at, recorded_at, now, state, assignment_id, envelope or {}, future)
+    except Invalid as exc:
+        return exc.problem
+    return None
+
+
+def validate_event(ev: Any, *, ref: Reference, now: datetime, state: OrderState | None = None,
+                   future: timedelta = CLOCK_SKEW) -> Problem | None:
+    """:func:`validate` for a :class:`models.machine.Event`."""
+    return validate(ev.kind, ev.payload, ref=ref, event_at=ev.event_at, recorded_at=ev.recorded_at, now=now,
+                    state=state, assignment_id=ev.assignment_id, future=future,
+                    envelope={"id": ev.id, "order_id": ev.order_id, "actor": ev.actor, "desk": ev.desk})
+
+
+def _validate(kind: str, p: Any, ref: Reference, event_at: datetime, recorded_at: datetime, now: datetime,
+              state: OrderState | None, assignment_id: str | None, envelope: Mapping[str, Any],
+              future: timedelta) -> None:
+    schema = SCHEMAS.get(kind)
+    if schema is None:
+        return  # a kind a newer version wrote: kept, shown as unknown, never projected
+    for key, spec in ENVELOPE.items():
+        if key in envelope:
+            check_value(spec, envelope[key], key, ref)
+    if not isinstance(p, dict):
+        raise Invalid("payload", "type", expected="object")
+    check_fields(schema, p, "", ref)
+    # times: sane bounds, the event not after its recording, nothing recorded in the future
+    _bounds(event_at, "event_at")
+    _bounds(recorded_at, "recorded_at")
+    if recorded_at > now + future:
+        raise Invalid("recorded_at", "future", when=to_db(recorded_at)[:19])
+    if event_at > now + future:  # may follow its recording: a desk moves a step to after the previous one
+        raise Invalid("event_at", "future", when=to_db(event_at)[:19])
+    if kind in ASSIGNMENT_ACTIONS and not isinstance(assignment_id, str):
+        raise Invalid("assignment_id", "missing")
+    if kind == Action.DISPATCH:
+        _dispatch(p, ref, event_at)
+        return
+    if state is None:
+        return  # the order is not known here: the state machine marks it a conflict
+    if event_at < state.created_at - ORDER_SKEW:
+        raise Invalid("event_at", "order", when=to_db(state.created_at)[:19])
+    target = next((a for a in state.assignments if a.id == assignment_id), None)
+    if target is not None:
+        steps = [target.dispatched_at, target.signed_at, target.arrived_at, target.fed_back_at, target.returned_at]
+        last = max(s for s in steps if s is not None)
+        if event_at < last - ORDER_SKEW:
+            raise Invalid("event_at", "order", when=to_db(last)[:19])
+    tag = ref.tags.get(state.tag)
+    if kind == Action.REASSIGN and tag is not None:
+        _same_dues(p["assignment"], deadlines(ref, tag.code, event_at), "assignment")
+    elif kind == Action.REOPEN and tag is not None:
+        _same_due(p["feedback_due"], event_at + timedelta(hours=tag.feedback_h), "feedback_due")
+    elif kind == Action.APPROVE_EXTENSION and target is not None and target.ext_hours:
+        _same_due(p["feedback_due"], target.feedback_due + timedelta(hours=target.ext_hours), "feedback_due")
+
+
+def _dispatch(p: dict[str, Any], ref: Reference, at: datetime) -> None:
+    tag = ref.tags[p["tag"]]
+    if p["category"] != tag.category:
+        raise Invalid("category", "mismatch", value=p["category"], expected=tag.category)
+    if p["onsite"] != tag.onsite:
+        raise Invalid("onsite", "mismatch", value=p["onsite"], expected=tag.onsite)
+    if p["call"]["town"] != p["town"]:
+        raise Invalid("call.town", "mismatch", value=p["call"]["town"], expected=p["town"])
+    if from_db(p["call"]["received_at"]) > at + FUTURE_SLACK:
+        raise Invalid("call.received_at", "future", when=p["call"]["received_at"][:19])
+    dues = deadlines(ref, tag.code, at)
+    roles = [a["role"] for a in p["assignments"]]
+    if roles[0] != "primary" or len(set(roles)) != len(roles):
+        raise Invalid("assignments", "choice", value="/".join(roles), choices="primary[/police]")
+    for i, a in enumerate(p["assignments"]):
+        _same_dues(a, dues, f"assignments[{i}]")
+
+
+def _same_dues(a: dict[str, Any], dues: dict[str, str | None], path: str) -> None:
+    for key, want in dues.items():
+        have = a.get(key)
+        if have != want:
+            raise Invalid(f"{path}.{key}", "deadline", value=str(have)[:27], expected=str(want))
+
+
+def _same_due(have: str, want: datetime, path: str) -> None:
+    if have != to_db(want):
+        raise Invalid(path, "deadline", value=have[:27], expected=to_db(want))

@@ -1,0 +1,173 @@
+"""One desk talking to the server: hello, push, pull, epoch checks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fengqiao.models.clock import Clock, system_clock
+from fengqiao.models.i18n import t
+from fengqiao.models.roles import Desk
+
+from ..db import Database
+from ..wire import MAX_PULL, Hello, PullResponse, PushRequest, PushResponse
+from .errors import SyncError, SyncUnavailable
+from .log import META_CURSOR, META_EPOCH, META_PUSHED, DeskLog, meta_int
+from .transport import HttpTransport
+
+log = logging.getLogger("fengqiao.sync")
+
+
+@dataclass
+class SyncReport:
+    pushed: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    quarantined: int = 0  # pulled events that failed validation here: stored, marked, not projected
+    pulled: int = 0
+    orders: int = 0
+    epoch_reset: bool = False
+    head: int = 0
+    cursor: int = 0
+    waiting: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.pulled or self.refused or self.quarantined or self.epoch_reset or self.orders)
+
+
+class _Restart(Exception):
+    """The server's epoch changed under us: start the round again from the new state."""
+
+
+class SyncClient:
+    """One desk talking to the server. Holds no state of its own: everything is in the desk's file."""
+
+    log_class: type[DeskLog] = DeskLog
+
+    def __init__(self, db: Database, transport: HttpTransport, *, desk: Desk | None = None,
+                 clock: Clock = system_clock, push_batch: int = 500, pull_limit: int = 1000,
+                 crash: Callable[[str], None] | None = None) -> None:
+        self.db = db
+        self.log = self.log_class(db)
+        self.transport = transport
+        self.desk = desk
+        self.clock = clock
+        self.push_batch = push_batch
+        self.pull_limit = min(pull_limit, MAX_PULL)
+        self.crash = crash
+        self.me: str | None = None
+
+    def _crash(self, point: str) -> None:
+        if self.crash is not None:
+            self.crash(point)
+
+    def hello(self) -> Hello:
+        return self.transport.call("GET", "/v1/hello", Hello)
+
+    def sync_once(self) -> SyncReport:
+        """Push everything waiting, then pull everything new. Raises :class:`SyncError` subclasses."""
+        return self._run(push=True, pull=True)
+
+    def push(self) -> SyncReport:
+        """Only push this desk's waiting events."""
+        return self._run(push=True, pull=False)
+
+    def pull(self) -> SyncReport:
+        """Only pull what is new on the server."""
+        return self._run(push=False, pull=True)
+
+    def _run(self, *, push: bool, pull: bool) -> SyncReport:
+        report = SyncReport()
+        for _attempt in range(3):
+            try:
+                self._round(report, push=push, pull=pull)
+                break
+            except _Restart:
+                report.epoch_reset = True
+                continue
+        if push and pull:
+            self.log.mark_ok(self.clock())
+        report.cursor = self.log.cursor()
+        report.waiting = self.log.waiting(self.me or "")
+        return report
+
+    def _round(self, report: SyncReport, *, push: bool = True, pull: bool = True) -> None:
+        marks = self._marks()  # read before asking, so a concurrent sync of this file cannot fool the check
+        hello = self.hello()
+        if self.desk is not None and self.desk.name != hello.desk:
+            raise SyncError(t("sync.wrong_desk", token_desk=hello.desk, desk=self.desk.name))
+        self.me = hello.desk
+        if self.desk is not None and hello.prefix and self.desk.prefix != hello.prefix:
+            report.problems.append(t("sync.wrong_prefix", prefix=self.desk.prefix, registered=hello.prefix))
+        self._check(hello.epoch, hello.head, marks, expected=hello.expected)
+        rejected = self._push(report) if push else None
+        if pull:
+            self._pull(report)
+        if rejected:
+            raise SyncError(rejected)
+
+    def _marks(self) -> tuple[int, int]:
+        with self.db.read() as conn:
+            return meta_int(conn, META_CURSOR), meta_int(conn, META_PUSHED)
+
+    def _check(self, epoch: str, head: int, marks: tuple[int, int], *, expected: int | None = None) -> None:
+        """Adopt the server's epoch; reset if it changed, or if the server has gone back in time (it has fewer
+        events than this desk has pulled, or fewer of this desk's events than it acknowledged)."""
+        me = self.me or ""
+        cursor, pushed = marks
+        known = self.log.meta(META_EPOCH)
+        if known is None:
+            self.log.adopt_epoch(epoch, me, reset=cursor > 0 or pushed > 0)
+            return
+        behind = head < cursor or (expected is not None and expected - 1 < pushed)
+        if known != epoch or behind:
+            log.warning("server epoch changed or server went back in time: re-pushing and re-pulling")
+            self.log.adopt_epoch(epoch, me, reset=True)
+            raise _Restart()
+
+    def _push(self, report: SyncReport) -> str | None:
+        """Push the outbox in batches; returns the first rejection's message (the queue stops there)."""
+        me = self.me or ""
+        while True:
+            marks = self._marks()
+            batch = self.log.outbox(me, self.push_batch)
+            if not batch:
+                return None
+            resp = self.transport.call("POST", "/v1/push", PushResponse,
+                                       body=PushRequest(epoch=self.log.meta(META_EPOCH), events=batch))
+            self._crash("push:answered")
+            self._check(resp.epoch, resp.head, marks, expected=resp.expected)
+            out = self.log.record_push(me, batch, resp)
+            report.pushed += out.stored
+            report.duplicates += out.duplicates
+            report.refused += out.refused
+            report.head = resp.head
+            if out.rejected:
+                report.problems.extend(out.rejected)
+                return out.rejected[0]
+            if out.taken_through < batch[0].desk_seq:  # nothing taken and nothing rejected: a gap
+                own = self.log.own_head(me)
+                if resp.expected > own + 1:
+                    raise SyncError(t("sync.diverged", desk=me, expected=resp.expected, head=own))
+                return None
+
+    def _pull(self, report: SyncReport) -> None:
+        me = self.me or ""
+        while True:
+            marks = self._marks()
+            resp = self.transport.call("GET", "/v1/pull", PullResponse,
+                                       params={"cursor": marks[0], "limit": self.pull_limit})
+            self._check(resp.epoch, resp.head, marks)
+            if resp.cursor < marks[0]:
+                raise SyncUnavailable(t("sync.garbage", server=self.transport.where))
+            new, orders = self.log.apply_pull(me, resp, self.crash, now=self.clock())
+            report.quarantined += len(self.log.quarantined)
+            report.problems.extend(self.log.quarantined)
+            report.pulled += new
+            report.orders += orders
+            report.head = resp.head
+            if not resp.more:
+                return

@@ -1,0 +1,318 @@
+"""The desk's sync bookkeeping in its own file: outbox, acknowledgements, pulls, epoch resets, replay."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from fengqiao.models.clock import from_db, system_clock, to_db
+from fengqiao.models.i18n import t
+from fengqiao.models.machine import Action, CallInfo, OrderState, replay, step
+from fengqiao.models.reference import Reference, default_reference
+from fengqiao.models.validate import validate_event
+
+from ..db import Database, get_meta, set_meta
+from ..projection import (EVENT_SELECT, INSERT_CALL, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_ORDER, DeskChain,
+                          assignment_tuples, call_tuple, load_events_of, order_tuple, read_payload)
+from ..wire import PullResponse, PushResponse, WireEvent, wire_from_row
+from .errors import SyncError, SyncUnavailable
+
+log = logging.getLogger("fengqiao.sync")
+
+META_EPOCH = "sync.epoch"
+META_CURSOR = "sync.cursor"
+META_PUSHED = "sync.pushed"
+META_LAST_OK = "sync.last_ok"
+META_DESK = "sync.desk"
+INSERT_CALL_ONCE = INSERT_CALL + " ON CONFLICT (id) DO NOTHING"
+UPSERT_STATUS = ("INSERT INTO event_state (event_id, status, reason) VALUES (?, ?, ?) ON CONFLICT (event_id) "
+                 "DO UPDATE SET status = excluded.status, reason = excluded.reason")
+UPSERT_SEQ = ("INSERT INTO event_state (event_id, server_seq) VALUES (?, ?) ON CONFLICT (event_id) "
+              "DO UPDATE SET server_seq = excluded.server_seq")
+
+
+def meta_int(conn: Connection, key: str) -> int:
+    value = get_meta(conn, key)
+    return int(value) if value else 0
+
+
+def recompute(conn: Connection, order_ids: Iterable[str]) -> None:
+    """Replay each order (server order, then this desk's pending events) into the projection and statuses."""
+    ids = sorted(set(order_ids))
+    for i in range(0, len(ids), 400):
+        chunk = ids[i:i + 400]
+        events = load_events_of(conn, chunk)
+        states, statuses, gone = [], [], []
+        for oid in chunk:
+            evs = events.get(oid, [])
+            result = replay(evs)
+            if result.state is None:  # its dispatch was refused or has not arrived: no order to show
+                gone.append(oid)
+            else:
+                states.append(result.state)
+            statuses += [(ev.id, result.statuses[ev.id], result.reasons.get(ev.id)) for ev in evs]
+        # Rewritten whole: in the new order of events two reassignments may have swapped their numbers.
+        conn.exec_driver_sql(f"DELETE FROM assignments WHERE order_id IN ({_marks(chunk)})", tuple(chunk))
+        if gone:
+            conn.exec_driver_sql(f"DELETE FROM orders WHERE id IN ({_marks(gone)})", tuple(gone))
+        if states:
+            try:
+                conn.exec_driver_sql(UPSERT_ORDER, [order_tuple(s) for s in states])
+            except IntegrityError:
+                for s in states:  # find the order whose number another order here already uses
+                    clash = conn.exec_driver_sql("SELECT id FROM orders WHERE order_no = ? AND id != ?",
+                                                 (s.order_no, s.id)).first()
+                    if clash:
+                        raise SyncError(t("sync.order_no_clash", order_no=s.order_no, other=clash[0])) from None
+                raise
+            conn.exec_driver_sql(UPSERT_ASSIGNMENT, [row for s in states for row in assignment_tuples(s)])
+        if statuses:
+            conn.exec_driver_sql(UPSERT_STATUS, statuses)
+
+
+def _marks(values: Iterable[object]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+@dataclass
+class PushOutcome:
+    stored: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    rejected: list[str] = field(default_factory=list)  # messages
+    taken_through: int = 0  # the desk_seq the server has taken everything up to
+
+
+class DeskLog:
+    """This desk's sync bookkeeping in its SQLite file: outbox, acknowledgements, pulls, epoch resets."""
+
+    def __init__(self, db: Database, ref: Reference | None = None) -> None:
+        self.db = db
+        self.ref = ref or default_reference()
+        self.quarantined: list[str] = []
+
+    def meta(self, key: str) -> str | None:
+        return self.db.meta(key)
+
+    def cursor(self) -> int:
+        with self.db.read() as conn:
+            return meta_int(conn, META_CURSOR)
+
+    def pushed(self) -> int:
+        with self.db.read() as conn:
+            return meta_int(conn, META_PUSHED)
+
+    def own_head(self, me: str) -> int:
+        with self.db.read() as conn:
+            return DeskChain(conn, me).seq
+
+    def waiting(self, me: str) -> int:
+        """How many of this desk's events the server has not taken yet."""
+        with self.db.read() as conn:
+            return max(0, DeskChain(conn, me).seq - meta_int(conn, META_PUSHED))
+
+    def outbox(self, me: str, limit: int) -> list[WireEvent]:
+        with self.db.read() as conn:
+            after = meta_int(conn, META_PUSHED)
+            rows = conn.exec_driver_sql(f"{EVENT_SELECT} WHERE e.desk = ? AND e.desk_seq > ? ORDER BY e.desk_seq "
+                                        "LIMIT ?", (me, after, limit)).all()
+        return [wire_from_row(r) for r in rows]
+
+    def adopt_epoch(self, epoch: str, me: str, *, reset: bool) -> None:
+        """Remember the server's epoch; with ``reset``, forget every server number to re-push and re-pull."""
+        with self.db.write() as conn:
+            if reset:
+                refused = [r[0] for r in conn.exec_driver_sql(
+                    "SELECT DISTINCT e.order_id FROM event_state s JOIN events e ON e.id = s.event_id "
+                    "WHERE s.status = 'refused'")]
+                conn.exec_driver_sql("UPDATE event_state SET server_seq = NULL")
+                conn.exec_driver_sql("UPDATE event_state SET status = NULL, reason = NULL WHERE status = 'refused'")
+                set_meta(conn, META_CURSOR, 0)
+                set_meta(conn, META_PUSHED, 0)
+                recompute(conn, refused)  # once refused, now pending again: back in the replay
+            set_meta(conn, META_EPOCH, epoch)
+            set_meta(conn, META_DESK, me)
+
+    def record_push(self, me: str, sent: list[WireEvent], resp: PushResponse) -> PushOutcome:
+        """Store what the server said about each event we sent; one transaction."""
+        out = PushOutcome()
+        by_id = {w.id: w for w in sent}
+        seqs, refused, touched = [], [], set()
+        taken = {}
+        for r in resp.results:
+            w = by_id.get(r.id)
+            if w is None:
+                continue
+            if r.status in ("stored", "duplicate") and r.seq is not None:
+                seqs.append((r.id, r.seq))
+                taken[w.desk_seq] = True
+                if r.status == "stored":
+                    out.stored += 1
+                else:
+                    out.duplicates += 1
+            elif r.status == "refused":
+                refused.append((r.id, "refused", r.message or r.reason))
+                touched.add(w.order_id)
+                taken[w.desk_seq] = True
+                out.refused += 1
+            elif r.status == "rejected":
+                out.rejected.append(r.message or r.reason or "rejected")
+        with self.db.write() as conn:
+            _same_epoch(conn, resp.epoch)
+            through = meta_int(conn, META_PUSHED)
+            while through + 1 in taken:
+                through += 1
+            if seqs:
+                conn.exec_driver_sql(UPSERT_SEQ, seqs)
+            if refused:
+                conn.exec_driver_sql(UPSERT_STATUS, refused)
+                recompute(conn, touched)
+            set_meta(conn, META_PUSHED, through)
+        out.taken_through = through
+        return out
+
+    def apply_pull(self, me: str, resp: PullResponse, crash: Callable[[str], None] | None = None, *,
+                   now: datetime | None = None) -> tuple[int, int]:
+        """Store pulled events, update the projection of every order they touch and move the cursor, all in
+        one transaction. Returns (new events, orders touched). A new event that fails validation
+        (``models.validate``) is quarantined: stored, marked, left out of the projection; the messages are in
+        ``self.quarantined``."""
+        for ev in resp.events:
+            if ev.computed_hash() != ev.hash:
+                raise SyncUnavailable(t("sync.bad_event_hash", id=ev.id))
+        new = 0
+        touched: set[str] = set()
+        with self.db.write() as conn:
+            _same_epoch(conn, resp.epoch)
+            ids = [ev.id for ev in resp.events]
+            have: set[str] = set()
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                have.update(r[0] for r in conn.exec_driver_sql(f"SELECT id FROM events WHERE id IN ({_marks(chunk)})",
+                                                                tuple(chunk)))
+            rows, calls, own = [], [], None
+            fresh: set[str] = set()
+            for ev in resp.events:
+                touched.add(ev.order_id)
+                if ev.id in have:
+                    continue
+                have.add(ev.id)
+                fresh.add(ev.id)
+                rows.append(ev.row())
+                if ev.desk == me and (own is None or ev.desk_seq > own.desk_seq):
+                    own = ev  # our own event we no longer had (the desk's file was restored from a backup)
+                calls.extend(_calls_of(ev))
+            if rows:
+                try:
+                    conn.exec_driver_sql(INSERT_EVENT, rows)
+                except IntegrityError:
+                    raise SyncError(t("sync.diverged_local", desk=me)) from None
+                new = len(rows)
+            if calls:
+                conn.exec_driver_sql(INSERT_CALL_ONCE, calls)
+            if own is not None:
+                conn.exec_driver_sql(
+                    "INSERT INTO desk_heads (desk, seq, hash) VALUES (?, ?, ?) ON CONFLICT (desk) DO UPDATE SET "
+                    "seq = excluded.seq, hash = excluded.hash WHERE excluded.seq > desk_heads.seq",
+                    (me, own.desk_seq, own.hash))
+            if resp.events:
+                # numbers are unique: one still held by another event here is stale (a restore nobody announced)
+                conn.exec_driver_sql(f"UPDATE event_state SET server_seq = NULL WHERE server_seq IN "
+                                     f"({_marks(resp.events)}) AND event_id NOT IN ({_marks(resp.events)})",
+                                     (*(ev.seq for ev in resp.events), *(ev.id for ev in resp.events)))
+                conn.exec_driver_sql(UPSERT_SEQ, [(ev.id, ev.seq) for ev in resp.events])
+            if crash:
+                crash("pull:stored")
+            self.quarantined = quarantine(conn, [ev for ev in resp.events if ev.id in fresh], self.ref,
+                                          now or system_clock())
+            recompute(conn, touched)
+            set_meta(conn, META_CURSOR, resp.cursor)
+        return new, len(touched)
+
+    def mark_ok(self, when: datetime) -> None:
+        with self.db.write() as conn:
+            set_meta(conn, META_LAST_OK, to_db(when))
+
+    def counts(self) -> dict[str, int]:
+        with self.db.read() as conn:
+            rows = conn.exec_driver_sql("SELECT status, count(*) FROM event_state WHERE status IN "
+                                        "('conflict', 'refused', 'unknown', 'quarantined') GROUP BY status").all()
+        return {r[0]: int(r[1]) for r in rows}
+
+
+PULL_FUTURE = timedelta(days=4)  # the server checked against its clock; this desk's may lag behind it
+
+
+def quarantine(conn: Connection, new: list[WireEvent], ref: Reference, now: datetime) -> list[str]:
+    """Validate the events just pulled, each against its order's state before it; mark the invalid ones
+    ``quarantined`` (with the reason) so the replay leaves them out. Returns one message per event."""
+    if not new:
+        return []
+    messages: list[str] = []
+    marks: list[tuple[str, str, str]] = []
+    new_ids = {ev.id for ev in new}
+    by_id = {ev.id: ev for ev in new}
+    for ev in new:  # unreadable at the wire level: no event to validate
+        why = _unreadable(ev)
+        if why is not None:
+            marks.append((ev.id, "quarantined", why))
+    bad = {m[0] for m in marks}
+    orders = sorted({ev.order_id for ev in new})
+    for i in range(0, len(orders), 400):
+        for events in load_events_of(conn, orders[i:i + 400]).values():
+            state: OrderState | None = None
+            for e in events:
+                if e.id in new_ids and e.id not in bad:
+                    problem = validate_event(e, ref=ref, now=now, state=state, future=PULL_FUTURE)
+                    if problem is not None:
+                        marks.append((e.id, "quarantined", problem.message))
+                        continue
+                elif e.id in bad:
+                    continue
+                state, _status, _why = step(state, e)
+    for event_id, _status, reason in marks:
+        ev = by_id[event_id]
+        messages.append(t("validate.quarantined", id=event_id, kind=ev.kind[:40], desk=ev.desk[:40], reason=reason))
+        log.warning("quarantined pulled event %s: %s", event_id, reason)
+    if marks:
+        conn.exec_driver_sql(UPSERT_STATUS, marks)
+    return messages
+
+
+def _unreadable(ev: WireEvent) -> str | None:
+    for name in ("event_at", "recorded_at"):
+        try:
+            from_db(getattr(ev, name))
+        except (TypeError, ValueError):
+            return t("validate.type", field=name, expected="time")
+    if not read_payload(ev.payload) and ev.payload.strip() != "{}":
+        return t("validate.type", field="payload", expected="object")
+    return None
+
+
+def _same_epoch(conn: Connection, epoch: str) -> None:
+    """Inside a write: refuse an answer from another epoch (another sync of this file has just reset it)."""
+    known = get_meta(conn, META_EPOCH)
+    if known is not None and known != epoch:
+        raise SyncUnavailable(t("sync.epoch_moved"))
+
+
+def _calls_of(ev: WireEvent) -> list[tuple[Any, ...]]:
+    """The call rows a pulled event carries (a dispatch's call, a linked repeat call)."""
+    if ev.kind not in (Action.DISPATCH, Action.LINK):
+        return []
+    try:
+        payload = json.loads(ev.payload)
+        call = CallInfo.from_payload(payload["call"], ev.desk)
+    except (ValueError, KeyError, TypeError):
+        return []
+    if ev.kind == Action.DISPATCH:
+        return [call_tuple(call, ev.order_id, linked=False, repeat_of=payload.get("repeat_of"))]
+    return [call_tuple(call, ev.order_id, linked=True, repeat_of=ev.order_id)]
