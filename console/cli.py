@@ -211,7 +211,8 @@ def taxonomy_cmd(
                          if lang == "zh" else ref.stations[r["police_station"]].name_en] for r in rows]))
         return
     if departments:
-        rows = [{"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en, "kind": d.kind, "routing": d.routing}
+        rows = [{"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en, "kind": d.kind, "routing": d.routing,
+                 "one_team": d.one_team}
                 for d in ref.departments.values()]
         if as_json:
             echo(dumps({"departments": rows}))
