@@ -37,9 +37,9 @@ import csv
 import io
 import math
 import re
-from bisect import bisect_left
 import tomllib
 import unicodedata
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass

@@ -221,6 +221,8 @@ def load_reference(directory: Path | str | None = None) -> Reference:
     for code in BY_LOCATION:
         if code not in departments:
             raise ReferenceDataError(f"{path.name}: department {code} is required (resolved by the call's town)")
+        if departments[code].routing != "by_location":
+            raise ReferenceDataError(f"{path.name} line {seen[code]} ({code}): routing must be by_location (resolved by the call's town)")
 
     path = base / "towns.csv"
     towns: dict[str, Town] = {}

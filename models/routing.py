@@ -19,6 +19,7 @@ from .errors import ValidationError
 from .i18n import t
 from .reference import Reference, Tag, Town
 
+
 @dataclass(frozen=True)
 class Assignee:
     code: str  # SCJG | ZZ-HZ | GA-HZ

@@ -195,12 +195,21 @@ def test_cli_dispatches_with_the_chosen_folder(county: Path, tmp_path: Path, mon
 
 
 @pytest.mark.parametrize(("file", "old", "new", "message"), [
-    ("taxonomy.csv", NEW_TAG, NEW_TAG.replace("A19", "A18"), "taxonomy.csv line 77: duplicate code A18 (first on line 19)"),
-    ("taxonomy.csv", NEW_TAG, NEW_TAG.replace(",LYJ,", ",LINYE,"), "taxonomy.csv line 77 (A19): unknown department 'LINYE'"),
-    ("taxonomy.csv", NEW_TAG, NEW_TAG.replace(",10,60,", ",0,60,"), "taxonomy.csv line 77 (A19): sign_min must be positive"),
-    ("taxonomy.csv", NEW_TAG, NEW_TAG.replace(",72,", ",3天,"), "taxonomy.csv line 77 (A19): feedback_h must be a whole number"),
-    ("departments.csv", NEW_DEPT, NEW_DEPT.replace(",1", ",yes"), "departments.csv line 32 (LYJ): one_team must be 0 or 1"),
-    ("departments.csv", NEW_DEPT, NEW_DEPT.replace("LYJ", "SCJG"), "departments.csv line 32: duplicate code SCJG (first on line 2)"),
+    ("taxonomy.csv", NEW_TAG, NEW_TAG.replace("A19", "A18"),
+     "taxonomy.csv line 77: duplicate code A18 (first on line 19)"),
+    ("taxonomy.csv", NEW_TAG, NEW_TAG.replace(",LYJ,", ",LINYE,"),
+     "taxonomy.csv line 77 (A19): unknown department 'LINYE'"),
+    ("taxonomy.csv", NEW_TAG, NEW_TAG.replace(",10,60,", ",0,60,"),
+     "taxonomy.csv line 77 (A19): sign_min must be positive"),
+    ("taxonomy.csv", NEW_TAG, NEW_TAG.replace(",72,", ",3天,"),
+     "taxonomy.csv line 77 (A19): feedback_h must be a whole number"),
+    ("departments.csv", NEW_DEPT, NEW_DEPT.replace(",1", ",yes"),
+     "departments.csv line 32 (LYJ): one_team must be 0 or 1"),
+    ("departments.csv", NEW_DEPT, NEW_DEPT.replace("LYJ", "SCJG"),
+     "departments.csv line 32: duplicate code SCJG (first on line 2)"),
+    ("departments.csv", "ZZ,镇街综治中心,Township Governance Centre,township,by_location,0",
+     "ZZ,镇街综治中心,Township Governance Centre,township,county,0",
+     "departments.csv line 30 (ZZ): routing must be by_location"),
 ])
 def test_a_broken_county_folder_names_file_and_line(county: Path, tmp_path: Path, file: str, old: str, new: str,
                                                      message: str) -> None:
