@@ -1,6 +1,7 @@
 """The ``fengqiao`` command line (typer).
 
-``fengqiao`` alone opens the console. Every command takes the global ``--db PATH`` and ``--lang zh|en``.
+``fengqiao`` alone opens the console. Every command takes the global ``--db PATH``, ``--lang zh|en`` and
+``--reference DIR`` (the reference-data folder, see docs/reference-data.md).
 Bad input exits non-zero with one clear line on stderr and nothing written; never a traceback.
 """
 
@@ -31,7 +32,7 @@ from fengqiao.models.routing import describe_assignee
 from fengqiao.models.text import clip
 
 from .config import Config, load_config
-from .options import AsLang, Lang, apply_lang
+from .options import REFERENCE_ENV, AsLang, Lang, apply_lang, use_reference
 from .privacy import AsDept, AsDesk, AsRole, AsTown, Unmasked, phones_for
 from .serialize import order_json
 from .textout import dumps, echo, table
@@ -132,7 +133,11 @@ def main_callback(
     db: Annotated[Path | None, typer.Option("--db", help="SQLite file (default: $FENGQIAO_DB or the user data dir)",
                                              envvar="FENGQIAO_DB", show_envvar=False)] = None,
     lang: Annotated[Lang | None, typer.Option("--lang", help="zh (default) or en")] = None,
+    reference: Annotated[Path | None, typer.Option("--reference", help="reference-data folder (default: "
+                                                   "$FENGQIAO_REFERENCE or the shipped fixtures)",
+                                                   envvar=REFERENCE_ENV, show_envvar=False)] = None,
 ) -> None:
+    use_reference(reference)
     state = State(db, lang.value if lang else None)
     ctx.obj = state
     chosen = state.lang or (state.config.lang if state.config.lang in LANGS else None) or "zh"
@@ -192,7 +197,7 @@ def taxonomy_cmd(
     towns: Annotated[bool, typer.Option("--towns", help="list the towns and their police stations")] = False,
     departments: Annotated[bool, typer.Option("--departments", help="list the departments")] = False,
 ) -> None:
-    """The 75 tags in 4 categories with their departments and time limits."""
+    """The tags by category with their departments and time limits (from the reference data in use)."""
     ref = default_reference()
     lang = get_lang()
     if towns:
@@ -207,7 +212,8 @@ def taxonomy_cmd(
                          if lang == "zh" else ref.stations[r["police_station"]].name_en] for r in rows]))
         return
     if departments:
-        rows = [{"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en, "kind": d.kind, "routing": d.routing}
+        rows = [{"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en, "kind": d.kind, "routing": d.routing,
+                 "one_team": d.one_team}
                 for d in ref.departments.values()]
         if as_json:
             echo(dumps({"departments": rows}))

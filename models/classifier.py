@@ -37,9 +37,9 @@ import csv
 import io
 import math
 import re
-from bisect import bisect_left
 import tomllib
 import unicodedata
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -48,7 +48,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import ReferenceDataError
-from .reference import Reference, default_reference
+from .reference import Reference, default_reference, shipped_reference
 
 GAP = 12  # "甲…乙": at most this many characters between the end of 甲 and the start of 乙
 ELLIPSIS = "…"
@@ -550,13 +550,13 @@ class Classifier:
 
 @cache
 def default_classifier_lexicon() -> Lexicon:
-    return load_lexicon()
+    return load_lexicon(ref=shipped_reference())
 
 
 @cache
 def default_example_model() -> ExampleModel:
     """The naive Bayes model over the packaged example calls, trained once per process."""
-    ref = default_reference()
+    ref = shipped_reference()
     index = {c: i for i, c in enumerate(ref.tags)}
     return ExampleModel(((text, index[code]) for text, code in load_examples(ref=ref)), len(index))
 
@@ -564,7 +564,7 @@ def default_example_model() -> ExampleModel:
 def build_classifier(ref: Reference | None = None, history: Iterable[tuple[str, str]] = ()) -> Classifier:
     """A classifier over the packaged lexicon and example calls, and ``history`` (newest first)."""
     ref = ref or default_reference()
-    if ref is default_reference():
+    if ref is shipped_reference():  # the cached model and lexicon were built over the shipped tags
         return Classifier(ref, default_classifier_lexicon(), history, examples=default_example_model())
     return Classifier(ref, load_lexicon(ref=ref), history, examples=load_examples(ref=ref))
 

@@ -1,12 +1,16 @@
-"""The product's reference data: 4 categories, 75 tags, 30 departments, 21 towns.
+"""The product's reference data: categories, tags, departments (with the one-team pilot set) and towns.
 
-Loaded from CSV files in ``fixtures/`` and validated on load. Any fault names the file, the line and the
-code so the person editing the file can fix it.
+Loaded from the CSV files of a reference-data folder and validated on load. Any fault names the file, the line
+and the code so the person editing the file can fix it. The shipped folder is ``fixtures/`` (4 categories,
+75 tags, 30 departments, 21 towns); another county points ``--reference DIR`` or ``$FENGQIAO_REFERENCE`` at
+its own folder, and :func:`default_reference` returns that one instead (see docs/reference-data.md).
 """
 
 from __future__ import annotations
 
 import csv
+import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -15,7 +19,7 @@ from pathlib import Path
 
 from .errors import ReferenceDataError
 
-EXPECTED_TAGS = 75
+REFERENCE_ENV = "FENGQIAO_REFERENCE"
 BY_LOCATION = ("ZZ", "GA")  # resolved by the call's town
 DISPATCH_MODES = ("single", "dual")
 
@@ -34,6 +38,7 @@ class Department:
     name_en: str
     kind: str
     routing: str  # county | by_location
+    one_team: bool = False  # in a one-team pilot town its orders go to the town's governance centre
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,22 @@ class Reference:
     departments: dict[str, Department]
     towns: dict[str, Town]
     stations: dict[str, Station]
+    directory: Path | None = None  # where it was loaded from
+
+    @property
+    def one_team_depts(self) -> frozenset[str]:
+        """The departments whose enforcement sits with a pilot town's unified team (一支队伍管执法)."""
+        return frozenset(d.code for d in self.departments.values() if d.one_team)
+
+    def tag_ranges(self) -> str:
+        """The tag codes per category as ranges, e.g. ``A01–A18、B01–B22`` (computed from the loaded tags)."""
+        from .i18n import t
+
+        dash, sep = t("error.tag_range_dash"), t("error.tag_list_sep")
+        parts: list[str] = []
+        for cat in self.categories:
+            parts.extend(_runs(sorted(tag.code for tag in self.tags_in(cat)), dash))
+        return sep.join(parts)
 
     def tag(self, code: str) -> Tag:
         from .errors import ValidationError
@@ -84,7 +105,7 @@ class Reference:
 
         key = code.strip().upper()
         if key not in self.tags:
-            raise ValidationError(t("error.unknown_tag", code=code), field="tag")
+            raise ValidationError(t("error.unknown_tag_of", code=code, ranges=self.tag_ranges()), field="tag")
         return self.tags[key]
 
     def town(self, code: str) -> Town:
@@ -110,6 +131,30 @@ class Reference:
 
     def tags_in(self, category: str) -> list[Tag]:
         return [tag for tag in self.tags.values() if tag.category == category]
+
+
+def _runs(codes: list[str], dash: str) -> list[str]:
+    """Consecutive codes (same prefix and width, numbers one apart) as ``first–last``; others on their own."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def key(code: str) -> tuple[str, int, int] | None:
+        m = re.fullmatch(r"(.*?)(\d+)", code)
+        return (m.group(1), len(m.group(2)), int(m.group(2))) if m else None
+
+    def close() -> None:
+        if run:
+            out.append(run[0] if len(run) == 1 else f"{run[0]}{dash}{run[-1]}")
+            run.clear()
+
+    for code in sorted(codes, key=lambda c: (key(c) or (c, 0, 0), c)):
+        prev = key(run[-1]) if run else None
+        cur = key(code)
+        if not (prev and cur and prev[:2] == cur[:2] and cur[2] == prev[2] + 1):
+            close()
+        run.append(code)
+    close()
+    return out
 
 
 def _rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
@@ -160,14 +205,24 @@ def load_reference(directory: Path | str | None = None) -> Reference:
     path = base / "departments.csv"
     departments: dict[str, Department] = {}
     seen = {}
-    for line, row in _rows(path, ("code", "name_zh", "name_en", "kind", "routing")):
+    for line, row in _rows(path, ("code", "name_zh", "name_en", "kind", "routing", "one_team")):
         _unique(path, line, row["code"], seen)
         if row["routing"] not in ("county", "by_location"):
             raise ReferenceDataError(f"{path.name} line {line} ({row['code']}): routing must be county or by_location, got {row['routing']!r}")
-        departments[row["code"]] = Department(row["code"], row["name_zh"], row["name_en"], row["kind"], row["routing"])
+        if not row["name_zh"] or not row["name_en"]:
+            raise ReferenceDataError(f"{path.name} line {line} ({row['code']}): name_zh and name_en are both required")
+        if row["one_team"] not in ("0", "1"):
+            raise ReferenceDataError(f"{path.name} line {line} ({row['code']}): one_team must be 0 or 1, got {row['one_team']!r}")
+        one_team = row["one_team"] == "1"
+        if one_team and row["routing"] != "county":
+            raise ReferenceDataError(f"{path.name} line {line} ({row['code']}): one_team applies to county departments only (routing is {row['routing']})")
+        departments[row["code"]] = Department(row["code"], row["name_zh"], row["name_en"], row["kind"], row["routing"],
+                                              one_team)
     for code in BY_LOCATION:
         if code not in departments:
             raise ReferenceDataError(f"{path.name}: department {code} is required (resolved by the call's town)")
+        if departments[code].routing != "by_location":
+            raise ReferenceDataError(f"{path.name} line {seen[code]} ({code}): routing must be by_location (resolved by the call's town)")
 
     path = base / "towns.csv"
     towns: dict[str, Town] = {}
@@ -225,12 +280,12 @@ def load_reference(directory: Path | str | None = None) -> Reference:
         keywords = tuple(k.strip() for k in row["keywords"].split("|") if k.strip())
         tags[code] = Tag(code, row["category"], row["name_zh"], row["name_en"], row["department"], row["dispatch"],
                          onsite, sign, arrive, feedback, keywords)
-    if len(tags) != EXPECTED_TAGS:
-        raise ReferenceDataError(f"{path.name}: expected exactly {EXPECTED_TAGS} tags, found {len(tags)}")
+    if not tags:
+        raise ReferenceDataError(f"{path.name}: no tags")
     for cat in categories:
         if not any(tag.category == cat for tag in tags.values()):
             raise ReferenceDataError(f"{path.name}: category {cat} has no tags")
-    return Reference(categories, tags, departments, towns, stations)
+    return Reference(categories, tags, departments, towns, stations, base)
 
 
 def _with_station(town: Town, code: str) -> Town:
@@ -239,7 +294,37 @@ def _with_station(town: Town, code: str) -> Town:
     return replace(town, station_code=code)
 
 
+_chosen_dir: Path | None = None  # set by --reference (set_reference_dir); wins over $FENGQIAO_REFERENCE
+
+
+def set_reference_dir(directory: Path | str | None) -> None:
+    """Make ``directory`` the reference data of this process (None: back to $FENGQIAO_REFERENCE or the shipped)."""
+    global _chosen_dir
+    _chosen_dir = Path(directory) if directory not in (None, "") else None
+
+
+def reference_dir() -> Path | None:
+    """The chosen reference-data folder: --reference, else $FENGQIAO_REFERENCE, else None (the shipped fixtures)."""
+    if _chosen_dir is not None:
+        return _chosen_dir
+    env = os.environ.get(REFERENCE_ENV, "").strip()
+    return Path(env) if env else None
+
+
 @cache
-def default_reference() -> Reference:
+def shipped_reference() -> Reference:
     """The packaged reference data, loaded once per process."""
     return load_reference()
+
+
+@cache
+def _reference_at(directory: str) -> Reference:
+    return load_reference(directory)
+
+
+def default_reference() -> Reference:
+    """The reference data this process uses: the chosen folder (loaded once per folder), else the shipped one."""
+    chosen = reference_dir()
+    if chosen is None:
+        return shipped_reference()
+    return _reference_at(str(chosen.expanduser().resolve()))

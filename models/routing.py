@@ -2,8 +2,9 @@
 
 * A tag's owner department gets the order (a county bureau or company).
 * ``ZZ`` (township governance centre) and ``GA`` (police station) resolve by the call's town.
-* In a one-team pilot town (黄泽镇), tags owned by the seven enforcement departments in residence there go to
-  that town's governance centre instead of the county bureau (一支队伍管执法).
+* In a one-team pilot town (``one_team_pilot`` in towns.csv, 黄泽镇 in the shipped data), tags owned by the
+  enforcement departments in residence there (``one_team`` = 1 in departments.csv) go to that town's
+  governance centre instead of the county bureau (一支队伍管执法).
 * Dual dispatch (一警双派) adds the town's police station as a second assignee.
 
 Assignee codes: a county department's own code (``SCJG``), ``ZZ-<town>`` for a township centre and
@@ -17,8 +18,6 @@ from dataclasses import dataclass
 from .errors import ValidationError
 from .i18n import t
 from .reference import Reference, Tag, Town
-
-ONE_TEAM_DEPTS = frozenset({"SCJG", "ZRZY", "STHJ", "ZHZF", "NYNC", "SLJ", "WJJ"})
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ def department_assignee(ref: Reference, dept_code: str, town: Town, *, pilot: bo
         return centre(ref, town, role), False
     if dept.code == "GA":
         return station(ref, town, role), False
-    if pilot and town.one_team_pilot and dept.code in ONE_TEAM_DEPTS:
+    if pilot and town.one_team_pilot and dept.one_team:
         return centre(ref, town, role), True
     return Assignee(dept.code, dept.code, None, dept.name_zh, dept.name_en, role), False
 

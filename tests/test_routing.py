@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fengqiao.models.errors import ValidationError
-from fengqiao.models.routing import ONE_TEAM_DEPTS, route
+from fengqiao.models.routing import route
 
 
 def test_county_department_owns_the_tag(ref) -> None:
@@ -21,7 +21,7 @@ def test_township_centre_and_police_resolve_by_town(ref) -> None:
 
 @pytest.mark.parametrize("tag", ["B01", "A07", "A06", "A01", "C17", "A05", "A12"])
 def test_one_team_pilot_routes_enforcement_tags_to_the_town(ref, tag: str) -> None:
-    assert ref.tags[tag].department in ONE_TEAM_DEPTS
+    assert ref.tags[tag].department in ref.one_team_depts
     r = route(ref, tag, "HZ")
     assert r.primary.code == "ZZ-HZ" and r.one_team
     assert route(ref, tag, "CR").primary.code == ref.tags[tag].department
