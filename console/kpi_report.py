@@ -217,7 +217,7 @@ def _write_xlsx(report: Report, kpi: KpiStore, path: Path) -> None:
     for name, (head, rows) in _frequent_rows(report, kpi).items():
         sheet(t(f"kpi.sheet.{name}"), head, rows, [None] * len(head))
     w = report.window
-    about = [[t("kpi.window"), f"{w.first.isoformat()} — {w.last.isoformat()}"],
+    about: list[list[Any]] = [[t("kpi.window"), f"{w.first.isoformat()} — {w.last.isoformat()}"],
              [t("kpi.generated"), fmt_local(report.generated_at)],
              [t("kpi.unmasked" if report.unmasked else "kpi.masked"), ""]]
     about += [[t("kpi.weights") + " · " + t("kpi.col." + k + "_rate"), v]

@@ -225,7 +225,7 @@ class ServerStore:
 
     def list_desks(self) -> list[DeskInfo]:
         with self.read() as conn:
-            heads = dict(conn.execute(select(SrvDeskHead.desk, SrvDeskHead.seq)).all())
+            heads: dict[str, int] = dict(conn.execute(select(SrvDeskHead.desk, SrvDeskHead.seq)).all())
             rows = conn.execute(select(SrvDesk).order_by(SrvDesk.name)).all()
         return [DeskInfo(r.name, r.role, r.dept, r.town, r.prefix, r.created_at, r.revoked_at,
                          int(heads.get(r.name, 0))) for r in rows]

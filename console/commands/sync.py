@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
         store = _server_store(url, config)
         scheme = "https" if ssl_certfile else "http"
         echo(t("server.serving", url=f"{scheme}://{host}:{port}", db=shown_url(url), epoch=store.epoch()[:8]))
-        ssl = {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile)} if ssl_certfile else {}
+        ssl: dict[str, Any] = {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile)} if ssl_certfile else {}
         if workers > 1:
             store.close()
             os.environ["FENGQIAO_SERVER_DB"] = url
