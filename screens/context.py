@@ -61,7 +61,7 @@ class DeskMixin:
 
     @property
     def desk_app(self) -> DeskApp:
-        return self.app  # type: ignore[attr-defined,no-any-return]
+        return self.app  # type: ignore[attr-defined]
 
     @property
     def ctx(self) -> DeskContext:
