@@ -4,8 +4,11 @@ Modes: ``intake`` (call-takers and township centres start here), ``board`` (depa
 ``cockpit`` (supervisors start here); F5, F6 and F7 switch between them from anywhere.
 
 The app watches the store once a second from a thread worker (a cheap look at the newest event number) and
-posts :class:`StoreChanged` to the active screen when another desk or process has written, so boards and the
-cockpit refresh without polling the database themselves.
+posts :class:`~fengqiao.screens.messages.StoreChanged` to the active screen when another desk or process has
+written, so boards and the cockpit refresh without polling the database themselves.
+
+Screens read the desk's settings and stores from one typed :class:`~fengqiao.screens.context.DeskContext`
+(``app.ctx``), built once here by :func:`desk_context` from what the command line parsed.
 """
 
 from __future__ import annotations
@@ -16,31 +19,59 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
 
 from fengqiao.models.clock import Clock, system_clock
+from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import get_lang, set_lang, t
+from fengqiao.models.kpi import DEFAULT_WEIGHTS, Weights
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk, Role
 from fengqiao.screens.base import DeskBar, describe_binding, localize_bindings
-from fengqiao.screens.caller_pop import CallerPopProvider
 from fengqiao.screens.board import BoardScreen
+from fengqiao.screens.caller_pop import CallerPopProvider
 from fengqiao.screens.cockpit import CockpitScreen
+from fengqiao.screens.context import DeskContext
 from fengqiao.screens.help import HelpScreen
 from fengqiao.screens.intake import IntakeScreen
-from fengqiao.screens.literal import PasteRefused
+from fengqiao.screens.messages import PasteRefused, StoreChanged
 from fengqiao.store.board import mark_overdue
 from fengqiao.store.db import Database
+from fengqiao.store.kpi import KpiStore
 from fengqiao.store.orders import OrderStore
 
+from .config import Config, load_config
+from .syncworker import ConsoleSync, SyncSetup
 
-class StoreChanged(Message):
-    """Another write reached the store (this desk's or anyone's). ``seq`` is the newest event number."""
+__all__ = ["FengqiaoApp", "StoreChanged", "SyncSetup", "desk_context"]
 
-    def __init__(self, seq: int) -> None:
-        super().__init__()
-        self.seq = seq
+
+def config_weights(config: Config | None = None) -> tuple[Weights, str | None]:
+    """The score weights from the desk's config ([kpi.weights]; the file when not given); the defaults and the
+    problem if bad."""
+    try:
+        return Weights.from_config((config or load_config()).section("kpi")), None
+    except FengqiaoError as exc:
+        return DEFAULT_WEIGHTS, str(exc)
+
+
+def desk_context(db: Database, desk: Desk, *, clock: Clock = system_clock, ref: Reference | None = None,
+                 lang: str | None = None, caller: str | None = None, weights: Weights | None = None,
+                 config: Config | None = None, read_only: bool = False, unmasked: bool = False,
+                 access_db: Database | None = None) -> DeskContext:
+    """The desk's context, once per session. ``weights`` None: from ``config`` ([kpi.weights]; the config file
+    when that is None too)."""
+    if lang:
+        set_lang(lang)
+    ref = ref or default_reference()
+    problem = None
+    if weights is None:
+        weights, problem = config_weights(config)
+    return DeskContext(db=db, desk=desk, ref=ref, clock=clock, lang=get_lang(),
+                       store=OrderStore(db, ref=ref, desk=desk, clock=clock),
+                       kpi=KpiStore(db, ref=ref, clock=clock, weights=weights), kpi_weights=weights,
+                       kpi_problem=problem, caller=caller, read_only=read_only, start_unmasked=unmasked,
+                       access_db=access_db)
 
 
 OVERDUE_EVERY = 30.0  # seconds between recording first overdue moments (the board flags them live anyway)
@@ -69,26 +100,48 @@ class FengqiaoApp(App[None]):
     MODES: ClassVar[dict[str, Any]] = {"intake": IntakeScreen, "board": BoardScreen, "cockpit": CockpitScreen}
     DEFAULT_MODE = "intake"
 
-    def __init__(self, *, db: Database, desk: Desk, lang: str | None = None, clock: Clock = system_clock,
-                 ref: Reference | None = None, caller: str | None = None, watch_store: bool = True,
+    def __init__(self, ctx: DeskContext | None = None, *, db: Database | None = None, desk: Desk | None = None,
+                 lang: str | None = None, clock: Clock = system_clock, ref: Reference | None = None,
+                 caller: str | None = None, watch_store: bool = True, sync: SyncSetup | None = None,
                  **kwargs: Any) -> None:
-        if lang:
-            set_lang(lang)
-        home = HOME_MODE.get(desk.role, "intake")  # the desk's home screen opens first (if this app has it)
+        """``ctx`` from :func:`desk_context`; or ``db`` and ``desk`` (and the rest) to build it here."""
+        if ctx is None:
+            if db is None or desk is None:
+                raise TypeError("FengqiaoApp needs a DeskContext or db and desk")
+            ctx = desk_context(db, desk, clock=clock, ref=ref, lang=lang, caller=caller)
+        else:
+            set_lang(ctx.lang)
+        home = HOME_MODE.get(ctx.desk.role, "intake")  # the desk's home screen opens first (if this app has it)
         self.DEFAULT_MODE = home if home in self.MODES else next(iter(self.MODES))
         super().__init__(**kwargs)
         localize_bindings(self)
-        self.db = db
-        self.desk = desk
-        self.clock = clock
-        self.ref = ref or default_reference()
-        self.caller = caller
-        self.store = OrderStore(db, ref=self.ref, desk=desk, clock=clock)
-        self.lang = get_lang()
+        self._ctx = ctx
         self._watch_store = watch_store
+        self._sync_setup = sync
         self._last_seq: int | None = None
         self.sync_text = ""  # the header's sync status ("" when no sync server is configured)
-        self.sync: Any = None  # console.syncworker.ConsoleSync while syncing
+        self.sync: ConsoleSync | None = None  # while syncing
+
+    @property
+    def ctx(self) -> DeskContext:
+        """The desk's settings and stores (what screens read)."""
+        return self._ctx
+
+    @property
+    def db(self) -> Database:
+        return self._ctx.db
+
+    @property
+    def desk(self) -> Desk:
+        return self._ctx.desk
+
+    @property
+    def clock(self) -> Clock:
+        return self._ctx.clock
+
+    @property
+    def store(self) -> OrderStore:
+        return self._ctx.store
 
     # ---- chrome --------------------------------------------------------------------------------
     def desk_text(self) -> str:
@@ -116,9 +169,21 @@ class FengqiaoApp(App[None]):
         if self._watch_store:
             self.set_interval(1.0, self._poll_store)
             self.set_interval(OVERDUE_EVERY, self._mark_overdue)
-            from .syncworker import ConsoleSync
+            self.sync = self._start_sync()  # only with a [sync] server in the config
 
-            self.sync = ConsoleSync.from_config(self)  # only with a [sync] server in the config
+    def _start_sync(self) -> ConsoleSync | None:
+        setup = self._sync_setup
+        if setup is None:
+            return None
+        if setup.error is not None:
+            self.set_sync_text(setup.error)
+            return None
+        if setup.client is None:
+            return None
+        sync = ConsoleSync(setup.client, self.db, self.desk.name, interval=setup.interval, clock=self.clock,
+                           show=self.set_sync_text, changed=self._announce, call_from_thread=self.call_from_thread)
+        sync.start()
+        return sync
 
     def on_unmount(self) -> None:
         if self.sync is not None:

@@ -149,7 +149,8 @@ def main_callback(
 # ---- the console -----------------------------------------------------------------------------------
 
 def _run_console(state: State, *, desk: Desk | None = None, caller: str | None = None) -> None:
-    from .app import FengqiaoApp  # Textual is only imported when the console opens
+    from .app import FengqiaoApp, desk_context  # Textual is only imported when the console opens
+    from .commands.sync import console_sync
 
     db = state.open_db()
     try:
@@ -157,7 +158,8 @@ def _run_console(state: State, *, desk: Desk | None = None, caller: str | None =
         if chosen.role is None:
             chosen = make_desk(default_reference(), chosen.name, "call_taker", operator=chosen.operator,
                                prefix=chosen.prefix)
-        FengqiaoApp(db=db, desk=chosen, lang=get_lang(), caller=caller).run()
+        ctx = desk_context(db, chosen, lang=get_lang(), caller=caller, config=state.config)
+        FengqiaoApp(ctx, sync=console_sync(state.config, db, chosen)).run()
     finally:
         db.close()
 

@@ -7,6 +7,9 @@ For supervisors watching the big screen or over SSH. The app is the normal one w
 Callers' numbers are masked. A supervisor desk (``--role supervisor`` or the config file's desk) may show them
 in full (``--unmasked`` at start, or ``u``); the cockpit records every number it shows in full to the access
 log first, through a second connection that is used for nothing else (``access_db``).
+
+The differences are the desk context's (``read_only``, ``start_unmasked``, ``access_db``, the weights given on
+the command line), not attributes the screens look for.
 """
 
 from __future__ import annotations
@@ -18,13 +21,17 @@ from sqlalchemy import event
 from textual.app import SystemCommand
 from textual.screen import Screen
 
+from fengqiao.models.clock import Clock, system_clock
 from fengqiao.models.i18n import t
 from fengqiao.models.kpi import DEFAULT_WEIGHTS, Weights
+from fengqiao.models.reference import Reference
 from fengqiao.models.roles import Desk
 from fengqiao.screens.cockpit import CockpitScreen
+from fengqiao.screens.context import DeskContext
 from fengqiao.store.db import Database
 
-from .app import FengqiaoApp
+from .app import FengqiaoApp, desk_context
+from .syncworker import SyncSetup
 
 
 def make_read_only(db: Database) -> None:
@@ -42,12 +49,17 @@ class DashboardApp(FengqiaoApp):
 
     MODES: ClassVar[dict[str, Any]] = {"cockpit": CockpitScreen}
 
-    def __init__(self, *, weights: Weights = DEFAULT_WEIGHTS, unmasked: bool = False,
-                 access_db: Database | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)  # whatever the desk's role, the cockpit (the only mode here) opens
-        self.kpi_weights = weights
-        self.start_unmasked = unmasked  # read by the cockpit: full numbers from the start, each recorded first
-        self.access_db = access_db  # writes the access log only (the store's own connections are read-only)
+    def __init__(self, ctx: DeskContext | None = None, *, db: Database | None = None, desk: Desk | None = None,
+                 lang: str | None = None, clock: Clock = system_clock, ref: Reference | None = None,
+                 weights: Weights = DEFAULT_WEIGHTS, unmasked: bool = False, access_db: Database | None = None,
+                 **kwargs: Any) -> None:
+        """``ctx`` from :func:`dashboard_context`; or ``db``, ``desk`` and the rest to build it here."""
+        if ctx is None:
+            if db is None or desk is None:
+                raise TypeError("DashboardApp needs a DeskContext or db and desk")
+            ctx = dashboard_context(db, desk, lang=lang, clock=clock, ref=ref, weights=weights, unmasked=unmasked,
+                                    access_db=access_db)
+        super().__init__(ctx, **kwargs)  # whatever the desk's role, the cockpit (the only mode here) opens
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "switch_mode" and parameters and parameters[0] != "cockpit":
@@ -61,12 +73,21 @@ class DashboardApp(FengqiaoApp):
             yield command
 
 
+def dashboard_context(db: Database, desk: Desk, *, lang: str | None = None, clock: Clock = system_clock,
+                      ref: Reference | None = None, weights: Weights = DEFAULT_WEIGHTS, unmasked: bool = False,
+                      access_db: Database | None = None) -> DeskContext:
+    """The dashboard's desk context: read-only, its weights given, full numbers from the start if asked for."""
+    return desk_context(db, desk, clock=clock, ref=ref, lang=lang, weights=weights, read_only=True,
+                        unmasked=unmasked, access_db=access_db)  # access_db writes the access log only
+
+
 def run_dashboard(db: Database, desk: Desk, *, lang: str, weights: Weights, unmasked: bool = False,
-                  access_db: Database | None = None) -> None:
+                  access_db: Database | None = None, sync: SyncSetup | None = None) -> None:
     """Open the read-only cockpit on ``db``; ``access_db`` (a supervisor's) records full-number views."""
     make_read_only(db)
     try:
-        DashboardApp(db=db, desk=desk, lang=lang, weights=weights, unmasked=unmasked, access_db=access_db).run()
+        ctx = dashboard_context(db, desk, lang=lang, weights=weights, unmasked=unmasked, access_db=access_db)
+        DashboardApp(ctx, sync=sync).run()
     finally:
         db.close()
         if access_db is not None:

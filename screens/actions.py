@@ -24,6 +24,7 @@ from fengqiao.models.i18n import name, t
 from fengqiao.models.machine import ASSIGNMENT_ACTIONS, SATISFACTIONS, Action, AssignmentState, Intent, OrderState
 
 from .base import safe
+from .context import DeskMixin
 from .forms import ActionForm, ConfirmScreen, FormField
 from .orderfmt import assignee_label, tag_label
 
@@ -148,7 +149,7 @@ def context_text(ui: str, state: OrderState, target: AssignmentState | None, ref
     return text
 
 
-class ActionsMixin:
+class ActionsMixin(DeskMixin):
     """Mix into a Screen that can tell which order is in focus (:meth:`current_offer`)."""
 
     app: Any
@@ -176,10 +177,10 @@ class ActionsMixin:
         targets = list(dict.fromkeys(tgt for _, tgt in options))
         state = offer.state
         if len(targets) > 1:
-            lang = self.app.lang
-            choices = [(str(tgt), assignee_label(self.app.ref, state.assignment(tgt).assignee, lang))
+            lang = self.ctx.lang
+            choices = [(str(tgt), assignee_label(self.ctx.ref, state.assignment(tgt).assignee, lang))
                        for tgt in targets if tgt]
-            form = ActionForm(t(f"board.key_{ui}"), context_text(ui, state, None, self.app.ref, lang),
+            form = ActionForm(t(f"board.key_{ui}"), context_text(ui, state, None, self.ctx.ref, lang),
                               [FormField("target", "choice", t("field.assignee"), choices=choices)])
 
             def chosen(values: dict[str, Any] | None) -> None:
@@ -194,8 +195,8 @@ class ActionsMixin:
     def _ask(self, ui: str, state: OrderState, options: list[tuple[Action, str | None]]) -> None:
         target_id = options[0][1]
         target = state.assignment(target_id) if target_id else None
-        lang = self.app.lang
-        fields = form_fields(ui, state, options, self.app.ref, lang)
+        lang = self.ctx.lang
+        fields = form_fields(ui, state, options, self.ctx.ref, lang)
         if not fields:
             self._confirm(ui, state, target, {})
             return
@@ -204,7 +205,7 @@ class ActionsMixin:
             if values is not None:
                 self._confirm(ui, state, target, values)
 
-        self.app.push_screen(ActionForm(t(f"board.key_{ui}"), context_text(ui, state, target, self.app.ref, lang),
+        self.app.push_screen(ActionForm(t(f"board.key_{ui}"), context_text(ui, state, target, self.ctx.ref, lang),
                                         fields), filled)
 
     def _confirm(self, ui: str, state: OrderState, target: AssignmentState | None, values: dict[str, Any]) -> None:
@@ -224,7 +225,7 @@ class ActionsMixin:
     @work(thread=True, group="order-act", exit_on_error=False)
     def run_intent(self, order_no: str, intent: Intent) -> None:
         try:
-            state = self.app.store.act(order_no, intent)
+            state = self.ctx.store.act(order_no, intent)
         except FengqiaoError as exc:
             self.app.call_from_thread(self._acted, order_no, intent, None, str(exc))
             return

@@ -42,6 +42,7 @@ from fengqiao.store.board import BoardCounts, BoardFilter, BoardQuery, BoardRow
 
 from .actions import ACTION_BINDINGS, ActionsMixin, Offer
 from .base import LocalizedMixin, safe
+from .messages import StoreChanged
 from .literal import LiteralInput
 from .palette import ScreenKeys
 from .boardfilter import FilterScreen, filter_summary
@@ -202,7 +203,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
 
     # ---- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield self.app.make_header()
+        yield self.desk_app.make_header()
         with Horizontal(id="board-top"):
             yield LiteralInput(placeholder=t("board.search_placeholder"), id="board-search", select_on_focus=False,
                                compact=True)
@@ -216,8 +217,8 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         return self.query_one(BoardTable)
 
     def on_mount(self) -> None:
-        app = self.app
-        self.board = BoardQuery(app.db, desk=app.desk, ref=app.ref, clock=app.clock)
+        ctx = self.ctx
+        self.board = BoardQuery(ctx.db, desk=ctx.desk, ref=ctx.ref, clock=ctx.clock)
         self.query_one("#board-search", Input).cursor_blink = False
         self._show_filters()
         self.table.focus()
@@ -244,7 +245,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         return max(1, self.table.size.height - 1)
 
     def _make_columns(self, width: int) -> list[Column]:
-        ref = self.app.ref
+        ref = self.ctx.ref
         wide = width >= WIDE
         status_w = 1 + max(cell_len(status_label(s, short=True)) for s in (
             "dispatched", "signed", "arrived", "fed_back", "visited", "returned", "closed", "cancelled"))
@@ -288,7 +289,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
 
     # ---- cells ---------------------------------------------------------------------------------
     def _cells(self, row: BoardRow, now: datetime) -> dict[str, Text]:
-        ref, lang = self.app.ref, self.app.lang
+        ref, lang = self.ctx.ref, self.ctx.lang
         widths = {c.key: c.width for c in self._columns}
         wide = "text" in widths
         due, level = countdown_cell(row.status, row.next_due_kind, row.next_due, row.next_due_start, now)
@@ -329,7 +330,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
     def _fill(self, rows: list[BoardRow], cursor: int | None, keep_id: str | None = None) -> None:
         """Show ``rows``: rewrite only changed cells when the same orders are on the page, else rebuild."""
         table = self.table
-        now = self.app.clock()
+        now = self.ctx.clock()
         same = [r.id for r in rows] == [str(k.value) for k in table.rows]
         if same:
             table.set_cells([c for row in rows for c in self._changed(row.id, self._cells(row, now).items())])
@@ -357,7 +358,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         """Once a second: rewrite the countdown and age cells whose text changed; notice deadlines passing."""
         if not self.rows or not self._columns:
             return
-        now = self.app.clock()
+        now = self.ctx.clock()
         widths = {c.key: c.width for c in self._columns}
         changes = []
         crossed = False
@@ -480,7 +481,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
     def _edge(self, message: BoardTable.Edge) -> None:
         self.reload(message.move)
 
-    def on_store_changed(self, _message: Message) -> None:
+    def on_store_changed(self, _message: StoreChanged) -> None:
         self.reload("same")
 
     def on_screen_resume(self) -> None:
@@ -508,7 +509,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
 
     def _show_filters(self) -> None:
         widget = self.query_one("#board-filters", Static)
-        summary = filter_summary(self.filter, self.app.ref)
+        summary = filter_summary(self.filter, self.ctx.ref)
         widget.update(Text(summary))
         widget.set_class(not self.filter.is_default() or bool(self.filter.search), "-filtered")
 
@@ -547,7 +548,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
 
     @work(thread=True, group="board-focus", exclusive=True, exit_on_error=False)
     def _load_offer(self, order_no: str, order_id: str) -> None:
-        store = self.app.store
+        store = self.ctx.store
         try:
             state = store.order(order_no)
             offer = Offer(state, store.allowed(state))
@@ -615,7 +616,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
             if result is not None:
                 self.set_filter(replace(result, search=self.filter.search))
 
-        self.app.push_screen(FilterScreen(self.filter, self.app.desk, self.app.ref), done)
+        self.app.push_screen(FilterScreen(self.filter, self.ctx.desk, self.ctx.ref), done)
 
     def action_sort(self) -> None:
         from fengqiao.store.board import SORTS

@@ -42,7 +42,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import get_lang, t
-from fengqiao.models.kpi import (DEFAULT_WEIGHTS, EXTRA, FIVE, Counts, PeriodFigures, Weights, fmt_rate, improved, last_days,
+from fengqiao.models.kpi import (EXTRA, FIVE, Counts, PeriodFigures, fmt_rate, improved, last_days,
                         local_date, periods, rates, score, series, sparkline)
 from fengqiao.models.privacy import PhoneView, check_unmasked, phone_view
 from fengqiao.models.roles import Role
@@ -51,6 +51,8 @@ from fengqiao.models.text import fit_cells
 from fengqiao.store.kpi import DeptLoad, Frequent, KpiStore, Live, Trend
 
 from .base import LocalizedMixin, safe
+from .context import DeskMixin
+from .messages import StoreChanged
 
 WIDE = 140  # columns from which the cockpit shows both frequent panels and wider tables
 LIVE_EVERY = 60.0  # seconds: deadlines pass without any write
@@ -113,7 +115,7 @@ class _Figures:
     today: date
 
 
-class CockpitScreen(LocalizedMixin, Screen[None]):
+class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
     """The supervisor's home screen (F7); also what ``fengqiao dashboard`` opens, read-only."""
 
     DEFAULT_CSS = """
@@ -162,7 +164,7 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
 
     # ---- composition ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield self.app.make_header()  # type: ignore[attr-defined]
+        yield self.desk_app.make_header()
         yield Static(t("cockpit.loading"), id="cp-counts")
         yield Static("", id="cp-kpis")
         yield Static("", id="cp-times")
@@ -176,14 +178,10 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
 
     @property
     def kpi_store(self) -> KpiStore:
-        app: Any = self.app
         if self._kpi_store is None:
-            weights = getattr(app, "kpi_weights", None)
-            if weights is None:
-                weights, problem = config_weights()
-                if problem:
-                    self.notify(problem, severity="warning", timeout=10)
-            self._kpi_store = KpiStore(app.db, ref=app.ref, clock=app.clock, weights=weights)
+            if self.ctx.kpi_problem:  # the config's [kpi.weights] was bad: said once, the defaults are used
+                self.notify(self.ctx.kpi_problem, severity="warning", timeout=10)
+            self._kpi_store = self.ctx.kpi
         return self._kpi_store
 
     @property
@@ -197,7 +195,7 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
     def on_mount(self) -> None:
         self.set_class(self.wide, "-wide")
         self.set_class(self.tall, "-tall")
-        if getattr(self.app, "start_unmasked", False) and self._may_unmask():
+        if self.ctx.start_unmasked and self._may_unmask():
             self._want_full, self._session = True, 1  # `fengqiao dashboard --unmasked`: recorded before shown
         self._load_live()
         self._load_trend()
@@ -253,10 +251,9 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         """Write who sees which numbers in full to the access log (worker thread; before they are shown)."""
         from fengqiao.store.audit import record_access
 
-        app: Any = self.app
-        db = getattr(app, "access_db", None) or app.db  # the read-only dashboard keeps a separate writer for it
-        record_access(db, app.desk, target="cockpit", detail={"screen": "cockpit", "phones": phones},
-                      clock=app.clock)
+        ctx = self.ctx  # the read-only dashboard keeps a separate writer for the access log
+        record_access(ctx.access_log_db, ctx.desk, target="cockpit", detail={"screen": "cockpit", "phones": phones},
+                      clock=ctx.clock)
 
     @work(thread=True, group="cockpit-trend", exclusive=True, exit_on_error=False)
     def _load_trend(self) -> None:
@@ -267,8 +264,8 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
             return
         self.post_message(TrendLoaded(trend))
 
-    def on_store_changed(self, _message: Message) -> None:
-        """The store changed (``console.app.StoreChanged``; the app sends at most one a second)."""
+    def on_store_changed(self, _message: StoreChanged) -> None:
+        """The store changed (:class:`~.messages.StoreChanged`; the app sends at most one a second)."""
         self._load_live()
 
     def on_live_loaded(self, message: LiveLoaded) -> None:
@@ -313,7 +310,7 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
         self.toggle_class("-addresses")
 
     def _may_unmask(self) -> bool:
-        return getattr(self.app.desk, "role", None) == Role.SUPERVISOR
+        return self.ctx.desk.role == Role.SUPERVISOR
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_unmasked":
@@ -329,7 +326,7 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
             self._render_all()
             return
         try:
-            check_unmasked(self.app.desk)
+            check_unmasked(self.ctx.desk)
         except FengqiaoError as exc:
             self.notify(str(exc), severity="error", timeout=6)
             return
@@ -338,7 +335,7 @@ class CockpitScreen(LocalizedMixin, Screen[None]):
 
     def _phone(self, phone: str) -> str:
         """A caller's number as shown here: in full only when asked for and already in the access log."""
-        view: PhoneView = phone_view(self.app.desk, unmasked=self._want_full and phone in self._full,
+        view: PhoneView = phone_view(self.ctx.desk, unmasked=self._want_full and phone in self._full,
                                      masked_by_default=True)
         return view(phone)
 
@@ -581,13 +578,3 @@ def _num(value: int, style: str, mark: str = "") -> Text:
 
 def _plain(value: Any) -> Any:
     return value.plain + str(value.style) if isinstance(value, Text) else value
-
-
-def config_weights() -> tuple[Weights, str | None]:
-    """The score weights from the desk's config file ([kpi.weights]); the defaults and the problem if bad."""
-    from fengqiao.console.config import load_config  # the screen reads the same file as the command line
-
-    try:
-        return Weights.from_config(load_config().section("kpi")), None
-    except FengqiaoError as exc:
-        return DEFAULT_WEIGHTS, str(exc)

@@ -29,6 +29,7 @@ from fengqiao.models.urgency import Urgency
 
 from .actions import ACTION_BINDINGS, ActionsMixin, Offer
 from .base import LocalizedMixin, safe
+from .messages import StoreChanged
 from .palette import ScreenKeys
 from .orderfmt import assignee_label, countdown_cell, stamp, status_label, tag_label, town_label, when
 
@@ -71,7 +72,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         self._title_shown: Text | None = None
 
     def compose(self) -> ComposeResult:
-        yield self.app.make_header()
+        yield self.desk_app.make_header()
         with DetailBody(id="detail-body"):
             yield Static(t("detail.loading"), id="detail-title", classes="title")
             yield Static("", id="detail-call", classes="section")
@@ -92,7 +93,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
 
     @work(thread=True, group="detail-load", exclusive=True, exit_on_error=False)
     def _load(self) -> None:
-        store = self.app.store
+        store = self.ctx.store
         try:
             state, events = store.order_with_events(self.order_no)
             offer = Offer(state, store.allowed(state))
@@ -119,7 +120,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
     def after_action(self, state: Any) -> None:
         self.load()
 
-    def on_store_changed(self, _message: Message) -> None:
+    def on_store_changed(self, _message: StoreChanged) -> None:
         self.load()
 
     def on_screen_resume(self) -> None:
@@ -139,7 +140,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
     # ---- rendering -----------------------------------------------------------------------------
     def _tick(self) -> None:
         if self.offer is not None:
-            self._set_title(self._title(self.offer.state, self.app.clock()))
+            self._set_title(self._title(self.offer.state, self.ctx.clock()))
 
     def _set_title(self, title: Text) -> None:
         """Show ``title`` unless it is what is shown already (the tick comes every second; a countdown past an
@@ -155,7 +156,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         text = Text(f"{o.order_no}  ", style="bold")
         text.append(f"{status_label(str(o.status))}  ")
         text.append_text(due)
-        text.append(f"  {tag_label(self.app.ref, o.tag)}  {t(f'mode.{o.mode}')}")
+        text.append(f"  {tag_label(self.ctx.ref, o.tag)}  {t(f'mode.{o.mode}')}")
         if o.escalations:
             text.append("  " + t("detail.escalated", count=o.escalations), style="bold")
         if level == Urgency.OVERDUE and o.first_overdue_at:
@@ -164,13 +165,13 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
 
     def _phone(self, phone: str) -> str:
         """A caller's number as this desk sees it (the one rule everywhere: ``models.privacy.phone_view``)."""
-        return phone_view(self.app.desk)(phone)
+        return phone_view(self.ctx.desk)(phone)
 
     def _show_order(self) -> None:
         assert self.offer is not None
         o = self.offer.state
-        now = self.app.clock()
-        ref, lang = self.app.ref, self.app.lang
+        now = self.ctx.clock()
+        ref, lang = self.ctx.ref, self.ctx.lang
         self._set_title(self._title(o, now))
         # The call and the routing.
         call = Text()
@@ -211,7 +212,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         self.query_one("#detail-timeline", Static).update(self._timeline(o, now, lang))
 
     def _assignments(self, o: OrderState, now: datetime, lang: str) -> Group:
-        ref = self.app.ref
+        ref = self.ctx.ref
         table = Table(box=None, padding=(0, 1), show_edge=False, expand=True, header_style="bold")
         table.add_column(t("cli.assignee"), ratio=3, overflow="fold")
         table.add_column(t("cli.status"), ratio=2, no_wrap=True)
@@ -240,7 +241,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         return text
 
     def _assignment_notes(self, a: AssignmentState, lang: str) -> list[Text]:
-        who = assignee_label(self.app.ref, a.assignee, lang)
+        who = assignee_label(self.ctx.ref, a.assignee, lang)
         out = []
         if a.result:
             line = Text(f"{who} {t('field.result')}：{t(f'result.{a.result}')} ")
@@ -283,7 +284,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         return table
 
     def _event_detail(self, ev: Event, by_id: dict[str, AssignmentState], lang: str) -> Text:
-        ref = self.app.ref
+        ref = self.ctx.ref
         p = ev.payload
         text = Text()
         if ev.assignment_id and ev.assignment_id in by_id:

@@ -44,8 +44,10 @@ from fengqiao.store.intake import desk_history
 from fengqiao.store.orders import CallSummary, OrderStore, Repeat
 
 from .base import LocalizedMixin
+from .context import DeskMixin
 from .dispatch_preview import DispatchChoice, DispatchPreview
-from .literal import LiteralInput, LiteralTextArea, PasteRefused
+from .literal import LiteralInput, LiteralTextArea
+from .messages import PasteRefused, StoreChanged
 from .orderfmt import tag_label
 from .repeat_panel import RepeatPanel
 from .suggestion_bar import SuggestionBar
@@ -66,7 +68,7 @@ FIELD_IDS = {"phone": "#phone", "name": "#name", "town": "#town", "address": "#a
              "description": "#description"}
 
 
-class IntakeScreen(LocalizedMixin, Screen[None]):
+class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     DEFAULT_CSS = """
     IntakeScreen { layout: vertical; }
     IntakeScreen #form { height: 1fr; padding: 0 1; }
@@ -168,18 +170,18 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
 
     @property
     def store(self) -> OrderStore:
-        return self.app.store  # type: ignore[attr-defined,no-any-return]
+        return self.ctx.store
 
     @property
     def ref(self) -> Reference:
-        return self.app.ref  # type: ignore[attr-defined,no-any-return]
+        return self.ctx.ref
 
     def now(self) -> datetime:
-        return self.app.clock()  # type: ignore[attr-defined,no-any-return]
+        return self.ctx.clock()
 
     # ---- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield self.app.make_header()  # type: ignore[attr-defined]
+        yield self.desk_app.make_header()
         hint = TownHint("", id="town-hint")
         with Vertical(id="form"):
             with Horizontal(classes="row"):
@@ -217,7 +219,7 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
         self.show_tag()
         self.load_classifier()
         self.fill_home_town()
-        caller = getattr(self.app, "caller", None)
+        caller = self.ctx.caller
         if caller:
             self.pop_caller(caller)
         else:
@@ -331,7 +333,7 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
     @property
     def home_town(self) -> str:
         """A township centre's own town (it dispatches only there); empty for other desks."""
-        desk = self.app.desk  # type: ignore[attr-defined]
+        desk = self.ctx.desk
         return desk.town or "" if desk.role == Role.TOWNSHIP else ""
 
     def fill_home_town(self) -> None:
@@ -345,7 +347,7 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
         if not code:
             return ""
         try:
-            check_dispatch(self.app.desk, code, self.ref)  # type: ignore[attr-defined]
+            check_dispatch(self.ctx.desk, code, self.ref)
         except PermissionDenied as exc:
             return str(exc)
         return ""
@@ -420,7 +422,7 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
             return  # the form moved on while we were reading
         self.query_one(RepeatPanel).show(message.rows, message.repeat, message.phone, message.address, self.now())
 
-    def on_store_changed(self, message: Message) -> None:
+    def on_store_changed(self, message: StoreChanged) -> None:
         """Another desk (or this one) wrote: the states in the recent-calls list may have moved."""
         if self.looked_phone or self.looked_address:
             self.lookup_soon(force=True)
@@ -428,9 +430,9 @@ class IntakeScreen(LocalizedMixin, Screen[None]):
     # ---- suggestions ---------------------------------------------------------------------------
     @work(thread=True, group="intake-classifier", exclusive=True, exit_on_error=False)
     def load_classifier(self) -> None:
-        desk = self.app.desk.name  # type: ignore[attr-defined]
+        desk = self.ctx.desk.name
         try:
-            history = desk_history(self.app.db, desk)  # type: ignore[attr-defined]
+            history = desk_history(self.ctx.db, desk)
         except FengqiaoError:
             history = []
         self.post_message(self.ClassifierReady(build_classifier(self.ref, history)))

@@ -19,18 +19,13 @@ from typing import Any
 from rich.cells import cell_len, get_character_cell_size
 from rich.text import Text
 from textual import events
-from textual.message import Message
 from textual.widgets import Input, TextArea
 
 from fengqiao.models.text import glyphs
 
+from .messages import PasteRefused
 
-class PasteRefused(Message):
-    """A paste into ``field`` was refused: ``length`` characters where at most ``limit`` fit."""
-
-    def __init__(self, field: Input | TextArea, length: int, limit: int) -> None:
-        super().__init__()
-        self.field, self.length, self.limit = field, length, limit
+__all__ = ["LiteralInput", "LiteralTextArea", "PasteRefused"]
 
 
 class LiteralInput(Input):

@@ -148,5 +148,8 @@ def register(app: typer.Typer) -> None:
 
         # A supervisor's cockpit may show full numbers (u, --unmasked): a separate writer for the access log.
         access_db = state.open_db() if chosen.role == Role.SUPERVISOR else None
-        run_dashboard(state.open_db(), chosen, lang=get_lang(), weights=weights, unmasked=unmasked,
-                      access_db=access_db)
+        from .sync import console_sync
+
+        db = state.open_db()
+        run_dashboard(db, chosen, lang=get_lang(), weights=weights, unmasked=unmasked, access_db=access_db,
+                      sync=console_sync(cfg, db, chosen))  # as the console: the [sync] section, if any

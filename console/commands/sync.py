@@ -90,6 +90,22 @@ def make_client(db: Any, desk: Any, clock: Any, settings: dict[str, Any]) -> Any
                       pull_limit=settings["pull_limit"])
 
 
+def console_sync(config: Any, db: Any, desk: Any, clock: Any = system_clock) -> Any:
+    """The console's background sync (a ``console.syncworker.SyncSetup``) from the config's [sync] section;
+    None when no server and token are configured."""
+    from fengqiao.models.errors import FengqiaoError
+
+    from ..syncworker import SyncSetup
+
+    try:
+        settings = sync_settings(config)
+    except FengqiaoError as exc:
+        return SyncSetup.failed(str(exc))
+    if not settings["server"] or not settings["token"]:
+        return None
+    return SyncSetup(client=lambda: make_client(db, desk, clock, settings), interval=settings["interval"])
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app."""
     from fengqiao.console.textout import dumps, echo, table

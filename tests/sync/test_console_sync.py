@@ -13,6 +13,8 @@ import pytest
 import uvicorn
 
 from fengqiao.console.app import FengqiaoApp
+from fengqiao.console.commands.sync import console_sync
+from fengqiao.console.config import load_config
 from fengqiao.models.roles import make_desk
 from fengqiao.screens.base import DeskBar
 from fengqiao.server.app import create_app
@@ -60,7 +62,7 @@ async def test_the_console_syncs_in_the_background(live_server, db, ref, clock, 
     SyncClient(other, HttpTransport(url, other_token), desk=theirs.desk).sync_once()
     other.close()
 
-    app = FengqiaoApp(db=db, desk=desk, clock=clock)
+    app = FengqiaoApp(db=db, desk=desk, clock=clock, sync=console_sync(load_config(), db, desk, clock))
     async with app.run_test(size=(80, 24)) as pilot:
         mine = app.store.dispatch(FORM, "B01")  # as the intake screen would
         for _ in range(100):

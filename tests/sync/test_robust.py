@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from fengqiao.console.app import FengqiaoApp
+from fengqiao.console.commands.sync import console_sync
+from fengqiao.console.config import load_config
 from fengqiao.models.roles import make_desk
 from fengqiao.screens.base import DeskBar
 from fengqiao.screens.help import HelpScreen
@@ -126,7 +128,8 @@ async def test_the_console_stays_usable_while_the_server_hangs(bad_server: BadSe
     config.write_text(f'[desk]\nname = "CT1"\n\n[sync]\nserver = "{bad_server.url}"\ntoken = "fq1_x"\n'
                       f"timeout = 1\ninterval = 1\n", encoding="utf-8")
     monkeypatch.setenv("FENGQIAO_CONFIG", str(config))
-    app = FengqiaoApp(db=db, desk=make_desk(ref, "CT1", "call_taker"), clock=clock)
+    desk = make_desk(ref, "CT1", "call_taker")
+    app = FengqiaoApp(db=db, desk=desk, clock=clock, sync=console_sync(load_config(), db, desk, clock))
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.sync is not None
         bar = app.screen.query_one(DeskBar)

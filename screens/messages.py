@@ -1,0 +1,22 @@
+"""Messages that cross the app: posted by the console's runtime or by widgets, handled by screens or the app."""
+
+from __future__ import annotations
+
+from textual.message import Message
+from textual.widgets import Input, TextArea
+
+
+class StoreChanged(Message):
+    """Another write reached the store (this desk's or anyone's). ``seq`` is the newest event number."""
+
+    def __init__(self, seq: int) -> None:
+        super().__init__()
+        self.seq = seq
+
+
+class PasteRefused(Message):
+    """A paste into ``field`` was refused: ``length`` characters where at most ``limit`` fit."""
+
+    def __init__(self, field: Input | TextArea, length: int, limit: int) -> None:
+        super().__init__()
+        self.field, self.length, self.limit = field, length, limit
