@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from fengqiao.models.clock import Clock, system_clock
@@ -55,10 +55,20 @@ def config_weights(config: Config | None = None) -> tuple[Weights, str | None]:
         return DEFAULT_WEIGHTS, str(exc)
 
 
-def desk_context(db: Database, desk: Desk, *, clock: Clock = system_clock, ref: Reference | None = None,
-                 lang: str | None = None, caller: str | None = None, weights: Weights | None = None,
-                 config: Config | None = None, read_only: bool = False, unmasked: bool = False,
-                 access_db: Database | None = None) -> DeskContext:
+def desk_context(
+    db: Database,
+    desk: Desk,
+    *,
+    clock: Clock = system_clock,
+    ref: Reference | None = None,
+    lang: str | None = None,
+    caller: str | None = None,
+    weights: Weights | None = None,
+    config: Config | None = None,
+    read_only: bool = False,
+    unmasked: bool = False,
+    access_db: Database | None = None,
+) -> DeskContext:
     """The desk's context, once per session. ``weights`` None: from ``config`` ([kpi.weights]; the config file
     when that is None too)."""
     if lang:
@@ -67,16 +77,31 @@ def desk_context(db: Database, desk: Desk, *, clock: Clock = system_clock, ref: 
     problem = None
     if weights is None:
         weights, problem = config_weights(config)
-    return DeskContext(db=db, desk=desk, ref=ref, clock=clock, lang=get_lang(),
-                       store=OrderStore(db, ref=ref, desk=desk, clock=clock),
-                       kpi=KpiStore(db, ref=ref, clock=clock, weights=weights), kpi_weights=weights,
-                       kpi_problem=problem, caller=caller, read_only=read_only, start_unmasked=unmasked,
-                       access_db=access_db)
+    return DeskContext(
+        db=db,
+        desk=desk,
+        ref=ref,
+        clock=clock,
+        lang=get_lang(),
+        store=OrderStore(db, ref=ref, desk=desk, clock=clock),
+        kpi=KpiStore(db, ref=ref, clock=clock, weights=weights),
+        kpi_weights=weights,
+        kpi_problem=problem,
+        caller=caller,
+        read_only=read_only,
+        start_unmasked=unmasked,
+        access_db=access_db,
+    )
 
 
 OVERDUE_EVERY = 30.0  # seconds between recording first overdue moments (the board flags them live anyway)
-HOME_MODE = {None: "intake", Role.CALL_TAKER: "intake", Role.TOWNSHIP: "intake", Role.DEPARTMENT: "board",
-             Role.SUPERVISOR: "cockpit"}
+HOME_MODE = {
+    None: "intake",
+    Role.CALL_TAKER: "intake",
+    Role.TOWNSHIP: "intake",
+    Role.DEPARTMENT: "board",
+    Role.SUPERVISOR: "cockpit",
+}
 
 
 class FengqiaoApp(App[None]):
@@ -89,7 +114,7 @@ class FengqiaoApp(App[None]):
     Screen { background: $background; }
     """
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "app.help", id="app.help", priority=True),
         Binding("f5", "switch_mode('intake')", "app.mode_intake", id="app.mode_intake", show=False),
         Binding("f6", "switch_mode('board')", "app.mode_board", id="app.mode_board", show=False),
@@ -100,10 +125,20 @@ class FengqiaoApp(App[None]):
     MODES: ClassVar[dict[str, Any]] = {"intake": IntakeScreen, "board": BoardScreen, "cockpit": CockpitScreen}
     DEFAULT_MODE = "intake"
 
-    def __init__(self, ctx: DeskContext | None = None, *, db: Database | None = None, desk: Desk | None = None,
-                 lang: str | None = None, clock: Clock = system_clock, ref: Reference | None = None,
-                 caller: str | None = None, watch_store: bool = True, sync: SyncSetup | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        ctx: DeskContext | None = None,
+        *,
+        db: Database | None = None,
+        desk: Desk | None = None,
+        lang: str | None = None,
+        clock: Clock = system_clock,
+        ref: Reference | None = None,
+        caller: str | None = None,
+        watch_store: bool = True,
+        sync: SyncSetup | None = None,
+        **kwargs: Any,
+    ) -> None:
         """``ctx`` from :func:`desk_context`; or ``db`` and ``desk`` (and the rest) to build it here."""
         if ctx is None:
             if db is None or desk is None:
@@ -112,7 +147,8 @@ class FengqiaoApp(App[None]):
         else:
             set_lang(ctx.lang)
         home = HOME_MODE.get(ctx.desk.role, "intake")  # the desk's home screen opens first (if this app has it)
-        self.DEFAULT_MODE = home if home in self.MODES else next(iter(self.MODES))
+        # The desk's role decides the first screen, so this app's default mode is set per instance.
+        self.DEFAULT_MODE = home if home in self.MODES else next(iter(self.MODES))  # type: ignore[misc]
         super().__init__(**kwargs)
         localize_bindings(self)
         self._ctx = ctx
@@ -180,8 +216,16 @@ class FengqiaoApp(App[None]):
             return None
         if setup.client is None:
             return None
-        sync = ConsoleSync(setup.client, self.db, self.desk.name, interval=setup.interval, clock=self.clock,
-                           show=self.set_sync_text, changed=self._announce, call_from_thread=self.call_from_thread)
+        sync = ConsoleSync(
+            setup.client,
+            self.db,
+            self.desk.name,
+            interval=setup.interval,
+            clock=self.clock,
+            show=self.set_sync_text,
+            changed=self._announce,
+            call_from_thread=self.call_from_thread,
+        )
         sync.start()
         return sync
 
@@ -212,8 +256,7 @@ class FengqiaoApp(App[None]):
 
     def on_paste_refused(self, message: PasteRefused) -> None:
         """A paste too long for its field, on a screen that does not say so itself."""
-        self.notify(t("app.paste_too_long", length=message.length, limit=message.limit), severity="warning",
-                    timeout=8)
+        self.notify(t("app.paste_too_long", length=message.length, limit=message.limit), severity="warning", timeout=8)
 
     # ---- help and palette ----------------------------------------------------------------------
     def action_help(self) -> None:
@@ -238,6 +281,5 @@ class FengqiaoApp(App[None]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand(t("app.help"), t("help.intro"), self.action_help)
         for mode in ("intake", "board", "cockpit"):
-            yield SystemCommand(t(f"app.mode_{mode}"), t(f"app.mode_{mode}_help"),
-                                lambda m=mode: self.switch_mode(m))
+            yield SystemCommand(t(f"app.mode_{mode}"), t(f"app.mode_{mode}_help"), lambda m=mode: self.switch_mode(m))
         yield from super().get_system_commands(screen)

@@ -71,7 +71,7 @@ def _silence_stdout() -> None:
 class Group(TyperGroup):
     """Turns domain and store errors into one line on stderr (also under typer's CliRunner)."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer's Context is click's
         try:
             return super().invoke(ctx)
         except FengqiaoError as exc:
@@ -90,8 +90,14 @@ class Group(TyperGroup):
             ctx.exit(70)
 
 
-app = typer.Typer(cls=Group, add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
-                  rich_markup_mode=None, help="Fengqiao dispatch console: 枫桥式协同治理联动警情派单台.")
+app = typer.Typer(
+    cls=Group,
+    add_completion=False,
+    no_args_is_help=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Fengqiao dispatch console: 枫桥式协同治理联动警情派单台.",
+)
 
 
 class State:
@@ -113,13 +119,27 @@ class State:
 
         return open_db(self.db_path, **kwargs)
 
-    def desk(self, *, name: str | None = None, role: str | None = None, dept: str | None = None,
-             town: str | None = None, use_config_role: bool = False) -> Desk:
+    def desk(
+        self,
+        *,
+        name: str | None = None,
+        role: str | None = None,
+        dept: str | None = None,
+        town: str | None = None,
+        use_config_role: bool = False,
+    ) -> Desk:
         cfg = self.config
         if role is None and use_config_role:
             role, dept, town = cfg.role, dept or cfg.dept, town or cfg.town
-        return make_desk(default_reference(), name or cfg.desk_name, role, dept=dept, town=town,
-                         operator=cfg.operator, prefix=cfg.prefix)
+        return make_desk(
+            default_reference(),
+            name or cfg.desk_name,
+            role,
+            dept=dept,
+            town=town,
+            operator=cfg.operator,
+            prefix=cfg.prefix,
+        )
 
 
 def _state(ctx: typer.Context) -> State:
@@ -130,12 +150,25 @@ def _state(ctx: typer.Context) -> State:
 @app.callback(invoke_without_command=True)
 def main_callback(
     ctx: typer.Context,
-    db: Annotated[Path | None, typer.Option("--db", help="SQLite file (default: $FENGQIAO_DB or the user data dir)",
-                                             envvar="FENGQIAO_DB", show_envvar=False)] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db",
+            help="SQLite file (default: $FENGQIAO_DB or the user data dir)",
+            envvar="FENGQIAO_DB",
+            show_envvar=False,
+        ),
+    ] = None,
     lang: Annotated[Lang | None, typer.Option("--lang", help="zh (default) or en")] = None,
-    reference: Annotated[Path | None, typer.Option("--reference", help="reference-data folder (default: "
-                                                   "$FENGQIAO_REFERENCE or the shipped fixtures)",
-                                                   envvar=REFERENCE_ENV, show_envvar=False)] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference",
+            help="reference-data folder (default: $FENGQIAO_REFERENCE or the shipped fixtures)",
+            envvar=REFERENCE_ENV,
+            show_envvar=False,
+        ),
+    ] = None,
 ) -> None:
     use_reference(reference)
     state = State(db, lang.value if lang else None)
@@ -148,6 +181,7 @@ def main_callback(
 
 # ---- the console -----------------------------------------------------------------------------------
 
+
 def _run_console(state: State, *, desk: Desk | None = None, caller: str | None = None) -> None:
     from .app import FengqiaoApp, desk_context  # Textual is only imported when the console opens
     from .commands.sync import console_sync
@@ -156,8 +190,9 @@ def _run_console(state: State, *, desk: Desk | None = None, caller: str | None =
     try:
         chosen = desk or state.desk(use_config_role=True)
         if chosen.role is None:
-            chosen = make_desk(default_reference(), chosen.name, "call_taker", operator=chosen.operator,
-                               prefix=chosen.prefix)
+            chosen = make_desk(
+                default_reference(), chosen.name, "call_taker", operator=chosen.operator, prefix=chosen.prefix
+            )
         ctx = desk_context(db, chosen, lang=get_lang(), caller=caller, config=state.config)
         FengqiaoApp(ctx, sync=console_sync(state.config, db, chosen)).run()
     finally:
@@ -183,6 +218,7 @@ def run_cmd(
 
 # ---- setup and reference data ----------------------------------------------------------------------
 
+
 @app.command("init")
 def init_cmd(ctx: typer.Context) -> None:
     """Create the database (or bring its schema up to date). Safe to run again."""
@@ -203,25 +239,56 @@ def taxonomy_cmd(
     ref = default_reference()
     lang = get_lang()
     if towns:
-        rows = [{"code": tw.code, "name_zh": tw.name_zh, "name_en": tw.name_en, "kind": tw.kind,
-                 "police_station": tw.station_code, "police_station_zh": tw.police_station_zh,
-                 "one_team_pilot": tw.one_team_pilot} for tw in ref.towns.values()]
+        rows: list[dict[str, Any]] = [
+            {
+                "code": tw.code,
+                "name_zh": tw.name_zh,
+                "name_en": tw.name_en,
+                "kind": tw.kind,
+                "police_station": tw.station_code,
+                "police_station_zh": tw.police_station_zh,
+                "one_team_pilot": tw.one_team_pilot,
+            }
+            for tw in ref.towns.values()
+        ]
         if as_json:
             echo(dumps({"towns": rows}))
         else:
-            echo(table([t("cli.code"), t("cli.name"), t("cli.police")],
-                       [[r["code"], r["name_zh"] if lang == "zh" else r["name_en"], r["police_station_zh"]
-                         if lang == "zh" else ref.stations[r["police_station"]].name_en] for r in rows]))
+            echo(
+                table(
+                    [t("cli.code"), t("cli.name"), t("cli.police")],
+                    [
+                        [
+                            r["code"],
+                            r["name_zh"] if lang == "zh" else r["name_en"],
+                            r["police_station_zh"] if lang == "zh" else ref.stations[r["police_station"]].name_en,
+                        ]
+                        for r in rows
+                    ],
+                )
+            )
         return
     if departments:
-        rows = [{"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en, "kind": d.kind, "routing": d.routing,
-                 "one_team": d.one_team}
-                for d in ref.departments.values()]
+        rows = [
+            {
+                "code": d.code,
+                "name_zh": d.name_zh,
+                "name_en": d.name_en,
+                "kind": d.kind,
+                "routing": d.routing,
+                "one_team": d.one_team,
+            }
+            for d in ref.departments.values()
+        ]
         if as_json:
             echo(dumps({"departments": rows}))
         else:
-            echo(table([t("cli.code"), t("cli.name")],
-                       [[r["code"], r["name_zh"] if lang == "zh" else r["name_en"]] for r in rows]))
+            echo(
+                table(
+                    [t("cli.code"), t("cli.name")],
+                    [[r["code"], r["name_zh"] if lang == "zh" else r["name_en"]] for r in rows],
+                )
+            )
         return
     if as_json:
         cats = []
@@ -229,22 +296,56 @@ def taxonomy_cmd(
             tags = []
             for tag in ref.tags_in(cat.code):
                 dept = ref.departments[tag.department]
-                tags.append({"code": tag.code, "name_zh": tag.name_zh, "name_en": tag.name_en,
-                             "department": tag.department, "department_zh": dept.name_zh,
-                             "department_en": dept.name_en, "dispatch": tag.dispatch, "onsite": tag.onsite,
-                             "sign_min": tag.sign_min, "arrive_min": tag.arrive_min, "feedback_h": tag.feedback_h,
-                             "keywords": list(tag.keywords)})
+                tags.append(
+                    {
+                        "code": tag.code,
+                        "name_zh": tag.name_zh,
+                        "name_en": tag.name_en,
+                        "department": tag.department,
+                        "department_zh": dept.name_zh,
+                        "department_en": dept.name_en,
+                        "dispatch": tag.dispatch,
+                        "onsite": tag.onsite,
+                        "sign_min": tag.sign_min,
+                        "arrive_min": tag.arrive_min,
+                        "feedback_h": tag.feedback_h,
+                        "keywords": list(tag.keywords),
+                    }
+                )
             cats.append({"code": cat.code, "name_zh": cat.name_zh, "name_en": cat.name_en, "tags": tags})
         echo(dumps({"categories": cats, "tag_count": len(ref.tags)}))
         return
-    rows = []
+    tag_rows: list[list[Any]] = []
     for tag in ref.tags.values():
         dept = ref.departments[tag.department]
-        rows.append([tag.code, tag.name_zh if lang == "zh" else tag.name_en,
-                     dept.name_zh if lang == "zh" else dept.code, t(f"mode.{tag.dispatch}"),
-                     t("cli.yes") if tag.onsite else t("cli.no"), tag.sign_min, tag.arrive_min or "", tag.feedback_h])
-    echo(table([t("cli.code"), t("cli.tag"), t("cli.department"), t("field.mode"), t("cli.onsite"),
-                t("cli.sign_min"), t("cli.arrive_min"), t("cli.feedback_h")], rows, max_width=30))
+        tag_rows.append(
+            [
+                tag.code,
+                tag.name_zh if lang == "zh" else tag.name_en,
+                dept.name_zh if lang == "zh" else dept.code,
+                t(f"mode.{tag.dispatch}"),
+                t("cli.yes") if tag.onsite else t("cli.no"),
+                tag.sign_min,
+                tag.arrive_min or "",
+                tag.feedback_h,
+            ]
+        )
+    echo(
+        table(
+            [
+                t("cli.code"),
+                t("cli.tag"),
+                t("cli.department"),
+                t("field.mode"),
+                t("cli.onsite"),
+                t("cli.sign_min"),
+                t("cli.arrive_min"),
+                t("cli.feedback_h"),
+            ],
+            tag_rows,
+            max_width=30,
+        )
+    )
 
 
 @app.command("demo")
@@ -261,6 +362,7 @@ def demo_cmd(
     db = state.open_db()
     started = time.perf_counter()
     try:
+
         def progress(done: int, total: int) -> None:
             if sys.stderr.isatty():
                 echo(t("cli.demo_progress", done=done, total=total), err=True)
@@ -268,18 +370,33 @@ def demo_cmd(
         result = generate(db, orders=orders, days=days, seed=seed, clock=system_clock, progress=progress)
     finally:
         db.close()
-    echo(t("cli.demo_done", orders=result.orders, events=result.events, seconds=time.perf_counter() - started,
-           path=db.path))
+    echo(
+        t(
+            "cli.demo_done",
+            orders=result.orders,
+            events=result.events,
+            seconds=time.perf_counter() - started,
+            path=db.path,
+        )
+    )
 
 
 # ---- orders ----------------------------------------------------------------------------------------
+
 
 def _at(value: str | None) -> datetime | None:
     return None if value is None else parse_user_time(value)
 
 
-def _store(ctx: typer.Context, *, desk: str | None = None, role: str | None = None, dept: str | None = None,
-           town: str | None = None, viewing: bool = False):  # noqa: ANN202 - returns store.orders.OrderStore
+def _store(
+    ctx: typer.Context,
+    *,
+    desk: str | None = None,
+    role: str | None = None,
+    dept: str | None = None,
+    town: str | None = None,
+    viewing: bool = False,
+):  # noqa: ANN202 - returns store.orders.OrderStore
     """The store as ``desk`` sees it. ``viewing`` (the read-only views ``orders`` and ``order``): without
     ``--role`` the desk of the config file, so a supervisor's machine masks numbers; otherwise (``dispatch``,
     ``act``) without ``--role`` it is the local operator's tool."""
@@ -316,13 +433,30 @@ def dispatch_cmd(
     when = _at(at)
     store = _store(ctx, desk=desk, role=role, town=desk_town)
     try:
-        state = store.dispatch(IntakeForm(phone=phone, town=town, description=text, name=name, address=address),
-                               tag, mode=mode, override_dept=dept, override_reason=reason, at=when, received_at=when)
+        state = store.dispatch(
+            IntakeForm(phone=phone, town=town, description=text, name=name, address=address),
+            tag,
+            mode=mode,
+            override_dept=dept,
+            override_reason=reason,
+            at=when,
+            received_at=when,
+        )
     finally:
         store.db.close()
     if as_json:
-        echo(dumps({"order_no": state.order_no, "id": state.id, "status": str(state.status), "mode": state.mode,
-                    "assignees": [a.assignee for a in state.assignments], "repeat_of": state.repeat_of}))
+        echo(
+            dumps(
+                {
+                    "order_no": state.order_no,
+                    "id": state.id,
+                    "status": str(state.status),
+                    "mode": state.mode,
+                    "assignees": [a.assignee for a in state.assignments],
+                    "repeat_of": state.repeat_of,
+                }
+            )
+        )
     else:
         echo(state.order_no)
 
@@ -346,8 +480,10 @@ def orders_cmd(
 
     for s in status or []:
         if s not in {x.value for x in Status}:
-            raise ValidationError(t("error.bad_choice", value=s, field=t("cli.status"),
-                                    choices=", ".join(x.value for x in Status)), field="status")
+            raise ValidationError(
+                t("error.bad_choice", value=s, field=t("cli.status"), choices=", ".join(x.value for x in Status)),
+                field="status",
+            )
     from fengqiao.store.board import mark_overdue
 
     store = _store(ctx, desk=desk, role=role, dept=desk_dept, town=desk_town, viewing=True)
@@ -364,12 +500,29 @@ def orders_cmd(
         store.db.close()
     lang = get_lang()
     if as_json:
-        echo(dumps({"orders": [{
-            "order_no": r.order_no, "status": r.status, "tag": r.tag, "town": r.town, "mode": r.mode,
-            "assignee": r.primary_assignee, "police": r.police_assignee, "phone": see(r.phone),
-            "call_at": r.call_at.isoformat(),
-            "next_due": r.next_due.isoformat() if r.next_due else None, "next_due_kind": r.next_due_kind,
-            "overdue": bool(r.next_due and r.next_due < now)} for r in rows]}))
+        echo(
+            dumps(
+                {
+                    "orders": [
+                        {
+                            "order_no": r.order_no,
+                            "status": r.status,
+                            "tag": r.tag,
+                            "town": r.town,
+                            "mode": r.mode,
+                            "assignee": r.primary_assignee,
+                            "police": r.police_assignee,
+                            "phone": see(r.phone),
+                            "call_at": r.call_at.isoformat(),
+                            "next_due": r.next_due.isoformat() if r.next_due else None,
+                            "next_due_kind": r.next_due_kind,
+                            "overdue": bool(r.next_due and r.next_due < now),
+                        }
+                        for r in rows
+                    ]
+                }
+            )
+        )
         return
     if not rows:
         echo(t("cli.no_orders"))
@@ -381,11 +534,34 @@ def orders_cmd(
         if r.next_due:
             due = f"{t(f'deadline.{r.next_due_kind}')} {fmt_duration(r.next_due - now)}"
         tag = ref.tags[r.tag]
-        out.append([r.order_no, t(f"status.{r.status}"), f"{tag.code} {tag.name_zh if lang == 'zh' else tag.name_en}",
-                    describe_assignee(ref, r.primary_assignee, lang), ref.towns[r.town].name_zh if lang == "zh"
-                    else ref.towns[r.town].name_en, see(r.phone), fmt_local(r.call_at), due])
-    echo(table([t("cli.order_no"), t("cli.status"), t("cli.tag"), t("cli.assignee"), t("cli.town"), t("field.phone"),
-                t("cli.call_at"), t("cli.next_due")], out, max_width=24))
+        out.append(
+            [
+                r.order_no,
+                t(f"status.{r.status}"),
+                f"{tag.code} {tag.name_zh if lang == 'zh' else tag.name_en}",
+                describe_assignee(ref, r.primary_assignee, lang),
+                ref.towns[r.town].name_zh if lang == "zh" else ref.towns[r.town].name_en,
+                see(r.phone),
+                fmt_local(r.call_at),
+                due,
+            ]
+        )
+    echo(
+        table(
+            [
+                t("cli.order_no"),
+                t("cli.status"),
+                t("cli.tag"),
+                t("cli.assignee"),
+                t("cli.town"),
+                t("field.phone"),
+                t("cli.call_at"),
+                t("cli.next_due"),
+            ],
+            out,
+            max_width=24,
+        )
+    )
 
 
 @app.command("order")
@@ -413,22 +589,48 @@ def order_cmd(
         echo(dumps(order_json(ref, state, lang=lang, view=see, timeline=entries)))
         return
     tag = ref.tags[state.tag]
-    town = ref.towns[state.town]
-    echo(f"{state.order_no}  {t(f'status.{state.status}')}  {tag.code} {tag.name_zh if lang == 'zh' else tag.name_en}"
-         f"  {t(f'mode.{state.mode}')}")
+    town_info = ref.towns[state.town]
+    echo(
+        f"{state.order_no}  {t(f'status.{state.status}')}  {tag.code} {tag.name_zh if lang == 'zh' else tag.name_en}"
+        f"  {t(f'mode.{state.mode}')}"
+    )
     from fengqiao.models.text import visible
 
-    echo(f"{t('cli.caller')}: {see(state.call.phone)} {visible(state.call.name, single_line=True)}  "
-         f"{town.name_zh if lang == 'zh' else town.name_en} {visible(state.call.address, single_line=True)}")
+    echo(
+        f"{t('cli.caller')}: {see(state.call.phone)} {visible(state.call.name, single_line=True)}  "
+        f"{town_info.name_zh if lang == 'zh' else town_info.name_en} {visible(state.call.address, single_line=True)}"
+    )
     echo(f"{t('field.description')}: {visible(state.call.description)}")
     echo("")
     rows = []
     for a in state.assignments:
-        rows.append([describe_assignee(ref, a.assignee, lang), t(f"asg_status.{a.status}"),
-                     fmt_local(a.sign_due), fmt_local(a.arrive_due), fmt_local(a.feedback_due),
-                     fmt_local(a.signed_at), fmt_local(a.arrived_at), fmt_local(a.fed_back_at)])
-    echo(table([t("cli.assignee"), t("cli.status"), f"{t('deadline.sign')}≤", f"{t('deadline.arrive')}≤",
-                f"{t('deadline.feedback')}≤", t("deadline.sign"), t("deadline.arrive"), t("deadline.feedback")], rows))
+        rows.append(
+            [
+                describe_assignee(ref, a.assignee, lang),
+                t(f"asg_status.{a.status}"),
+                fmt_local(a.sign_due),
+                fmt_local(a.arrive_due),
+                fmt_local(a.feedback_due),
+                fmt_local(a.signed_at),
+                fmt_local(a.arrived_at),
+                fmt_local(a.fed_back_at),
+            ]
+        )
+    echo(
+        table(
+            [
+                t("cli.assignee"),
+                t("cli.status"),
+                f"{t('deadline.sign')}≤",
+                f"{t('deadline.arrive')}≤",
+                f"{t('deadline.feedback')}≤",
+                t("deadline.sign"),
+                t("deadline.arrive"),
+                t("deadline.feedback"),
+            ],
+            rows,
+        )
+    )
     echo("")
     ev_rows = []
     for entry in entries:
@@ -439,19 +641,39 @@ def order_cmd(
             kind += f" ({t(f'sync.status_{entry.status}')})"
             if entry.reason and entry.status in ("conflict", "refused"):
                 detail = f"{detail}; {entry.reason}" if detail else entry.reason
-        ev_rows.append([fmt_local(ev.event_at, seconds=True), fmt_local(ev.recorded_at, seconds=True),
-                        kind, ev.actor, ev.desk, detail])
-    echo(table([t("cli.event_at"), t("cli.recorded_at"), t("cli.kind"), t("cli.actor"), t("cli.desk"),
-                t("cli.detail")], ev_rows, max_width=48))
+        ev_rows.append(
+            [
+                fmt_local(ev.event_at, seconds=True),
+                fmt_local(ev.recorded_at, seconds=True),
+                kind,
+                ev.actor,
+                ev.desk,
+                detail,
+            ]
+        )
+    echo(
+        table(
+            [t("cli.event_at"), t("cli.recorded_at"), t("cli.kind"), t("cli.actor"), t("cli.desk"), t("cli.detail")],
+            ev_rows,
+            max_width=48,
+        )
+    )
 
 
 @app.command("act")
 def act_cmd(
     ctx: typer.Context,
     number: Annotated[str, typer.Argument(help="order number")],
-    action: Annotated[str, typer.Argument(help="sign, arrive, feedback, return, reassign, extend, approve-extension, "
-                                               "refuse-extension, escalate, visit, reopen, close, cancel, judge-return")],
-    assignee: Annotated[str | None, typer.Option("--assignee", help="which assignment on a dual order (GA, ZZ, SCJG…)")] = None,
+    action: Annotated[
+        str,
+        typer.Argument(
+            help="sign, arrive, feedback, return, reassign, extend, approve-extension, "
+            "refuse-extension, escalate, visit, reopen, close, cancel, judge-return"
+        ),
+    ],
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", help="which assignment on a dual order (GA, ZZ, SCJG…)")
+    ] = None,
     note: Annotated[str, typer.Option("--note", help="feedback text, reason or note")] = "",
     result: Annotated[str | None, typer.Option("--result", help="resolved | unresolved")] = None,
     satisfaction: Annotated[str | None, typer.Option("--satisfaction", help="satisfied | basic | unsatisfied")] = None,
@@ -468,8 +690,9 @@ def act_cmd(
     """Take an action on an order (sign, arrive, feedback, …) — one transaction."""
     valid = [a.value for a in Action if a not in (Action.DISPATCH, Action.LINK)]
     if action not in valid:
-        raise ValidationError(t("error.bad_choice", value=action, field=t("field.action"), choices=", ".join(valid)),
-                              field="action")
+        raise ValidationError(
+            t("error.bad_choice", value=action, field=t("field.action"), choices=", ".join(valid)), field="action"
+        )
     if result is not None and result not in ("resolved", "unresolved"):
         raise ValidationError(t("error.need_result"), field="result")
     if satisfaction is not None and satisfaction not in ("satisfied", "basic", "unsatisfied"):
@@ -480,8 +703,20 @@ def act_cmd(
     when = _at(at)
     store = _store(ctx, desk=desk, role=role, dept=dept, town=town)
     try:
-        state = store.act(number, Intent(Action(action), assignee=assignee, note=note, result=result,
-                                         satisfaction=satisfaction, to=to, hours=hours, justified=justified), at=when)
+        state = store.act(
+            number,
+            Intent(
+                Action(action),
+                assignee=assignee,
+                note=note,
+                result=result,
+                satisfaction=satisfaction,
+                to=to,
+                hours=hours,
+                justified=justified,
+            ),
+            at=when,
+        )
     finally:
         store.db.close()
     if as_json:

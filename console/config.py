@@ -77,6 +77,13 @@ def load_config(path: Path | None = None) -> Config:
             raise ValidationError(t("config.bad_value", path=path, key=f"desk.{key}", value=value))
         return value
 
-    return Config(desk_name=text("name") or default_desk_name(), role=text("role"), dept=text("dept"),
-                  town=text("town"), operator=text("operator") or "", prefix=text("prefix"), lang=text("lang"),
-                  raw=raw)
+    return Config(
+        desk_name=text("name") or default_desk_name(),
+        role=text("role"),
+        dept=text("dept"),
+        town=text("town"),
+        operator=text("operator") or "",
+        prefix=text("prefix"),
+        lang=text("lang"),
+        raw=raw,
+    )

@@ -49,16 +49,27 @@ class DashboardApp(FengqiaoApp):
 
     MODES: ClassVar[dict[str, Any]] = {"cockpit": CockpitScreen}
 
-    def __init__(self, ctx: DeskContext | None = None, *, db: Database | None = None, desk: Desk | None = None,
-                 lang: str | None = None, clock: Clock = system_clock, ref: Reference | None = None,
-                 weights: Weights = DEFAULT_WEIGHTS, unmasked: bool = False, access_db: Database | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        ctx: DeskContext | None = None,
+        *,
+        db: Database | None = None,
+        desk: Desk | None = None,
+        lang: str | None = None,
+        clock: Clock = system_clock,
+        ref: Reference | None = None,
+        weights: Weights = DEFAULT_WEIGHTS,
+        unmasked: bool = False,
+        access_db: Database | None = None,
+        **kwargs: Any,
+    ) -> None:
         """``ctx`` from :func:`dashboard_context`; or ``db``, ``desk`` and the rest to build it here."""
         if ctx is None:
             if db is None or desk is None:
                 raise TypeError("DashboardApp needs a DeskContext or db and desk")
-            ctx = dashboard_context(db, desk, lang=lang, clock=clock, ref=ref, weights=weights, unmasked=unmasked,
-                                    access_db=access_db)
+            ctx = dashboard_context(
+                db, desk, lang=lang, clock=clock, ref=ref, weights=weights, unmasked=unmasked, access_db=access_db
+            )
         super().__init__(ctx, **kwargs)  # whatever the desk's role, the cockpit (the only mode here) opens
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -73,16 +84,41 @@ class DashboardApp(FengqiaoApp):
             yield command
 
 
-def dashboard_context(db: Database, desk: Desk, *, lang: str | None = None, clock: Clock = system_clock,
-                      ref: Reference | None = None, weights: Weights = DEFAULT_WEIGHTS, unmasked: bool = False,
-                      access_db: Database | None = None) -> DeskContext:
+def dashboard_context(
+    db: Database,
+    desk: Desk,
+    *,
+    lang: str | None = None,
+    clock: Clock = system_clock,
+    ref: Reference | None = None,
+    weights: Weights = DEFAULT_WEIGHTS,
+    unmasked: bool = False,
+    access_db: Database | None = None,
+) -> DeskContext:
     """The dashboard's desk context: read-only, its weights given, full numbers from the start if asked for."""
-    return desk_context(db, desk, clock=clock, ref=ref, lang=lang, weights=weights, read_only=True,
-                        unmasked=unmasked, access_db=access_db)  # access_db writes the access log only
+    return desk_context(
+        db,
+        desk,
+        clock=clock,
+        ref=ref,
+        lang=lang,
+        weights=weights,
+        read_only=True,
+        unmasked=unmasked,
+        access_db=access_db,
+    )  # access_db writes the access log only
 
 
-def run_dashboard(db: Database, desk: Desk, *, lang: str, weights: Weights, unmasked: bool = False,
-                  access_db: Database | None = None, sync: SyncSetup | None = None) -> None:
+def run_dashboard(
+    db: Database,
+    desk: Desk,
+    *,
+    lang: str,
+    weights: Weights,
+    unmasked: bool = False,
+    access_db: Database | None = None,
+    sync: SyncSetup | None = None,
+) -> None:
     """Open the read-only cockpit on ``db``; ``access_db`` (a supervisor's) records full-number views."""
     make_read_only(db)
     try:

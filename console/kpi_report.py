@@ -21,9 +21,9 @@ from typing import Any
 from fengqiao.models.clock import fmt_local, to_db
 from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.kpi import RATES, SPREADS, Counts, Window, fmt_rate
+from fengqiao.models.markdown import md_escape
 from fengqiao.models.phone import mask_phone
 from fengqiao.models.privacy import PhoneView
-from fengqiao.models.markdown import md_escape
 from fengqiao.models.text import looks_like_formula, spreadsheet_text
 from fengqiao.store.kpi import Frequent, KpiStore, KpiTable
 
@@ -67,8 +67,10 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         first = next(iter(self.tables.values()))
         return {
-            "from": self.window.first.isoformat(), "to": self.window.last.isoformat(),
-            "generated_at": to_db(self.generated_at), "weights": first.weights.as_dict(),
+            "from": self.window.first.isoformat(),
+            "to": self.window.last.isoformat(),
+            "generated_at": to_db(self.generated_at),
+            "weights": first.weights.as_dict(),
             "views": {by: table.to_json() for by, table in self.tables.items()},
             "phones_masked": not self.unmasked,
             "frequent_callers": [_frequent_json(f, self.phone) for f in self.callers],
@@ -77,9 +79,14 @@ class Report:
 
 
 def _frequent_json(f: Frequent, phone: PhoneView | None) -> dict[str, Any]:
-    return {"phone" if phone else "address": phone(f.key) if phone else f.key, "town": f.town,
-            "calls": f.calls, "first_at": f.first_at.isoformat(), "last_at": f.last_at.isoformat(),
-            "tags": list(f.tags)}
+    return {
+        "phone" if phone else "address": phone(f.key) if phone else f.key,
+        "town": f.town,
+        "calls": f.calls,
+        "first_at": f.first_at.isoformat(),
+        "last_at": f.last_at.isoformat(),
+        "tags": list(f.tags),
+    }
 
 
 def build(kpi: KpiStore, window: Window) -> Report:
@@ -102,21 +109,38 @@ def _frequent_rows(report: Report, kpi: KpiStore) -> dict[str, tuple[list[str], 
     lang = get_lang()
     out: dict[str, tuple[list[str], list[list[Any]]]] = {}
     for name, items in (("callers", report.callers), ("addresses", report.addresses)):
-        head = [t("kpi.col.phone") if name == "callers" else t("kpi.col.address"), t("kpi.col.town"),
-                t("kpi.col.calls"), t("kpi.first_call"), t("kpi.last_call"), t("kpi.col.tags")]
+        head = [
+            t("kpi.col.phone") if name == "callers" else t("kpi.col.address"),
+            t("kpi.col.town"),
+            t("kpi.col.calls"),
+            t("kpi.first_call"),
+            t("kpi.last_call"),
+            t("kpi.col.tags"),
+        ]
         rows = []
         for f in items:
             town = kpi.ref.towns.get(f.town)
-            tags = [f"{c} {kpi.ref.tags[c].name_zh if lang == 'zh' else kpi.ref.tags[c].name_en}"
-                    for c in f.tags if c in kpi.ref.tags]
-            rows.append([report.phone(f.key) if name == "callers" else f.key,
-                         (town.name_zh if lang == "zh" else town.name_en) if town else f.town, f.calls,
-                         fmt_local(f.first_at), fmt_local(f.last_at), "、".join(tags) if lang == "zh" else "; ".join(tags)])
+            tags = [
+                f"{c} {kpi.ref.tags[c].name_zh if lang == 'zh' else kpi.ref.tags[c].name_en}"
+                for c in f.tags
+                if c in kpi.ref.tags
+            ]
+            rows.append(
+                [
+                    report.phone(f.key) if name == "callers" else f.key,
+                    (town.name_zh if lang == "zh" else town.name_en) if town else f.town,
+                    f.calls,
+                    fmt_local(f.first_at),
+                    fmt_local(f.last_at),
+                    "、".join(tags) if lang == "zh" else "; ".join(tags),
+                ]
+            )
         out[name] = (head, rows)
     return out
 
 
 # ---- writers ------------------------------------------------------------------------------------------
+
 
 def write(report: Report, kpi: KpiStore, fmt: str, path: Path) -> None:
     {"json": _write_json, "csv": _write_csv, "md": _write_md, "xlsx": _write_xlsx}[fmt](report, kpi, path)
@@ -153,27 +177,45 @@ def _fmt(col: str, value: Any) -> str:
 
 def _write_md(report: Report, kpi: KpiStore, path: Path) -> None:
     w = report.window
-    lines = [f"# {t('kpi.report_title', first=w.first.isoformat(), last=w.last.isoformat())}", "",
-             f"- {t('kpi.window')}: {w.first.isoformat()} — {w.last.isoformat()}",
-             f"- {t('kpi.generated')}: {fmt_local(report.generated_at)}",
-             f"- {t('kpi.weights')}: " + ", ".join(f"{t('kpi.col.' + k + '_rate')} {v:g}"
-                                                   for k, v in report.tables["department"].weights.as_dict().items()),
-             f"- {t('kpi.unmasked' if report.unmasked else 'kpi.masked')}", ""]
+    lines = [
+        f"# {t('kpi.report_title', first=w.first.isoformat(), last=w.last.isoformat())}",
+        "",
+        f"- {t('kpi.window')}: {w.first.isoformat()} — {w.last.isoformat()}",
+        f"- {t('kpi.generated')}: {fmt_local(report.generated_at)}",
+        f"- {t('kpi.weights')}: "
+        + ", ".join(
+            f"{t('kpi.col.' + k + '_rate')} {v:g}" for k, v in report.tables["department"].weights.as_dict().items()
+        ),
+        f"- {t('kpi.unmasked' if report.unmasked else 'kpi.masked')}",
+        "",
+    ]
     main = ["rank", "key", "name", "score", "dispatched", *RATES, "orders"]
     for by, table in report.tables.items():
-        lines += [f"## {t(f'kpi.sheet.{by}')}", "", "| " + " | ".join(column_label(c) for c in main) + " |",
-                  "|" + "|".join("---:" if c not in ("key", "name") else "---" for c in main) + "|"]
+        lines += [
+            f"## {t(f'kpi.sheet.{by}')}",
+            "",
+            "| " + " | ".join(column_label(c) for c in main) + " |",
+            "|" + "|".join("---:" if c not in ("key", "name") else "---" for c in main) + "|",
+        ]
         for row in _rows(table):
             lines.append("| " + " | ".join(_md_cell(_fmt(c, row[c])) for c in main) + " |")
         lines.append("")
     for name, (head, rows) in _frequent_rows(report, kpi).items():
-        lines += [f"## {t('kpi.frequent_' + name)}", "", "| " + " | ".join(head) + " |",
-                  "|" + "|".join("---" for _ in head) + "|"]
+        lines += [
+            f"## {t('kpi.frequent_' + name)}",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "|".join("---" for _ in head) + "|",
+        ]
         lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
         lines.append("")
     lines += [f"## {t('kpi.definitions')}", ""] + [f"- {t('kpi.about.' + k)}" for k in ABOUT_KEYS]
-    lines.append(f"- {t('kpi.col.score')}: " + ", ".join(f"{t('kpi.col.' + k + '_rate')} {v:g}"
-                                                     for k, v in report.tables["department"].weights.as_dict().items()))
+    lines.append(
+        f"- {t('kpi.col.score')}: "
+        + ", ".join(
+            f"{t('kpi.col.' + k + '_rate')} {v:g}" for k, v in report.tables["department"].weights.as_dict().items()
+        )
+    )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -209,19 +251,26 @@ def _write_xlsx(report: Report, kpi: KpiStore, path: Path) -> None:
         ws.freeze_panes = "D2" if len(head) > 3 else "A2"
 
     cols = columns()
-    formats = ["0.0%" if c in RATES else "0.00" if c == "score" or c.endswith(("_p50", "_p90")) else None
-               for c in cols]
+    formats = ["0.0%" if c in RATES else "0.00" if c == "score" or c.endswith(("_p50", "_p90")) else None for c in cols]
     for by, table in report.tables.items():
-        sheet(t(f"kpi.sheet.{by}"), [column_label(c) for c in cols], [[row[c] for c in cols] for row in _rows(table)],
-              formats)
+        sheet(
+            t(f"kpi.sheet.{by}"),
+            [column_label(c) for c in cols],
+            [[row[c] for c in cols] for row in _rows(table)],
+            formats,
+        )
     for name, (head, rows) in _frequent_rows(report, kpi).items():
         sheet(t(f"kpi.sheet.{name}"), head, rows, [None] * len(head))
     w = report.window
-    about: list[list[Any]] = [[t("kpi.window"), f"{w.first.isoformat()} — {w.last.isoformat()}"],
-             [t("kpi.generated"), fmt_local(report.generated_at)],
-             [t("kpi.unmasked" if report.unmasked else "kpi.masked"), ""]]
-    about += [[t("kpi.weights") + " · " + t("kpi.col." + k + "_rate"), v]
-              for k, v in report.tables["department"].weights.as_dict().items()]
+    about: list[list[Any]] = [
+        [t("kpi.window"), f"{w.first.isoformat()} — {w.last.isoformat()}"],
+        [t("kpi.generated"), fmt_local(report.generated_at)],
+        [t("kpi.unmasked" if report.unmasked else "kpi.masked"), ""],
+    ]
+    about += [
+        [t("kpi.weights") + " · " + t("kpi.col." + k + "_rate"), v]
+        for k, v in report.tables["department"].weights.as_dict().items()
+    ]
     about += [[t("kpi.definitions"), t("kpi.about." + k)] for k in ABOUT_KEYS]
     sheet(t("kpi.sheet.about"), ["", ""], about, [None, None])
     wb.save(path)

@@ -6,7 +6,6 @@ import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-
 from typer._click.globals import get_current_context
 
 from fengqiao.models.clock import Clock, system_clock
@@ -26,9 +25,17 @@ AsDept = Annotated[str | None, typer.Option("--dept", help="department of a depa
 AsTown = Annotated[str | None, typer.Option("--town", help="town of a township desk")]
 
 
-def phones_for(db: Database, desk: Desk, *, unmasked: bool, target: str, orders: list[str],
-               detail: dict[str, Any] | None = None, masked_by_default: bool = False,
-               clock: Clock = system_clock) -> PhoneView:
+def phones_for(
+    db: Database,
+    desk: Desk,
+    *,
+    unmasked: bool,
+    target: str,
+    orders: list[str],
+    detail: dict[str, Any] | None = None,
+    masked_by_default: bool = False,
+    clock: Clock = system_clock,
+) -> PhoneView:
     """How ``desk`` may see callers' numbers; an ``unmasked`` view is written to the access log first.
 
     Reports and exports call this too (``masked_by_default=True``, ``target="export"``, the file in
@@ -38,8 +45,7 @@ def phones_for(db: Database, desk: Desk, *, unmasked: bool, target: str, orders:
     if unmasked:
         from fengqiao.store.audit import record_access
 
-        record_access(db, desk, target=target, detail={**_command(), "orders": orders, **(detail or {})},
-                      clock=clock)
+        record_access(db, desk, target=target, detail={**_command(), "orders": orders, **(detail or {})}, clock=clock)
     return view
 
 
@@ -48,6 +54,9 @@ def _command() -> dict[str, Any]:
     ctx = get_current_context(silent=True)
     if ctx is None:
         return {"command": " ".join(["fengqiao", *sys.argv[1:]])}
-    params = {k: v if isinstance(v, (str, int, float, bool)) else str(v) for k, v in ctx.params.items()
-              if v not in (None, False, [], ())}
+    params = {
+        k: v if isinstance(v, (str, int, float, bool)) else str(v)
+        for k, v in ctx.params.items()
+        if v not in (None, False, [], ())
+    }
     return {"command": ctx.command_path, "params": params}

@@ -14,24 +14,46 @@ from fengqiao.models.routing import describe_assignee
 
 def assignment_json(ref: Reference, a: AssignmentState, lang: str) -> dict[str, Any]:
     return {
-        "id": a.id, "seq": a.seq, "role": a.role, "assignee": a.assignee,
-        "assignee_name": describe_assignee(ref, a.assignee, lang), "dept": a.dept, "town": a.town,
-        "status": a.status, "active": a.active, "onsite": a.onsite,
-        "dispatched_at": to_db(a.dispatched_at), "sign_due": to_db(a.sign_due), "arrive_due": to_db_opt(a.arrive_due),
-        "feedback_due": to_db(a.feedback_due), "feedback_due_original": to_db(a.feedback_due_original),
-        "signed_at": to_db_opt(a.signed_at), "arrived_at": to_db_opt(a.arrived_at),
-        "fed_back_at": to_db_opt(a.fed_back_at), "returned_at": to_db_opt(a.returned_at), "result": a.result,
-        "feedback_text": a.feedback_text, "return_reason": a.return_reason, "return_justified": a.return_justified,
-        "extension": None if a.ext_status is None else {"status": a.ext_status, "hours": a.ext_hours,
-                                                         "reason": a.ext_reason},
+        "id": a.id,
+        "seq": a.seq,
+        "role": a.role,
+        "assignee": a.assignee,
+        "assignee_name": describe_assignee(ref, a.assignee, lang),
+        "dept": a.dept,
+        "town": a.town,
+        "status": a.status,
+        "active": a.active,
+        "onsite": a.onsite,
+        "dispatched_at": to_db(a.dispatched_at),
+        "sign_due": to_db(a.sign_due),
+        "arrive_due": to_db_opt(a.arrive_due),
+        "feedback_due": to_db(a.feedback_due),
+        "feedback_due_original": to_db(a.feedback_due_original),
+        "signed_at": to_db_opt(a.signed_at),
+        "arrived_at": to_db_opt(a.arrived_at),
+        "fed_back_at": to_db_opt(a.fed_back_at),
+        "returned_at": to_db_opt(a.returned_at),
+        "result": a.result,
+        "feedback_text": a.feedback_text,
+        "return_reason": a.return_reason,
+        "return_justified": a.return_justified,
+        "extension": None
+        if a.ext_status is None
+        else {"status": a.ext_status, "hours": a.ext_hours, "reason": a.ext_reason},
         "first_overdue_at": to_db_opt(a.first_overdue_at),
     }
 
 
 def event_json(ev: Event, mark: Any = None, view: Callable[[str], str] | None = None) -> dict[str, Any]:
     out = {
-        "id": ev.id, "kind": ev.kind, "assignment_id": ev.assignment_id, "actor": ev.actor, "desk": ev.desk,
-        "desk_seq": ev.desk_seq, "event_at": to_db(ev.event_at), "recorded_at": to_db(ev.recorded_at),
+        "id": ev.id,
+        "kind": ev.kind,
+        "assignment_id": ev.assignment_id,
+        "actor": ev.actor,
+        "desk": ev.desk,
+        "desk_seq": ev.desk_seq,
+        "event_at": to_db(ev.event_at),
+        "recorded_at": to_db(ev.recorded_at),
         "payload": ev.payload if view is None else mask_payload(ev.payload, view),
         "hash": shown_hash(ev.hash, view, None),  # none beside a masked number: it would give the number back
     }
@@ -40,22 +62,44 @@ def event_json(ev: Event, mark: Any = None, view: Callable[[str], str] | None = 
     return out
 
 
-def order_json(ref: Reference, o: OrderState, events: list[Event] | None = None, *, lang: str = "zh",
-               phone: str | None = None, view: Callable[[str], str] | None = None,
-               timeline: list[Any] | None = None) -> dict[str, Any]:
+def order_json(
+    ref: Reference,
+    o: OrderState,
+    events: list[Event] | None = None,
+    *,
+    lang: str = "zh",
+    phone: str | None = None,
+    view: Callable[[str], str] | None = None,
+    timeline: list[Any] | None = None,
+) -> dict[str, Any]:
     """``view`` shows callers' numbers (the call's, linked calls', events'), e.g. masked; ``phone`` overrides
     the call's number alone. ``timeline`` (store.sync.TimelineEntry list) adds each event's sync outcome."""
     nxt = o.next_deadline()
     see = view or (lambda phone: phone)
     out: dict[str, Any] = {
-        "order_no": o.order_no, "id": o.id, "status": str(o.status), "tag": o.tag, "category": o.category,
-        "town": o.town, "mode": o.mode, "onsite": o.onsite, "one_team": o.one_team, "desk": o.desk,
-        "created_at": to_db(o.created_at), "updated_at": to_db_opt(o.updated_at),
+        "order_no": o.order_no,
+        "id": o.id,
+        "status": str(o.status),
+        "tag": o.tag,
+        "category": o.category,
+        "town": o.town,
+        "mode": o.mode,
+        "onsite": o.onsite,
+        "one_team": o.one_team,
+        "desk": o.desk,
+        "created_at": to_db(o.created_at),
+        "updated_at": to_db_opt(o.updated_at),
         "override": None if not o.override_dept else {"dept": o.override_dept, "reason": o.override_reason},
-        "repeat_of": o.repeat_of, "result": o.result, "satisfaction": o.satisfaction,
-        "visited_at": to_db_opt(o.visited_at), "closed_at": to_db_opt(o.closed_at),
-        "cancelled_at": to_db_opt(o.cancelled_at), "cancel_reason": o.cancel_reason, "reopen_count": o.reopen_count,
-        "escalations": o.escalations, "first_overdue_at": to_db_opt(o.first_overdue_at),
+        "repeat_of": o.repeat_of,
+        "result": o.result,
+        "satisfaction": o.satisfaction,
+        "visited_at": to_db_opt(o.visited_at),
+        "closed_at": to_db_opt(o.closed_at),
+        "cancelled_at": to_db_opt(o.cancelled_at),
+        "cancel_reason": o.cancel_reason,
+        "reopen_count": o.reopen_count,
+        "escalations": o.escalations,
+        "first_overdue_at": to_db_opt(o.first_overdue_at),
         "next_deadline": None if nxt is None else {"kind": nxt[0], "due": to_db(nxt[1])},
         "call": {**o.call.to_payload(), "phone": phone if phone is not None else see(o.call.phone)},
         "linked_calls": [{**c.to_payload(), "phone": see(c.phone)} for c in o.linked_calls],
@@ -63,8 +107,11 @@ def order_json(ref: Reference, o: OrderState, events: list[Event] | None = None,
     }
     if timeline is not None:  # events with their sync outcome; conflicts and refusals listed apart too
         out["events"] = [event_json(e.event, e, view) for e in timeline]
-        out["conflicts"] = [{"id": e.event.id, "kind": e.event.kind, "desk": e.event.desk, "status": e.status,
-                             "reason": e.reason} for e in timeline if e.status in ("conflict", "refused")]
+        out["conflicts"] = [
+            {"id": e.event.id, "kind": e.event.kind, "desk": e.event.desk, "status": e.status, "reason": e.reason}
+            for e in timeline
+            if e.status in ("conflict", "refused")
+        ]
     elif events is not None:
         out["events"] = [event_json(ev, view=view) for ev in events]
     return out

@@ -39,9 +39,18 @@ class SyncSetup:
 class ConsoleSync:
     """One desk's sync loop, reporting to the UI thread through callbacks."""
 
-    def __init__(self, client: Callable[[], SyncClient], db: Database, desk_name: str, *, interval: float,
-                 clock: Clock, show: Callable[[str, str | None], None], changed: Callable[[int], None],
-                 call_from_thread: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        client: Callable[[], SyncClient],
+        db: Database,
+        desk_name: str,
+        *,
+        interval: float,
+        clock: Clock,
+        show: Callable[[str, str | None], None],
+        changed: Callable[[int], None],
+        call_from_thread: Callable[..., Any],
+    ) -> None:
         self.db = db
         self._show_text, self._changed, self._call_from_thread = show, changed, call_from_thread
         self.loop = SyncLoop(client, db, desk_name, interval=interval, on_status=self._on_status, clock=clock)

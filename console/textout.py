@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-
 from rich.cells import cell_len
 
 from fengqiao.models.text import fit_cells, visible

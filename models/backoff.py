@@ -7,7 +7,7 @@ import random
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
     """The wait before retry number ``attempt`` (from 0): uniform in [d/2, d], d = min(cap, base·2^attempt)."""
-    d = min(cap, base * 2 ** attempt)
+    d = min(cap, base * 2**attempt)
     return d / 2 + rng.uniform(0, d / 2)
 
 

@@ -111,6 +111,7 @@ class _Phrase:
 
 # ---- the data files -----------------------------------------------------------------------------------
 
+
 def _read_fixture(path: Path | str | None, packaged: str) -> tuple[str, str]:
     """``(name for messages, text)`` of ``path``, or of the packaged ``fixtures/<packaged>`` when ``path`` is None."""
     if path is None:
@@ -154,6 +155,7 @@ def load_lexicon(path: Path | str | None = None, ref: Reference | None = None) -
 
 # ---- n-gram helpers -----------------------------------------------------------------------------------
 
+
 def _chars(text: str) -> str:
     """The text without punctuation and spaces, normalized."""
     return _DROP.sub("", normalize(text))
@@ -163,7 +165,7 @@ def _grams(text: str, sizes: tuple[int, ...]) -> Counter[str]:
     s = _chars(text)
     out: Counter[str] = Counter()
     for n in sizes:
-        out.update(s[i:i + n] for i in range(len(s) - n + 1))
+        out.update(s[i : i + n] for i in range(len(s) - n + 1))
     return out
 
 
@@ -250,6 +252,7 @@ class _History:
 
 # ---- the example calls ---------------------------------------------------------------------------------
 
+
 def load_examples(path: Path | str | None = None, ref: Reference | None = None) -> list[tuple[str, str]]:
     """Read ``fixtures/examples.csv`` (columns ``tag,text``): ``(text, tag code)`` pairs in file order.
 
@@ -286,8 +289,14 @@ class ExampleModel:
     where ``L`` is the query's total gram weight. Built once, read-only afterwards (shared between classifiers).
     """
 
-    def __init__(self, items: Iterable[tuple[str, int]], ntags: int, *, alpha: float = EXAMPLE_ALPHA,
-                 sizes: tuple[int, ...] = EXAMPLE_SIZES) -> None:
+    def __init__(
+        self,
+        items: Iterable[tuple[str, int]],
+        ntags: int,
+        *,
+        alpha: float = EXAMPLE_ALPHA,
+        sizes: tuple[int, ...] = EXAMPLE_SIZES,
+    ) -> None:
         self.sizes = sizes
         counts: list[defaultdict[str, float]] = [defaultdict(float) for _ in range(ntags)]
         vocabulary: set[str] = set()
@@ -334,13 +343,20 @@ class ExampleModel:
 
 # ---- the classifier -----------------------------------------------------------------------------------
 
+
 class Classifier:
     """Suggests tags for a description. Build once (tens of milliseconds, plus training the example model the
     first time in a process); :meth:`suggest` is fast."""
 
-    def __init__(self, ref: Reference | None = None, lexicon: Lexicon | None = None,
-                 history: Iterable[tuple[str, str]] = (), *, use_ngrams: bool = True,
-                 examples: ExampleModel | Iterable[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        ref: Reference | None = None,
+        lexicon: Lexicon | None = None,
+        history: Iterable[tuple[str, str]] = (),
+        *,
+        use_ngrams: bool = True,
+        examples: ExampleModel | Iterable[tuple[str, str]] | None = None,
+    ) -> None:
         """``examples``: a trained :class:`ExampleModel` (over this reference's tag order), or ``(text, code)``
         pairs to train one from; ``None`` leaves the example-call signal out."""
         self.ref = ref or default_reference()
@@ -353,8 +369,10 @@ class Classifier:
         if examples is None or isinstance(examples, ExampleModel):
             self.examples = examples
         else:
-            self.examples = ExampleModel(((text, self._index_of[code]) for text, code in examples
-                                          if code in self._index_of and text.strip()), len(self.codes))
+            self.examples = ExampleModel(
+                ((text, self._index_of[code]) for text, code in examples if code in self._index_of and text.strip()),
+                len(self.codes),
+            )
         phrases: list[_Phrase] = []
         for i, code in enumerate(self.codes):
             tag = self.ref.tags[code]
@@ -508,7 +526,7 @@ class Classifier:
         found = self._phrase_scores(s)
         for tag, hits in found.items():
             hits.sort(reverse=True)
-            total = sum(w * DECAY ** n for n, (w, _) in enumerate(hits))
+            total = sum(w * DECAY**n for n, (w, _) in enumerate(hits))
             out[tag] = (total, [h for _, h in hits])
         if self.use_ngrams:
             for tag, v in self._ngram_scores(s).items():

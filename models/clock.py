@@ -8,15 +8,16 @@ order equals time order in SQL indexes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .errors import ValidationError
 
-UTC = timezone.utc
+UTC = UTC
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 Clock = Callable[[], datetime]
+
 
 def system_clock() -> datetime:
     """The real clock. Pass this (or a test clock) into logic; never call it deep inside."""
@@ -115,8 +116,9 @@ def check_not_too_early(dt: datetime, field: str = "at") -> None:
     if ensure_utc(dt) < EARLIEST:
         from .i18n import t
 
-        raise ValidationError(t("error.at_too_early", at=fmt_local(ensure_utc(dt)),
-                                earliest=fmt_local(EARLIEST, date=True)), field=field)
+        raise ValidationError(
+            t("error.at_too_early", at=fmt_local(ensure_utc(dt)), earliest=fmt_local(EARLIEST, date=True)), field=field
+        )
 
 
 def fmt_duration(delta: timedelta, *, seconds: bool = False) -> str:

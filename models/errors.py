@@ -34,8 +34,9 @@ class DomainError(FengqiaoError):
     The message names the order, its current state and the refused action.
     """
 
-    def __init__(self, message: str, *, order_no: str = "", state: str = "", action: str = "",
-                 reason: str = "") -> None:
+    def __init__(
+        self, message: str, *, order_no: str = "", state: str = "", action: str = "", reason: str = ""
+    ) -> None:
         super().__init__(message)
         self.order_no = order_no
         self.state = state

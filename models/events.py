@@ -30,14 +30,27 @@ def payload_text(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def hash_fields(*, id: str, order_id: str, assignment_id: str | None, kind: str, actor: str, desk: str,
-                desk_seq: int, event_at: str, recorded_at: str, payload: str, prev_hash: str) -> str:
+def hash_fields(
+    *,
+    id: str,
+    order_id: str,
+    assignment_id: str | None,
+    kind: str,
+    actor: str,
+    desk: str,
+    desk_seq: int,
+    event_at: str,
+    recorded_at: str,
+    payload: str,
+    prev_hash: str,
+) -> str:
     """The hash of one event from its stored column values (text exactly as stored).
 
     Each field is length-prefixed (``<length>:<text>;``) so no two different events share a body.
     """
-    return chain_digest((id, order_id, assignment_id or "", kind, actor, desk, str(desk_seq), event_at, recorded_at,
-                         payload, prev_hash))
+    return chain_digest(
+        (id, order_id, assignment_id or "", kind, actor, desk, str(desk_seq), event_at, recorded_at, payload, prev_hash)
+    )
 
 
 def chain_digest(fields: Iterable[str]) -> str:
@@ -52,12 +65,46 @@ def seal(ev: Event, desk_seq: int, prev_hash: str) -> tuple[Any, ...]:
     event_at, recorded_at = to_db(ev.event_at), to_db(ev.recorded_at)
     ev.desk_seq = desk_seq
     ev.prev_hash = prev_hash
-    ev.hash = hash_fields(id=ev.id, order_id=ev.order_id, assignment_id=ev.assignment_id, kind=ev.kind,
-                          actor=ev.actor, desk=ev.desk, desk_seq=desk_seq, event_at=event_at,
-                          recorded_at=recorded_at, payload=text, prev_hash=prev_hash)
-    return (ev.id, ev.order_id, ev.assignment_id, ev.kind, ev.actor, ev.desk, desk_seq, event_at, recorded_at, text,
-            prev_hash, ev.hash)
+    ev.hash = hash_fields(
+        id=ev.id,
+        order_id=ev.order_id,
+        assignment_id=ev.assignment_id,
+        kind=ev.kind,
+        actor=ev.actor,
+        desk=ev.desk,
+        desk_seq=desk_seq,
+        event_at=event_at,
+        recorded_at=recorded_at,
+        payload=text,
+        prev_hash=prev_hash,
+    )
+    return (
+        ev.id,
+        ev.order_id,
+        ev.assignment_id,
+        ev.kind,
+        ev.actor,
+        ev.desk,
+        desk_seq,
+        event_at,
+        recorded_at,
+        text,
+        prev_hash,
+        ev.hash,
+    )
 
 
-STORED_COLUMNS = ("id", "order_id", "assignment_id", "kind", "actor", "desk", "desk_seq", "event_at", "recorded_at",
-                  "payload", "prev_hash", "hash")
+STORED_COLUMNS = (
+    "id",
+    "order_id",
+    "assignment_id",
+    "kind",
+    "actor",
+    "desk",
+    "desk_seq",
+    "event_at",
+    "recorded_at",
+    "payload",
+    "prev_hash",
+    "hash",
+)

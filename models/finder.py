@@ -97,8 +97,9 @@ class Finder:
         found = {id(e): (e, s) for e, s in scored if s > 0}
         if ascii_q and len(q) >= 4:
             # Typing slips: "xiaofie" for xiaofei, "consmer" for consumer.
-            for _choice, score, idx in process.extract(q, self._fuzzy_choices, scorer=fuzz.partial_ratio,
-                                                       limit=10, score_cutoff=80):
+            for _choice, score, idx in process.extract(
+                q, self._fuzzy_choices, scorer=fuzz.partial_ratio, limit=10, score_cutoff=80
+            ):
                 e = self.entries[self._fuzzy_owner[idx]]
                 value = 40.0 + score * 0.3
                 if id(e) not in found or found[id(e)][1] < value:
@@ -133,11 +134,15 @@ def town_finder(ref: Reference | None = None) -> Finder:
 
 def tag_finder(ref: Reference | None = None) -> Finder:
     """Tags by code (B01), Chinese (消费), pinyin (xiaofei), initials (xfjf), English (consumer) or keyword (假货)."""
-    return _cached("tag", ref, lambda r: (make_entry(t.code, t.name_zh, t.name_en, t.keywords)
-                                          for t in r.tags.values()))
+    return _cached(
+        "tag", ref, lambda r: (make_entry(t.code, t.name_zh, t.name_en, t.keywords) for t in r.tags.values())
+    )
 
 
 def department_finder(ref: Reference | None = None) -> Finder:
     """Departments an order can be sent to by hand (not the police station alone)."""
-    return _cached("dept", ref, lambda r: (make_entry(d.code, d.name_zh, d.name_en)
-                                           for d in r.departments.values() if d.code != "GA"))
+    return _cached(
+        "dept",
+        ref,
+        lambda r: (make_entry(d.code, d.name_zh, d.name_en) for d in r.departments.values() if d.code != "GA"),
+    )

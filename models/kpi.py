@@ -122,6 +122,7 @@ def rates(c: Counts) -> dict[str, float | None]:
 
 # ---- score ------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Weights:
     """Weights of the five rates in the score (config ``[kpi.weights]``); they need not add up to 100."""
@@ -151,8 +152,9 @@ class Weights:
         values: dict[str, float] = {}
         for key, value in section.items():
             if key not in known:
-                raise ValidationError(t("kpi.weight_unknown", key=key, keys=", ".join(sorted(known))),
-                                      field="kpi.weights")
+                raise ValidationError(
+                    t("kpi.weight_unknown", key=key, keys=", ".join(sorted(known))), field="kpi.weights"
+                )
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
                 raise ValidationError(t("kpi.weight_bad", key=key, value=value), field="kpi.weights")
             values[key] = float(value)
@@ -211,6 +213,7 @@ def improved(name: str, delta: float | None) -> bool | None:
 
 # ---- percentiles -------------------------------------------------------------------------------------
 
+
 def nearest_rank(n: int, pct: int) -> int:
     """1-based rank of the ``pct``-th percentile among ``n`` sorted values (nearest-rank: ⌈pct·n/100⌉)."""
     return max(1, (pct * n + 99) // 100)
@@ -243,6 +246,7 @@ def spread(values: list[float]) -> Spread:
 
 # ---- one row of a KPI table --------------------------------------------------------------------------
 
+
 @dataclass
 class KpiRow:
     key: str
@@ -265,8 +269,12 @@ class KpiRow:
 
         Rates are rounded to 6 decimals, the score and times to 2, so every export holds the same numbers.
         """
-        out: dict[str, Any] = {"key": self.key, "name": self.name, "rank": self.rank,
-                               "dispatched": self.counts.dispatched}
+        out: dict[str, Any] = {
+            "key": self.key,
+            "name": self.name,
+            "rank": self.rank,
+            "dispatched": self.counts.dispatched,
+        }
         out.update({name: None if value is None else round(value, RATE_DIGITS) for name, value in self.rates.items()})
         out["score"] = self.score
         for name in Counts.names():
@@ -288,6 +296,7 @@ def ranked(rows: list[KpiRow]) -> list[KpiRow]:
 
 
 # ---- time windows ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Window:
@@ -348,8 +357,7 @@ def window_from(today: date, first: str | None, last: str | None, *, default_day
     if start > end:
         raise ValidationError(t("kpi.bad_window", first=start.isoformat(), last=end.isoformat()), field="--from")
     if (end - start).days > 3660:
-        raise ValidationError(t("kpi.window_too_long", first=start.isoformat(), last=end.isoformat()),
-                              field="--from")
+        raise ValidationError(t("kpi.window_too_long", first=start.isoformat(), last=end.isoformat()), field="--from")
     return Window(start, end)
 
 
@@ -368,8 +376,9 @@ class PeriodFigures:
     previous_score: float | None
 
 
-def periods(daily: Mapping[date, Counts], today: date, weights: Weights = DEFAULT_WEIGHTS,
-            spans: Sequence[int] = PERIODS) -> list[PeriodFigures]:
+def periods(
+    daily: Mapping[date, Counts], today: date, weights: Weights = DEFAULT_WEIGHTS, spans: Sequence[int] = PERIODS
+) -> list[PeriodFigures]:
     """Rates for the last 1/7/30 days (ending today) and the change against the period before each."""
     out = []
     for n in spans:

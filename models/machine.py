@@ -26,10 +26,10 @@ apply them with :func:`apply`; replay a list with :func:`replay`.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from collections.abc import Callable
 from typing import Any
 
 from .clock import from_db, from_db_opt, to_db, to_db_opt
@@ -50,8 +50,9 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
-OPEN_STATUSES = frozenset({Status.DISPATCHED, Status.SIGNED, Status.ARRIVED, Status.RETURNED, Status.FED_BACK,
-                           Status.VISITED})
+OPEN_STATUSES = frozenset(
+    {Status.DISPATCHED, Status.SIGNED, Status.ARRIVED, Status.RETURNED, Status.FED_BACK, Status.VISITED}
+)
 WORKING_STATUSES = frozenset({Status.DISPATCHED, Status.SIGNED, Status.ARRIVED, Status.RETURNED})
 
 
@@ -75,8 +76,18 @@ class Action(StrEnum):
 
 
 # Actions that target one assignment of the order (the rest act on the order as a whole).
-ASSIGNMENT_ACTIONS = frozenset({Action.SIGN, Action.ARRIVE, Action.FEEDBACK, Action.RETURN, Action.EXTEND,
-                                Action.APPROVE_EXTENSION, Action.REFUSE_EXTENSION, Action.JUDGE_RETURN})
+ASSIGNMENT_ACTIONS = frozenset(
+    {
+        Action.SIGN,
+        Action.ARRIVE,
+        Action.FEEDBACK,
+        Action.RETURN,
+        Action.EXTEND,
+        Action.APPROVE_EXTENSION,
+        Action.REFUSE_EXTENSION,
+        Action.JUDGE_RETURN,
+    }
+)
 USER_ACTIONS = tuple(a for a in Action if a not in (Action.DISPATCH, Action.LINK))
 
 RESULTS = ("resolved", "unresolved")
@@ -117,14 +128,28 @@ class CallInfo:
     desk: str = ""
 
     def to_payload(self) -> dict[str, Any]:
-        return {"id": self.id, "phone": self.phone, "name": self.name, "town": self.town,
-                "address": self.address, "description": self.description,
-                "received_at": to_db(self.received_at)}
+        return {
+            "id": self.id,
+            "phone": self.phone,
+            "name": self.name,
+            "town": self.town,
+            "address": self.address,
+            "description": self.description,
+            "received_at": to_db(self.received_at),
+        }
 
     @classmethod
     def from_payload(cls, data: dict[str, Any], desk: str) -> CallInfo:
-        return cls(data["id"], data["phone"], data.get("name", ""), data["town"], data.get("address", ""),
-                   data["description"], from_db(data["received_at"]), desk)
+        return cls(
+            data["id"],
+            data["phone"],
+            data.get("name", ""),
+            data["town"],
+            data.get("address", ""),
+            data["description"],
+            from_db(data["received_at"]),
+            desk,
+        )
 
 
 @dataclass
@@ -245,8 +270,11 @@ class OrderState:
         for a in self.assignments:
             if a.id == assignment_id:
                 return a
-        raise DomainError(t("error.no_such_assignment", order_no=self.order_no, assignment=assignment_id),
-                          order_no=self.order_no, state=self.status)
+        raise DomainError(
+            t("error.no_such_assignment", order_no=self.order_no, assignment=assignment_id),
+            order_no=self.order_no,
+            state=self.status,
+        )
 
     def overdue_at(self, now: datetime) -> bool:
         nxt = self.next_deadline()
@@ -267,12 +295,18 @@ class OrderState:
 
 # ---- applying events -------------------------------------------------------------------------------
 
+
 def _refuse(state: OrderState, action: str, reason_key: str, *, redundant: bool = False, **kw: Any) -> DomainError:
     if "assignee" in kw:
         kw["assignee"] = describe_assignee(default_reference(), kw["assignee"], get_lang())
     reason = t(f"reason.{reason_key}", **kw)
-    message = t("error.illegal", order_no=state.order_no, state=t(f"status.{state.status}"),
-                action=t(f"action.{action}"), reason=reason)
+    message = t(
+        "error.illegal",
+        order_no=state.order_no,
+        state=t(f"status.{state.status}"),
+        action=t(f"action.{action}"),
+        reason=reason,
+    )
     cls = Redundant if redundant else DomainError
     return cls(message, order_no=state.order_no, state=str(state.status), action=action, reason=reason_key)
 
@@ -320,10 +354,20 @@ def missed_by(state: OrderState, now: datetime) -> OrderState:
 def _new_assignment(data: dict[str, Any], at: datetime, onsite: bool, seq: int) -> AssignmentState:
     feedback_due = from_db(data["feedback_due"])
     return AssignmentState(
-        id=data["id"], seq=seq, role=data["role"], assignee=data["assignee"], dept=data["dept"],
-        town=data.get("town"), onsite=onsite, dispatched_at=at, sign_due=from_db(data["sign_due"]),
-        arrive_due=from_db_opt(data.get("arrive_due")), feedback_due=feedback_due,
-        feedback_due_original=feedback_due, window_start=at)
+        id=data["id"],
+        seq=seq,
+        role=data["role"],
+        assignee=data["assignee"],
+        dept=data["dept"],
+        town=data.get("town"),
+        onsite=onsite,
+        dispatched_at=at,
+        sign_due=from_db(data["sign_due"]),
+        arrive_due=from_db_opt(data.get("arrive_due")),
+        feedback_due=feedback_due,
+        feedback_due_original=feedback_due,
+        window_start=at,
+    )
 
 
 def _is_open_for_work(o: OrderState) -> bool:
@@ -339,14 +383,30 @@ def apply(state: OrderState | None, ev: Event) -> OrderState:
     p = ev.payload
     if ev.kind == Action.DISPATCH:
         if state is not None:
-            raise DomainError(t("error.duplicate_dispatch", order_no=state.order_no), order_no=state.order_no,
-                              state=str(state.status), action=ev.kind)
+            raise DomainError(
+                t("error.duplicate_dispatch", order_no=state.order_no),
+                order_no=state.order_no,
+                state=str(state.status),
+                action=ev.kind,
+            )
         call = CallInfo.from_payload(p["call"], ev.desk)
         override = p.get("override") or {}
-        o = OrderState(id=ev.order_id, order_no=p["order_no"], tag=p["tag"], category=p["category"], town=p["town"],
-                       mode=p["mode"], onsite=bool(p["onsite"]), call=call, created_at=at, desk=ev.desk,
-                       one_team=bool(p.get("one_team")), override_dept=override.get("dept"),
-                       override_reason=override.get("reason"), repeat_of=p.get("repeat_of"))
+        o = OrderState(
+            id=ev.order_id,
+            order_no=p["order_no"],
+            tag=p["tag"],
+            category=p["category"],
+            town=p["town"],
+            mode=p["mode"],
+            onsite=bool(p["onsite"]),
+            call=call,
+            created_at=at,
+            desk=ev.desk,
+            one_team=bool(p.get("one_team")),
+            override_dept=override.get("dept"),
+            override_reason=override.get("reason"),
+            repeat_of=p.get("repeat_of"),
+        )
         for i, data in enumerate(p["assignments"], start=1):
             o.assignments.append(_new_assignment(data, at, o.onsite, i))
         o.status = _derive_status(o)
@@ -358,8 +418,13 @@ def apply(state: OrderState | None, ev: Event) -> OrderState:
     handler = _HANDLERS.get(ev.kind)
     if handler is None:
         # An event of a kind this version does not know (a newer desk wrote it): keep the state as it is.
-        raise DomainError(t("error.unknown_event", kind=ev.kind, order_no=o.order_no), order_no=o.order_no,
-                          state=str(o.status), action=ev.kind, reason="unknown_kind")
+        raise DomainError(
+            t("error.unknown_event", kind=ev.kind, order_no=o.order_no),
+            order_no=o.order_no,
+            state=str(o.status),
+            action=ev.kind,
+            reason="unknown_kind",
+        )
     _note_missed(o, at)
     handler(o, ev, at, p)
     o.status = _derive_status(o)
@@ -401,8 +466,11 @@ def _h_feedback(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> No
         raise _refuse(o, ev.kind, "already_fed_back", redundant=True, assignee=a.assignee)
     ready = "arrived" if a.onsite else "signed"
     if not _is_open_for_work(o) or not a.active or a.status != ready:
-        key = "arrive_first" if (a.onsite and a.status == "signed") else (
-            "sign_first" if a.status == "dispatched" else "not_working")
+        key = (
+            "arrive_first"
+            if (a.onsite and a.status == "signed")
+            else ("sign_first" if a.status == "dispatched" else "not_working")
+        )
         raise _refuse(o, ev.kind, key, assignee=a.assignee)
     if p.get("result") not in RESULTS:
         raise _refuse(o, ev.kind, "bad_result")
@@ -593,6 +661,7 @@ def replay(events: list[Event]) -> Replayed:
 
 # ---- building events -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Intent:
     """What a person asked for: an action on an order, with the details that action needs."""
@@ -616,20 +685,36 @@ def deadlines(ref: Reference, tag_code: str, at: datetime) -> dict[str, str | No
     }
 
 
-def dispatch_payload(ref: Reference, *, order_no: str, route: Route, call: CallInfo, at: datetime,
-                     assignment_ids: list[str], override_reason: str | None = None,
-                     repeat_of: str | None = None) -> dict[str, Any]:
+def dispatch_payload(
+    ref: Reference,
+    *,
+    order_no: str,
+    route: Route,
+    call: CallInfo,
+    at: datetime,
+    assignment_ids: list[str],
+    override_reason: str | None = None,
+    repeat_of: str | None = None,
+) -> dict[str, Any]:
     tag = ref.tag(route.tag)
     dues = deadlines(ref, tag.code, at)
     assignments = []
     for asg_id, who in zip(assignment_ids, route.assignees, strict=True):
-        assignments.append({"id": asg_id, "role": who.role, "assignee": who.code, "dept": who.dept,
-                            "town": who.town, **dues})
+        assignments.append(
+            {"id": asg_id, "role": who.role, "assignee": who.code, "dept": who.dept, "town": who.town, **dues}
+        )
     return {
-        "order_no": order_no, "tag": tag.code, "category": tag.category, "town": route.town, "mode": route.mode,
-        "onsite": tag.onsite, "one_team": route.one_team, "call": call.to_payload(),
+        "order_no": order_no,
+        "tag": tag.code,
+        "category": tag.category,
+        "town": route.town,
+        "mode": route.mode,
+        "onsite": tag.onsite,
+        "one_team": route.one_team,
+        "call": call.to_payload(),
         "override": {"dept": route.primary.code, "reason": override_reason} if route.overridden else None,
-        "repeat_of": repeat_of, "assignments": assignments,
+        "repeat_of": repeat_of,
+        "assignments": assignments,
     }
 
 
@@ -642,8 +727,9 @@ def pick_assignment(o: OrderState, action: Action, assignee: str | None) -> Assi
             if code in (a.assignee, a.dept) or (code == "POLICE" and a.role == "police"):
                 return a
         options = ", ".join(a.assignee for a in o.active_assignments) or "-"
-        raise ValidationError(t("error.no_assignee_on_order", order_no=o.order_no, assignee=assignee,
-                                options=options), field="assignee")
+        raise ValidationError(
+            t("error.no_assignee_on_order", order_no=o.order_no, assignee=assignee, options=options), field="assignee"
+        )
     if action in (Action.APPROVE_EXTENSION, Action.REFUSE_EXTENSION):
         pending = [a for a in o.active_assignments if a.ext_status == "pending"]
         if pending:
@@ -655,8 +741,19 @@ def pick_assignment(o: OrderState, action: Action, assignee: str | None) -> Assi
     return o.primary
 
 
-def build(ref: Reference, o: OrderState, intent: Intent, *, event_id: str, at: datetime, desk: str, actor: str,
-          recorded_at: datetime, new_assignment_id: str | None = None, check: bool = True) -> Event:
+def build(
+    ref: Reference,
+    o: OrderState,
+    intent: Intent,
+    *,
+    event_id: str,
+    at: datetime,
+    desk: str,
+    actor: str,
+    recorded_at: datetime,
+    new_assignment_id: str | None = None,
+    check: bool = True,
+) -> Event:
     """Build the event for ``intent`` on ``o`` and check it by applying it to a copy of ``o``.
 
     Raises :class:`ValidationError` for missing or malformed details, :class:`DomainError` for an action the
@@ -686,9 +783,17 @@ def build(ref: Reference, o: OrderState, intent: Intent, *, event_id: str, at: d
         who, _ = department_assignee(ref, intent.to, town, pilot=False)
         if who.dept == "GA":
             raise ValidationError(t("error.override_police"), field="to")
-        payload = {"assignment": {"id": new_assignment_id, "role": "primary", "assignee": who.code,
-                                  "dept": who.dept, "town": who.town, **deadlines(ref, o.tag, at)},
-                   "reason": note}
+        payload = {
+            "assignment": {
+                "id": new_assignment_id,
+                "role": "primary",
+                "assignee": who.code,
+                "dept": who.dept,
+                "town": who.town,
+                **deadlines(ref, o.tag, at),
+            },
+            "reason": note,
+        }
     elif action == Action.EXTEND:
         hours = intent.hours or DEFAULT_EXTENSION_HOURS
         if not 1 <= hours <= MAX_EXTENSION_HOURS:
@@ -723,17 +828,35 @@ def build(ref: Reference, o: OrderState, intent: Intent, *, event_id: str, at: d
         payload = {"note": note} if note else {}
     else:
         raise ValidationError(t("error.unknown_action", action=str(intent.action)), field="action")
-    ev = Event(id=event_id, order_id=o.id, kind=str(action), event_at=at, recorded_at=recorded_at, desk=desk,
-               actor=actor, assignment_id=assignment_id, payload=payload)
+    ev = Event(
+        id=event_id,
+        order_id=o.id,
+        kind=str(action),
+        event_at=at,
+        recorded_at=recorded_at,
+        desk=desk,
+        actor=actor,
+        assignment_id=assignment_id,
+        payload=payload,
+    )
     if check:
         apply(o.clone(), ev)  # raises if illegal
     return ev
 
 
-def link_event(o: OrderState, call: CallInfo, *, event_id: str, at: datetime, desk: str, actor: str,
-               recorded_at: datetime) -> Event:
-    ev = Event(id=event_id, order_id=o.id, kind=str(Action.LINK), event_at=at, recorded_at=recorded_at, desk=desk,
-               actor=actor, payload={"call": call.to_payload()})
+def link_event(
+    o: OrderState, call: CallInfo, *, event_id: str, at: datetime, desk: str, actor: str, recorded_at: datetime
+) -> Event:
+    ev = Event(
+        id=event_id,
+        order_id=o.id,
+        kind=str(Action.LINK),
+        event_at=at,
+        recorded_at=recorded_at,
+        desk=desk,
+        actor=actor,
+        payload={"call": call.to_payload()},
+    )
     apply(o.clone(), ev)
     return ev
 
@@ -754,17 +877,41 @@ def legal_actions(o: OrderState, at: datetime) -> list[tuple[Action, str | None]
         else:
             targets = [None]
         for target in targets:
-            payload: dict[str, Any] = {"result": "resolved", "text": "-", "reason": "-", "hours": 1, "note": "-",
-                                       "satisfaction": "satisfied", "feedback_due": probe_due, "justified": True}
+            payload: dict[str, Any] = {
+                "result": "resolved",
+                "text": "-",
+                "reason": "-",
+                "hours": 1,
+                "note": "-",
+                "satisfaction": "satisfied",
+                "feedback_due": probe_due,
+                "justified": True,
+            }
             if action == Action.REASSIGN:
-                payload["assignment"] = {"id": "probe", "role": "primary", "assignee": "PROBE", "dept": "PROBE",
-                                         "town": None, "sign_due": probe_due, "arrive_due": probe_due,
-                                         "feedback_due": probe_due}
+                payload["assignment"] = {
+                    "id": "probe",
+                    "role": "primary",
+                    "assignee": "PROBE",
+                    "dept": "PROBE",
+                    "town": None,
+                    "sign_due": probe_due,
+                    "arrive_due": probe_due,
+                    "feedback_due": probe_due,
+                }
             if action == Action.JUDGE_RETURN and target is not None:
                 current = o.assignment(target).return_justified
                 payload["justified"] = not current if current is not None else True
-            ev = Event(id="probe", order_id=o.id, kind=str(action), event_at=at, recorded_at=at, desk="", actor="",
-                       assignment_id=target, payload=payload)
+            ev = Event(
+                id="probe",
+                order_id=o.id,
+                kind=str(action),
+                event_at=at,
+                recorded_at=at,
+                desk="",
+                actor="",
+                assignment_id=target,
+                payload=payload,
+            )
             try:
                 apply(o.clone(), ev)
             except DomainError:

@@ -15,8 +15,9 @@ from .errors import ValidationError
 from .i18n import t
 from .text import visible
 
-_BAD = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff"
-                  "\ud800-\udfff]")
+_BAD = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff\ud800-\udfff]"
+)
 
 
 def check_name(value: str, *, what: str = "desk", required: bool = True) -> str:
@@ -29,6 +30,7 @@ def check_name(value: str, *, what: str = "desk", required: bool = True) -> str:
     if bad:
         ch = bad.group(0)
         code = f"U+{ord(ch):04X}"
-        raise ValidationError(t("error.unsafe_name", what=label, name=visible(text, single_line=True), char=code),
-                              field=what)
+        raise ValidationError(
+            t("error.unsafe_name", what=label, name=visible(text, single_line=True), char=code), field=what
+        )
     return text

@@ -49,8 +49,9 @@ def check_unmasked(desk: Desk) -> None:
     """Raise :class:`PermissionDenied` unless ``desk`` may ask for full numbers (the supervisor role)."""
     if desk.role != Role.SUPERVISOR:
         role = t(f"role.{desk.role}") if desk.role else t("audit.no_role")
-        raise PermissionDenied(t("audit.unmasked_needs_supervisor", desk=desk.name, role=role),
-                               action=UNMASKED, reason="role")
+        raise PermissionDenied(
+            t("audit.unmasked_needs_supervisor", desk=desk.name, role=role), action=UNMASKED, reason="role"
+        )
 
 
 def is_masked(view: PhoneView | None) -> bool:
@@ -99,7 +100,18 @@ class AccessRecord:
     hash: str
 
 
-def access_hash(*, id: str, desk: str, desk_seq: int, actor: str, role: str, action: str, target: str, detail: str,
-                at: str, prev_hash: str) -> str:
+def access_hash(
+    *,
+    id: str,
+    desk: str,
+    desk_seq: int,
+    actor: str,
+    role: str,
+    action: str,
+    target: str,
+    detail: str,
+    at: str,
+    prev_hash: str,
+) -> str:
     """The hash of one access-log line from its stored column values (same scheme as events)."""
     return chain_digest((id, desk, str(desk_seq), actor, role, action, target, detail, at, prev_hash))

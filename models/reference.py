@@ -177,7 +177,9 @@ def _int(path: Path, line: int, code: str, column: str, value: str, *, optional:
     try:
         number = int(value)
     except ValueError:
-        raise ReferenceDataError(f"{path.name} line {line} ({code}): {column} must be a whole number, got {value!r}") from None
+        raise ReferenceDataError(
+            f"{path.name} line {line} ({code}): {column} must be a whole number, got {value!r}"
+        ) from None
     if number <= 0:
         raise ReferenceDataError(f"{path.name} line {line} ({code}): {column} must be positive, got {number}")
     return number
@@ -208,21 +210,30 @@ def load_reference(directory: Path | str | None = None) -> Reference:
     for line, row in _rows(path, ("code", "name_zh", "name_en", "kind", "routing", "one_team")):
         _unique(path, line, row["code"], seen)
         if row["routing"] not in ("county", "by_location"):
-            raise ReferenceDataError(f"{path.name} line {line} ({row['code']}): routing must be county or by_location, got {row['routing']!r}")
+            raise ReferenceDataError(
+                f"{path.name} line {line} ({row['code']}): routing must be county or by_location, got {row['routing']!r}"
+            )
         if not row["name_zh"] or not row["name_en"]:
             raise ReferenceDataError(f"{path.name} line {line} ({row['code']}): name_zh and name_en are both required")
         if row["one_team"] not in ("0", "1"):
-            raise ReferenceDataError(f"{path.name} line {line} ({row['code']}): one_team must be 0 or 1, got {row['one_team']!r}")
+            raise ReferenceDataError(
+                f"{path.name} line {line} ({row['code']}): one_team must be 0 or 1, got {row['one_team']!r}"
+            )
         one_team = row["one_team"] == "1"
         if one_team and row["routing"] != "county":
-            raise ReferenceDataError(f"{path.name} line {line} ({row['code']}): one_team applies to county departments only (routing is {row['routing']})")
-        departments[row["code"]] = Department(row["code"], row["name_zh"], row["name_en"], row["kind"], row["routing"],
-                                              one_team)
+            raise ReferenceDataError(
+                f"{path.name} line {line} ({row['code']}): one_team applies to county departments only (routing is {row['routing']})"
+            )
+        departments[row["code"]] = Department(
+            row["code"], row["name_zh"], row["name_en"], row["kind"], row["routing"], one_team
+        )
     for code in BY_LOCATION:
         if code not in departments:
             raise ReferenceDataError(f"{path.name}: department {code} is required (resolved by the call's town)")
         if departments[code].routing != "by_location":
-            raise ReferenceDataError(f"{path.name} line {seen[code]} ({code}): routing must be by_location (resolved by the call's town)")
+            raise ReferenceDataError(
+                f"{path.name} line {seen[code]} ({code}): routing must be by_location (resolved by the call's town)"
+            )
 
     path = base / "towns.csv"
     towns: dict[str, Town] = {}
@@ -231,12 +242,20 @@ def load_reference(directory: Path | str | None = None) -> Reference:
     for line, row in _rows(path, ("code", "name_zh", "name_en", "kind", "police_station_zh", "one_team_pilot")):
         _unique(path, line, row["code"], seen)
         if row["one_team_pilot"] not in ("yes", "no"):
-            raise ReferenceDataError(f"{path.name} line {line} ({row['code']}): one_team_pilot must be yes or no, got {row['one_team_pilot']!r}")
+            raise ReferenceDataError(
+                f"{path.name} line {line} ({row['code']}): one_team_pilot must be yes or no, got {row['one_team_pilot']!r}"
+            )
         if not row["police_station_zh"]:
             raise ReferenceDataError(f"{path.name} line {line} ({row['code']}): police_station_zh is empty")
         station_towns.setdefault(row["police_station_zh"], []).append(row["code"])
-        towns[row["code"]] = Town(row["code"], row["name_zh"], row["name_en"], row["kind"],
-                                  row["police_station_zh"], row["one_team_pilot"] == "yes")
+        towns[row["code"]] = Town(
+            row["code"],
+            row["name_zh"],
+            row["name_en"],
+            row["kind"],
+            row["police_station_zh"],
+            row["one_team_pilot"] == "yes",
+        )
     stations: dict[str, Station] = {}
     for station_zh, served in station_towns.items():
         # A station is named after the town it sits in; it takes that town's code when one matches.
@@ -249,23 +268,42 @@ def load_reference(directory: Path | str | None = None) -> Reference:
     path = base / "taxonomy.csv"
     tags: dict[str, Tag] = {}
     seen = {}
-    columns = ("code", "category", "name_zh", "name_en", "department", "dispatch", "onsite", "sign_min",
-               "arrive_min", "feedback_h", "keywords")
+    columns = (
+        "code",
+        "category",
+        "name_zh",
+        "name_en",
+        "department",
+        "dispatch",
+        "onsite",
+        "sign_min",
+        "arrive_min",
+        "feedback_h",
+        "keywords",
+    )
     for line, row in _rows(path, columns):
         code = row["code"]
         _unique(path, line, code, seen)
         if row["category"] not in categories:
             raise ReferenceDataError(f"{path.name} line {line} ({code}): unknown category {row['category']!r}")
         if not code.startswith(row["category"]):
-            raise ReferenceDataError(f"{path.name} line {line} ({code}): code does not start with its category {row['category']}")
+            raise ReferenceDataError(
+                f"{path.name} line {line} ({code}): code does not start with its category {row['category']}"
+            )
         if row["department"] not in departments:
             raise ReferenceDataError(f"{path.name} line {line} ({code}): unknown department {row['department']!r}")
         if row["department"] == "GA":
-            raise ReferenceDataError(f"{path.name} line {line} ({code}): a linked incident cannot be owned by the police (GA)")
+            raise ReferenceDataError(
+                f"{path.name} line {line} ({code}): a linked incident cannot be owned by the police (GA)"
+            )
         if row["dispatch"] not in DISPATCH_MODES:
-            raise ReferenceDataError(f"{path.name} line {line} ({code}): dispatch must be single or dual, got {row['dispatch']!r}")
+            raise ReferenceDataError(
+                f"{path.name} line {line} ({code}): dispatch must be single or dual, got {row['dispatch']!r}"
+            )
         if row["onsite"] not in ("yes", "no"):
-            raise ReferenceDataError(f"{path.name} line {line} ({code}): onsite must be yes or no, got {row['onsite']!r}")
+            raise ReferenceDataError(
+                f"{path.name} line {line} ({code}): onsite must be yes or no, got {row['onsite']!r}"
+            )
         if not row["name_zh"] or not row["name_en"]:
             raise ReferenceDataError(f"{path.name} line {line} ({code}): name_zh and name_en are both required")
         onsite = row["onsite"] == "yes"
@@ -276,10 +314,23 @@ def load_reference(directory: Path | str | None = None) -> Reference:
         feedback = _int(path, line, code, "feedback_h", row["feedback_h"])
         assert sign is not None and feedback is not None
         if arrive is not None and arrive <= sign:
-            raise ReferenceDataError(f"{path.name} line {line} ({code}): arrive_min ({arrive}) must be later than sign_min ({sign})")
+            raise ReferenceDataError(
+                f"{path.name} line {line} ({code}): arrive_min ({arrive}) must be later than sign_min ({sign})"
+            )
         keywords = tuple(k.strip() for k in row["keywords"].split("|") if k.strip())
-        tags[code] = Tag(code, row["category"], row["name_zh"], row["name_en"], row["department"], row["dispatch"],
-                         onsite, sign, arrive, feedback, keywords)
+        tags[code] = Tag(
+            code,
+            row["category"],
+            row["name_zh"],
+            row["name_en"],
+            row["department"],
+            row["dispatch"],
+            onsite,
+            sign,
+            arrive,
+            feedback,
+            keywords,
+        )
     if not tags:
         raise ReferenceDataError(f"{path.name}: no tags")
     for cat in categories:

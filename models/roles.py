@@ -44,8 +44,17 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.CALL_TAKER: frozenset({Action.DISPATCH, Action.LINK, Action.CANCEL, Action.REASSIGN}),
     Role.TOWNSHIP: frozenset({Action.DISPATCH, Action.LINK} | ASSIGNEE_WORK),
     Role.DEPARTMENT: ASSIGNEE_WORK,
-    Role.SUPERVISOR: frozenset({Action.ESCALATE, Action.APPROVE_EXTENSION, Action.REFUSE_EXTENSION, Action.VISIT,
-                                Action.REOPEN, Action.CLOSE, Action.JUDGE_RETURN}),
+    Role.SUPERVISOR: frozenset(
+        {
+            Action.ESCALATE,
+            Action.APPROVE_EXTENSION,
+            Action.REFUSE_EXTENSION,
+            Action.VISIT,
+            Action.REOPEN,
+            Action.CLOSE,
+            Action.JUDGE_RETURN,
+        }
+    ),
 }
 
 
@@ -93,8 +102,16 @@ def current_assignments(o: OrderState) -> list[AssignmentState]:
     return [o.primary] + ([police] if police else [])
 
 
-def make_desk(ref: Reference, name: str, role: str | None, *, dept: str | None = None, town: str | None = None,
-              operator: str = "", prefix: str | None = None) -> Desk:
+def make_desk(
+    ref: Reference,
+    name: str,
+    role: str | None,
+    *,
+    dept: str | None = None,
+    town: str | None = None,
+    operator: str = "",
+    prefix: str | None = None,
+) -> Desk:
     """Validate a desk definition (from the config file or the command line)."""
     name = check_name(name, what="desk")
     operator = check_name(operator or "", what="operator", required=False)
@@ -103,8 +120,9 @@ def make_desk(ref: Reference, name: str, role: str | None, *, dept: str | None =
     try:
         r = Role(role)
     except ValueError:
-        raise ValidationError(t("error.unknown_role", role=role, roles=", ".join(r.value for r in Role)),
-                              field="role") from None
+        raise ValidationError(
+            t("error.unknown_role", role=role, roles=", ".join(r.value for r in Role)), field="role"
+        ) from None
     if r == Role.DEPARTMENT:
         if not dept:
             raise ValidationError(t("error.role_needs_dept"), field="dept")
@@ -128,8 +146,14 @@ def make_desk(ref: Reference, name: str, role: str | None, *, dept: str | None =
         if not town:
             raise ValidationError(t("error.role_needs_town"), field="town")
         town = ref.town(town).code
-    return Desk(name=name, role=r, dept=dept, town=town, operator=operator,
-                prefix=(prefix or (town if r == Role.TOWNSHIP and town else "SZ")).upper())
+    return Desk(
+        name=name,
+        role=r,
+        dept=dept,
+        town=town,
+        operator=operator,
+        prefix=(prefix or (town if r == Role.TOWNSHIP and town else "SZ")).upper(),
+    )
 
 
 def shows_full_phone(desk: Desk) -> bool:
@@ -147,8 +171,15 @@ def can_see(desk: Desk, ref: Reference, o: OrderState) -> bool:
     return any(desk.works_on(ref, a) for a in current_assignments(o))
 
 
-def can_take(desk: Desk, ref: Reference, o: OrderState | None, action: Action,
-             target: AssignmentState | None = None, *, once_held: bool = False) -> bool:
+def can_take(
+    desk: Desk,
+    ref: Reference,
+    o: OrderState | None,
+    action: Action,
+    target: AssignmentState | None = None,
+    *,
+    once_held: bool = False,
+) -> bool:
     """Whether ``desk`` may take ``action`` on ``o`` (on assignment ``target`` for assignee work).
 
     ``once_held``: also when the order was this desk's before and is no longer. An offline desk acts on what it
@@ -176,9 +207,13 @@ def check(desk: Desk, ref: Reference, o: OrderState, action: Action, target: Ass
     """Raise :class:`PermissionDenied` unless ``desk`` may take ``action`` on ``o`` (and ``target``)."""
     if not can_take(desk, ref, o, action, target):
         role = t(f"role.{desk.role}") if desk.role else "-"
-        raise PermissionDenied(t("error.role_refused", desk=desk.name, role=role, action=t(f"action.{action}"),
-                                 order_no=o.order_no), order_no=o.order_no, state=str(o.status), action=str(action),
-                               reason="role")
+        raise PermissionDenied(
+            t("error.role_refused", desk=desk.name, role=role, action=t(f"action.{action}"), order_no=o.order_no),
+            order_no=o.order_no,
+            state=str(o.status),
+            action=str(action),
+            reason="role",
+        )
 
 
 def check_dispatch(desk: Desk, town_code: str, ref: Reference | None = None) -> None:
@@ -192,5 +227,6 @@ def check_dispatch(desk: Desk, town_code: str, ref: Reference | None = None) -> 
     town = ref.towns.get(town_code) if ref is not None else None
     zh = get_lang() == "zh"
     where = (f"{town.name_zh}（{town_code}）" if zh else f"{town.name_en} ({town_code})") if town else town_code
-    raise PermissionDenied(t("error.role_cannot_dispatch", desk=desk.name, role=role, town=where),
-                           action="dispatch", reason="role")
+    raise PermissionDenied(
+        t("error.role_cannot_dispatch", desk=desk.name, role=role, town=where), action="dispatch", reason="role"
+    )

@@ -46,8 +46,9 @@ class Route:
 
 
 def centre(ref: Reference, town: Town, role: str = "primary") -> Assignee:
-    return Assignee(f"ZZ-{town.code}", "ZZ", town.code, f"{town.name_zh}综治中心",
-                    f"{town.name_en} Governance Centre", role)
+    return Assignee(
+        f"ZZ-{town.code}", "ZZ", town.code, f"{town.name_zh}综治中心", f"{town.name_en} Governance Centre", role
+    )
 
 
 def station(ref: Reference, town: Town, role: str = "police") -> Assignee:
@@ -55,8 +56,9 @@ def station(ref: Reference, town: Town, role: str = "police") -> Assignee:
     return Assignee(st.code, "GA", town.code, st.name_zh, st.name_en, role)
 
 
-def department_assignee(ref: Reference, dept_code: str, town: Town, *, pilot: bool = True,
-                        role: str = "primary") -> tuple[Assignee, bool]:
+def department_assignee(
+    ref: Reference, dept_code: str, town: Town, *, pilot: bool = True, role: str = "primary"
+) -> tuple[Assignee, bool]:
     """Resolve a department code for a call in ``town``; returns the assignee and whether the one-team rule fired."""
     dept = ref.department(dept_code)
     if dept.code == "ZZ":
@@ -68,8 +70,9 @@ def department_assignee(ref: Reference, dept_code: str, town: Town, *, pilot: bo
     return Assignee(dept.code, dept.code, None, dept.name_zh, dept.name_en, role), False
 
 
-def route(ref: Reference, tag_code: str, town_code: str, *, mode: str | None = None,
-          override_dept: str | None = None) -> Route:
+def route(
+    ref: Reference, tag_code: str, town_code: str, *, mode: str | None = None, override_dept: str | None = None
+) -> Route:
     """Where an order for ``tag_code`` in ``town_code`` goes.
 
     ``mode`` overrides the tag's default single/dual; ``override_dept`` sends the order to another

@@ -19,8 +19,7 @@ from typing import Any
 
 from .clock import from_db, to_db
 from .i18n import t
-from .machine import (ASSIGNMENT_ACTIONS, MAX_EXTENSION_HOURS, RESULTS, SATISFACTIONS, Action, OrderState,
-                      deadlines)
+from .machine import ASSIGNMENT_ACTIONS, MAX_EXTENSION_HOURS, RESULTS, SATISFACTIONS, Action, OrderState, deadlines
 from .reference import Reference
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -55,24 +54,49 @@ def _s(n: int, **kw: Any) -> Spec:
     return Spec("str", max_len=n, **kw)
 
 
-CALL = Spec("obj", fields={
-    "id": _s(SHORT), "phone": _s(32), "name": _s(NAME, required=False), "town": _s(SHORT, codes="town"),
-    "address": _s(500, required=False), "description": _s(TEXT), "received_at": Spec("time"),
-})
-ASSIGNMENT = Spec("obj", fields={
-    "id": _s(SHORT), "role": _s(16, choices=ROLES), "assignee": _s(SHORT, codes="assignee"),
-    "dept": _s(SHORT, codes="dept"), "town": _s(SHORT, nullable=True, required=False, codes="town"),
-    "sign_due": Spec("time"), "arrive_due": Spec("time", nullable=True, required=False), "feedback_due": Spec("time"),
-})
+CALL = Spec(
+    "obj",
+    fields={
+        "id": _s(SHORT),
+        "phone": _s(32),
+        "name": _s(NAME, required=False),
+        "town": _s(SHORT, codes="town"),
+        "address": _s(500, required=False),
+        "description": _s(TEXT),
+        "received_at": Spec("time"),
+    },
+)
+ASSIGNMENT = Spec(
+    "obj",
+    fields={
+        "id": _s(SHORT),
+        "role": _s(16, choices=ROLES),
+        "assignee": _s(SHORT, codes="assignee"),
+        "dept": _s(SHORT, codes="dept"),
+        "town": _s(SHORT, nullable=True, required=False, codes="town"),
+        "sign_due": Spec("time"),
+        "arrive_due": Spec("time", nullable=True, required=False),
+        "feedback_due": Spec("time"),
+    },
+)
 NOTE = _s(TEXT, required=False)
 
 SCHEMAS: dict[str, dict[str, Spec]] = {
     Action.DISPATCH: {
-        "order_no": _s(40), "tag": _s(8, codes="tag"), "category": _s(4, codes="category"),
-        "town": _s(SHORT, codes="town"), "mode": _s(16, choices=MODES), "onsite": Spec("bool"),
-        "one_team": Spec("bool", required=False), "call": CALL,
-        "override": Spec("obj", required=False, nullable=True,
-                         fields={"dept": _s(SHORT, codes="assignee"), "reason": _s(TEXT, nullable=True)}),
+        "order_no": _s(40),
+        "tag": _s(8, codes="tag"),
+        "category": _s(4, codes="category"),
+        "town": _s(SHORT, codes="town"),
+        "mode": _s(16, choices=MODES),
+        "onsite": Spec("bool"),
+        "one_team": Spec("bool", required=False),
+        "call": CALL,
+        "override": Spec(
+            "obj",
+            required=False,
+            nullable=True,
+            fields={"dept": _s(SHORT, codes="assignee"), "reason": _s(TEXT, nullable=True)},
+        ),
         "repeat_of": _s(SHORT, required=False, nullable=True),
         "assignments": Spec("list", items=ASSIGNMENT, max_items=2),
     },
@@ -122,8 +146,7 @@ def _codes(ref: Reference, name: str) -> Callable[[str], bool]:
         return lambda v: v in ref.categories
     if name == "dept":
         return lambda v: v in ref.departments
-    return lambda v: (v in ref.departments or v in ref.stations
-                      or (v.startswith("ZZ-") and v[3:] in ref.towns))
+    return lambda v: v in ref.departments or v in ref.stations or (v.startswith("ZZ-") and v[3:] in ref.towns)
 
 
 def check_value(spec: Spec, value: Any, path: str, ref: Reference) -> None:
@@ -188,9 +211,19 @@ def _bounds(when: datetime, path: str) -> None:
         raise Invalid(path, "time", when=to_db(when)[:19])
 
 
-def validate(kind: str, payload: Any, *, ref: Reference, event_at: datetime, recorded_at: datetime,
-             now: datetime, state: OrderState | None = None, assignment_id: str | None = None,
-             envelope: Mapping[str, Any] | None = None, future: timedelta = CLOCK_SKEW) -> Problem | None:
+def validate(
+    kind: str,
+    payload: Any,
+    *,
+    ref: Reference,
+    event_at: datetime,
+    recorded_at: datetime,
+    now: datetime,
+    state: OrderState | None = None,
+    assignment_id: str | None = None,
+    envelope: Mapping[str, Any] | None = None,
+    future: timedelta = CLOCK_SKEW,
+) -> Problem | None:
     """The problem with an event, or None. ``state``: the order before it (None: not known here)."""
     try:
         _validate(kind, payload, ref, event_at, recorded_at, now, state, assignment_id, envelope or {}, future)
@@ -199,17 +232,36 @@ def validate(kind: str, payload: Any, *, ref: Reference, event_at: datetime, rec
     return None
 
 
-def validate_event(ev: Any, *, ref: Reference, now: datetime, state: OrderState | None = None,
-                   future: timedelta = CLOCK_SKEW) -> Problem | None:
+def validate_event(
+    ev: Any, *, ref: Reference, now: datetime, state: OrderState | None = None, future: timedelta = CLOCK_SKEW
+) -> Problem | None:
     """:func:`validate` for a :class:`models.machine.Event`."""
-    return validate(ev.kind, ev.payload, ref=ref, event_at=ev.event_at, recorded_at=ev.recorded_at, now=now,
-                    state=state, assignment_id=ev.assignment_id, future=future,
-                    envelope={"id": ev.id, "order_id": ev.order_id, "actor": ev.actor, "desk": ev.desk})
+    return validate(
+        ev.kind,
+        ev.payload,
+        ref=ref,
+        event_at=ev.event_at,
+        recorded_at=ev.recorded_at,
+        now=now,
+        state=state,
+        assignment_id=ev.assignment_id,
+        future=future,
+        envelope={"id": ev.id, "order_id": ev.order_id, "actor": ev.actor, "desk": ev.desk},
+    )
 
 
-def _validate(kind: str, p: Any, ref: Reference, event_at: datetime, recorded_at: datetime, now: datetime,
-              state: OrderState | None, assignment_id: str | None, envelope: Mapping[str, Any],
-              future: timedelta) -> None:
+def _validate(
+    kind: str,
+    p: Any,
+    ref: Reference,
+    event_at: datetime,
+    recorded_at: datetime,
+    now: datetime,
+    state: OrderState | None,
+    assignment_id: str | None,
+    envelope: Mapping[str, Any],
+    future: timedelta,
+) -> None:
     schema = SCHEMAS.get(kind)
     if schema is None:
         return  # a kind a newer version wrote: kept, shown as unknown, never projected

@@ -73,47 +73,72 @@ class Offer:
 
 
 def _reason_field(label_key: str, *, required: bool) -> FormField:
-    return FormField("note", "text", t(label_key), required=required,
-                     text_field="reason" if required else "note")
+    return FormField("note", "text", t(label_key), required=required, text_field="reason" if required else "note")
 
 
-def form_fields(ui: str, state: OrderState, options: list[tuple[Action, str | None]], ref: Any,
-                lang: str) -> list[FormField]:
+def form_fields(
+    ui: str, state: OrderState, options: list[tuple[Action, str | None]], ref: Any, lang: str
+) -> list[FormField]:
     """The fields action ``ui`` needs (none for sign, arrive and close)."""
     if ui == "feedback":
-        return [FormField("result", "choice", t("field.result"),
-                          choices=[(r, t(f"result.{r}")) for r in ("resolved", "unresolved")], default="resolved"),
-                FormField("note", "text", t("board.form_feedback_text"), required=True, text_field="text")]
+        return [
+            FormField(
+                "result",
+                "choice",
+                t("field.result"),
+                choices=[(r, t(f"result.{r}")) for r in ("resolved", "unresolved")],
+                default="resolved",
+            ),
+            FormField("note", "text", t("board.form_feedback_text"), required=True, text_field="text"),
+        ]
     if ui == "return":
         return [_reason_field("board.form_return_reason", required=True)]
     if ui == "cancel":
         return [_reason_field("board.form_cancel_reason", required=True)]
     if ui == "reassign":
         current = state.primary.dept
-        choices = [(d.code, f"{d.code}  {name(d)}") for d in ref.departments.values()
-                   if d.code not in ("GA", current)]
-        return [FormField("to", "dept", t("field.to"), required=True, choices=choices),
-                _reason_field("board.form_reassign_reason", required=False)]
+        choices = [(d.code, f"{d.code}  {name(d)}") for d in ref.departments.values() if d.code not in ("GA", current)]
+        return [
+            FormField("to", "dept", t("field.to"), required=True, choices=choices),
+            _reason_field("board.form_reassign_reason", required=False),
+        ]
     if ui == "extend":
-        return [FormField("hours", "hours", t("field.hours"), required=True, default="24"),
-                _reason_field("board.form_extend_reason", required=True)]
+        return [
+            FormField("hours", "hours", t("field.hours"), required=True, default="24"),
+            _reason_field("board.form_extend_reason", required=True),
+        ]
     if ui == "decide-extension":
         offered = {a for a, _ in options}
         choices = [(str(a), t(f"action.{a}")) for a in UI_ACTIONS[ui] if a in offered]
-        return [FormField("decision", "choice", t("board.form_decision"), choices=choices),
-                _reason_field("board.form_decision_note", required=False)]
+        return [
+            FormField("decision", "choice", t("board.form_decision"), choices=choices),
+            _reason_field("board.form_decision_note", required=False),
+        ]
     if ui == "escalate":
         return [_reason_field("board.form_escalate_note", required=True)]
     if ui == "visit":
-        return [FormField("satisfaction", "choice", t("field.satisfaction"),
-                          choices=[(s, t(f"satisfaction.{s}")) for s in SATISFACTIONS], default="satisfied"),
-                _reason_field("board.form_visit_note", required=False)]
+        return [
+            FormField(
+                "satisfaction",
+                "choice",
+                t("field.satisfaction"),
+                choices=[(s, t(f"satisfaction.{s}")) for s in SATISFACTIONS],
+                default="satisfied",
+            ),
+            _reason_field("board.form_visit_note", required=False),
+        ]
     if ui == "reopen":
         return [_reason_field("board.form_reopen_reason", required=False)]
     if ui == "judge-return":
-        return [FormField("justified", "choice", t("field.justified"),
-                          choices=[("yes", t("board.justified_yes")), ("no", t("board.justified_no"))]),
-                _reason_field("board.form_judge_note", required=False)]
+        return [
+            FormField(
+                "justified",
+                "choice",
+                t("field.justified"),
+                choices=[("yes", t("board.justified_yes")), ("no", t("board.justified_no"))],
+            ),
+            _reason_field("board.form_judge_note", required=False),
+        ]
     return []
 
 
@@ -123,10 +148,16 @@ def build_intent(ui: str, target: AssignmentState | None, values: dict[str, Any]
     if ui == "decide-extension":
         return Intent(Action(values["decision"]), assignee=assignee, note=note)
     action = Action(ui)
-    return Intent(action, assignee=assignee if action in ASSIGNMENT_ACTIONS else None, note=note,
-                  result=values.get("result"), satisfaction=values.get("satisfaction"), to=values.get("to"),
-                  hours=values.get("hours"),
-                  justified=None if "justified" not in values else values["justified"] == "yes")
+    return Intent(
+        action,
+        assignee=assignee if action in ASSIGNMENT_ACTIONS else None,
+        note=note,
+        result=values.get("result"),
+        satisfaction=values.get("satisfaction"),
+        to=values.get("to"),
+        hours=values.get("hours"),
+        justified=None if "justified" not in values else values["justified"] == "yes",
+    )
 
 
 def context_text(ui: str, state: OrderState, target: AssignmentState | None, ref: Any, lang: str) -> Text:
@@ -178,10 +209,14 @@ class ActionsMixin(DeskMixin):
         state = offer.state
         if len(targets) > 1:
             lang = self.ctx.lang
-            choices = [(str(tgt), assignee_label(self.ctx.ref, state.assignment(tgt).assignee, lang))
-                       for tgt in targets if tgt]
-            form = ActionForm(t(f"board.key_{ui}"), context_text(ui, state, None, self.ctx.ref, lang),
-                              [FormField("target", "choice", t("field.assignee"), choices=choices)])
+            choices = [
+                (str(tgt), assignee_label(self.ctx.ref, state.assignment(tgt).assignee, lang)) for tgt in targets if tgt
+            ]
+            form = ActionForm(
+                t(f"board.key_{ui}"),
+                context_text(ui, state, None, self.ctx.ref, lang),
+                [FormField("target", "choice", t("field.assignee"), choices=choices)],
+            )
 
             def chosen(values: dict[str, Any] | None) -> None:
                 if values:
@@ -205,8 +240,9 @@ class ActionsMixin(DeskMixin):
             if values is not None:
                 self._confirm(ui, state, target, values)
 
-        self.app.push_screen(ActionForm(t(f"board.key_{ui}"), context_text(ui, state, target, self.ctx.ref, lang),
-                                        fields), filled)
+        self.app.push_screen(
+            ActionForm(t(f"board.key_{ui}"), context_text(ui, state, target, self.ctx.ref, lang), fields), filled
+        )
 
     def _confirm(self, ui: str, state: OrderState, target: AssignmentState | None, values: dict[str, Any]) -> None:
         intent = build_intent(ui, target, values)
@@ -240,7 +276,9 @@ class ActionsMixin(DeskMixin):
             self.app.notify(error or "", title=t("board.refused"), severity="error", timeout=8, markup=False)
             self.after_action(None)
             return
-        self.app.notify(t("board.done", order_no=order_no, action=t(f"action.{intent.action}"),
-                          status=t(f"status.{state.status}")), timeout=4, markup=False)
+        self.app.notify(
+            t("board.done", order_no=order_no, action=t(f"action.{intent.action}"), status=t(f"status.{state.status}")),
+            timeout=4,
+            markup=False,
+        )
         self.after_action(state)
-

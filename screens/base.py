@@ -27,9 +27,14 @@ def localize_bindings(node: DOMNode) -> None:
     """
     mapping = node._bindings.key_to_bindings  # noqa: SLF001 - Textual keeps a per-instance copy here
     for key, bindings in list(mapping.items()):
-        mapping[key] = [replace(b, description=_describe(b.description, b.action),
-                                tooltip=t(b.tooltip) if b.tooltip and has(b.tooltip) else b.tooltip)
-                        for b in bindings]
+        mapping[key] = [
+            replace(
+                b,
+                description=_describe(b.description, b.action),
+                tooltip=t(b.tooltip) if b.tooltip and has(b.tooltip) else b.tooltip,
+            )
+            for b in bindings
+        ]
 
 
 def _describe(description: str, action: str) -> str:

@@ -42,11 +42,11 @@ from fengqiao.store.board import BoardCounts, BoardFilter, BoardQuery, BoardRow
 
 from .actions import ACTION_BINDINGS, ActionsMixin, Offer
 from .base import LocalizedMixin, safe
-from .messages import StoreChanged
-from .literal import LiteralInput
-from .palette import ScreenKeys
 from .boardfilter import FilterScreen, filter_summary
-from .orderfmt import (age_text, assignee_label, countdown_cell, flags_text, short_no, status_label, tag_label)
+from .literal import LiteralInput
+from .messages import StoreChanged
+from .orderfmt import age_text, assignee_label, countdown_cell, flags_text, short_no, status_label, tag_label
+from .palette import ScreenKeys
 
 log = logging.getLogger("fengqiao.board")
 
@@ -60,7 +60,7 @@ def fit(text: str | Text, width: int) -> Text:
     body.end = ""
     room = width - 1
     if body.cell_len > room:
-        body = body[:cut_point(body.plain, room - 1)[0]]
+        body = body[: cut_point(body.plain, room - 1)[0]]
         body.append(ELLIPSIS)
     out = Text(" ", end="")
     out.append_text(body)
@@ -205,8 +205,9 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
     def compose(self) -> ComposeResult:
         yield self.desk_app.make_header()
         with Horizontal(id="board-top"):
-            yield LiteralInput(placeholder=t("board.search_placeholder"), id="board-search", select_on_focus=False,
-                               compact=True)
+            yield LiteralInput(
+                placeholder=t("board.search_placeholder"), id="board-search", select_on_focus=False, compact=True
+            )
             yield Static("", id="board-filters")
         yield BoardTable(id="board-table", cursor_type="row", cell_padding=0, zebra_stripes=False)
         yield Static("", id="board-status")
@@ -247,20 +248,31 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
     def _make_columns(self, width: int) -> list[Column]:
         ref = self.ctx.ref
         wide = width >= WIDE
-        status_w = 1 + max(cell_len(status_label(s, short=True)) for s in (
-            "dispatched", "signed", "arrived", "fed_back", "visited", "returned", "closed", "cancelled"))
-        due_w = 1 + max(cell_len(t("board.late", step=t(f"board.step_{k}"), time="99m59s")) + 1
-                        for k in ("sign", "arrive", "feedback"))
-        due_w = max(due_w, 1 + max(cell_len(t(k)) for k in ("board.wait_visit", "board.wait_close",
-                                                              "board.wait_reassign")))
+        status_w = 1 + max(
+            cell_len(status_label(s, short=True))
+            for s in ("dispatched", "signed", "arrived", "fed_back", "visited", "returned", "closed", "cancelled")
+        )
+        due_w = 1 + max(
+            cell_len(t("board.late", step=t(f"board.step_{k}"), time="99m59s")) + 1
+            for k in ("sign", "arrive", "feedback")
+        )
+        due_w = max(
+            due_w, 1 + max(cell_len(t(k)) for k in ("board.wait_visit", "board.wait_close", "board.wait_reassign"))
+        )
         if wide:
             town_w = 1 + max(cell_len(name(tw)) for tw in ref.towns.values())
         else:
             town_w = 1 + max(cell_len(short_town(ref, c)) for c in ref.towns)
         town_w = min(town_w, 12)
         no_w = 1 + (16 if wide else 12)
-        fixed = [("no", no_w), ("status", status_w), ("due", due_w), ("town", town_w), ("age", 7),
-                 ("flags", 1 + (6 if wide else 4))]
+        fixed = [
+            ("no", no_w),
+            ("status", status_w),
+            ("due", due_w),
+            ("town", town_w),
+            ("age", 7),
+            ("flags", 1 + (6 if wide else 4)),
+        ]
         room = width - sum(w for _, w in fixed) - 1
         if wide:
             tag_w, asg_w = 24, 20
@@ -296,7 +308,9 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         self._levels[row.id] = level
         assignee = assignee_label(ref, row.primary_assignee, lang)
         cells = {
-            "no": Text(row.order_no if wide else short_no(row.order_no), style="bold" if level == Urgency.OVERDUE else ""),
+            "no": Text(
+                row.order_no if wide else short_no(row.order_no), style="bold" if level == Urgency.OVERDUE else ""
+            ),
             "status": Text(status_label(row.status, short=True)),
             "due": due,
             "tag": Text(tag_label(ref, row.tag)),
@@ -367,8 +381,9 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
             if level != self._levels.get(row.id):
                 crossed = crossed or level == Urgency.OVERDUE
                 self._levels[row.id] = level
-            changes += self._changed(row.id, (("due", fit(due, widths["due"])),
-                                              ("age", fit(age_text(row.call_at, now), widths["age"]))))
+            changes += self._changed(
+                row.id, (("due", fit(due, widths["due"])), ("age", fit(age_text(row.call_at, now), widths["age"])))
+            )
         self.table.set_cells(changes)
         if crossed:
             self._offer = None  # escalation may have become possible: ask the store again
@@ -385,15 +400,17 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
             return
         self._page_size = self._visible_rows()
         self._gen += 1
-        self._fetch(self._gen, move, self.filter, list(self.rows), self.start_index, self._page_size,
-                    self.table.cursor_row)
+        self._fetch(
+            self._gen, move, self.filter, list(self.rows), self.start_index, self._page_size, self.table.cursor_row
+        )
         if move in ("same", "first", "last"):
             self._count_gen += 1
             self._count(self._count_gen, self.filter)
 
     @work(thread=True, group="board-page", exclusive=True, exit_on_error=False)
-    def _fetch(self, gen: int, move: str, f: BoardFilter, rows: list[BoardRow], offset: int, size: int,
-               cursor: int) -> None:
+    def _fetch(
+        self, gen: int, move: str, f: BoardFilter, rows: list[BoardRow], offset: int, size: int, cursor: int
+    ) -> None:
         try:
             result = self._page(move, f, rows, offset, size, cursor)
         except FengqiaoError as exc:
@@ -402,8 +419,9 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         if result is not None:
             self.post_message(self.PageReady(gen, *result))
 
-    def _page(self, move: str, f: BoardFilter, rows: list[BoardRow], offset: int, size: int,
-              cursor: int) -> tuple[list[BoardRow], int, int | None] | None:
+    def _page(
+        self, move: str, f: BoardFilter, rows: list[BoardRow], offset: int, size: int, cursor: int
+    ) -> tuple[list[BoardRow], int, int | None] | None:
         """The rows after ``move`` (runs in a worker thread). ``None``: nothing to do."""
         board = self.board
         if move == "first" or (move == "same" and (offset == 0 or not rows)):

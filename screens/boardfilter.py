@@ -102,7 +102,9 @@ class FilterScreen(LocalizedMixin, ModalScreen[BoardFilter | None]):
             yield from self._row("scope", t("board.scope"), scopes, f.scope)
             if self.desk.role != Role.DEPARTMENT:
                 depts = [(t("board.any"), ALL), (dept_label(ref, "ZZ"), "ZZ"), (dept_label(ref, "GA"), "GA")]
-                depts += [(f"{d.code} {name(d)}", d.code) for d in ref.departments.values() if d.code not in ("ZZ", "GA")]
+                depts += [
+                    (f"{d.code} {name(d)}", d.code) for d in ref.departments.values() if d.code not in ("ZZ", "GA")
+                ]
                 yield from self._row("dept", t("field.dept"), depts, f.dept or ALL)
             cats = [(t("board.any"), ALL)] + [(f"{c.code} {name(c)}", c.code) for c in ref.categories.values()]
             yield from self._row("category", t("cli.category"), cats, f.category or ALL)

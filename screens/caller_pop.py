@@ -23,8 +23,13 @@ class CallerPopProvider(Provider):
     async def search(self, query: str) -> Hits:
         text = query.strip()
         if _PHONEISH.match(text):
-            yield Hit(1.0, t("intake.pop_command", phone=text), partial(pop_caller, self.app, text),
-                      text=t("intake.pop_command", phone=text), help=t("intake.pop_help"))
+            yield Hit(
+                1.0,
+                t("intake.pop_command", phone=text),
+                partial(pop_caller, self.app, text),
+                text=t("intake.pop_command", phone=text),
+                help=t("intake.pop_help"),
+            )
         else:
             matcher = self.matcher(text)
             label = t("intake.pop_discover")

@@ -34,7 +34,7 @@ from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
@@ -42,8 +42,21 @@ from textual.widgets import DataTable, Footer, Static
 
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import get_lang, t
-from fengqiao.models.kpi import (EXTRA, FIVE, Counts, PeriodFigures, fmt_rate, improved, last_days,
-                        local_date, periods, rates, score, series, sparkline)
+from fengqiao.models.kpi import (
+    EXTRA,
+    FIVE,
+    Counts,
+    PeriodFigures,
+    fmt_rate,
+    improved,
+    last_days,
+    local_date,
+    periods,
+    rates,
+    score,
+    series,
+    sparkline,
+)
 from fengqiao.models.privacy import PhoneView, check_unmasked, phone_view
 from fengqiao.models.roles import Role
 from fengqiao.models.routing import describe_assignee
@@ -64,8 +77,14 @@ SORTS = ("overdue", "awaiting", "sign_rate", "score")
 class LiveLoaded(Message):
     """A live snapshot; for an unmasked view also the numbers now in the access log (or why they are not)."""
 
-    def __init__(self, live: Live, generation: int, session: int | None = None,
-                 recorded: frozenset[str] = frozenset(), record_error: str | None = None) -> None:
+    def __init__(
+        self,
+        live: Live,
+        generation: int,
+        session: int | None = None,
+        recorded: frozenset[str] = frozenset(),
+        record_error: str | None = None,
+    ) -> None:
         super().__init__()
         self.live = live
         self.generation = generation
@@ -137,7 +156,7 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
     #cp-feedback { height: 1; padding: 0 1; }
     """
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh_now", "cockpit.refresh", id="cockpit.refresh"),
         Binding("s", "cycle_sort", "cockpit.sort", id="cockpit.sort"),
         Binding("a", "toggle_addresses", "cockpit.toggle_addresses", id="cockpit.toggle_addresses"),
@@ -252,8 +271,13 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         from fengqiao.store.audit import record_access
 
         ctx = self.ctx  # the read-only dashboard keeps a separate writer for the access log
-        record_access(ctx.access_log_db, ctx.desk, target="cockpit", detail={"screen": "cockpit", "phones": phones},
-                      clock=ctx.clock)
+        record_access(
+            ctx.access_log_db,
+            ctx.desk,
+            target="cockpit",
+            detail={"screen": "cockpit", "phones": phones},
+            clock=ctx.clock,
+        )
 
     @work(thread=True, group="cockpit-trend", exclusive=True, exit_on_error=False)
     def _load_trend(self) -> None:
@@ -335,8 +359,9 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def _phone(self, phone: str) -> str:
         """A caller's number as shown here: in full only when asked for and already in the access log."""
-        view: PhoneView = phone_view(self.ctx.desk, unmasked=self._want_full and phone in self._full,
-                                     masked_by_default=True)
+        view: PhoneView = phone_view(
+            self.ctx.desk, unmasked=self._want_full and phone in self._full, masked_by_default=True
+        )
         return view(phone)
 
     # ---- rendering ------------------------------------------------------------------------------
@@ -367,12 +392,19 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def _counts_text(self, live: Live) -> Text:
         d = live.today
-        line1 = [("cockpit.calls", d.calls, ""), ("cockpit.orders", d.orders, ""),
-                 ("cockpit.dispatched", d.dispatched, ""), ("cockpit.closed", d.closed, "")]
-        line2 = [("cockpit.awaiting_sign", d.awaiting_sign, "$warning" if d.awaiting_sign else ""),
-                 ("cockpit.awaiting_feedback", d.awaiting_feedback, ""), ("cockpit.on_scene", d.on_scene, ""),
-                 ("cockpit.overdue", d.overdue, "bold $error" if d.overdue else ""),
-                 ("cockpit.returned", d.returned, "$warning" if d.returned else "")]
+        line1 = [
+            ("cockpit.calls", d.calls, ""),
+            ("cockpit.orders", d.orders, ""),
+            ("cockpit.dispatched", d.dispatched, ""),
+            ("cockpit.closed", d.closed, ""),
+        ]
+        line2 = [
+            ("cockpit.awaiting_sign", d.awaiting_sign, "$warning" if d.awaiting_sign else ""),
+            ("cockpit.awaiting_feedback", d.awaiting_feedback, ""),
+            ("cockpit.on_scene", d.on_scene, ""),
+            ("cockpit.overdue", d.overdue, "bold $error" if d.overdue else ""),
+            ("cockpit.returned", d.returned, "$warning" if d.returned else ""),
+        ]
         text = Text()
         for label, items in ((t("cockpit.today"), line1), (t("cockpit.open"), line2)):
             if text:
@@ -404,21 +436,29 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         rows: list[list[Text]] = []
         for name in (*FIVE, *(EXTRA if self.tall else ()), "score"):
             label = t("kpi.col.score") if name == "score" else t(f"kpi.short.{name}")
-            cells = [Text(label + ("↓" if name == "repeat_rate" else ""),
-                          style="bold" if name == "score" else "dim" if name in EXTRA else "")]
+            cells = [
+                Text(
+                    label + ("↓" if name == "repeat_rate" else ""),
+                    style="bold" if name == "score" else "dim" if name in EXTRA else "",
+                )
+            ]
             for days in (1, 7, 30):
                 p = by_days.get(days)
                 if p is None:
                     cells += [Text("…", style="dim"), Text("")]
                 elif name == "score":
                     change = None if p.score is None or p.previous_score is None else p.score - p.previous_score
-                    cells += [Text("—" if p.score is None else f"{p.score:.1f}", style="bold"),
-                              delta_text(name, change, self.style, points=False)]
+                    cells += [
+                        Text("—" if p.score is None else f"{p.score:.1f}", style="bold"),
+                        delta_text(name, change, self.style, points=False),
+                    ]
                 else:
                     cells += [Text(fmt_rate(p.rates[name])), delta_text(name, p.change[name], self.style)]
             if name == "score":
-                values = [score(rates(fig.daily.get(d, Counts())), weights)
-                          for d in last_days(fig.today, spark_days).day_list()]
+                values = [
+                    score(rates(fig.daily.get(d, Counts())), weights)
+                    for d in last_days(fig.today, spark_days).day_list()
+                ]
                 line = sparkline([None if v is None else v / 100 for v in values])
             else:
                 line = sparkline(series(fig.daily, fig.today, spark_days, name))
@@ -430,8 +470,11 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self._texts["cp-kpis"] = key
         table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, expand=False, header_style="bold")
         table.add_column(t("cockpit.kpi"), no_wrap=True)
-        for value_head, delta_head in (("cockpit.p_today", "cockpit.vs_yesterday"), ("cockpit.p_7", "cockpit.vs_prev7"),
-                                       ("cockpit.p_30", "cockpit.vs_prev30")):
+        for value_head, delta_head in (
+            ("cockpit.p_today", "cockpit.vs_yesterday"),
+            ("cockpit.p_7", "cockpit.vs_prev7"),
+            ("cockpit.p_30", "cockpit.vs_prev30"),
+        ):
             table.add_column(t(value_head), justify="right", no_wrap=True)
             table.add_column(t(delta_head), justify="right", no_wrap=True)
         table.add_column(t("cockpit.trend", days=spark_days), no_wrap=True)
@@ -465,16 +508,27 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         scores = self._trend.scores if self._trend is not None else {}
         # Past 160 columns the unit's name takes half the extra room (up to 30 cells: "人力资源和社会保障局" needs 20).
         name_width = min(30, 16 + max(0, self.size.width - 160) // 2) if wide else 14 if lang == "zh" else 12
-        columns = [("name", t("cockpit.col_unit"), name_width), ("awaiting", t("cockpit.col_awaiting"), 4),
-                   ("overdue", t("cockpit.col_overdue"), 5), ("sign", t("cockpit.col_sign_today"), 6)]
+        columns = [
+            ("name", t("cockpit.col_unit"), name_width),
+            ("awaiting", t("cockpit.col_awaiting"), 4),
+            ("overdue", t("cockpit.col_overdue"), 5),
+            ("sign", t("cockpit.col_sign_today"), 6),
+        ]
         if wide:
-            columns += [("open", t("cockpit.col_open"), 5), ("score", t("cockpit.col_score30"), 6),
-                        ("rank", t("cockpit.col_rank"), 4)]
+            columns += [
+                ("open", t("cockpit.col_open"), 5),
+                ("score", t("cockpit.col_score30"), 6),
+                ("rank", t("cockpit.col_rank"), 4),
+            ]
         rows = []
         for d in self._dept_rows():
             name = describe_assignee(self.kpi_store.ref, d.code, lang)
-            cells: list[Any] = [fit(name, name_width), _num(d.awaiting_sign, self.style("$warning")),
-                                _num(d.overdue, self.style("bold $error"), mark="!"), fmt_rate(d.sign_rate)]
+            cells: list[Any] = [
+                fit(name, name_width),
+                _num(d.awaiting_sign, self.style("$warning")),
+                _num(d.overdue, self.style("bold $error"), mark="!"),
+                fmt_rate(d.sign_rate),
+            ]
             if wide:
                 s, r = scores.get(d.code, (None, None))
                 cells += [str(d.open), "—" if s is None else f"{s:.1f}", "—" if r is None else str(r)]
@@ -494,8 +548,10 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         rest = self.size.width - self._dept_width() - 1
         table_width = (rest - 1) // 2 if wide else rest
         who_width = 11 if name == "callers" else 14
-        columns = [("who", t("cockpit.col_phone" if name == "callers" else "cockpit.col_address"), who_width),
-                   ("calls", t("cockpit.col_calls"), 4)]
+        columns = [
+            ("who", t("cockpit.col_phone" if name == "callers" else "cockpit.col_address"), who_width),
+            ("calls", t("cockpit.col_calls"), 4),
+        ]
         if wide:
             columns.append(("town", t("cockpit.col_town"), 8))
         used = sum(w + 2 for _, _, w in columns) + 3  # cell padding and the scrollbar
@@ -551,20 +607,26 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
             return "—" if p50 is None else f"{p50 / unit:.1f}/{p90 / unit:.1f}"
 
         text = Text(t("cockpit.times"), style="bold")
-        for key, name, unit in (("cockpit.t_sign", "sign_minutes", 1), ("cockpit.t_arrive", "arrive_minutes", 1),
-                                ("cockpit.t_feedback", "feedback_minutes", 60),
-                                ("cockpit.t_gap", "dual_gap_minutes", 1)):
+        for key, name, unit in (
+            ("cockpit.t_sign", "sign_minutes", 1),
+            ("cockpit.t_arrive", "arrive_minutes", 1),
+            ("cockpit.t_feedback", "feedback_minutes", 60),
+            ("cockpit.t_gap", "dual_gap_minutes", 1),
+        ):
             text.append(f"  {t(key, value=pair(name, unit))}")
         return text
 
     def _feedback_text(self, live: Live) -> Text:
         """One line at 80 columns: labels and numbers separated by two spaces."""
         f = live.feedback
-        items = [("cockpit.awaiting_visit", f.awaiting_visit, ""), ("cockpit.awaiting_close", f.awaiting_close, ""),
-                 ("cockpit.feedback_overdue", f.feedback_overdue, "bold $error" if f.feedback_overdue else ""),
-                 ("cockpit.extension_pending", f.extension_pending, "$warning" if f.extension_pending else ""),
-                 ("cockpit.returns_to_judge", f.returns_to_judge, "$warning" if f.returns_to_judge else ""),
-                 ("cockpit.reworking", f.reworking, "")]
+        items = [
+            ("cockpit.awaiting_visit", f.awaiting_visit, ""),
+            ("cockpit.awaiting_close", f.awaiting_close, ""),
+            ("cockpit.feedback_overdue", f.feedback_overdue, "bold $error" if f.feedback_overdue else ""),
+            ("cockpit.extension_pending", f.extension_pending, "$warning" if f.extension_pending else ""),
+            ("cockpit.returns_to_judge", f.returns_to_judge, "$warning" if f.returns_to_judge else ""),
+            ("cockpit.reworking", f.reworking, ""),
+        ]
         text = Text(t("cockpit.feedback"), style="bold")
         for key, value, style in items:
             text.append(f"  {t(key)} ")

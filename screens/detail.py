@@ -30,8 +30,8 @@ from fengqiao.models.urgency import Urgency
 from .actions import ACTION_BINDINGS, ActionsMixin, Offer
 from .base import LocalizedMixin, safe
 from .messages import StoreChanged
-from .palette import ScreenKeys
 from .orderfmt import assignee_label, countdown_cell, stamp, status_label, tag_label, town_label, when
+from .palette import ScreenKeys
 
 WIDE = 110  # from this width on the timeline shows the record time in its own column
 # Payload fields worth showing in the timeline, in this order (the dispatch payload is summarised instead).
@@ -151,8 +151,9 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
 
     def _title(self, o: OrderState, now: datetime) -> Text:
         nxt = o.next_deadline()
-        due, level = countdown_cell(str(o.status), nxt[0] if nxt else None, nxt[1] if nxt else None,
-                                    nxt[2] if nxt else None, now)
+        due, level = countdown_cell(
+            str(o.status), nxt[0] if nxt else None, nxt[1] if nxt else None, nxt[2] if nxt else None, now
+        )
         text = Text(f"{o.order_no}  ", style="bold")
         text.append(f"{status_label(str(o.status))}  ")
         text.append_text(due)
@@ -187,8 +188,10 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         call.append("\n" + t("field.description") + "：", style="bold")
         call.append_text(safe(o.call.description))
         for linked in o.linked_calls:
-            call.append("\n" + t("detail.linked_call", at=fmt_local(linked.received_at),
-                                 phone=self._phone(linked.phone)) + " ", style="italic")
+            call.append(
+                "\n" + t("detail.linked_call", at=fmt_local(linked.received_at), phone=self._phone(linked.phone)) + " ",
+                style="italic",
+            )
             call.append_text(safe(linked.description, single_line=True))
         call.append("\n" + t("detail.routing") + "：", style="bold")
         route = [t(f"mode.{o.mode}")]
@@ -225,10 +228,13 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
                 who.append(" " + t("detail.police_role"), style="dim")
             if not a.active:
                 who.stylize("dim strike" if a.status != "returned" else "dim")
-            table.add_row(who, Text(t(f"asg_status.{a.status}")),
-                          self._step(a.sign_due, a.signed_at, now),
-                          self._step(a.arrive_due, a.arrived_at, now) if a.onsite else Text("—", style="dim"),
-                          self._step(a.feedback_due, a.fed_back_at, now))
+            table.add_row(
+                who,
+                Text(t(f"asg_status.{a.status}")),
+                self._step(a.sign_due, a.signed_at, now),
+                self._step(a.arrive_due, a.arrived_at, now) if a.onsite else Text("—", style="dim"),
+                self._step(a.feedback_due, a.fed_back_at, now),
+            )
             notes.extend(self._assignment_notes(a, lang))
         return Group(table, *notes)
 

@@ -77,8 +77,16 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         Binding("escape", "back", "intake.back", id="intake.preview_back"),
     ]
 
-    def __init__(self, store: OrderStore, form: IntakeForm, tag: str, *, now: datetime,
-                 repeat: Repeat | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        store: OrderStore,
+        form: IntakeForm,
+        tag: str,
+        *,
+        now: datetime,
+        repeat: Repeat | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.store = store
         self.ref: Reference = store.ref
@@ -98,11 +106,20 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
             with VerticalScroll():
                 yield Body(id="preview-body")
                 with Vertical(id="override"):
-                    yield DeptInput(placeholder=t("intake.override_dept_placeholder"), compact=True,
-                                    select_on_focus=False, id="override-dept")
+                    yield DeptInput(
+                        placeholder=t("intake.override_dept_placeholder"),
+                        compact=True,
+                        select_on_focus=False,
+                        id="override-dept",
+                    )
                     yield OptionList(id="override-list")
-                    yield LiteralInput(placeholder=t("intake.override_reason_placeholder"), compact=True,
-                                select_on_focus=False, max_length=2000, id="override-reason")
+                    yield LiteralInput(
+                        placeholder=t("intake.override_reason_placeholder"),
+                        compact=True,
+                        select_on_focus=False,
+                        max_length=2000,
+                        id="override-reason",
+                    )
                 yield Static("", id="preview-msg")
             keys = Text(no_wrap=True, overflow="ellipsis")
             first, _, rest = t("intake.preview_keys").partition(" · ")
@@ -137,8 +154,7 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
             grid.add_row(t(label), value)
             lines.append(f"{t(label)} {value.plain}")
 
-        row("intake.pv_tag", Text.assemble((f"{tag.code} {name(tag)}", "bold"),
-                                           f" · {name(cat)}"))
+        row("intake.pv_tag", Text.assemble((f"{tag.code} {name(tag)}", "bold"), f" · {name(cat)}"))
         caller = Text(self.form.phone)
         if self.form.name:
             caller.append(" ")
@@ -150,9 +166,13 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         desc.truncate(200, overflow="ellipsis")
         row("intake.pv_text", desc)
         other = t(f"mode.{'single' if self.mode == 'dual' else 'dual'}")
-        row("intake.pv_mode", Text.assemble((f"[{t(f'mode.{self.mode}')}]",
-                                             "bold yellow" if self.mode == "dual" else "bold"),
-                                            ("  " + t("intake.pv_toggle", other=other), "dim")))
+        row(
+            "intake.pv_mode",
+            Text.assemble(
+                (f"[{t(f'mode.{self.mode}')}]", "bold yellow" if self.mode == "dual" else "bold"),
+                ("  " + t("intake.pv_toggle", other=other), "dim"),
+            ),
+        )
         target = Text(self._who(plan.primary), style="bold green")
         if plan.one_team:
             owner = ref.departments[tag.department]
@@ -176,11 +196,18 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         tag = self.ref.tags[self.tag]
         now = self.now
         out = Text()
-        out.append(t("intake.pv_sign", at=fmt_local(now + timedelta(minutes=tag.sign_min), date=False),
-                     minutes=tag.sign_min))
+        out.append(
+            t("intake.pv_sign", at=fmt_local(now + timedelta(minutes=tag.sign_min), date=False), minutes=tag.sign_min)
+        )
         if tag.arrive_min:
-            out.append(" · " + t("intake.pv_arrive", at=fmt_local(now + timedelta(minutes=tag.arrive_min),
-                                                                   date=False), minutes=tag.arrive_min))
+            out.append(
+                " · "
+                + t(
+                    "intake.pv_arrive",
+                    at=fmt_local(now + timedelta(minutes=tag.arrive_min), date=False),
+                    minutes=tag.arrive_min,
+                )
+            )
         due = now + timedelta(hours=tag.feedback_h)
         out.append(" · " + t("intake.pv_feedback", at=fmt_local(due)[5:], hours=tag.feedback_h))
         return out
@@ -214,8 +241,9 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         reason = None
         if self.override_dept is not None:
             try:
-                reason = check_text("override_reason", self.query_one("#override-reason", Input).value,
-                                    required=True, limit=2000)
+                reason = check_text(
+                    "override_reason", self.query_one("#override-reason", Input).value, required=True, limit=2000
+                )
             except ValidationError as exc:
                 self.say(str(exc))
                 self.set_focus(self.query_one("#override-reason", Input))
@@ -237,8 +265,9 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         en = get_lang() == "en"
         hits = department_finder(self.ref).search(query, limit=None if not query.strip() else 6)
         self.dept_matches = [e.code for e, _ in hits]
-        options.add_options([Option(Text(f"{e.code:<5} {e.en if en else e.zh}", no_wrap=True), id=e.code)
-                             for e, _ in hits])
+        options.add_options(
+            [Option(Text(f"{e.code:<5} {e.en if en else e.zh}", no_wrap=True), id=e.code) for e, _ in hits]
+        )
         if hits:
             options.highlighted = 0
 

@@ -82,15 +82,18 @@ class ActionForm(LocalizedMixin, ModalScreen[dict[str, Any] | None]):
             sub = self._subtitle if isinstance(self._subtitle, Text) else safe(self._subtitle)
             yield Static(sub, classes="form-sub")
             for f in self.fields:
-                yield Label(f.label + ("" if f.required or f.kind == "choice" else t("form.optional")),
-                            id=f"label-{f.name}")
+                yield Label(
+                    f.label + ("" if f.required or f.kind == "choice" else t("form.optional")), id=f"label-{f.name}"
+                )
                 if f.kind == "choice":
-                    options = OptionList(*[Option(label, id=value) for value, label in f.choices], id=f"field-{f.name}",
-                                         compact=True)
+                    options = OptionList(
+                        *[Option(label, id=value) for value, label in f.choices], id=f"field-{f.name}", compact=True
+                    )
                     yield options
                 elif f.kind == "dept":
-                    yield LiteralInput(placeholder=t("form.dept_filter"), id=f"filter-{f.name}", select_on_focus=False,
-                                       compact=True)
+                    yield LiteralInput(
+                        placeholder=t("form.dept_filter"), id=f"filter-{f.name}", select_on_focus=False, compact=True
+                    )
                     yield OptionList(*self._dept_options(f, ""), id=f"field-{f.name}", compact=True)
                 elif f.kind == "hours":
                     yield Input(value=f.default or "", type="integer", max_length=4, id=f"field-{f.name}", compact=True)
@@ -114,8 +117,11 @@ class ActionForm(LocalizedMixin, ModalScreen[dict[str, Any] | None]):
     @staticmethod
     def _dept_options(f: FormField, text: str) -> list[Option]:
         needle = text.strip().lower()
-        return [Option(label, id=value) for value, label in f.choices
-                if not needle or needle in value.lower() or needle in label.lower()]
+        return [
+            Option(label, id=value)
+            for value, label in f.choices
+            if not needle or needle in value.lower() or needle in label.lower()
+        ]
 
     @on(Input.Changed)
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -212,9 +218,12 @@ class ActionForm(LocalizedMixin, ModalScreen[dict[str, Any] | None]):
 class ConfirmScreen(LocalizedMixin, ModalScreen[bool]):
     """Asks once before a destructive action."""
 
-    DEFAULT_CSS = _MODAL_CSS.format(name="ConfirmScreen") + """
+    DEFAULT_CSS = (
+        _MODAL_CSS.format(name="ConfirmScreen")
+        + """
     ConfirmScreen #confirm-text { height: auto; margin: 1 0; }
     """
+    )
     BINDINGS = [
         Binding("enter,y", "confirm", "form.confirm", id="form.confirm"),
         Binding("escape,n", "cancel", "form.cancel", id="form.cancel"),
@@ -228,8 +237,7 @@ class ConfirmScreen(LocalizedMixin, ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = self._title
-            yield Static(self._message if isinstance(self._message, Text) else safe(self._message),
-                         id="confirm-text")
+            yield Static(self._message if isinstance(self._message, Text) else safe(self._message), id="confirm-text")
             yield Static(t("form.confirm_hint"), classes="form-hint")
 
     def action_confirm(self) -> None:

@@ -34,8 +34,13 @@ class HelpScreen(LocalizedMixin, ModalScreen[None]):
         Binding("escape,f1,q", "dismiss", "help.close", id="help.close"),
     ]
 
-    def __init__(self, bindings: list[tuple[str, str]], widget: list[tuple[str, str]] | None = None,
-                 extra: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        bindings: list[tuple[str, str]],
+        widget: list[tuple[str, str]] | None = None,
+        extra: str = "",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._rows = bindings
         self._widget_rows = widget or []

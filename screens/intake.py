@@ -34,12 +34,12 @@ from fengqiao.models.classifier import Classifier, Suggestion, build_classifier
 from fengqiao.models.errors import FengqiaoError, PermissionDenied, ValidationError
 from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.intake import IntakeForm, validate_intake
-from fengqiao.models.text import LIMITS
 from fengqiao.models.machine import OrderState
 from fengqiao.models.phone import normalize_phone
 from fengqiao.models.reference import Reference
 from fengqiao.models.roles import Role, check_dispatch
 from fengqiao.models.routing import describe_assignee
+from fengqiao.models.text import LIMITS
 from fengqiao.store.intake import desk_history
 from fengqiao.store.orders import CallSummary, OrderStore, Repeat
 
@@ -58,14 +58,14 @@ ADDRESS_DELAY = 0.4  # seconds of quiet before an address lookup
 CLEAR_CONFIRM = 3.0  # seconds within which a second Ctrl+N clears a filled form
 DRAIN_TIMEOUT = 1.0  # seconds Enter waits for the field to take the keys typed before it
 
+
 class FormInput(LiteralInput):
     """A one-line field of the intake form: Enter in it is the screen's priority ``advance_field`` binding, which
     moves the focus before the next key is read, so keys typed right after Enter (a fast typist, a paste) go to
     the next field and not the one being left."""
 
 
-FIELD_IDS = {"phone": "#phone", "name": "#name", "town": "#town", "address": "#address",
-             "description": "#description"}
+FIELD_IDS = {"phone": "#phone", "name": "#name", "town": "#town", "address": "#address", "description": "#description"}
 
 
 class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
@@ -186,23 +186,49 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         with Vertical(id="form"):
             with Horizontal(classes="row"):
                 yield Label(t("intake.l_phone"), classes="label")
-                yield FormInput(placeholder=t("intake.phone_placeholder"), compact=True, select_on_focus=False,
-                                max_length=30, id="phone")
+                yield FormInput(
+                    placeholder=t("intake.phone_placeholder"),
+                    compact=True,
+                    select_on_focus=False,
+                    max_length=30,
+                    id="phone",
+                )
                 yield Label(t("intake.l_name"), classes="label2")
-                yield FormInput(placeholder=t("intake.name_placeholder"), compact=True, select_on_focus=False,
-                                max_length=LIMITS["name"], id="name")
+                yield FormInput(
+                    placeholder=t("intake.name_placeholder"),
+                    compact=True,
+                    select_on_focus=False,
+                    max_length=LIMITS["name"],
+                    id="name",
+                )
             with Horizontal(classes="row"):
                 yield Label(t("intake.l_town"), classes="label")
-                yield TownField(self.ref, hint, placeholder=t("intake.town_placeholder"), compact=True,
-                                select_on_focus=False, max_length=20, id="town")
+                yield TownField(
+                    self.ref,
+                    hint,
+                    placeholder=t("intake.town_placeholder"),
+                    compact=True,
+                    select_on_focus=False,
+                    max_length=20,
+                    id="town",
+                )
                 yield hint
                 yield Label(t("intake.l_address"), classes="label2")
-                yield FormInput(placeholder=t("intake.address_placeholder"), compact=True, select_on_focus=False,
-                                max_length=LIMITS["address"], id="address")
+                yield FormInput(
+                    placeholder=t("intake.address_placeholder"),
+                    compact=True,
+                    select_on_focus=False,
+                    max_length=LIMITS["address"],
+                    id="address",
+                )
             yield Static("", id="msg")
-            area = LiteralTextArea(id="description", soft_wrap=True, tab_behavior="focus",
-                                   placeholder=t("intake.description_placeholder"),
-                                   max_length=LIMITS["description"])
+            area = LiteralTextArea(
+                id="description",
+                soft_wrap=True,
+                tab_behavior="focus",
+                placeholder=t("intake.description_placeholder"),
+                max_length=LIMITS["description"],
+            )
             area.border_title = t("field.description")
             area.border_subtitle = t("intake.description_subtitle")
             yield area
@@ -234,8 +260,9 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         return self.query_one(FIELD_IDS[name])
 
     def say(self, message: str = "", *, error: bool = False) -> None:
-        self.query_one("#msg", Static).update(Text(message, style="bold red" if error else "dim",
-                                                   no_wrap=True, overflow="ellipsis"))
+        self.query_one("#msg", Static).update(
+            Text(message, style="bold red" if error else "dim", no_wrap=True, overflow="ellipsis")
+        )
 
     def mark(self, name: str | None) -> None:
         """Show ``name`` as the field in error (None: no field)."""
@@ -252,11 +279,15 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def form(self) -> IntakeForm:
         town = self.query_one(TownField)
-        return IntakeForm(phone=self.query_one("#phone", Input).value, town=town.code or town.value,
-                          description=self.query_one(TextArea).text, name=self.query_one("#name", Input).value,
-                          address=self.query_one("#address", Input).value)
+        return IntakeForm(
+            phone=self.query_one("#phone", Input).value,
+            town=town.code or town.value,
+            description=self.query_one(TextArea).text,
+            name=self.query_one("#name", Input).value,
+            address=self.query_one("#address", Input).value,
+        )
 
-    def is_empty(self) -> bool:
+    def form_is_empty(self) -> bool:
         f = self.form()
         return not any(x.strip() for x in (f.phone, f.town, f.description, f.name, f.address))
 
@@ -283,13 +314,14 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         """100 KB pasted into a field: one line saying how long it was and the limit; the field keeps its text."""
         event.stop()
         name = next((key for key, selector in FIELD_IDS.items() if self.query_one(selector) is event.field), "text")
-        self.say(t("intake.paste_too_long", field=t(f"field.{name}"), length=event.length, limit=event.limit),
-                 error=True)
+        self.say(
+            t("intake.paste_too_long", field=t(f"field.{name}"), length=event.length, limit=event.limit), error=True
+        )
 
     # ---- screen-pop ----------------------------------------------------------------------------
     def pop_caller(self, phone: str) -> None:
         """Telephony screen-pop: fill the phone of a new call (never over a call being taken)."""
-        if not self.is_empty():
+        if not self.form_is_empty():
             self.notify(t("intake.pop_busy", phone=phone), severity="warning", timeout=10, markup=False)
             return
         field = self.query_one("#phone", Input)
@@ -453,8 +485,9 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.show_suggestions()
 
     def show_suggestions(self, *, ready: bool = True) -> None:
-        self.query_one(SuggestionBar).show(self.suggestions, self.query_one(TownField).code, self.tag_code,
-                                           ready=ready and self.classifier is not None)
+        self.query_one(SuggestionBar).show(
+            self.suggestions, self.query_one(TownField).code, self.tag_code, ready=ready and self.classifier is not None
+        )
 
     def show_tag(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -519,8 +552,14 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     @work(thread=True, group="intake-write", exit_on_error=False)
     def write_dispatch(self, form: IntakeForm, tag: str, choice: DispatchChoice, started: datetime | None) -> None:
         try:
-            state = self.store.dispatch(form, tag, mode=choice.mode, override_dept=choice.override_dept,
-                                        override_reason=choice.override_reason, received_at=started)
+            state = self.store.dispatch(
+                form,
+                tag,
+                mode=choice.mode,
+                override_dept=choice.override_dept,
+                override_reason=choice.override_reason,
+                received_at=started,
+            )
         except FengqiaoError as exc:
             self.post_message(self.Failed(str(exc), getattr(exc, "field", None)))
         else:
@@ -558,12 +597,20 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         state = message.state
         lang = get_lang()
         if message.linked:
-            self.notify(t("intake.linked_body", calls=len(state.linked_calls) + 1),
-                        title=t("intake.linked_title", order_no=state.order_no), timeout=6, markup=False)
+            self.notify(
+                t("intake.linked_body", calls=len(state.linked_calls) + 1),
+                title=t("intake.linked_title", order_no=state.order_no),
+                timeout=6,
+                markup=False,
+            )
         else:
             where = " + ".join(describe_assignee(self.ref, a.assignee, lang) for a in state.assignments)
-            self.notify(f"{tag_label(self.ref, state.tag)} → {where}",
-                        title=t("intake.dispatched_title", order_no=state.order_no), timeout=6, markup=False)
+            self.notify(
+                f"{tag_label(self.ref, state.tag)} → {where}",
+                title=t("intake.dispatched_title", order_no=state.order_no),
+                timeout=6,
+                markup=False,
+            )
             if self.classifier is not None:
                 self.classifier.learn(message.description, message.tag)
         self.clear_form()
@@ -577,8 +624,9 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     # ---- a new call ----------------------------------------------------------------------------
     def action_new_call(self) -> None:
         now = self.now()
-        if not self.is_empty() and (self._clear_armed_at is None
-                                    or (now - self._clear_armed_at).total_seconds() > CLEAR_CONFIRM):
+        if not self.form_is_empty() and (
+            self._clear_armed_at is None or (now - self._clear_armed_at).total_seconds() > CLEAR_CONFIRM
+        ):
             self._clear_armed_at = now
             self.say(t("intake.confirm_clear"), error=True)
             return

@@ -68,8 +68,9 @@ def age_text(call_at: datetime, now: datetime) -> str:
     return fmt_duration(max(now - call_at, timedelta(0)))
 
 
-def countdown_cell(status: str, kind: str | None, due: datetime | None, start: datetime | None,
-                   now: datetime) -> tuple[Text, Urgency]:
+def countdown_cell(
+    status: str, kind: str | None, due: datetime | None, start: datetime | None, now: datetime
+) -> tuple[Text, Urgency]:
     """The countdown to the next deadline, marked by urgency; or what the order waits for."""
     level = urgency(due, start, now)
     if due is None or kind is None:

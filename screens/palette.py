@@ -24,8 +24,11 @@ class ScreenKeys(Provider):
             if binding.action in ("help", "command_palette", "app.command_palette", "quit"):
                 continue  # the app lists these itself
             seen.add(binding.description)
-            yield binding.description, self.app.get_key_display(binding), partial(
-                self.app.run_action, binding.action, active.node)
+            yield (
+                binding.description,
+                self.app.get_key_display(binding),
+                partial(self.app.run_action, binding.action, active.node),
+            )
 
     async def discover(self) -> Hits:
         for name, key, run in self._commands():

@@ -73,11 +73,18 @@ class RepeatPanel(Vertical):
         table.clear()
         for r in rows:
             same_address = bool(address) and r.address == address
-            rel = t("intake.rel_both") if r.same_phone and same_address else \
-                t("intake.rel_phone") if r.same_phone else t("intake.rel_address")
+            rel = (
+                t("intake.rel_both")
+                if r.same_phone and same_address
+                else t("intake.rel_phone")
+                if r.same_phone
+                else t("intake.rel_address")
+            )
             recent = r.same_phone and now - r.received_at <= REPEAT_WINDOW
-            when = Text(("!" if recent else " ") + local(r.received_at).strftime("%m-%d %H:%M"),
-                        style="bold yellow" if recent else "")
+            when = Text(
+                ("!" if recent else " ") + local(r.received_at).strftime("%m-%d %H:%M"),
+                style="bold yellow" if recent else "",
+            )
             if r.tag:
                 tag = self.ref.tags[r.tag]
                 tag_text = Text(f"{r.tag} {name(tag)}", no_wrap=True)
@@ -89,8 +96,15 @@ class RepeatPanel(Vertical):
                 status = Text(t(f"status.{r.status}"), style="green" if r.status in OPEN else "dim")
             else:
                 status = Text("")
-            table.add_row(when, Text(rel), Text(r.order_no or "—"), tag_text, status,
-                          safe(r.description, single_line=True), key=r.call_id)
+            table.add_row(
+                when,
+                Text(rel),
+                Text(r.order_no or "—"),
+                tag_text,
+                status,
+                safe(r.description, single_line=True),
+                key=r.call_id,
+            )
         self.set_class(not rows, "-empty")
         self.set_class(repeat is not None, "-repeat")
         self.query_one("#recent-title", Static).update(self._title(rows, repeat))
@@ -141,5 +155,3 @@ class RepeatPanel(Vertical):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.rows:
             self.query_one("#recent-title", Static).update(self._title(self.rows, self.repeat))
-
-

@@ -48,8 +48,9 @@ class SuggestionBar(Static):
                 text.append("\n")
             tag = self.ref.tags[s.code]
             text.append(f"{KEYS[i]} ", style="bold reverse" if i == 0 else "bold")
-            text.append(("✓ " if s.code == chosen else "") + tag_label(self.ref, s.code),
-                        style="bold" if i == 0 else "")
+            text.append(
+                ("✓ " if s.code == chosen else "") + tag_label(self.ref, s.code), style="bold" if i == 0 else ""
+            )
             text.append(f" {s.score:.0%}" if s.score >= 0.01 else " <1%", style="dim")
             if tag.dispatch == "dual":
                 text.append(" " + t("intake.police_short"), style="yellow")

@@ -98,8 +98,13 @@ class TagPicker(LocalizedMixin, ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = t("intake.picker_title")
-            yield FilterInput(self.query_text, placeholder=t("intake.picker_placeholder"), compact=True,
-                              select_on_focus=False, id="tag-query")
+            yield FilterInput(
+                self.query_text,
+                placeholder=t("intake.picker_placeholder"),
+                compact=True,
+                select_on_focus=False,
+                id="tag-query",
+            )
             yield OptionList(id="tag-results")
             tree: Tree[str] = Tree(t("intake.picker_tree_root"), id="tag-tree")
             tree.show_root = False

@@ -91,8 +91,9 @@ class TownField(LocalizedMixin, LiteralInput):  # Enter: IntakeScreen.action_adv
         elif self.matches:
             for i, e in enumerate(self.matches):
                 name = e.en.split()[0] if get_lang() == "en" else e.zh
-                text.append(("▸" if i == self.index else " ") + name + " ",
-                            style="bold reverse" if i == self.index else "")
+                text.append(
+                    ("▸" if i == self.index else " ") + name + " ", style="bold reverse" if i == self.index else ""
+                )
         elif self.value.strip():
             text.append(t("intake.town_none"), style="red")
         self.hint.update(text)

@@ -5,7 +5,6 @@ plain functions run in FastAPI's thread pool; all state is in the database (serv
 processes (``--workers``, or several machines) can serve one PostgreSQL database.
 """
 
-
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -71,8 +70,13 @@ def create_app(store: ServerStore, *, deliver: bool = True, limits: Limits | Non
             if deliverer:
                 deliverer.stop()
 
-    app = FastAPI(title="fengqiao sync server", version=f"{PROTOCOL}", description=DESCRIPTION,
-                  lifespan=lifespan, responses=ERRORS)
+    app = FastAPI(
+        title="fengqiao sync server",
+        version=f"{PROTOCOL}",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=ERRORS,
+    )
     app.add_middleware(BoundedBody, limits=limits or Limits())
     bearer = HTTPBearer(auto_error=False, description="the desk's token from `fengqiao server desk-add`")
 
@@ -119,8 +123,9 @@ def create_app(store: ServerStore, *, deliver: bool = True, limits: Limits | Non
         return store.push(desk, body)
 
     @app.get("/v1/pull", response_model=PullResponse, summary="Events after the cursor this desk may see")
-    def pull(desk: Desk, cursor: Annotated[int, Query(ge=0)] = 0,
-             limit: Annotated[int, Query(ge=1, le=MAX_PULL)] = 1000) -> PullResponse:
+    def pull(
+        desk: Desk, cursor: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=MAX_PULL)] = 1000
+    ) -> PullResponse:
         return store.pull(desk, cursor, limit)
 
     return app

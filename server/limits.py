@@ -84,9 +84,18 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 async def _answer(send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close"), *(extra or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                *(extra or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -211,6 +220,11 @@ def protocol_for(limits: Limits) -> type[BoundedH11Protocol]:
 
 def uvicorn_options(limits: Limits) -> dict[str, Any]:
     """The keyword arguments ``fengqiao server run`` gives ``uvicorn.run`` for ``limits``."""
-    return {"http": protocol_for(limits), "timeout_keep_alive": limits.keep_alive,
-            "limit_concurrency": limits.max_connections, "h11_max_incomplete_event_size": limits.max_header,
-            "backlog": 2 * limits.max_connections, "timeout_graceful_shutdown": 10}
+    return {
+        "http": protocol_for(limits),
+        "timeout_keep_alive": limits.keep_alive,
+        "limit_concurrency": limits.max_connections,
+        "h11_max_incomplete_event_size": limits.max_header,
+        "backlog": 2 * limits.max_connections,
+        "timeout_graceful_shutdown": 10,
+    }

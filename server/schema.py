@@ -134,18 +134,21 @@ class SrvWebhook(ServerModel, table=True):
 APPEND_ONLY_SQLITE = [
     f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op} BEFORE {op.upper()} ON {table} "
     f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-    for table in ("srv_events", "srv_refused") for op in ("update", "delete")
+    for table in ("srv_events", "srv_refused")
+    for op in ("update", "delete")
 ]
 APPEND_ONLY_POSTGRES = [
     "CREATE OR REPLACE FUNCTION srv_append_only() RETURNS trigger LANGUAGE plpgsql AS "
     "$$ BEGIN RAISE EXCEPTION 'the sync log is append-only: rows cannot be changed or deleted'; END $$",
-    *[f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_append_only' "
-      f"AND tgrelid = '{table}'::regclass) THEN "
-      f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-      f"FOR EACH ROW EXECUTE FUNCTION srv_append_only(); "
-      f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-      f"FOR EACH STATEMENT EXECUTE FUNCTION srv_append_only(); END IF; END $$"
-      for table in ("srv_events", "srv_refused")],
+    *[
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_append_only' "
+        f"AND tgrelid = '{table}'::regclass) THEN "
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION srv_append_only(); "
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION srv_append_only(); END IF; END $$"
+        for table in ("srv_events", "srv_refused")
+    ],
 ]
 
 

@@ -61,9 +61,12 @@ def backfill_town_scope(conn: Connection) -> int:
     wanted = sorted({r.order_id for r in plain})
     towns: dict[str, str] = {}
     for i in range(0, len(wanted), 500):
-        chunk = wanted[i:i + 500]
-        for r in conn.execute(select(SrvEvent.order_id, SrvEvent.payload)
-                              .where(SrvEvent.order_id.in_(chunk), SrvEvent.kind == str(Action.DISPATCH))):
+        chunk = wanted[i : i + 500]
+        for r in conn.execute(
+            select(SrvEvent.order_id, SrvEvent.payload).where(
+                SrvEvent.order_id.in_(chunk), SrvEvent.kind == str(Action.DISPATCH)
+            )
+        ):
             try:
                 payload: Any = json.loads(r.payload)
             except (TypeError, ValueError):

@@ -49,9 +49,19 @@ from fengqiao.store.db import sqlite_engine
 from fengqiao.store.projection import row_to_event
 from fengqiao.store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, ServerEvent
 
+from .schema import (
+    SrvCounter,
+    SrvDesk,
+    SrvDeskHead,
+    SrvEvent,
+    SrvMeta,
+    SrvOrderNo,
+    SrvRefused,
+    SrvScope,
+    SrvWebhook,
+    create_schema,
+)
 from .scope import backfill_town_scope, desk_scope_codes, scope_holders
-from .schema import (SrvCounter, SrvDesk, SrvDeskHead, SrvEvent, SrvMeta, SrvOrderNo, SrvRefused, SrvScope,
-                     SrvWebhook, create_schema)
 
 COUNTER = "events"
 PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
@@ -118,8 +128,16 @@ class DeskInfo:
 class ServerStore:
     """The server's database. Thread-safe; keeps nothing between calls but the engine."""
 
-    def __init__(self, url: str | Path, *, ref: Reference | None = None, clock: Clock = system_clock,
-                 busy_ms: int = 30_000, create: bool = True, hooks: Any = None) -> None:
+    def __init__(
+        self,
+        url: str | Path,
+        *,
+        ref: Reference | None = None,
+        clock: Clock = system_clock,
+        busy_ms: int = 30_000,
+        create: bool = True,
+        hooks: Any = None,
+    ) -> None:
         self.url = normalize_url(url)
         self.ref = ref or default_reference()
         self.clock = clock
@@ -195,16 +213,18 @@ class ServerStore:
         return value
 
     # ---- desks ---------------------------------------------------------------------------------
-    def add_desk(self, name: str, role: str, *, dept: str | None = None, town: str | None = None,
-                 prefix: str | None = None) -> str:
+    def add_desk(
+        self, name: str, role: str, *, dept: str | None = None, town: str | None = None, prefix: str | None = None
+    ) -> str:
         """Register a desk; return its token (shown once, stored only as a hash)."""
         name = name.strip()
         if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
             raise ValidationError(t("server.bad_desk_name", name=name), field="name")
         desk = make_desk(self.ref, name, role, dept=dept, town=town)
         if desk.role is None:
-            raise ValidationError(t("error.unknown_role", role=role, roles=", ".join(r.value for r in Role)),
-                                  field="role")
+            raise ValidationError(
+                t("error.unknown_role", role=role, roles=", ".join(r.value for r in Role)), field="role"
+            )
         may_dispatch = desk.role in (Role.CALL_TAKER, Role.TOWNSHIP)
         chosen = (prefix or (desk.prefix if may_dispatch else "")).strip().upper() or None
         if chosen is not None and not PREFIX_RE.match(chosen):
@@ -214,26 +234,41 @@ class ServerStore:
             if conn.execute(select(SrvDesk.name).where(SrvDesk.name == name)).first() is not None:
                 raise ValidationError(t("server.desk_exists", name=name), field="name")
             if chosen is not None:
-                other = conn.execute(select(SrvDesk.name).where(SrvDesk.prefix == chosen,
-                                                                SrvDesk.revoked_at.is_(None))).first()
+                other = conn.execute(
+                    select(SrvDesk.name).where(SrvDesk.prefix == chosen, SrvDesk.revoked_at.is_(None))
+                ).first()
                 if other is not None:
                     raise ValidationError(t("server.prefix_taken", prefix=chosen, desk=other[0]), field="prefix")
-            conn.execute(SrvDesk.__table__.insert().values(
-                name=name, role=str(desk.role), dept=desk.dept, town=desk.town, prefix=chosen,
-                token_hash=token_hash(token), created_at=to_db(self.clock()), revoked_at=None))
+            conn.execute(
+                SrvDesk.__table__.insert().values(
+                    name=name,
+                    role=str(desk.role),
+                    dept=desk.dept,
+                    town=desk.town,
+                    prefix=chosen,
+                    token_hash=token_hash(token),
+                    created_at=to_db(self.clock()),
+                    revoked_at=None,
+                )
+            )
         return token
 
     def list_desks(self) -> list[DeskInfo]:
         with self.read() as conn:
             heads: dict[str, int] = dict(conn.execute(select(SrvDeskHead.desk, SrvDeskHead.seq)).all())
             rows = conn.execute(select(SrvDesk).order_by(SrvDesk.name)).all()
-        return [DeskInfo(r.name, r.role, r.dept, r.town, r.prefix, r.created_at, r.revoked_at,
-                         int(heads.get(r.name, 0))) for r in rows]
+        return [
+            DeskInfo(r.name, r.role, r.dept, r.town, r.prefix, r.created_at, r.revoked_at, int(heads.get(r.name, 0)))
+            for r in rows
+        ]
 
     def revoke_desk(self, name: str) -> None:
         with self.write() as conn:
-            done = conn.execute(update(SrvDesk.__table__).where(SrvDesk.name == name, SrvDesk.revoked_at.is_(None))
-                                .values(revoked_at=to_db(self.clock()))).rowcount
+            done = conn.execute(
+                update(SrvDesk.__table__)
+                .where(SrvDesk.name == name, SrvDesk.revoked_at.is_(None))
+                .values(revoked_at=to_db(self.clock()))
+            ).rowcount
         if not done:
             raise ServerError(t("server.no_desk", name=name))
 
@@ -242,8 +277,9 @@ class ServerStore:
         if not token or len(token) > 200:
             return None
         with self.read() as conn:
-            row = conn.execute(select(SrvDesk).where(SrvDesk.token_hash == token_hash(token),
-                                                     SrvDesk.revoked_at.is_(None))).first()
+            row = conn.execute(
+                select(SrvDesk).where(SrvDesk.token_hash == token_hash(token), SrvDesk.revoked_at.is_(None))
+            ).first()
         return None if row is None else SrvDesk(**row._mapping)
 
     def desk_of(self, row: SrvDesk) -> Desk:
@@ -256,8 +292,17 @@ class ServerStore:
             head = self._head(conn)
             dh = conn.execute(select(SrvDeskHead.seq).where(SrvDeskHead.desk == row.name)).first()
             epoch = self._meta(conn, "epoch") or ""
-        return Hello(epoch=epoch, head=head, desk=row.name, role=row.role, dept=row.dept, town=row.town,
-                     prefix=row.prefix, expected=(int(dh[0]) if dh else 0) + 1, server_time=to_db(self.clock()))
+        return Hello(
+            epoch=epoch,
+            head=head,
+            desk=row.name,
+            role=row.role,
+            dept=row.dept,
+            town=row.town,
+            prefix=row.prefix,
+            expected=(int(dh[0]) if dh else 0) + 1,
+            server_time=to_db(self.clock()),
+        )
 
     # ---- push ----------------------------------------------------------------------------------
     def _lock_counter(self, conn: Connection) -> int:
@@ -270,11 +315,15 @@ class ServerStore:
         """id -> ("event", seq, hash, state, None) or ("refused", desk_seq, hash, reason, message)."""
         found: dict[str, tuple[str, Any, str, str | None, str | None]] = {}
         for chunk in _chunks(ids):
-            for r in conn.execute(select(SrvEvent.id, SrvEvent.seq, SrvEvent.hash, SrvEvent.state)
-                                  .where(SrvEvent.id.in_(chunk))):
+            for r in conn.execute(
+                select(SrvEvent.id, SrvEvent.seq, SrvEvent.hash, SrvEvent.state).where(SrvEvent.id.in_(chunk))
+            ):
                 found[r.id] = ("event", int(r.seq), r.hash, r.state, None)
-            for r in conn.execute(select(SrvRefused.id, SrvRefused.desk_seq, SrvRefused.hash, SrvRefused.reason,
-                                         SrvRefused.message).where(SrvRefused.id.in_(chunk))):
+            for r in conn.execute(
+                select(
+                    SrvRefused.id, SrvRefused.desk_seq, SrvRefused.hash, SrvRefused.reason, SrvRefused.message
+                ).where(SrvRefused.id.in_(chunk))
+            ):
                 found[r.id] = ("refused", int(r.desk_seq), r.hash, r.reason, r.message)
         return found
 
@@ -288,8 +337,11 @@ class ServerStore:
                 events[r.order_id].append(_event(r))
             for r in conn.execute(select(SrvScope.order_id, SrvScope.assignee).where(SrvScope.order_id.in_(chunk))):
                 out[r.order_id].scope.add(r.assignee)
-            for r in conn.execute(select(SrvRefused.order_id).where(SrvRefused.order_id.in_(chunk),
-                                                                    SrvRefused.kind == str(Action.DISPATCH))):
+            for r in conn.execute(
+                select(SrvRefused.order_id).where(
+                    SrvRefused.order_id.in_(chunk), SrvRefused.kind == str(Action.DISPATCH)
+                )
+            ):
                 out[r.order_id].dispatch_refused = True
         for oid, evs in events.items():
             if evs:
@@ -328,8 +380,13 @@ class ServerStore:
         target = next((a for a in state.assignments if a.id == ev.assignment_id), None)
         if roles.can_take(desk, ref, state, Action(kind), target, once_held=True):
             return None  # its own order, or one taken from it by a change it had not yet seen
-        return "role", t("error.role_refused", desk=desk.name, role=t(f"role.{desk.role}"),
-                         action=t(f"action.{kind}"), order_no=state.order_no)
+        return "role", t(
+            "error.role_refused",
+            desk=desk.name,
+            role=t(f"role.{desk.role}"),
+            action=t(f"action.{kind}"),
+            order_no=state.order_no,
+        )
 
     def push(self, row: SrvDesk, request: PushRequest) -> PushResponse:
         """Take a batch of one desk's events (see the module docstring); one transaction."""
@@ -350,8 +407,11 @@ class ServerStore:
             nos = {str(p.get("order_no")) for p in dispatched if p is not None}
             taken: dict[str, str] = {}
             for chunk in _chunks(sorted(nos)):
-                taken.update(conn.execute(select(SrvOrderNo.order_no, SrvOrderNo.order_id)
-                                          .where(SrvOrderNo.order_no.in_(chunk))).all())
+                taken.update(
+                    conn.execute(
+                        select(SrvOrderNo.order_no, SrvOrderNo.order_id).where(SrvOrderNo.order_no.in_(chunk))
+                    ).all()
+                )
             results: list[EventResult] = []
             new_events: list[dict[str, Any]] = []
             new_refused: list[dict[str, Any]] = []
@@ -361,14 +421,23 @@ class ServerStore:
             blocked = False
             for w in incoming:
                 if w.desk != desk.name:
-                    results.append(EventResult(id=w.id, status="rejected", reason="forged_desk",
-                                               message=t("server.forged_desk", desk=w.desk, token_desk=desk.name)))
+                    results.append(
+                        EventResult(
+                            id=w.id,
+                            status="rejected",
+                            reason="forged_desk",
+                            message=t("server.forged_desk", desk=w.desk, token_desk=desk.name),
+                        )
+                    )
                     continue
                 k = known.get(w.id)
                 if k is not None:
                     if k[2] != w.hash or w.computed_hash() != w.hash:
-                        results.append(EventResult(id=w.id, status="rejected", reason="altered",
-                                                   message=t("server.altered", id=w.id)))
+                        results.append(
+                            EventResult(
+                                id=w.id, status="rejected", reason="altered", message=t("server.altered", id=w.id)
+                            )
+                        )
                     elif k[0] == "event":
                         results.append(EventResult(id=w.id, status="duplicate", seq=k[1], state=k[3]))
                     else:
@@ -379,15 +448,24 @@ class ServerStore:
                     results.append(EventResult(id=w.id, status="gap"))
                     continue
                 if w.desk_seq <= d_seq:
-                    results.append(EventResult(id=w.id, status="rejected", reason="diverged",
-                                               message=t("server.diverged", desk=desk.name, seq=w.desk_seq)))
+                    results.append(
+                        EventResult(
+                            id=w.id,
+                            status="rejected",
+                            reason="diverged",
+                            message=t("server.diverged", desk=desk.name, seq=w.desk_seq),
+                        )
+                    )
                     continue
                 bad_hash = w.computed_hash() != w.hash
                 if bad_hash or w.prev_hash != d_hash:
                     reason = "bad_hash" if bad_hash else "broken_chain"
                     blocked = True
-                    results.append(EventResult(id=w.id, status="rejected", reason=reason,
-                                               message=t(f"server.{reason}", seq=w.desk_seq)))
+                    results.append(
+                        EventResult(
+                            id=w.id, status="rejected", reason=reason, message=t(f"server.{reason}", seq=w.desk_seq)
+                        )
+                    )
                     continue
                 info = orders.setdefault(w.order_id, _Order())
                 verdict: tuple[str, str] | None
@@ -402,17 +480,34 @@ class ServerStore:
                 except (KeyError, TypeError, ValueError, AttributeError):
                     verdict = ("malformed", t("server.malformed", kind=w.kind))
                 if verdict is not None:
-                    new_refused.append({"id": w.id, "desk": w.desk, "desk_seq": w.desk_seq, "order_id": w.order_id,
-                                        "kind": w.kind, "hash": w.hash, "reason": verdict[0], "message": verdict[1],
-                                        "row": w.model_dump_json(), "received_at": now})
+                    new_refused.append(
+                        {
+                            "id": w.id,
+                            "desk": w.desk,
+                            "desk_seq": w.desk_seq,
+                            "order_id": w.order_id,
+                            "kind": w.kind,
+                            "hash": w.hash,
+                            "reason": verdict[0],
+                            "message": verdict[1],
+                            "row": w.model_dump_json(),
+                            "received_at": now,
+                        }
+                    )
                     if w.kind == Action.DISPATCH:
                         info.dispatch_refused = True
                     known[w.id] = ("refused", w.desk_seq, w.hash, verdict[0], verdict[1])
                     results.append(EventResult(id=w.id, status="refused", reason=verdict[0], message=verdict[1]))
                 else:
                     head += 1
-                    new_events.append({**dict(zip(STORED_COLUMNS, w.row(), strict=True)), "seq": head, "state": status,
-                                       "received_at": now})
+                    new_events.append(
+                        {
+                            **dict(zip(STORED_COLUMNS, w.row(), strict=True)),
+                            "seq": head,
+                            "state": status,
+                            "received_at": now,
+                        }
+                    )
                     if status == "applied" and new_state is not None:
                         holders = scope_holders(new_state)
                         if ev.kind == Action.DISPATCH:
@@ -444,8 +539,11 @@ class ServerStore:
                 conn.execute(update(SrvCounter.__table__).where(SrvCounter.name == COUNTER).values(value=head))
             if new_events or new_refused:
                 if had_head:
-                    conn.execute(update(SrvDeskHead.__table__).where(SrvDeskHead.desk == desk.name)
-                                 .values(seq=d_seq, hash=d_hash))
+                    conn.execute(
+                        update(SrvDeskHead.__table__)
+                        .where(SrvDeskHead.desk == desk.name)
+                        .values(seq=d_seq, hash=d_hash)
+                    )
                 else:
                     conn.execute(SrvDeskHead.__table__.insert().values(desk=desk.name, seq=d_seq, hash=d_hash))
         return PushResponse(epoch=epoch, head=head, expected=d_seq + 1, results=results)
@@ -468,10 +566,12 @@ class ServerStore:
             upto = int(rows[-1].seq) if len(rows) == limit else head
             events = rows
             if codes is not None:  # orders that became this desk's: their earlier history too
-                newly = select(SrvScope.order_id).where(SrvScope.assignee.in_(codes), SrvScope.granted_seq > cursor,
-                                                        SrvScope.granted_seq <= upto)
-                backfill = conn.execute(select(*cols).where(SrvEvent.seq <= cursor, SrvEvent.order_id.in_(newly))
-                                        .order_by(SrvEvent.seq)).all()
+                newly = select(SrvScope.order_id).where(
+                    SrvScope.assignee.in_(codes), SrvScope.granted_seq > cursor, SrvScope.granted_seq <= upto
+                )
+                backfill = conn.execute(
+                    select(*cols).where(SrvEvent.seq <= cursor, SrvEvent.order_id.in_(newly)).order_by(SrvEvent.seq)
+                ).all()
                 seen: set[str] = set()
                 events = []
                 for r in [*backfill, *rows]:
@@ -500,7 +600,7 @@ def author_scope(desk: str) -> str:
 def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
     items = list(items)
     for i in range(0, len(items), CHUNK):
-        yield items[i:i + CHUNK]
+        yield items[i : i + CHUNK]
 
 
 def _json_dict(text: str) -> dict[str, Any] | None:

@@ -27,15 +27,15 @@ from typing import Any
 import httpx
 from sqlalchemy import or_, select, update
 
+from fengqiao.models.backoff import backoff_delay
 from fengqiao.models.clock import Clock, fmt_local, system_clock, to_db
 from fengqiao.models.errors import ValidationError
 from fengqiao.models.i18n import t
-from fengqiao.models.markdown import md_escape
 from fengqiao.models.machine import Action, Event, OrderState
+from fengqiao.models.markdown import md_escape
 from fengqiao.models.reference import Reference
 from fengqiao.models.routing import describe_assignee
 from fengqiao.models.tomlfile import read_toml, table
-from fengqiao.models.backoff import backoff_delay
 
 from .schema import SrvWebhook
 
@@ -72,8 +72,9 @@ class WebhookConfig:
     def url_for(self, assignee: str, dept: str) -> str | None:
         return self.urls.get(assignee.upper()) or self.urls.get(dept.upper())
 
-    def for_event(self, ref: Reference, before: OrderState | None, after: OrderState, ev: Event,
-                  now: str) -> list[dict[str, Any]]:
+    def for_event(
+        self, ref: Reference, before: OrderState | None, after: OrderState, ev: Event, now: str
+    ) -> list[dict[str, Any]]:
         """Rows for ``srv_webhooks``: one per assignment this applied event routes the order to."""
         if ev.kind == Action.DISPATCH:
             targets = list(after.assignments)
@@ -86,11 +87,22 @@ class WebhookConfig:
         for a in targets:
             url = self.url_for(a.assignee, a.dept)
             if url:
-                rows.append({"event_id": ev.id, "order_id": after.id, "assignee": a.assignee, "url": url,
-                             "body": json.dumps(message(ref, after, a.assignee, self.msgtype, self.lang),
-                                                ensure_ascii=False),
-                             "attempts": 0, "next_try_at": now, "claimed_until": None, "delivered_at": None,
-                             "last_error": None})
+                rows.append(
+                    {
+                        "event_id": ev.id,
+                        "order_id": after.id,
+                        "assignee": a.assignee,
+                        "url": url,
+                        "body": json.dumps(
+                            message(ref, after, a.assignee, self.msgtype, self.lang), ensure_ascii=False
+                        ),
+                        "attempts": 0,
+                        "next_try_at": now,
+                        "claimed_until": None,
+                        "delivered_at": None,
+                        "last_error": None,
+                    }
+                )
         return rows
 
 
@@ -100,10 +112,13 @@ def message(ref: Reference, o: OrderState, assignee: str, msgtype: str = "markdo
     town = ref.towns[o.town]
     a = next(x for x in reversed(o.assignments) if x.assignee == assignee)
     values = {
-        "order_no": o.order_no, "assignee": describe_assignee(ref, assignee, lang),
+        "order_no": o.order_no,
+        "assignee": describe_assignee(ref, assignee, lang),
         "tag": f"{tag.code} {tag.name_en if lang == 'en' else tag.name_zh}",
-        "town": town.name_en if lang == "en" else town.name_zh, "mode": t(f"mode.{o.mode}", lang=lang),
-        "sign_due": fmt_local(a.sign_due), "feedback_due": fmt_local(a.feedback_due),
+        "town": town.name_en if lang == "en" else town.name_zh,
+        "mode": t(f"mode.{o.mode}", lang=lang),
+        "sign_due": fmt_local(a.sign_due),
+        "feedback_due": fmt_local(a.feedback_due),
     }
     title = t("server.hook_title", lang=lang, **values)
     if msgtype == "markdown":  # desk-sent text (an order number can carry anything) shown literally
@@ -116,8 +131,15 @@ def message(ref: Reference, o: OrderState, assignee: str, msgtype: str = "markdo
 class Deliverer:
     """Delivers pending webhook rows in a daemon thread. Several server processes may run one each."""
 
-    def __init__(self, store: Any, *, clock: Clock = system_clock, client: httpx.Client | None = None,
-                 interval: float = 2.0, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        store: Any,
+        *,
+        clock: Clock = system_clock,
+        client: httpx.Client | None = None,
+        interval: float = 2.0,
+        rng: random.Random | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.client = client or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
@@ -150,17 +172,27 @@ class Deliverer:
         now = self.clock()
         text = to_db(now)
         with self.store.write() as conn:
-            stmt = (select(SrvWebhook).where(SrvWebhook.delivered_at.is_(None), SrvWebhook.next_try_at.is_not(None),
-                                             SrvWebhook.next_try_at <= text,
-                                             or_(SrvWebhook.claimed_until.is_(None), SrvWebhook.claimed_until < text))
-                    .order_by(SrvWebhook.id).limit(1))
+            stmt = (
+                select(SrvWebhook)
+                .where(
+                    SrvWebhook.delivered_at.is_(None),
+                    SrvWebhook.next_try_at.is_not(None),
+                    SrvWebhook.next_try_at <= text,
+                    or_(SrvWebhook.claimed_until.is_(None), SrvWebhook.claimed_until < text),
+                )
+                .order_by(SrvWebhook.id)
+                .limit(1)
+            )
             if self.store.dialect != "sqlite":
                 stmt = stmt.with_for_update(skip_locked=True)
             row = conn.execute(stmt).first()
             if row is None:
                 return None
-            conn.execute(update(SrvWebhook.__table__).where(SrvWebhook.id == row.id)
-                         .values(claimed_until=to_db(now + timedelta(seconds=60))))
+            conn.execute(
+                update(SrvWebhook.__table__)
+                .where(SrvWebhook.id == row.id)
+                .values(claimed_until=to_db(now + timedelta(seconds=60)))
+            )
             return dict(row._mapping)
 
     def deliver_due(self) -> bool:
@@ -170,8 +202,9 @@ class Deliverer:
             return False
         error = None
         try:
-            resp = self.client.post(row["url"], content=row["body"].encode(),
-                                    headers={"Content-Type": "application/json; charset=utf-8"})
+            resp = self.client.post(
+                row["url"], content=row["body"].encode(), headers={"Content-Type": "application/json; charset=utf-8"}
+            )
             if resp.status_code != 200:
                 error = f"HTTP {resp.status_code}"
             else:
@@ -199,4 +232,3 @@ class Deliverer:
 def pending(store: Any) -> list[dict[str, Any]]:
     with store.read() as conn:
         return [dict(r._mapping) for r in conn.execute(select(SrvWebhook).order_by(SrvWebhook.id))]
-

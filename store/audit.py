@@ -22,9 +22,9 @@ sync server, a backup, a printed handover sheet).
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -40,17 +40,29 @@ from fengqiao.models.text import clip
 
 from .checks import derived_differences, is_missing_order, schema_differences
 from .db import Database, raw_sqlite
-from .projection import (ASSIGNMENT_COLUMNS, CALL_COLUMNS, ORDER_COLUMNS, assignment_tuples, call_tuple, has_sync_table,
-                         order_tuple, read_payload, read_time)
+from .projection import (
+    ASSIGNMENT_COLUMNS,
+    CALL_COLUMNS,
+    ORDER_COLUMNS,
+    assignment_tuples,
+    call_tuple,
+    has_sync_table,
+    order_tuple,
+    read_payload,
+    read_time,
+)
 
 EVENT_TRIGGERS = ("events_append_only_update", "events_append_only_delete")
 ACCESS_TRIGGERS = ("access_log_append_only_update", "access_log_append_only_delete")
-_EVENT_SQL = ("SELECT desk, desk_seq, id, order_id, assignment_id, kind, actor, event_at, recorded_at, payload, "
-              "prev_hash, hash FROM events")
-_ACCESS_SQL = ("SELECT desk, desk_seq, id, actor, role, action, target, detail, at, prev_hash, hash FROM access_log")
+_EVENT_SQL = (
+    "SELECT desk, desk_seq, id, order_id, assignment_id, kind, actor, event_at, recorded_at, payload, "
+    "prev_hash, hash FROM events"
+)
+_ACCESS_SQL = "SELECT desk, desk_seq, id, actor, role, action, target, detail, at, prev_hash, hash FROM access_log"
 
 
 # ---- the report -------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -98,6 +110,7 @@ class CheckReport:
 
 # ---- chains -----------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Link:
     desk: str
@@ -111,15 +124,36 @@ class _Link:
 def _event_links(conn: Connection) -> Iterator[_Link]:
     for r in _cursor(conn, _EVENT_SQL + " ORDER BY desk, desk_seq"):
         desk, seq, id_, order_id, assignment_id, kind, actor, event_at, recorded_at, payload, prev_hash, hash_ = r
-        computed = hash_fields(id=id_, order_id=order_id, assignment_id=assignment_id, kind=kind, actor=actor,
-                               desk=desk, desk_seq=seq, event_at=event_at, recorded_at=recorded_at, payload=payload,
-                               prev_hash=prev_hash)
+        computed = hash_fields(
+            id=id_,
+            order_id=order_id,
+            assignment_id=assignment_id,
+            kind=kind,
+            actor=actor,
+            desk=desk,
+            desk_seq=seq,
+            event_at=event_at,
+            recorded_at=recorded_at,
+            payload=payload,
+            prev_hash=prev_hash,
+        )
         yield _Link(desk, seq, prev_hash, hash_, computed, order_id)
 
 
 def _access_record(r: tuple[Any, ...]) -> AccessRecord:
-    return AccessRecord(id=r[2], desk=r[0], desk_seq=r[1], actor=r[3], role=r[4], action=r[5], target=r[6],
-                        detail=r[7], at=r[8], prev_hash=r[9], hash=r[10])
+    return AccessRecord(
+        id=r[2],
+        desk=r[0],
+        desk_seq=r[1],
+        actor=r[3],
+        role=r[4],
+        action=r[5],
+        target=r[6],
+        detail=r[7],
+        at=r[8],
+        prev_hash=r[9],
+        hash=r[10],
+    )
 
 
 def _access_links(conn: Connection) -> Iterator[_Link]:
@@ -129,8 +163,18 @@ def _access_links(conn: Connection) -> Iterator[_Link]:
 
 
 def _access_digest(rec: AccessRecord) -> str:
-    return access_hash(id=rec.id, desk=rec.desk, desk_seq=rec.desk_seq, actor=rec.actor, role=rec.role,
-                       action=rec.action, target=rec.target, detail=rec.detail, at=rec.at, prev_hash=rec.prev_hash)
+    return access_hash(
+        id=rec.id,
+        desk=rec.desk,
+        desk_seq=rec.desk_seq,
+        actor=rec.actor,
+        role=rec.role,
+        action=rec.action,
+        target=rec.target,
+        detail=rec.detail,
+        at=rec.at,
+        prev_hash=rec.prev_hash,
+    )
 
 
 def _cursor(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -147,8 +191,13 @@ def _span(first: int, last: int) -> str:
     return str(first) if first == last else f"{first}–{last}"
 
 
-def _scan(links: Iterable[_Link], heads: dict[str, tuple[int, str]], complete: set[str], log: str,
-          describe: Callable[[str], str]) -> tuple[list[ChainSummary], list[Fault], int]:
+def _scan(
+    links: Iterable[_Link],
+    heads: dict[str, tuple[int, str]],
+    complete: set[str],
+    log: str,
+    describe: Callable[[str], str],
+) -> tuple[list[ChainSummary], list[Fault], int]:
     """Check hashes, links and completeness of one log, desk by desk (``links`` sorted by desk, number)."""
     label = t(f"audit.log_{log}")
     summaries: list[ChainSummary] = []
@@ -157,12 +206,22 @@ def _scan(links: Iterable[_Link], heads: dict[str, tuple[int, str]], complete: s
     cur: ChainSummary | None = None
     prev: _Link | None = None
 
-    def fault(kind: str, desk: str, seq: int | None, seq_to: int | None = None, ref: str | None = None,
-              **kw: Any) -> None:
+    def fault(
+        kind: str, desk: str, seq: int | None, seq_to: int | None = None, ref: str | None = None, **kw: Any
+    ) -> None:
         name = describe(ref) if ref is not None else ""
         what = t(f"audit.about_{log}", name=name) if name else ""
-        faults.append(Fault(kind, t(f"audit.fault_{kind}", log=label, desk=desk, seq=seq, what=what, **kw), log,
-                            desk, seq, seq_to, name if log == "events" and name else None))
+        faults.append(
+            Fault(
+                kind,
+                t(f"audit.fault_{kind}", log=label, desk=desk, seq=seq, what=what, **kw),
+                log,
+                desk,
+                seq,
+                seq_to,
+                name if log == "events" and name else None,
+            )
+        )
 
     def gap(desk: str, first: int, last: int) -> None:
         if cur is not None:
@@ -177,8 +236,7 @@ def _scan(links: Iterable[_Link], heads: dict[str, tuple[int, str]], complete: s
         if head is not None:
             s.head = head[0]
             if last.seq < head[0]:
-                fault("truncated", s.desk, last.seq + 1, head[0], head=head[0], last=last.seq,
-                      count=head[0] - last.seq)
+                fault("truncated", s.desk, last.seq + 1, head[0], head=head[0], last=last.seq, count=head[0] - last.seq)
             elif last.seq > head[0]:
                 fault("head_behind", s.desk, head[0], head=head[0], last=last.seq)
             elif last.hash != head[1]:
@@ -216,6 +274,7 @@ def _scan(links: Iterable[_Link], heads: dict[str, tuple[int, str]], complete: s
 
 
 # ---- projection --------------------------------------------------------------------------------------
+
 
 def _grouped(rows: Iterator[tuple[Any, ...]], key: int = 0) -> Iterator[tuple[Any, list[tuple[Any, ...]]]]:
     group: list[tuple[Any, ...]] = []
@@ -255,20 +314,34 @@ class _Merge:
 
 
 def _row_event(r: tuple[Any, ...]) -> Event:
-    return Event(id=r[1], order_id=r[0], assignment_id=r[2], kind=r[3], actor=r[4], desk=r[5], desk_seq=r[6],
-                 event_at=read_time(r[7]), recorded_at=read_time(r[8]), payload=read_payload(r[9]))
+    return Event(
+        id=r[1],
+        order_id=r[0],
+        assignment_id=r[2],
+        kind=r[3],
+        actor=r[4],
+        desk=r[5],
+        desk_seq=r[6],
+        event_at=read_time(r[7]),
+        recorded_at=read_time(r[8]),
+        payload=read_payload(r[9]),
+    )
 
 
 def _differences(columns: tuple[str, ...], stored: tuple[Any, ...] | None, expected: tuple[Any, ...] | None) -> str:
     if stored is None or expected is None:
         return t("audit.row_missing") if stored is None else t("audit.row_extra")
-    diffs = [t("audit.diff", column=c, stored=clip(str(a), 32), expected=clip(str(b), 32))
-             for c, a, b in zip(columns, stored, expected, strict=True) if a != b]
+    diffs = [
+        t("audit.diff", column=c, stored=clip(str(a), 32), expected=clip(str(b), 32))
+        for c, a, b in zip(columns, stored, expected, strict=True)
+        if a != b
+    ]
     return "; ".join(diffs[:3]) + ("; …" if len(diffs) > 3 else "")
 
 
-def _first_difference(stored: list[tuple[Any, ...]], expected: list[tuple[Any, ...]]
-                      ) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
+def _first_difference(
+    stored: list[tuple[Any, ...]], expected: list[tuple[Any, ...]]
+) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
     for a, b in zip(stored, expected, strict=False):
         if a != b:
             return a, b
@@ -291,8 +364,9 @@ def _expected_calls(order_id: str, events: list[Event]) -> list[tuple[Any, ...]]
     return sorted(calls, key=lambda c: c[0])
 
 
-def _check_projection(conn: Connection, progress: Callable[[int], None] | None,
-                      now: datetime, notes: list[Fault] | None = None) -> tuple[list[Fault], int]:
+def _check_projection(
+    conn: Connection, progress: Callable[[int], None] | None, now: datetime, notes: list[Fault] | None = None
+) -> tuple[list[Fault], int]:
     """Every order's row, assignments and calls against the replay of its events.
 
     The replay follows sync's merge rule (``store.projection.load_events``): events the server numbered in its
@@ -304,17 +378,28 @@ def _check_projection(conn: Connection, progress: Callable[[int], None] | None,
     deadlines missed by ``now`` noted (``models.machine.missed_by``); any other value is a fault.
     """
     faults: list[Fault] = []
-    sync = ("s.server_seq, s.status FROM events e LEFT JOIN event_state s ON s.event_id = e.id"
-            if has_sync_table(conn) else "NULL, NULL FROM events e")
+    sync = (
+        "s.server_seq, s.status FROM events e LEFT JOIN event_state s ON s.event_id = e.id"
+        if has_sync_table(conn)
+        else "NULL, NULL FROM events e"
+    )
     sources = {
-        "events": _grouped(_cursor(conn, "SELECT e.order_id, e.id, e.assignment_id, e.kind, e.actor, e.desk, "
-                                         "e.desk_seq, e.event_at, e.recorded_at, e.payload, "
-                                         f"{sync} ORDER BY e.order_id, e.seq")),
+        "events": _grouped(
+            _cursor(
+                conn,
+                "SELECT e.order_id, e.id, e.assignment_id, e.kind, e.actor, e.desk, "
+                "e.desk_seq, e.event_at, e.recorded_at, e.payload, "
+                f"{sync} ORDER BY e.order_id, e.seq",
+            )
+        ),
         "orders": _grouped(_cursor(conn, f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders ORDER BY id")),
-        "assignments": _grouped(_cursor(conn, f"SELECT {', '.join(ASSIGNMENT_COLUMNS)} FROM assignments "
-                                              "ORDER BY order_id, seq"), key=1),
-        "calls": _grouped(_cursor(conn, f"SELECT {', '.join(CALL_COLUMNS)} FROM calls ORDER BY order_id, id"),
-                          key=CALL_COLUMNS.index("order_id")),
+        "assignments": _grouped(
+            _cursor(conn, f"SELECT {', '.join(ASSIGNMENT_COLUMNS)} FROM assignments ORDER BY order_id, seq"), key=1
+        ),
+        "calls": _grouped(
+            _cursor(conn, f"SELECT {', '.join(CALL_COLUMNS)} FROM calls ORDER BY order_id, id"),
+            key=CALL_COLUMNS.index("order_id"),
+        ),
     }
     orders = 0
 
@@ -331,14 +416,23 @@ def _check_projection(conn: Connection, progress: Callable[[int], None] | None,
             fault("call", name, what=t("audit.call_without_order", count=len(got["calls"])))
             continue
         every = [_row_event(r) for r in got["events"]]  # the calls: every call taken, refused or not
-        shared = sorted((r for r in got["events"] if r[11] not in ("refused", "quarantined")), key=lambda r: (r[10] is None, r[10] or 0))
+        shared = sorted(
+            (r for r in got["events"] if r[11] not in ("refused", "quarantined")),
+            key=lambda r: (r[10] is None, r[10] or 0),
+        )
         events = [_row_event(r) for r in shared]
         if every and not events and stored is None:
             continue  # the server refused this desk's dispatch: no order, its events kept for the record
         if stored is None and is_missing_order(shared):
             if notes is not None:
-                notes.append(Fault("missing_order", t("audit.note_missing_order", order=name, count=len(shared)),
-                                   "orders", order_no=name))
+                notes.append(
+                    Fault(
+                        "missing_order",
+                        t("audit.note_missing_order", order=name, count=len(shared)),
+                        "orders",
+                        order_no=name,
+                    )
+                )
             continue  # events for an order nobody had (the server too): not a deleted dispatch
         if not events:
             fault("no_events", name)
@@ -358,11 +452,12 @@ def _check_projection(conn: Connection, progress: Callable[[int], None] | None,
             if stored != expected and stored != order_tuple(marked):
                 fault("projection", name, what=_differences(ORDER_COLUMNS, stored, expected))
             rows = got["assignments"]
-            if rows != want and (len(rows) != len(want) or any(
-                    row not in (a, b) for row, a, b in zip(rows, want, assignment_tuples(marked), strict=True))):
+            if rows != want and (
+                len(rows) != len(want)
+                or any(row not in (a, b) for row, a, b in zip(rows, want, assignment_tuples(marked), strict=True))
+            ):
                 bad = _first_difference(rows, want)
-                fault("projection", name, what=t("audit.in_assignments",
-                                                 what=_differences(ASSIGNMENT_COLUMNS, *bad)))
+                fault("projection", name, what=t("audit.in_assignments", what=_differences(ASSIGNMENT_COLUMNS, *bad)))
         calls = sorted(got["calls"], key=lambda c: c[0])
         want_calls = _expected_calls(state.id, every)
         if calls != want_calls:
@@ -372,6 +467,7 @@ def _check_projection(conn: Connection, progress: Callable[[int], None] | None,
 
 # ---- the whole check ---------------------------------------------------------------------------------
 
+
 def _tables(conn: Connection) -> dict[str, str]:
     return {r[0]: r[1] for r in conn.exec_driver_sql("SELECT name, type FROM sqlite_master")}
 
@@ -380,8 +476,14 @@ def _heads(conn: Connection, table: str) -> dict[str, tuple[int, str]]:
     return {r[0]: (int(r[1]), str(r[2])) for r in conn.exec_driver_sql(f"SELECT desk, seq, hash FROM {table}")}
 
 
-def verify(db: Database, *, complete_desks: Iterable[str] = (), projection: bool = True,
-           progress: Callable[[int], None] | None = None, clock: Clock = system_clock) -> CheckReport:
+def verify(
+    db: Database,
+    *,
+    complete_desks: Iterable[str] = (),
+    projection: bool = True,
+    progress: Callable[[int], None] | None = None,
+    clock: Clock = system_clock,
+) -> CheckReport:
     """Run every check in one read snapshot; never writes. See the module docstring for what is checked."""
     report = CheckReport()
     with db.read() as conn:
@@ -415,8 +517,9 @@ def _verify_logs(conn: Connection, report: CheckReport, complete_desks: set[str]
         for trig in triggers:
             if names.get(trig) != "trigger":
                 missing_reported.add(trig)
-                report.faults.append(Fault("trigger", t("audit.fault_trigger", name=trig, log=t(f"audit.log_{log}")),
-                                           log))
+                report.faults.append(
+                    Fault("trigger", t("audit.fault_trigger", name=trig, log=t(f"audit.log_{log}")), log)
+                )
         heads = _heads(conn, heads_table)
         describe = order_nos if log == "events" else (lambda ref: ref)
         summaries, faults, count = _scan(links(conn), heads, set(heads) | complete_desks, log, describe)
@@ -449,6 +552,7 @@ def _order_names(conn: Connection) -> Callable[[str], str]:
 
 # ---- an order's history ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class HistoryEntry:
     """One event as stored, with what the chain says about it."""
@@ -478,10 +582,22 @@ def history(db: Database, order_id: str) -> list[HistoryEntry]:
             "SELECT e.seq, e.id, e.order_id, e.assignment_id, e.kind, e.actor, e.desk, e.desk_seq, e.event_at, "
             "e.recorded_at, e.payload, e.prev_hash, e.hash, p.hash FROM events e LEFT JOIN events p "
             "ON p.desk = e.desk AND p.desk_seq = e.desk_seq - 1 WHERE e.order_id = ? ORDER BY e.seq",
-            (order_id,)).all()
+            (order_id,),
+        ).all()
         for r in rows:
-            computed = hash_fields(id=r[1], order_id=r[2], assignment_id=r[3], kind=r[4], actor=r[5], desk=r[6],
-                                   desk_seq=r[7], event_at=r[8], recorded_at=r[9], payload=r[10], prev_hash=r[11])
+            computed = hash_fields(
+                id=r[1],
+                order_id=r[2],
+                assignment_id=r[3],
+                kind=r[4],
+                actor=r[5],
+                desk=r[6],
+                desk_seq=r[7],
+                event_at=r[8],
+                recorded_at=r[9],
+                payload=r[10],
+                prev_hash=r[11],
+            )
             if r[7] == 1:
                 link_ok: bool | None = r[11] == GENESIS
             else:
@@ -490,15 +606,40 @@ def history(db: Database, order_id: str) -> list[HistoryEntry]:
                 payload = json.loads(r[10])
             except ValueError:
                 payload = {}
-            out.append(HistoryEntry(r[0], r[1], r[6], r[7], r[5], r[4], r[3], r[8], r[9], payload, r[10], r[11],
-                                    r[12], computed == r[12], link_ok))
+            out.append(
+                HistoryEntry(
+                    r[0],
+                    r[1],
+                    r[6],
+                    r[7],
+                    r[5],
+                    r[4],
+                    r[3],
+                    r[8],
+                    r[9],
+                    payload,
+                    r[10],
+                    r[11],
+                    r[12],
+                    computed == r[12],
+                    link_ok,
+                )
+            )
     return out
 
 
 # ---- the access log ----------------------------------------------------------------------------------
 
-def record_access(db: Database, desk: Desk, *, target: str, detail: dict[str, Any] | None = None,
-                  action: str = UNMASKED, clock: Clock = system_clock) -> AccessRecord:
+
+def record_access(
+    db: Database,
+    desk: Desk,
+    *,
+    target: str,
+    detail: dict[str, Any] | None = None,
+    action: str = UNMASKED,
+    clock: Clock = system_clock,
+) -> AccessRecord:
     """Append one line to ``desk``'s access chain, in its own transaction, and return it.
 
     Call it *before* showing the data: if the line cannot be written (a read-only or full disk), the full
@@ -516,11 +657,25 @@ def record_access(db: Database, desk: Desk, *, target: str, detail: dict[str, An
         conn.exec_driver_sql(
             "INSERT INTO access_log (id, desk, desk_seq, actor, role, action, target, detail, at, prev_hash, hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (rec.id, rec.desk, rec.desk_seq, rec.actor, rec.role, rec.action, rec.target, rec.detail, rec.at,
-             rec.prev_hash, rec.hash))
+            (
+                rec.id,
+                rec.desk,
+                rec.desk_seq,
+                rec.actor,
+                rec.role,
+                rec.action,
+                rec.target,
+                rec.detail,
+                rec.at,
+                rec.prev_hash,
+                rec.hash,
+            ),
+        )
         conn.exec_driver_sql(
             "INSERT INTO access_heads (desk, seq, hash) VALUES (?, ?, ?) "
-            "ON CONFLICT (desk) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", (rec.desk, seq, rec.hash))
+            "ON CONFLICT (desk) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            (rec.desk, seq, rec.hash),
+        )
     return rec
 
 

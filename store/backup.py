@@ -97,11 +97,15 @@ def snapshot(conn: sqlite3.Connection, path: Path) -> Snapshot:
         return int(conn.execute(sql).fetchone()[0] or 0)
 
     newest = conn.execute("SELECT max(recorded_at) FROM events").fetchone()[0] if "events" in tables else None
-    return Snapshot(path, path.stat().st_size if path.exists() else 0,
-                    scalar("SELECT count(*) FROM orders") if "orders" in tables else 0,
-                    scalar("SELECT count(*) FROM events") if "events" in tables else 0,
-                    scalar("SELECT count(*) FROM access_log") if "access_log" in tables else 0,
-                    newest, scalar("PRAGMA user_version"))
+    return Snapshot(
+        path,
+        path.stat().st_size if path.exists() else 0,
+        scalar("SELECT count(*) FROM orders") if "orders" in tables else 0,
+        scalar("SELECT count(*) FROM events") if "events" in tables else 0,
+        scalar("SELECT count(*) FROM access_log") if "access_log" in tables else 0,
+        newest,
+        scalar("PRAGMA user_version"),
+    )
 
 
 def _stamp(clock: Clock) -> str:
@@ -109,6 +113,7 @@ def _stamp(clock: Clock) -> str:
 
 
 # ---- backup ------------------------------------------------------------------------------------------
+
 
 def backup(db: Database, dest: Path, *, force: bool = False, clock: Clock = system_clock) -> BackupResult:
     """Copy ``db`` to ``dest`` (a file, or a directory to put ``fengqiao-<time>.db`` in) while it is in use."""
@@ -145,11 +150,14 @@ def backup(db: Database, dest: Path, *, force: bool = False, clock: Clock = syst
         for leftover in (partial, partial.with_name(partial.name + "-journal")):
             with contextlib.suppress(OSError):
                 leftover.unlink()
-    return BackupResult(Snapshot(dest, dest.stat().st_size, snap.orders, snap.events, snap.access, snap.newest,
-                                 snap.version), time.perf_counter() - started)
+    return BackupResult(
+        Snapshot(dest, dest.stat().st_size, snap.orders, snap.events, snap.access, snap.newest, snap.version),
+        time.perf_counter() - started,
+    )
 
 
 # ---- restore -----------------------------------------------------------------------------------------
+
 
 def check_backup(path: Path, busy_ms: int = 5000) -> CheckReport:
     """Everything ``fengqiao check`` verifies, on a backup file, without changing it; raises if unusable."""
@@ -197,13 +205,15 @@ def _missing_from(current: Path, source: Path, busy_ms: int) -> _Missing:
         if "events" in tables:
             row = conn.execute(
                 "SELECT count(*), max(e.recorded_at) FROM main.events e "
-                "WHERE NOT EXISTS (SELECT 1 FROM b.events x WHERE x.id = e.id)").fetchone()
+                "WHERE NOT EXISTS (SELECT 1 FROM b.events x WHERE x.id = e.id)"
+            ).fetchone()
             events, newest = int(row[0]), row[1]
             if events:
                 hit = conn.execute(
                     "SELECT o.order_no FROM main.events e LEFT JOIN main.orders o ON o.id = e.order_id "
                     "WHERE NOT EXISTS (SELECT 1 FROM b.events x WHERE x.id = e.id) "
-                    "ORDER BY e.recorded_at DESC LIMIT 1").fetchone()
+                    "ORDER BY e.recorded_at DESC LIMIT 1"
+                ).fetchone()
                 order_no = hit[0] if hit else None
         access = 0
         if "access_log" in tables:
@@ -230,8 +240,9 @@ def _readable(path: Path, busy_ms: int) -> str | None:
         return str(exc)
 
 
-def restore(db_path: Path, source: Path, *, force: bool = False, busy_ms: int = 5000,
-            clock: Clock = system_clock) -> RestoreResult:
+def restore(
+    db_path: Path, source: Path, *, force: bool = False, busy_ms: int = 5000, clock: Clock = system_clock
+) -> RestoreResult:
     """Replace the database at ``db_path`` with the backup ``source`` (see the module docstring)."""
     started = time.perf_counter()
     db_path, source = Path(db_path).expanduser(), Path(source).expanduser()
@@ -239,8 +250,9 @@ def restore(db_path: Path, source: Path, *, force: bool = False, busy_ms: int = 
         raise StoreError(t("audit.restore_onto_itself", path=source))
     report = check_backup(source, busy_ms)
     if not report.ok:
-        raise StoreError(t("audit.restore_bad_backup", path=source, count=len(report.faults),
-                           first=report.faults[0].message))
+        raise StoreError(
+            t("audit.restore_bad_backup", path=source, count=len(report.faults), first=report.faults[0].message)
+        )
     saved_as: Path | None = None
     missing = _Missing(0, 0, None, None)
     has_data = db_path.exists() and db_path.stat().st_size > 0
@@ -257,8 +269,9 @@ def restore(db_path: Path, source: Path, *, force: bool = False, busy_ms: int = 
                 what = [t("audit.n_events", count=missing.events)] if missing.events else []
                 what += [t("audit.n_access", count=missing.access)] if missing.access else []
                 newest_part = t("audit.newest", at=newest, order_no=missing.order_no or "-") if missing.events else ""
-                raise StoreError(t("audit.restore_newer", what=t("audit.and").join(what), newest=newest_part,
-                                   saved=saved_as))
+                raise StoreError(
+                    t("audit.restore_newer", what=t("audit.and").join(what), newest=newest_part, saved=saved_as)
+                )
         _save_aside(db_path, saved_as, busy_ms, readable=problem is None)
         if problem is not None:  # nothing in it can be read: start from an empty file (it is saved aside)
             for suffix in ("", "-wal", "-shm"):

@@ -135,8 +135,10 @@ def visibility_sql(desk: Desk, ref: Reference, alias: str = "o") -> tuple[str, l
         return "0", []
     if desk.role == Role.TOWNSHIP and desk.town:
         town = ref.town(desk.town)
-        return (f"({alias}.town = ? AND ({alias}.primary_assignee = ? OR {alias}.police_assignee = ?))",
-                [town.code, f"ZZ-{town.code}", town.station_code])
+        return (
+            f"({alias}.town = ? AND ({alias}.primary_assignee = ? OR {alias}.police_assignee = ?))",
+            [town.code, f"ZZ-{town.code}", town.station_code],
+        )
     code = codes[0]
     column = "police_assignee" if code.startswith("GA-") else "primary_assignee"
     return f"{alias}.{column} = ?", [code]
@@ -172,36 +174,44 @@ def _short_trigrams(conn: Connection, term: str) -> list[str] | None:
     low = term.lower()
     rows = conn.exec_driver_sql(
         "SELECT term FROM order_search_vocab WHERE term >= ? AND term < ? LIMIT ?",
-        (low, low + "\U0010ffff", MAX_EXPANSION + 1)).all()
+        (low, low + "\U0010ffff", MAX_EXPANSION + 1),
+    ).all()
     if len(rows) > MAX_EXPANSION:
         return None
     return [r[0] for r in rows]
 
 
 # A search word in the order's number or its calls, row by row (for words that many calls contain).
-LIKE_SQL = ("o.order_no LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM calls c WHERE c.order_id = o.id AND "
-            "(c.phone LIKE ? ESCAPE '\\' OR c.address LIKE ? ESCAPE '\\' OR c.description LIKE ? ESCAPE '\\'))")
+LIKE_SQL = (
+    "o.order_no LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM calls c WHERE c.order_id = o.id AND "
+    "(c.phone LIKE ? ESCAPE '\\' OR c.address LIKE ? ESCAPE '\\' OR c.description LIKE ? ESCAPE '\\'))"
+)
 
 
 def _check(f: BoardFilter) -> None:
     if f.scope not in SCOPES:
-        raise ValidationError(t("error.bad_choice", value=f.scope, field=t("board.scope"), choices=", ".join(SCOPES)),
-                              field="scope")
+        raise ValidationError(
+            t("error.bad_choice", value=f.scope, field=t("board.scope"), choices=", ".join(SCOPES)), field="scope"
+        )
     if f.sort not in SORTS:
-        raise ValidationError(t("error.bad_choice", value=f.sort, field=t("board.sort"), choices=", ".join(SORTS)),
-                              field="sort")
+        raise ValidationError(
+            t("error.bad_choice", value=f.sort, field=t("board.sort"), choices=", ".join(SORTS)), field="sort"
+        )
 
 
 class BoardQuery:
     """The board's reads for one desk (thread-safe: every call borrows its own connection)."""
 
     broad = BROAD
-    COLUMNS = ("o.id, o.order_no, o.status, o.tag, o.category, o.town, o.mode, o.primary_assignee, "
-               "o.police_assignee, o.call_at, o.updated_at, o.next_due, o.next_due_kind, o.next_due_start, "
-               "o.repeat_of, o.linked_calls, o.escalations")
+    COLUMNS = (
+        "o.id, o.order_no, o.status, o.tag, o.category, o.town, o.mode, o.primary_assignee, "
+        "o.police_assignee, o.call_at, o.updated_at, o.next_due, o.next_due_kind, o.next_due_start, "
+        "o.repeat_of, o.linked_calls, o.escalations"
+    )
 
-    def __init__(self, db: Database, *, desk: Desk | None = None, ref: Reference | None = None,
-                 clock: Clock = system_clock) -> None:
+    def __init__(
+        self, db: Database, *, desk: Desk | None = None, ref: Reference | None = None, clock: Clock = system_clock
+    ) -> None:
         self.db = db
         self.desk = desk or Desk()
         self.ref = ref or default_reference()
@@ -209,8 +219,9 @@ class BoardQuery:
         self._broad_cache: dict[tuple[Any, ...], bool] = {}
 
     # ---- building the query --------------------------------------------------------------------
-    def where(self, f: BoardFilter, now: datetime,
-              conn: Connection | None = None) -> tuple[list[str], list[Any], Search]:
+    def where(
+        self, f: BoardFilter, now: datetime, conn: Connection | None = None
+    ) -> tuple[list[str], list[Any], Search]:
         """(conditions on ``o``, their parameters, the search). ``conn`` lets short search words be looked up in
         the index's vocabulary (without it they are matched with LIKE)."""
         _check(f)
@@ -304,8 +315,16 @@ class BoardQuery:
         found = conn.exec_driver_sql(f"SELECT count(*) FROM ({sql} LIMIT {int(self.broad)})", tuple(params)).scalar()
         return int(found or 0) >= self.broad
 
-    def _plan(self, conn: Connection, f: BoardFilter, where: list[str], params: list[Any], search: Search,
-              *, counting: bool = False) -> tuple[str, list[Any], list[str], list[Any]]:
+    def _plan(
+        self,
+        conn: Connection,
+        f: BoardFilter,
+        where: list[str],
+        params: list[Any],
+        search: Search,
+        *,
+        counting: bool = False,
+    ) -> tuple[str, list[Any], list[str], list[Any]]:
         """(FROM clause, its parameters, WHERE conditions, their parameters) for filter ``f``."""
         where, params = list(where), list(params)
         if "0" in where:  # a search word that occurs nowhere: nothing to plan
@@ -313,12 +332,18 @@ class BoardQuery:
         sort_index = None
         match = search.match
         if match is not None:
-            found = conn.exec_driver_sql(
-                f"SELECT count(*) FROM (SELECT 1 FROM order_search WHERE order_search MATCH ? LIMIT {int(self.broad)})",
-                (match,)).scalar() or 0
+            found = (
+                conn.exec_driver_sql(
+                    f"SELECT count(*) FROM (SELECT 1 FROM order_search WHERE order_search MATCH ? LIMIT {int(self.broad)})",
+                    (match,),
+                ).scalar()
+                or 0
+            )
             if found < self.broad or (counting and f.scope != "open"):
-                hits = ("SELECT DISTINCT d.order_id FROM order_search s JOIN order_search_docs d ON d.doc = s.rowid "
-                        "WHERE order_search MATCH ?")
+                hits = (
+                    "SELECT DISTINCT d.order_id FROM order_search s JOIN order_search_docs d ON d.doc = s.rowid "
+                    "WHERE order_search MATCH ?"
+                )
                 return f"({hits}) hit CROSS JOIN orders o ON o.id = hit.order_id", [match], where, params
             # A common word: read the sort index and look for the words in each row's calls; matches are
             # frequent, so the page fills after a few rows.
@@ -342,8 +367,16 @@ class BoardQuery:
         return "orders o", [], where, params
 
     # ---- pages ---------------------------------------------------------------------------------
-    def page(self, f: BoardFilter, *, after: tuple[str, ...] | None = None, before: tuple[str, ...] | None = None,
-             start: tuple[str, ...] | None = None, limit: int = 50, last: bool = False) -> list[BoardRow]:
+    def page(
+        self,
+        f: BoardFilter,
+        *,
+        after: tuple[str, ...] | None = None,
+        before: tuple[str, ...] | None = None,
+        start: tuple[str, ...] | None = None,
+        limit: int = 50,
+        last: bool = False,
+    ) -> list[BoardRow]:
         """One page in the filter's sort order.
 
         ``after``: the rows following that key; ``start``: from that key on (inclusive, to refresh the page in
@@ -371,12 +404,18 @@ class BoardQuery:
             params += list(bound or ())
             # The page is chosen on the orders table alone; the calls (address, words) are joined to its rows
             # only, not to every row a sort has to look at.
-            inner = (f"SELECT {self.COLUMNS}, o.call_id AS call_ref, "
-                     + ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys)) + f" FROM {source}"
-                     + (f" WHERE {' AND '.join(where)}" if where else "") + f" ORDER BY {order} LIMIT ?")
+            inner = (
+                f"SELECT {self.COLUMNS}, o.call_id AS call_ref, "
+                + ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
+                + f" FROM {source}"
+                + (f" WHERE {' AND '.join(where)}" if where else "")
+                + f" ORDER BY {order} LIMIT ?"
+            )
             outer = ", ".join(f"p.k{i} {'DESC' if reverse else 'ASC'}" for i in range(len(keys)))
-            sql = (f"SELECT p.*, c.address, c.description FROM ({inner}) p LEFT JOIN calls c ON c.id = p.call_ref "
-                   f"ORDER BY {outer}")
+            sql = (
+                f"SELECT p.*, c.address, c.description FROM ({inner}) p LEFT JOIN calls c ON c.id = p.call_ref "
+                f"ORDER BY {outer}"
+            )
             rows = conn.exec_driver_sql(sql, tuple(source_params + params + [limit])).all()
         out = [self._row(r, len(keys)) for r in rows]
         if backwards:
@@ -385,11 +424,26 @@ class BoardQuery:
 
     def _row(self, r: Any, nkeys: int) -> BoardRow:
         return BoardRow(
-            id=r[0], order_no=r[1], status=r[2], tag=r[3], category=r[4], town=r[5], mode=r[6],
-            primary_assignee=r[7], police_assignee=r[8], call_at=from_db(r[9]), updated_at=from_db(r[10]),
-            next_due=from_db_opt(r[11]), next_due_kind=r[12], next_due_start=from_db_opt(r[13]),
-            repeat=r[14] is not None or int(r[15] or 0) > 0, escalations=int(r[16] or 0),
-            key=tuple(str(v) for v in r[18:18 + nkeys]), address=r[18 + nkeys] or "", description=r[19 + nkeys] or "")
+            id=r[0],
+            order_no=r[1],
+            status=r[2],
+            tag=r[3],
+            category=r[4],
+            town=r[5],
+            mode=r[6],
+            primary_assignee=r[7],
+            police_assignee=r[8],
+            call_at=from_db(r[9]),
+            updated_at=from_db(r[10]),
+            next_due=from_db_opt(r[11]),
+            next_due_kind=r[12],
+            next_due_start=from_db_opt(r[13]),
+            repeat=r[14] is not None or int(r[15] or 0) > 0,
+            escalations=int(r[16] or 0),
+            key=tuple(str(v) for v in r[18 : 18 + nkeys]),
+            address=r[18 + nkeys] or "",
+            description=r[19 + nkeys] or "",
+        )
 
     def count(self, f: BoardFilter, *, cap: int = COUNT_CAP) -> BoardCounts:
         """How many orders the filter matches (up to ``cap``: counting stays cheap on broad searches over every
@@ -398,8 +452,11 @@ class BoardQuery:
         with self.db.read() as conn:
             where, params, search = self.where(f, now, conn)
             source, source_params, where, params = self._plan(conn, f, where, params, search, counting=True)
-            inner = (f"SELECT o.next_due < ? AS late FROM {source}"
-                     + (f" WHERE {' AND '.join(where)}" if where else "") + " LIMIT ?")
+            inner = (
+                f"SELECT o.next_due < ? AS late FROM {source}"
+                + (f" WHERE {' AND '.join(where)}" if where else "")
+                + " LIMIT ?"
+            )
             sql = f"SELECT count(*), coalesce(sum(late), 0) FROM ({inner})"
             row = conn.exec_driver_sql(sql, tuple([to_db(now)] + source_params + params + [cap + 1])).one()
         total = int(row[0])
@@ -420,9 +477,11 @@ class BoardQuery:
 
 
 # The deadline assignment ``a`` works toward now: sign-off, arrival (site visits), feedback; NULL when none.
-PENDING_DUE = ("CASE WHEN a.status = 'dispatched' THEN a.sign_due "
-               "WHEN a.status = 'signed' AND a.onsite = 1 THEN a.arrive_due "
-               "WHEN a.status IN ('signed', 'arrived') THEN a.feedback_due END")
+PENDING_DUE = (
+    "CASE WHEN a.status = 'dispatched' THEN a.sign_due "
+    "WHEN a.status = 'signed' AND a.onsite = 1 THEN a.arrive_due "
+    "WHEN a.status IN ('signed', 'arrived') THEN a.feedback_due END"
+)
 
 
 def mark_overdue(db: Database, now: datetime) -> int:
@@ -437,19 +496,23 @@ def mark_overdue(db: Database, now: datetime) -> int:
     pending = PENDING_DUE
     overdue_orders = "SELECT o.id FROM orders o WHERE o.next_due < :now"
     order_cond = "o.next_due < :now AND (o.first_overdue_at IS NULL OR o.first_overdue_at > o.next_due)"
-    asg_cond = (f"a.active = 1 AND ({pending}) < :now AND (a.first_overdue_at IS NULL OR a.first_overdue_at > ({pending})) "
-                f"AND a.order_id IN ({overdue_orders})")
+    asg_cond = (
+        f"a.active = 1 AND ({pending}) < :now AND (a.first_overdue_at IS NULL OR a.first_overdue_at > ({pending})) "
+        f"AND a.order_id IN ({overdue_orders})"
+    )
     with db.read() as conn:
         todo = conn.exec_driver_sql(
             f"SELECT EXISTS (SELECT 1 FROM orders o WHERE {order_cond}) "
-            f"OR EXISTS (SELECT 1 FROM assignments a WHERE {asg_cond})", {"now": stamp}).scalar()
+            f"OR EXISTS (SELECT 1 FROM assignments a WHERE {asg_cond})",
+            {"now": stamp},
+        ).scalar()
     if not todo:
         return 0
     with db.write() as conn:
         marked = conn.exec_driver_sql(
-            f"UPDATE orders AS o SET first_overdue_at = o.next_due WHERE {order_cond}",
-            {"now": stamp}).rowcount
+            f"UPDATE orders AS o SET first_overdue_at = o.next_due WHERE {order_cond}", {"now": stamp}
+        ).rowcount
         marked += conn.exec_driver_sql(
-            f"UPDATE assignments AS a SET first_overdue_at = {pending} WHERE {asg_cond}", {"now": stamp}).rowcount
+            f"UPDATE assignments AS a SET first_overdue_at = {pending} WHERE {asg_cond}", {"now": stamp}
+        ).rowcount
     return int(marked)
-

@@ -32,8 +32,9 @@ def _norm(sql: str | None) -> str:
 
 def schema_objects(conn: Any) -> dict[str, tuple[str, str]]:
     """Every table, index, trigger and view of ``conn``'s main schema: name → (type, normalized SQL)."""
-    rows = conn.exec_driver_sql("SELECT type, name, sql FROM sqlite_master WHERE type IN "
-                                "('table', 'index', 'trigger', 'view')").all()
+    rows = conn.exec_driver_sql(
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'index', 'trigger', 'view')"
+    ).all()
     return {str(r[1]): (str(r[0]), _norm(r[2])) for r in rows}
 
 
@@ -115,16 +116,20 @@ def derived_differences(conn: Any, tables: dict[str, str]) -> list[tuple[str, st
         n = count(f"SELECT count(*) FROM (SELECT order_id, call_id FROM order_search_docs EXCEPT {_DOCS_EXPECTED})")
         # every order's own call is indexed (a linked call may not be: the projection can link a call row that
         # was stored before its order, which the insert trigger does not see)
-        n += count("SELECT count(*) FROM (SELECT id, call_id FROM orders EXCEPT SELECT order_id, call_id "
-                   "FROM order_search_docs)")
+        n += count(
+            "SELECT count(*) FROM (SELECT id, call_id FROM orders EXCEPT SELECT order_id, call_id "
+            "FROM order_search_docs)"
+        )
         if "order_search" in tables:
             n += count("SELECT count(*) FROM (SELECT doc FROM order_search_docs EXCEPT SELECT rowid FROM order_search)")
             n += count("SELECT count(*) FROM (SELECT rowid FROM order_search EXCEPT SELECT doc FROM order_search_docs)")
         if n:
             out.append(("order_search", "derived_search", n))
     if "event_state" in tables:
-        n = count("SELECT count(*) FROM event_state s JOIN events e ON e.id = s.event_id "
-                  "WHERE s.status = 'refused' AND e.desk NOT IN (SELECT desk FROM desk_heads)")
+        n = count(
+            "SELECT count(*) FROM event_state s JOIN events e ON e.id = s.event_id "
+            "WHERE s.status = 'refused' AND e.desk NOT IN (SELECT desk FROM desk_heads)"
+        )
         if n:
             out.append(("event_state", "derived_refused", n))
     return out

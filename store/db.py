@@ -46,9 +46,17 @@ def default_db_path() -> Path:
 # SQLite result codes (the low byte of an extended code): https://sqlite.org/rescode.html
 _BUSY, _LOCKED, _READONLY, _PERM = 5, 6, 8, 3
 _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 10, 11, 13, 14, 26
-_CODE_KEYS = {_BUSY: "store.locked", _LOCKED: "store.locked", _READONLY: "store.readonly", _PERM: "store.readonly",
-              _FULL: "store.full", _NOTADB: "store.not_sqlite", _CORRUPT: "store.corrupt",
-              _CANTOPEN: "store.cannot_open", _IOERR: "store.io_error"}
+_CODE_KEYS = {
+    _BUSY: "store.locked",
+    _LOCKED: "store.locked",
+    _READONLY: "store.readonly",
+    _PERM: "store.readonly",
+    _FULL: "store.full",
+    _NOTADB: "store.not_sqlite",
+    _CORRUPT: "store.corrupt",
+    _CANTOPEN: "store.cannot_open",
+    _IOERR: "store.io_error",
+}
 
 
 def _writable(path: Path) -> bool:
@@ -83,8 +91,9 @@ def _explain(exc: BaseException, path: Path, busy_ms: int) -> StoreError:
     return StoreError(t(key, path=path, seconds=busy_ms / 1000, error=str(orig)))
 
 
-def sqlite_engine(path: Path | str, busy_ms: int, *, readonly: bool = False, pool_size: int = 4,
-                  max_overflow: int = 8) -> Engine:
+def sqlite_engine(
+    path: Path | str, busy_ms: int, *, readonly: bool = False, pool_size: int = 4, max_overflow: int = 8
+) -> Engine:
     """An engine on a SQLite file with our settings (WAL, ``synchronous=FULL``, foreign keys, busy timeout) and
     explicit transactions: ``BEGIN IMMEDIATE`` on connections with the execution option ``fq_write``.
 
@@ -96,8 +105,9 @@ def sqlite_engine(path: Path | str, busy_ms: int, *, readonly: bool = False, poo
     def connect() -> sqlite3.Connection:
         return sqlite3.connect(uri, uri=True, timeout=busy_ms / 1000, check_same_thread=False)
 
-    engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, pool_size=pool_size,
-                           max_overflow=max_overflow)
+    engine = create_engine(
+        "sqlite://", creator=connect, poolclass=QueuePool, pool_size=pool_size, max_overflow=max_overflow
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -122,8 +132,15 @@ def sqlite_engine(path: Path | str, busy_ms: int, *, readonly: bool = False, poo
 class Database:
     """A desk's SQLite file. Thread-safe: each thread borrows its own connection from the pool."""
 
-    def __init__(self, path: Path | str, *, busy_ms: int = DEFAULT_BUSY_MS, create: bool = True,
-                 migrate: bool = True, readonly: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        busy_ms: int = DEFAULT_BUSY_MS,
+        create: bool = True,
+        migrate: bool = True,
+        readonly: bool = False,
+    ) -> None:
         """``readonly`` opens an existing file without changing it in any way (no migration, no journal-mode
         switch): for ``fengqiao check`` and for looking into a backup."""
         self.path = Path(path).expanduser()
@@ -255,8 +272,10 @@ def set_meta(conn: Connection, key: str, value: str | int | None) -> None:
     if value is None:
         conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (key,))
     else:
-        conn.exec_driver_sql("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-                             "value = excluded.value", (key, str(value)))
+        conn.exec_driver_sql(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, str(value)),
+        )
 
 
 def open_db(path: Path | str | None = None, **kwargs: Any) -> Database:

@@ -18,41 +18,156 @@ from __future__ import annotations
 import heapq
 import multiprocessing
 import random
-from itertools import accumulate
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from fengqiao.models.clock import UTC, Clock, ensure_utc, local, local_day, system_clock
 from fengqiao.models.events import GENESIS, new_id
-from fengqiao.models.machine import Action, CallInfo, Event, Intent, OrderState, apply, build, dispatch_payload, link_event
+from fengqiao.models.machine import (
+    Action,
+    CallInfo,
+    Event,
+    Intent,
+    OrderState,
+    apply,
+    build,
+    dispatch_payload,
+    link_event,
+)
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.routing import route
 
 from .db import Database
-from .projection import (CALL_COLUMNS, INSERT_CALL, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_HEAD, UPSERT_ORDER, DeskChain,
-                         assignment_tuples, call_tuple, order_tuple)
+from .projection import (
+    CALL_COLUMNS,
+    INSERT_CALL,
+    INSERT_EVENT,
+    UPSERT_ASSIGNMENT,
+    UPSERT_HEAD,
+    UPSERT_ORDER,
+    DeskChain,
+    assignment_tuples,
+    call_tuple,
+    order_tuple,
+)
 
 # Relative call volume per tag (default 1): the matters that fill a real 110 linkage desk.
 TAG_WEIGHTS = {
-    "B01": 14, "B02": 10, "B03": 12, "B04": 12, "C14": 10, "C04": 7, "C01": 6, "C03": 5, "A02": 6, "B09": 5,
-    "B05": 6, "C13": 5, "B14": 4, "A18": 5, "C15": 4, "B11": 4, "C09": 3, "A08": 3, "D01": 4, "D15": 4,
-    "B22": 3, "A10": 3, "C06": 3, "B08": 3, "B10": 3, "C02": 2, "C05": 2, "A03": 2, "B16": 2, "D07": 2,
+    "B01": 14,
+    "B02": 10,
+    "B03": 12,
+    "B04": 12,
+    "C14": 10,
+    "C04": 7,
+    "C01": 6,
+    "C03": 5,
+    "A02": 6,
+    "B09": 5,
+    "B05": 6,
+    "C13": 5,
+    "B14": 4,
+    "A18": 5,
+    "C15": 4,
+    "B11": 4,
+    "C09": 3,
+    "A08": 3,
+    "D01": 4,
+    "D15": 4,
+    "B22": 3,
+    "A10": 3,
+    "C06": 3,
+    "B08": 3,
+    "B10": 3,
+    "C02": 2,
+    "C05": 2,
+    "A03": 2,
+    "B16": 2,
+    "D07": 2,
 }
 # Relative share of calls per town (subdistricts are the county town).
-TOWN_WEIGHTS = {"SHH": 16, "SJ": 10, "LS": 10, "PK": 9, "GL": 6, "CL": 6, "CR": 6, "HZ": 5, "SJJ": 4, "SHG": 4,
-                "GLL": 3, "XY": 3, "JT": 3, "BZ": 3, "XW": 3, "GM": 1, "LN": 1, "ZX": 1, "YH": 1, "WY": 1, "TY": 1}
+TOWN_WEIGHTS = {
+    "SHH": 16,
+    "SJ": 10,
+    "LS": 10,
+    "PK": 9,
+    "GL": 6,
+    "CL": 6,
+    "CR": 6,
+    "HZ": 5,
+    "SJJ": 4,
+    "SHG": 4,
+    "GLL": 3,
+    "XY": 3,
+    "JT": 3,
+    "BZ": 3,
+    "XW": 3,
+    "GM": 1,
+    "LN": 1,
+    "ZX": 1,
+    "YH": 1,
+    "WY": 1,
+    "TY": 1,
+}
 # Share of calls per local hour: quiet nights, a morning rise, an evening peak.
-HOUR_WEIGHTS = [1.0, 0.7, 0.5, 0.4, 0.4, 0.6, 1.2, 2.2, 3.2, 3.8, 4.0, 3.8, 3.4, 3.4, 3.8, 4.0, 4.2, 4.6,
-                5.4, 6.2, 6.4, 5.6, 3.8, 2.0]
-ROADS = ["人民路", "兴盛街", "剡湖路", "东前街", "北直街", "官河路", "江滨路", "长乐路", "城南路", "鹿门大道", "新建路",
-         "三江路", "浦南大道", "罗星路", "环城西路"]
+HOUR_WEIGHTS = [
+    1.0,
+    0.7,
+    0.5,
+    0.4,
+    0.4,
+    0.6,
+    1.2,
+    2.2,
+    3.2,
+    3.8,
+    4.0,
+    3.8,
+    3.4,
+    3.4,
+    3.8,
+    4.0,
+    4.2,
+    4.6,
+    5.4,
+    6.2,
+    6.4,
+    5.6,
+    3.8,
+    2.0,
+]
+ROADS = [
+    "人民路",
+    "兴盛街",
+    "剡湖路",
+    "东前街",
+    "北直街",
+    "官河路",
+    "江滨路",
+    "长乐路",
+    "城南路",
+    "鹿门大道",
+    "新建路",
+    "三江路",
+    "浦南大道",
+    "罗星路",
+    "环城西路",
+]
 VILLAGES = ["村", "社区", "小区"]
-SAYINGS = ["请尽快派人处理", "已经好几天了", "希望有关部门来看看", "情绪比较激动", "现场有人围观", "之前反映过没人管",
-           "老人小孩都受影响", "麻烦快一点"]
+SAYINGS = [
+    "请尽快派人处理",
+    "已经好几天了",
+    "希望有关部门来看看",
+    "情绪比较激动",
+    "现场有人围观",
+    "之前反映过没人管",
+    "老人小孩都受影响",
+    "麻烦快一点",
+]
 FREQUENT_CALLERS = 400  # numbers that ring again and again (the 鹿山街道 property-row pattern)
 BATCH_EVENTS = 20000
 
@@ -107,8 +222,10 @@ class _Generator:
         rng = self.rng
         if rng.random() < 0.5:
             return f"{rng.choice(ROADS)}{rng.randrange(1, 400)}号"
-        return f"{rng.choice(['东', '西', '南', '北', '新', '前', '后', '上', '下'])}{rng.choice(['山', '溪', '湖', '塘', '岙', '坂'])}" \
-               f"{rng.choice(VILLAGES)}{rng.randrange(1, 30)}幢"
+        return (
+            f"{rng.choice(['东', '西', '南', '北', '新', '前', '后', '上', '下'])}{rng.choice(['山', '溪', '湖', '塘', '岙', '坂'])}"
+            f"{rng.choice(VILLAGES)}{rng.randrange(1, 30)}幢"
+        )
 
     def call_times(self, n: int) -> list[datetime]:
         """``n`` call times between start and end, by local hour of day (evening peak), sorted."""
@@ -119,8 +236,9 @@ class _Generator:
         times: list[datetime] = []
         while len(times) < n:
             hour = rng.choices(range(24), cum_weights=cum)[0]
-            when = (midnight + timedelta(days=rng.randrange(span_days), hours=hour,
-                                         seconds=rng.random() * 3600)).astimezone(UTC)
+            when = (
+                midnight + timedelta(days=rng.randrange(span_days), hours=hour, seconds=rng.random() * 3600)
+            ).astimezone(UTC)
             if self.start <= when < self.end:
                 times.append(when)
         times.sort()
@@ -140,8 +258,12 @@ class _Generator:
         words = tag.keywords or (tag.name_zh,)
         kw = rng.choice(words)
         other = rng.choice(words)
-        forms = [f"报警人称{kw}，{rng.choice(SAYINGS)}", f"{kw}的问题，{other}，{rng.choice(SAYINGS)}",
-                 f"来电反映{tag.name_zh}：{kw}，{rng.choice(SAYINGS)}", f"{kw}，对方不肯处理，{rng.choice(SAYINGS)}"]
+        forms = [
+            f"报警人称{kw}，{rng.choice(SAYINGS)}",
+            f"{kw}的问题，{other}，{rng.choice(SAYINGS)}",
+            f"来电反映{tag.name_zh}：{kw}，{rng.choice(SAYINGS)}",
+            f"{kw}，对方不肯处理，{rng.choice(SAYINGS)}",
+        ]
         return rng.choice(forms)
 
     def plan(self, o: OrderState, at: datetime) -> list[tuple[datetime, Intent]]:
@@ -150,7 +272,9 @@ class _Generator:
         tag = self.ref.tags[o.tag]
         steps: list[tuple[datetime, Intent]] = []
         if rng.random() < 0.02:
-            steps.append((at + timedelta(minutes=rng.uniform(2, 40)), Intent(Action.CANCEL, note="报警人称已自行解决，撤销")))
+            steps.append(
+                (at + timedelta(minutes=rng.uniform(2, 40)), Intent(Action.CANCEL, note="报警人称已自行解决，撤销"))
+            )
             return steps
 
         def late(limit_min: float, p_late: float) -> float:
@@ -166,15 +290,23 @@ class _Generator:
             t = t + timedelta(minutes=rng.uniform(3, 30))
             steps.append((t, Intent(Action.REASSIGN, to=to, note="重新研判后改派")))
             if rng.random() < 0.5:
-                steps.append((t + timedelta(hours=rng.uniform(1, 48)),
-                              Intent(Action.JUDGE_RETURN, justified=rng.random() < 0.6, note="督导判定")))
+                steps.append(
+                    (
+                        t + timedelta(hours=rng.uniform(1, 48)),
+                        Intent(Action.JUDGE_RETURN, justified=rng.random() < 0.6, note="督导判定"),
+                    )
+                )
         base = t
         # None stands for the department's assignment as it is when the step runs (after any reassignment).
         for code in [None] + ([o.police.assignee] if o.police else []):
             sign_after = late(tag.sign_min, 0.08)
             if code is None and sign_after > tag.sign_min * 1.3 and rng.random() < 0.4:
-                steps.append((base + timedelta(minutes=tag.sign_min * 1.15),
-                              Intent(Action.ESCALATE, note="超时未签收，请立即签收处置")))
+                steps.append(
+                    (
+                        base + timedelta(minutes=tag.sign_min * 1.15),
+                        Intent(Action.ESCALATE, note="超时未签收，请立即签收处置"),
+                    )
+                )
             tw = base + timedelta(minutes=sign_after)
             steps.append((tw, Intent(Action.SIGN, assignee=code)))
             if tag.onsite:
@@ -183,13 +315,22 @@ class _Generator:
                 steps.append((tw, Intent(Action.ARRIVE, assignee=code)))
             if code is None and rng.random() < 0.03:
                 steps.append((tw + timedelta(minutes=5), Intent(Action.EXTEND, hours=24, note="需协调多方，申请延期")))
-                steps.append((tw + timedelta(minutes=rng.uniform(20, 120)),
-                              Intent(Action.APPROVE_EXTENSION, note="同意延期")))
+                steps.append(
+                    (tw + timedelta(minutes=rng.uniform(20, 120)), Intent(Action.APPROVE_EXTENSION, note="同意延期"))
+                )
             feedback_after = max(late(tag.feedback_h, 0.06), (tw - base).total_seconds() / 3600 + 0.2)
             resolved = rng.random() < 0.9
-            steps.append((base + timedelta(hours=feedback_after),
-                          Intent(Action.FEEDBACK, assignee=code, result="resolved" if resolved else "unresolved",
-                                 note="已到场处置，双方达成一致" if resolved else "双方分歧较大，建议走法律途径")))
+            steps.append(
+                (
+                    base + timedelta(hours=feedback_after),
+                    Intent(
+                        Action.FEEDBACK,
+                        assignee=code,
+                        result="resolved" if resolved else "unresolved",
+                        note="已到场处置，双方达成一致" if resolved else "双方分歧较大，建议走法律途径",
+                    ),
+                )
+            )
         steps.sort(key=lambda s: s[0])
         last = steps[-1][0]
         satisfaction = rng.choices(["satisfied", "basic", "unsatisfied"], weights=[85, 10, 5])[0]
@@ -228,8 +369,16 @@ class _Batch:
     calls_made: int
 
 
-def _produce(ref: Reference, *, orders: int, days: int, seed: int, end: datetime,
-             heads: dict[str, tuple[int, str]], counters: dict[tuple[str, str], int]) -> Iterator[_Batch]:
+def _produce(
+    ref: Reference,
+    *,
+    orders: int,
+    days: int,
+    seed: int,
+    end: datetime,
+    heads: dict[str, tuple[int, str]],
+    counters: dict[tuple[str, str], int],
+) -> Iterator[_Batch]:
     """The history, as batches of rows in time order. Pure computation: no database (it may run in a worker
     process while the caller writes the previous batch)."""
     rng = random.Random(seed)
@@ -254,11 +403,17 @@ def _produce(ref: Reference, *, orders: int, days: int, seed: int, end: datetime
 
     def batch(done: int) -> _Batch:
         rows = [chain(desk).seal(ev) for desk, ev in pending_events]
-        out = _Batch(events=rows, calls=list(pending_calls), orders=[order_tuple(o) for o in dirty.values()],
-                     assignments=[row for o in dirty.values() for row in assignment_tuples(o)],
-                     heads=[(c.desk, c.seq, c.hash) for c in chains.values()],
-                     counters=[(p, d, n) for (p, d), n in counters.items()], done=done, orders_made=made,
-                     calls_made=calls)
+        out = _Batch(
+            events=rows,
+            calls=list(pending_calls),
+            orders=[order_tuple(o) for o in dirty.values()],
+            assignments=[row for o in dirty.values() for row in assignment_tuples(o)],
+            heads=[(c.desk, c.seq, c.hash) for c in chains.values()],
+            counters=[(p, d, n) for (p, d), n in counters.items()],
+            done=done,
+            orders_made=made,
+            calls_made=calls,
+        )
         pending_events.clear()
         pending_calls.clear()
         dirty.clear()
@@ -281,8 +436,18 @@ def _produce(ref: Reference, *, orders: int, days: int, seed: int, end: datetime
                 intent = replace(intent, assignee=assignee)
             desk = _desk_for(Action(intent.action), assignee)
             try:
-                ev = build(ref, o, intent, event_id=new_id(), at=step_at, desk=desk, actor=desk, recorded_at=step_at,
-                           new_assignment_id=new_id() if intent.action == Action.REASSIGN else None, check=False)
+                ev = build(
+                    ref,
+                    o,
+                    intent,
+                    event_id=new_id(),
+                    at=step_at,
+                    desk=desk,
+                    actor=desk,
+                    recorded_at=step_at,
+                    new_assignment_id=new_id() if intent.action == Action.REASSIGN else None,
+                    check=False,
+                )
                 apply(o, ev)
             except Exception:  # a plan step the state no longer allows (e.g. escalation after the fact): skip it
                 ev = None
@@ -319,10 +484,25 @@ def _produce(ref: Reference, *, orders: int, days: int, seed: int, end: datetime
         counters[("SZ", day)] = counters.get(("SZ", day), 0) + 1
         order_no = f"SZ-{day}-{counters[('SZ', day)]:04d}"
         order_id = new_id()
-        payload = dispatch_payload(ref, order_no=order_no, route=plan, call=call, at=at,
-                                   assignment_ids=[new_id() for _ in plan.assignees], repeat_of=repeat_of)
-        ev = Event(id=new_id(), order_id=order_id, kind=str(Action.DISPATCH), event_at=at, recorded_at=at,
-                   desk="110-1", actor="110-1", payload=payload)
+        payload = dispatch_payload(
+            ref,
+            order_no=order_no,
+            route=plan,
+            call=call,
+            at=at,
+            assignment_ids=[new_id() for _ in plan.assignees],
+            repeat_of=repeat_of,
+        )
+        ev = Event(
+            id=new_id(),
+            order_id=order_id,
+            kind=str(Action.DISPATCH),
+            event_at=at,
+            recorded_at=at,
+            desk="110-1",
+            actor="110-1",
+            payload=payload,
+        )
         o = apply(None, ev)
         pending_events.append(("110-1", ev))
         pending_calls.append(call_tuple(call, order_id, linked=False, repeat_of=repeat_of))
@@ -359,8 +539,11 @@ def _write(conn: Connection, b: _Batch) -> None:
     if b.heads:
         conn.exec_driver_sql(UPSERT_HEAD, b.heads)
     if b.counters:
-        conn.exec_driver_sql("INSERT INTO order_counters (prefix, day, last) VALUES (?, ?, ?) "
-                             "ON CONFLICT (prefix, day) DO UPDATE SET last = excluded.last", b.counters)
+        conn.exec_driver_sql(
+            "INSERT INTO order_counters (prefix, day, last) VALUES (?, ?, ?) "
+            "ON CONFLICT (prefix, day) DO UPDATE SET last = excluded.last",
+            b.counters,
+        )
 
 
 def _worker(queue: Any, kwargs: dict[str, Any]) -> None:
@@ -394,9 +577,17 @@ def _batches_in_worker(kwargs: dict[str, Any]) -> Iterator[_Batch]:
         proc.join()
 
 
-def generate(db: Database, *, orders: int, days: int = 90, seed: int = 1, clock: Clock = system_clock,
-             ref: Reference | None = None, progress: Callable[[int, int], None] | None = None,
-             parallel: bool | None = None) -> DemoResult:
+def generate(
+    db: Database,
+    *,
+    orders: int,
+    days: int = 90,
+    seed: int = 1,
+    clock: Clock = system_clock,
+    ref: Reference | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    parallel: bool | None = None,
+) -> DemoResult:
     """Write ``orders`` orders spread over the ``days`` days up to ``clock()``.
 
     The history is computed in batches; each batch is written in its own transaction, so a demo interrupted
@@ -407,7 +598,14 @@ def generate(db: Database, *, orders: int, days: int = 90, seed: int = 1, clock:
     with db.read() as conn:
         heads = {d: (int(q), str(h)) for d, q, h in conn.exec_driver_sql("SELECT desk, seq, hash FROM desk_heads")}
         counters = {(p, d): int(n) for p, d, n in conn.exec_driver_sql("SELECT prefix, day, last FROM order_counters")}
-    kwargs: dict[str, Any] = {"orders": orders, "days": days, "seed": seed, "end": end, "heads": heads, "counters": counters}
+    kwargs: dict[str, Any] = {
+        "orders": orders,
+        "days": days,
+        "seed": seed,
+        "end": end,
+        "heads": heads,
+        "counters": counters,
+    }
     if parallel is None:
         parallel = orders >= 5000 and ref is None
     batches = _batches_in_worker(kwargs) if parallel else _produce(ref or default_reference(), **kwargs)

@@ -16,5 +16,7 @@ def desk_history(db: Database, desk: str, *, limit: int = HISTORY_LIMIT) -> list
     with db.read() as conn:
         rows = conn.exec_driver_sql(
             "SELECT c.description, o.tag FROM orders o JOIN calls c ON c.id = o.call_id "
-            "WHERE o.desk = ? ORDER BY o.call_at DESC LIMIT ?", (desk, limit)).all()
+            "WHERE o.desk = ? ORDER BY o.call_at DESC LIMIT ?",
+            (desk, limit),
+        ).all()
     return [(str(r[0]), str(r[1])) for r in rows]

@@ -18,8 +18,22 @@ from sqlalchemy.engine import Connection
 from fengqiao.models.clock import Clock, ensure_utc, from_db, local, system_clock, to_db
 from fengqiao.models.errors import ValidationError
 from fengqiao.models.i18n import get_lang, t
-from fengqiao.models.kpi import (DEFAULT_WEIGHTS, SATISFIED, SPREADS, Counts, KpiRow, Spread, Weights, Window, last_days,
-                        local_date, ranked, rate, spread, sum_counts)
+from fengqiao.models.kpi import (
+    DEFAULT_WEIGHTS,
+    SATISFIED,
+    SPREADS,
+    Counts,
+    KpiRow,
+    Spread,
+    Weights,
+    Window,
+    last_days,
+    local_date,
+    ranked,
+    rate,
+    spread,
+    sum_counts,
+)
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.routing import describe_assignee
 
@@ -34,6 +48,7 @@ TOTAL_KEY = "ALL"
 # An assignment counts unless it was returned and the return was not judged unjustified.
 _COUNTED = "(a.status <> 'returned' OR a.return_justified = 0)"
 _IN_WINDOW = "o.call_at >= :start AND o.call_at < :end AND o.status <> 'cancelled'"
+
 
 def _count(condition: str) -> str:
     return f"count(*) FILTER (WHERE {condition})"
@@ -114,9 +129,16 @@ class KpiTable:
     generated_at: datetime
 
     def to_json(self) -> dict[str, Any]:
-        return {"from": self.window.first.isoformat(), "to": self.window.last.isoformat(), "by": self.by,
-                "dept": self.dept, "rows": [r.to_json() for r in self.rows], "total": self.total.to_json(),
-                "weights": self.weights.as_dict(), "generated_at": to_db(self.generated_at)}
+        return {
+            "from": self.window.first.isoformat(),
+            "to": self.window.last.isoformat(),
+            "by": self.by,
+            "dept": self.dept,
+            "rows": [r.to_json() for r in self.rows],
+            "total": self.total.to_json(),
+            "weights": self.weights.as_dict(),
+            "generated_at": to_db(self.generated_at),
+        }
 
 
 @dataclass(frozen=True)
@@ -196,8 +218,14 @@ class Trend:
 class KpiStore:
     """KPI tables, the cockpit's live picture and its trend, for one database."""
 
-    def __init__(self, db: Database, *, ref: Reference | None = None, clock: Clock = system_clock,
-                 weights: Weights = DEFAULT_WEIGHTS) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        ref: Reference | None = None,
+        clock: Clock = system_clock,
+        weights: Weights = DEFAULT_WEIGHTS,
+    ) -> None:
         self.db = db
         self.ref = ref or default_reference()
         self.clock = clock
@@ -231,26 +259,32 @@ class KpiStore:
         return key
 
     # ---- the KPI table --------------------------------------------------------------------------
-    def table(self, window: Window, by: str = "department", dept: str | None = None, *,
-              spreads: bool = True) -> KpiTable:
+    def table(
+        self, window: Window, by: str = "department", dept: str | None = None, *, spreads: bool = True
+    ) -> KpiTable:
         """KPIs of every department (assignee), town or tag for orders whose call came in during ``window``.
 
         The total is over the same orders (with ``dept``: that department's). In the department view an order
         counts for each assignee still on it, so the total's order figures are counted again, once per order.
         """
         if by not in VIEWS:
-            raise ValidationError(t("error.bad_choice", value=by, field="--by", choices=", ".join(VIEWS)),
-                                  field="by")
+            raise ValidationError(t("error.bad_choice", value=by, field="--by", choices=", ".join(VIEWS)), field="by")
         dept = self.check_dept(dept)
         now = ensure_utc(self.clock())
         with self.db.read() as conn:
             counts = self._counts(conn, window, by, dept, now)
             times = self._spreads(conn, window, by, dept) if spreads else {}
-            total_counts = (self._department_total(conn, window, dept, counts) if by == "department"
-                            else sum_counts(counts.values()))
+            total_counts = (
+                self._department_total(conn, window, dept, counts)
+                if by == "department"
+                else sum_counts(counts.values())
+            )
         total_spreads = times.pop(TOTAL_KEY, {})
-        rows = [KpiRow(key, self.name_of(by, key), c, times.get(key, {}), self.weights)
-                for key, c in counts.items() if key != TOTAL_KEY]
+        rows = [
+            KpiRow(key, self.name_of(by, key), c, times.get(key, {}), self.weights)
+            for key, c in counts.items()
+            if key != TOTAL_KEY
+        ]
         total = KpiRow(TOTAL_KEY, self.name_of(by, TOTAL_KEY), total_counts, total_spreads, self.weights)
         return KpiTable(window, by, dept, ranked(rows) if by != "overall" else rows, total, self.weights, now)
 
@@ -263,22 +297,29 @@ class KpiStore:
 
     @staticmethod
     def _key(by: str) -> str:
-        return {"department": "a.assignee", "town": "o.town", "tag": "o.tag", "overall": f"'{TOTAL_KEY}'",
-                "day": "date(o.call_at, :tz)"}[by]
+        return {
+            "department": "a.assignee",
+            "town": "o.town",
+            "tag": "o.tag",
+            "overall": f"'{TOTAL_KEY}'",
+            "day": "date(o.call_at, :tz)",
+        }[by]
 
     @staticmethod
     def _params(window: Window, now: datetime | None = None, dept: str | None = None) -> dict[str, Any]:
         offset = local(window.start).utcoffset() or timedelta(0)
-        params: dict[str, Any] = {"start": to_db(window.start), "end": to_db(window.end),
-                                  "tz": f"{int(offset.total_seconds()) // 60:+d} minutes"}
+        params: dict[str, Any] = {
+            "start": to_db(window.start),
+            "end": to_db(window.end),
+            "tz": f"{int(offset.total_seconds()) // 60:+d} minutes",
+        }
         if now is not None:
             params["now"] = to_db(now)
         if dept:
             params["dept"] = dept
         return params
 
-    def _counts(self, conn: Connection, window: Window, by: str, dept: str | None,
-                now: datetime) -> dict[str, Counts]:
+    def _counts(self, conn: Connection, window: Window, by: str, dept: str | None, now: datetime) -> dict[str, Counts]:
         mine = _MINE if dept else ""
         merged: dict[str, dict[str, Any]] = {}
         sql = _ASSIGNMENT_COUNTS.format(key=self._key(by), where=mine)
@@ -288,8 +329,9 @@ class KpiStore:
             merged.setdefault(key, {}).update(order_row)
         return {k: Counts.from_mapping(v) for k, v in sorted(merged.items())}
 
-    def _department_total(self, conn: Connection, window: Window, dept: str | None,
-                          by_dept: dict[str, Counts]) -> Counts:
+    def _department_total(
+        self, conn: Connection, window: Window, dept: str | None, by_dept: dict[str, Counts]
+    ) -> Counts:
         """The total of a department view: its assignment counts summed (each assignment has one assignee) and
         the order counts once per order (a dual order counts for two assignees in the rows)."""
         orders = self._order_counts(conn, window, "overall", dept).get(TOTAL_KEY, {})
@@ -310,13 +352,13 @@ class KpiStore:
         params = self._params(window, dept=dept)
         sql = _DURATIONS.format(key=self._key(by), where=_MINE if dept else "")
         raw = raw_sqlite(conn)  # plain tuples: no Row objects for a million rows
-        columns = list(zip(*raw.execute(sql, params).fetchall())) or [(), (), (), ()]
+        columns = list(zip(*raw.execute(sql, params).fetchall(), strict=True)) or [(), (), (), ()]
         keys = columns[0]
         values: dict[str, list[list[float]]] = {}
         every: list[list[float]] = []
         for i, column in enumerate(columns[1:]):
             per: dict[str, list[float]] = defaultdict(list)
-            for key, m in zip(keys, column):
+            for key, m in zip(keys, column, strict=True):
                 if m is not None:
                     per[key].append(m)
             for key, found in per.items():
@@ -337,8 +379,16 @@ class KpiStore:
         return {key: {name: spread(lists[i]) for i, name in enumerate(SPREADS)} for key, lists in values.items()}
 
     # ---- frequent callers and addresses ---------------------------------------------------------
-    def frequent(self, start: datetime, end: datetime, *, by: str = "phone", min_calls: int = 3,
-                 span: timedelta = timedelta(days=7), limit: int = 20) -> list[Frequent]:
+    def frequent(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        by: str = "phone",
+        min_calls: int = 3,
+        span: timedelta = timedelta(days=7),
+        limit: int = 20,
+    ) -> list[Frequent]:
         """Phones (or addresses) with ``min_calls`` or more calls within ``span`` at some time in [start, end).
 
         Most calls first, then the latest. An address is its exact text within its town. The answer is kept
@@ -353,26 +403,38 @@ class KpiStore:
         self._memo[by] = (memo, found)
         return found
 
-    def _frequent(self, conn: Connection, start: datetime, end: datetime, by: str, min_calls: int,
-                  span: timedelta, limit: int) -> list[Frequent]:
+    def _frequent(
+        self, conn: Connection, start: datetime, end: datetime, by: str, min_calls: int, span: timedelta, limit: int
+    ) -> list[Frequent]:
         key = "c.phone" if by == "phone" else "c.address"
         town = "''" if by == "phone" else "c.town"
         extra = "" if by == "phone" else "AND c.address <> ''"
-        params: dict[str, Any] = {"start": to_db(start), "end": to_db(end), "min": min_calls,
-                                  "span": span.total_seconds() / 86400, "limit": limit}
-        base = (f"SELECT {key} AS k, {town} AS tw, c.received_at AS at FROM calls c "
-                f"WHERE c.received_at >= :start AND c.received_at < :end {extra}")
+        params: dict[str, Any] = {
+            "start": to_db(start),
+            "end": to_db(end),
+            "min": min_calls,
+            "span": span.total_seconds() / 86400,
+            "limit": limit,
+        }
+        base = (
+            f"SELECT {key} AS k, {town} AS tw, c.received_at AS at FROM calls c "
+            f"WHERE c.received_at >= :start AND c.received_at < :end {extra}"
+        )
         if end - start <= span:  # the whole window is one span: a plain count
-            sql = (f"SELECT k, tw, count(*) AS calls, min(at) AS first_at, max(at) AS last_at FROM ({base}) "
-                   "GROUP BY k, tw HAVING count(*) >= :min ORDER BY calls DESC, last_at DESC, k LIMIT :limit")
+            sql = (
+                f"SELECT k, tw, count(*) AS calls, min(at) AS first_at, max(at) AS last_at FROM ({base}) "
+                "GROUP BY k, tw HAVING count(*) >= :min ORDER BY calls DESC, last_at DESC, k LIMIT :limit"
+            )
         else:
-            sql = (f"WITH w AS ({base}), "
-                   "x AS (SELECT k, tw, count(*) OVER (PARTITION BY k, tw ORDER BY julianday(at) "
-                   "RANGE BETWEEN :span PRECEDING AND CURRENT ROW) AS n FROM w), "
-                   "hot AS (SELECT k, tw FROM x GROUP BY k, tw HAVING max(n) >= :min) "
-                   "SELECT w.k AS k, w.tw AS tw, count(*) AS calls, min(w.at) AS first_at, max(w.at) AS last_at "
-                   "FROM w JOIN hot ON hot.k = w.k AND hot.tw = w.tw GROUP BY w.k, w.tw "
-                   "ORDER BY calls DESC, last_at DESC, w.k LIMIT :limit")
+            sql = (
+                f"WITH w AS ({base}), "
+                "x AS (SELECT k, tw, count(*) OVER (PARTITION BY k, tw ORDER BY julianday(at) "
+                "RANGE BETWEEN :span PRECEDING AND CURRENT ROW) AS n FROM w), "
+                "hot AS (SELECT k, tw FROM x GROUP BY k, tw HAVING max(n) >= :min) "
+                "SELECT w.k AS k, w.tw AS tw, count(*) AS calls, min(w.at) AS first_at, max(w.at) AS last_at "
+                "FROM w JOIN hot ON hot.k = w.k AND hot.tw = w.tw GROUP BY w.k, w.tw "
+                "ORDER BY calls DESC, last_at DESC, w.k LIMIT :limit"
+            )
         hot = conn.exec_driver_sql(sql, params).all()
         if not hot:
             return []
@@ -382,7 +444,8 @@ class KpiStore:
             f"SELECT {key} AS k, c.town AS tw, o.tag FROM calls c LEFT JOIN orders o ON o.id = c.order_id "
             f"WHERE {key} IN ({marks}) AND c.received_at >= :start AND c.received_at < :end {extra} "
             "ORDER BY c.received_at DESC",
-            {**params, **{f"k{i}": k for i, k in enumerate(keys)}}).all()
+            {**params, **{f"k{i}": k for i, k in enumerate(keys)}},
+        ).all()
         tags: dict[tuple[str, str], list[str]] = {}
         towns: dict[str, str] = {}
         for r in detail:
@@ -390,8 +453,17 @@ class KpiStore:
             seen = tags.setdefault((r.k, r.tw if by != "phone" else ""), [])
             if r.tag and r.tag not in seen:
                 seen.append(r.tag)
-        return [Frequent(r.k, r.tw or towns.get(r.k, ""), int(r.calls), from_db(r.first_at), from_db(r.last_at),
-                         tuple(tags.get((r.k, r.tw), [])[:3])) for r in hot]
+        return [
+            Frequent(
+                r.k,
+                r.tw or towns.get(r.k, ""),
+                int(r.calls),
+                from_db(r.first_at),
+                from_db(r.last_at),
+                tuple(tags.get((r.k, r.tw), [])[:3]),
+            )
+            for r in hot
+        ]
 
     # ---- the cockpit ----------------------------------------------------------------------------
     def live(self, *, callers: int = 20) -> Live:
@@ -401,16 +473,22 @@ class KpiStore:
         day = to_db(today.start)
         p = {"now": to_db(now), "day": day}
         with self.db.read() as conn:
+
             def one(sql: str) -> int:
                 return int(conn.exec_driver_sql(sql, p).scalar() or 0)
 
-            status: dict[str, int] = dict(conn.exec_driver_sql(
-                f"SELECT status, count(*) FROM orders WHERE status IN {_WORKING} OR status IN ('fed_back', 'visited') "
-                "GROUP BY status").all())
+            status: dict[str, int] = dict(
+                conn.exec_driver_sql(
+                    f"SELECT status, count(*) FROM orders WHERE status IN {_WORKING} OR status IN ('fed_back', 'visited') "
+                    "GROUP BY status"
+                ).all()
+            )
             counts = Today(
                 calls=one("SELECT count(*) FROM calls WHERE received_at >= :day AND received_at <= :now"),
                 orders=one("SELECT count(*) FROM orders WHERE call_at >= :day AND call_at <= :now"),
-                dispatched=one("SELECT count(*) FROM assignments WHERE dispatched_at >= :day AND dispatched_at <= :now"),
+                dispatched=one(
+                    "SELECT count(*) FROM assignments WHERE dispatched_at >= :day AND dispatched_at <= :now"
+                ),
                 closed=one("SELECT count(*) FROM orders WHERE closed_at >= :day AND closed_at <= :now"),
                 awaiting_sign=status.get("dispatched", 0),
                 awaiting_feedback=status.get("signed", 0) + status.get("arrived", 0),
@@ -418,19 +496,28 @@ class KpiStore:
                 overdue=one("SELECT count(*) FROM orders WHERE next_due < :now"),
                 returned=status.get("returned", 0),
             )
-            open_rows = conn.exec_driver_sql(
-                f"SELECT a.assignee AS code, sum(a.status = 'dispatched') AS awaiting, "
-                f"sum({_ASSIGNMENT_OVERDUE}) AS overdue, count(*) AS open, "
-                "sum(a.ext_status = 'pending') AS ext, sum(o.reopen_count > 0 AND a.role = 'primary') AS rework "
-                "FROM orders o JOIN assignments a ON a.order_id = o.id AND a.active = 1 "
-                f"WHERE o.status IN {_WORKING} GROUP BY a.assignee", p).mappings().all()
+            open_rows = (
+                conn.exec_driver_sql(
+                    f"SELECT a.assignee AS code, sum(a.status = 'dispatched') AS awaiting, "
+                    f"sum({_ASSIGNMENT_OVERDUE}) AS overdue, count(*) AS open, "
+                    "sum(a.ext_status = 'pending') AS ext, sum(o.reopen_count > 0 AND a.role = 'primary') AS rework "
+                    "FROM orders o JOIN assignments a ON a.order_id = o.id AND a.active = 1 "
+                    f"WHERE o.status IN {_WORKING} GROUP BY a.assignee",
+                    p,
+                )
+                .mappings()
+                .all()
+            )
             feedback = FeedbackStatus(
                 awaiting_visit=status.get("fed_back", 0),
                 awaiting_close=status.get("visited", 0),
-                feedback_overdue=one("SELECT count(*) FROM orders WHERE next_due < :now AND next_due_kind = 'feedback'"),
+                feedback_overdue=one(
+                    "SELECT count(*) FROM orders WHERE next_due < :now AND next_due_kind = 'feedback'"
+                ),
                 extension_pending=sum(int(r["ext"] or 0) for r in open_rows),
-                returns_to_judge=one("SELECT count(*) FROM assignments WHERE status = 'returned' "
-                                     "AND return_justified IS NULL"),
+                returns_to_judge=one(
+                    "SELECT count(*) FROM assignments WHERE status = 'returned' AND return_justified IS NULL"
+                ),
                 reworking=sum(int(r["rework"] or 0) for r in open_rows),
             )
             signed = self._counts(conn, today, "department", None, now)
@@ -438,15 +525,27 @@ class KpiStore:
         loads: dict[str, DeptLoad] = {}
         for r in open_rows:
             c = signed.get(r["code"], Counts())
-            loads[r["code"]] = DeptLoad(r["code"], int(r["awaiting"] or 0), int(r["overdue"] or 0), int(r["open"]),
-                                        c.signed_on_time, c.sign_base)
+            loads[r["code"]] = DeptLoad(
+                r["code"],
+                int(r["awaiting"] or 0),
+                int(r["overdue"] or 0),
+                int(r["open"]),
+                c.signed_on_time,
+                c.sign_base,
+            )
         for code, c in signed.items():
             if code not in loads and c.dispatched:
                 loads[code] = DeptLoad(code, 0, 0, 0, c.signed_on_time, c.sign_base)
         since = now - timedelta(days=7)
-        return Live(now, counts, feedback, list(loads.values()),
-                    self.frequent(since, now, by="phone", limit=callers),
-                    self.frequent(since, now, by="address", limit=callers), today_counts)
+        return Live(
+            now,
+            counts,
+            feedback,
+            list(loads.values()),
+            self.frequent(since, now, by="phone", limit=callers),
+            self.frequent(since, now, by="address", limit=callers),
+            today_counts,
+        )
 
     def trend(self, days: int = 60) -> Trend:
         """Per-day counts for the ``days`` days before today, and each assignee's 30-day score and rank."""

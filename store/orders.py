@@ -14,14 +14,35 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from fengqiao.models import roles
-from fengqiao.models.clock import (Clock, check_not_too_early, ensure_utc, fmt_local, from_db, from_db_opt, local_day,
-                                   system_clock, to_db)
+from fengqiao.models.clock import (
+    Clock,
+    check_not_too_early,
+    ensure_utc,
+    fmt_local,
+    from_db,
+    from_db_opt,
+    local_day,
+    system_clock,
+    to_db,
+)
 from fengqiao.models.errors import NotFound, ValidationError
 from fengqiao.models.events import new_id
 from fengqiao.models.i18n import t
 from fengqiao.models.intake import IntakeForm, validate_intake
-from fengqiao.models.machine import (ASSIGNMENT_ACTIONS, Action, CallInfo, Event, Intent, OrderState, build,
-                            dispatch_payload, legal_actions, link_event, pick_assignment, apply)
+from fengqiao.models.machine import (
+    ASSIGNMENT_ACTIONS,
+    Action,
+    CallInfo,
+    Event,
+    Intent,
+    OrderState,
+    apply,
+    build,
+    dispatch_payload,
+    legal_actions,
+    link_event,
+    pick_assignment,
+)
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk
 from fengqiao.models.routing import Route, route
@@ -85,7 +106,9 @@ def next_order_no(conn: Connection, prefix: str, at: datetime) -> str:
     day = local_day(at)
     row = conn.exec_driver_sql(
         "INSERT INTO order_counters (prefix, day, last) VALUES (?, ?, 1) "
-        "ON CONFLICT (prefix, day) DO UPDATE SET last = last + 1 RETURNING last", (prefix, day)).first()
+        "ON CONFLICT (prefix, day) DO UPDATE SET last = last + 1 RETURNING last",
+        (prefix, day),
+    ).first()
     assert row is not None
     return f"{prefix}-{day}-{int(row[0]):04d}"
 
@@ -94,7 +117,9 @@ def find_repeat(conn: Connection, phone: str, at: datetime) -> Repeat | None:
     """The latest order from ``phone`` whose call came in during the 72 hours before ``at``."""
     row = conn.exec_driver_sql(
         "SELECT id, order_no, status, tag, call_at FROM orders WHERE phone = ? AND call_at >= ? AND call_at <= ? "
-        "ORDER BY call_at DESC LIMIT 1", (phone, to_db(at - REPEAT_WINDOW), to_db(at))).first()
+        "ORDER BY call_at DESC LIMIT 1",
+        (phone, to_db(at - REPEAT_WINDOW), to_db(at)),
+    ).first()
     if row is None:
         return None
     open_ = row.status not in ("closed", "cancelled")
@@ -104,8 +129,9 @@ def find_repeat(conn: Connection, phone: str, at: datetime) -> Repeat | None:
 class OrderStore:
     """Orders as one desk sees them: commands checked against the state machine and the desk's role."""
 
-    def __init__(self, db: Database, *, ref: Reference | None = None, desk: Desk | None = None,
-                 clock: Clock = system_clock) -> None:
+    def __init__(
+        self, db: Database, *, ref: Reference | None = None, desk: Desk | None = None, clock: Clock = system_clock
+    ) -> None:
         self.db = db
         self.ref = ref or default_reference()
         self.desk = desk or Desk()
@@ -125,8 +151,9 @@ class OrderStore:
         if when > now + FUTURE_TOLERANCE:
             raise ValidationError(t("error.at_future", at=fmt_local(when), now=fmt_local(now)), field="at")
         if floor is not None and when < floor:
-            raise ValidationError(t("error.at_before_previous", at=fmt_local(when), previous=fmt_local(floor)),
-                                  field="at")
+            raise ValidationError(
+                t("error.at_before_previous", at=fmt_local(when), previous=fmt_local(floor)), field="at"
+            )
         return when, now
 
     # ---- commands ------------------------------------------------------------------------------
@@ -134,9 +161,17 @@ class OrderStore:
         """Where an order would go, without writing anything."""
         return route(self.ref, tag, town, mode=mode, override_dept=override_dept)
 
-    def dispatch(self, form: IntakeForm, tag: str, *, mode: str | None = None, override_dept: str | None = None,
-                 override_reason: str | None = None, at: datetime | None = None,
-                 received_at: datetime | None = None) -> OrderState:
+    def dispatch(
+        self,
+        form: IntakeForm,
+        tag: str,
+        *,
+        mode: str | None = None,
+        override_dept: str | None = None,
+        override_reason: str | None = None,
+        at: datetime | None = None,
+        received_at: datetime | None = None,
+    ) -> OrderState:
         """Record the call and send the order: call, order, assignments and event in one transaction."""
         clean = validate_intake(self.ref, form)
         roles.check_dispatch(self.desk, clean.town, self.ref)
@@ -148,17 +183,33 @@ class OrderStore:
         call_time = ensure_utc(received_at) if received_at is not None else when
         if call_time > when:
             call_time = when
-        call = CallInfo(new_id(), clean.phone, clean.name, clean.town, clean.address, clean.description, call_time,
-                        self.desk.name)
+        call = CallInfo(
+            new_id(), clean.phone, clean.name, clean.town, clean.address, clean.description, call_time, self.desk.name
+        )
         with self.db.write() as conn:
             repeat = find_repeat(conn, clean.phone, call_time)
             order_no = next_order_no(conn, self.desk.prefix, when)
             order_id = new_id()
-            payload = dispatch_payload(self.ref, order_no=order_no, route=plan, call=call, at=when,
-                                       assignment_ids=[new_id() for _ in plan.assignees],
-                                       override_reason=reason or None, repeat_of=repeat.order_id if repeat else None)
-            ev = Event(id=new_id(), order_id=order_id, kind=str(Action.DISPATCH), event_at=when, recorded_at=now,
-                       desk=self.desk.name, actor=self.desk.actor, payload=payload)
+            payload = dispatch_payload(
+                self.ref,
+                order_no=order_no,
+                route=plan,
+                call=call,
+                at=when,
+                assignment_ids=[new_id() for _ in plan.assignees],
+                override_reason=reason or None,
+                repeat_of=repeat.order_id if repeat else None,
+            )
+            ev = Event(
+                id=new_id(),
+                order_id=order_id,
+                kind=str(Action.DISPATCH),
+                event_at=when,
+                recorded_at=now,
+                desk=self.desk.name,
+                actor=self.desk.actor,
+                payload=payload,
+            )
             state = apply(None, ev)
             insert_call(conn, call, None, repeat_of=repeat.order_id if repeat else None)
             save_order(conn, state)
@@ -182,16 +233,25 @@ class OrderStore:
             when, now = self._when(at, floor=state.updated_at)
             if target is not None and intent.assignee is None:
                 intent = replace(intent, assignee=target.assignee)
-            ev = build(self.ref, state, intent, event_id=new_id(), at=when, desk=self.desk.name,
-                       actor=self.desk.actor, recorded_at=now,
-                       new_assignment_id=new_id() if action == Action.REASSIGN else None)
+            ev = build(
+                self.ref,
+                state,
+                intent,
+                event_id=new_id(),
+                at=when,
+                desk=self.desk.name,
+                actor=self.desk.actor,
+                recorded_at=now,
+                new_assignment_id=new_id() if action == Action.REASSIGN else None,
+            )
             apply(state, ev)
             save_order(conn, state)
             append_events(conn, self.desk.name, [ev])
         return state
 
-    def link(self, order_no: str, form: IntakeForm, *, at: datetime | None = None,
-             received_at: datetime | None = None) -> OrderState:
+    def link(
+        self, order_no: str, form: IntakeForm, *, at: datetime | None = None, received_at: datetime | None = None
+    ) -> OrderState:
         """Keep a repeat call on an open order's timeline instead of opening a duplicate order."""
         clean = validate_intake(self.ref, form)
         with self.db.write() as conn:
@@ -199,10 +259,19 @@ class OrderStore:
             roles.check(self.desk, self.ref, state, Action.LINK)
             when, now = self._when(at)
             call_time = min(ensure_utc(received_at), when) if received_at is not None else when
-            call = CallInfo(new_id(), clean.phone, clean.name, clean.town, clean.address, clean.description,
-                            call_time, self.desk.name)
-            ev = link_event(state, call, event_id=new_id(), at=when, desk=self.desk.name, actor=self.desk.actor,
-                            recorded_at=now)
+            call = CallInfo(
+                new_id(),
+                clean.phone,
+                clean.name,
+                clean.town,
+                clean.address,
+                clean.description,
+                call_time,
+                self.desk.name,
+            )
+            ev = link_event(
+                state, call, event_id=new_id(), at=when, desk=self.desk.name, actor=self.desk.actor, recorded_at=now
+            )
             apply(state, ev)
             insert_call(conn, call, state.id, linked=True, repeat_of=state.id)
             save_order(conn, state)
@@ -259,8 +328,9 @@ class OrderStore:
                 out.append((action, target))
         return out
 
-    def recent_calls(self, phone: str | None = None, address: str | None = None, *, days: int = 30,
-                     limit: int = 20) -> list[CallSummary]:
+    def recent_calls(
+        self, phone: str | None = None, address: str | None = None, *, days: int = 30, limit: int = 20
+    ) -> list[CallSummary]:
         """Calls of the last ``days`` from this phone or at this address, newest first, with their orders' states."""
         since = to_db(self.clock() - timedelta(days=days))
         clauses, params = [], []
@@ -275,18 +345,39 @@ class OrderStore:
         sql = (
             "SELECT c.id, c.received_at, c.phone, c.address, c.description, c.linked, o.order_no, o.status, o.tag "
             f"FROM calls c LEFT JOIN orders o ON o.id = c.order_id WHERE c.id IN ({' UNION '.join(clauses)}) "
-            "ORDER BY c.received_at DESC LIMIT ?")
+            "ORDER BY c.received_at DESC LIMIT ?"
+        )
         with self.db.read() as conn:
             rows = conn.exec_driver_sql(sql, (*params, limit)).all()
-        return [CallSummary(r.id, from_db(r.received_at), r.phone, r.address, r.description, bool(r.linked),
-                            r.order_no, r.status, r.tag, r.phone == phone) for r in rows]
+        return [
+            CallSummary(
+                r.id,
+                from_db(r.received_at),
+                r.phone,
+                r.address,
+                r.description,
+                bool(r.linked),
+                r.order_no,
+                r.status,
+                r.tag,
+                r.phone == phone,
+            )
+            for r in rows
+        ]
 
     def repeat_for(self, phone: str, at: datetime | None = None) -> Repeat | None:
         with self.db.read() as conn:
             return find_repeat(conn, phone, at or self.clock())
 
-    def list_orders(self, *, status: Sequence[str] | None = None, dept: str | None = None, overdue: bool = False,
-                    limit: int = 50, open_only: bool = False) -> list[OrderRow]:
+    def list_orders(
+        self,
+        *,
+        status: Sequence[str] | None = None,
+        dept: str | None = None,
+        overdue: bool = False,
+        limit: int = 50,
+        open_only: bool = False,
+    ) -> list[OrderRow]:
         """A simple filtered list for the CLI (the board pages with its own queries)."""
         where, params = [], []
         if status:
@@ -296,7 +387,9 @@ class OrderStore:
             where.append("o.status NOT IN ('closed', 'cancelled')")
         if dept:
             code = dept.strip().upper()
-            where.append("EXISTS (SELECT 1 FROM assignments a WHERE a.order_id = o.id AND (a.assignee = ? OR a.dept = ?))")
+            where.append(
+                "EXISTS (SELECT 1 FROM assignments a WHERE a.order_id = o.id AND (a.assignee = ? OR a.dept = ?))"
+            )
             params += [code, code]
         seen, seen_params = visibility_sql(self.desk, self.ref)
         if seen:
@@ -305,14 +398,30 @@ class OrderStore:
         if overdue:
             where.append("o.next_due IS NOT NULL AND o.next_due < ?")
             params.append(to_db(self.clock()))
-        sql = ("SELECT o.order_no, o.status, o.tag, o.town, o.mode, o.primary_assignee, o.police_assignee, o.call_at, "
-               "o.next_due, o.next_due_kind, o.phone FROM orders o"
-               + (f" WHERE {' AND '.join(where)}" if where else "")
-               + " ORDER BY o.call_at DESC LIMIT ?")
+        sql = (
+            "SELECT o.order_no, o.status, o.tag, o.town, o.mode, o.primary_assignee, o.police_assignee, o.call_at, "
+            "o.next_due, o.next_due_kind, o.phone FROM orders o"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY o.call_at DESC LIMIT ?"
+        )
         with self.db.read() as conn:
             rows = conn.exec_driver_sql(sql, (*params, limit)).all()
-        return [OrderRow(r.order_no, r.status, r.tag, r.town, r.mode, r.primary_assignee, r.police_assignee,
-                         from_db(r.call_at), from_db_opt(r.next_due), r.next_due_kind, r.phone) for r in rows]
+        return [
+            OrderRow(
+                r.order_no,
+                r.status,
+                r.tag,
+                r.town,
+                r.mode,
+                r.primary_assignee,
+                r.police_assignee,
+                from_db(r.call_at),
+                from_db_opt(r.next_due),
+                r.next_due_kind,
+                r.phone,
+            )
+            for r in rows
+        ]
 
     def counts(self) -> dict[str, Any]:
         with self.db.read() as conn:

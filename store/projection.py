@@ -18,20 +18,83 @@ from fengqiao.models.events import GENESIS, STORED_COLUMNS, seal
 from fengqiao.models.machine import CallInfo, Event, OrderState, replay
 
 ORDER_COLUMNS = (
-    "id", "order_no", "call_id", "tag", "category", "town", "mode", "onsite", "status", "desk", "phone", "call_at",
-    "created_at", "updated_at", "primary_assignee", "police_assignee", "one_team", "override_dept",
-    "override_reason", "repeat_of", "next_due", "next_due_kind", "next_due_start", "first_overdue_at", "result",
-    "fed_back_at", "satisfaction", "visited_at", "closed_at", "cancelled_at", "cancel_reason", "reopen_count",
-    "escalations", "linked_calls",
+    "id",
+    "order_no",
+    "call_id",
+    "tag",
+    "category",
+    "town",
+    "mode",
+    "onsite",
+    "status",
+    "desk",
+    "phone",
+    "call_at",
+    "created_at",
+    "updated_at",
+    "primary_assignee",
+    "police_assignee",
+    "one_team",
+    "override_dept",
+    "override_reason",
+    "repeat_of",
+    "next_due",
+    "next_due_kind",
+    "next_due_start",
+    "first_overdue_at",
+    "result",
+    "fed_back_at",
+    "satisfaction",
+    "visited_at",
+    "closed_at",
+    "cancelled_at",
+    "cancel_reason",
+    "reopen_count",
+    "escalations",
+    "linked_calls",
 )
 ASSIGNMENT_COLUMNS = (
-    "id", "order_id", "seq", "role", "assignee", "dept", "town", "onsite", "status", "active", "dispatched_at",
-    "sign_due", "arrive_due", "feedback_due", "feedback_due_original", "signed_at", "arrived_at", "fed_back_at",
-    "returned_at", "result", "feedback_text", "return_reason", "return_justified", "ext_status", "ext_hours",
-    "ext_reason", "first_overdue_at",
+    "id",
+    "order_id",
+    "seq",
+    "role",
+    "assignee",
+    "dept",
+    "town",
+    "onsite",
+    "status",
+    "active",
+    "dispatched_at",
+    "sign_due",
+    "arrive_due",
+    "feedback_due",
+    "feedback_due_original",
+    "signed_at",
+    "arrived_at",
+    "fed_back_at",
+    "returned_at",
+    "result",
+    "feedback_text",
+    "return_reason",
+    "return_justified",
+    "ext_status",
+    "ext_hours",
+    "ext_reason",
+    "first_overdue_at",
 )
-CALL_COLUMNS = ("id", "phone", "name", "town", "address", "description", "received_at", "desk", "order_id",
-                "linked", "repeat_of")
+CALL_COLUMNS = (
+    "id",
+    "phone",
+    "name",
+    "town",
+    "address",
+    "description",
+    "received_at",
+    "desk",
+    "order_id",
+    "linked",
+    "repeat_of",
+)
 EVENT_COLUMNS = STORED_COLUMNS
 
 
@@ -45,8 +108,10 @@ def _upsert_sql(table: str, columns: Sequence[str], key: str = "id") -> str:
 UPSERT_ORDER = _upsert_sql("orders", ORDER_COLUMNS)
 UPSERT_ASSIGNMENT = _upsert_sql("assignments", ASSIGNMENT_COLUMNS)
 INSERT_CALL = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' for _ in CALL_COLUMNS)})"
-UPSERT_HEAD = ("INSERT INTO desk_heads (desk, seq, hash) VALUES (?, ?, ?) "
-               "ON CONFLICT (desk) DO UPDATE SET seq = excluded.seq, hash = excluded.hash")
+UPSERT_HEAD = (
+    "INSERT INTO desk_heads (desk, seq, hash) VALUES (?, ?, ?) "
+    "ON CONFLICT (desk) DO UPDATE SET seq = excluded.seq, hash = excluded.hash"
+)
 INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
 
 
@@ -54,33 +119,94 @@ def order_tuple(o: OrderState) -> tuple[Any, ...]:
     nxt = o.next_deadline()
     police = o.police
     return (
-        o.id, o.order_no, o.call.id, o.tag, o.category, o.town, o.mode, int(o.onsite), str(o.status), o.desk,
-        o.call.phone, to_db(o.call.received_at), to_db(o.created_at), to_db(o.updated_at or o.created_at),
-        o.primary.assignee, police.assignee if police else None, int(o.one_team), o.override_dept,
-        o.override_reason, o.repeat_of, to_db_opt(nxt[1]) if nxt else None, nxt[0] if nxt else None,
-        to_db_opt(nxt[2]) if nxt else None, to_db_opt(o.first_overdue_at), o.result, to_db_opt(o.fed_back_at),
-        o.satisfaction, to_db_opt(o.visited_at), to_db_opt(o.closed_at), to_db_opt(o.cancelled_at),
-        o.cancel_reason, o.reopen_count, o.escalations, len(o.linked_calls),
+        o.id,
+        o.order_no,
+        o.call.id,
+        o.tag,
+        o.category,
+        o.town,
+        o.mode,
+        int(o.onsite),
+        str(o.status),
+        o.desk,
+        o.call.phone,
+        to_db(o.call.received_at),
+        to_db(o.created_at),
+        to_db(o.updated_at or o.created_at),
+        o.primary.assignee,
+        police.assignee if police else None,
+        int(o.one_team),
+        o.override_dept,
+        o.override_reason,
+        o.repeat_of,
+        to_db_opt(nxt[1]) if nxt else None,
+        nxt[0] if nxt else None,
+        to_db_opt(nxt[2]) if nxt else None,
+        to_db_opt(o.first_overdue_at),
+        o.result,
+        to_db_opt(o.fed_back_at),
+        o.satisfaction,
+        to_db_opt(o.visited_at),
+        to_db_opt(o.closed_at),
+        to_db_opt(o.cancelled_at),
+        o.cancel_reason,
+        o.reopen_count,
+        o.escalations,
+        len(o.linked_calls),
     )
 
 
 def assignment_tuples(o: OrderState) -> list[tuple[Any, ...]]:
     rows = []
     for a in o.assignments:
-        rows.append((
-            a.id, o.id, a.seq, a.role, a.assignee, a.dept, a.town, int(a.onsite), a.status, int(a.active),
-            to_db(a.dispatched_at), to_db(a.sign_due), to_db_opt(a.arrive_due), to_db(a.feedback_due),
-            to_db(a.feedback_due_original), to_db_opt(a.signed_at), to_db_opt(a.arrived_at), to_db_opt(a.fed_back_at),
-            to_db_opt(a.returned_at), a.result, a.feedback_text, a.return_reason,
-            None if a.return_justified is None else int(a.return_justified), a.ext_status, a.ext_hours, a.ext_reason,
-            to_db_opt(a.first_overdue_at),
-        ))
+        rows.append(
+            (
+                a.id,
+                o.id,
+                a.seq,
+                a.role,
+                a.assignee,
+                a.dept,
+                a.town,
+                int(a.onsite),
+                a.status,
+                int(a.active),
+                to_db(a.dispatched_at),
+                to_db(a.sign_due),
+                to_db_opt(a.arrive_due),
+                to_db(a.feedback_due),
+                to_db(a.feedback_due_original),
+                to_db_opt(a.signed_at),
+                to_db_opt(a.arrived_at),
+                to_db_opt(a.fed_back_at),
+                to_db_opt(a.returned_at),
+                a.result,
+                a.feedback_text,
+                a.return_reason,
+                None if a.return_justified is None else int(a.return_justified),
+                a.ext_status,
+                a.ext_hours,
+                a.ext_reason,
+                to_db_opt(a.first_overdue_at),
+            )
+        )
     return rows
 
 
 def call_tuple(call: CallInfo, order_id: str | None, *, linked: bool, repeat_of: str | None) -> tuple[Any, ...]:
-    return (call.id, call.phone, call.name, call.town, call.address, call.description, to_db(call.received_at),
-            call.desk, order_id, int(linked), repeat_of)
+    return (
+        call.id,
+        call.phone,
+        call.name,
+        call.town,
+        call.address,
+        call.description,
+        to_db(call.received_at),
+        call.desk,
+        order_id,
+        int(linked),
+        repeat_of,
+    )
 
 
 def save_order(conn: Connection, o: OrderState) -> None:
@@ -88,8 +214,9 @@ def save_order(conn: Connection, o: OrderState) -> None:
     conn.exec_driver_sql(UPSERT_ASSIGNMENT, assignment_tuples(o))
 
 
-def insert_call(conn: Connection, call: CallInfo, order_id: str | None, *, linked: bool = False,
-                repeat_of: str | None = None) -> None:
+def insert_call(
+    conn: Connection, call: CallInfo, order_id: str | None, *, linked: bool = False, repeat_of: str | None = None
+) -> None:
     conn.exec_driver_sql(INSERT_CALL, call_tuple(call, order_id, linked=linked, repeat_of=repeat_of))
 
 
@@ -131,10 +258,20 @@ def append_events(conn: Connection, desk: str, events: Iterable[Event]) -> list[
 
 
 def row_to_event(row: Any) -> Event:
-    return Event(id=row.id, order_id=row.order_id, kind=row.kind, event_at=read_time(row.event_at),
-                 recorded_at=read_time(row.recorded_at), desk=row.desk, actor=row.actor,
-                 assignment_id=row.assignment_id, payload=read_payload(row.payload), desk_seq=row.desk_seq,
-                 prev_hash=row.prev_hash, hash=row.hash)
+    return Event(
+        id=row.id,
+        order_id=row.order_id,
+        kind=row.kind,
+        event_at=read_time(row.event_at),
+        recorded_at=read_time(row.recorded_at),
+        desk=row.desk,
+        actor=row.actor,
+        assignment_id=row.assignment_id,
+        payload=read_payload(row.payload),
+        desk_seq=row.desk_seq,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
 
 
 UNREADABLE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
@@ -157,16 +294,20 @@ def read_time(text: Any) -> datetime:
         return UNREADABLE_TIME
 
 
-EVENT_SELECT = ("SELECT e.id, e.order_id, e.assignment_id, e.kind, e.actor, e.desk, e.desk_seq, e.event_at, "
-                "e.recorded_at, e.payload, e.prev_hash, e.hash FROM events e")
+EVENT_SELECT = (
+    "SELECT e.id, e.order_id, e.assignment_id, e.kind, e.actor, e.desk, e.desk_seq, e.event_at, "
+    "e.recorded_at, e.payload, e.prev_hash, e.hash FROM events e"
+)
 
 
 def has_sync_table(conn: Connection) -> bool:
     """Whether the schema has ``event_state`` (version 2+). Remembered per connection once true."""
     if conn.info.get("fq_event_state"):
         return True
-    found = conn.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event_state'").first() is not None
+    found = (
+        conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event_state'").first()
+        is not None
+    )
     if found:
         conn.info["fq_event_state"] = True
     return found
@@ -189,9 +330,11 @@ def load_events_of(conn: Connection, order_ids: Sequence[str]) -> dict[str, list
     if not has_sync_table(conn):  # a first-schema file not yet migrated
         sql = f"{EVENT_SELECT} WHERE e.order_id IN ({marks}) ORDER BY e.seq"
     else:
-        sql = (f"{EVENT_SELECT} LEFT JOIN event_state s ON s.event_id = e.id "
-               f"WHERE e.order_id IN ({marks}) AND (s.status IS NULL OR s.status NOT IN ('refused', 'quarantined')) "
-               "ORDER BY s.server_seq IS NULL, s.server_seq, e.seq")
+        sql = (
+            f"{EVENT_SELECT} LEFT JOIN event_state s ON s.event_id = e.id "
+            f"WHERE e.order_id IN ({marks}) AND (s.status IS NULL OR s.status NOT IN ('refused', 'quarantined')) "
+            "ORDER BY s.server_seq IS NULL, s.server_seq, e.seq"
+        )
     out: dict[str, list[Event]] = {}
     for r in conn.exec_driver_sql(sql, tuple(order_ids)):
         out.setdefault(r.order_id, []).append(row_to_event(r))

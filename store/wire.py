@@ -52,14 +52,36 @@ class WireEvent(BaseModel):
     hash: str = Field(min_length=64, max_length=64)
 
     def computed_hash(self) -> str:
-        return hash_fields(id=self.id, order_id=self.order_id, assignment_id=self.assignment_id, kind=self.kind,
-                           actor=self.actor, desk=self.desk, desk_seq=self.desk_seq, event_at=self.event_at,
-                           recorded_at=self.recorded_at, payload=self.payload, prev_hash=self.prev_hash)
+        return hash_fields(
+            id=self.id,
+            order_id=self.order_id,
+            assignment_id=self.assignment_id,
+            kind=self.kind,
+            actor=self.actor,
+            desk=self.desk,
+            desk_seq=self.desk_seq,
+            event_at=self.event_at,
+            recorded_at=self.recorded_at,
+            payload=self.payload,
+            prev_hash=self.prev_hash,
+        )
 
     def row(self) -> tuple[Any, ...]:
         """The values in ``models.events.STORED_COLUMNS`` order."""
-        return (self.id, self.order_id, self.assignment_id, self.kind, self.actor, self.desk, self.desk_seq,
-                self.event_at, self.recorded_at, self.payload, self.prev_hash, self.hash)
+        return (
+            self.id,
+            self.order_id,
+            self.assignment_id,
+            self.kind,
+            self.actor,
+            self.desk,
+            self.desk_seq,
+            self.event_at,
+            self.recorded_at,
+            self.payload,
+            self.prev_hash,
+            self.hash,
+        )
 
 
 class ServerEvent(WireEvent):
@@ -112,6 +134,17 @@ class PullResponse(BaseModel):
 
 def wire_from_row(row: Any) -> WireEvent:
     """A stored ``events`` row (any object with the column attributes) as a wire event."""
-    return WireEvent(id=row.id, order_id=row.order_id, assignment_id=row.assignment_id, kind=row.kind,
-                     actor=row.actor, desk=row.desk, desk_seq=row.desk_seq, event_at=row.event_at,
-                     recorded_at=row.recorded_at, payload=row.payload, prev_hash=row.prev_hash, hash=row.hash)
+    return WireEvent(
+        id=row.id,
+        order_id=row.order_id,
+        assignment_id=row.assignment_id,
+        kind=row.kind,
+        actor=row.actor,
+        desk=row.desk,
+        desk_seq=row.desk_seq,
+        event_at=row.event_at,
+        recorded_at=row.recorded_at,
+        payload=row.payload,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )

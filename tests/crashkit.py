@@ -95,8 +95,17 @@ class Stats:
 
 
 class Harness:
-    def __init__(self, db_path: Path, work: Path, *, seed: int = 7, parallel: int = 2, exec_every: int = 10,
-                 fork_delay: float = 0.12, exec_delay: float = 1.2) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        work: Path,
+        *,
+        seed: int = 7,
+        parallel: int = 2,
+        exec_every: int = 10,
+        fork_delay: float = 0.12,
+        exec_delay: float = 1.2,
+    ) -> None:
         self.db_path = db_path
         self.work = work
         self.rng = random.Random(seed)
@@ -119,13 +128,16 @@ class Harness:
         now = time.monotonic()
         if n == 0 or (self.exec_every and n % self.exec_every == 0):
             env = {**os.environ, "FENGQIAO_CONFIG": str(self.work / "no-config.toml")}
-            proc = subprocess.Popen([*TORTURE, "--db", str(self.db_path), "--seed", str(seed),
-                                     "--desk", desk], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                                    cwd=ROOT)
+            proc = subprocess.Popen(
+                [*TORTURE, "--db", str(self.db_path), "--seed", str(seed), "--desk", desk],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                cwd=ROOT,
+            )
             return Victim("exec", now, now + self.rng.uniform(0, self.exec_delay), proc)
         ack_path = self.work / f"acks-{n}.txt"
-        proc = self._ctx.Process(target=_fork_victim, args=(str(self.db_path), desk, seed, str(ack_path)),
-                                 daemon=True)
+        proc = self._ctx.Process(target=_fork_victim, args=(str(self.db_path), desk, seed, str(ack_path)), daemon=True)
         proc.start()
         return Victim("fork", now, now + self.rng.uniform(0, self.fork_delay), proc, ack_path)
 
@@ -193,8 +205,12 @@ class Harness:
             problems.append(f"integrity_check: {report.integrity}")
         conn = sqlite3.connect(self.db_path)
         try:
-            counts = dict(conn.execute("SELECT o.order_no, count(e.seq) FROM orders o LEFT JOIN events e "
-                                       "ON e.order_id = o.id GROUP BY o.id").fetchall())
+            counts = dict(
+                conn.execute(
+                    "SELECT o.order_no, count(e.seq) FROM orders o LEFT JOIN events e "
+                    "ON e.order_id = o.id GROUP BY o.id"
+                ).fetchall()
+            )
             calls_without_order = conn.execute("SELECT count(*) FROM calls WHERE order_id IS NULL").fetchone()[0]
         finally:
             conn.close()
@@ -213,8 +229,11 @@ class Harness:
 
 # ---- the sync server under SIGKILL ---------------------------------------------------------------------------
 
-SERVER_DESKS = (("110-A", "call_taker", None, "SZ"), ("110-B", "call_taker", None, "SZB"),
-                ("市场监管-C", "department", "SCJG", None))
+SERVER_DESKS = (
+    ("110-A", "call_taker", None, "SZ"),
+    ("110-B", "call_taker", None, "SZB"),
+    ("市场监管-C", "department", "SCJG", None),
+)
 
 
 @dataclass
@@ -233,8 +252,18 @@ class ServerStats:
 class _Desk:
     """One desk of the test: its file, its store, its sync client (acknowledgements recorded), its thread."""
 
-    def __init__(self, work: Path, url: str, index: int, name: str, role: str, dept: str | None,
-                 prefix: str | None, token: str, seed: int) -> None:
+    def __init__(
+        self,
+        work: Path,
+        url: str,
+        index: int,
+        name: str,
+        role: str,
+        dept: str | None,
+        prefix: str | None,
+        token: str,
+        seed: int,
+    ) -> None:
         from fengqiao.models.reference import default_reference
         from fengqiao.models.roles import make_desk
         from fengqiao.store.db import Database
@@ -258,8 +287,9 @@ class _Desk:
         self.desk = make_desk(self.ref, name, role, dept=dept, prefix=prefix, operator=name)
         self.db = Database(work / f"desk-{index}.db")
         self.store = OrderStore(self.db, ref=self.ref, desk=self.desk)
-        self.client = SyncClient(self.db, HttpTransport(url, token, timeout=3.0), desk=self.desk, push_batch=5,
-                                 pull_limit=50)
+        self.client = SyncClient(
+            self.db, HttpTransport(url, token, timeout=3.0), desk=self.desk, push_batch=5, pull_limit=50
+        )
         self.client.log = AckLog(self.db)
         self.problems: list[str] = []
 
@@ -276,19 +306,35 @@ class _Desk:
             if self.desk.role == "department":
                 if open_orders:
                     state = self.store.order(rng.choice(open_orders).order_no)
-                    steps = [(a, tg) for a, tg in self.store.allowed(state)
-                             if a in (Action.SIGN, Action.ARRIVE, Action.FEEDBACK)]
+                    steps = [
+                        (a, tg)
+                        for a, tg in self.store.allowed(state)
+                        if a in (Action.SIGN, Action.ARRIVE, Action.FEEDBACK)
+                    ]
                     if steps:
                         action, target = rng.choice(steps)
-                        self.store.act(state.order_no, Intent(action, assignee=state.assignment(target).assignee
-                                                              if target else None, note="已处理",
-                                                              result="resolved" if action == Action.FEEDBACK else None))
+                        self.store.act(
+                            state.order_no,
+                            Intent(
+                                action,
+                                assignee=state.assignment(target).assignee if target else None,
+                                note="已处理",
+                                result="resolved" if action == Action.FEEDBACK else None,
+                            ),
+                        )
                 return
             roll = rng.random()
             if roll < 0.55 or not open_orders:
                 tag = rng.choice(("B01", "B02", "C04", "A03", "D01"))  # B01 goes to SCJG: the department has work
-                self.store.dispatch(IntakeForm(phone=f"138{rng.randrange(10**8):08d}", town=rng.choice(("SHH", "LS",
-                                    "CL", "HZ")), description=rng.choice(TEXTS), address="某小区 [b]3[/b] 幢"), tag)
+                self.store.dispatch(
+                    IntakeForm(
+                        phone=f"138{rng.randrange(10**8):08d}",
+                        town=rng.choice(("SHH", "LS", "CL", "HZ")),
+                        description=rng.choice(TEXTS),
+                        address="某小区 [b]3[/b] 幢",
+                    ),
+                    tag,
+                )
             elif roll < 0.85:
                 row = rng.choice(open_orders)
                 self.store.link(row.order_no, IntakeForm(phone=row.phone, town=row.town, description="又打来催促"))
@@ -338,10 +384,14 @@ class ServerHarness:
             self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         store = ServerStore(str(self.db_path))
-        tokens = {name: store.add_desk(name, role, dept=dept, prefix=prefix) for name, role, dept, prefix in SERVER_DESKS}
+        tokens = {
+            name: store.add_desk(name, role, dept=dept, prefix=prefix) for name, role, dept, prefix in SERVER_DESKS
+        }
         store.close()
-        self.desks = [_Desk(work, self.url, i, name, role, dept, prefix, tokens[name], self.rng.randrange(1 << 30))
-                      for i, (name, role, dept, prefix) in enumerate(SERVER_DESKS)]
+        self.desks = [
+            _Desk(work, self.url, i, name, role, dept, prefix, tokens[name], self.rng.randrange(1 << 30))
+            for i, (name, role, dept, prefix) in enumerate(SERVER_DESKS)
+        ]
         self.stats = ServerStats()
         self.server: subprocess.Popen[bytes] | None = None
 
@@ -350,9 +400,22 @@ class ServerHarness:
         env = {**os.environ, "FENGQIAO_CONFIG": str(self.work / "no-config.toml")}
         log = (self.work / "server.log").open("ab")
         try:
-            self.server = subprocess.Popen([FENGQIAO, "server", "run", "--port", str(self.port), "--db",
-                                            str(self.db_path), "--log-level", "warning"], stdout=log,
-                                           stderr=subprocess.STDOUT, env=env)
+            self.server = subprocess.Popen(
+                [
+                    FENGQIAO,
+                    "server",
+                    "run",
+                    "--port",
+                    str(self.port),
+                    "--db",
+                    str(self.db_path),
+                    "--log-level",
+                    "warning",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         finally:
             log.close()
         return self.server
@@ -455,10 +518,13 @@ class ServerHarness:
                 problems.append(f"the global sequence has gaps: {count} events numbered {low}…{high}")
             if counter is None or counter[0] != (high or 0):
                 problems.append(f"the counter says {counter} but the last event is number {high}")
-            server = {r[0]: (r[1], r[2], r[3], r[4]) for r in conn.execute(
-                "SELECT id, seq, desk, desk_seq, hash FROM srv_events")}
-            twice = conn.execute("SELECT desk, desk_seq, count(*) FROM srv_events GROUP BY desk, desk_seq "
-                                 "HAVING count(*) > 1").fetchall()
+            server = {
+                r[0]: (r[1], r[2], r[3], r[4])
+                for r in conn.execute("SELECT id, seq, desk, desk_seq, hash FROM srv_events")
+            }
+            twice = conn.execute(
+                "SELECT desk, desk_seq, count(*) FROM srv_events GROUP BY desk, desk_seq HAVING count(*) > 1"
+            ).fetchall()
             problems += [f"desk {r[0]} event {r[1]} is on the server {r[2]} times" for r in twice]
             heads = dict(conn.execute("SELECT desk, seq FROM srv_desk_heads").fetchall())
             per_desk = dict(conn.execute("SELECT desk, count(*) FROM srv_events GROUP BY desk").fetchall())
@@ -466,7 +532,9 @@ class ServerHarness:
             conn.close()
         self.stats.events = len(server)
         with self.desks[0].db.read() as c:
-            self.stats.conflicts = c.exec_driver_sql("SELECT count(*) FROM event_state WHERE status = 'conflict'").scalar()
+            self.stats.conflicts = c.exec_driver_sql(
+                "SELECT count(*) FROM event_state WHERE status = 'conflict'"
+            ).scalar()
         for d in self.desks:
             for event_id, seq in d.acks.items():
                 got = server.get(event_id)
@@ -475,11 +543,15 @@ class ServerHarness:
                 elif got[0] != seq:
                     problems.append(f"{d.name}: event {event_id} was acknowledged as number {seq}, is {got[0]}")
             with d.db.read() as c:
-                own = {r[0]: (r[1], r[2]) for r in c.exec_driver_sql(
-                    "SELECT id, desk_seq, hash FROM events WHERE desk = ?", (d.name,))}
+                own = {
+                    r[0]: (r[1], r[2])
+                    for r in c.exec_driver_sql("SELECT id, desk_seq, hash FROM events WHERE desk = ?", (d.name,))
+                }
             if per_desk.get(d.name, 0) != len(own) or heads.get(d.name, 0) != len(own):
-                problems.append(f"{d.name}: {len(own)} events of its own, the server has {per_desk.get(d.name, 0)} "
-                                f"(head {heads.get(d.name)})")
+                problems.append(
+                    f"{d.name}: {len(own)} events of its own, the server has {per_desk.get(d.name, 0)} "
+                    f"(head {heads.get(d.name)})"
+                )
             for event_id, (desk_seq, digest) in own.items():
                 got = server.get(event_id)
                 if got is None or got[2:] != (desk_seq, digest):
@@ -519,8 +591,10 @@ class ServerHarness:
                 continue
             if orders != a_orders:
                 diff = [k for k in set(orders) | set(a_orders) if orders.get(k) != a_orders.get(k)]
-                problems.append(f"{d.name} and {a.name} differ on {len(diff)} orders, e.g. {orders.get(diff[0])} / "
-                                f"{a_orders.get(diff[0])}")
+                problems.append(
+                    f"{d.name} and {a.name} differ on {len(diff)} orders, e.g. {orders.get(diff[0])} / "
+                    f"{a_orders.get(diff[0])}"
+                )
             if assignments != a_asg:
                 problems.append(f"{d.name} and {a.name} differ on {len(assignments ^ a_asg)} assignment rows")
             if events != a_events:

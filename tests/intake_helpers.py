@@ -80,6 +80,12 @@ async def fill(pilot: Any, phone: str, town: str, address: str, description: str
     await settle(pilot)
 
 
-def earlier_call(store: Any, phone: str = "13857512345", town: str = "LS", tag: str = "B02",
-                 text: str = "小区物业把门禁停了，业主进不了门", address: str = "鹿山街道金桂苑3幢") -> Any:
+def earlier_call(
+    store: Any,
+    phone: str = "13857512345",
+    town: str = "LS",
+    tag: str = "B02",
+    text: str = "小区物业把门禁停了，业主进不了门",
+    address: str = "鹿山街道金桂苑3幢",
+) -> Any:
     return store.dispatch(IntakeForm(phone=phone, town=town, description=text, address=address), tag)

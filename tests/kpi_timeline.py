@@ -42,8 +42,15 @@ M = timedelta(minutes=1)
 H = timedelta(hours=1)
 
 
-def dispatch(store: OrderStore, phone: str, tag: str, at: datetime, town: str = "LS", address: str = "",
-             text: str = "来电反映情况") -> str:
+def dispatch(
+    store: OrderStore,
+    phone: str,
+    tag: str,
+    at: datetime,
+    town: str = "LS",
+    address: str = "",
+    text: str = "来电反映情况",
+) -> str:
     form = IntakeForm(phone=phone, town=town, description=text, address=address)
     return store.dispatch(form, tag, at=at, received_at=at).order_no
 
@@ -52,8 +59,17 @@ def act(store: OrderStore, no: str, at: datetime, action: Action, **kw: object) 
     store.act(no, Intent(action, **kw), at=at)  # type: ignore[arg-type]
 
 
-def full_course(store: OrderStore, no: str, t0: datetime, *, sign: int, arrive: int, feedback: timedelta,
-                result: str = "resolved", assignee: str | None = None) -> None:
+def full_course(
+    store: OrderStore,
+    no: str,
+    t0: datetime,
+    *,
+    sign: int,
+    arrive: int,
+    feedback: timedelta,
+    result: str = "resolved",
+    assignee: str | None = None,
+) -> None:
     act(store, no, t0 + sign * M, Action.SIGN, assignee=assignee)
     act(store, no, t0 + arrive * M, Action.ARRIVE, assignee=assignee)
     act(store, no, t0 + feedback, Action.FEEDBACK, result=result, note="已处置", assignee=assignee)
@@ -111,8 +127,12 @@ def build(store: OrderStore, clock: FixedClock) -> dict[str, str]:
 
     t = START + 70 * M
     o["o9"] = dispatch(store, "13800000009", "B02", t)
-    for minutes, action, who in ((3, Action.SIGN, "GA"), (4, Action.SIGN, "ZJJ"), (12, Action.ARRIVE, "GA"),
-                                 (20, Action.ARRIVE, "ZJJ")):
+    for minutes, action, who in (
+        (3, Action.SIGN, "GA"),
+        (4, Action.SIGN, "ZJJ"),
+        (12, Action.ARRIVE, "GA"),
+        (20, Action.ARRIVE, "ZJJ"),
+    ):
         act(store, o["o9"], t + minutes * M, action, assignee=who)
     act(store, o["o9"], t + 3 * H, Action.FEEDBACK, assignee="GA", result="resolved", note="现场秩序正常")
     act(store, o["o9"], t + 4 * H, Action.FEEDBACK, assignee="ZJJ", result="resolved", note="已协调物业")

@@ -19,8 +19,23 @@ from tests.test_cli import ok, run
 def desk_db(tmp_path: Path) -> tuple[Path, list[str]]:
     """Three orders written by desk 110-1 (events 1–7 of its chain)."""
     db = tmp_path / "desk.db"
-    nos = [ok(db, "dispatch", "--phone", "13857512345", "--town", "HZ", "--tag", "B01", "--text", f"假货 {i}",
-              "--desk", "110-1") for i in range(3)]
+    nos = [
+        ok(
+            db,
+            "dispatch",
+            "--phone",
+            "13857512345",
+            "--town",
+            "HZ",
+            "--tag",
+            "B01",
+            "--text",
+            f"假货 {i}",
+            "--desk",
+            "110-1",
+        )
+        for i in range(3)
+    ]
     ok(db, "act", nos[0], "sign", "--desk", "110-1")
     ok(db, "act", nos[0], "return", "--note", "不属本部门", "--desk", "110-1")
     ok(db, "act", nos[1], "sign", "--desk", "110-1")
@@ -111,11 +126,24 @@ def test_check_finds_a_chain_rewritten_by_someone_who_knows_the_hash(desk_db) ->
     """Editing an event and recomputing its own hash still breaks the link from the next event."""
     db, _ = desk_db
     conn = sqlite3.connect(db)
-    row = conn.execute("SELECT id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, "
-                       "payload, prev_hash FROM events WHERE desk_seq = 3").fetchone()
+    row = conn.execute(
+        "SELECT id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, "
+        "payload, prev_hash FROM events WHERE desk_seq = 3"
+    ).fetchone()
     conn.close()
-    cols = ("id", "order_id", "assignment_id", "kind", "actor", "desk", "desk_seq", "event_at", "recorded_at",
-            "payload", "prev_hash")
+    cols = (
+        "id",
+        "order_id",
+        "assignment_id",
+        "kind",
+        "actor",
+        "desk",
+        "desk_seq",
+        "event_at",
+        "recorded_at",
+        "payload",
+        "prev_hash",
+    )
     fields = dict(zip(cols, row, strict=True))
     fields["actor"] = "someone else"
     forged = hash_fields(**fields)
@@ -141,8 +169,9 @@ def test_check_finds_a_removed_tail_even_with_the_head_rolled_back(desk_db) -> N
 def test_check_finds_edited_tables(desk_db) -> None:
     db, nos = desk_db
     conn = sqlite3.connect(db)
-    conn.execute("UPDATE calls SET description = '篡改' WHERE order_id = (SELECT id FROM orders WHERE order_no = ?)",
-                 (nos[1],))
+    conn.execute(
+        "UPDATE calls SET description = '篡改' WHERE order_id = (SELECT id FROM orders WHERE order_no = ?)", (nos[1],)
+    )
     conn.execute("UPDATE orders SET status = 'closed' WHERE order_no = ?", (nos[2],))
     conn.commit()
     conn.close()
@@ -157,7 +186,7 @@ def test_check_finds_edited_tables(desk_db) -> None:
 def test_check_explains_a_damaged_file(desk_db) -> None:
     db, _ = desk_db
     data = bytearray(db.read_bytes())
-    data[4096 * 2: 4096 * 2 + 64] = b"\xde\xad" * 32  # scribble over a b-tree page
+    data[4096 * 2 : 4096 * 2 + 64] = b"\xde\xad" * 32  # scribble over a b-tree page
     db.write_bytes(bytes(data))
     result = run(db, "check")
     assert result.exit_code in (1, CHECK_FAILED)
@@ -184,22 +213,41 @@ def copy_orders(src: Path, dst: Path, order_nos: list[str]) -> None:
     conn.execute(f"INSERT INTO calls SELECT * FROM s.calls WHERE order_id IN {ids}", order_nos)
     conn.execute(f"INSERT INTO orders SELECT * FROM s.orders WHERE id IN {ids}", order_nos)
     conn.execute(f"INSERT INTO assignments SELECT * FROM s.assignments WHERE order_id IN {ids}", order_nos)
-    conn.execute("INSERT INTO events (id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, "
-                 f"payload, prev_hash, hash) SELECT id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, "
-                 f"recorded_at, payload, prev_hash, hash FROM s.events WHERE order_id IN {ids} ORDER BY seq", order_nos)
+    conn.execute(
+        "INSERT INTO events (id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, "
+        f"payload, prev_hash, hash) SELECT id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, "
+        f"recorded_at, payload, prev_hash, hash FROM s.events WHERE order_id IN {ids} ORDER BY seq",
+        order_nos,
+    )
     conn.commit()
     conn.close()
 
 
-def test_a_partial_synced_copy_is_checked_event_by_event(tmp_path: Path, desk_db,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_partial_synced_copy_is_checked_event_by_event(
+    tmp_path: Path, desk_db, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db, _ = desk_db
     other = tmp_path / "other.db"
     config = tmp_path / "county-2.toml"
     config.write_text('[desk]\nprefix = "XC"\n', encoding="utf-8")
     monkeypatch.setenv("FENGQIAO_CONFIG", str(config))
-    theirs = [ok(other, "dispatch", "--phone", "13957512345", "--town", "LS", "--tag", "B02", "--text", f"物业 {i}",
-                 "--desk", "county-2") for i in range(5)]
+    theirs = [
+        ok(
+            other,
+            "dispatch",
+            "--phone",
+            "13957512345",
+            "--town",
+            "LS",
+            "--tag",
+            "B02",
+            "--text",
+            f"物业 {i}",
+            "--desk",
+            "county-2",
+        )
+        for i in range(5)
+    ]
     copy_orders(other, db, [theirs[1], theirs[3], theirs[4]])  # a department pulled only some orders
     code, report = check(db)
     assert code == 0, report["faults"]
@@ -218,13 +266,24 @@ def test_audit_prints_the_full_history(desk_db) -> None:
     db, nos = desk_db
     out = ok(db, "audit", nos[0])
     assert nos[0] in out and "共 3 条事件" in out and "哈希与链均一致" in out
-    for expected in ("席位 110-1 第 1 条", "席位 110-1 第 4 条", "席位 110-1 第 5 条", "退单", "不属本部门",
-                     "发生时间", "记录时间", "✓ 链的起点", "✓ 接在第 3 条之后"):
+    for expected in (
+        "席位 110-1 第 1 条",
+        "席位 110-1 第 4 条",
+        "席位 110-1 第 5 条",
+        "退单",
+        "不属本部门",
+        "发生时间",
+        "记录时间",
+        "✓ 链的起点",
+        "✓ 接在第 3 条之后",
+    ):
         assert expected in out, expected
     data = json.loads(ok(db, "audit", nos[0], "--json"))
     assert [e["desk_seq"] for e in data["events"]] == [1, 4, 5]
     first = data["events"][0]
-    assert {"desk", "actor", "event_at", "recorded_at", "payload", "prev_hash", "hash", "hash_ok", "link_ok"} <= set(first)
+    assert {"desk", "actor", "event_at", "recorded_at", "payload", "prev_hash", "hash", "hash_ok", "link_ok"} <= set(
+        first
+    )
     assert all(e["hash_ok"] and e["link_ok"] for e in data["events"])
     tamper(db, "UPDATE events SET event_at = '2020-01-01T00:00:00.000000Z' WHERE desk_seq = 4")
     data = json.loads(ok(db, "audit", nos[0], "--json"))

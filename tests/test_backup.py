@@ -122,7 +122,7 @@ def test_restore_checks_the_backup_first(tmp_path: Path) -> None:
     assert "未通过检查" in fails(db, "restore", str(edited), "--force")
     broken = tmp_path / "broken.db"
     data = bytearray(good.read_bytes())
-    data[4096 * 2: 4096 * 2 + 64] = b"\xde\xad" * 32
+    data[4096 * 2 : 4096 * 2 + 64] = b"\xde\xad" * 32
     broken.write_bytes(bytes(data))
     assert "未通过检查" in fails(db, "restore", str(broken), "--force")
     junk = tmp_path / "junk.db"

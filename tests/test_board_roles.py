@@ -23,8 +23,9 @@ runner = CliRunner()
 
 
 def desk_store(db: Database, ref, clock, role: str | None, **where: str) -> OrderStore:
-    return OrderStore(db, ref=ref, desk=make_desk(ref, f"{role}-{'-'.join(where.values())}", role, **where),
-                      clock=clock)
+    return OrderStore(
+        db, ref=ref, desk=make_desk(ref, f"{role}-{'-'.join(where.values())}", role, **where), clock=clock
+    )
 
 
 def test_a_shared_station_is_split_by_town(db: Database, ref, clock) -> None:
@@ -82,13 +83,16 @@ def test_each_role_is_offered_only_its_actions(db: Database, ref, clock) -> None
 
 # ---- the command line ----------------------------------------------------------------------------------
 
+
 def run(db: Path, *args: str):
     return runner.invoke(app, ["--db", str(db), *args])
 
 
 def test_act_applies_the_role_rules(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
-    no = run(db, "dispatch", "--phone", "13857512345", "--town", "SHH", "--tag", "B01", "--text", "买到假货").stdout.strip()
+    no = run(
+        db, "dispatch", "--phone", "13857512345", "--town", "SHH", "--tag", "B01", "--text", "买到假货"
+    ).stdout.strip()
     refused = run(db, "act", no, "sign", "--role", "department", "--dept", "ZJJ")
     assert refused.exit_code != 0 and f"没有工单 {no}" in refused.stderr  # not theirs: not even visible
     refused = run(db, "act", no, "sign", "--role", "supervisor")
@@ -103,8 +107,20 @@ def test_act_applies_the_role_rules(tmp_path: Path) -> None:
 
 def test_orders_records_the_first_overdue_moment(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
-    no = run(db, "dispatch", "--phone", "13857512345", "--town", "SHH", "--tag", "B01", "--text", "买到假货",
-             "--at", "2020-01-01T09:00").stdout.strip()
+    no = run(
+        db,
+        "dispatch",
+        "--phone",
+        "13857512345",
+        "--town",
+        "SHH",
+        "--tag",
+        "B01",
+        "--text",
+        "买到假货",
+        "--at",
+        "2020-01-01T09:00",
+    ).stdout.strip()
     result = run(db, "orders", "--overdue", "--json")
     assert result.exit_code == 0
     assert [o["order_no"] for o in json.loads(result.stdout)["orders"]] == [no]
@@ -129,15 +145,19 @@ def test_desk_set_and_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert data["desk"]["role"] == "township" and data["desk"]["town"] == "HZ" and "dept" not in data["desk"]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--role", "department"], "需要指定部门"),
-    (["--role", "township", "--town", "XX"], "未知镇街"),
-    (["--role", "boss"], "未知角色"),
-    (["--role", "department", "--dept", "NOPE"], "未知部门"),
-    (["--lang", "fr"], "fr"),
-])
-def test_desk_set_refuses_bad_settings_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          args: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "department"], "需要指定部门"),
+        (["--role", "township", "--town", "XX"], "未知镇街"),
+        (["--role", "boss"], "未知角色"),
+        (["--role", "department", "--dept", "NOPE"], "未知部门"),
+        (["--lang", "fr"], "fr"),
+    ],
+)
+def test_desk_set_refuses_bad_settings_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
     cfg = tmp_path / "config.toml"
     monkeypatch.setenv("FENGQIAO_CONFIG", str(cfg))
     cfg.write_text('[desk]\nname = "keep"\n', encoding="utf-8")

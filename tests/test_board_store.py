@@ -24,9 +24,15 @@ from fengqiao.store.projection import load_events
 from .conftest import T0
 
 DESKS = [
-    ("call_taker", {}), ("supervisor", {}), ("department", {"dept": "SCJG"}), ("department", {"dept": "ZJJ"}),
-    ("department", {"dept": "GA-GLL"}), ("department", {"dept": "ZZ-HZ"}), ("township", {"town": "HZ"}),
-    ("township", {"town": "GM"}), ("township", {"town": "GLL"}),
+    ("call_taker", {}),
+    ("supervisor", {}),
+    ("department", {"dept": "SCJG"}),
+    ("department", {"dept": "ZJJ"}),
+    ("department", {"dept": "GA-GLL"}),
+    ("department", {"dept": "ZZ-HZ"}),
+    ("township", {"town": "HZ"}),
+    ("township", {"town": "GM"}),
+    ("township", {"town": "GLL"}),
 ]
 
 
@@ -42,8 +48,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
 
 def all_orders(db: Database) -> list[dict]:
     with db.read() as conn:
-        rows = conn.exec_driver_sql("SELECT o.*, c.address, c.description FROM orders o "
-                                    "JOIN calls c ON c.id = o.call_id").mappings().all()
+        rows = (
+            conn.exec_driver_sql("SELECT o.*, c.address, c.description FROM orders o JOIN calls c ON c.id = o.call_id")
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]
 
 
@@ -89,8 +98,12 @@ def test_visibility_sql_is_the_role_rule(demo: Database, states: list, role: str
     desk = make_desk(ref, "d", role, **where)
     cond, params = visibility_sql(desk, ref)
     with demo.read() as conn:
-        by_sql = {r[0] for r in conn.exec_driver_sql(
-            "SELECT id FROM orders o" + (f" WHERE {cond}" if cond else ""), tuple(params)).all()}
+        by_sql = {
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT id FROM orders o" + (f" WHERE {cond}" if cond else ""), tuple(params)
+            ).all()
+        }
     by_rule = {o.id for o in states if can_see(desk, ref, o)}
     assert by_sql == by_rule
     if role in ("department", "township"):
@@ -110,8 +123,11 @@ def query(db: Database, broad: int, **kw) -> BoardQuery:
 def test_keyset_pages_cover_every_row_once_in_order(demo: Database, sort: str, scope: str, broad: int) -> None:
     board = query(demo, broad)
     f = BoardFilter(scope=scope, sort=sort)
-    rows = [r for r in all_orders(demo) if scope == "all" or (
-        r["status"] not in ("closed", "cancelled") if scope == "open" else r["status"] == scope)]
+    rows = [
+        r
+        for r in all_orders(demo)
+        if scope == "all" or (r["status"] not in ("closed", "cancelled") if scope == "open" else r["status"] == scope)
+    ]
     want = expected_order(rows, sort)
     size = 17 if scope == "open" else 250
     assert walk(board, f, size) == want
@@ -148,12 +164,23 @@ def _matches(r: dict, f: BoardFilter, now: str) -> bool:
     return not (f.dual and r["mode"] != "dual")
 
 
-@pytest.mark.parametrize("f", [
-    BoardFilter(dept="ZJJ"), BoardFilter(dept="ZZ"), BoardFilter(dept="GA"), BoardFilter(dept="GA-SHH", scope="all"),
-    BoardFilter(category="C"), BoardFilter(town="LS", scope="all"), BoardFilter(overdue=True),
-    BoardFilter(repeat=True, scope="all"), BoardFilter(dual=True), BoardFilter(dual=True, town="SHH", category="B"),
-    BoardFilter(overdue=True, scope="all", sort="age"),
-], ids=repr)
+@pytest.mark.parametrize(
+    "f",
+    [
+        BoardFilter(dept="ZJJ"),
+        BoardFilter(dept="ZZ"),
+        BoardFilter(dept="GA"),
+        BoardFilter(dept="GA-SHH", scope="all"),
+        BoardFilter(category="C"),
+        BoardFilter(town="LS", scope="all"),
+        BoardFilter(overdue=True),
+        BoardFilter(repeat=True, scope="all"),
+        BoardFilter(dual=True),
+        BoardFilter(dual=True, town="SHH", category="B"),
+        BoardFilter(overdue=True, scope="all", sort="age"),
+    ],
+    ids=repr,
+)
 @pytest.mark.parametrize("broad", [5000, 3], ids=["selective", "broad"])
 def test_filters(demo: Database, f: BoardFilter, broad: int) -> None:
     board = query(demo, broad)
@@ -197,6 +224,7 @@ def test_desk_sees_only_its_rows(demo: Database) -> None:
 
 # ---- search --------------------------------------------------------------------------------------
 
+
 def test_search_tokens() -> None:
     assert search_tokens("") == []
     assert search_tokens("假货 人民路") == [("假货",), ("人民路",)]
@@ -206,11 +234,17 @@ def test_search_tokens() -> None:
 
 @pytest.fixture
 def searchable(store: OrderStore, clock: FixedClock) -> OrderStore:
-    store.dispatch(IntakeForm(phone="13857512345", town="HZ", description="店里买到假货，老板不给退",
-                              address="黄泽镇人民路1号"), "B01")
+    store.dispatch(
+        IntakeForm(phone="13857512345", town="HZ", description="店里买到假货，老板不给退", address="黄泽镇人民路1号"),
+        "B01",
+    )
     clock.advance(minutes=1)
-    store.dispatch(IntakeForm(phone="0575-83012345", town="SHH", description="楼上漏水100%渗到我家_厨房",
-                              address="剡湖街道官河路7号"), "C04")
+    store.dispatch(
+        IntakeForm(
+            phone="0575-83012345", town="SHH", description="楼上漏水100%渗到我家_厨房", address="剡湖街道官河路7号"
+        ),
+        "C04",
+    )
     clock.advance(minutes=1)
     third = store.dispatch(IntakeForm(phone="13900001111", town="LS", description="物业乱收费"), "B02")
     clock.advance(minutes=1)
@@ -218,32 +252,35 @@ def searchable(store: OrderStore, clock: FixedClock) -> OrderStore:
     return store
 
 
-@pytest.mark.parametrize(("text", "found"), [
-    ("买到假货", ["SZ-20261128-0001"]),
-    ("假货", ["SZ-20261128-0001"]),
-    ("人民路", ["SZ-20261128-0001"]),
-    ("2345", ["SZ-20261128-0001", "SZ-20261128-0002"]),
-    ("138 5751 2345", ["SZ-20261128-0001"]),
-    ("138-5751-2345", ["SZ-20261128-0001"]),
-    ("0002", ["SZ-20261128-0002"]),
-    ("1128-0003", ["SZ-20261128-0003"]),
-    ("sz-20261128-0003", ["SZ-20261128-0003"]),
-    ("100%", ["SZ-20261128-0002"]),
-    ("_厨", ["SZ-20261128-0002"]),
-    ("%", ["SZ-20261128-0002"]),
-    ("货", ["SZ-20261128-0001"]),  # one character: the trigrams that begin with it
-    ("退", ["SZ-20261128-0001"]),  # the last character of a text
-    ("房", ["SZ-20261128-0002"]),
-    ("物业", ["SZ-20261128-0003"]),
-    ("厨房", ["SZ-20261128-0002"]),  # the last two characters
-    ("龘", []),
-    ("13622223333", ["SZ-20261128-0003"]),  # a linked repeat call's number
-    ("态度恶劣", ["SZ-20261128-0003"]),
-    ("漏水 官河路", ["SZ-20261128-0002"]),
-    ("漏水 人民路", []),
-    ('"', []),
-    ("NEAR(", []),
-])
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("买到假货", ["SZ-20261128-0001"]),
+        ("假货", ["SZ-20261128-0001"]),
+        ("人民路", ["SZ-20261128-0001"]),
+        ("2345", ["SZ-20261128-0001", "SZ-20261128-0002"]),
+        ("138 5751 2345", ["SZ-20261128-0001"]),
+        ("138-5751-2345", ["SZ-20261128-0001"]),
+        ("0002", ["SZ-20261128-0002"]),
+        ("1128-0003", ["SZ-20261128-0003"]),
+        ("sz-20261128-0003", ["SZ-20261128-0003"]),
+        ("100%", ["SZ-20261128-0002"]),
+        ("_厨", ["SZ-20261128-0002"]),
+        ("%", ["SZ-20261128-0002"]),
+        ("货", ["SZ-20261128-0001"]),  # one character: the trigrams that begin with it
+        ("退", ["SZ-20261128-0001"]),  # the last character of a text
+        ("房", ["SZ-20261128-0002"]),
+        ("物业", ["SZ-20261128-0003"]),
+        ("厨房", ["SZ-20261128-0002"]),  # the last two characters
+        ("龘", []),
+        ("13622223333", ["SZ-20261128-0003"]),  # a linked repeat call's number
+        ("态度恶劣", ["SZ-20261128-0003"]),
+        ("漏水 官河路", ["SZ-20261128-0002"]),
+        ("漏水 人民路", []),
+        ('"', []),
+        ("NEAR(", []),
+    ],
+)
 def test_search(searchable: OrderStore, db: Database, clock: FixedClock, text: str, found: list[str]) -> None:
     for broad in (5000, 1):  # few hits: driven by the full-text hits; common: by the sort index
         for scope in ("all", "open"):
@@ -281,6 +318,7 @@ def test_search_index_survives_migration_from_the_first_schema(tmp_path: Path, r
 
 # ---- the first overdue moment ----------------------------------------------------------------------
 
+
 def _firsts(db: Database) -> tuple[str | None, list[str | None]]:
     with db.read() as conn:
         order = conn.exec_driver_sql("SELECT first_overdue_at FROM orders").scalar()
@@ -313,8 +351,9 @@ def test_a_late_entry_on_time_clears_a_provisional_mark(store: OrderStore, db: D
     assert _firsts(db) == (None, [None])
 
 
-def test_cancelling_an_overdue_order_keeps_its_overdue_moment(store: OrderStore, db: Database,
-                                                              clock: FixedClock) -> None:
+def test_cancelling_an_overdue_order_keeps_its_overdue_moment(
+    store: OrderStore, db: Database, clock: FixedClock
+) -> None:
     o = store.dispatch(IntakeForm(phone="13857512345", town="HZ", description="买到假货"), "B01")
     clock.set(o.primary.sign_due + timedelta(minutes=5))
     state = store.act(o.order_no, Intent(Action.CANCEL, note="报警人已自行解决"))
@@ -331,7 +370,8 @@ def test_mark_overdue_on_the_demo_matches_the_board(tmp_path: Path) -> None:
     with db.read() as conn:
         unmarked = conn.exec_driver_sql(
             "SELECT count(*) FROM orders WHERE next_due < ? AND (first_overdue_at IS NULL OR first_overdue_at > next_due)",
-            (to_db(later),)).scalar()
+            (to_db(later),),
+        ).scalar()
     assert unmarked == 0
     assert mark_overdue(db, later) == 0
     db.close()

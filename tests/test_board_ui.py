@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from textual.worker import WorkerCancelled
 
 from fengqiao.console.app import FengqiaoApp, StoreChanged
 from fengqiao.models.clock import FixedClock
@@ -25,7 +26,6 @@ from fengqiao.screens.forms import ActionForm, ConfirmScreen
 from fengqiao.screens.help import HelpScreen
 from fengqiao.store.db import Database
 from fengqiao.store.orders import OrderStore
-from textual.worker import WorkerCancelled
 
 from .conftest import T0
 
@@ -124,12 +124,17 @@ async def focus(pilot, screen: BoardScreen, order_no: str) -> None:
 
 def event_kinds(scene, order_no: str) -> list[str]:
     with scene.db.read() as conn:
-        return [r[0] for r in conn.exec_driver_sql(
-            "SELECT e.kind FROM events e JOIN orders o ON o.id = e.order_id WHERE o.order_no = ? ORDER BY e.seq",
-            (order_no,))]
+        return [
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT e.kind FROM events e JOIN orders o ON o.id = e.order_id WHERE o.order_no = ? ORDER BY e.seq",
+                (order_no,),
+            )
+        ]
 
 
 # ---- roles ---------------------------------------------------------------------------------------
+
 
 async def test_department_desk_sees_and_acts_only_on_its_own_orders(scene) -> None:
     app = make_app(scene, "department", dept="SCJG")
@@ -251,6 +256,7 @@ async def test_return_asks_for_a_reason_and_confirmation(scene) -> None:
 
 # ---- live behaviour ------------------------------------------------------------------------------
 
+
 async def test_countdown_crosses_into_overdue_without_a_reload(scene) -> None:
     app = make_app(scene, "call_taker")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -271,8 +277,9 @@ async def test_store_changes_update_the_rows(scene) -> None:
     app = make_app(scene, "call_taker")
     async with app.run_test(size=(80, 24)) as pilot:
         board = await open_board(pilot)
-        other = OrderStore(scene.db, ref=scene.ref, clock=scene.clock,
-                           desk=make_desk(scene.ref, "sw", "department", dept="SW"))
+        other = OrderStore(
+            scene.db, ref=scene.ref, clock=scene.clock, desk=make_desk(scene.ref, "sw", "department", dept="SW")
+        )
         other.act(scene.near.order_no, Intent(Action.SIGN))
         board.post_message(StoreChanged(999))
         await settle(pilot)
@@ -344,6 +351,7 @@ async def test_palette_lists_the_offered_actions(scene) -> None:
 
 
 # ---- snapshots -----------------------------------------------------------------------------------
+
 
 def _snapshot_app(tmp_path: Path, role: str, **where: str) -> tuple[FengqiaoApp, SimpleNamespace]:
     scene = build_scenario(tmp_path / "snap.db")

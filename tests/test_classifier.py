@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from fengqiao.models.classifier import (Classifier, ExampleModel, build_classifier, default_classifier_lexicon,
-                               default_example_model, keyword_baseline, load_examples, load_lexicon, normalize)
+from fengqiao.models.classifier import (
+    Classifier,
+    ExampleModel,
+    build_classifier,
+    default_classifier_lexicon,
+    default_example_model,
+    keyword_baseline,
+    load_examples,
+    load_lexicon,
+    normalize,
+)
 from fengqiao.models.errors import ReferenceDataError
 from fengqiao.models.intake import IntakeForm
 from fengqiao.store.intake import desk_history
@@ -70,8 +79,7 @@ def test_accuracy_targets_on_the_labelled_set() -> None:
 
 def test_keyword_matching_alone_fails_on_paraphrases(ref) -> None:
     rows = [r for r in labelled() if r["kind"] == "paraphrase"]
-    assert not any(keyword_baseline(ref, r["text"]) and keyword_baseline(ref, r["text"])[0] == r["tag"]
-                   for r in rows)
+    assert not any(keyword_baseline(ref, r["text"]) and keyword_baseline(ref, r["text"])[0] == r["tag"] for r in rows)
 
 
 def test_suggestions_are_ranked_scored_and_explained() -> None:
@@ -85,7 +93,7 @@ def test_suggestions_are_ranked_scored_and_explained() -> None:
 
 
 def test_the_longer_phrase_wins() -> None:
-    """"漏水到" (neighbour dispute) hides its "漏水" (burst main)."""
+    """ "漏水到" (neighbour dispute) hides its "漏水" (burst main)."""
     out = build_classifier().suggest("楼上漏水到我家了")
     assert out[0].code == "B04" and "漏水" not in out[0].evidence
 
@@ -144,9 +152,10 @@ def test_lexicon_covers_every_tag(ref) -> None:  # noqa: ANN001
 
 # ---- the example calls (fixtures/examples.csv) -------------------------------------------------------------
 
+
 def _bigrams(text: str) -> set[str]:
     s = "".join(ch for ch in normalize(text) if ch.isalnum())
-    return {s[i:i + 2] for i in range(len(s) - 1)}
+    return {s[i : i + 2] for i in range(len(s) - 1)}
 
 
 def test_example_calls_cover_every_tag_mostly_in_callers_words(ref) -> None:  # noqa: ANN001

@@ -63,8 +63,22 @@ def test_init_is_idempotent(tmp_path: Path) -> None:
 
 def test_an_order_through_every_state(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
-    no = ok(db, "dispatch", "--phone", "13857512345", "--town", "LS", "--tag", "B02", "--text", "物业乱收停车费",
-            "--address", "鹿山街道某小区", "--at", "2026-01-05T09:00")
+    no = ok(
+        db,
+        "dispatch",
+        "--phone",
+        "13857512345",
+        "--town",
+        "LS",
+        "--tag",
+        "B02",
+        "--text",
+        "物业乱收停车费",
+        "--address",
+        "鹿山街道某小区",
+        "--at",
+        "2026-01-05T09:00",
+    )
     assert no == "SZ-20260105-0001"
     steps = [
         ("sign", "--at", "2026-01-05T09:03"),
@@ -104,8 +118,20 @@ def test_return_reassign_cancel_and_escalate(tmp_path: Path) -> None:
     ok(db, "act", a, "reassign", "--to", "ZZ", "--note", "转街道人民调解")
     ok(db, "act", a, "judge-return", "--unjustified")
     assert json.loads(ok(db, "order", a, "--json"))["assignments"][0]["return_justified"] is False
-    b = ok(db, "dispatch", "--phone", "13857512345", "--town", "SHH", "--tag", "C14", "--text", "楼下KTV太吵",
-           "--at", "2026-01-01T22:00")
+    b = ok(
+        db,
+        "dispatch",
+        "--phone",
+        "13857512345",
+        "--town",
+        "SHH",
+        "--tag",
+        "C14",
+        "--text",
+        "楼下KTV太吵",
+        "--at",
+        "2026-01-01T22:00",
+    )
     assert "超时" not in ok(db, "act", b, "escalate", "--note", "请立即签收")
     c = ok(db, "dispatch", "--phone", "13957512345", "--town", "SHH", "--tag", "C14", "--text", "广场舞")
     ok(db, "act", c, "cancel", "--note", "报警人称已停止")
@@ -116,20 +142,24 @@ def test_return_reassign_cancel_and_escalate(tmp_path: Path) -> None:
     assert json.loads(ok(db, "orders", "--status", "cancelled", "--json"))["orders"][0]["order_no"] == c
 
 
-@pytest.mark.parametrize(("change", "extra", "message"), [
-    ({"--tag": "Z99"}, [], "未知标签「Z99」"),
-    ({"--town": "NOWHERE"}, [], "未知镇街「NOWHERE」"),
-    ({"--phone": "1385751234"}, [], "手机号码应为 11 位，现在是 10 位"),
-    ({"--text": "   "}, [], "「警情描述」不能为空"),
-    ({"--text": "很" * 4001}, [], "「警情描述」太长：4001 字，上限 4000 字"),
-    ({"--text": "a\x00b"}, [], "空字符"),
-    ({}, ["--at", "tomorrow"], "无法识别的时间"),
-    ({}, ["--at", "2099-01-01T00:00"], "晚于现在"),
-    ({}, ["--dept", "SFJ"], "更改承办部门需要填写理由"),
-    ({}, ["--single", "--dual"], "派单方式"),
-])
-def test_dispatch_errors_are_one_line_and_write_nothing(tmp_path: Path, change: dict[str, str], extra: list[str],
-                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "extra", "message"),
+    [
+        ({"--tag": "Z99"}, [], "未知标签「Z99」"),
+        ({"--town": "NOWHERE"}, [], "未知镇街「NOWHERE」"),
+        ({"--phone": "1385751234"}, [], "手机号码应为 11 位，现在是 10 位"),
+        ({"--text": "   "}, [], "「警情描述」不能为空"),
+        ({"--text": "很" * 4001}, [], "「警情描述」太长：4001 字，上限 4000 字"),
+        ({"--text": "a\x00b"}, [], "空字符"),
+        ({}, ["--at", "tomorrow"], "无法识别的时间"),
+        ({}, ["--at", "2099-01-01T00:00"], "晚于现在"),
+        ({}, ["--dept", "SFJ"], "更改承办部门需要填写理由"),
+        ({}, ["--single", "--dual"], "派单方式"),
+    ],
+)
+def test_dispatch_errors_are_one_line_and_write_nothing(
+    tmp_path: Path, change: dict[str, str], extra: list[str], message: str
+) -> None:
     db = tmp_path / "x.db"
     ok(db, "init")
     fields = {"--phone": "13857512345", "--town": "HZ", "--tag": "B01", "--text": "买到假货", **change}

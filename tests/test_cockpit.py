@@ -46,8 +46,7 @@ def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def cockpit_app(path: Path, *, lang: str | None = None, cls: type[FengqiaoApp] = FengqiaoApp,
-                **kw: Any) -> FengqiaoApp:
+def cockpit_app(path: Path, *, lang: str | None = None, cls: type[FengqiaoApp] = FengqiaoApp, **kw: Any) -> FengqiaoApp:
     db = Database(path)
     desk = make_desk(default_reference(), "指挥中心-督导台", "supervisor", operator="李四")
     return cls(db=db, desk=desk, clock=FixedClock(T0), lang=lang, watch_store=False, **kw)
@@ -126,8 +125,11 @@ async def test_refreshes_on_store_changes_and_only_redraws_what_changed(demo_pat
         finally:
             Static.update = original  # type: ignore[method-assign]
         after = screen._live.today  # type: ignore[union-attr]
-        assert (after.calls, after.orders, after.awaiting_sign) == (before.calls + 1, before.orders + 1,
-                                                                    before.awaiting_sign + 1)
+        assert (after.calls, after.orders, after.awaiting_sign) == (
+            before.calls + 1,
+            before.orders + 1,
+            before.awaiting_sign + 1,
+        )
         assert "cp-counts" in updates and "cp-feedback" not in updates
 
 
@@ -145,7 +147,8 @@ async def test_dashboard_is_read_only_and_cockpit_only(demo_path: Path, tmp_path
         assert isinstance(app.screen, CockpitScreen) and app.current_mode == "cockpit"
         with pytest.raises(StoreError):
             OrderStore(app.db, desk=Desk(name="x")).dispatch(
-                IntakeForm(phone="13900001111", town="LS", description="楼上漏水"), "C04")
+                IntakeForm(phone="13900001111", town="LS", description="楼上漏水"), "C04"
+            )
 
 
 async def test_no_color_keeps_the_meaning(demo_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,6 +164,7 @@ async def test_no_color_keeps_the_meaning(demo_path: Path, monkeypatch: pytest.M
 
 # ---- full numbers: supervisors only, recorded in the access log before they are shown -------------------
 
+
 def access_lines(db: Database) -> list[tuple[str, str, str, dict[str, Any]]]:
     from fengqiao.store.audit import access_log
 
@@ -171,8 +175,9 @@ def callers_first_cell(app: FengqiaoApp) -> str:
     return str(app.screen.query_one("#cp-callers", DataTable).get_row_at(0)[0])
 
 
-async def test_u_records_the_numbers_then_shows_them(demo_path: Path, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_u_records_the_numbers_then_shows_them(
+    demo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "u.db"
     path.write_bytes(demo_path.read_bytes())
     app = cockpit_app(path)
@@ -266,22 +271,26 @@ async def test_dashboard_unmasked_records_through_its_own_writer(demo_path: Path
         assert [(d, tg) for d, _, tg, _ in access_lines(app.db)] == [("指挥中心-督导台", "cockpit")]
         with pytest.raises(StoreError):  # the store itself stays read-only
             OrderStore(app.db, desk=Desk(name="x")).dispatch(
-                IntakeForm(phone="13900001111", town="LS", description="楼上漏水"), "C04")
+                IntakeForm(phone="13900001111", town="LS", description="楼上漏水"), "C04"
+            )
     writer.close()
 
 
 async def test_dashboard_opens_the_cockpit_for_any_desk(demo_path: Path) -> None:
     db = Database(demo_path)
     make_read_only(db)
-    app = DashboardApp(db=db, desk=make_desk(default_reference(), "110-1", "call_taker"), clock=FixedClock(T0),
-                       watch_store=False)
+    app = DashboardApp(
+        db=db, desk=make_desk(default_reference(), "110-1", "call_taker"), clock=FixedClock(T0), watch_store=False
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, CockpitScreen) and callers_first_cell(app) == "138****2345"
     db.close()
 
 
-def test_dashboard_unmasked_needs_a_supervisor(demo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dashboard_unmasked_needs_a_supervisor(
+    demo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from fengqiao.console.cli import app as cli

@@ -15,8 +15,8 @@ from fengqiao.console.cli import app as cli
 from fengqiao.models.roles import Desk, make_desk
 from fengqiao.screens.base import DeskBar
 from fengqiao.store.db import Database
-from tests.torture import run
 from tests.crashkit import Harness, ServerHarness
+from tests.torture import run
 
 KILLS = 200
 
@@ -50,16 +50,24 @@ def test_the_verdict_notices_a_lost_acknowledged_write(tmp_path: Path) -> None:
     harness = Harness(db_path, tmp_path / "work", seed=3)
     db = Database(db_path)
     try:
-        run(db, desk=Desk(name="t"), seed=3, count=40,
-            ack=lambda no, events: harness.acks.__setitem__(no, max(events, harness.acks.get(no, 0))))
+        run(
+            db,
+            desk=Desk(name="t"),
+            seed=3,
+            count=40,
+            ack=lambda no, events: harness.acks.__setitem__(no, max(events, harness.acks.get(no, 0))),
+        )
     finally:
         db.close()
     assert harness.check() == []
     order_no = max(harness.acks, key=lambda no: harness.acks[no])
     conn = sqlite3.connect(db_path)
     conn.execute("DROP TRIGGER events_append_only_delete")
-    conn.execute("DELETE FROM events WHERE seq = (SELECT max(e.seq) FROM events e JOIN orders o ON o.id = e.order_id "
-                 "WHERE o.order_no = ?)", (order_no,))
+    conn.execute(
+        "DELETE FROM events WHERE seq = (SELECT max(e.seq) FROM events e JOIN orders o ON o.id = e.order_id "
+        "WHERE o.order_no = ?)",
+        (order_no,),
+    )
     conn.commit()
     conn.close()
     problems = harness.check()

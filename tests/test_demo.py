@@ -35,7 +35,9 @@ def test_demo_is_reproducible(tmp_path, clock) -> None:
         db = Database(tmp_path / name)
         generate(db, orders=50, days=3, seed=3, clock=clock)
         with db.read() as conn:
-            numbers.append(conn.exec_driver_sql("SELECT order_no, tag, town, status FROM orders ORDER BY order_no").all())
+            numbers.append(
+                conn.exec_driver_sql("SELECT order_no, tag, town, status FROM orders ORDER BY order_no").all()
+            )
         db.close()
     assert numbers[0] == numbers[1]
 
@@ -49,9 +51,17 @@ def test_parallel_generation_writes_the_same_history(tmp_path, clock) -> None:
         db = Database(tmp_path / name)
         result = generate(db, orders=300, days=3, seed=5, clock=clock, parallel=parallel)
         with db.read() as conn:
-            seen.append((result.orders, result.calls, result.events, conn.exec_driver_sql(
-                "SELECT order_no, tag, town, status, next_due, first_overdue_at FROM orders ORDER BY order_no").all(),
-                conn.exec_driver_sql("SELECT desk, seq FROM desk_heads ORDER BY desk").all()))
+            seen.append(
+                (
+                    result.orders,
+                    result.calls,
+                    result.events,
+                    conn.exec_driver_sql(
+                        "SELECT order_no, tag, town, status, next_due, first_overdue_at FROM orders ORDER BY order_no"
+                    ).all(),
+                    conn.exec_driver_sql("SELECT desk, seq FROM desk_heads ORDER BY desk").all(),
+                )
+            )
         db.close()
     assert seen[0] == seen[1]
 
@@ -63,13 +73,19 @@ def test_every_linked_repeat_call_is_in_the_search_index(db, clock) -> None:
         linked = conn.exec_driver_sql("SELECT count(*) FROM calls WHERE linked = 1").scalar()
         indexed = conn.exec_driver_sql(
             "SELECT count(*) FROM calls c JOIN order_search_docs d ON d.call_id = c.id AND d.order_id = c.order_id "
-            "WHERE c.linked = 1").scalar()
+            "WHERE c.linked = 1"
+        ).scalar()
         # and the words of a linked call find its order through the full-text index
         call_id, order_id, phone = conn.exec_driver_sql(
-            "SELECT id, order_id, phone FROM calls WHERE linked = 1 ORDER BY received_at DESC LIMIT 1").first()
+            "SELECT id, order_id, phone FROM calls WHERE linked = 1 ORDER BY received_at DESC LIMIT 1"
+        ).first()
         doc = conn.exec_driver_sql("SELECT doc FROM order_search_docs WHERE call_id = ?", (call_id,)).scalar()
-        hits = [r[0] for r in conn.exec_driver_sql(
-            "SELECT rowid FROM order_search WHERE order_search MATCH ?", (f'phone:"{phone}"',)).all()]
+        hits = [
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT rowid FROM order_search WHERE order_search MATCH ?", (f'phone:"{phone}"',)
+            ).all()
+        ]
     assert linked >= 5
     assert indexed == linked
     assert doc in hits, order_id

@@ -30,8 +30,16 @@ def test_desk_and_operator_names_with_control_characters_are_refused(name: str) 
 
 
 def test_server_desk_add_refuses_such_a_name(tmp_path: Path) -> None:
-    err = fails(tmp_path / "x.db", "server", "desk-add", "evil\x1b]0;owned\x07", "--role", "call_taker",
-                "--db", f"sqlite:///{tmp_path / 's.db'}")
+    err = fails(
+        tmp_path / "x.db",
+        "server",
+        "desk-add",
+        "evil\x1b]0;owned\x07",
+        "--role",
+        "call_taker",
+        "--db",
+        f"sqlite:///{tmp_path / 's.db'}",
+    )
     assert "\x1b" not in err and "\x07" not in err and "␛" in err  # refused, and named escaped
 
 
@@ -54,8 +62,17 @@ def test_audit_escapes_a_synced_actor_kind_and_desk(tmp_path: Path) -> None:
     now = system_clock()
     db = Database(db_path)
     try:  # what another desk's events could carry once synced
-        ev = Event(id=new_id(), order_id=order_id, kind="note\x1b[31m", event_at=now, recorded_at=now,
-                   desk="far\u202edesk", actor="op\x9b2J\x07", assignment_id=None, payload={})
+        ev = Event(
+            id=new_id(),
+            order_id=order_id,
+            kind="note\x1b[31m",
+            event_at=now,
+            recorded_at=now,
+            desk="far\u202edesk",
+            actor="op\x9b2J\x07",
+            assignment_id=None,
+            payload={},
+        )
         with db.write() as conn:
             append_events(conn, "far\u202edesk", [ev])
     finally:
@@ -91,15 +108,14 @@ def test_a_token_never_reaches_the_crash_log(tmp_path: Path, monkeypatch: pytest
 
 
 def test_markdown_in_an_order_number_is_no_link_in_the_dingtalk_message() -> None:
-    from fengqiao.server.webhooks import message
+    import tempfile
 
     from fengqiao.models.clock import FixedClock
     from fengqiao.models.intake import IntakeForm
     from fengqiao.models.roles import Desk
+    from fengqiao.server.webhooks import message
     from fengqiao.store.orders import OrderStore
     from tests.sync.sim import T0
-
-    import tempfile
 
     with tempfile.TemporaryDirectory() as d:
         db = Database(Path(d) / "x.db")
@@ -125,20 +141,23 @@ def test_md_escape_leaves_no_markup() -> None:
     from markdown_it import MarkdownIt
 
     evil = "[a](http://x.y) ![i](https://x.y/i.png) **b** __c__ <img src=x> `code` ~~s~~ <http://x.y> | c"
-    html = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).render(
-        f"| h |\n|---|\n| {md_escape(evil)} |\n")
+    html = (
+        MarkdownIt("commonmark", {"html": True})
+        .enable(["table", "strikethrough"])
+        .render(f"| h |\n|---|\n| {md_escape(evil)} |\n")
+    )
     for live in ("<a ", "<img", "<strong", "<em", "<code", "<s>", "<del"):
         assert live not in html, (live, html)
     assert html.count("<td>") == 1  # the | did not split the cell
     assert "[a](http://x.y)" in html.replace("&quot;", '"')
 
 
-@pytest.mark.parametrize("at", ["0001-01-01", "0001-01-01T00:00", "9999-12-31T23:59", "1970-01-01T08:00",
-                                "1999-12-31T23:59"])
+@pytest.mark.parametrize(
+    "at", ["0001-01-01", "0001-01-01T00:00", "9999-12-31T23:59", "1970-01-01T08:00", "1999-12-31T23:59"]
+)
 def test_at_is_bounded_on_both_ends_with_a_clear_error(tmp_path: Path, at: str) -> None:
     db = tmp_path / "x.db"
-    err = fails(db, "dispatch", "--phone", "13857512345", "--town", "HZ", "--tag", "B01", "--text", "假货",
-                "--at", at)
+    err = fails(db, "dispatch", "--phone", "13857512345", "--town", "HZ", "--tag", "B01", "--text", "假货", "--at", at)
     assert "Traceback" not in err
     assert "2000" in err or "9999" in err  # which bound, or which time could not be read
     assert not db.exists() or json.loads(ok(db, "orders", "--json"))["orders"] == []  # nothing written

@@ -12,20 +12,50 @@ def first(finder, query: str) -> str:  # noqa: ANN001
     return hits[0][0].code if hits else ""
 
 
-@pytest.mark.parametrize(("query", "code"), [
-    ("hz", "HZ"), ("HZ", "HZ"), ("黄泽", "HZ"), ("黄泽镇", "HZ"), ("huangze", "HZ"), ("Huangze", "HZ"),
-    ("sjz", "SJJ"), ("sanjie", "SJJ"), ("sj", "SJ"), ("shanhu", "SHH"), ("yanhu", "SHH"), ("changle", "CL"),
-    ("guimen", "GM"), ("贵门", "GM"), ("huangz", "HZ"),
-])
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("hz", "HZ"),
+        ("HZ", "HZ"),
+        ("黄泽", "HZ"),
+        ("黄泽镇", "HZ"),
+        ("huangze", "HZ"),
+        ("Huangze", "HZ"),
+        ("sjz", "SJJ"),
+        ("sanjie", "SJJ"),
+        ("sj", "SJ"),
+        ("shanhu", "SHH"),
+        ("yanhu", "SHH"),
+        ("changle", "CL"),
+        ("guimen", "GM"),
+        ("贵门", "GM"),
+        ("huangz", "HZ"),
+    ],
+)
 def test_towns(query: str, code: str) -> None:
     assert first(town_finder(), query) == code
 
 
-@pytest.mark.parametrize(("query", "code"), [
-    ("xfjf", "B01"), ("B01", "B01"), ("b01", "B01"), ("消费", "B01"), ("xiaofei", "B01"), ("consumer", "B01"),
-    ("xiaofie", "B01"), ("consmer", "B01"), ("假货", "B01"), ("dt", "C19"), ("电梯", "C19"), ("lift", "C19"),
-    ("tingshui", "C03"), ("ts", "C03"), ("流浪狗", "B14"),
-])
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("xfjf", "B01"),
+        ("B01", "B01"),
+        ("b01", "B01"),
+        ("消费", "B01"),
+        ("xiaofei", "B01"),
+        ("consumer", "B01"),
+        ("xiaofie", "B01"),
+        ("consmer", "B01"),
+        ("假货", "B01"),
+        ("dt", "C19"),
+        ("电梯", "C19"),
+        ("lift", "C19"),
+        ("tingshui", "C03"),
+        ("ts", "C03"),
+        ("流浪狗", "B14"),
+    ],
+)
 def test_tags(query: str, code: str) -> None:
     assert first(tag_finder(), query) == code
 

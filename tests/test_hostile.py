@@ -63,6 +63,7 @@ def stored(db: Path, sql: str, *args: object) -> list[tuple]:
 
 # ---- markup and escape sequences: stored exactly, shown literally ---------------------------------------
 
+
 @pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
 def test_markup_and_escapes_in_every_field_are_stored_exactly_and_shown_literally(tmp_path: Path, text: str) -> None:
     db = tmp_path / "x.db"
@@ -108,8 +109,21 @@ def test_visible_output_is_inert_and_single_line_stays_one_line() -> None:
 
 # ---- widths: emoji and rare CJK keep the CLI tables aligned ----------------------------------------------
 
-WIDE = ["😀😀😀😀😀😀", "👨‍👩‍👧👨‍👩‍👧👨‍👩‍👧👨‍👩‍👧", "❤️❤️❤️❤️❤️❤️❤️", "𠀀𪚥𰻞𠀀𪚥𰻞𠀀", "é" * 12, "ｱｲｳｴｵ半角",
-        "🇨🇳🇨🇳🇨🇳🇨🇳", "中文English混排", "\x1b[31m红\x1b[0m", "\u202e反转\u202c", "a\tb\nc", "", "x"]
+WIDE = [
+    "😀😀😀😀😀😀",
+    "👨‍👩‍👧👨‍👩‍👧👨‍👩‍👧👨‍👩‍👧",
+    "❤️❤️❤️❤️❤️❤️❤️",
+    "𠀀𪚥𰻞𠀀𪚥𰻞𠀀",
+    "é" * 12,
+    "ｱｲｳｴｵ半角",
+    "🇨🇳🇨🇳🇨🇳🇨🇳",
+    "中文English混排",
+    "\x1b[31m红\x1b[0m",
+    "\u202e反转\u202c",
+    "a\tb\nc",
+    "",
+    "x",
+]
 
 
 @pytest.mark.parametrize("max_width", [5, 8, 11, 40])
@@ -118,7 +132,7 @@ def test_table_columns_stay_aligned_with_emoji_and_rare_cjk(max_width: int) -> N
     out = table(["名称", "内容", "|"], rows, max_width=max_width)
     lines = [line for line in out.splitlines() if "|" in line]
     assert len(lines) == len(rows) + 1
-    offsets = {cell_len(line[:line.index("|")]) for line in lines}
+    offsets = {cell_len(line[: line.index("|")]) for line in lines}
     assert len(offsets) == 1, out
     assert_inert(out)
 
@@ -133,7 +147,7 @@ def test_check_table_stays_aligned_with_hostile_desk_names(tmp_path: Path) -> No
     assert_inert(out)
     rows = [line for line in out.splitlines() if "本库写入" in line]
     assert len(rows) == len(desks)
-    assert len({cell_len(line[:line.index("本库写入")]) for line in rows}) == 1, out
+    assert len({cell_len(line[: line.index("本库写入")]) for line in rows}) == 1, out
 
 
 # ---- NUL, broken Unicode, 100 KB: refused with one line, nothing stored ----------------------------------
@@ -171,8 +185,11 @@ def test_100_kb_pasted_into_a_field_is_refused_with_a_short_line(tmp_path: Path,
 @pytest.mark.parametrize("option", ["--town", "--tag", "--phone", "--dept"])
 def test_100_kb_in_a_code_gives_one_short_line(tmp_path: Path, option: str) -> None:
     db = tmp_path / "x.db"
-    err = fails(db, *dispatch_args(**{option[2:]: "\x1b]0;x\x07" + "Z" * 100_000}), *(
-        ["--reason", "r"] if option == "--dept" else []))
+    err = fails(
+        db,
+        *dispatch_args(**{option[2:]: "\x1b]0;x\x07" + "Z" * 100_000}),
+        *(["--reason", "r"] if option == "--dept" else []),
+    )
     assert len(err) < ERROR_LIMIT + 40
     assert_inert(err)
     assert count(db, "orders") == 0
@@ -182,8 +199,20 @@ def test_invalid_utf8_on_the_command_line_is_refused(tmp_path: Path) -> None:
     """Bytes that are not UTF-8 arrive as lone surrogates; they cannot be stored faithfully."""
     db = tmp_path / "x.db"
     exe = Path(sys.executable).parent / "fengqiao"
-    argv = [os.fsencode(str(exe)), b"--db", os.fsencode(str(db)), b"dispatch", b"--phone", b"13857512345",
-            b"--town", b"HZ", b"--tag", b"B01", b"--text", b"\xff\xfe caller \xe4\xb8"]
+    argv = [
+        os.fsencode(str(exe)),
+        b"--db",
+        os.fsencode(str(db)),
+        b"dispatch",
+        b"--phone",
+        b"13857512345",
+        b"--town",
+        b"HZ",
+        b"--tag",
+        b"B01",
+        b"--text",
+        b"\xff\xfe caller \xe4\xb8",
+    ]
     env = {**os.environ, "LC_ALL": "C.UTF-8", "PYTHONUTF8": "1"}
     result = subprocess.run(argv, capture_output=True, env=env, timeout=60)
     err = result.stderr.decode("utf-8", "replace").strip()
@@ -195,21 +224,25 @@ def test_invalid_utf8_on_the_command_line_is_refused(tmp_path: Path) -> None:
 
 # ---- codes and phone numbers ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("phone", "message"), [
-    ("", "请输入来电号码"),
-    ("abc", "非法字符「a」"),
-    ("１３８５７５１２３４５", "非法字符「１」"),
-    ("138\x1b[31m57512345", "非法字符「U+001B」"),
-    ("\u202e13857512345", "非法字符「U+202E」"),
-    ("1385751234", "应为 11 位，现在是 10 位"),
-    ("12857512345", "不能以 12 开头"),
-    ("+1 202 555 0100", "只受理中国大陆号码"),
-    ("0575-123", "应为 7–8 位，现在是 3 位"),
-    ("0575-0123456", "不能以 0 或 1 开头"),
-    ("856", "号码太短"),
-    ("8888888888", "无法识别的号码"),
-    ("1234567890123456789", "应为 11 位，现在是 19 位"),
-])
+
+@pytest.mark.parametrize(
+    ("phone", "message"),
+    [
+        ("", "请输入来电号码"),
+        ("abc", "非法字符「a」"),
+        ("１３８５７５１２３４５", "非法字符「１」"),
+        ("138\x1b[31m57512345", "非法字符「U+001B」"),
+        ("\u202e13857512345", "非法字符「U+202E」"),
+        ("1385751234", "应为 11 位，现在是 10 位"),
+        ("12857512345", "不能以 12 开头"),
+        ("+1 202 555 0100", "只受理中国大陆号码"),
+        ("0575-123", "应为 7–8 位，现在是 3 位"),
+        ("0575-0123456", "不能以 0 或 1 开头"),
+        ("856", "号码太短"),
+        ("8888888888", "无法识别的号码"),
+        ("1234567890123456789", "应为 11 位，现在是 19 位"),
+    ],
+)
 def test_malformed_phone_numbers(tmp_path: Path, phone: str, message: str) -> None:
     db = tmp_path / "x.db"
     err = fails(db, *dispatch_args(phone=phone))
@@ -218,13 +251,16 @@ def test_malformed_phone_numbers(tmp_path: Path, phone: str, message: str) -> No
     assert count(db, "orders") == 0
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (dispatch_args(tag="\x1b[31mZ99"), "未知标签「␛[31mZ99」"),
-    (dispatch_args(town="[bold]NOWHERE[/bold]"), "未知镇街「[bold]NOWHERE[/bold]」"),
-    (dispatch_args(dept="XYZ", reason="r"), "未知部门「XYZ」"),
-    (dispatch_args() + ["--role", "boss"], "未知角色「boss」"),
-    (["orders", "--status", "\x9bgone"], "「\\x9bgone」不是有效的状态"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (dispatch_args(tag="\x1b[31mZ99"), "未知标签「␛[31mZ99」"),
+        (dispatch_args(town="[bold]NOWHERE[/bold]"), "未知镇街「[bold]NOWHERE[/bold]」"),
+        (dispatch_args(dept="XYZ", reason="r"), "未知部门「XYZ」"),
+        (dispatch_args() + ["--role", "boss"], "未知角色「boss」"),
+        (["orders", "--status", "\x9bgone"], "「\\x9bgone」不是有效的状态"),
+    ],
+)
 def test_unknown_codes(tmp_path: Path, args: list[str], message: str) -> None:
     db = tmp_path / "x.db"
     err = fails(db, *args)
@@ -246,6 +282,7 @@ def test_unknown_codes_on_an_existing_order(tmp_path: Path) -> None:
 
 # ---- the store refuses what the CLI refuses ------------------------------------------------------------
 
+
 def test_store_refuses_nul_and_broken_unicode_in_notes_and_reasons(store: OrderStore) -> None:
     state = store.dispatch(IntakeForm(phone="13857512345", town="HZ", description="假货"), "B01")
     with store.db.read() as conn:
@@ -255,8 +292,12 @@ def test_store_refuses_nul_and_broken_unicode_in_notes_and_reasons(store: OrderS
             store.act(state.order_no, Intent(Action.CANCEL, note=note))
     for reason in ("a\x00b", "\udcff"):
         with pytest.raises(ValidationError):
-            store.dispatch(IntakeForm(phone="13857512345", town="HZ", description="x"), "B01", override_dept="SFJ",
-                           override_reason=reason)
+            store.dispatch(
+                IntakeForm(phone="13857512345", town="HZ", description="x"),
+                "B01",
+                override_dept="SFJ",
+                override_reason=reason,
+            )
     with store.db.read() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM events").scalar() == before
     assert verify(store.db).ok
@@ -264,8 +305,9 @@ def test_store_refuses_nul_and_broken_unicode_in_notes_and_reasons(store: OrderS
 
 def test_store_keeps_hostile_text_exactly(store: OrderStore) -> None:
     for text in HOSTILE:
-        state = store.dispatch(IntakeForm(phone="13857512345", town="HZ", description=text, address=text[:200],
-                                          name=text[:50]), "B01")
+        state = store.dispatch(
+            IntakeForm(phone="13857512345", town="HZ", description=text, address=text[:200], name=text[:50]), "B01"
+        )
         again = store.order(state.order_no)
         assert again.call.description == text.strip() and again.call.address == text[:200].strip()
         done = store.act(state.order_no, Intent(Action.CANCEL, note=text))
@@ -274,6 +316,7 @@ def test_store_keeps_hostile_text_exactly(store: OrderStore) -> None:
 
 
 # ---- the database file itself ----------------------------------------------------------------------------
+
 
 def test_not_sqlite_truncated_and_directory(tmp_path: Path) -> None:
     png = tmp_path / "photo.db"
@@ -298,8 +341,10 @@ def read_only_folder(folder: Path) -> Iterator[Path]:
         view = folder.with_name(folder.name + "-ro")
         view.mkdir()
         mounted = subprocess.run(["mount", "--bind", str(folder), str(view)], capture_output=True).returncode == 0
-        if mounted and subprocess.run(["mount", "-o", "remount,ro,bind", str(view)],
-                                      capture_output=True).returncode == 0:
+        if (
+            mounted
+            and subprocess.run(["mount", "-o", "remount,ro,bind", str(view)], capture_output=True).returncode == 0
+        ):
             try:
                 yield view
             finally:
@@ -368,6 +413,7 @@ def _fill_until_full(db: Database, store: OrderStore) -> int:
 
 def _cap_pages(db: Database) -> None:
     """Simulate a full disk: each new connection may not grow the file beyond its present size."""
+
     @event.listens_for(db.engine, "connect")
     def _limit(dbapi_conn, _record) -> None:  # noqa: ANN001
         pages = dbapi_conn.execute("PRAGMA page_count").fetchone()[0]
@@ -417,8 +463,13 @@ def test_a_really_full_filesystem(tmp_path: Path) -> None:
     """A 512 KB tmpfs (root only): the disk fills for real, SQLite says SQLITE_FULL, nothing is half-written."""
     mnt = tmp_path / "small"
     mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("needs root and permission to mount a small tmpfs")
     try:
         db = mnt / "x.db"
@@ -436,6 +487,7 @@ def test_a_really_full_filesystem(tmp_path: Path) -> None:
 
 
 # ---- reports and exports: text a spreadsheet shows, never runs ---------------------------------------------
+
 
 def test_spreadsheet_text_is_shown_not_run(tmp_path: Path) -> None:
     import openpyxl

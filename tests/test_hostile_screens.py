@@ -36,10 +36,12 @@ PHONE = "13857512345"
 
 def hostile_order(path: Path) -> str:
     db = Database(path)
-    store = OrderStore(db, desk=make_desk(default_reference(), "110-1", "call_taker", operator="张三"),
-                       clock=FixedClock(T0))
-    state = store.dispatch(IntakeForm(phone=PHONE, town="SHH", description=DESCRIPTION, name=NAME, address=ADDRESS),
-                           "B01")
+    store = OrderStore(
+        db, desk=make_desk(default_reference(), "110-1", "call_taker", operator="张三"), clock=FixedClock(T0)
+    )
+    state = store.dispatch(
+        IntakeForm(phone=PHONE, town="SHH", description=DESCRIPTION, name=NAME, address=ADDRESS), "B01"
+    )
     db.close()
     return state.order_no
 
@@ -63,6 +65,7 @@ def assert_screen_inert_and_aligned(app: FengqiaoApp, width: int) -> str:
 
 
 # ---- the order detail: a snapshot (look at the SVG) and the same on screen -------------------------------
+
 
 def test_detail_snapshot_of_a_hostile_call(snap_compare: Any, tmp_path: Path) -> None:
     path = tmp_path / "evil.db"
@@ -106,13 +109,15 @@ async def test_detail_masks_for_a_supervisor_with_the_one_rule(tmp_path: Path) -
 
 # ---- the board row -------------------------------------------------------------------------------------
 
+
 async def test_board_row_shows_hostile_text_literally_and_aligned(tmp_path: Path) -> None:
     path = tmp_path / "evil.db"
     hostile_order(path)
     db = Database(path)
     store = OrderStore(db, desk=make_desk(default_reference(), "110-1", "call_taker"), clock=FixedClock(T0))
-    store.dispatch(IntakeForm(phone="13800000001", town="SHH", description="😀👨‍👩‍👧𠀀𪚥𰻞 普通的一行", address="普通地址"),
-                   "B01")
+    store.dispatch(
+        IntakeForm(phone="13800000001", town="SHH", description="😀👨‍👩‍👧𠀀𪚥𰻞 普通的一行", address="普通地址"), "B01"
+    )
     db.close()
     app = console(path, "department", dept="SCJG")
     async with app.run_test(size=(160, 30)) as pilot:  # from 110 columns the board shows address and words
@@ -123,15 +128,17 @@ async def test_board_row_shows_hostile_text_literally_and_aligned(tmp_path: Path
         rows = [t for t, _ in lines(app) if "人民路" in t or "普通地址" in t]
         assert len(rows) == 2
         # Both rows put the address at the same cell (the emoji and rare CJK do not push the columns).
-        assert len({cell_len(r[:r.index("[bold]人民路" if "人民路" in r else "普通地址")]) for r in rows}) == 1
+        assert len({cell_len(r[: r.index("[bold]人民路" if "人民路" in r else "普通地址")]) for r in rows}) == 1
     app.db.close()
 
 
 # ---- the intake form and its recent-calls panel --------------------------------------------------------
 
+
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-async def test_recent_calls_panel_shows_emoji_rare_cjk_and_escapes_literally(tmp_path: Path,
-                                                                          size: tuple[int, int]) -> None:
+async def test_recent_calls_panel_shows_emoji_rare_cjk_and_escapes_literally(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
     path = tmp_path / "evil.db"
     db = Database(path)
     store = OrderStore(db, desk=make_desk(default_reference(), "110-1", "call_taker"), clock=FixedClock(T0))
@@ -151,7 +158,7 @@ async def test_recent_calls_panel_shows_emoji_rare_cjk_and_escapes_literally(tmp
         rows = [t for t, _ in lines(app) if "同号" in t]
         assert len(rows) == 3
         for column in ("SZ-", "B02", "待签收"):  # the columns line up whatever the descriptions hold
-            assert len({cell_len(r[:r.index(column)]) for r in rows}) == 1, rows
+            assert len({cell_len(r[: r.index(column)]) for r in rows}) == 1, rows
     db.close()
 
 
@@ -161,7 +168,13 @@ async def test_control_characters_in_the_form_are_drawn_as_symbols(db, ref, cloc
     a program: a screen-pop, a default value. The form and the store keep them exactly.)"""
     app = make_app(db, ref, clock)
     async with app.run_test(size=(80, 24)) as pilot:
-        await fill(pilot, PHONE, "cl", "[b]路\x1b[31m红\x1b]0;标题\x07\x9b2J", "描述[red]x\x1b[2J\x1b]8;;http://e\x07链\u202e反")
+        await fill(
+            pilot,
+            PHONE,
+            "cl",
+            "[b]路\x1b[31m红\x1b]0;标题\x07\x9b2J",
+            "描述[red]x\x1b[2J\x1b]8;;http://e\x07链\u202e反",
+        )
         text = assert_screen_inert_and_aligned(app, 80)
         assert "[b]路␛[31m红␛]0;标题␇�2J" in text and "描述[red]x␛[2J␛]8;;http://e␇链�反" in text
         assert app.screen.query_one("#address", Input).value == "[b]路\x1b[31m红\x1b]0;标题\x07\x9b2J"  # as pasted
@@ -184,8 +197,9 @@ def nothing_stored(db: Database) -> None:
             assert conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() == 0, table
 
 
-@pytest.mark.parametrize(("field", "label", "limit"), [("description", "警情描述", 4000), ("address", "地址", 200),
-                                                       ("name", "来电人", 50)])
+@pytest.mark.parametrize(
+    ("field", "label", "limit"), [("description", "警情描述", 4000), ("address", "地址", 200), ("name", "来电人", 50)]
+)
 async def test_100_kb_pasted_into_a_field(db, ref, clock, field: str, label: str, limit: int) -> None:
     app = make_app(db, ref, clock)
     pasted = ("粘贴" * 50 + "\x1b[31m") * 1000
@@ -213,7 +227,9 @@ async def test_100_kb_pasted_into_a_field(db, ref, clock, field: str, label: str
         await settle(pilot)
     with db.read() as conn:
         assert tuple(conn.exec_driver_sql("SELECT address, description FROM calls").one()) == (
-            "长乐镇沿江路18号", "我在店里买到假货，老板不肯退款")
+            "长乐镇沿江路18号",
+            "我在店里买到假货，老板不肯退款",
+        )
 
 
 async def test_a_typed_description_over_the_limit_is_refused_on_sending(db, ref, clock) -> None:
@@ -276,5 +292,8 @@ async def test_a_burst_of_keys_lands_in_the_right_fields(db, ref, clock) -> None
         await settle(pilot)
         screen = app.screen
         assert [screen.query_one(f"#{f}", Input).value for f in ("phone", "town", "address")] == [
-            PHONE, "黄泽镇", "前岩村"]
+            PHONE,
+            "黄泽镇",
+            "前岩村",
+        ]
         assert screen.query_one(TextArea).text == "有人倒垃圾" and app.focused is screen.query_one(TextArea)

@@ -52,8 +52,10 @@ def test_bad_top_is_refused(db_path: Path) -> None:
 
 def test_uses_this_desks_history(db_path: Path) -> None:
     text = "有人从五楼窗户吊了个插排下来给电瓶车充电"
-    result = runner.invoke(app, ["--db", str(db_path), "dispatch", "--phone", "13857512345", "--town", "SHH",
-                                 "--tag", "C02", "--text", text])
+    result = runner.invoke(
+        app,
+        ["--db", str(db_path), "dispatch", "--phone", "13857512345", "--town", "SHH", "--tag", "C02", "--text", text],
+    )
     assert result.exit_code == 0, result.stderr
     learnt = json.loads(classify(db_path, "--json", "三楼窗口又吊插排给电瓶车充电").stdout)
     assert learnt["suggestions"][0]["code"] == "C02" and "history" in learnt["suggestions"][0]["evidence"]

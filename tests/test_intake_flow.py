@@ -49,10 +49,23 @@ async def test_single_dispatch_with_the_first_suggestion(db, ref, clock) -> None
         assert app.screen.query_one(TextArea).text == ""
         assert app.focused is app.screen.query_one("#phone")
         assert any("SZ-20261128-0001" in n.title for n in app._notifications)  # noqa: SLF001 - the toast
-    (order,) = rows(db, "SELECT order_no, tag, town, mode, primary_assignee, police_assignee, status, phone, "
-                        "override_dept, repeat_of, call_id FROM orders")
-    assert tuple(order[:10]) == ("SZ-20261128-0001", "B01", "CL", "single", "SCJG", None, "dispatched",
-                                 "13857512345", None, None)
+    (order,) = rows(
+        db,
+        "SELECT order_no, tag, town, mode, primary_assignee, police_assignee, status, phone, "
+        "override_dept, repeat_of, call_id FROM orders",
+    )
+    assert tuple(order[:10]) == (
+        "SZ-20261128-0001",
+        "B01",
+        "CL",
+        "single",
+        "SCJG",
+        None,
+        "dispatched",
+        "13857512345",
+        None,
+        None,
+    )
     (call,) = rows(db, "SELECT phone, town, address, description, order_id IS NOT NULL, linked FROM calls")
     assert tuple(call) == ("13857512345", "CL", "长乐镇沿江路18号", "我在店里买到假货，老板不肯退款", 1, 0)
     assert [r[0] for r in rows(db, "SELECT kind FROM events")] == ["dispatch"]
@@ -75,8 +88,10 @@ async def test_dual_dispatch_by_default_and_by_toggle(db, ref, clock) -> None:
         assert app.screen.mode == "dual"
         await pilot.press("enter")
         await settle(pilot)
-    got = rows(db, "SELECT order_no, tag, town, mode, primary_assignee, police_assignee, one_team FROM orders "
-                   "ORDER BY order_no")
+    got = rows(
+        db,
+        "SELECT order_no, tag, town, mode, primary_assignee, police_assignee, one_team FROM orders ORDER BY order_no",
+    )
     assert [tuple(r) for r in got] == [
         ("SZ-20261128-0001", "A03", "HZ", "dual", "ZZ-HZ", "GA-HZ", 1),
         ("SZ-20261128-0002", "B01", "SJJ", "dual", "SCJG", "GA-SJJ", 0),

@@ -30,8 +30,13 @@ def seeded_app(db, ref, lang: str):  # noqa: ANN001, ANN201
 
 
 async def take_call(pilot) -> None:  # noqa: ANN001
-    await fill(pilot, "13857512345", "ls", "鹿山街道金桂苑3幢",
-               "小区物业把门禁停了，业主进不了门，[red]第三次[/red]打电话了，物业一直不管")
+    await fill(
+        pilot,
+        "13857512345",
+        "ls",
+        "鹿山街道金桂苑3幢",
+        "小区物业把门禁停了，业主进不了门，[red]第三次[/red]打电话了，物业一直不管",
+    )
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -8,8 +8,27 @@ import pytest
 
 from fengqiao.models.clock import UTC, FixedClock
 from fengqiao.models.errors import ValidationError
-from fengqiao.models.kpi import (Counts, KpiRow, Weights, Window, compare, improved, is_repeat, last_days, nearest_rank,
-                        parse_day, periods, quantile, rank, ranked, rates, score, sparkline, spread, window_from)
+from fengqiao.models.kpi import (
+    Counts,
+    KpiRow,
+    Weights,
+    Window,
+    compare,
+    improved,
+    is_repeat,
+    last_days,
+    nearest_rank,
+    parse_day,
+    periods,
+    quantile,
+    rank,
+    ranked,
+    rates,
+    score,
+    sparkline,
+    spread,
+    window_from,
+)
 from fengqiao.store.db import Database
 from fengqiao.store.kpi import TOTAL_KEY, KpiStore
 from fengqiao.store.orders import OrderStore
@@ -21,8 +40,20 @@ WEEK = Window(date(2026, 11, 20), date(2026, 11, 28))
 
 # ---- pure definitions ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("minutes", "repeat"), [(0, False), (7, False), (7.99, False), (8, True), (60, True),
-                                                 (72 * 60, True), (72 * 60 + 0.01, False), (73 * 60, False)])
+
+@pytest.mark.parametrize(
+    ("minutes", "repeat"),
+    [
+        (0, False),
+        (7, False),
+        (7.99, False),
+        (8, True),
+        (60, True),
+        (72 * 60, True),
+        (72 * 60 + 0.01, False),
+        (73 * 60, False),
+    ],
+)
 def test_repeat_window_edges(minutes: float, repeat: bool) -> None:
     first = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
     assert is_repeat(first, first + timedelta(minutes=minutes)) is repeat
@@ -50,16 +81,24 @@ def test_weights_from_config() -> None:
     assert Weights.from_config({"weights": {"repeat": 40}}).repeat == 40.0
     with pytest.raises(ValidationError, match="sgin.*sign"):
         Weights.from_config({"weights": {"sgin": 10}})
-    for bad in ({"sign": -1}, {"sign": "high"}, {"sign": True}, 5,
-                {"sign": 0, "arrival": 0, "feedback": 0, "resolution": 0, "repeat": 0}):
+    for bad in (
+        {"sign": -1},
+        {"sign": "high"},
+        {"sign": True},
+        5,
+        {"sign": 0, "arrival": 0, "feedback": 0, "resolution": 0, "repeat": 0},
+    ):
         with pytest.raises(ValidationError):
             Weights.from_config({"weights": bad})
 
 
 def test_competition_ranking() -> None:
     assert rank([90.0, 80.0, 90.0, None, 70.0], lambda x: x) == [1, 3, 1, None, 4]
-    rows = [KpiRow("B", "b", Counts(sign_base=2, signed_on_time=1)), KpiRow("A", "a", Counts(sign_base=1, signed_on_time=1)),
-            KpiRow("C", "c", Counts())]
+    rows = [
+        KpiRow("B", "b", Counts(sign_base=2, signed_on_time=1)),
+        KpiRow("A", "a", Counts(sign_base=1, signed_on_time=1)),
+        KpiRow("C", "c", Counts()),
+    ]
     out = ranked(rows)
     assert [(r.key, r.rank) for r in out] == [("A", 1), ("B", 2), ("C", None)]
 
@@ -75,8 +114,11 @@ def test_nearest_rank_percentiles() -> None:
 
 def test_periods_compare_with_the_previous_period() -> None:
     today = date(2026, 11, 28)
-    daily = {today: Counts(sign_base=10, signed_on_time=9), today - timedelta(days=1): Counts(sign_base=10, signed_on_time=7),
-             today - timedelta(days=8): Counts(sign_base=10, signed_on_time=5)}
+    daily = {
+        today: Counts(sign_base=10, signed_on_time=9),
+        today - timedelta(days=1): Counts(sign_base=10, signed_on_time=7),
+        today - timedelta(days=8): Counts(sign_base=10, signed_on_time=5),
+    }
     day, week_, month = periods(daily, today)
     assert day.rates["sign_rate"] == 0.9 and day.previous["sign_rate"] == 0.7
     assert day.change["sign_rate"] == pytest.approx(0.2)
@@ -108,6 +150,7 @@ def test_sparkline() -> None:
 
 
 # ---- the hand-built week, through the real state machine and SQL ------------------------------------
+
 
 @pytest.fixture
 def built(store: OrderStore, clock: FixedClock) -> dict[str, str]:
@@ -145,8 +188,7 @@ def test_department_rates_are_exact(db: Database, clock: FixedClock, built: dict
     assert (scjg["arrive_minutes_p50"], scjg["arrive_minutes_p90"]) == (20.0, 25.0)
 
 
-def test_reassigned_order_belongs_to_the_new_department(db: Database, clock: FixedClock,
-                                                          built: dict[str, str]) -> None:
+def test_reassigned_order_belongs_to_the_new_department(db: Database, clock: FixedClock, built: dict[str, str]) -> None:
     table = KpiStore(db, clock=clock).table(WEEK, "department")
     zjj = _row(table, "ZJJ")
     # o5 (reassigned to ZJJ, never signed) and o9 (dual, on time)
@@ -158,7 +200,12 @@ def test_police_station_row_and_dual_arrival_gap(db: Database, clock: FixedClock
     table = KpiStore(db, clock=clock).table(WEEK, "department")
     police = _row(table, "GA-LS")
     assert police["name"] == "鹿山派出所"
-    assert (police["dispatched"], police["sign_rate"], police["arrival_rate"], police["feedback_rate"]) == (1, 1.0, 1.0, 1.0)
+    assert (police["dispatched"], police["sign_rate"], police["arrival_rate"], police["feedback_rate"]) == (
+        1,
+        1.0,
+        1.0,
+        1.0,
+    )
     assert police["orders"] == 1  # the dual order's outcome is shared with the police station
     # ZJJ arrived 8 minutes after the police on o9
     assert police["dual_gap_minutes_p50"] == 8.0 and _row(table, "ZJJ")["dual_gap_minutes_p50"] == 8.0
@@ -201,8 +248,7 @@ def test_dept_filter_groups_township_codes(db: Database, clock: FixedClock, buil
         ks.table(WEEK, "county")
 
 
-def test_pending_work_counts_once_its_deadline_passes(db: Database, clock: FixedClock,
-                                                       built: dict[str, str]) -> None:
+def test_pending_work_counts_once_its_deadline_passes(db: Database, clock: FixedClock, built: dict[str, str]) -> None:
     ks = KpiStore(db, clock=clock)
     before = _row(ks.table(WEEK, "department"), "SCJG")
     clock.advance(minutes=8)  # o8's sign-off deadline (10 minutes after dispatch) has passed
@@ -222,14 +268,18 @@ def test_windows_count_orders_by_their_call(db: Database, clock: FixedClock, bui
     assert sum(c.dispatched for c in daily.values()) == 15
 
 
-def test_repeat_found_when_the_order_is_entered_after_the_call(store: OrderStore, db: Database,
-                                                                  clock: FixedClock) -> None:
+def test_repeat_found_when_the_order_is_entered_after_the_call(
+    store: OrderStore, db: Database, clock: FixedClock
+) -> None:
     t = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
     week.dispatch(store, "13900000001", "B11", t + timedelta(minutes=30))  # the second call, entered first
     late = week.dispatch(store, "13900000001", "B01", t)  # the first call, entered late
     with db.read() as conn:
-        rows = dict(conn.exec_driver_sql("SELECT o.order_no, r.repeat_call_at FROM orders o "
-                                         "LEFT JOIN kpi_repeats r ON r.order_id = o.id").all())
+        rows = dict(
+            conn.exec_driver_sql(
+                "SELECT o.order_no, r.repeat_call_at FROM orders o LEFT JOIN kpi_repeats r ON r.order_id = o.id"
+            ).all()
+        )
     assert rows[late] == "2026-11-27T02:30:00.000000Z"
     assert len([v for v in rows.values() if v]) == 1
 
@@ -237,23 +287,28 @@ def test_repeat_found_when_the_order_is_entered_after_the_call(store: OrderStore
 def test_repeat_edges_to_the_microsecond(store: OrderStore, db: Database, clock: FixedClock) -> None:
     t = datetime(2026, 11, 27, 2, 0, 0, 999_999, tzinfo=UTC)
     nos = {}
-    for phone, gap in (("13900000011", timedelta(minutes=8) - timedelta(microseconds=1)),
-                       ("13900000012", timedelta(minutes=8)),
-                       ("13900000013", timedelta(hours=72)),
-                       ("13900000014", timedelta(hours=72, microseconds=1))):
+    for phone, gap in (
+        ("13900000011", timedelta(minutes=8) - timedelta(microseconds=1)),
+        ("13900000012", timedelta(minutes=8)),
+        ("13900000013", timedelta(hours=72)),
+        ("13900000014", timedelta(hours=72, microseconds=1)),
+    ):
         nos[phone] = week.dispatch(store, phone, "B11", t - timedelta(hours=73))
         week.dispatch(store, phone, "B11", t - timedelta(hours=73) + gap)
     with db.read() as conn:
-        flagged = {r[0] for r in conn.exec_driver_sql(
-            "SELECT o.order_no FROM orders o JOIN kpi_repeats r ON r.order_id = o.id")}
+        flagged = {
+            r[0]
+            for r in conn.exec_driver_sql("SELECT o.order_no FROM orders o JOIN kpi_repeats r ON r.order_id = o.id")
+        }
     assert flagged == {nos["13900000012"], nos["13900000013"]}
 
 
 def test_frequent_callers_and_addresses(store: OrderStore, db: Database, clock: FixedClock) -> None:
     now = clock()
     for i, hours in enumerate((1, 30, 100)):
-        week.dispatch(store, "13857512345", ["B02", "B01", "B02"][i], now - timedelta(hours=hours),
-                      address="鹿山街道某小区3幢")
+        week.dispatch(
+            store, "13857512345", ["B02", "B01", "B02"][i], now - timedelta(hours=hours), address="鹿山街道某小区3幢"
+        )
     week.dispatch(store, "13857512399", "B02", now - timedelta(hours=2), address="鹿山街道某小区3幢")
     week.dispatch(store, "13857512345", "B02", now - timedelta(days=9))  # outside the 7 days
     ks = KpiStore(db, clock=clock)

@@ -24,7 +24,7 @@ from .conftest import T0
 
 runner = CliRunner()
 WINDOW = ["--from", "2026-10-30", "--to", "2026-11-28"]
-EVIL = "=HYPERLINK(\"http://x.example/\",\"点我\")|[bold]"
+EVIL = '=HYPERLINK("http://x.example/","点我")|[bold]'
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +74,18 @@ def test_kpi_json_shape(demo_db: Path) -> None:
     assert (out["from"], out["to"], out["by"]) == ("2026-10-30", "2026-11-28", "department")
     assert out["rows"], "the demo store has orders in the window"
     row = out["rows"][0]
-    for key in ("key", "dispatched", "sign_rate", "arrival_rate", "feedback_rate", "resolution_rate", "repeat_rate",
-                "satisfaction_rate", "score", "rank"):
+    for key in (
+        "key",
+        "dispatched",
+        "sign_rate",
+        "arrival_rate",
+        "feedback_rate",
+        "resolution_rate",
+        "repeat_rate",
+        "satisfaction_rate",
+        "score",
+        "rank",
+    ):
         assert key in row
     for r in out["rows"]:
         for rate in ("sign_rate", "arrival_rate", "feedback_rate", "resolution_rate", "repeat_rate"):
@@ -166,13 +176,14 @@ def test_bad_input_is_one_clear_line(demo_db: Path, tmp_path: Path) -> None:
 def test_weights_come_from_the_config(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     base = kpi_json(demo_db, "town")["total"]
     config = tmp_path / "config.toml"
-    config.write_text("[kpi.weights]\nsign = 100\narrival = 0\nfeedback = 0\nresolution = 0\nrepeat = 0\n",
-                      encoding="utf-8")
+    config.write_text(
+        "[kpi.weights]\nsign = 100\narrival = 0\nfeedback = 0\nresolution = 0\nrepeat = 0\n", encoding="utf-8"
+    )
     monkeypatch.setenv("FENGQIAO_CONFIG", str(config))
     weighted = kpi_json(demo_db, "town")
     assert weighted["weights"]["sign"] == 100.0
     assert weighted["total"]["score"] == round(100 * base["sign_rate"], 2)
-    config.write_text("[kpi.weights]\nsign = \"a lot\"\n", encoding="utf-8")
+    config.write_text('[kpi.weights]\nsign = "a lot"\n', encoding="utf-8")
     assert "sign" in fails(demo_db, "kpi")
 
 
@@ -187,16 +198,30 @@ def _access(db: Path) -> list[tuple[str, str, str, dict]]:
     return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
 
 
-def test_report_unmasked_is_for_supervisors_and_recorded_first(demo_db: Path, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_report_unmasked_is_for_supervisors_and_recorded_first(
+    demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = _access(demo_db)
     out = tmp_path / "full.xlsx"
     for role in ([], ["--role", "call_taker"], ["--role", "department", "--dept", "SCJG"]):
-        assert "只有督办席位" in fails(demo_db, "report", *WINDOW, "--format", "xlsx", "-o", str(out), "--unmasked",
-                                      *role)
+        assert "只有督办席位" in fails(
+            demo_db, "report", *WINDOW, "--format", "xlsx", "-o", str(out), "--unmasked", *role
+        )
     assert not out.exists() and _access(demo_db) == before
-    ok(demo_db, "report", *WINDOW, "--format", "xlsx", "-o", str(out), "--unmasked", "--role", "supervisor",
-       "--desk", "督办-1")
+    ok(
+        demo_db,
+        "report",
+        *WINDOW,
+        "--format",
+        "xlsx",
+        "-o",
+        str(out),
+        "--unmasked",
+        "--role",
+        "supervisor",
+        "--desk",
+        "督办-1",
+    )
     callers = [row[0] for row in load_workbook(out)["高频来电"].iter_rows(min_row=2, values_only=True)]
     assert "13857512345" in callers and "138****2345" not in callers
     desk, role, target, detail = _access(demo_db)[-1]
@@ -225,8 +250,18 @@ def test_no_access_line_no_unmasked_report(demo_db: Path, tmp_path: Path, monkey
     blocker = sqlite3.connect(demo_db, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     try:
-        result = run(demo_db, "report", *WINDOW, "--format", "csv", "-o", str(tmp_path / "r.csv"), "--unmasked",
-                     "--role", "supervisor")
+        result = run(
+            demo_db,
+            "report",
+            *WINDOW,
+            "--format",
+            "csv",
+            "-o",
+            str(tmp_path / "r.csv"),
+            "--unmasked",
+            "--role",
+            "supervisor",
+        )
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()

@@ -46,7 +46,9 @@ def test_every_module_imports_under_the_fengqiao_namespace_alone(tmp_path) -> No
         "print(len(names), ','.join(bare))\n"
     )
     env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path, env=env
+    )
     count, bare = out.stdout.strip().split(" ", 1) if " " in out.stdout.strip() else (out.stdout.strip(), "")
     assert int(count) > 50
     assert bare == "", f"modules imported outside the fengqiao namespace: {bare}"

@@ -11,8 +11,19 @@ import pytest
 
 from fengqiao.models.clock import UTC
 from fengqiao.models.errors import DomainError, Redundant, ValidationError
-from fengqiao.models.machine import (Action, CallInfo, Event, Intent, OrderState, Status, apply, build, dispatch_payload,
-                            legal_actions, replay)
+from fengqiao.models.machine import (
+    Action,
+    CallInfo,
+    Event,
+    Intent,
+    OrderState,
+    Status,
+    apply,
+    build,
+    dispatch_payload,
+    legal_actions,
+    replay,
+)
 from fengqiao.models.reference import default_reference
 from fengqiao.models.routing import route
 
@@ -28,16 +39,26 @@ def _id() -> str:
 def new_order(tag: str = "B01", town: str = "SHH", mode: str | None = None, at: datetime = T0) -> OrderState:
     plan = route(REF, tag, town, mode=mode)
     call = CallInfo(_id(), "13857512345", "", town, "人民路1号", "买到假货", at, "desk")
-    payload = dispatch_payload(REF, order_no="SZ-20261128-0001", route=plan, call=call, at=at,
-                               assignment_ids=[_id() for _ in plan.assignees])
+    payload = dispatch_payload(
+        REF, order_no="SZ-20261128-0001", route=plan, call=call, at=at, assignment_ids=[_id() for _ in plan.assignees]
+    )
     ev = Event(_id(), "order-1", "dispatch", at, at, "desk", "tester", payload=payload)
     return apply(None, ev)
 
 
 def do(o: OrderState, action: Action, minutes: float = 1, **kw) -> OrderState:
     at = (o.updated_at or T0) + timedelta(minutes=minutes)
-    ev = build(REF, o, Intent(action, **kw), event_id=_id(), at=at, desk="desk", actor="t", recorded_at=at,
-               new_assignment_id=_id())
+    ev = build(
+        REF,
+        o,
+        Intent(action, **kw),
+        event_id=_id(),
+        at=at,
+        desk="desk",
+        actor="t",
+        recorded_at=at,
+        new_assignment_id=_id(),
+    )
     return apply(o, ev)
 
 
@@ -50,15 +71,30 @@ def in_state(name: str) -> OrderState:
         "arrived": [(Action.SIGN, {}), (Action.ARRIVE, {})],
         "extension_pending": [(Action.SIGN, {}), (Action.EXTEND, {"note": "需协调", "hours": 12})],
         "fed_back": [(Action.SIGN, {}), (Action.ARRIVE, {}), (Action.FEEDBACK, {"result": "resolved", "note": "好"})],
-        "fed_back_unresolved": [(Action.SIGN, {}), (Action.ARRIVE, {}),
-                                (Action.FEEDBACK, {"result": "unresolved", "note": "未果"})],
-        "visited": [(Action.SIGN, {}), (Action.ARRIVE, {}), (Action.FEEDBACK, {"result": "resolved", "note": "好"}),
-                    (Action.VISIT, {"satisfaction": "satisfied"})],
-        "visited_unsatisfied": [(Action.SIGN, {}), (Action.ARRIVE, {}),
-                                (Action.FEEDBACK, {"result": "resolved", "note": "好"}),
-                                (Action.VISIT, {"satisfaction": "unsatisfied"})],
-        "closed": [(Action.SIGN, {}), (Action.ARRIVE, {}), (Action.FEEDBACK, {"result": "resolved", "note": "好"}),
-                   (Action.VISIT, {"satisfaction": "satisfied"}), (Action.CLOSE, {})],
+        "fed_back_unresolved": [
+            (Action.SIGN, {}),
+            (Action.ARRIVE, {}),
+            (Action.FEEDBACK, {"result": "unresolved", "note": "未果"}),
+        ],
+        "visited": [
+            (Action.SIGN, {}),
+            (Action.ARRIVE, {}),
+            (Action.FEEDBACK, {"result": "resolved", "note": "好"}),
+            (Action.VISIT, {"satisfaction": "satisfied"}),
+        ],
+        "visited_unsatisfied": [
+            (Action.SIGN, {}),
+            (Action.ARRIVE, {}),
+            (Action.FEEDBACK, {"result": "resolved", "note": "好"}),
+            (Action.VISIT, {"satisfaction": "unsatisfied"}),
+        ],
+        "closed": [
+            (Action.SIGN, {}),
+            (Action.ARRIVE, {}),
+            (Action.FEEDBACK, {"result": "resolved", "note": "好"}),
+            (Action.VISIT, {"satisfaction": "satisfied"}),
+            (Action.CLOSE, {}),
+        ],
         "returned": [(Action.RETURN, {"note": "非本单位职责"})],
         "cancelled": [(Action.CANCEL, {"note": "报警人撤回"})],
     }[name]
@@ -69,17 +105,38 @@ def in_state(name: str) -> OrderState:
 
 # Details each action needs, so that only the state decides.
 DETAILS = {
-    Action.SIGN: {}, Action.ARRIVE: {}, Action.FEEDBACK: {"result": "resolved", "note": "处理完毕"},
-    Action.RETURN: {"note": "非本单位"}, Action.REASSIGN: {"to": "ZJJ"}, Action.EXTEND: {"note": "需协调", "hours": 24},
-    Action.APPROVE_EXTENSION: {}, Action.REFUSE_EXTENSION: {"note": "不同意"}, Action.ESCALATE: {"note": "请尽快"},
-    Action.VISIT: {"satisfaction": "satisfied"}, Action.REOPEN: {"note": "重办"}, Action.CLOSE: {},
-    Action.CANCEL: {"note": "撤回"}, Action.JUDGE_RETURN: {"justified": False},
+    Action.SIGN: {},
+    Action.ARRIVE: {},
+    Action.FEEDBACK: {"result": "resolved", "note": "处理完毕"},
+    Action.RETURN: {"note": "非本单位"},
+    Action.REASSIGN: {"to": "ZJJ"},
+    Action.EXTEND: {"note": "需协调", "hours": 24},
+    Action.APPROVE_EXTENSION: {},
+    Action.REFUSE_EXTENSION: {"note": "不同意"},
+    Action.ESCALATE: {"note": "请尽快"},
+    Action.VISIT: {"satisfaction": "satisfied"},
+    Action.REOPEN: {"note": "重办"},
+    Action.CLOSE: {},
+    Action.CANCEL: {"note": "撤回"},
+    Action.JUDGE_RETURN: {"justified": False},
 }
 
 S, A, F, R, RA, E, AE, RE, ES, V, RO, C, CA, J = (
-    Action.SIGN, Action.ARRIVE, Action.FEEDBACK, Action.RETURN, Action.REASSIGN, Action.EXTEND,
-    Action.APPROVE_EXTENSION, Action.REFUSE_EXTENSION, Action.ESCALATE, Action.VISIT, Action.REOPEN, Action.CLOSE,
-    Action.CANCEL, Action.JUDGE_RETURN)
+    Action.SIGN,
+    Action.ARRIVE,
+    Action.FEEDBACK,
+    Action.RETURN,
+    Action.REASSIGN,
+    Action.EXTEND,
+    Action.APPROVE_EXTENSION,
+    Action.REFUSE_EXTENSION,
+    Action.ESCALATE,
+    Action.VISIT,
+    Action.REOPEN,
+    Action.CLOSE,
+    Action.CANCEL,
+    Action.JUDGE_RETURN,
+)
 
 # The legal actions in each state, one minute after the previous event (nothing is overdue yet).
 LEGAL = {
@@ -96,10 +153,17 @@ LEGAL = {
     "cancelled": set(),
 }
 EXPECTED_STATUS = {
-    "dispatched": Status.DISPATCHED, "signed": Status.SIGNED, "arrived": Status.ARRIVED,
-    "extension_pending": Status.SIGNED, "fed_back": Status.FED_BACK, "fed_back_unresolved": Status.FED_BACK,
-    "visited": Status.VISITED, "visited_unsatisfied": Status.VISITED, "closed": Status.CLOSED,
-    "returned": Status.RETURNED, "cancelled": Status.CANCELLED,
+    "dispatched": Status.DISPATCHED,
+    "signed": Status.SIGNED,
+    "arrived": Status.ARRIVED,
+    "extension_pending": Status.SIGNED,
+    "fed_back": Status.FED_BACK,
+    "fed_back_unresolved": Status.FED_BACK,
+    "visited": Status.VISITED,
+    "visited_unsatisfied": Status.VISITED,
+    "closed": Status.CLOSED,
+    "returned": Status.RETURNED,
+    "cancelled": Status.CANCELLED,
 }
 PAIRS = [(state, action) for state in LEGAL for action in DETAILS]
 
@@ -221,16 +285,24 @@ def test_late_actions_record_the_first_overdue_moment() -> None:
 
 def test_replay_marks_redundant_and_conflicting_events() -> None:
     o = new_order()
-    dispatch = Event("e1", o.id, "dispatch", T0, T0, "desk", "t", payload=dispatch_payload(
-        REF, order_no=o.order_no, route=route(REF, "B01", "SHH"), call=o.call, at=T0,
-        assignment_ids=[o.primary.id]))
+    dispatch = Event(
+        "e1",
+        o.id,
+        "dispatch",
+        T0,
+        T0,
+        "desk",
+        "t",
+        payload=dispatch_payload(
+            REF, order_no=o.order_no, route=route(REF, "B01", "SHH"), call=o.call, at=T0, assignment_ids=[o.primary.id]
+        ),
+    )
     sign_a = Event("e2", o.id, "sign", T0 + timedelta(minutes=1), T0, "desk-a", "a", assignment_id=o.primary.id)
     sign_b = Event("e3", o.id, "sign", T0 + timedelta(minutes=2), T0, "desk-b", "b", assignment_id=o.primary.id)
     close = Event("e4", o.id, "close", T0 + timedelta(minutes=3), T0, "desk-c", "c")
     future = Event("e5", o.id, "teleport", T0 + timedelta(minutes=4), T0, "desk-d", "d")
     result = replay([dispatch, sign_a, sign_b, close, future])
-    assert result.statuses == {"e1": "applied", "e2": "applied", "e3": "redundant", "e4": "conflict",
-                               "e5": "unknown"}
+    assert result.statuses == {"e1": "applied", "e2": "applied", "e3": "redundant", "e4": "conflict", "e5": "unknown"}
     assert result.state is not None and result.state.status == Status.SIGNED
 
 

@@ -26,9 +26,19 @@ def brute_force(e: dict[str, Any], shown: set[str]) -> list[str]:
     for n in range(10_000):
         phone = MASKED.replace("****", f"{n:04d}")  # the masked number, its hidden digits guessed
         payload = {**e["payload"], "call": {**call, "phone": phone}}
-        h = hash_fields(id=e["id"], order_id=e.get("order_id", ""), assignment_id=e["assignment_id"], kind=e["kind"],
-                        actor=e["actor"], desk=e["desk"], desk_seq=e["desk_seq"], event_at=e["event_at"],
-                        recorded_at=e["recorded_at"], payload=payload_text(payload), prev_hash=e["prev_hash"])
+        h = hash_fields(
+            id=e["id"],
+            order_id=e.get("order_id", ""),
+            assignment_id=e["assignment_id"],
+            kind=e["kind"],
+            actor=e["actor"],
+            desk=e["desk"],
+            desk_seq=e["desk_seq"],
+            event_at=e["event_at"],
+            recorded_at=e["recorded_at"],
+            payload=payload_text(payload),
+            prev_hash=e["prev_hash"],
+        )
         if h in shown:
             found.append(phone)
     return found

@@ -33,17 +33,26 @@ def phones_in(text: str) -> set[str]:
     return {p for p in (PHONE, MASKED) if p in text}
 
 
-@pytest.mark.parametrize(("role", "seen"), [
-    ([], PHONE),  # the local operator's tool
-    (["--role", "call_taker"], PHONE),
-    (["--role", "department", "--dept", "ZZ", "--town", "HZ"], PHONE),
-    (["--role", "supervisor"], MASKED),
-])
+@pytest.mark.parametrize(
+    ("role", "seen"),
+    [
+        ([], PHONE),  # the local operator's tool
+        (["--role", "call_taker"], PHONE),
+        (["--role", "department", "--dept", "ZZ", "--town", "HZ"], PHONE),
+        (["--role", "supervisor"], MASKED),
+    ],
+)
 def test_order_and_orders_show_numbers_by_role(order, role: list[str], seen: str) -> None:
     db, no = order
     orders_role = [a.replace("--dept", "--desk-dept").replace("--town", "--desk-town") for a in role]
-    for out in (ok(db, "order", no, *role), ok(db, "order", no, "--json", *role), ok(db, "orders", *orders_role),
-                ok(db, "orders", "--json", *orders_role), ok(db, "audit", no, *role), ok(db, "audit", no, "--json", *role)):
+    for out in (
+        ok(db, "order", no, *role),
+        ok(db, "order", no, "--json", *role),
+        ok(db, "orders", *orders_role),
+        ok(db, "orders", "--json", *orders_role),
+        ok(db, "audit", no, *role),
+        ok(db, "audit", no, "--json", *role),
+    ):
         assert phones_in(out) == {seen}, out
     assert count(db, "access_log") == 0
 
@@ -69,8 +78,11 @@ def test_unmasked_is_recorded_before_it_is_shown(order) -> None:
     rows = conn.execute("SELECT desk, desk_seq, role, action, target, detail FROM access_log ORDER BY seq").fetchall()
     conn.close()
     assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows] == [
-        ("督办-1", 1, "supervisor", "unmasked", "order"), ("督办-1", 2, "supervisor", "unmasked", "order"),
-        ("督办-1", 3, "supervisor", "unmasked", "orders"), ("督办-1", 4, "supervisor", "unmasked", "audit")]
+        ("督办-1", 1, "supervisor", "unmasked", "order"),
+        ("督办-1", 2, "supervisor", "unmasked", "order"),
+        ("督办-1", 3, "supervisor", "unmasked", "orders"),
+        ("督办-1", 4, "supervisor", "unmasked", "audit"),
+    ]
     first = json.loads(rows[0][5])
     assert first["orders"] == [no] and first["command"].endswith("order") and first["params"]["unmasked"] is True
     report = json.loads(ok(db, "check", "--json"))
@@ -141,8 +153,14 @@ def test_read_only_views_default_to_the_config_desk(order, tmp_path: Path, monke
     config = tmp_path / "config.toml"
     config.write_text('[desk]\nname = "督办-9"\nrole = "supervisor"\n', encoding="utf-8")
     monkeypatch.setenv("FENGQIAO_CONFIG", str(config))
-    for out in (ok(db, "order", no), ok(db, "order", no, "--json"), ok(db, "orders"), ok(db, "orders", "--json"),
-                ok(db, "audit", no), ok(db, "audit", no, "--json")):
+    for out in (
+        ok(db, "order", no),
+        ok(db, "order", no, "--json"),
+        ok(db, "orders"),
+        ok(db, "orders", "--json"),
+        ok(db, "audit", no),
+        ok(db, "audit", no, "--json"),
+    ):
         assert phones_in(out) == {MASKED}, out
     assert phones_in(ok(db, "order", no, "--role", "call_taker")) == {PHONE}  # --role still decides
     assert PHONE in ok(db, "orders", "--unmasked")  # the config desk is a supervisor: allowed and recorded

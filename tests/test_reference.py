@@ -42,23 +42,49 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-@pytest.mark.parametrize(("file", "old", "new", "message"), [
-    ("taxonomy.csv", "B01,B,消费纠纷,Consumer disputes,SCJG", "B01,B,消费纠纷,Consumer disputes,NOPE",
-     "taxonomy.csv line 20 (B01): unknown department 'NOPE'"),
-    ("taxonomy.csv", "B01,B,消费纠纷,Consumer disputes,SCJG,single,yes,10,30,24",
-     "B01,B,消费纠纷,Consumer disputes,SCJG,single,yes,0,30,24", "line 20 (B01): sign_min must be positive"),
-    ("taxonomy.csv", "B01,B,消费纠纷,Consumer disputes,SCJG,single,yes,10,30,24",
-     "B01,B,消费纠纷,Consumer disputes,SCJG,single,yes,10,abc,24", "line 20 (B01): arrive_min must be a whole number"),
-    ("taxonomy.csv", "B01,B,消费纠纷", "B02,B,消费纠纷", "line 21: duplicate code B02 (first on line 20)"),
-    ("taxonomy.csv", "B01,B,消费纠纷,Consumer disputes,SCJG,single", "B01,B,消费纠纷,Consumer disputes,SCJG,triple",
-     "line 20 (B01): dispatch must be single or dual"),
-    ("taxonomy.csv", "D01,D,政策咨询,Policy enquiries,RX,single,no,30,,24",
-     "D01,D,政策咨询,Policy enquiries,RX,single,no,30,15,24", "line 62 (D01): arrive_min must be empty"),
-    ("towns.csv", "HZ,黄泽镇,Huangze Town,town,黄泽派出所,yes", "HZ,黄泽镇,Huangze Town,town,黄泽派出所,maybe",
-     "towns.csv line 9 (HZ): one_team_pilot must be yes or no"),
-    ("departments.csv", "GA,公安派出所,Police Station,police,by_location,0\n", "",
-     "department GA is required"),
-])
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        (
+            "taxonomy.csv",
+            "B01,B,消费纠纷,Consumer disputes,SCJG",
+            "B01,B,消费纠纷,Consumer disputes,NOPE",
+            "taxonomy.csv line 20 (B01): unknown department 'NOPE'",
+        ),
+        (
+            "taxonomy.csv",
+            "B01,B,消费纠纷,Consumer disputes,SCJG,single,yes,10,30,24",
+            "B01,B,消费纠纷,Consumer disputes,SCJG,single,yes,0,30,24",
+            "line 20 (B01): sign_min must be positive",
+        ),
+        (
+            "taxonomy.csv",
+            "B01,B,消费纠纷,Consumer disputes,SCJG,single,yes,10,30,24",
+            "B01,B,消费纠纷,Consumer disputes,SCJG,single,yes,10,abc,24",
+            "line 20 (B01): arrive_min must be a whole number",
+        ),
+        ("taxonomy.csv", "B01,B,消费纠纷", "B02,B,消费纠纷", "line 21: duplicate code B02 (first on line 20)"),
+        (
+            "taxonomy.csv",
+            "B01,B,消费纠纷,Consumer disputes,SCJG,single",
+            "B01,B,消费纠纷,Consumer disputes,SCJG,triple",
+            "line 20 (B01): dispatch must be single or dual",
+        ),
+        (
+            "taxonomy.csv",
+            "D01,D,政策咨询,Policy enquiries,RX,single,no,30,,24",
+            "D01,D,政策咨询,Policy enquiries,RX,single,no,30,15,24",
+            "line 62 (D01): arrive_min must be empty",
+        ),
+        (
+            "towns.csv",
+            "HZ,黄泽镇,Huangze Town,town,黄泽派出所,yes",
+            "HZ,黄泽镇,Huangze Town,town,黄泽派出所,maybe",
+            "towns.csv line 9 (HZ): one_team_pilot must be yes or no",
+        ),
+        ("departments.csv", "GA,公安派出所,Police Station,police,by_location,0\n", "", "department GA is required"),
+    ],
+)
 def test_broken_fixture_names_the_row(tmp_path: Path, file: str, old: str, new: str, message: str) -> None:
     base = _copy(tmp_path)
     _edit(base / file, old, new)
@@ -72,8 +98,7 @@ def test_any_tag_count_loads_but_an_empty_category_is_refused(tmp_path: Path) ->
     lines = (base / "taxonomy.csv").read_text(encoding="utf-8").splitlines()
     (base / "taxonomy.csv").write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
     assert len(load_reference(base).tags) == 74  # no fixed count: the county's taxonomy decides
-    (base / "taxonomy.csv").write_text("\n".join(ln for ln in lines if not ln.startswith("D")) + "\n",
-                                       encoding="utf-8")
+    (base / "taxonomy.csv").write_text("\n".join(ln for ln in lines if not ln.startswith("D")) + "\n", encoding="utf-8")
     with pytest.raises(ReferenceDataError, match="taxonomy.csv: category D has no tags"):
         load_reference(base)
 
@@ -174,11 +199,14 @@ def test_cli_dispatches_with_the_chosen_folder(county: Path, tmp_path: Path, mon
     res = runner.invoke(app, [*base, "taxonomy", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["tag_count"] == 76
-    res = runner.invoke(app, [*base, "dispatch", "--phone", "13857512345", "--town", "HZ", "--tag", "A19",
-                              "--text", "后山有人在乱砍树"])
+    res = runner.invoke(
+        app, [*base, "dispatch", "--phone", "13857512345", "--town", "HZ", "--tag", "A19", "--text", "后山有人在乱砍树"]
+    )
     assert res.exit_code == 0, res.output
-    res = runner.invoke(app, [*base, "dispatch", "--phone", "13857512346", "--town", "CR", "--tag", "A19",
-                              "--text", "村口的大樟树被人砍了"])
+    res = runner.invoke(
+        app,
+        [*base, "dispatch", "--phone", "13857512346", "--town", "CR", "--tag", "A19", "--text", "村口的大樟树被人砍了"],
+    )
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, [*base, "orders", "--json"])
     assert res.exit_code == 0, res.output
@@ -188,31 +216,63 @@ def test_cli_dispatches_with_the_chosen_folder(county: Path, tmp_path: Path, mon
     # Without --reference the shipped data does not know A19: one line, no traceback. (--reference also set
     # $FENGQIAO_REFERENCE for worker processes; a new shell would not have it.)
     monkeypatch.delenv("FENGQIAO_REFERENCE")
-    res = runner.invoke(app, ["--db", db, "dispatch", "--phone", "13857512347", "--town", "CR", "--tag", "A19",
-                              "--text", "又砍了一棵"])
+    res = runner.invoke(
+        app, ["--db", db, "dispatch", "--phone", "13857512347", "--town", "CR", "--tag", "A19", "--text", "又砍了一棵"]
+    )
     assert res.exit_code != 0 and "Traceback" not in res.output
     assert len(res.stderr.strip().splitlines()) == 1 and "A01–A18" in res.stderr
 
 
-@pytest.mark.parametrize(("file", "old", "new", "message"), [
-    ("taxonomy.csv", NEW_TAG, NEW_TAG.replace("A19", "A18"),
-     "taxonomy.csv line 77: duplicate code A18 (first on line 19)"),
-    ("taxonomy.csv", NEW_TAG, NEW_TAG.replace(",LYJ,", ",LINYE,"),
-     "taxonomy.csv line 77 (A19): unknown department 'LINYE'"),
-    ("taxonomy.csv", NEW_TAG, NEW_TAG.replace(",10,60,", ",0,60,"),
-     "taxonomy.csv line 77 (A19): sign_min must be positive"),
-    ("taxonomy.csv", NEW_TAG, NEW_TAG.replace(",72,", ",3天,"),
-     "taxonomy.csv line 77 (A19): feedback_h must be a whole number"),
-    ("departments.csv", NEW_DEPT, NEW_DEPT.replace(",1", ",yes"),
-     "departments.csv line 32 (LYJ): one_team must be 0 or 1"),
-    ("departments.csv", NEW_DEPT, NEW_DEPT.replace("LYJ", "SCJG"),
-     "departments.csv line 32: duplicate code SCJG (first on line 2)"),
-    ("departments.csv", "ZZ,镇街综治中心,Township Governance Centre,township,by_location,0",
-     "ZZ,镇街综治中心,Township Governance Centre,township,county,0",
-     "departments.csv line 30 (ZZ): routing must be by_location"),
-])
-def test_a_broken_county_folder_names_file_and_line(county: Path, tmp_path: Path, file: str, old: str, new: str,
-                                                     message: str) -> None:
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        (
+            "taxonomy.csv",
+            NEW_TAG,
+            NEW_TAG.replace("A19", "A18"),
+            "taxonomy.csv line 77: duplicate code A18 (first on line 19)",
+        ),
+        (
+            "taxonomy.csv",
+            NEW_TAG,
+            NEW_TAG.replace(",LYJ,", ",LINYE,"),
+            "taxonomy.csv line 77 (A19): unknown department 'LINYE'",
+        ),
+        (
+            "taxonomy.csv",
+            NEW_TAG,
+            NEW_TAG.replace(",10,60,", ",0,60,"),
+            "taxonomy.csv line 77 (A19): sign_min must be positive",
+        ),
+        (
+            "taxonomy.csv",
+            NEW_TAG,
+            NEW_TAG.replace(",72,", ",3天,"),
+            "taxonomy.csv line 77 (A19): feedback_h must be a whole number",
+        ),
+        (
+            "departments.csv",
+            NEW_DEPT,
+            NEW_DEPT.replace(",1", ",yes"),
+            "departments.csv line 32 (LYJ): one_team must be 0 or 1",
+        ),
+        (
+            "departments.csv",
+            NEW_DEPT,
+            NEW_DEPT.replace("LYJ", "SCJG"),
+            "departments.csv line 32: duplicate code SCJG (first on line 2)",
+        ),
+        (
+            "departments.csv",
+            "ZZ,镇街综治中心,Township Governance Centre,township,by_location,0",
+            "ZZ,镇街综治中心,Township Governance Centre,township,county,0",
+            "departments.csv line 30 (ZZ): routing must be by_location",
+        ),
+    ],
+)
+def test_a_broken_county_folder_names_file_and_line(
+    county: Path, tmp_path: Path, file: str, old: str, new: str, message: str
+) -> None:
     from typer.testing import CliRunner
 
     from fengqiao.console.cli import app

@@ -31,8 +31,13 @@ from tests.conftest import T0
 from tests.test_hostile import HOSTILE, assert_inert
 
 FIELDS = ("description", "address", "name", "reason", "note")
-LIMIT = {"description": LIMITS["description"], "address": LIMITS["address"], "name": LIMITS["name"],
-         "reason": LIMITS["reason"], "note": LIMITS["note"]}
+LIMIT = {
+    "description": LIMITS["description"],
+    "address": LIMITS["address"],
+    "name": LIMITS["name"],
+    "reason": LIMITS["reason"],
+    "note": LIMITS["note"],
+}
 
 # Arbitrary Unicode (every category but surrogates), plus the nasty cases made likely: markup, escapes,
 # NUL, lone surrogates, long pastes, whitespace only.
@@ -40,8 +45,28 @@ texts = st.one_of(
     st.text(max_size=60),
     st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=30),  # with surrogates
     st.sampled_from(HOSTILE),
-    st.lists(st.sampled_from(["[b]", "[/]", "\x1b[31m", "\x1b]0;t\x07", "\x9b", "\x00", "\u202e", "😀", "𠀀", " ",
-                              "\n", "\t", "é", "\u200d", "中"]), max_size=20).map("".join),
+    st.lists(
+        st.sampled_from(
+            [
+                "[b]",
+                "[/]",
+                "\x1b[31m",
+                "\x1b]0;t\x07",
+                "\x9b",
+                "\x00",
+                "\u202e",
+                "😀",
+                "𠀀",
+                " ",
+                "\n",
+                "\t",
+                "é",
+                "\u200d",
+                "中",
+            ]
+        ),
+        max_size=20,
+    ).map("".join),
     st.builds(lambda s, n: s * n, st.text(min_size=1, max_size=3), st.integers(1, 4500)),
 )
 
@@ -103,14 +128,19 @@ def test_any_text_round_trips_through_the_cli(field: str, value: str) -> None:
     shown = cli(db, "order", order_no, "--json")
     assert_inert(shown.stdout)
     detail = json.loads(shown.stdout)
-    got = {"description": detail["call"]["description"], "address": detail["call"]["address"],
-           "name": detail["call"]["name"], "reason": (detail["override"] or {}).get("reason"),
-           "note": detail["assignments"][0]["return_reason"]}[field]
+    got = {
+        "description": detail["call"]["description"],
+        "address": detail["call"]["address"],
+        "name": detail["call"]["name"],
+        "reason": (detail["override"] or {}).get("reason"),
+        "note": detail["assignments"][0]["return_reason"],
+    }[field]
     assert got == value.strip()
     if field in ("description", "address", "name"):
         conn = sqlite3.connect(db)
-        raw = conn.execute(f"SELECT {field} FROM calls c JOIN orders o ON o.call_id = c.id WHERE o.order_no = ?",
-                           (order_no,)).fetchone()[0]
+        raw = conn.execute(
+            f"SELECT {field} FROM calls c JOIN orders o ON o.call_id = c.id WHERE o.order_no = ?", (order_no,)
+        ).fetchone()[0]
         conn.close()
         assert raw == value.strip()
         human = cli(db, "order", order_no).stdout
@@ -154,8 +184,13 @@ def test_any_text_round_trips_through_the_store(field: str, value: str) -> None:
             return
         assert want is None, (field, value)
         again = store.order(state.order_no)  # replayed from the stored events
-        got = {"description": again.call.description, "address": again.call.address, "name": again.call.name,
-               "reason": again.override_reason, "note": again.primary.return_reason}[field]
+        got = {
+            "description": again.call.description,
+            "address": again.call.address,
+            "name": again.call.name,
+            "reason": again.override_reason,
+            "note": again.primary.return_reason,
+        }[field]
         assert got == value.strip()
     finally:
         db.close()

@@ -33,7 +33,8 @@ def test_dispatch_writes_call_order_assignments_and_event(store: OrderStore, db:
     assert o.order_no == "SZ-20261128-0001"
     assert rows(db, "SELECT phone, town, order_id FROM calls") == [("13857512345", "HZ", o.id)]
     assert rows(db, "SELECT order_no, status, primary_assignee, one_team FROM orders") == [
-        ("SZ-20261128-0001", "dispatched", "ZZ-HZ", 1)]
+        ("SZ-20261128-0001", "dispatched", "ZZ-HZ", 1)
+    ]
     assert rows(db, "SELECT assignee, status FROM assignments") == [("ZZ-HZ", "dispatched")]
     assert rows(db, "SELECT kind, desk, actor, desk_seq FROM events") == [("dispatch", "test-desk", "tester", 1)]
     assert store.dispatch(FORM, "A03").order_no == "SZ-20261128-0002"
@@ -48,9 +49,14 @@ def test_order_numbers_follow_the_local_day(store: OrderStore, clock) -> None:
 
 def test_projection_equals_the_replay_of_events(store: OrderStore, db: Database, clock) -> None:
     o = store.dispatch(FORM, "B02")  # dual
-    for intent in [Intent(Action.SIGN), Intent(Action.SIGN, assignee="GA"), Intent(Action.ARRIVE),
-                   Intent(Action.ARRIVE, assignee="GA"), Intent(Action.FEEDBACK, result="resolved", note="调解成功"),
-                   Intent(Action.FEEDBACK, assignee="GA", result="resolved", note="秩序正常")]:
+    for intent in [
+        Intent(Action.SIGN),
+        Intent(Action.SIGN, assignee="GA"),
+        Intent(Action.ARRIVE),
+        Intent(Action.ARRIVE, assignee="GA"),
+        Intent(Action.FEEDBACK, result="resolved", note="调解成功"),
+        Intent(Action.FEEDBACK, assignee="GA", result="resolved", note="秩序正常"),
+    ]:
         clock.advance(minutes=3)
         store.act(o.order_no, intent)
     with db.read() as conn:
@@ -58,7 +64,9 @@ def test_projection_equals_the_replay_of_events(store: OrderStore, db: Database,
     assert state is not None and state.status == "fed_back"
     assert rows(db, "SELECT status, result FROM orders") == [("fed_back", "resolved")]
     assert rows(db, "SELECT assignee, status, signed_at IS NOT NULL FROM assignments ORDER BY seq") == [
-        ("ZJJ", "fed_back", 1), ("GA-HZ", "fed_back", 1)]
+        ("ZJJ", "fed_back", 1),
+        ("GA-HZ", "fed_back", 1),
+    ]
 
 
 def test_refused_action_writes_nothing(store: OrderStore, db: Database) -> None:
@@ -79,14 +87,27 @@ def test_hash_chain_links_every_event(store: OrderStore, db: Database, clock) ->
     store.act(o.order_no, Intent(Action.SIGN))
     clock.advance(minutes=1)
     store.dispatch(FORM, "C04")
-    events = rows(db, "SELECT id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, payload, "
-                      "prev_hash, hash FROM events ORDER BY desk_seq")
+    events = rows(
+        db,
+        "SELECT id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, payload, "
+        "prev_hash, hash FROM events ORDER BY desk_seq",
+    )
     prev = GENESIS
-    for (id_, order_id, asg, kind, actor, desk, seq, event_at, recorded_at, payload, prev_hash, hash_) in events:
+    for id_, order_id, asg, kind, actor, desk, seq, event_at, recorded_at, payload, prev_hash, hash_ in events:
         assert prev_hash == prev
-        assert hash_ == hash_fields(id=id_, order_id=order_id, assignment_id=asg, kind=kind, actor=actor, desk=desk,
-                                    desk_seq=seq, event_at=event_at, recorded_at=recorded_at, payload=payload,
-                                    prev_hash=prev_hash)
+        assert hash_ == hash_fields(
+            id=id_,
+            order_id=order_id,
+            assignment_id=asg,
+            kind=kind,
+            actor=actor,
+            desk=desk,
+            desk_seq=seq,
+            event_at=event_at,
+            recorded_at=recorded_at,
+            payload=payload,
+            prev_hash=prev_hash,
+        )
         prev = hash_
     assert [e[6] for e in events] == [1, 2, 3]
     assert rows(db, "SELECT seq, hash FROM desk_heads") == [(3, prev)]
@@ -104,8 +125,9 @@ def test_events_are_append_only(store: OrderStore, db_path: Path) -> None:
 
 def test_concurrent_writers_lose_nothing(db_path: Path, ref, clock) -> None:
     """Eight threads sign/act at once on separate connections: BEGIN IMMEDIATE serializes them."""
-    stores = [OrderStore(Database(db_path), ref=ref, desk=make_desk(ref, f"desk-{i}", None), clock=clock)
-              for i in range(8)]
+    stores = [
+        OrderStore(Database(db_path), ref=ref, desk=make_desk(ref, f"desk-{i}", None), clock=clock) for i in range(8)
+    ]
     errors: list[BaseException] = []
 
     def work(s: OrderStore) -> None:
@@ -189,20 +211,25 @@ def test_roles_are_enforced_by_the_store(db: Database, ref, clock) -> None:
     assert {a for a, _ in sup.allowed(sup.order(o.order_no))} == set()
     with pytest.raises(PermissionDenied):
         OrderStore(db, ref=ref, desk=make_desk(ref, "hz", "township", town="HZ"), clock=clock).dispatch(
-            IntakeForm(phone="13857512345", town="SHH", description="x"), "B01")
+            IntakeForm(phone="13857512345", town="SHH", description="x"), "B01"
+        )
 
 
-@pytest.mark.parametrize(("form", "field"), [
-    (IntakeForm(phone="1385751234", town="HZ", description="x"), "phone"),
-    (IntakeForm(phone="13857512345", town="", description="x"), "town"),
-    (IntakeForm(phone="13857512345", town="NOWHERE", description="x"), "town"),
-    (IntakeForm(phone="13857512345", town="HZ", description="   "), "description"),
-    (IntakeForm(phone="13857512345", town="HZ", description="长" * 4001), "description"),
-    (IntakeForm(phone="13857512345", town="HZ", description="a\x00b"), "description"),
-    (IntakeForm(phone="13857512345", town="HZ", description="x", address="路" * 201), "address"),
-])
-def test_bad_intake_is_refused_and_nothing_stored(store: OrderStore, db: Database, form: IntakeForm,
-                                                  field: str) -> None:
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        (IntakeForm(phone="1385751234", town="HZ", description="x"), "phone"),
+        (IntakeForm(phone="13857512345", town="", description="x"), "town"),
+        (IntakeForm(phone="13857512345", town="NOWHERE", description="x"), "town"),
+        (IntakeForm(phone="13857512345", town="HZ", description="   "), "description"),
+        (IntakeForm(phone="13857512345", town="HZ", description="长" * 4001), "description"),
+        (IntakeForm(phone="13857512345", town="HZ", description="a\x00b"), "description"),
+        (IntakeForm(phone="13857512345", town="HZ", description="x", address="路" * 201), "address"),
+    ],
+)
+def test_bad_intake_is_refused_and_nothing_stored(
+    store: OrderStore, db: Database, form: IntakeForm, field: str
+) -> None:
     with pytest.raises(ValidationError) as err:
         store.dispatch(form, "B01")
     assert err.value.field == field

@@ -14,12 +14,17 @@ def _loaded(statement: str, *modules: str) -> dict[str, bool]:
 
 def test_orders_loads_neither_httpx_nor_pydantic() -> None:
     assert _loaded("import fengqiao.store.orders", "httpx", "pydantic", "fengqiao.store.sync.client") == {
-        "httpx": False, "pydantic": False, "fengqiao.store.sync.client": False}
+        "httpx": False,
+        "pydantic": False,
+        "fengqiao.store.sync.client": False,
+    }
 
 
 def test_sync_package_import_is_lazy_and_names_still_resolve() -> None:
     assert _loaded("from fengqiao.store.sync import SyncError, Backoff, timeline", "httpx", "pydantic") == {
-        "httpx": False, "pydantic": False}
+        "httpx": False,
+        "pydantic": False,
+    }
     # and the network names do load their modules (the probe can see httpx arrive)
     assert _loaded("from fengqiao.store.sync import SyncClient, SyncLoop", "httpx") == {"httpx": True}
 

@@ -21,7 +21,6 @@ from fengqiao.models.intake import IntakeForm
 from fengqiao.models.machine import Action, Intent, OrderState
 from fengqiao.models.reference import default_reference
 from fengqiao.models.roles import Desk, make_desk
-
 from fengqiao.store.db import Database, open_db
 from fengqiao.store.orders import OrderStore
 
@@ -37,8 +36,7 @@ STEPS = (Action.SIGN, Action.ARRIVE, Action.FEEDBACK, Action.VISIT, Action.CLOSE
 Ack = Callable[[str, int], None]
 
 
-def run(db: Database, *, desk: Desk, seed: int, ack: Ack, count: int | None = None,
-        clock: Clock = system_clock) -> int:
+def run(db: Database, *, desk: Desk, seed: int, ack: Ack, count: int | None = None, clock: Clock = system_clock) -> int:
     """Write until ``count`` writes are done (forever if None); return how many were acknowledged."""
     rng = random.Random(seed)
     ref = default_reference()
@@ -51,9 +49,13 @@ def run(db: Database, *, desk: Desk, seed: int, ack: Ack, count: int | None = No
         roll = rng.random()
         try:
             if not open_orders or roll < 0.35:
-                form = IntakeForm(phone=f"13{rng.randrange(3, 10)}{rng.randrange(10**8):08d}", town=rng.choice(towns),
-                                  description=rng.choice(TEXTS), name=rng.choice(("", "王[i]某", "李\x1b[7m")),
-                                  address=rng.choice(("", "某小区 3 幢", "𠀀街 [u]1[/u] 号")))
+                form = IntakeForm(
+                    phone=f"13{rng.randrange(3, 10)}{rng.randrange(10**8):08d}",
+                    town=rng.choice(towns),
+                    description=rng.choice(TEXTS),
+                    name=rng.choice(("", "王[i]某", "李\x1b[7m")),
+                    address=rng.choice(("", "某小区 3 幢", "𠀀街 [u]1[/u] 号")),
+                )
                 state = store.dispatch(form, rng.choice(tags))
                 events = 1
             else:
@@ -86,9 +88,13 @@ def _advance(store: OrderStore, state: OrderState, rng: random.Random) -> OrderS
         return None
     action, target = rng.choice(allowed)
     assignee = state.assignment(target).assignee if target else None
-    intent = Intent(action, assignee=assignee, note="已处理 [b]完毕[/b]" if action == Action.FEEDBACK else "",
-                    result="resolved" if action == Action.FEEDBACK else None,
-                    satisfaction="satisfied" if action == Action.VISIT else None)
+    intent = Intent(
+        action,
+        assignee=assignee,
+        note="已处理 [b]完毕[/b]" if action == Action.FEEDBACK else "",
+        result="resolved" if action == Action.FEEDBACK else None,
+        satisfaction="satisfied" if action == Action.VISIT else None,
+    )
     return store.act(state.order_no, intent)
 
 

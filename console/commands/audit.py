@@ -20,10 +20,8 @@ from ..textout import dumps, echo, table
 if TYPE_CHECKING:
     from fengqiao.models.roles import Desk
     from fengqiao.store.audit import CheckReport
-    from fengqiao.store.db import Database
 
 CHECK_FAILED = 3  # exit code of `fengqiao check` when it found faults (1: it could not run)
-
 
 
 def _state(ctx: typer.Context) -> Any:
@@ -52,6 +50,7 @@ def _time(text: str) -> str:
 
 # ---- audit ORDER ---------------------------------------------------------------------------------------
 
+
 def audit_cmd(
     ctx: typer.Context,
     number: Annotated[str, typer.Argument(help="order number, e.g. SZ-20261128-0042")],
@@ -78,44 +77,95 @@ def audit_cmd(
     finally:
         db.close()
     if as_json:
-        echo(dumps({"order_no": state.order_no, "id": state.id, "events": [{
-            "seq": e.seq, "id": e.id, "desk": e.desk, "desk_seq": e.desk_seq, "actor": e.actor, "kind": e.kind,
-            "assignment_id": e.assignment_id, "event_at": e.event_at, "recorded_at": e.recorded_at,
-            "payload": mask_payload(e.payload, view), "prev_hash": shown_hash(e.prev_hash, view, key),
-            "hash": shown_hash(e.hash, view, key),
-            "hash_ok": e.hash_ok, "link_ok": e.link_ok} for e in entries]}))
+        echo(
+            dumps(
+                {
+                    "order_no": state.order_no,
+                    "id": state.id,
+                    "events": [
+                        {
+                            "seq": e.seq,
+                            "id": e.id,
+                            "desk": e.desk,
+                            "desk_seq": e.desk_seq,
+                            "actor": e.actor,
+                            "kind": e.kind,
+                            "assignment_id": e.assignment_id,
+                            "event_at": e.event_at,
+                            "recorded_at": e.recorded_at,
+                            "payload": mask_payload(e.payload, view),
+                            "prev_hash": shown_hash(e.prev_hash, view, key),
+                            "hash": shown_hash(e.hash, view, key),
+                            "hash_ok": e.hash_ok,
+                            "link_ok": e.link_ok,
+                        }
+                        for e in entries
+                    ],
+                }
+            )
+        )
         return
     bad = sum(1 for e in entries if not e.hash_ok or e.link_ok is False)
-    echo(f"{state.order_no}  {t(f'status.{state.status}')}  "
-         + t("audit.history_summary", count=len(entries))
-         + "  " + (t("audit.history_ok") if not bad else t("audit.history_bad", count=bad)))
+    echo(
+        f"{state.order_no}  {t(f'status.{state.status}')}  "
+        + t("audit.history_summary", count=len(entries))
+        + "  "
+        + (t("audit.history_ok") if not bad else t("audit.history_bad", count=bad))
+    )
     for i, e in enumerate(entries, start=1):
         kind = t(f"action.{e.kind}") if e.kind in _KINDS else visible(e.kind, single_line=True)
         echo("")
-        echo(f"[{i}] {kind}  " + t("audit.position", desk=visible(e.desk, single_line=True), seq=e.desk_seq)
-             + f"  {t('cli.actor')} {visible(e.actor, single_line=True)}")
+        echo(
+            f"[{i}] {kind}  "
+            + t("audit.position", desk=visible(e.desk, single_line=True), seq=e.desk_seq)
+            + f"  {t('cli.actor')} {visible(e.actor, single_line=True)}"
+        )
         echo(f"    {t('cli.event_at')} {_time(e.event_at)}   {t('cli.recorded_at')} {_time(e.recorded_at)}")
-        echo(f"    {t('audit.hash')} {shown_hash(e.hash, view, key)}  {_mark(e.hash_ok)} "
-             + (t("audit.hash_ok") if e.hash_ok else t("audit.hash_bad")))
-        link = (t("audit.link_genesis") if e.desk_seq == 1 else t("audit.link_ok", seq=e.desk_seq - 1)) \
-            if e.link_ok else t("audit.link_unknown", seq=e.desk_seq - 1) if e.link_ok is None \
+        echo(
+            f"    {t('audit.hash')} {shown_hash(e.hash, view, key)}  {_mark(e.hash_ok)} "
+            + (t("audit.hash_ok") if e.hash_ok else t("audit.hash_bad"))
+        )
+        link = (
+            (t("audit.link_genesis") if e.desk_seq == 1 else t("audit.link_ok", seq=e.desk_seq - 1))
+            if e.link_ok
+            else t("audit.link_unknown", seq=e.desk_seq - 1)
+            if e.link_ok is None
             else t("audit.link_bad", seq=e.desk_seq - 1)
+        )
         echo(f"    {t('audit.prev_hash')} {shown_hash(e.prev_hash, view, key)}  {_mark(e.link_ok)} {link}")
         echo(f"    {t('audit.payload')} {dumps(mask_payload(e.payload, view))}")
 
 
-_KINDS = {"dispatch", "sign", "arrive", "feedback", "return", "reassign", "extend", "approve-extension",
-          "refuse-extension", "escalate", "visit", "reopen", "close", "cancel", "link", "judge-return"}
+_KINDS = {
+    "dispatch",
+    "sign",
+    "arrive",
+    "feedback",
+    "return",
+    "reassign",
+    "extend",
+    "approve-extension",
+    "refuse-extension",
+    "escalate",
+    "visit",
+    "reopen",
+    "close",
+    "cancel",
+    "link",
+    "judge-return",
+}
 
 
 # ---- check -------------------------------------------------------------------------------------------
+
 
 def check_cmd(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     quick: Annotated[bool, typer.Option("--quick", help="skip replaying every order (chains and file only)")] = False,
-    complete: Annotated[list[str] | None, typer.Option("--complete", help="also demand every event of this desk "
-                                                                           "(repeatable)")] = None,
+    complete: Annotated[
+        list[str] | None, typer.Option("--complete", help="also demand every event of this desk (repeatable)")
+    ] = None,
 ) -> None:
     """Integrity check plus every desk's hash chain and the projection; explains any fault in plain words.
 
@@ -150,20 +200,49 @@ def check_cmd(
 
 def _report_json(report: CheckReport, path: Path, version: int) -> dict[str, Any]:
     return {
-        "path": str(path), "schema_version": version, "ok": report.ok, "integrity": report.integrity,
-        "events": report.events, "orders": report.orders, "access": report.access, "replayed": report.replayed,
-        "chains": [{"log": c.log, "desk": c.desk, "held": c.held, "first": c.first, "last": c.last,
-                    "last_hash": c.last_hash, "head": c.head, "complete": c.complete, "missing": c.missing}
-                   for c in report.chains],
-        "faults": [{"kind": f.kind, "log": f.log, "desk": f.desk, "seq": f.seq, "seq_to": f.seq_to,
-                    "order_no": f.order_no, "message": f.message} for f in report.faults],
+        "path": str(path),
+        "schema_version": version,
+        "ok": report.ok,
+        "integrity": report.integrity,
+        "events": report.events,
+        "orders": report.orders,
+        "access": report.access,
+        "replayed": report.replayed,
+        "chains": [
+            {
+                "log": c.log,
+                "desk": c.desk,
+                "held": c.held,
+                "first": c.first,
+                "last": c.last,
+                "last_hash": c.last_hash,
+                "head": c.head,
+                "complete": c.complete,
+                "missing": c.missing,
+            }
+            for c in report.chains
+        ],
+        "faults": [
+            {
+                "kind": f.kind,
+                "log": f.log,
+                "desk": f.desk,
+                "seq": f.seq,
+                "seq_to": f.seq_to,
+                "order_no": f.order_no,
+                "message": f.message,
+            }
+            for f in report.faults
+        ],
         "notes": [{"kind": f.kind, "order_no": f.order_no, "message": f.message} for f in report.notes],
     }
 
 
 def _report_text(report: CheckReport, path: Path, version: int) -> str:
-    lines = [t("audit.check_title", path=path, version=version),
-             t("audit.check_integrity_ok") if report.integrity == ["ok"] else t("audit.check_integrity_bad")]
+    lines = [
+        t("audit.check_title", path=path, version=version),
+        t("audit.check_integrity_ok") if report.integrity == ["ok"] else t("audit.check_integrity_bad"),
+    ]
     for log in ("events", "access"):
         chains = [c for c in report.chains if c.log == log]
         total = report.events if log == "events" else report.access
@@ -176,8 +255,18 @@ def _report_text(report: CheckReport, path: Path, version: int) -> str:
                     span += " " + t("audit.check_missing", count=c.missing)
                 kind = t("audit.check_own") if c.head is not None else t("audit.check_copy")
                 rows.append([c.desk, kind, c.held, span, c.head if c.head is not None else "-", c.last_hash[:16]])
-            body = table([t("cli.desk"), t("audit.check_kind"), t("audit.check_count"), t("audit.check_span"),
-                          t("audit.check_head"), t("audit.check_last_hash")], rows, max_width=64)
+            body = table(
+                [
+                    t("cli.desk"),
+                    t("audit.check_kind"),
+                    t("audit.check_count"),
+                    t("audit.check_span"),
+                    t("audit.check_head"),
+                    t("audit.check_last_hash"),
+                ],
+                rows,
+                max_width=64,
+            )
             lines += ["  " + line for line in body.splitlines()]
     if report.replayed:
         bad = {f.order_no for f in report.faults if f.log == "orders"}
@@ -195,6 +284,7 @@ def _report_text(report: CheckReport, path: Path, version: int) -> str:
 
 # ---- backup and restore --------------------------------------------------------------------------------
 
+
 def backup_cmd(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="backup file (or a folder: fengqiao-<time>.db inside it)")],
@@ -209,15 +299,19 @@ def backup_cmd(
     finally:
         db.close()
     s = result.snapshot
-    echo(t("audit.backup_done", path=s.path, orders=s.orders, events=s.events, mb=s.size / 1e6,
-           seconds=result.seconds))
+    echo(t("audit.backup_done", path=s.path, orders=s.orders, events=s.events, mb=s.size / 1e6, seconds=result.seconds))
 
 
 def restore_cmd(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="the backup file to restore")],
-    force: Annotated[bool, typer.Option("--force", help="restore even though the current database holds newer "
-                                                        "data (it is saved beside itself first)")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="restore even though the current database holds newer data (it is saved beside itself first)",
+        ),
+    ] = False,
 ) -> None:
     """Replace the database with a backup: checked first; refuses to drop newer data without --force."""
     from fengqiao.store.backup import restore
@@ -225,15 +319,13 @@ def restore_cmd(
 
     state = _state(ctx)
     target = state.db_path if state.db_path is not None else default_db_path()
-    result = restore(target, path, force=force,
-                     busy_ms=int(os.environ.get("FENGQIAO_BUSY_MS", DEFAULT_BUSY_MS)))
+    result = restore(target, path, force=force, busy_ms=int(os.environ.get("FENGQIAO_BUSY_MS", DEFAULT_BUSY_MS)))
     s = result.snapshot
     echo(t("audit.restore_done", path=path, orders=s.orders, events=s.events, seconds=result.seconds))
     if result.saved_as is not None:
         echo(t("audit.restore_saved", path=result.saved_as))
     if result.lost_events or result.lost_access:
-        echo(t("audit.restore_dropped", events=result.lost_events, access=result.lost_access,
-               path=result.saved_as))
+        echo(t("audit.restore_dropped", events=result.lost_events, access=result.lost_access, path=result.saved_as))
 
 
 def register(app: typer.Typer) -> None:

@@ -27,8 +27,12 @@ from fengqiao.models.roles import Desk, make_desk
 from ..config import config_path, load_config
 from ..textout import dumps, echo
 
-desk_app = typer.Typer(help="The desk's configuration file (name, role, department or town, operator).",
-                       no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+desk_app = typer.Typer(
+    help="The desk's configuration file (name, role, department or town, operator).",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
 
 DESK_KEYS = ("name", "role", "dept", "town", "operator", "prefix", "lang")
 
@@ -54,19 +58,26 @@ def write_desk(path: Path, values: dict[str, str | None]) -> Desk:
             section[key] = value
     lang = section.get("lang")
     if lang and lang not in LANGS:
-        raise ValidationError(t("error.bad_choice", value=lang, field=t("app.lang"), choices=", ".join(LANGS)),
-                              field="lang")
-    desk = make_desk(default_reference(), str(section.get("name") or cfg.desk_name),
-                     section.get("role") or None, dept=section.get("dept") or None,
-                     town=section.get("town") or None, operator=str(section.get("operator") or ""),
-                     prefix=section.get("prefix") or None)
+        raise ValidationError(
+            t("error.bad_choice", value=lang, field=t("app.lang"), choices=", ".join(LANGS)), field="lang"
+        )
+    desk = make_desk(
+        default_reference(),
+        str(section.get("name") or cfg.desk_name),
+        section.get("role") or None,
+        dept=section.get("dept") or None,
+        town=section.get("town") or None,
+        operator=str(section.get("operator") or ""),
+        prefix=section.get("prefix") or None,
+    )
     section["name"] = desk.name
     if desk.role == "department" and desk.dept:
         section["dept"] = desk.dept
     if desk.town:
         section["town"] = desk.town
     raw["desk"] = {k: section[k] for k in DESK_KEYS if k in section} | {
-        k: v for k, v in section.items() if k not in DESK_KEYS}
+        k: v for k, v in section.items() if k not in DESK_KEYS
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
     try:
@@ -86,9 +97,21 @@ def show_cmd(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")
     cfg = ctx.obj.config
     desk = ctx.obj.desk(use_config_role=True)
     if as_json:
-        echo(dumps({"path": str(path), "exists": path.exists(), "name": desk.name,
-                    "role": str(desk.role) if desk.role else None, "dept": desk.dept, "town": desk.town,
-                    "operator": desk.operator, "prefix": desk.prefix, "lang": cfg.lang}))
+        echo(
+            dumps(
+                {
+                    "path": str(path),
+                    "exists": path.exists(),
+                    "name": desk.name,
+                    "role": str(desk.role) if desk.role else None,
+                    "dept": desk.dept,
+                    "town": desk.town,
+                    "operator": desk.operator,
+                    "prefix": desk.prefix,
+                    "lang": cfg.lang,
+                }
+            )
+        )
         return
     if not path.exists():
         echo(t("board.desk_none", path=path, desk=describe(desk)))
@@ -108,8 +131,15 @@ def set_cmd(
 ) -> None:
     """Write the desk's settings to the config file (only the options given change; "" clears one)."""
     path = config_path()
-    values: dict[str, str | None] = {"name": name, "role": role, "dept": dept, "town": town, "operator": operator,
-                                     "prefix": prefix, "lang": lang}
+    values: dict[str, str | None] = {
+        "name": name,
+        "role": role,
+        "dept": dept,
+        "town": town,
+        "operator": operator,
+        "prefix": prefix,
+        "lang": lang,
+    }
     # A department or town left over from an earlier role would be misleading: changing the role clears them.
     if role is not None and role != "department" and dept is None:
         values["dept"] = ""

@@ -37,8 +37,15 @@ _EVIDENCE = {"history": "intake.from_history", "examples": "intake.from_examples
 def suggestion_json(ref: Any, s: Any) -> dict[str, Any]:
     tag = ref.tags[s.code]
     dept = ref.departments[tag.department]
-    return {"code": s.code, "name_zh": tag.name_zh, "name_en": tag.name_en, "department": tag.department,
-            "department_zh": dept.name_zh, "score": round(s.score, 3), "evidence": list(s.evidence)}
+    return {
+        "code": s.code,
+        "name_zh": tag.name_zh,
+        "name_en": tag.name_en,
+        "department": tag.department,
+        "department_zh": dept.name_zh,
+        "score": round(s.score, 3),
+        "evidence": list(s.evidence),
+    }
 
 
 def register(app: typer.Typer) -> None:

@@ -44,9 +44,13 @@ def register(app: typer.Typer) -> None:
     @app.command("kpi")
     def kpi_cmd(
         ctx: typer.Context,
-        first: Annotated[str | None, typer.Option("--from", help="first day (2026-11-01; default: 29 days before --to)")] = None,
+        first: Annotated[
+            str | None, typer.Option("--from", help="first day (2026-11-01; default: 29 days before --to)")
+        ] = None,
         last: Annotated[str | None, typer.Option("--to", help="last day, inclusive (default: today)")] = None,
-        dept: Annotated[str | None, typer.Option("--dept", help="one department (SCJG), ZZ / GA, or ZZ-HZ / GA-GL")] = None,
+        dept: Annotated[
+            str | None, typer.Option("--dept", help="one department (SCJG), ZZ / GA, or ZZ-HZ / GA-GL")
+        ] = None,
         by: Annotated[str, typer.Option("--by", help="department | town | tag")] = "department",
         as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     ) -> None:
@@ -64,13 +68,27 @@ def register(app: typer.Typer) -> None:
         if not result.total.counts.dispatched and not result.total.counts.orders:
             echo(t("kpi.no_rows"))
             return
-        head = [t("kpi.col.rank"), t("kpi.col.key"), t("kpi.col.name"), t("kpi.col.dispatched"),
-                *(t(f"kpi.short.{r}") for r in RATES), t("kpi.col.score")]
+        head = [
+            t("kpi.col.rank"),
+            t("kpi.col.key"),
+            t("kpi.col.name"),
+            t("kpi.col.dispatched"),
+            *(t(f"kpi.short.{r}") for r in RATES),
+            t("kpi.col.score"),
+        ]
         rows = []
         for row in (*result.rows, result.total):
             r = row.rates
-            rows.append([row.rank or "", row.key, row.name, row.counts.dispatched, *(fmt_rate(r[k]) for k in RATES),
-                         "—" if row.score is None else f"{row.score:.1f}"])
+            rows.append(
+                [
+                    row.rank or "",
+                    row.key,
+                    row.name,
+                    row.counts.dispatched,
+                    *(fmt_rate(r[k]) for k in RATES),
+                    "—" if row.score is None else f"{row.score:.1f}",
+                ]
+            )
         echo(table(head, rows, max_width=16 if get_lang() == "zh" else 24))
         if result.total.counts.returned_unjudged:
             echo("")
@@ -107,10 +125,21 @@ def register(app: typer.Typer) -> None:
         try:
             report = build(kpi, window)
             # Full numbers only after the access log holds the line saying who exported which, to what file.
-            report.phone = phones_for(db, who, unmasked=unmasked, target="export", orders=[], masked_by_default=True,
-                                      detail={"file": str(target.resolve()), "format": chosen,
-                                              "from": window.first.isoformat(), "to": window.last.isoformat(),
-                                              "phones": report.phones()})
+            report.phone = phones_for(
+                db,
+                who,
+                unmasked=unmasked,
+                target="export",
+                orders=[],
+                masked_by_default=True,
+                detail={
+                    "file": str(target.resolve()),
+                    "format": chosen,
+                    "from": window.first.isoformat(),
+                    "to": window.last.isoformat(),
+                    "phones": report.phones(),
+                },
+            )
         finally:
             db.close()
         partial = target.with_name(target.name + ".partial")
@@ -119,8 +148,9 @@ def register(app: typer.Typer) -> None:
             partial.replace(target)  # a half-written report never takes the place of a good one
         except OSError as exc:
             partial.unlink(missing_ok=True)
-            raise ValidationError(t("kpi.cannot_write", path=target, error=exc.strerror or exc),
-                                  field="output") from None
+            raise ValidationError(
+                t("kpi.cannot_write", path=target, error=exc.strerror or exc), field="output"
+            ) from None
         echo(t("kpi.written", format=FORMAT_NAMES[chosen], path=target))
 
     @app.command("dashboard")
@@ -151,5 +181,12 @@ def register(app: typer.Typer) -> None:
         from .sync import console_sync
 
         db = state.open_db()
-        run_dashboard(db, chosen, lang=get_lang(), weights=weights, unmasked=unmasked, access_db=access_db,
-                      sync=console_sync(cfg, db, chosen))  # as the console: the [sync] section, if any
+        run_dashboard(
+            db,
+            chosen,
+            lang=get_lang(),
+            weights=weights,
+            unmasked=unmasked,
+            access_db=access_db,
+            sync=console_sync(cfg, db, chosen),
+        )  # as the console: the [sync] section, if any

@@ -42,8 +42,14 @@ def shown_url(url: str) -> str:
     return make_url(normalize_url(url)).render_as_string(hide_password=True)
 
 
-DbOpt = Annotated[str | None, typer.Option("--db", help="server database: a file (SQLite) or postgresql+psycopg://…; "
-                                                     "default $FENGQIAO_SERVER_DB or server.db in the user data dir")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="server database: a file (SQLite) or postgresql+psycopg://…; "
+        "default $FENGQIAO_SERVER_DB or server.db in the user data dir",
+    ),
+]
 
 
 def _server_store(db: str | None, config: Path | None = None):  # noqa: ANN202 - server.store.ServerStore
@@ -67,27 +73,38 @@ def sync_settings(config: Any, server: str | None = None, token: str | None = No
             token = Path(str(token_file)).expanduser().read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ValidationError(t("sync.token_file", path=token_file, error=exc.strerror or exc)) from None
-    numbers = {"interval": section.get("interval", 10), "timeout": section.get("timeout", 10),
-               "batch": section.get("batch", 500), "pull_limit": section.get("pull_limit", 1000)}
+    numbers = {
+        "interval": section.get("interval", 10),
+        "timeout": section.get("timeout", 10),
+        "batch": section.get("batch", 500),
+        "pull_limit": section.get("pull_limit", 1000),
+    }
     for key, value in numbers.items():
         whole = key in ("batch", "pull_limit")
         if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or value <= 0:
             raise ValidationError(t("config.bad_value", path=config_path(), key=f"sync.{key}", value=value))
     ca = section.get("ca")
-    return {"server": server, "token": token, "interval": float(numbers["interval"]),
-            "timeout": float(numbers["timeout"]), "batch": min(int(numbers["batch"]), MAX_PUSH),
-            "pull_limit": min(int(numbers["pull_limit"]), MAX_PULL),
-            "verify": str(Path(str(ca)).expanduser()) if ca else True}
+    return {
+        "server": server,
+        "token": token,
+        "interval": float(numbers["interval"]),
+        "timeout": float(numbers["timeout"]),
+        "batch": min(int(numbers["batch"]), MAX_PUSH),
+        "pull_limit": min(int(numbers["pull_limit"]), MAX_PULL),
+        "verify": str(Path(str(ca)).expanduser()) if ca else True,
+    }
 
 
 def make_client(db: Any, desk: Any, clock: Any, settings: dict[str, Any]) -> Any:
     """A sync client for ``db`` with the transport and batch sizes of :func:`sync_settings`."""
     from fengqiao.store.sync import HttpTransport, SyncClient
 
-    transport = HttpTransport(settings["server"], settings["token"], timeout=settings["timeout"],
-                              verify=settings["verify"])
-    return SyncClient(db, transport, desk=desk, clock=clock, push_batch=settings["batch"],
-                      pull_limit=settings["pull_limit"])
+    transport = HttpTransport(
+        settings["server"], settings["token"], timeout=settings["timeout"], verify=settings["verify"]
+    )
+    return SyncClient(
+        db, transport, desk=desk, clock=clock, push_batch=settings["batch"], pull_limit=settings["pull_limit"]
+    )
 
 
 def console_sync(config: Any, db: Any, desk: Any, clock: Any = system_clock) -> Any:
@@ -110,8 +127,12 @@ def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app."""
     from fengqiao.console.textout import dumps, echo, table
 
-    server_app = typer.Typer(help="The sync server: run it, manage desks and their tokens.", no_args_is_help=True,
-                             add_completion=False, rich_markup_mode=None)
+    server_app = typer.Typer(
+        help="The sync server: run it, manage desks and their tokens.",
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode=None,
+    )
     app.add_typer(server_app, name="server")
 
     @server_app.command("run")
@@ -139,18 +160,34 @@ def register(app: typer.Typer) -> None:
         store = _server_store(url, config)
         scheme = "https" if ssl_certfile else "http"
         echo(t("server.serving", url=f"{scheme}://{host}:{port}", db=shown_url(url), epoch=store.epoch()[:8]))
-        ssl: dict[str, Any] = {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile)} if ssl_certfile else {}
+        ssl: dict[str, Any] = (
+            {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile)} if ssl_certfile else {}
+        )
         if workers > 1:
             store.close()
             os.environ["FENGQIAO_SERVER_DB"] = url
             if config:
                 os.environ["FENGQIAO_SERVER_CONFIG"] = str(config)
-            uvicorn.run("fengqiao.server.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                        log_level=log_level, **ssl, **uvicorn_options(limits))
+            uvicorn.run(
+                "fengqiao.server.app:app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level=log_level,
+                **ssl,
+                **uvicorn_options(limits),
+            )
             return
         try:
-            uvicorn.run(create_app(store, limits=limits), host=host, port=port, log_level=log_level, **ssl,
-                        **uvicorn_options(limits))
+            uvicorn.run(
+                create_app(store, limits=limits),
+                host=host,
+                port=port,
+                log_level=log_level,
+                **ssl,
+                **uvicorn_options(limits),
+            )
         finally:
             store.close()
 
@@ -170,8 +207,16 @@ def register(app: typer.Typer) -> None:
             info = next(d for d in store.list_desks() if d.name == name.strip())
         finally:
             store.close()
-        echo(t("server.desk_added", name=info.name, role=t(f"role.{info.role}"), where=info.where or "-",
-               prefix=info.prefix or "-"), err=True)
+        echo(
+            t(
+                "server.desk_added",
+                name=info.name,
+                role=t(f"role.{info.role}"),
+                where=info.where or "-",
+                prefix=info.prefix or "-",
+            ),
+            err=True,
+        )
         echo(token)
 
     @server_app.command("desk-list")
@@ -183,18 +228,54 @@ def register(app: typer.Typer) -> None:
         finally:
             store.close()
         if as_json:
-            echo(dumps({"desks": [{"name": d.name, "role": d.role, "dept": d.dept, "town": d.town, "prefix": d.prefix,
-                                   "created_at": d.created_at, "revoked_at": d.revoked_at, "events": d.events}
-                                  for d in desks]}))
+            echo(
+                dumps(
+                    {
+                        "desks": [
+                            {
+                                "name": d.name,
+                                "role": d.role,
+                                "dept": d.dept,
+                                "town": d.town,
+                                "prefix": d.prefix,
+                                "created_at": d.created_at,
+                                "revoked_at": d.revoked_at,
+                                "events": d.events,
+                            }
+                            for d in desks
+                        ]
+                    }
+                )
+            )
             return
         if not desks:
             echo(t("server.no_desks"))
             return
-        echo(table([t("cli.desk"), t("server.role"), t("server.scope"), t("server.prefix"), t("cli.events"),
-                    t("server.state")],
-                   [[d.name, t(f"role.{d.role}"), d.where or "-", d.prefix or "-", d.events,
-                     t("server.revoked", at=fmt_local(from_db_opt(d.revoked_at))) if d.revoked_at
-                     else t("server.active")] for d in desks]))
+        echo(
+            table(
+                [
+                    t("cli.desk"),
+                    t("server.role"),
+                    t("server.scope"),
+                    t("server.prefix"),
+                    t("cli.events"),
+                    t("server.state"),
+                ],
+                [
+                    [
+                        d.name,
+                        t(f"role.{d.role}"),
+                        d.where or "-",
+                        d.prefix or "-",
+                        d.events,
+                        t("server.revoked", at=fmt_local(from_db_opt(d.revoked_at)))
+                        if d.revoked_at
+                        else t("server.active"),
+                    ]
+                    for d in desks
+                ],
+            )
+        )
 
     @server_app.command("desk-revoke")
     def desk_revoke(name: Annotated[str, typer.Argument()], db: DbOpt = None) -> None:
@@ -257,15 +338,25 @@ def register(app: typer.Typer) -> None:
                 line = f"{t(f'sync.state_{st.state}')} {t('sync.waiting_n', n=st.waiting)}"
                 line += f"  {st.error}" if st.error else ""
                 if report is not None and (report.changed or report.pushed):
-                    line += "  " + t("sync.report", pushed=report.pushed, pulled=report.pulled,
-                                     refused=report.refused, waiting=report.waiting)
+                    line += "  " + t(
+                        "sync.report",
+                        pushed=report.pushed,
+                        pulled=report.pulled,
+                        refused=report.refused,
+                        waiting=report.waiting,
+                    )
                 elif line == last[0]:
                     return
                 last[0] = line
                 echo(f"{fmt_local(system_clock(), seconds=True)} {line}")
 
-            loop = SyncLoop(lambda: make_client(db, me, system_clock, settings), db, me.name,
-                            interval=interval or settings["interval"], on_status=show)
+            loop = SyncLoop(
+                lambda: make_client(db, me, system_clock, settings),
+                db,
+                me.name,
+                interval=interval or settings["interval"],
+                on_status=show,
+            )
             loop.run()
         finally:
             db.close()
@@ -273,13 +364,24 @@ def register(app: typer.Typer) -> None:
 
 def _print_report(report: Any, as_json: bool, dumps: Any, echo: Any) -> None:
     if as_json:
-        echo(dumps({"pushed": report.pushed, "duplicates": report.duplicates, "refused": report.refused,
-                    "pulled": report.pulled, "orders": report.orders, "epoch_reset": report.epoch_reset,
-                    "head": report.head, "cursor": report.cursor, "waiting": report.waiting,
-                    "problems": report.problems}))
+        echo(
+            dumps(
+                {
+                    "pushed": report.pushed,
+                    "duplicates": report.duplicates,
+                    "refused": report.refused,
+                    "pulled": report.pulled,
+                    "orders": report.orders,
+                    "epoch_reset": report.epoch_reset,
+                    "head": report.head,
+                    "cursor": report.cursor,
+                    "waiting": report.waiting,
+                    "problems": report.problems,
+                }
+            )
+        )
         return
-    echo(t("sync.report", pushed=report.pushed, pulled=report.pulled, refused=report.refused,
-           waiting=report.waiting))
+    echo(t("sync.report", pushed=report.pushed, pulled=report.pulled, refused=report.refused, waiting=report.waiting))
     for problem in report.problems:
         echo(f"  {problem}")
 
@@ -288,11 +390,28 @@ def _print_status(log: Any, me: str, as_json: bool, dumps: Any, echo: Any) -> No
     from fengqiao.store.sync import META_EPOCH, META_LAST_OK
 
     counts = log.counts()
-    data = {"desk": me, "epoch": log.meta(META_EPOCH), "cursor": log.cursor(), "pushed": log.pushed(),
-            "waiting": log.waiting(me), "last_ok": log.meta(META_LAST_OK), "conflicts": counts.get("conflict", 0),
-            "refused": counts.get("refused", 0), "unknown": counts.get("unknown", 0)}
+    data = {
+        "desk": me,
+        "epoch": log.meta(META_EPOCH),
+        "cursor": log.cursor(),
+        "pushed": log.pushed(),
+        "waiting": log.waiting(me),
+        "last_ok": log.meta(META_LAST_OK),
+        "conflicts": counts.get("conflict", 0),
+        "refused": counts.get("refused", 0),
+        "unknown": counts.get("unknown", 0),
+    }
     if as_json:
         echo(dumps(data))
         return
-    echo(t("sync.status_line", desk=me, waiting=data["waiting"], cursor=data["cursor"],
-           last=fmt_local(from_db_opt(data["last_ok"])) or "-", conflicts=data["conflicts"], refused=data["refused"]))
+    echo(
+        t(
+            "sync.status_line",
+            desk=me,
+            waiting=data["waiting"],
+            cursor=data["cursor"],
+            last=fmt_local(from_db_opt(data["last_ok"])) or "-",
+            conflicts=data["conflicts"],
+            refused=data["refused"],
+        )
+    )

@@ -31,16 +31,30 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    "SyncError": "errors", "SyncUnavailable": "errors", "SyncAuthError": "errors", "SimulatedCrash": "errors",
-    "META_EPOCH": "log", "META_CURSOR": "log", "META_PUSHED": "log", "META_LAST_OK": "log", "META_DESK": "log",
-    "DeskLog": "log", "PushOutcome": "log", "recompute": "log", "meta_int": "log",
+    "SyncError": "errors",
+    "SyncUnavailable": "errors",
+    "SyncAuthError": "errors",
+    "SimulatedCrash": "errors",
+    "META_EPOCH": "log",
+    "META_CURSOR": "log",
+    "META_PUSHED": "log",
+    "META_LAST_OK": "log",
+    "META_DESK": "log",
+    "DeskLog": "log",
+    "PushOutcome": "log",
+    "recompute": "log",
+    "meta_int": "log",
     "HttpTransport": "transport",
-    "SyncClient": "client", "SyncReport": "client",
-    "SyncLoop": "loop", "SyncStatus": "loop",
+    "SyncClient": "client",
+    "SyncReport": "client",
+    "SyncLoop": "loop",
+    "SyncStatus": "loop",
 }
 _ELSEWHERE = {
-    "Backoff": "fengqiao.models.backoff", "backoff_delay": "fengqiao.models.backoff",
-    "TimelineEntry": "fengqiao.store.timeline", "timeline": "fengqiao.store.timeline",
+    "Backoff": "fengqiao.models.backoff",
+    "backoff_delay": "fengqiao.models.backoff",
+    "TimelineEntry": "fengqiao.store.timeline",
+    "timeline": "fengqiao.store.timeline",
 }
 __all__ = sorted([*_WHERE, *_ELSEWHERE])
 

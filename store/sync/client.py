@@ -47,9 +47,17 @@ class SyncClient:
 
     log_class: type[DeskLog] = DeskLog
 
-    def __init__(self, db: Database, transport: HttpTransport, *, desk: Desk | None = None,
-                 clock: Clock = system_clock, push_batch: int = 500, pull_limit: int = 1000,
-                 crash: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        transport: HttpTransport,
+        *,
+        desk: Desk | None = None,
+        clock: Clock = system_clock,
+        push_batch: int = 500,
+        pull_limit: int = 1000,
+        crash: Callable[[str], None] | None = None,
+    ) -> None:
         self.db = db
         self.log = self.log_class(db)
         self.transport = transport
@@ -136,8 +144,9 @@ class SyncClient:
             batch = self.log.outbox(me, self.push_batch)
             if not batch:
                 return None
-            resp = self.transport.call("POST", "/v1/push", PushResponse,
-                                       body=PushRequest(epoch=self.log.meta(META_EPOCH), events=batch))
+            resp = self.transport.call(
+                "POST", "/v1/push", PushResponse, body=PushRequest(epoch=self.log.meta(META_EPOCH), events=batch)
+            )
             self._crash("push:answered")
             self._check(resp.epoch, resp.head, marks, expected=resp.expected)
             out = self.log.record_push(me, batch, resp)
@@ -158,8 +167,9 @@ class SyncClient:
         me = self.me or ""
         while True:
             marks = self._marks()
-            resp = self.transport.call("GET", "/v1/pull", PullResponse,
-                                       params={"cursor": marks[0], "limit": self.pull_limit})
+            resp = self.transport.call(
+                "GET", "/v1/pull", PullResponse, params={"cursor": marks[0], "limit": self.pull_limit}
+            )
             self._check(resp.epoch, resp.head, marks)
             if resp.cursor < marks[0]:
                 raise SyncUnavailable(t("sync.garbage", server=self.transport.where))

@@ -19,8 +19,19 @@ from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.validate import validate_event
 
 from ..db import Database, get_meta, set_meta
-from ..projection import (EVENT_SELECT, INSERT_CALL, INSERT_EVENT, UPSERT_ASSIGNMENT, UPSERT_ORDER, DeskChain,
-                          assignment_tuples, call_tuple, load_events_of, order_tuple, read_payload)
+from ..projection import (
+    EVENT_SELECT,
+    INSERT_CALL,
+    INSERT_EVENT,
+    UPSERT_ASSIGNMENT,
+    UPSERT_ORDER,
+    DeskChain,
+    assignment_tuples,
+    call_tuple,
+    load_events_of,
+    order_tuple,
+    read_payload,
+)
 from ..wire import PullResponse, PushResponse, WireEvent, wire_from_row
 from .errors import SyncError, SyncUnavailable
 
@@ -32,10 +43,14 @@ META_PUSHED = "sync.pushed"
 META_LAST_OK = "sync.last_ok"
 META_DESK = "sync.desk"
 INSERT_CALL_ONCE = INSERT_CALL + " ON CONFLICT (id) DO NOTHING"
-UPSERT_STATUS = ("INSERT INTO event_state (event_id, status, reason) VALUES (?, ?, ?) ON CONFLICT (event_id) "
-                 "DO UPDATE SET status = excluded.status, reason = excluded.reason")
-UPSERT_SEQ = ("INSERT INTO event_state (event_id, server_seq) VALUES (?, ?) ON CONFLICT (event_id) "
-              "DO UPDATE SET server_seq = excluded.server_seq")
+UPSERT_STATUS = (
+    "INSERT INTO event_state (event_id, status, reason) VALUES (?, ?, ?) ON CONFLICT (event_id) "
+    "DO UPDATE SET status = excluded.status, reason = excluded.reason"
+)
+UPSERT_SEQ = (
+    "INSERT INTO event_state (event_id, server_seq) VALUES (?, ?) ON CONFLICT (event_id) "
+    "DO UPDATE SET server_seq = excluded.server_seq"
+)
 
 
 def meta_int(conn: Connection, key: str) -> int:
@@ -47,7 +62,7 @@ def recompute(conn: Connection, order_ids: Iterable[str]) -> None:
     """Replay each order (server order, then this desk's pending events) into the projection and statuses."""
     ids = sorted(set(order_ids))
     for i in range(0, len(ids), 400):
-        chunk = ids[i:i + 400]
+        chunk = ids[i : i + 400]
         events = load_events_of(conn, chunk)
         states, statuses, gone = [], [], []
         for oid in chunk:
@@ -67,8 +82,9 @@ def recompute(conn: Connection, order_ids: Iterable[str]) -> None:
                 conn.exec_driver_sql(UPSERT_ORDER, [order_tuple(s) for s in states])
             except IntegrityError:
                 for s in states:  # find the order whose number another order here already uses
-                    clash = conn.exec_driver_sql("SELECT id FROM orders WHERE order_no = ? AND id != ?",
-                                                 (s.order_no, s.id)).first()
+                    clash = conn.exec_driver_sql(
+                        "SELECT id FROM orders WHERE order_no = ? AND id != ?", (s.order_no, s.id)
+                    ).first()
                     if clash:
                         raise SyncError(t("sync.order_no_clash", order_no=s.order_no, other=clash[0])) from None
                 raise
@@ -121,17 +137,22 @@ class DeskLog:
     def outbox(self, me: str, limit: int) -> list[WireEvent]:
         with self.db.read() as conn:
             after = meta_int(conn, META_PUSHED)
-            rows = conn.exec_driver_sql(f"{EVENT_SELECT} WHERE e.desk = ? AND e.desk_seq > ? ORDER BY e.desk_seq "
-                                        "LIMIT ?", (me, after, limit)).all()
+            rows = conn.exec_driver_sql(
+                f"{EVENT_SELECT} WHERE e.desk = ? AND e.desk_seq > ? ORDER BY e.desk_seq LIMIT ?", (me, after, limit)
+            ).all()
         return [wire_from_row(r) for r in rows]
 
     def adopt_epoch(self, epoch: str, me: str, *, reset: bool) -> None:
         """Remember the server's epoch; with ``reset``, forget every server number to re-push and re-pull."""
         with self.db.write() as conn:
             if reset:
-                refused = [r[0] for r in conn.exec_driver_sql(
-                    "SELECT DISTINCT e.order_id FROM event_state s JOIN events e ON e.id = s.event_id "
-                    "WHERE s.status = 'refused'")]
+                refused = [
+                    r[0]
+                    for r in conn.exec_driver_sql(
+                        "SELECT DISTINCT e.order_id FROM event_state s JOIN events e ON e.id = s.event_id "
+                        "WHERE s.status = 'refused'"
+                    )
+                ]
                 conn.exec_driver_sql("UPDATE event_state SET server_seq = NULL")
                 conn.exec_driver_sql("UPDATE event_state SET status = NULL, reason = NULL WHERE status = 'refused'")
                 set_meta(conn, META_CURSOR, 0)
@@ -178,8 +199,9 @@ class DeskLog:
         out.taken_through = through
         return out
 
-    def apply_pull(self, me: str, resp: PullResponse, crash: Callable[[str], None] | None = None, *,
-                   now: datetime | None = None) -> tuple[int, int]:
+    def apply_pull(
+        self, me: str, resp: PullResponse, crash: Callable[[str], None] | None = None, *, now: datetime | None = None
+    ) -> tuple[int, int]:
         """Store pulled events, update the projection of every order they touch and move the cursor, all in
         one transaction. Returns (new events, orders touched). A new event that fails validation
         (``models.validate``) is quarantined: stored, marked, left out of the projection; the messages are in
@@ -194,9 +216,11 @@ class DeskLog:
             ids = [ev.id for ev in resp.events]
             have: set[str] = set()
             for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
-                have.update(r[0] for r in conn.exec_driver_sql(f"SELECT id FROM events WHERE id IN ({_marks(chunk)})",
-                                                                tuple(chunk)))
+                chunk = ids[i : i + 500]
+                have.update(
+                    r[0]
+                    for r in conn.exec_driver_sql(f"SELECT id FROM events WHERE id IN ({_marks(chunk)})", tuple(chunk))
+                )
             rows, calls, own = [], [], None
             fresh: set[str] = set()
             for ev in resp.events:
@@ -221,17 +245,21 @@ class DeskLog:
                 conn.exec_driver_sql(
                     "INSERT INTO desk_heads (desk, seq, hash) VALUES (?, ?, ?) ON CONFLICT (desk) DO UPDATE SET "
                     "seq = excluded.seq, hash = excluded.hash WHERE excluded.seq > desk_heads.seq",
-                    (me, own.desk_seq, own.hash))
+                    (me, own.desk_seq, own.hash),
+                )
             if resp.events:
                 # numbers are unique: one still held by another event here is stale (a restore nobody announced)
-                conn.exec_driver_sql(f"UPDATE event_state SET server_seq = NULL WHERE server_seq IN "
-                                     f"({_marks(resp.events)}) AND event_id NOT IN ({_marks(resp.events)})",
-                                     (*(ev.seq for ev in resp.events), *(ev.id for ev in resp.events)))
+                conn.exec_driver_sql(
+                    f"UPDATE event_state SET server_seq = NULL WHERE server_seq IN "
+                    f"({_marks(resp.events)}) AND event_id NOT IN ({_marks(resp.events)})",
+                    (*(ev.seq for ev in resp.events), *(ev.id for ev in resp.events)),
+                )
                 conn.exec_driver_sql(UPSERT_SEQ, [(ev.id, ev.seq) for ev in resp.events])
             if crash:
                 crash("pull:stored")
-            self.quarantined = quarantine(conn, [ev for ev in resp.events if ev.id in fresh], self.ref,
-                                          now or system_clock())
+            self.quarantined = quarantine(
+                conn, [ev for ev in resp.events if ev.id in fresh], self.ref, now or system_clock()
+            )
             recompute(conn, touched)
             set_meta(conn, META_CURSOR, resp.cursor)
         return new, len(touched)
@@ -242,8 +270,10 @@ class DeskLog:
 
     def counts(self) -> dict[str, int]:
         with self.db.read() as conn:
-            rows = conn.exec_driver_sql("SELECT status, count(*) FROM event_state WHERE status IN "
-                                        "('conflict', 'refused', 'unknown', 'quarantined') GROUP BY status").all()
+            rows = conn.exec_driver_sql(
+                "SELECT status, count(*) FROM event_state WHERE status IN "
+                "('conflict', 'refused', 'unknown', 'quarantined') GROUP BY status"
+            ).all()
         return {r[0]: int(r[1]) for r in rows}
 
 
@@ -266,7 +296,7 @@ def quarantine(conn: Connection, new: list[WireEvent], ref: Reference, now: date
     bad = {m[0] for m in marks}
     orders = sorted({ev.order_id for ev in new})
     for i in range(0, len(orders), 400):
-        for events in load_events_of(conn, orders[i:i + 400]).values():
+        for events in load_events_of(conn, orders[i : i + 400]).values():
             state: OrderState | None = None
             for e in events:
                 if e.id in new_ids and e.id not in bad:

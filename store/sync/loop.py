@@ -54,9 +54,17 @@ class SyncLoop:
     """Sync on a timer until stopped: every ``interval`` seconds, sooner when this desk has written, later
     (backoff) while the server is unreachable. Runs in its own thread; reports through ``on_status``."""
 
-    def __init__(self, make_client: Callable[[], SyncClient], db: Database, me: str, *, interval: float = 10.0,
-                 on_status: Callable[[SyncStatus, SyncReport | None], None] | None = None,
-                 backoff: Backoff | None = None, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        make_client: Callable[[], SyncClient],
+        db: Database,
+        me: str,
+        *,
+        interval: float = 10.0,
+        on_status: Callable[[SyncStatus, SyncReport | None], None] | None = None,
+        backoff: Backoff | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
         self.make_client = make_client
         self.log = DeskLog(db)
         self.me = me
@@ -94,8 +102,9 @@ class SyncLoop:
         except Exception as exc:  # noqa: BLE001 - a bug must not stop the loop; it is logged
             log.exception("sync round failed")
             delay = max(self.interval, self.backoff.next())
-            self.status = SyncStatus("error", self._waiting(), self._last_ok(), f"{type(exc).__name__}: {exc}",
-                                     retry_in=delay)
+            self.status = SyncStatus(
+                "error", self._waiting(), self._last_ok(), f"{type(exc).__name__}: {exc}", retry_in=delay
+            )
         try:
             counts = self.log.counts()
             self.status.conflicts = counts.get("conflict", 0) + counts.get("quarantined", 0)  # both for a person

@@ -18,18 +18,33 @@ M = TypeVar("M", bound=BaseModel)
 class HttpTransport:
     """JSON over HTTP(S) with the desk's token. Every failure becomes a :class:`SyncError` with one line."""
 
-    def __init__(self, base_url: str | None, token: str, *, timeout: float = 10.0, verify: bool | str = True,
-                 client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str | None,
+        token: str,
+        *,
+        timeout: float = 10.0,
+        verify: bool | str = True,
+        client: httpx.Client | None = None,
+    ) -> None:
         self.token = token
-        self.client = client or httpx.Client(base_url=base_url or "", verify=verify,
-                                             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
+        self.client = client or httpx.Client(
+            base_url=base_url or "", verify=verify, timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0))
+        )
         self.where = str(self.client.base_url) or (base_url or "")
 
     def close(self) -> None:
         self.client.close()
 
-    def call(self, method: str, path: str, model: type[M], *, params: dict[str, Any] | None = None,
-             body: BaseModel | None = None) -> M:
+    def call(
+        self,
+        method: str,
+        path: str,
+        model: type[M],
+        *,
+        params: dict[str, Any] | None = None,
+        body: BaseModel | None = None,
+    ) -> M:
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
         content = body.model_dump_json().encode() if body is not None else None
         if content is not None:
@@ -45,8 +60,7 @@ class HttpTransport:
         if resp.status_code >= 500 or resp.status_code in (404, 408, 429):
             raise SyncUnavailable(t("sync.server_error", server=self.where, code=resp.status_code))
         if resp.status_code >= 400:
-            raise SyncError(t("sync.protocol_error", server=self.where, code=resp.status_code,
-                              detail=resp.text[:200]))
+            raise SyncError(t("sync.protocol_error", server=self.where, code=resp.status_code, detail=resp.text[:200]))
         try:
             return model.model_validate_json(resp.content)
         except (PydanticError, ValueError):

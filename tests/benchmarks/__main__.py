@@ -1,8 +1,8 @@
 """``make bench``: run every benchmark module and print one table of figures, floors and ratios.
 
-    make bench                      # everything, sizes 10k, 100k and 1M orders
-    make bench ARGS="--quick"       # smaller sizes, for a quick look
-    make bench ARGS="--only demo"   # modules whose name contains "demo"
+make bench                      # everything, sizes 10k, 100k and 1M orders
+make bench ARGS="--quick"       # smaller sizes, for a quick look
+make bench ARGS="--only demo"   # modules whose name contains "demo"
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ def _fmt(value: float | str | None) -> str:
 def print_table(rows: list[Row]) -> None:
     headers = ["area", "measurement", "value", "unit", "floor", "ratio", "note"]
     cells = [[r.area, r.what, _fmt(r.value), r.unit, _fmt(r.floor), r.ratio, r.note] for r in rows]
-    widths = [max(cell_len(h), *(cell_len(c[i]) for c in cells)) if cells else cell_len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(cell_len(h), *(cell_len(c[i]) for c in cells)) if cells else cell_len(h) for i, h in enumerate(headers)
+    ]
     right = {2, 4, 5}
 
     def line(values: list[str]) -> str:

@@ -21,17 +21,28 @@ from fengqiao.store.db import Database
 from .common import Context, Row, timed
 
 PAGE = 40
-COLS = ("o.id, o.order_no, o.status, o.tag, o.category, o.town, o.mode, o.primary_assignee, o.police_assignee, "
-        "o.call_at, o.updated_at, o.next_due, o.next_due_kind, o.next_due_start, o.repeat_of, o.linked_calls, "
-        "o.escalations, c.address, c.description")
+COLS = (
+    "o.id, o.order_no, o.status, o.tag, o.category, o.town, o.mode, o.primary_assignee, o.police_assignee, "
+    "o.call_at, o.updated_at, o.next_due, o.next_due_kind, o.next_due_start, o.repeat_of, o.linked_calls, "
+    "o.escalations, c.address, c.description"
+)
 OPEN = "o.status NOT IN ('closed', 'cancelled')"
 DUE = "coalesce(o.next_due, '~'), o.order_no"
 
 
-def _plain(conn: sqlite3.Connection, where: str, params: tuple = (), order: str = DUE, source: str = "orders o",
-           limit: int = PAGE) -> list:
-    sql = (f"SELECT {COLS} FROM {source} LEFT JOIN calls c ON c.id = o.call_id"
-           + (f" WHERE {where}" if where else "") + f" ORDER BY {order} LIMIT {limit}")
+def _plain(
+    conn: sqlite3.Connection,
+    where: str,
+    params: tuple = (),
+    order: str = DUE,
+    source: str = "orders o",
+    limit: int = PAGE,
+) -> list:
+    sql = (
+        f"SELECT {COLS} FROM {source} LEFT JOIN calls c ON c.id = o.call_id"
+        + (f" WHERE {where}" if where else "")
+        + f" ORDER BY {order} LIMIT {limit}"
+    )
     return conn.execute(sql, params).fetchall()
 
 
@@ -52,8 +63,7 @@ def _console_times(path: Path, ctx: Context) -> tuple[float, float]:
 
     ref = default_reference()
     db = Database(path)
-    app = FengqiaoApp(db=db, desk=make_desk(ref, "bench", "call_taker"), clock=ctx.clock(), ref=ref,
-                      watch_store=False)
+    app = FengqiaoApp(db=db, desk=make_desk(ref, "bench", "call_taker"), clock=ctx.clock(), ref=ref, watch_store=False)
     opened: list[float] = []
     paged: list[float] = []
 
@@ -101,13 +111,30 @@ def bench(ctx: Context) -> list[Row]:
         area = f"board {label}"
 
         f = BoardFilter()
-        rows.append(Row(area, "open board: first page (40 rows)", timed(lambda: board.page(f, limit=PAGE)), "ms",
-                        timed(lambda: _plain(raw, OPEN)), note="floor: plain sqlite3, same SQL page"))
+        rows.append(
+            Row(
+                area,
+                "open board: first page (40 rows)",
+                timed(lambda: board.page(f, limit=PAGE)),
+                "ms",
+                timed(lambda: _plain(raw, OPEN)),
+                note="floor: plain sqlite3, same SQL page",
+            )
+        )
         counts = board.count(f)
-        rows.append(Row(area, f"open board: count ({counts.total:,} open, {counts.overdue:,} overdue)",
-                        timed(lambda: board.count(f)), "ms",
-                        timed(lambda: raw.execute(f"SELECT count(*), sum(o.next_due < ?) FROM orders o WHERE {OPEN}",
-                                                  (now,)).fetchone())))
+        rows.append(
+            Row(
+                area,
+                f"open board: count ({counts.total:,} open, {counts.overdue:,} overdue)",
+                timed(lambda: board.count(f)),
+                "ms",
+                timed(
+                    lambda: raw.execute(
+                        f"SELECT count(*), sum(o.next_due < ?) FROM orders o WHERE {OPEN}", (now,)
+                    ).fetchone()
+                ),
+            )
+        )
         first = board.page(f, limit=PAGE)
 
         def page_down() -> None:
@@ -121,34 +148,83 @@ def bench(ctx: Context) -> list[Row]:
                 got = _plain(raw, f"{OPEN} AND ({DUE}) > (?, ?)", key)
                 key = (got[-1][11] or "~", got[-1][1])
 
-        rows.append(Row(area, "page down (per page, 10 pages)", timed(page_down) / 10, "ms",
-                        timed(page_down_plain) / 10))
+        rows.append(
+            Row(area, "page down (per page, 10 pages)", timed(page_down) / 10, "ms", timed(page_down_plain) / 10)
+        )
         every = BoardFilter(scope="all", sort="newest")
-        deep_no = raw.execute("SELECT order_no, call_at FROM orders ORDER BY call_at DESC, order_no DESC "
-                              "LIMIT 1 OFFSET ?", (n // 2,)).fetchone()
+        deep_no = raw.execute(
+            "SELECT order_no, call_at FROM orders ORDER BY call_at DESC, order_no DESC LIMIT 1 OFFSET ?", (n // 2,)
+        ).fetchone()
         deep_key = (deep_no[1], deep_no[0])
-        offset_sql = (f"SELECT {COLS} FROM orders o LEFT JOIN calls c ON c.id = o.call_id "
-                      f"ORDER BY o.call_at DESC, o.order_no DESC LIMIT {PAGE} OFFSET {n // 2}")
-        rows.append(Row(area, f"all states, page at row {n // 2:,} (keyset)",
-                        timed(lambda: board.page(every, after=deep_key, limit=PAGE)), "ms",
-                        timed(lambda: raw.execute(offset_sql).fetchall(), repeat=3),
-                        note="floor: the same page by OFFSET"))
+        offset_sql = (
+            f"SELECT {COLS} FROM orders o LEFT JOIN calls c ON c.id = o.call_id "
+            f"ORDER BY o.call_at DESC, o.order_no DESC LIMIT {PAGE} OFFSET {n // 2}"
+        )
+        rows.append(
+            Row(
+                area,
+                f"all states, page at row {n // 2:,} (keyset)",
+                timed(lambda: board.page(every, after=deep_key, limit=PAGE)),
+                "ms",
+                timed(lambda: raw.execute(offset_sql).fetchall(), repeat=3),
+                note="floor: the same page by OFFSET",
+            )
+        )
         for what, bf, where, params, order in [
-            ("filter: town 黄泽镇 + dual", BoardFilter(town="HZ", dual=True), f"{OPEN} AND o.town = ? AND o.mode = 'dual'",
-             ("HZ",), DUE),
-            ("filter: overdue only (escalation queue)", BoardFilter().escalation_queue(),
-             f"{OPEN} AND o.next_due < ?", (now,), DUE),
-            ("filter: all states, department ZJJ, by town", BoardFilter(scope="all", dept="ZJJ", sort="town"),
-             "o.primary_assignee = ?", ("ZJJ",), "o.town, " + DUE),
-            ("filter: all states, category D, oldest first", BoardFilter(scope="all", category="D", sort="age"),
-             "o.category = ?", ("D",), "o.call_at, o.order_no"),
-            ("filter: all states, repeat calls", BoardFilter(scope="all", repeat=True),
-             "(o.repeat_of IS NOT NULL OR o.linked_calls > 0)", (), DUE),
+            (
+                "filter: town 黄泽镇 + dual",
+                BoardFilter(town="HZ", dual=True),
+                f"{OPEN} AND o.town = ? AND o.mode = 'dual'",
+                ("HZ",),
+                DUE,
+            ),
+            (
+                "filter: overdue only (escalation queue)",
+                BoardFilter().escalation_queue(),
+                f"{OPEN} AND o.next_due < ?",
+                (now,),
+                DUE,
+            ),
+            (
+                "filter: all states, department ZJJ, by town",
+                BoardFilter(scope="all", dept="ZJJ", sort="town"),
+                "o.primary_assignee = ?",
+                ("ZJJ",),
+                "o.town, " + DUE,
+            ),
+            (
+                "filter: all states, category D, oldest first",
+                BoardFilter(scope="all", category="D", sort="age"),
+                "o.category = ?",
+                ("D",),
+                "o.call_at, o.order_no",
+            ),
+            (
+                "filter: all states, repeat calls",
+                BoardFilter(scope="all", repeat=True),
+                "(o.repeat_of IS NOT NULL OR o.linked_calls > 0)",
+                (),
+                DUE,
+            ),
         ]:
-            rows.append(Row(area, what, timed(lambda bf=bf: board.page(bf, limit=PAGE)), "ms",
-                            timed(lambda w=where, p=params, o=order: _plain(raw, w, p, o))))
-        rows.append(Row(area, "department desk (SCJG): open board", timed(lambda: dept.page(f, limit=PAGE)), "ms",
-                        timed(lambda: _plain(raw, f"{OPEN} AND o.primary_assignee = 'SCJG'"))))
+            rows.append(
+                Row(
+                    area,
+                    what,
+                    timed(lambda bf=bf: board.page(bf, limit=PAGE)),
+                    "ms",
+                    timed(lambda w=where, p=params, o=order: _plain(raw, w, p, o)),
+                )
+            )
+        rows.append(
+            Row(
+                area,
+                "department desk (SCJG): open board",
+                timed(lambda: dept.page(f, limit=PAGE)),
+                "ms",
+                timed(lambda: _plain(raw, f"{OPEN} AND o.primary_assignee = 'SCJG'")),
+            )
+        )
         phone = raw.execute("SELECT phone FROM orders ORDER BY call_at DESC LIMIT 1").fetchone()[0]
         for what, text, like in [
             ("search: address words 人民路 (full text)", "人民路", "%人民路%"),
@@ -158,11 +234,21 @@ def bench(ctx: Context) -> list[Row]:
             sf = BoardFilter(scope="all", search=text)
             found = board.count(sf)
             total = f"{found.total:,}{'+' if found.capped else ''}"
-            rows.append(Row(area, f"{what}: first page ({total} hits)", timed(lambda sf=sf: board.page(sf, limit=PAGE)),
-                            "ms", timed(lambda like=like: _plain(
-                                raw, "(c.phone LIKE ? OR c.address LIKE ? OR c.description LIKE ?)", (like,) * 3),
-                                repeat=3),
-                            note="floor: plain LIKE scan"))
+            rows.append(
+                Row(
+                    area,
+                    f"{what}: first page ({total} hits)",
+                    timed(lambda sf=sf: board.page(sf, limit=PAGE)),
+                    "ms",
+                    timed(
+                        lambda like=like: _plain(
+                            raw, "(c.phone LIKE ? OR c.address LIKE ? OR c.description LIKE ?)", (like,) * 3
+                        ),
+                        repeat=3,
+                    ),
+                    note="floor: plain LIKE scan",
+                )
+            )
         raw.close()
         db.close()
         if not ctx.quick or n == ctx.sizes[0]:

@@ -23,8 +23,16 @@ import statistics
 import time
 from pathlib import Path
 
-from fengqiao.models.classifier import (Classifier, ExampleModel, Lexicon, build_classifier, default_classifier_lexicon,
-                               default_example_model, keyword_baseline, load_examples)
+from fengqiao.models.classifier import (
+    Classifier,
+    ExampleModel,
+    Lexicon,
+    build_classifier,
+    default_classifier_lexicon,
+    default_example_model,
+    keyword_baseline,
+    load_examples,
+)
 from fengqiao.models.clock import FixedClock
 from fengqiao.models.reference import default_reference
 
@@ -68,11 +76,13 @@ def accuracy_rows() -> list[Row]:
 
     out: list[Row] = []
     main = _rows("calls.csv")
-    groups = [("labelled set", main),
-              ("dev split (tuned on)", [r for i, r in enumerate(main) if i % 2 == 1]),
-              ("held-out split", [r for i, r in enumerate(main) if i % 2 == 0]),
-              ("fresh set (after freeze)", _rows("calls_fresh.csv")),
-              ("blind set (other writer)", _rows("calls_blind.csv"))]
+    groups = [
+        ("labelled set", main),
+        ("dev split (tuned on)", [r for i, r in enumerate(main) if i % 2 == 1]),
+        ("held-out split", [r for i, r in enumerate(main) if i % 2 == 0]),
+        ("fresh set (after freeze)", _rows("calls_fresh.csv")),
+        ("blind set (other writer)", _rows("calls_blind.csv")),
+    ]
     for label, rows in groups:
         for kind in ("paraphrase", "plain"):
             part = [r for r in rows if r["kind"] == kind]
@@ -81,10 +91,26 @@ def accuracy_rows() -> list[Row]:
             n1, n3 = _accuracy(names_only, part)
             x1, x3 = _accuracy(without_lexicon, part)
             name = "paraphrased" if kind == "paraphrase" else "plain"
-            out.append(Row("intake", f"{label}: {name} top-1 (n={len(part)})", t1, "%", f1,
-                           note=f"without the lexicon: {x1:.1f}%; names+keywords only: {n1:.1f}%"))
-            out.append(Row("intake", f"{label}: {name} top-3", t3, "%", f3,
-                           note=f"without the lexicon: {x3:.1f}%; names+keywords only: {n3:.1f}%"))
+            out.append(
+                Row(
+                    "intake",
+                    f"{label}: {name} top-1 (n={len(part)})",
+                    t1,
+                    "%",
+                    f1,
+                    note=f"without the lexicon: {x1:.1f}%; names+keywords only: {n1:.1f}%",
+                )
+            )
+            out.append(
+                Row(
+                    "intake",
+                    f"{label}: {name} top-3",
+                    t3,
+                    "%",
+                    f3,
+                    note=f"without the lexicon: {x3:.1f}%; names+keywords only: {n3:.1f}%",
+                )
+            )
     return out
 
 
@@ -98,18 +124,40 @@ def cross_validation_rows() -> list[Row]:
     floor = cross_validate(0.0, folds=folds, models=[None] * FOLDS)  # type: ignore[list-item]
     out = []
     for name, mine, base in (("paraphrased", ours.paraphrase, floor.paraphrase), ("plain", ours.plain, floor.plain)):
-        out.append(Row("intake", f"example calls, grouped {FOLDS}-fold CV: {name} top-1 (n={mine[2]})", mine[0], "%",
-                       base[0], note="floor: the classifier without the example calls"))
+        out.append(
+            Row(
+                "intake",
+                f"example calls, grouped {FOLDS}-fold CV: {name} top-1 (n={mine[2]})",
+                mine[0],
+                "%",
+                base[0],
+                note="floor: the classifier without the example calls",
+            )
+        )
         out.append(Row("intake", f"example calls, grouped {FOLDS}-fold CV: {name} top-3", mine[1], "%", base[1]))
     fixed, wrong = learning()
-    out.append(Row("intake", f"desk learning: held-out examples wrong at first, right once the desk filed a "
-                             f"near-twin (of {wrong})", fixed, "calls", note="the history outweighs the examples"))
+    out.append(
+        Row(
+            "intake",
+            f"desk learning: held-out examples wrong at first, right once the desk filed a near-twin (of {wrong})",
+            fixed,
+            "calls",
+            note="the history outweighs the examples",
+        )
+    )
     started = time.perf_counter()
     index = {c: i for i, c in enumerate(ref.tags)}
     ExampleModel(((t, index[c]) for t, c in load_examples(ref=ref)), len(index))
     train_ms = (time.perf_counter() - started) * 1000
-    out.append(Row("intake", f"example-call model: read and train on {len(examples):,} examples", train_ms, "ms",
-                   note="once per process, in the classifier's start-up worker"))
+    out.append(
+        Row(
+            "intake",
+            f"example-call model: read and train on {len(examples):,} examples",
+            train_ms,
+            "ms",
+            note="once per process, in the classifier's start-up worker",
+        )
+    )
     return out
 
 
@@ -137,7 +185,9 @@ def latency_rows(ctx: Context) -> list[Row]:
     clf = build_classifier(ref)
     base_med, _ = _latency(lambda s: keyword_baseline(ref, s), texts)
     med, p99 = _latency(clf.suggest, texts)
-    out.append(Row("intake", "suggestion refresh, median", med, "ms", base_med, note=f"p99 {p99:.2f} ms; floor: keyword count"))
+    out.append(
+        Row("intake", "suggestion refresh, median", med, "ms", base_med, note=f"p99 {p99:.2f} ms; floor: keyword count")
+    )
     path = ctx.demo_db(10_000)
     db = Database(path)
     started = time.perf_counter()
@@ -148,10 +198,25 @@ def latency_rows(ctx: Context) -> list[Row]:
     clf_h = build_classifier(ref, history)
     build_ms = (time.perf_counter() - started) * 1000
     med, p99 = _latency(clf_h.suggest, texts)
-    out.append(Row("intake", f"suggestion refresh with {len(clf_h.history):,} calls of history, median", med, "ms",
-                   base_med, note=f"p99 {p99:.2f} ms"))
-    out.append(Row("intake", "desk history read (10k store) + classifier build", read_ms + build_ms, "ms",
-                   note=f"read {read_ms:.0f} ms, build {build_ms:.0f} ms (thread worker at start-up)"))
+    out.append(
+        Row(
+            "intake",
+            f"suggestion refresh with {len(clf_h.history):,} calls of history, median",
+            med,
+            "ms",
+            base_med,
+            note=f"p99 {p99:.2f} ms",
+        )
+    )
+    out.append(
+        Row(
+            "intake",
+            "desk history read (10k store) + classifier build",
+            read_ms + build_ms,
+            "ms",
+            note=f"read {read_ms:.0f} ms, build {build_ms:.0f} ms (thread worker at start-up)",
+        )
+    )
     long_text = "".join(r["text"] for r in _rows("calls.csv"))[:4000]
     med, _ = _latency(clf_h.suggest, [long_text], repeat=20)
     out.append(Row("intake", "suggestion refresh on a 4,000-character description", med, "ms"))
@@ -186,19 +251,19 @@ CALLS = [
 
 
 async def _drill(ctx: Context) -> list[dict[str, object]]:
+    from fengqiao.console.app import FengqiaoApp
     from fengqiao.models.roles import make_desk
     from fengqiao.screens.intake import IntakeScreen
     from fengqiao.store.db import Database
     from tests.intake_helpers import settle, type_text
 
-    from fengqiao.console.app import FengqiaoApp
-
     path = ctx.scratch("drill.db")
     db = Database(path)
     ref = default_reference()
     clock = FixedClock(BENCH_NOW)
-    app = FengqiaoApp(db=db, desk=make_desk(ref, "110-1", "call_taker", operator="drill"), clock=clock, ref=ref,
-                      watch_store=False)
+    app = FengqiaoApp(
+        db=db, desk=make_desk(ref, "110-1", "call_taker", operator="drill"), clock=clock, ref=ref, watch_store=False
+    )
     results = []
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -249,9 +314,19 @@ async def _drill(ctx: Context) -> list[dict[str, object]]:
             done = time.perf_counter()
             assert screen.query_one("#phone").value == "", f"call not sent: {text}"
             clock.advance(minutes=3)
-            results.append({"text": text, "expected": expected, "rank": rank, "extra": len(extra),
-                            "words": words, "seconds": done - started, "write_ms": screen.last_write_ms,
-                            "refresh_ms": refresh_ms, "keys": " ".join(extra)})
+            results.append(
+                {
+                    "text": text,
+                    "expected": expected,
+                    "rank": rank,
+                    "extra": len(extra),
+                    "words": words,
+                    "seconds": done - started,
+                    "write_ms": screen.last_write_ms,
+                    "refresh_ms": refresh_ms,
+                    "keys": " ".join(extra),
+                }
+            )
     with db.read() as conn:
         orders = conn.exec_driver_sql("SELECT count(*) FROM orders").scalar()
         linked = conn.exec_driver_sql("SELECT count(*) FROM calls WHERE linked = 1").scalar()
@@ -264,18 +339,44 @@ def drill_rows(ctx: Context) -> list[Row]:
     results = asyncio.run(_drill(ctx))
     out = []
     for i, r in enumerate(results, start=1):
-        out.append(Row("intake", f"drill call {i:02d} {r['expected']} ({r['rank']})", r["extra"], "keys",
-                       note=f"{r['keys']} · {r['words']} word keys · {r['seconds']:.1f} s under Pilot · app: "
-                            f"{r['refresh_ms']:.0f} ms suggesting + {r['write_ms']:.0f} ms writing"))
+        out.append(
+            Row(
+                "intake",
+                f"drill call {i:02d} {r['expected']} ({r['rank']})",
+                r["extra"],
+                "keys",
+                note=f"{r['keys']} · {r['words']} word keys · {r['seconds']:.1f} s under Pilot · app: "
+                f"{r['refresh_ms']:.0f} ms suggesting + {r['write_ms']:.0f} ms writing",
+            )
+        )
     first = [r for r in results if r["rank"] == "1st"]
-    out.append(Row("intake", f"drill: suggestion 1 right in {len(first)}/{len(results)} calls; most keys beyond "
-                             "the words then", max(r["extra"] for r in first), "keys", note="target ≤ 6"))
-    out.append(Row("intake", "drill: time per call under Pilot, median",
-                   statistics.median(r["seconds"] for r in results), "s",
-                   note="Pilot waits for the app to go idle after every key (~50 ms a key on this machine)"))
-    out.append(Row("intake", "drill: the app's own time per call, median",
-                   statistics.median(r["refresh_ms"] + r["write_ms"] for r in results), "ms",
-                   note="all suggestion refreshes while typing + the write (worker) until the form is clear"))
+    out.append(
+        Row(
+            "intake",
+            f"drill: suggestion 1 right in {len(first)}/{len(results)} calls; most keys beyond the words then",
+            max(r["extra"] for r in first),
+            "keys",
+            note="target ≤ 6",
+        )
+    )
+    out.append(
+        Row(
+            "intake",
+            "drill: time per call under Pilot, median",
+            statistics.median(r["seconds"] for r in results),
+            "s",
+            note="Pilot waits for the app to go idle after every key (~50 ms a key on this machine)",
+        )
+    )
+    out.append(
+        Row(
+            "intake",
+            "drill: the app's own time per call, median",
+            statistics.median(r["refresh_ms"] + r["write_ms"] for r in results),
+            "ms",
+            note="all suggestion refreshes while typing + the write (worker) until the form is clear",
+        )
+    )
     return out
 
 

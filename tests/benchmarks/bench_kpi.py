@@ -38,8 +38,10 @@ from .common import ROOT, Context, Row, timed
 
 def _floor_table(path: Path, start: str, end: str, key: str) -> float:
     conn = sqlite3.connect(path)
-    sql = (f"SELECT {key}, count(*), sum(a.signed_at <= a.sign_due), sum(o.result = 'resolved') "
-           "FROM orders o JOIN assignments a ON a.order_id = o.id WHERE o.call_at >= ? AND o.call_at < ? GROUP BY 1")
+    sql = (
+        f"SELECT {key}, count(*), sum(a.signed_at <= a.sign_due), sum(o.result = 'resolved') "
+        "FROM orders o JOIN assignments a ON a.order_id = o.id WHERE o.call_at >= ? AND o.call_at < ? GROUP BY 1"
+    )
     try:
         return timed(lambda: conn.execute(sql, (start, end)).fetchall())
     finally:
@@ -51,17 +53,26 @@ def _floor_live(path: Path, day: str, week: str, now: str) -> float:
     conn = sqlite3.connect(path)
 
     def run() -> None:
-        conn.execute("SELECT status, count(*) FROM orders WHERE status IN ('dispatched', 'signed', 'arrived', "
-                     "'returned', 'fed_back', 'visited') GROUP BY status").fetchall()
+        conn.execute(
+            "SELECT status, count(*) FROM orders WHERE status IN ('dispatched', 'signed', 'arrived', "
+            "'returned', 'fed_back', 'visited') GROUP BY status"
+        ).fetchall()
         conn.execute("SELECT count(*) FROM calls WHERE received_at >= ?", (day,)).fetchall()
         conn.execute("SELECT count(*) FROM orders WHERE call_at >= ?", (day,)).fetchall()
-        conn.execute("SELECT a.assignee, count(*) FROM orders o JOIN assignments a ON a.order_id = o.id "
-                     "WHERE o.status IN ('dispatched', 'signed', 'arrived', 'returned') GROUP BY 1").fetchall()
-        conn.execute("SELECT a.assignee, count(*), sum(a.signed_at <= a.sign_due) FROM orders o "
-                     "JOIN assignments a ON a.order_id = o.id WHERE o.call_at >= ? AND o.call_at < ? GROUP BY 1",
-                     (day, now)).fetchall()
-        conn.execute("SELECT phone, count(*) FROM calls WHERE received_at >= ? AND received_at < ? "
-                     "GROUP BY phone HAVING count(*) >= 3", (week, now)).fetchall()
+        conn.execute(
+            "SELECT a.assignee, count(*) FROM orders o JOIN assignments a ON a.order_id = o.id "
+            "WHERE o.status IN ('dispatched', 'signed', 'arrived', 'returned') GROUP BY 1"
+        ).fetchall()
+        conn.execute(
+            "SELECT a.assignee, count(*), sum(a.signed_at <= a.sign_due) FROM orders o "
+            "JOIN assignments a ON a.order_id = o.id WHERE o.call_at >= ? AND o.call_at < ? GROUP BY 1",
+            (day, now),
+        ).fetchall()
+        conn.execute(
+            "SELECT phone, count(*) FROM calls WHERE received_at >= ? AND received_at < ? "
+            "GROUP BY phone HAVING count(*) >= 3",
+            (week, now),
+        ).fetchall()
 
     try:
         return timed(run)
@@ -71,17 +82,26 @@ def _floor_live(path: Path, day: str, week: str, now: str) -> float:
 
 def _floor_trend(path: Path, start: str, end: str) -> float:
     conn = sqlite3.connect(path)
-    sql = ("SELECT date(o.call_at, '+480 minutes'), count(*), sum(a.signed_at <= a.sign_due) FROM orders o "
-           "JOIN assignments a ON a.order_id = o.id WHERE o.call_at >= ? AND o.call_at < ? GROUP BY 1")
+    sql = (
+        "SELECT date(o.call_at, '+480 minutes'), count(*), sum(a.signed_at <= a.sign_due) FROM orders o "
+        "JOIN assignments a ON a.order_id = o.id WHERE o.call_at >= ? AND o.call_at < ? GROUP BY 1"
+    )
     try:
         return timed(lambda: conn.execute(sql, (start, end)).fetchall(), repeat=3)
     finally:
         conn.close()
 
 
-def idle_bytes(db: Path, seconds: float, size: tuple[int, int] = (80, 24), quiet: float = 10.0,
-               shortest: float = 15.0, longest: float = 90.0, dump: Path | None = None,
-               extra: tuple[str, ...] = ()) -> tuple[float, int]:
+def idle_bytes(
+    db: Path,
+    seconds: float,
+    size: tuple[int, int] = (80, 24),
+    quiet: float = 10.0,
+    shortest: float = 15.0,
+    longest: float = 90.0,
+    dump: Path | None = None,
+    extra: tuple[str, ...] = (),
+) -> tuple[float, int]:
     """Run ``fengqiao dashboard`` in a pseudo-terminal; return (idle bytes per second, bytes of the first paint).
 
     The first paint ends when nothing has been written for ``quiet`` seconds, and not before ``shortest`` (the
@@ -90,12 +110,23 @@ def idle_bytes(db: Path, seconds: float, size: tuple[int, int] = (80, 24), quiet
     """
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
-           "FENGQIAO_CONFIG": str(db.with_suffix(".no-config.toml"))}
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+        "FENGQIAO_CONFIG": str(db.with_suffix(".no-config.toml")),
+    }
     env.pop("NO_COLOR", None)
     exe = Path(sys.executable).with_name("fengqiao")
-    proc = subprocess.Popen([str(exe), "--db", str(db), "dashboard", "--desk", "bench", "--role", "supervisor", *extra],
-                            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True)
+    proc = subprocess.Popen(
+        [str(exe), "--db", str(db), "dashboard", "--desk", "bench", "--role", "supervisor", *extra],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+        close_fds=True,
+    )
     os.close(slave)
     counts = {"paint": 0, "idle": 0}
     phase = "paint"
@@ -143,49 +174,126 @@ def bench(ctx: Context) -> list[Row]:
         start, end = to_db(month.start), to_db(month.end)
         for by, key in (("department", "a.assignee"), ("town", "o.town")):
             value = timed(lambda by=by: kpi.table(month, by), repeat=3)
-            rows.append(Row("kpi", f"{label}: kpi table, 30 days, by {by}", value, "ms",
-                            _floor_table(path, start, end, key), note="floor: bare join count/sum"))
+            rows.append(
+                Row(
+                    "kpi",
+                    f"{label}: kpi table, 30 days, by {by}",
+                    value,
+                    "ms",
+                    _floor_table(path, start, end, key),
+                    note="floor: bare join count/sum",
+                )
+            )
         value = timed(kpi.live)
-        rows.append(Row("kpi", f"{label}: cockpit live refresh", value, "ms",
-                        _floor_live(path, to_db(last_days(today, 1).start), to_db(clock() - timedelta(days=7)),
-                                    to_db(clock())),
-                        note="repeat refresh (callers kept until a call comes); floor: bare counts"))
+        rows.append(
+            Row(
+                "kpi",
+                f"{label}: cockpit live refresh",
+                value,
+                "ms",
+                _floor_live(path, to_db(last_days(today, 1).start), to_db(clock() - timedelta(days=7)), to_db(clock())),
+                note="repeat refresh (callers kept until a call comes); floor: bare counts",
+            )
+        )
         value = timed(lambda: KpiStore(db, clock=clock).live(), repeat=3)
         rows.append(Row("kpi", f"{label}: cockpit live, first time", value, "ms", note="frequent callers recomputed"))
         value = timed(kpi.trend, repeat=3)
         past = last_days(today - timedelta(days=1), 60)
-        rows.append(Row("kpi", f"{label}: cockpit trend (60 days + 30-day ranking)", value, "ms",
-                        _floor_trend(path, to_db(past.start), to_db(past.end)),
-                        note="every 5 min, in a worker; floor: bare per-day count"))
+        rows.append(
+            Row(
+                "kpi",
+                f"{label}: cockpit trend (60 days + 30-day ranking)",
+                value,
+                "ms",
+                _floor_trend(path, to_db(past.start), to_db(past.end)),
+                note="every 5 min, in a worker; floor: bare per-day count",
+            )
+        )
         db.close()
     big = ctx.demo_db(ctx.sizes[-1])
     db = Database(big)
     year = last_days(today, 365)
     value = timed(lambda: KpiStore(db, clock=clock).table(year, "department"), repeat=1)
-    rows.append(Row("kpi", f"{ctx.sizes[-1]:,} orders: kpi table, 365 days, by department", value / 1000, "s",
-                    _floor_table(big, to_db(year.start), to_db(year.end), "a.assignee") / 1000,
-                    note="the year-end review window"))
+    rows.append(
+        Row(
+            "kpi",
+            f"{ctx.sizes[-1]:,} orders: kpi table, 365 days, by department",
+            value / 1000,
+            "s",
+            _floor_table(big, to_db(year.start), to_db(year.end), "a.assignee") / 1000,
+            note="the year-end review window",
+        )
+    )
     db.close()
     env = {**os.environ, "FENGQIAO_CONFIG": str(big.with_suffix(".no-config.toml"))}
     exe = str(Path(sys.executable).with_name("fengqiao"))
     started = time.perf_counter()
-    subprocess.run([exe, "--db", str(big), "kpi", "--from", month.first.isoformat(), "--to", month.last.isoformat(),
-                    "--json"], check=True, capture_output=True, env=env, cwd=ROOT)
-    rows.append(Row("kpi", f"{ctx.sizes[-1]:,} orders: `fengqiao kpi --json` (whole command)",
-                    time.perf_counter() - started, "s", note="process start and imports included"))
+    subprocess.run(
+        [exe, "--db", str(big), "kpi", "--from", month.first.isoformat(), "--to", month.last.isoformat(), "--json"],
+        check=True,
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+    )
+    rows.append(
+        Row(
+            "kpi",
+            f"{ctx.sizes[-1]:,} orders: `fengqiao kpi --json` (whole command)",
+            time.perf_counter() - started,
+            "s",
+            note="process start and imports included",
+        )
+    )
     target = ctx.scratch("report.xlsx")
     started = time.perf_counter()
-    subprocess.run([exe, "--db", str(big), "report", "--from", month.first.isoformat(), "--to", month.last.isoformat(),
-                    "--format", "xlsx", "-o", str(target)], check=True, capture_output=True, env=env, cwd=ROOT)
-    rows.append(Row("kpi", f"{ctx.sizes[-1]:,} orders: `fengqiao report --format xlsx`, 30 days",
-                    time.perf_counter() - started, "s", note="3 views + frequent callers/addresses"))
+    subprocess.run(
+        [
+            exe,
+            "--db",
+            str(big),
+            "report",
+            "--from",
+            month.first.isoformat(),
+            "--to",
+            month.last.isoformat(),
+            "--format",
+            "xlsx",
+            "-o",
+            str(target),
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+    )
+    rows.append(
+        Row(
+            "kpi",
+            f"{ctx.sizes[-1]:,} orders: `fengqiao report --format xlsx`, 30 days",
+            time.perf_counter() - started,
+            "s",
+            note="3 views + frequent callers/addresses",
+        )
+    )
     seconds = 20.0 if ctx.quick else 65.0
     per_second, paint = idle_bytes(big, seconds, dump=ctx.scratch("idle-output.txt"))
-    rows.append(Row("kpi", f"idle cockpit (dashboard, 80x24, {seconds:.0f} s)", per_second, "B/s",
-                    note=f"first paint {paint:,} B; clock redraws once a minute"))
+    rows.append(
+        Row(
+            "kpi",
+            f"idle cockpit (dashboard, 80x24, {seconds:.0f} s)",
+            per_second,
+            "B/s",
+            note=f"first paint {paint:,} B; clock redraws once a minute",
+        )
+    )
     per_second, paint = idle_bytes(big, seconds, extra=("--unmasked",))
-    rows.append(Row("kpi", f"idle cockpit, full numbers (dashboard --unmasked, {seconds:.0f} s)", per_second, "B/s",
-                    note=f"first paint {paint:,} B; numbers recorded once, not per refresh"))
+    rows.append(
+        Row(
+            "kpi",
+            f"idle cockpit, full numbers (dashboard --unmasked, {seconds:.0f} s)",
+            per_second,
+            "B/s",
+            note=f"first paint {paint:,} B; numbers recorded once, not per refresh",
+        )
+    )
     return rows
-
-

@@ -39,8 +39,29 @@ from fengqiao.store.wire import PullResponse
 from .common import CACHE, ROOT, Context, Row
 
 GEN_VERSION = 2
-TOWNS = ["HZ", "SHH", "SJ", "LS", "PK", "GL", "CL", "CR", "SJJ", "SHG", "GLL", "XY", "JT", "BZ", "XW", "GM", "LN",
-         "ZX", "YH", "WY", "TY"]
+TOWNS = [
+    "HZ",
+    "SHH",
+    "SJ",
+    "LS",
+    "PK",
+    "GL",
+    "CL",
+    "CR",
+    "SJJ",
+    "SHG",
+    "GLL",
+    "XY",
+    "JT",
+    "BZ",
+    "XW",
+    "GM",
+    "LN",
+    "ZX",
+    "YH",
+    "WY",
+    "TY",
+]
 TAGS = ["B04", "A03", "B01", "C14", "A02", "B02", "C04"]  # some go to county bureaus: only dispatched here
 PG_ADMIN = os.environ.get("FENGQIAO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -68,25 +89,46 @@ def desk_log(name: str, town: str, events: int, ctx: Context) -> Path:
                 at += timedelta(minutes=3)
                 tag = TAGS[n % len(TAGS)]
                 plan = route(ref, tag, town)
-                clean = validate_intake(ref, IntakeForm(phone=f"138{n:08d}", town=town, description="商铺门口乱堆放",
-                                                        address=f"人民路{n % 300}号"))
+                clean = validate_intake(
+                    ref,
+                    IntakeForm(
+                        phone=f"138{n:08d}", town=town, description="商铺门口乱堆放", address=f"人民路{n % 300}号"
+                    ),
+                )
                 call = CallInfo(new_id(), clean.phone, "", town, clean.address, clean.description, at, name)
                 no = f"{town}-{local_day(at)}-{n:05d}"
-                payload = dispatch_payload(ref, order_no=no, route=plan, call=call, at=at,
-                                           assignment_ids=[new_id() for _ in plan.assignees])
-                ev = Event(id=new_id(), order_id=new_id(), kind=str(Action.DISPATCH), event_at=at, recorded_at=at,
-                           desk=name, actor="bench", payload=payload)
+                payload = dispatch_payload(
+                    ref, order_no=no, route=plan, call=call, at=at, assignment_ids=[new_id() for _ in plan.assignees]
+                )
+                ev = Event(
+                    id=new_id(),
+                    order_id=new_id(),
+                    kind=str(Action.DISPATCH),
+                    event_at=at,
+                    recorded_at=at,
+                    desk=name,
+                    actor="bench",
+                    payload=payload,
+                )
                 state = apply(None, ev)
                 evs = [ev]
                 for a in [a for a in state.assignments if a.assignee in own]:  # the desk's own work only
                     for i, action in enumerate((Action.SIGN, Action.ARRIVE, Action.FEEDBACK)):
                         when = at + timedelta(minutes=5 + 10 * i)
-                        step = build(ref, state, Intent(action, assignee=a.assignee, result="resolved",
-                                                        note="已处理"), event_id=new_id(), at=when, desk=name,
-                                     actor="bench", recorded_at=when, check=False)
+                        step = build(
+                            ref,
+                            state,
+                            Intent(action, assignee=a.assignee, result="resolved", note="已处理"),
+                            event_id=new_id(),
+                            at=when,
+                            desk=name,
+                            actor="bench",
+                            recorded_at=when,
+                            check=False,
+                        )
                         apply(state, step)
                         evs.append(step)
-                evs = evs[:events - written]
+                evs = evs[: events - written]
                 rows.extend(chain.seal(e) for e in evs)
                 calls.append(call_tuple(call, ev.order_id, linked=False, repeat_of=None))
                 written += len(evs)
@@ -111,8 +153,24 @@ def server_process(url: str, workdir: Path) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     log = (workdir / "server.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "fengqiao.console.cli", "server", "run", "--port", str(port), "--db", url,
-                             "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fengqiao.console.cli",
+            "server",
+            "run",
+            "--port",
+            str(port),
+            "--db",
+            url,
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         end = time.monotonic() + 60
@@ -162,12 +220,16 @@ def floor_insert(url: str, source: Path) -> float:
     import sqlite3
 
     src = sqlite3.connect(source)
-    rows = src.execute("SELECT id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, "
-                       "payload, prev_hash, hash FROM events ORDER BY seq").fetchall()
+    rows = src.execute(
+        "SELECT id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, "
+        "payload, prev_hash, hash FROM events ORDER BY seq"
+    ).fetchall()
     src.close()
-    ddl = ("CREATE TABLE floor_events (seq BIGINT PRIMARY KEY, id TEXT UNIQUE, order_id TEXT, assignment_id TEXT, "
-           "kind TEXT, actor TEXT, desk TEXT, desk_seq BIGINT, event_at TEXT, recorded_at TEXT, payload TEXT, "
-           "prev_hash TEXT, hash TEXT)")
+    ddl = (
+        "CREATE TABLE floor_events (seq BIGINT PRIMARY KEY, id TEXT UNIQUE, order_id TEXT, assignment_id TEXT, "
+        "kind TEXT, actor TEXT, desk TEXT, desk_seq BIGINT, event_at TEXT, recorded_at TEXT, payload TEXT, "
+        "prev_hash TEXT, hash TEXT)"
+    )
     numbered = [(i, *r) for i, r in enumerate(rows, start=1)]
     if url.startswith("sqlite"):
         conn = sqlite3.connect(url.split("///", 1)[1])
@@ -209,7 +271,7 @@ def bench_backend(kind: str, ctx: Context, n: int, desks: int) -> list[Row]:
     rows: list[Row] = []
     one = desk_log("HZ-one", "HZ", n, ctx)
     per = n // desks
-    towns = TOWNS[1:desks + 1]  # the other towns: one township desk each
+    towns = TOWNS[1 : desks + 1]  # the other towns: one township desk each
     many = [desk_log(f"{t}-bench", t, per, ctx) for t in towns]
     with backend(kind, workdir) as url:
         if url is None:
@@ -248,8 +310,10 @@ def bench_backend(kind: str, ctx: Context, n: int, desks: int) -> list[Row]:
             db.close()
             # 3. twenty desks push at once
             dbs = [copy_desk(p, ctx, f"many-{kind}-{i}.db") for i, p in enumerate(many)]
-            clients = [SyncClient(d, HttpTransport(base, tok, timeout=300), push_batch=500)
-                       for d, tok in zip(dbs, tokens, strict=True)]
+            clients = [
+                SyncClient(d, HttpTransport(base, tok, timeout=300), push_batch=500)
+                for d, tok in zip(dbs, tokens, strict=True)
+            ]
             results: list[int] = []
             errors: list[BaseException] = []
 
@@ -274,10 +338,22 @@ def bench_backend(kind: str, ctx: Context, n: int, desks: int) -> list[Row]:
                 d.close()
         floor = floor_insert(url, one)
     rows += [
-        Row("sync", f"{label}: push {n:,} events (1 desk, 1,000/request)", push_s, "s", floor,
-            note="floor: bare bulk insert of the same rows"),
-        Row("sync", f"{label}: pull {n:,} events into an empty desk ({orders:,} orders)", pull_s, "s", floor,
-            note="with projections, in 5,000-event pages"),
+        Row(
+            "sync",
+            f"{label}: push {n:,} events (1 desk, 1,000/request)",
+            push_s,
+            "s",
+            floor,
+            note="floor: bare bulk insert of the same rows",
+        ),
+        Row(
+            "sync",
+            f"{label}: pull {n:,} events into an empty desk ({orders:,} orders)",
+            pull_s,
+            "s",
+            floor,
+            note="with projections, in 5,000-event pages",
+        ),
         Row("sync", f"{label}: {desks} desks pushing {per * desks:,} events at once", many_s, "s", floor),
         Row("sync", f"{label}: push rate, one desk", n / push_s, "events/s"),
         Row("sync", f"{label}: push rate, {desks} desks at once", per * desks / many_s, "events/s"),
@@ -301,17 +377,32 @@ def bench_faults(ctx: Context) -> list[Row]:
         sim = Simulation(f"sqlite:///{work / 'server.db'}", work, seed=seed, steps=steps)
         try:
             problems += len(sim.run())
-            for k in ("events", "conflicts", "dropped", "lost_acks", "duplicated", "late deliveries",
-                      "crash push:answered", "crash pull:stored"):
+            for k in (
+                "events",
+                "conflicts",
+                "dropped",
+                "lost_acks",
+                "duplicated",
+                "late deliveries",
+                "crash push:answered",
+                "crash pull:stored",
+            ):
                 counts[k] = counts.get(k, 0) + sim.counts[k]
         finally:
             sim.close()
     seconds = time.perf_counter() - started
-    faults = (f"{counts['dropped']} dropped, {counts['lost_acks']} acks lost, {counts['duplicated']} duplicated, "
-              f"{counts['late deliveries']} late, {counts['crash push:answered'] + counts['crash pull:stored']} crashes")
+    faults = (
+        f"{counts['dropped']} dropped, {counts['lost_acks']} acks lost, {counts['duplicated']} duplicated, "
+        f"{counts['late deliveries']} late, {counts['crash push:answered'] + counts['crash pull:stored']} crashes"
+    )
     return [
-        Row("sync", f"fault injection: {len(seeds)} runs × {steps} steps, 7 desks", problems, "violations",
-            note=f"{counts['events']:,} events, {counts['conflicts']} conflicts; {faults}; {seconds:.0f} s"),
+        Row(
+            "sync",
+            f"fault injection: {len(seeds)} runs × {steps} steps, 7 desks",
+            problems,
+            "violations",
+            note=f"{counts['events']:,} events, {counts['conflicts']} conflicts; {faults}; {seconds:.0f} s",
+        ),
     ]
 
 
@@ -322,4 +413,3 @@ def bench(ctx: Context) -> list[Row]:
         rows += bench_backend(kind, ctx, n, 20)
     rows += bench_faults(ctx)
     return rows
-

@@ -38,11 +38,12 @@ SEED = 1
 
 def _bigrams(text: str) -> set[str]:
     s = C._chars(text)
-    return {s[i:i + 2] for i in range(len(s) - 1)}
+    return {s[i : i + 2] for i in range(len(s) - 1)}
 
 
-def grouped_folds(examples: list[tuple[str, str]], k: int = FOLDS, seed: int = SEED,
-                  similar: float = SIMILAR) -> list[list[tuple[str, str]]]:
+def grouped_folds(
+    examples: list[tuple[str, str]], k: int = FOLDS, seed: int = SEED, similar: float = SIMILAR
+) -> list[list[tuple[str, str]]]:
     """``k`` folds, each tag's examples spread evenly, near-twins kept together."""
     by_tag: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for text, code in examples:
@@ -91,8 +92,7 @@ class Result:
     plain: tuple[float, float, int]
 
 
-def _score(clf: Classifier, ref: Reference, held: list[tuple[str, str]],
-           tally: dict[bool, list[int]]) -> None:
+def _score(clf: Classifier, ref: Reference, held: list[tuple[str, str]], tally: dict[bool, list[int]]) -> None:
     for text, code in held:
         codes = [s.code for s in clf.suggest(text)]
         t = tally[is_paraphrase(ref, text, code)]
@@ -104,11 +104,13 @@ def _score(clf: Classifier, ref: Reference, held: list[tuple[str, str]],
 def _result(tally: dict[bool, list[int]]) -> Result:
     def pct(t: list[int]) -> tuple[float, float, int]:
         return (100 * t[0] / t[2], 100 * t[1] / t[2], t[2]) if t[2] else (0.0, 0.0, 0)
+
     return Result(pct(tally[True]), pct(tally[False]))
 
 
-def fold_models(ref: Reference, folds: list[list[tuple[str, str]]],
-                alpha: float = C.EXAMPLE_ALPHA) -> list[ExampleModel]:
+def fold_models(
+    ref: Reference, folds: list[list[tuple[str, str]]], alpha: float = C.EXAMPLE_ALPHA
+) -> list[ExampleModel]:
     index = {c: i for i, c in enumerate(ref.tags)}
     out = []
     for i in range(len(folds)):
@@ -117,9 +119,14 @@ def fold_models(ref: Reference, folds: list[list[tuple[str, str]]],
     return out
 
 
-def cross_validate(weight: float = C.EXAMPLE_WEIGHT, temperature: float = C.EXAMPLE_TEMPERATURE,
-                   alpha: float = C.EXAMPLE_ALPHA, *, folds: list[list[tuple[str, str]]] | None = None,
-                   models: list[ExampleModel] | None = None) -> Result:
+def cross_validate(
+    weight: float = C.EXAMPLE_WEIGHT,
+    temperature: float = C.EXAMPLE_TEMPERATURE,
+    alpha: float = C.EXAMPLE_ALPHA,
+    *,
+    folds: list[list[tuple[str, str]]] | None = None,
+    models: list[ExampleModel] | None = None,
+) -> Result:
     """The classifier's accuracy on held-out examples, with the example model trained on the other folds."""
     ref = default_reference()
     lexicon = default_classifier_lexicon()
@@ -146,8 +153,11 @@ def learning(similar: float = 0.25) -> tuple[int, int]:
         grams = [_bigrams(t) for t, _ in held]
         clf = Classifier(ref, lexicon, examples=model)
         for i, (text, code) in enumerate(held):
-            twins = [j for j, (_, c) in enumerate(held) if j != i and c == code
-                     and len(grams[i] & grams[j]) / max(1, len(grams[i] | grams[j])) > similar]
+            twins = [
+                j
+                for j, (_, c) in enumerate(held)
+                if j != i and c == code and len(grams[i] & grams[j]) / max(1, len(grams[i] | grams[j])) > similar
+            ]
             if not twins:
                 continue
             clf.history = C._History()  # a desk with no history but this one call
@@ -161,7 +171,9 @@ def learning(similar: float = 0.25) -> tuple[int, int]:
     return fixed, wrong
 
 
-def calibrate(temperatures: tuple[float, ...] = (0.5, 0.8, 1.0, 1.1, 1.2, 1.5, 2.0)) -> list[tuple[float, float, float, float]]:
+def calibrate(
+    temperatures: tuple[float, ...] = (0.5, 0.8, 1.0, 1.1, 1.2, 1.5, 2.0),
+) -> list[tuple[float, float, float, float]]:
     """``(temperature, mean negative log-likelihood, mean displayed top-1 score, top-1 accuracy)`` on held-out
     examples."""
     ref = default_reference()
@@ -172,7 +184,7 @@ def calibrate(temperatures: tuple[float, ...] = (0.5, 0.8, 1.0, 1.1, 1.2, 1.5, 2
     for held, model in zip(folds, fold_models(ref, folds), strict=True):
         clf = Classifier(ref, lexicon, examples=model)
         for text, code in held:
-            ranked = sorted(clf.scores(text).items(), key=lambda kv: (-kv[1][0], kv[0]))[:C.SCORE_FIELD]
+            ranked = sorted(clf.scores(text).items(), key=lambda kv: (-kv[1][0], kv[0]))[: C.SCORE_FIELD]
             if ranked:
                 held_out.append(([v for _, (v, _) in ranked], [codes[i] for i, _ in ranked], code))
     out = []
@@ -198,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.learning:
         fixed, wrong = learning()
-        print(f"first suggestion wrong on {wrong} held-out examples with a near-twin; right after learning the "
-              f"twin: {fixed}")
+        print(
+            f"first suggestion wrong on {wrong} held-out examples with a near-twin; right after learning the "
+            f"twin: {fixed}"
+        )
         return 0
     if args.calibrate:
         for temperature, nll, shown, right in calibrate():
@@ -213,20 +227,26 @@ def main(argv: list[str] | None = None) -> int:
     def show(label: str, r: Result) -> None:
         p1, p3, pn = r.paraphrase
         q1, q3, qn = r.plain
-        print(f"{label:<34} paraphrased (n={pn}) top-1 {p1:5.1f}  top-3 {p3:5.1f}   "
-              f"plain (n={qn}) top-1 {q1:5.1f}  top-3 {q3:5.1f}", flush=True)
+        print(
+            f"{label:<34} paraphrased (n={pn}) top-1 {p1:5.1f}  top-3 {p3:5.1f}   "
+            f"plain (n={qn}) top-1 {q1:5.1f}  top-3 {q3:5.1f}",
+            flush=True,
+        )
 
     show("without the examples", cross_validate(0.0, folds=folds, models=[None] * FOLDS))  # type: ignore[list-item]
     if not args.grid:
-        show(f"weight {C.EXAMPLE_WEIGHT} T {C.EXAMPLE_TEMPERATURE} alpha {C.EXAMPLE_ALPHA}",
-             cross_validate(folds=folds))
+        show(
+            f"weight {C.EXAMPLE_WEIGHT} T {C.EXAMPLE_TEMPERATURE} alpha {C.EXAMPLE_ALPHA}", cross_validate(folds=folds)
+        )
         return 0
     for alpha in (0.1, 0.3, 1.0):
         models = fold_models(ref, folds, alpha)
         for temperature in (2.0, 3.0, 5.0):
             for weight in (2.0, 4.0, 6.0, 8.0):
-                show(f"weight {weight} T {temperature} alpha {alpha}",
-                     cross_validate(weight, temperature, alpha, folds=folds, models=models))
+                show(
+                    f"weight {weight} T {temperature} alpha {alpha}",
+                    cross_validate(weight, temperature, alpha, folds=folds, models=models),
+                )
     return 0
 
 

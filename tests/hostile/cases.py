@@ -39,7 +39,7 @@ def _wrong(spec: Spec) -> Iterator[tuple[str, Any]]:
     if spec.type == "list":
         yield "size", []
     if spec.type == "int":
-        yield "range", 2 ** 63
+        yield "range", 2**63
         if spec.lo is not None:
             yield "range", spec.lo - 1
     if spec.codes is not None:
@@ -82,27 +82,64 @@ def cases() -> list[Case]:
 def base_payload(kind: str, ref: Reference, o: OrderState, at: datetime, prefix: str) -> dict[str, Any]:
     """A valid payload of ``kind`` for order ``o`` at ``at`` (the case then breaks one thing in it)."""
     tag = ref.tag(o.tag)
-    call = {"id": new_id(), "phone": "13857512345", "name": "", "town": o.town, "address": "人民路1号",
-            "description": "又打来了", "received_at": to_db(at)}
+    call = {
+        "id": new_id(),
+        "phone": "13857512345",
+        "name": "",
+        "town": o.town,
+        "address": "人民路1号",
+        "description": "又打来了",
+        "received_at": to_db(at),
+    }
     if kind == Action.DISPATCH:
         dues = deadlines(ref, tag.code, at)
-        return {"order_no": f"{prefix}-20261128-{new_id()[-4:]}", "tag": tag.code, "category": tag.category,
-                "town": o.town, "mode": "single", "onsite": tag.onsite, "one_team": False, "call": call,
-                "override": {"dept": o.primary.assignee, "reason": "指定"}, "repeat_of": None,
-                "assignments": [{"id": new_id(), "role": "primary", "assignee": o.primary.assignee,
-                                 "dept": o.primary.dept, "town": None, **dues}]}
+        return {
+            "order_no": f"{prefix}-20261128-{new_id()[-4:]}",
+            "tag": tag.code,
+            "category": tag.category,
+            "town": o.town,
+            "mode": "single",
+            "onsite": tag.onsite,
+            "one_team": False,
+            "call": call,
+            "override": {"dept": o.primary.assignee, "reason": "指定"},
+            "repeat_of": None,
+            "assignments": [
+                {
+                    "id": new_id(),
+                    "role": "primary",
+                    "assignee": o.primary.assignee,
+                    "dept": o.primary.dept,
+                    "town": None,
+                    **dues,
+                }
+            ],
+        }
     return {
-        Action.SIGN: {"note": "签收"}, Action.ARRIVE: {"note": ""},
-        Action.FEEDBACK: {"result": "resolved", "text": "已处理"}, Action.RETURN: {"reason": "不属本部门"},
+        Action.SIGN: {"note": "签收"},
+        Action.ARRIVE: {"note": ""},
+        Action.FEEDBACK: {"result": "resolved", "text": "已处理"},
+        Action.RETURN: {"reason": "不属本部门"},
         Action.CANCEL: {"reason": "重复"},
-        Action.REASSIGN: {"assignment": {"id": new_id(), "role": "primary", "assignee": "ZJJ", "dept": "ZJJ",
-                                         "town": None, **deadlines(ref, tag.code, at)}, "reason": "改派"},
+        Action.REASSIGN: {
+            "assignment": {
+                "id": new_id(),
+                "role": "primary",
+                "assignee": "ZJJ",
+                "dept": "ZJJ",
+                "town": None,
+                **deadlines(ref, tag.code, at),
+            },
+            "reason": "改派",
+        },
         Action.EXTEND: {"hours": 24, "reason": "需要时间"},
         Action.APPROVE_EXTENSION: {"feedback_due": to_db(at + timedelta(hours=48)), "note": ""},
-        Action.REFUSE_EXTENSION: {"reason": ""}, Action.ESCALATE: {"note": "催办"},
+        Action.REFUSE_EXTENSION: {"reason": ""},
+        Action.ESCALATE: {"note": "催办"},
         Action.VISIT: {"satisfaction": "satisfied", "note": ""},
         Action.REOPEN: {"reason": "", "feedback_due": to_db(at + timedelta(hours=tag.feedback_h))},
-        Action.CLOSE: {"note": ""}, Action.JUDGE_RETURN: {"justified": True, "note": ""},
+        Action.CLOSE: {"note": ""},
+        Action.JUDGE_RETURN: {"justified": True, "note": ""},
         Action.LINK: {"call": call},
     }[Action(kind)]
 

@@ -19,8 +19,9 @@ def test_the_cases_cover_every_kind_and_each_way_a_field_can_be_wrong() -> None:
     from fengqiao.models.validate import SCHEMAS
 
     assert {c.kind for c in CASES} == set(SCHEMAS)
-    assert {"type", "size", "range", "code", "choice", "time", "missing", "order", "future",
-            "deadline"} <= {c.how for c in CASES}
+    assert {"type", "size", "range", "code", "choice", "time", "missing", "order", "future", "deadline"} <= {
+        c.how for c in CASES
+    }
     assert len(CASES) > 150
 
 
@@ -65,8 +66,9 @@ def test_every_hostile_event_is_refused_over_http_and_nothing_else_moves(hub: Hu
         assert case.field.rsplit(".", 1)[-1].replace("[0]", "") in r["message"], (case, r["message"])
     # the senders are told which event and why
     for d in w.hostile:
-        marks = d.rows("SELECT s.status, s.reason FROM event_state s JOIN events e ON e.id = s.event_id "
-                       "WHERE e.desk = ?", d.name)
+        marks = d.rows(
+            "SELECT s.status, s.reason FROM event_state s JOIN events e ON e.id = s.event_id WHERE e.desk = ?", d.name
+        )
         assert marks and all(m[0] == "refused" and m[1] for m in marks)
     # honest desks: nothing new, KPIs unchanged, views up
     hub.sync_all()

@@ -16,7 +16,7 @@ from .cases import base_payload
 from .world import World, cli, runner
 
 POISON = [
-    (Action.EXTEND, lambda p: {**p, "hours": 2 ** 63}),
+    (Action.EXTEND, lambda p: {**p, "hours": 2**63}),
     (Action.FEEDBACK, lambda p: {**p, "text": {"an": "object"}}),
     (Action.FEEDBACK, lambda p: {**p, "result": 7}),
     (Action.DISPATCH, lambda p: {**p, "tag": "Z99", "mode": "triple"}),
@@ -56,8 +56,9 @@ def test_pulled_poison_is_quarantined_and_nothing_freezes(hub: Hub, monkeypatch:
         cli(d, "order", w.order.order_no)
         marks = d.rows("SELECT count(*) FROM event_state WHERE status = 'quarantined'")
         assert marks == [(report.quarantined,)]
-        result = runner.invoke(__import__("fengqiao.console.cli", fromlist=["app"]).app,
-                               ["--db", str(d.db.path), "check"])
+        result = runner.invoke(
+            __import__("fengqiao.console.cli", fromlist=["app"]).app, ["--db", str(d.db.path), "check"]
+        )
         assert result.exit_code == 0, result.stdout
     # the order itself is untouched by the poison
     state = w.dept.store.get(w.order.order_no) if hasattr(w.dept.store, "get") else None

@@ -50,8 +50,11 @@ class World:
         o = ct.store.dispatch(FORM, "B01")
         dept = hub.add(o.primary.dept, "department", dept=o.primary.dept)
         sup = hub.add("SUP", "supervisor")
-        hostile = [hub.add("EVIL-D", "department", dept=o.primary.dept), hub.add("EVIL-S", "supervisor"),
-                   hub.add("EVIL-C", "call_taker", prefix="EV")]
+        hostile = [
+            hub.add("EVIL-D", "department", dept=o.primary.dept),
+            hub.add("EVIL-S", "supervisor"),
+            hub.add("EVIL-C", "call_taker", prefix="EV"),
+        ]
         hub.sync_all()
         return cls(hub, ct, dept, sup, hostile, o)
 
@@ -71,17 +74,26 @@ class World:
         d = self.sender(case.kind)
         at = self.hub.clock()
         prefix = d.desk.prefix or "EV"
-        payload, event_at = broken(case, base_payload(case.kind, self.hub.ref, self.order, at, prefix), at,
-                                   self.order.created_at)
+        payload, event_at = broken(
+            case, base_payload(case.kind, self.hub.ref, self.order, at, prefix), at, self.order.created_at
+        )
         return self.append(d, case.kind, payload, event_at)
 
     def append(self, d: HubDesk, kind: str, payload: Any, event_at: datetime) -> Event:
         from fengqiao.models.events import new_id
 
         dispatch = kind == Action.DISPATCH
-        ev = Event(id=new_id(), order_id=new_id() if dispatch else self.order.id, kind=kind, event_at=event_at,
-                   recorded_at=self.hub.clock(), desk=d.name, actor="evil",
-                   assignment_id=None if dispatch else self.order.primary.id, payload=payload)
+        ev = Event(
+            id=new_id(),
+            order_id=new_id() if dispatch else self.order.id,
+            kind=kind,
+            event_at=event_at,
+            recorded_at=self.hub.clock(),
+            desk=d.name,
+            actor="evil",
+            assignment_id=None if dispatch else self.order.primary.id,
+            payload=payload,
+        )
         with d.db.write() as conn:
             append_events(conn, d.name, [ev])
         return ev

@@ -21,9 +21,9 @@ warnings.filterwarnings("ignore", message=".*httpx2")
 from .hub import Hub  # noqa: E402 - after the filter
 
 
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore:.*httpx2")
+
 
 PG_ADMIN = os.environ.get("FENGQIAO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 _pg_reason: str | None = None

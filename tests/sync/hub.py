@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine
-
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 
 from fengqiao.models.clock import FixedClock
 from fengqiao.models.events import new_id
@@ -45,8 +44,9 @@ class HubDesk:
     hub: Hub
 
     def client(self, **kw: Any) -> SyncClient:
-        return SyncClient(self.db, HttpTransport(None, self.token, client=self.hub.http), desk=self.desk,
-                          clock=self.hub.clock, **kw)
+        return SyncClient(
+            self.db, HttpTransport(None, self.token, client=self.hub.http), desk=self.desk, clock=self.hub.clock, **kw
+        )
 
     def sync(self, **kw: Any) -> SyncReport:
         return self.client(**kw).sync_once()
@@ -57,17 +57,32 @@ class HubDesk:
 
     def wire(self, desk_seq: int) -> WireEvent:
         with self.db.read() as conn:
-            row = conn.exec_driver_sql("SELECT * FROM events WHERE desk = ? AND desk_seq = ?",
-                                       (self.name, desk_seq)).first()
+            row = conn.exec_driver_sql(
+                "SELECT * FROM events WHERE desk = ? AND desk_seq = ?", (self.name, desk_seq)
+            ).first()
         return wire_from_row(row)
 
-    def forge(self, order_id: str, kind: str, payload: dict[str, Any] | None = None,
-              assignment_id: str | None = None, desk: str | None = None) -> Event:
+    def forge(
+        self,
+        order_id: str,
+        kind: str,
+        payload: dict[str, Any] | None = None,
+        assignment_id: str | None = None,
+        desk: str | None = None,
+    ) -> Event:
         """Append an event to this desk's chain bypassing every local rule (what a broken or hostile desk,
         or a newer version, could send)."""
-        ev = Event(id=new_id(), order_id=order_id, kind=kind, event_at=self.hub.clock(),
-                   recorded_at=self.hub.clock(), desk=desk or self.name, actor="x", assignment_id=assignment_id,
-                   payload=payload or {})
+        ev = Event(
+            id=new_id(),
+            order_id=order_id,
+            kind=kind,
+            event_at=self.hub.clock(),
+            recorded_at=self.hub.clock(),
+            desk=desk or self.name,
+            actor="x",
+            assignment_id=assignment_id,
+            payload=payload or {},
+        )
         with self.db.write() as conn:
             append_events(conn, desk or self.name, [ev])
         return ev
@@ -82,8 +97,16 @@ class Hub:
         self.http = TestClient(create_app(self.server, deliver=False), raise_server_exceptions=False)
         self.desks: dict[str, HubDesk] = {}
 
-    def add(self, name: str, role: str, *, dept: str | None = None, town: str | None = None,
-            prefix: str | None = None, register: bool = True) -> HubDesk:
+    def add(
+        self,
+        name: str,
+        role: str,
+        *,
+        dept: str | None = None,
+        town: str | None = None,
+        prefix: str | None = None,
+        register: bool = True,
+    ) -> HubDesk:
         token = self.server.add_desk(name, role, dept=dept, town=town, prefix=prefix) if register else "fq1_none"
         desk = make_desk(self.ref, name, role, dept=dept, town=town, prefix=prefix)
         db = Database(self.workdir / f"{name}.db")

@@ -31,20 +31,28 @@ from pydantic import BaseModel
 
 from fengqiao.models.clock import UTC, FixedClock
 from fengqiao.models.errors import FengqiaoError
-from fengqiao.models.intake import IntakeForm
 from fengqiao.models.events import new_id
+from fengqiao.models.intake import IntakeForm
 from fengqiao.models.machine import Action, Event, Intent, replay
 from fengqiao.models.reference import default_reference
 from fengqiao.models.roles import Desk, make_desk
+from fengqiao.models.validate import SCHEMAS
 from fengqiao.server.app import create_app
 from fengqiao.server.store import ServerStore, _event
+from fengqiao.store.audit import verify
 from fengqiao.store.db import Database, set_meta
 from fengqiao.store.orders import OrderStore
-from fengqiao.models.validate import SCHEMAS
-from fengqiao.store.audit import verify
 from fengqiao.store.projection import append_events, assignment_tuples, order_tuple
-from fengqiao.store.sync import (META_CURSOR, DeskLog, HttpTransport, SimulatedCrash, SyncClient, SyncError,
-                                 SyncUnavailable, timeline)
+from fengqiao.store.sync import (
+    META_CURSOR,
+    DeskLog,
+    HttpTransport,
+    SimulatedCrash,
+    SyncClient,
+    SyncError,
+    SyncUnavailable,
+    timeline,
+)
 
 T0 = datetime(2026, 11, 28, 1, 30, tzinfo=UTC)
 TAGS = ["B01", "A03", "B02", "C14", "B04", "B01", "A03", "C04"]  # C04: the water company, even in HZ
@@ -97,8 +105,15 @@ class FaultyTransport(HttpTransport):
     def close(self) -> None:  # the in-process client is shared
         pass
 
-    def call(self, method: str, path: str, model: type[BaseModel], *, params: dict[str, Any] | None = None,
-             body: BaseModel | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        model: type[BaseModel],
+        *,
+        params: dict[str, Any] | None = None,
+        body: BaseModel | None = None,
+    ) -> Any:
         sim, f = self.sim, self.sim.faults
         rng = sim.rng
         if rng.random() < f.drop:
@@ -133,9 +148,17 @@ class SimDesk:
 
 
 class Simulation:
-    def __init__(self, server_url: str, workdir: Path, *, seed: int, steps: int = 200,
-                 client_cls: type[SyncClient] = SyncClient, faults: Faults | None = None,
-                 hostile: bool = False) -> None:
+    def __init__(
+        self,
+        server_url: str,
+        workdir: Path,
+        *,
+        seed: int,
+        steps: int = 200,
+        client_cls: type[SyncClient] = SyncClient,
+        faults: Faults | None = None,
+        hostile: bool = False,
+    ) -> None:
         self.rng = random.Random(seed)
         self.steps = steps
         self.client_cls = client_cls
@@ -177,9 +200,15 @@ class Simulation:
     def sync(self, d: SimDesk, *, faults: bool = True) -> bool:
         """One sync round of desk ``d`` (a new client each time: a crash loses nothing in memory)."""
         transport = FaultyTransport(self, d.token) if faults else HttpTransport(None, d.token, client=self.http)
-        client = self.client_cls(d.db, transport, desk=d.desk, clock=d.store.clock,
-                                 push_batch=self.rng.choice([1, 3, 50]), pull_limit=self.rng.choice([2, 7, 500]),
-                                 crash=self._crash_hook() if faults else None)
+        client = self.client_cls(
+            d.db,
+            transport,
+            desk=d.desk,
+            clock=d.store.clock,
+            push_batch=self.rng.choice([1, 3, 50]),
+            pull_limit=self.rng.choice([2, 7, 500]),
+            crash=self._crash_hook() if faults else None,
+        )
         try:
             client.sync_once()
             return True
@@ -201,8 +230,11 @@ class Simulation:
         """Deliver some held-back requests now (late and out of order); nobody hears the answer."""
         for _ in range(min(n, len(self.held))):
             token, path, body = self.held.pop(self.rng.randrange(len(self.held)))
-            self.http.post(path, content=body.model_dump_json() if body else None,
-                           headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            self.http.post(
+                path,
+                content=body.model_dump_json() if body else None,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
             self.counts["late deliveries"] += 1
 
     # ---- desks at work --------------------------------------------------------------------------
@@ -215,8 +247,12 @@ class Simulation:
         if role in ("call_taker", "township") and rng.random() < 0.3:
             town = "HZ" if role == "township" else rng.choice(TOWNS)
             phone = f"138{rng.randrange(10**8):08d}"
-            form = IntakeForm(phone=phone, town=town, description=rng.choice(["买到假货", "欠薪", "噪音扰民"]),
-                              address=f"{rng.choice(['人民路', '前岩村'])}{rng.randrange(1, 50)}号")
+            form = IntakeForm(
+                phone=phone,
+                town=town,
+                description=rng.choice(["买到假货", "欠薪", "噪音扰民"]),
+                address=f"{rng.choice(['人民路', '前岩村'])}{rng.randrange(1, 50)}号",
+            )
             store.dispatch(form, rng.choice(TAGS))
             self.counts["dispatches"] += 1
             return
@@ -238,10 +274,16 @@ class Simulation:
         weights = [0.1 if a in (Action.CANCEL, Action.ESCALATE) else 1.0 for a, _ in options]
         action, target = rng.choices(options, weights=weights)[0]
         asg = state.assignment(target).assignee if target else None
-        intent = Intent(action, assignee=asg, note="处理说明", result=rng.choice(["resolved", "resolved", "unresolved"]),
-                        satisfaction=rng.choice(["satisfied", "basic", "unsatisfied"]),
-                        to=rng.choice([c for c in REASSIGN_TO if c != state.primary.dept]), hours=24,
-                        justified=rng.random() < 0.5)
+        intent = Intent(
+            action,
+            assignee=asg,
+            note="处理说明",
+            result=rng.choice(["resolved", "resolved", "unresolved"]),
+            satisfaction=rng.choice(["satisfied", "basic", "unsatisfied"]),
+            to=rng.choice([c for c in REASSIGN_TO if c != state.primary.dept]),
+            hours=24,
+            justified=rng.random() < 0.5,
+        )
         try:
             store.act(row.order_no, intent)
             self.counts[f"act {action}"] += 1
@@ -255,15 +297,33 @@ class Simulation:
             known = [r[0] for r in conn.exec_driver_sql("SELECT DISTINCT order_id FROM events LIMIT 50")]
         kind = rng.choice([*SCHEMAS, "bogus"])
         order_id = rng.choice(known) if known and rng.random() < 0.8 else new_id()
-        payload = rng.choice([{}, {"hours": 2 ** 63, "reason": "x"}, {"text": {"a": 1}, "result": "resolved"},
-                              {"mode": "triple", "tag": "Z99"}, {"satisfaction": 3}, {"note": "长" * 5000},
-                              {"feedback_due": "2036-01-01T00:00:00.000000Z", "reason": ""}, {"justified": "yes"}])
+        payload = rng.choice(
+            [
+                {},
+                {"hours": 2**63, "reason": "x"},
+                {"text": {"a": 1}, "result": "resolved"},
+                {"mode": "triple", "tag": "Z99"},
+                {"satisfaction": 3},
+                {"note": "长" * 5000},
+                {"feedback_due": "2036-01-01T00:00:00.000000Z", "reason": ""},
+                {"justified": "yes"},
+            ]
+        )
         now = self.clock()
         at = rng.choice([now, now + timedelta(days=3650), datetime(1970, 1, 1, tzinfo=UTC), now - timedelta(days=30)])
         with d.db.read() as conn:
             asg = conn.exec_driver_sql("SELECT id FROM assignments WHERE order_id = ? LIMIT 1", (order_id,)).first()
-        ev = Event(id=new_id(), order_id=order_id, kind=kind, event_at=at, recorded_at=now, desk=d.name,
-                   actor="evil", assignment_id=asg[0] if asg else new_id(), payload=payload)
+        ev = Event(
+            id=new_id(),
+            order_id=order_id,
+            kind=kind,
+            event_at=at,
+            recorded_at=now,
+            desk=d.name,
+            actor="evil",
+            assignment_id=asg[0] if asg else new_id(),
+            payload=payload,
+        )
         with d.db.write() as conn:
             append_events(conn, d.name, [ev])
         self.counts["garbage"] += 1
@@ -306,8 +366,10 @@ class Simulation:
         refused = [r for r in everything_refused if r["desk"] not in self.hostile]
         self.counts["hostile refused"] = len(everything_refused) - len(refused)
         if refused:
-            problems.append(f"server refused {len(refused)} events from well-behaved desks: "
-                            f"{[(r['desk'], r['reason']) for r in refused[:3]]}")
+            problems.append(
+                f"server refused {len(refused)} events from well-behaved desks: "
+                f"{[(r['desk'], r['reason']) for r in refused[:3]]}"
+            )
         ids = [e["id"] for e in srv]
         if len(ids) != len(set(ids)):
             problems.append("an event is stored twice on the server")
@@ -317,8 +379,9 @@ class Simulation:
         # Each desk's own events: all on the server, once, in the desk's order, chain intact.
         for d in self.honest:
             with d.db.read() as conn:
-                own = conn.exec_driver_sql("SELECT id, desk_seq FROM events WHERE desk = ? ORDER BY desk_seq",
-                                           (d.name,)).all()
+                own = conn.exec_driver_sql(
+                    "SELECT id, desk_seq FROM events WHERE desk = ? ORDER BY desk_seq", (d.name,)
+                ).all()
             missing = [r.id for r in own if r.id not in by_id]
             if missing:
                 problems.append(f"{d.name}: {len(missing)} of its events missing on the server")
@@ -350,28 +413,44 @@ class Simulation:
                 problems.append(f"{d.name}: check found {[f.kind for f in report.faults][:3]}")
         return problems
 
-    def _check_replica(self, d: SimDesk, truth: dict[str, Any], by_id: dict[str, dict[str, Any]],
-                       conflicts: set[str]) -> list[str]:
+    def _check_replica(
+        self, d: SimDesk, truth: dict[str, Any], by_id: dict[str, dict[str, Any]], conflicts: set[str]
+    ) -> list[str]:
         problems = []
         codes = d.desk.assignee_codes(self.ref)
-        visible = {oid for oid, r in truth.items() if r.state is not None
-                   and (d.desk.sees_all() or any(a.assignee in codes for a in r.state.assignments)
-                        or r.state.desk == d.name)}
+        visible = {
+            oid
+            for oid, r in truth.items()
+            if r.state is not None
+            and (d.desk.sees_all() or any(a.assignee in codes for a in r.state.assignments) or r.state.desk == d.name)
+        }
         with d.db.read() as conn:
-            local = {r.id: r for r in conn.exec_driver_sql(
-                "SELECT e.id, e.order_id, s.server_seq, s.status FROM events e "
-                "LEFT JOIN event_state s ON s.event_id = e.id")}
-            orders = {r[0]: tuple(r) for r in conn.exec_driver_sql(
-                "SELECT id, order_no, call_id, tag, category, town, mode, onsite, status, desk, phone, call_at, "
-                "created_at, updated_at, primary_assignee, police_assignee, one_team, override_dept, override_reason, "
-                "repeat_of, next_due, next_due_kind, next_due_start, first_overdue_at, result, fed_back_at, "
-                "satisfaction, visited_at, closed_at, cancelled_at, cancel_reason, reopen_count, escalations, "
-                "linked_calls FROM orders")}
-            assignments = {r[0]: tuple(r) for r in conn.exec_driver_sql(
-                "SELECT id, order_id, seq, role, assignee, dept, town, onsite, status, active, dispatched_at, sign_due, "
-                "arrive_due, feedback_due, feedback_due_original, signed_at, arrived_at, fed_back_at, returned_at, "
-                "result, feedback_text, return_reason, return_justified, ext_status, ext_hours, ext_reason, "
-                "first_overdue_at FROM assignments")}
+            local = {
+                r.id: r
+                for r in conn.exec_driver_sql(
+                    "SELECT e.id, e.order_id, s.server_seq, s.status FROM events e "
+                    "LEFT JOIN event_state s ON s.event_id = e.id"
+                )
+            }
+            orders = {
+                r[0]: tuple(r)
+                for r in conn.exec_driver_sql(
+                    "SELECT id, order_no, call_id, tag, category, town, mode, onsite, status, desk, phone, call_at, "
+                    "created_at, updated_at, primary_assignee, police_assignee, one_team, override_dept, override_reason, "
+                    "repeat_of, next_due, next_due_kind, next_due_start, first_overdue_at, result, fed_back_at, "
+                    "satisfaction, visited_at, closed_at, cancelled_at, cancel_reason, reopen_count, escalations, "
+                    "linked_calls FROM orders"
+                )
+            }
+            assignments = {
+                r[0]: tuple(r)
+                for r in conn.exec_driver_sql(
+                    "SELECT id, order_id, seq, role, assignee, dept, town, onsite, status, active, dispatched_at, sign_due, "
+                    "arrive_due, feedback_due, feedback_due_original, signed_at, arrived_at, fed_back_at, returned_at, "
+                    "result, feedback_text, return_reason, return_justified, ext_status, ext_hours, ext_reason, "
+                    "first_overdue_at FROM assignments"
+                )
+            }
         dup = Counter(r.id for r in local.values())
         if any(n > 1 for n in dup.values()):
             problems.append(f"{d.name}: an event stored twice")
@@ -382,12 +461,15 @@ class Simulation:
                     problems.append(f"{d.name}: missing event {eid[:13]} of an order it may see")
                     break
                 if mine.server_seq != by_id[eid]["seq"]:
-                    problems.append(f"{d.name}: event {eid[:13]} has server number {mine.server_seq}, "
-                                    f"not {by_id[eid]['seq']}")
+                    problems.append(
+                        f"{d.name}: event {eid[:13]} has server number {mine.server_seq}, not {by_id[eid]['seq']}"
+                    )
                     break
                 if mine.status != status:
-                    problems.append(f"{d.name}: event {eid[:13]} marked {mine.status}, replay says {status}"
-                                    + (" (a conflict not shown)" if eid in conflicts else ""))
+                    problems.append(
+                        f"{d.name}: event {eid[:13]} marked {mine.status}, replay says {status}"
+                        + (" (a conflict not shown)" if eid in conflicts else "")
+                    )
                     break
         with d.db.read() as conn:  # what the order's timeline (CLI, detail screen) shows
             for oid in {by_id[e]["order_id"] for e in conflicts} & visible:
@@ -395,8 +477,10 @@ class Simulation:
                 if not {e for e in conflicts if by_id[e]["order_id"] == oid} <= shown:
                     problems.append(f"{d.name}: a conflict on order {oid[:13]} is not on its timeline")
         if set(orders) != visible:
-            problems.append(f"{d.name}: has {len(orders)} orders, should have {len(visible)} "
-                            f"(extra {len(set(orders) - visible)}, missing {len(visible - set(orders))})")
+            problems.append(
+                f"{d.name}: has {len(orders)} orders, should have {len(visible)} "
+                f"(extra {len(set(orders) - visible)}, missing {len(visible - set(orders))})"
+            )
         wrong = [oid for oid in visible & set(orders) if orders[oid] != _normal(order_tuple(truth[oid].state))]
         if wrong:
             problems.append(f"{d.name}: {len(wrong)} orders differ from the replay of the server's log")
@@ -416,8 +500,12 @@ class Simulation:
             if not d.desk.sees_all():
                 continue
             with d.db.read() as conn:
-                dumps.append([conn.exec_driver_sql(f"SELECT * FROM {t} ORDER BY 1").all()
-                              for t in ("orders", "assignments", "calls")])
+                dumps.append(
+                    [
+                        conn.exec_driver_sql(f"SELECT * FROM {t} ORDER BY 1").all()
+                        for t in ("orders", "assignments", "calls")
+                    ]
+                )
         return all(x == dumps[0] for x in dumps)
 
 

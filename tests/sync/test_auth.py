@@ -145,8 +145,7 @@ def test_server_desk_commands(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("fq1_") and len(token) > 40
-    result = runner.invoke(app, ["server", "desk-add", "SCJG-1", "--role", "department", "--dept", "SCJG",
-                                 "--db", url])
+    result = runner.invoke(app, ["server", "desk-add", "SCJG-1", "--role", "department", "--dept", "SCJG", "--db", url])
     assert result.exit_code == 0
     bad = runner.invoke(app, ["server", "desk-add", "x", "--role", "boss", "--db", url])
     assert bad.exit_code != 0 and "Traceback" not in bad.output and len(bad.stderr.strip().splitlines()) == 1

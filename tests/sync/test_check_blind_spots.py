@@ -39,8 +39,9 @@ def test_a_deleted_dispatch_is_still_found(sqlite_hub: Hub) -> None:
     hub.sync_all()
     with sup.db.write() as conn:  # someone removes the dispatch from the supervisor's copy
         conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_append_only_delete")
-        conn.exec_driver_sql("DELETE FROM event_state WHERE event_id IN "
-                             "(SELECT id FROM events WHERE kind = 'dispatch')")
+        conn.exec_driver_sql(
+            "DELETE FROM event_state WHERE event_id IN (SELECT id FROM events WHERE kind = 'dispatch')"
+        )
         conn.exec_driver_sql("DELETE FROM events WHERE kind = 'dispatch'")
     report = verify(sup.db)
     assert not report.ok
@@ -68,8 +69,11 @@ def _world(hub: Hub):  # noqa: ANN202
 
 def test_a_trigger_body_replaced_under_the_same_name_is_found(sqlite_hub: Hub) -> None:
     ct, _sup, _o = _world(sqlite_hub)
-    _tamper(ct, "DROP TRIGGER events_append_only_update",
-            "CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events BEGIN SELECT 1; END")
+    _tamper(
+        ct,
+        "DROP TRIGGER events_append_only_update",
+        "CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events BEGIN SELECT 1; END",
+    )
     assert "schema" in _kinds(ct)
 
 
@@ -95,6 +99,9 @@ def test_another_desks_event_marked_refused_is_found(sqlite_hub: Hub) -> None:
     """Marking a pulled dispatch refused hides the order from the replay; with the projection rows removed to
     match, the projection check alone saw nothing."""
     _ct, sup, o = _world(sqlite_hub)
-    _tamper(sup, f"UPDATE event_state SET status = 'refused' WHERE event_id IN "
-                 f"(SELECT id FROM events WHERE order_id = '{o.id}')")
+    _tamper(
+        sup,
+        f"UPDATE event_state SET status = 'refused' WHERE event_id IN "
+        f"(SELECT id FROM events WHERE order_id = '{o.id}')",
+    )
     assert "derived" in _kinds(sup)

@@ -32,8 +32,9 @@ def live_server(tmp_path: Path, clock) -> Iterator[tuple[str, ServerStore]]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(store, deliver=False), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(store, deliver=False), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     end = time.monotonic() + 20
@@ -45,14 +46,14 @@ def live_server(tmp_path: Path, clock) -> Iterator[tuple[str, ServerStore]]:
     store.close()
 
 
-async def test_the_console_syncs_in_the_background(live_server, db, ref, clock, tmp_path: Path,
-                                                   monkeypatch) -> None:
+async def test_the_console_syncs_in_the_background(live_server, db, ref, clock, tmp_path: Path, monkeypatch) -> None:
     url, server = live_server
     token = server.add_desk("CT1", "call_taker", prefix="SZ")
     other_token = server.add_desk("CT2", "call_taker", prefix="SZB")
     config = tmp_path / "desk.toml"
-    config.write_text(f'[desk]\nname = "CT1"\n\n[sync]\nserver = "{url}"\ntoken = "{token}"\ninterval = 1\n',
-                      encoding="utf-8")
+    config.write_text(
+        f'[desk]\nname = "CT1"\n\n[sync]\nserver = "{url}"\ntoken = "{token}"\ninterval = 1\n', encoding="utf-8"
+    )
     monkeypatch.setenv("FENGQIAO_CONFIG", str(config))
     desk = make_desk(ref, "CT1", "call_taker", prefix="SZ")
     # another desk has already sent an order

@@ -63,8 +63,11 @@ class World:
         self.url = f"http://127.0.0.1:{self.port}"
         self.server_db = tmp / "server.db"
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-                    "XDG_STATE_HOME": str(tmp / "state")}
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+            "XDG_STATE_HOME": str(tmp / "state"),
+        }
 
     def run(self, *args: str, config: Path | None = None, db: Path | None = None) -> str:
         env = {**self.env, **({"FENGQIAO_CONFIG": str(config)} if config else {})}
@@ -73,8 +76,9 @@ class World:
         assert out.returncode == 0, (argv, out.stdout, out.stderr)
         return out.stdout
 
-    def start(self, *args: str, config: Path | None = None, db: Path | None = None,
-              log: str = "proc") -> subprocess.Popen[bytes]:
+    def start(
+        self, *args: str, config: Path | None = None, db: Path | None = None, log: str = "proc"
+    ) -> subprocess.Popen[bytes]:
         env = {**self.env, **({"FENGQIAO_CONFIG": str(config)} if config else {})}
         argv = [*FENGQIAO, *(["--db", str(db)] if db else []), *args]
         with (self.tmp / f"{log}.log").open("ab") as fh:
@@ -83,8 +87,17 @@ class World:
         return proc
 
     def start_server(self) -> subprocess.Popen[bytes]:
-        proc = self.start("server", "run", "--port", str(self.port), "--db", str(self.server_db),
-                          "--log-level", "warning", log="server")
+        proc = self.start(
+            "server",
+            "run",
+            "--port",
+            str(self.port),
+            "--db",
+            str(self.server_db),
+            "--log-level",
+            "warning",
+            log="server",
+        )
         wait_for("the server", lambda: self.healthy(proc))
         return proc
 
@@ -100,8 +113,11 @@ class World:
         token = self.run(*args, *(["--prefix", prefix] if prefix else [])).strip().splitlines()[-1]
         config = self.tmp / f"{name}.toml"
         extra = "".join(f"{k} = {v}\n" for k, v in sync.items())
-        config.write_text(f'[desk]\nname = "{name}"\nrole = "{role}"\nprefix = "{prefix or "SZ"}"\n\n'
-                          f'[sync]\nserver = "{self.url}"\ntoken = "{token}"\n{extra}', encoding="utf-8")
+        config.write_text(
+            f'[desk]\nname = "{name}"\nrole = "{role}"\nprefix = "{prefix or "SZ"}"\n\n'
+            f'[sync]\nserver = "{self.url}"\ntoken = "{token}"\n{extra}',
+            encoding="utf-8",
+        )
         return config
 
     def close(self) -> None:
@@ -123,8 +139,19 @@ def test_server_and_desk_killed_mid_sync_lose_nothing(world: World) -> None:
     b_cfg = world.desk("SUP-1", "supervisor", None, pull_limit=20, interval=0.3, timeout=3)
     a_db, b_db = world.tmp / "a.db", world.tmp / "b.db"
     # Desk A works offline first: a few orders through the CLI, many more through the same store.
-    no = world.run("dispatch", "--phone", "13857512345", "--town", "HZ", "--tag", "A03", "--text", "倒建筑垃圾",
-                   config=a_cfg, db=a_db).strip()
+    no = world.run(
+        "dispatch",
+        "--phone",
+        "13857512345",
+        "--town",
+        "HZ",
+        "--tag",
+        "A03",
+        "--text",
+        "倒建筑垃圾",
+        config=a_cfg,
+        db=a_db,
+    ).strip()
     world.run("act", no, "cancel", "--note", "报警人撤回", config=a_cfg, db=a_db)
     db = Database(a_db)
     store = OrderStore(db, desk=make_desk(store_ref(), "110-1", "call_taker", prefix="SZ"), clock=system_clock)
@@ -147,8 +174,10 @@ def test_server_and_desk_killed_mid_sync_lose_nothing(world: World) -> None:
     assert syncer.poll() is None  # the desk keeps trying (backoff), it does not give up or crash
     world.start_server()
     wait_for("desk A's push", lambda: count(world.server_db, "SELECT count(*) FROM srv_events") == total)
-    wait_for("desk A's acknowledgements",
-             lambda: json.loads(world.run("sync", "--status", "--json", config=a_cfg, db=a_db))["waiting"] == 0)
+    wait_for(
+        "desk A's acknowledgements",
+        lambda: json.loads(world.run("sync", "--status", "--json", config=a_cfg, db=a_db))["waiting"] == 0,
+    )
     syncer.send_signal(signal.SIGTERM)
     syncer.wait(timeout=10)
 

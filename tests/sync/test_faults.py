@@ -54,8 +54,14 @@ def test_faults_on_postgresql(tmp_path: Path, pg_database: str) -> None:
 
 def test_the_harness_catches_a_cursor_moved_before_storing(tmp_path: Path) -> None:
     """Planted bug: the cursor is committed before the pulled events; a crash mid-pull then loses them."""
-    sim = Simulation(f"sqlite:///{tmp_path / 'server.db'}", tmp_path, seed=SEEDS[0], steps=STEPS,
-                     client_cls=CursorFirstClient, faults=Faults(crash_mid_pull=0.2))
+    sim = Simulation(
+        f"sqlite:///{tmp_path / 'server.db'}",
+        tmp_path,
+        seed=SEEDS[0],
+        steps=STEPS,
+        client_cls=CursorFirstClient,
+        faults=Faults(crash_mid_pull=0.2),
+    )
     try:
         problems = sim.run()
     finally:
@@ -63,8 +69,13 @@ def test_the_harness_catches_a_cursor_moved_before_storing(tmp_path: Path) -> No
     assert sim.counts["crash pull:stored"] > 0
     assert any("missing event" in p for p in problems), problems
     # The same seed and faults with the real client: nothing is lost.
-    good = Simulation(f"sqlite:///{tmp_path / 'good' / 'server.db'}", tmp_path / "good", seed=SEEDS[0],
-                      steps=STEPS, faults=Faults(crash_mid_pull=0.2))
+    good = Simulation(
+        f"sqlite:///{tmp_path / 'good' / 'server.db'}",
+        tmp_path / "good",
+        seed=SEEDS[0],
+        steps=STEPS,
+        faults=Faults(crash_mid_pull=0.2),
+    )
     try:
         assert good.run() == []
     finally:

@@ -34,8 +34,9 @@ def rss() -> int:
 class Running:
     def __init__(self, store: ServerStore, limits: Limits) -> None:
         app = create_app(store, deliver=False, limits=limits)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                                    **uvicorn_options(limits)))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **uvicorn_options(limits))
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 10
@@ -78,8 +79,10 @@ def read_all(s: socket.socket, limit: float = 5.0) -> bytes:
 def test_a_100_mb_claim_is_refused_before_it_is_read(running: Running) -> None:
     before = rss()
     s = running.connect()
-    s.sendall(b"POST /v1/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              b"Content-Length: 104857600\r\n\r\n" + b"{" * 1000)
+    s.sendall(
+        b"POST /v1/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 104857600\r\n\r\n" + b"{" * 1000
+    )
     t0 = time.monotonic()
     answer = read_all(s)
     s.close()
@@ -91,8 +94,10 @@ def test_a_100_mb_claim_is_refused_before_it_is_read(running: Running) -> None:
 def test_a_chunked_body_is_cut_off_at_the_limit(running: Running) -> None:
     before = rss()
     s = running.connect()
-    s.sendall(b"POST /v1/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              b"Authorization: Bearer fq1_x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    s.sendall(
+        b"POST /v1/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer fq1_x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
     chunk = b"a" * 65536
     sent = 0
     try:
@@ -179,8 +184,9 @@ def test_openapi_describes_the_error_answers(tmp_path: Path) -> None:
         store.close()
 
 
-@pytest.mark.parametrize(("bad", "escaped"), [("\ud800", "\\ud800"), ("a\x00b", "a\\u0000b")],
-                         ids=["lone-surrogate", "nul"])
+@pytest.mark.parametrize(
+    ("bad", "escaped"), [("\ud800", "\\ud800"), ("a\x00b", "a\\u0000b")], ids=["lone-surrogate", "nul"]
+)
 def test_bad_text_is_a_400_not_a_500_or_503(hub: Hub, bad: str, escaped: str) -> None:
     from .hub import FORM
 
@@ -189,8 +195,11 @@ def test_bad_text_is_a_400_not_a_500_or_503(hub: Hub, bad: str, escaped: str) ->
     w = ct.wire(1).model_dump()
     for field, value in (("actor", bad), ("desk", bad), ("payload", w["payload"].replace("假货", escaped))):
         body = json.dumps({"epoch": hub.server.epoch(), "events": [{**w, field: value}]})  # ASCII escapes
-        resp = hub.http.post("/v1/push", content=body, headers={"Authorization": f"Bearer {ct.token}",
-                                                                "Content-Type": "application/json"})
+        resp = hub.http.post(
+            "/v1/push",
+            content=body,
+            headers={"Authorization": f"Bearer {ct.token}", "Content-Type": "application/json"},
+        )
         assert resp.status_code == 400, (field, resp.status_code, resp.text)
         assert "events[0]" in resp.json()["detail"]
     assert hub.server.events() == [] and hub.server.refused() == []  # nothing stored

@@ -71,7 +71,10 @@ def test_replay_order_is_server_order_then_own_pending(sqlite_hub: Hub) -> None:
         assert [e.kind for e in load_events(conn, o.id)] == ["dispatch", "cancel", "sign"]
     entries = dept.store.timeline(o.order_no)[1]
     assert [(e.event.kind, e.status, e.confirmed) for e in entries] == [
-        ("dispatch", "applied", True), ("cancel", "applied", True), ("sign", "conflict", False)]
+        ("dispatch", "applied", True),
+        ("cancel", "applied", True),
+        ("sign", "conflict", False),
+    ]
     assert dept.rows("SELECT status FROM orders") == [("cancelled",)]
 
 
@@ -83,7 +86,10 @@ def test_order_json_shows_outcomes_and_conflicts(sqlite_hub: Hub, tmp_path: Path
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [(e["kind"], e["status"], e["server_seq"]) for e in data["events"]] == [
-        ("dispatch", "applied", 1), ("cancel", "applied", 2), ("sign", "conflict", 3)]
+        ("dispatch", "applied", 1),
+        ("cancel", "applied", 2),
+        ("sign", "conflict", 3),
+    ]
     assert [(c["kind"], c["desk"], c["status"]) for c in data["conflicts"]] == [("sign", "SCJG", "conflict")]
     assert o.order_no in data["conflicts"][0]["reason"]
     text = CliRunner().invoke(app, ["--db", path, "order", o.order_no])

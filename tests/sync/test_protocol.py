@@ -92,8 +92,10 @@ def test_both_signed_is_redundant_not_an_error(hub: Hub) -> None:
     states = {(e["desk"], e["kind"]): e["state"] for e in hub.server.events()}
     assert states[("HZ", "sign")] == "applied" and states[("GAHZ", "sign")] == "redundant"
     for d in (ct, town, police):
-        assert d.rows("SELECT assignee, status FROM assignments ORDER BY seq") == [("ZZ-HZ", "dispatched"),
-                                                                                 ("GA-HZ", "signed")]
+        assert d.rows("SELECT assignee, status FROM assignments ORDER BY seq") == [
+            ("ZZ-HZ", "dispatched"),
+            ("GA-HZ", "signed"),
+        ]
 
 
 def test_events_of_unknown_kinds_are_stored_and_kept(hub: Hub) -> None:
@@ -105,7 +107,9 @@ def test_events_of_unknown_kinds_are_stored_and_kept(hub: Hub) -> None:
     assert [e["state"] for e in hub.server.events()] == ["applied", "unknown"]
     for d in (ct, sup):
         assert d.rows("SELECT kind, payload FROM events ORDER BY seq")[1] == (
-            "photo-attached", json.dumps({"url": "https://example/1.jpg"}, separators=(",", ":")))
+            "photo-attached",
+            json.dumps({"url": "https://example/1.jpg"}, separators=(",", ":")),
+        )
         assert d.rows("SELECT status FROM event_state ORDER BY server_seq") == [("applied",), ("unknown",)]
         assert d.rows("SELECT status FROM orders") == [("dispatched",)]
 

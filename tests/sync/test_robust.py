@@ -24,8 +24,8 @@ from fengqiao.store.sync import Backoff, HttpTransport, SyncClient, SyncLoop, Sy
 ANSWERS = {
     "garbage": b"\x00\xff\xfe not http at all\r\n\r\n",
     "html": b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: 47\r\n\r\n"
-            b"<html><body>Portal login required</body></html>",
-    "json": b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"hello\":\"world\"}",
+    b"<html><body>Portal login required</body></html>",
+    "json": b'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{"hello":"world"}',
     "500": b"HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 5\r\n\r\noops!",
     "502": b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: 11\r\n\r\n<h1>502</h1>",
     "close": b"",
@@ -99,14 +99,19 @@ def test_nobody_listening_is_unavailable(db, ref) -> None:
 @pytest.mark.parametrize("bad_server", ["500"], indirect=True)
 def test_retries_back_off_exponentially_with_jitter_up_to_a_cap(bad_server: BadServer, db) -> None:
     statuses = []
-    loop = SyncLoop(lambda: SyncClient(db, HttpTransport(bad_server.url, "fq1_x", timeout=0.5)), db, "CT1",
-                    interval=5, backoff=Backoff(base=1, cap=16, rng=random.Random(3)),
-                    on_status=lambda st, _r: statuses.append(st))
+    loop = SyncLoop(
+        lambda: SyncClient(db, HttpTransport(bad_server.url, "fq1_x", timeout=0.5)),
+        db,
+        "CT1",
+        interval=5,
+        backoff=Backoff(base=1, cap=16, rng=random.Random(3)),
+        on_status=lambda st, _r: statuses.append(st),
+    )
     client = loop.make_client()
     delays = [loop.run_once(client) for _ in range(7)]
     assert bad_server.requests == 7  # one attempt per round: the timer retries, not a tight loop
     for n, d in enumerate(delays):
-        full = min(16, 2 ** n)
+        full = min(16, 2**n)
         assert full / 2 <= d <= full
     assert max(delays[5:]) <= 16 and len(set(delays)) == 7  # capped, jittered
     assert all(st.state == "offline" and "HTTP 500" in (st.error or "") for st in statuses)
@@ -122,11 +127,14 @@ def test_backoff_resets_after_a_success() -> None:
 
 
 @pytest.mark.parametrize("bad_server", ["hang"], indirect=True)
-async def test_the_console_stays_usable_while_the_server_hangs(bad_server: BadServer, db, ref, clock,
-                                                               tmp_path: Path, monkeypatch) -> None:
+async def test_the_console_stays_usable_while_the_server_hangs(
+    bad_server: BadServer, db, ref, clock, tmp_path: Path, monkeypatch
+) -> None:
     config = tmp_path / "desk.toml"
-    config.write_text(f'[desk]\nname = "CT1"\n\n[sync]\nserver = "{bad_server.url}"\ntoken = "fq1_x"\n'
-                      f"timeout = 1\ninterval = 1\n", encoding="utf-8")
+    config.write_text(
+        f'[desk]\nname = "CT1"\n\n[sync]\nserver = "{bad_server.url}"\ntoken = "fq1_x"\ntimeout = 1\ninterval = 1\n',
+        encoding="utf-8",
+    )
     monkeypatch.setenv("FENGQIAO_CONFIG", str(config))
     desk = make_desk(ref, "CT1", "call_taker")
     app = FengqiaoApp(db=db, desk=desk, clock=clock, sync=console_sync(load_config(), db, desk, clock))

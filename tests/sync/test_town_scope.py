@@ -24,8 +24,9 @@ def test_the_reference_data_has_the_pairs_the_issue_names() -> None:
 
 
 @pytest.mark.parametrize(("station", "town_a", "town_b"), PAIRS, ids=[f"{s}:{a}-{b}" for s, a, b in PAIRS])
-def test_a_shared_station_does_not_leak_the_other_towns_orders(hub: Hub, station: str, town_a: str,
-                                                             town_b: str) -> None:
+def test_a_shared_station_does_not_leak_the_other_towns_orders(
+    hub: Hub, station: str, town_a: str, town_b: str
+) -> None:
     ct = hub.add("CT1", "call_taker", prefix="SZ")
     desk_a = hub.add(f"T-{town_a}", "township", town=town_a)
     desk_b = hub.add(f"T-{town_b}", "township", town=town_b)
@@ -38,8 +39,9 @@ def test_a_shared_station_does_not_leak_the_other_towns_orders(hub: Hub, station
         assert d.rows("SELECT order_no FROM orders") == [(own.order_no,)]
         assert d.rows("SELECT DISTINCT order_id FROM events") == [(own.id,)]  # not even the events
         assert other_phone not in str(d.rows("SELECT payload FROM events"))  # nor the other caller's number
-    assert sorted(r[0] for r in police.rows("SELECT order_no FROM orders")) == sorted([mine_a.order_no,
-                                                                                      mine_b.order_no])
+    assert sorted(r[0] for r in police.rows("SELECT order_no FROM orders")) == sorted(
+        [mine_a.order_no, mine_b.order_no]
+    )
 
 
 def test_a_server_from_before_town_scope_is_backfilled(tmp_path) -> None:  # noqa: ANN001
@@ -54,8 +56,7 @@ def test_a_server_from_before_town_scope_is_backfilled(tmp_path) -> None:  # noq
             conn.execute(text("DELETE FROM srv_meta WHERE key = 'scope_town'"))
         with eng.begin() as conn:
             assert backfill_town_scope(conn) == 2
-            held = {r[0] for r in conn.execute(text("SELECT assignee FROM srv_scope WHERE order_id = :o"),
-                                               {"o": o.id})}
+            held = {r[0] for r in conn.execute(text("SELECT assignee FROM srv_scope WHERE order_id = :o"), {"o": o.id})}
             assert backfill_town_scope(conn) == 0
         eng.dispose()
         assert town_holder("GA-GLL", "GM") in held and town_holder("ZZ-GM", "GM") in held

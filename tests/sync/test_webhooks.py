@@ -24,8 +24,10 @@ def config(tmp_path: Path, text: str) -> WebhookConfig:
 
 
 def test_a_dispatch_is_announced_to_the_department(tmp_path: Path) -> None:
-    hooks = config(tmp_path, '[webhooks]\nmsgtype = "markdown"\nSCJG = "https://robot.example/scjg"\n'
-                             'ZJJ = "https://robot.example/zjj"\n')
+    hooks = config(
+        tmp_path,
+        '[webhooks]\nmsgtype = "markdown"\nSCJG = "https://robot.example/scjg"\nZJJ = "https://robot.example/zjj"\n',
+    )
     hub = Hub(f"sqlite:///{tmp_path / 'server.db'}", tmp_path, hooks=hooks)
     sent: list[httpx.Request] = []
 
@@ -82,8 +84,9 @@ def test_failures_are_retried_and_never_block_dispatch(tmp_path: Path) -> None:
         ct.store.dispatch(FORM, "B01")
         assert ct.sync().pushed == 1  # stored at once: the robot is not contacted during the push
         assert calls == []
-        deliverer = Deliverer(hub.server, clock=hub.clock, client=httpx.Client(transport=httpx.MockTransport(down)),
-                              rng=random.Random(1))
+        deliverer = Deliverer(
+            hub.server, clock=hub.clock, client=httpx.Client(transport=httpx.MockTransport(down)), rng=random.Random(1)
+        )
         assert deliverer.deliver_due()
         assert not deliverer.deliver_due()  # the next try waits for its backoff
         row = pending(hub.server)[0]
