@@ -26,10 +26,10 @@ from fengqiao.models.i18n import LANGS, get_lang, set_lang, t
 from fengqiao.models.intake import IntakeForm
 from fengqiao.models.machine import Action, Intent
 from fengqiao.models.privacy import phone_view
-from fengqiao.models.reference import default_reference
+from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk, make_desk
 from fengqiao.models.routing import describe_assignee
-from fengqiao.models.text import clip
+from fengqiao.models.text import clip, visible
 
 from .config import Config, load_config
 from .options import REFERENCE_ENV, AsLang, Lang, apply_lang, use_reference
@@ -384,6 +384,21 @@ def demo_cmd(
 # ---- orders ----------------------------------------------------------------------------------------
 
 
+def _tag_text(ref: Reference, code: str, lang: str) -> str:
+    """A tag's code and name; a code this reference data does not know (synced from elsewhere) is shown as such."""
+    tag = ref.tags.get(code)
+    if tag is None:
+        return t("cli.unknown_code", code=visible(code, single_line=True))
+    return f"{tag.code} {tag.name_zh if lang == 'zh' else tag.name_en}"
+
+
+def _town_text(ref: Reference, code: str, lang: str) -> str:
+    town = ref.towns.get(code)
+    if town is None:
+        return t("cli.unknown_code", code=visible(code, single_line=True))
+    return town.name_zh if lang == "zh" else town.name_en
+
+
 def _at(value: str | None) -> datetime | None:
     return None if value is None else parse_user_time(value)
 
@@ -533,14 +548,13 @@ def orders_cmd(
         due = ""
         if r.next_due:
             due = f"{t(f'deadline.{r.next_due_kind}')} {fmt_duration(r.next_due - now)}"
-        tag = ref.tags[r.tag]
         out.append(
             [
                 r.order_no,
                 t(f"status.{r.status}"),
-                f"{tag.code} {tag.name_zh if lang == 'zh' else tag.name_en}",
+                _tag_text(ref, r.tag, lang),
                 describe_assignee(ref, r.primary_assignee, lang),
-                ref.towns[r.town].name_zh if lang == "zh" else ref.towns[r.town].name_en,
+                _town_text(ref, r.town, lang),
                 see(r.phone),
                 fmt_local(r.call_at),
                 due,
@@ -588,17 +602,13 @@ def order_cmd(
     if as_json:
         echo(dumps(order_json(ref, state, lang=lang, view=see, timeline=entries)))
         return
-    tag = ref.tags[state.tag]
-    town_info = ref.towns[state.town]
     echo(
-        f"{state.order_no}  {t(f'status.{state.status}')}  {tag.code} {tag.name_zh if lang == 'zh' else tag.name_en}"
-        f"  {t(f'mode.{state.mode}')}"
+        f"{state.order_no}  {t(f'status.{state.status}')}  {_tag_text(ref, state.tag, lang)}  {t(f'mode.{state.mode}')}"
     )
-    from fengqiao.models.text import visible
 
     echo(
         f"{t('cli.caller')}: {see(state.call.phone)} {visible(state.call.name, single_line=True)}  "
-        f"{town_info.name_zh if lang == 'zh' else town_info.name_en} {visible(state.call.address, single_line=True)}"
+        f"{_town_text(ref, state.town, lang)} {visible(state.call.address, single_line=True)}"
     )
     echo(f"{t('field.description')}: {visible(state.call.description)}")
     echo("")
