@@ -16,7 +16,7 @@ STEPS = 300
 
 @pytest.mark.parametrize("seed", (1,))
 def test_a_hostile_desk_sending_garbage_among_honest_traffic_breaks_nothing(tmp_path: Path, seed: int) -> None:
-    sim = Simulation(f"sqlite:///{tmp_path / 'server.db'}", tmp_path, seed=seed, steps=200, hostile=True)
+    sim = Simulation(f"sqlite:///{tmp_path / 'server.db'}", tmp_path, seed=seed, steps=STEPS, hostile=True)
     try:
         problems = sim.run()
         assert problems == [], "\n".join(problems)  # every honest desk converged, its check clean
