@@ -222,12 +222,12 @@ def test_english(tmp_path: Path) -> None:
 
 def test_run_and_dashboard_take_lang_after_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`fengqiao run --lang en` opens the console in English, as `fengqiao --lang en run` does."""
-    import fengqiao.console.cli as cli
+    import fengqiao.console.commands.console as console_cmd
     import fengqiao.console.dashboard as dashboard
     from fengqiao.models.i18n import get_lang
 
     seen: list[str] = []
-    monkeypatch.setattr(cli, "_run_console", lambda *a, **k: seen.append(get_lang()))
+    monkeypatch.setattr(console_cmd, "run_console", lambda *a, **k: seen.append(get_lang()))
     monkeypatch.setattr(dashboard, "run_dashboard", lambda *a, **k: seen.append(get_lang()))
     db = tmp_path / "fq.db"
     ok(db, "run", "--role", "supervisor", "--lang", "en")

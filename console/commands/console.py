@@ -1,0 +1,51 @@
+"""CLI commands for the console itself: ``run`` (and the console that ``fengqiao`` alone opens)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from fengqiao.console.options import AsLang, apply_lang
+from fengqiao.console.state import State, state_of
+from fengqiao.models.i18n import get_lang
+from fengqiao.models.reference import default_reference
+from fengqiao.models.roles import Desk, make_desk
+
+
+def run_console(state: State, *, desk: Desk | None = None, caller: str | None = None) -> None:
+    from fengqiao.console.app import FengqiaoApp, desk_context  # Textual is only imported when the console opens
+    from .sync import console_sync
+
+    db = state.open_db()
+    try:
+        chosen = desk or state.desk(use_config_role=True)
+        if chosen.role is None:
+            chosen = make_desk(
+                default_reference(), chosen.name, "call_taker", operator=chosen.operator, prefix=chosen.prefix
+            )
+        ctx = desk_context(db, chosen, lang=get_lang(), caller=caller, config=state.config)
+        FengqiaoApp(ctx, sync=console_sync(state.config, db, chosen)).run()
+    finally:
+        db.close()
+
+
+def run_cmd(
+    ctx: typer.Context,
+    desk: Annotated[str | None, typer.Option("--desk", help="desk name")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="call_taker | township | department | supervisor")] = None,
+    dept: Annotated[str | None, typer.Option("--dept", help="department code for a department desk")] = None,
+    town: Annotated[str | None, typer.Option("--town", help="town code for a township desk")] = None,
+    caller: Annotated[str | None, typer.Option("--caller", help="screen-pop: open intake with this phone")] = None,
+    lang: AsLang = None,
+) -> None:
+    """Open the console (optionally as a given desk, or with a caller's number filled in)."""
+    apply_lang(lang)
+    state = state_of(ctx)
+    chosen = state.desk(name=desk, role=role, dept=dept, town=town, use_config_role=role is None)
+    run_console(state, desk=chosen, caller=caller)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the main app."""
+    app.command("run")(run_cmd)
