@@ -15,6 +15,7 @@ from fengqiao.models.roles import Desk, make_desk
 
 def run_console(state: State, *, desk: Desk | None = None, caller: str | None = None) -> None:
     from fengqiao.console.app import FengqiaoApp, desk_context  # Textual is only imported when the console opens
+
     from .sync import console_sync
 
     db = state.open_db()
