@@ -108,7 +108,7 @@ def create_app(store: ServerStore, *, deliver: bool = True, limits: Limits | Non
 
     @app.get("/v1/health", summary="Liveness and the server epoch (no token needed)")
     def health() -> dict[str, Any]:
-        return {"ok": True, "protocol": PROTOCOL, "epoch": store.epoch()}
+        return {"ok": True, "protocol": PROTOCOL, "epoch": store.epoch(), "server_key": store.public_key()}
 
     @app.get("/v1/hello", response_model=Hello, summary="Who this token is, the epoch, the head, what is expected")
     def hello(desk: Desk) -> Hello:

@@ -56,6 +56,14 @@ class SrvDeskHead(ServerModel, table=True):
     hash: str
 
 
+class SrvSig(ServerModel, table=True):
+    """The server's Ed25519 signature over each stored event (store/signing.py), by global ``seq``."""
+
+    __tablename__ = "srv_sigs"
+    seq: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    sig: str
+
+
 class SrvEvent(ServerModel, table=True):
     """The shared log. Columns as on the desk, plus the global ``seq`` and the outcome in server order."""
 

@@ -47,6 +47,7 @@ from fengqiao.models.roles import Desk, Role, make_desk
 from fengqiao.models.validate import validate_event
 from fengqiao.store.db import sqlite_engine
 from fengqiao.store.projection import row_to_event
+from fengqiao.store.signing import Signer, new_private_key
 from fengqiao.store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, ServerEvent
 
 from .schema import (
@@ -58,6 +59,7 @@ from .schema import (
     SrvOrderNo,
     SrvRefused,
     SrvScope,
+    SrvSig,
     SrvWebhook,
     create_schema,
 )
@@ -145,6 +147,7 @@ class ServerStore:
         self.engine = _make_engine(self.url, busy_ms)
         self.dialect = self.engine.dialect.name
         self._lock = threading.Lock()
+        self._signer: Signer | None = None
         if create:
             self.init()
 
@@ -183,6 +186,8 @@ class ServerStore:
             if self._meta(conn, "epoch") is None:
                 conn.execute(SrvMeta.__table__.insert().values(key="epoch", value=uuid.uuid4().hex))
                 conn.execute(SrvMeta.__table__.insert().values(key="schema", value="1"))
+            if self._meta(conn, "sign_key") is None:  # the Ed25519 key events are signed with (store/signing.py)
+                conn.execute(SrvMeta.__table__.insert().values(key="sign_key", value=new_private_key()))
             if self._meta(conn, "scope_town") is None:  # town-qualified scope holders (server/scope.py)
                 backfill_town_scope(conn)
                 conn.execute(SrvMeta.__table__.insert().values(key="scope_town", value="1"))
@@ -196,6 +201,28 @@ class ServerStore:
     def epoch(self) -> str:
         with self.read() as conn:
             return self._meta(conn, "epoch") or ""
+
+    def signer(self) -> Signer:
+        """The server's signing key, read once from ``srv_meta`` (shared by every process on one database)."""
+        if self._signer is None:
+            with self.read() as conn:
+                key = self._meta(conn, "sign_key")
+            if key is None:
+                raise ServerError(t("server.no_sign_key"))
+            self._signer = Signer(key)
+        return self._signer
+
+    def public_key(self) -> str:
+        return self.signer().public
+
+    def _sigs(self, conn: Connection, seqs: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for i in range(0, len(seqs), CHUNK):
+            chunk = list(seqs[i : i + CHUNK])
+            out.update(
+                (int(r[0]), r[1]) for r in conn.execute(select(SrvSig.seq, SrvSig.sig).where(SrvSig.seq.in_(chunk)))
+            )
+        return out
 
     def head(self) -> int:
         with self.read() as conn:
@@ -302,6 +329,7 @@ class ServerStore:
             prefix=row.prefix,
             expected=(int(dh[0]) if dh else 0) + 1,
             server_time=to_db(self.clock()),
+            server_key=self.public_key(),
         )
 
     # ---- push ----------------------------------------------------------------------------------
@@ -393,6 +421,7 @@ class ServerStore:
         desk = self.desk_of(row)
         now = to_db(self.clock())
         incoming = sorted(request.events, key=lambda e: e.desk_seq)
+        signer = self.signer()
         with self.write() as conn:
             head = self._lock_counter(conn)
             before = head
@@ -418,6 +447,7 @@ class ServerStore:
             new_scope: list[dict[str, Any]] = []
             new_nos: list[dict[str, Any]] = []
             new_hooks: list[dict[str, Any]] = []
+            new_sigs: list[dict[str, Any]] = []
             blocked = False
             for w in incoming:
                 if w.desk != desk.name:
@@ -439,7 +469,15 @@ class ServerStore:
                             )
                         )
                     elif k[0] == "event":
-                        results.append(EventResult(id=w.id, status="duplicate", seq=k[1], state=k[3]))
+                        results.append(
+                            EventResult(
+                                id=w.id,
+                                status="duplicate",
+                                seq=k[1],
+                                state=k[3],
+                                sig=signer.sign(w.desk, w.desk_seq, w.id, w.hash),
+                            )
+                        )
                     else:
                         results.append(EventResult(id=w.id, status="refused", reason=k[3], message=k[4]))
                     continue
@@ -500,6 +538,8 @@ class ServerStore:
                     results.append(EventResult(id=w.id, status="refused", reason=verdict[0], message=verdict[1]))
                 else:
                     head += 1
+                    sig = signer.sign(w.desk, w.desk_seq, w.id, w.hash)
+                    new_sigs.append({"seq": head, "sig": sig})
                     new_events.append(
                         {
                             **dict(zip(STORED_COLUMNS, w.row(), strict=True)),
@@ -523,10 +563,11 @@ class ServerStore:
                             new_hooks.extend(self.hooks.for_event(self.ref, info.state, new_state, ev, now))
                         info.state = new_state
                     known[w.id] = ("event", head, w.hash, status, None)
-                    results.append(EventResult(id=w.id, status="stored", seq=head, state=status))
+                    results.append(EventResult(id=w.id, status="stored", seq=head, state=status, sig=sig))
                 d_seq, d_hash = w.desk_seq, w.hash
             if new_events:
                 conn.execute(SrvEvent.__table__.insert(), new_events)
+                conn.execute(SrvSig.__table__.insert(), new_sigs)
             if new_refused:
                 conn.execute(SrvRefused.__table__.insert(), new_refused)
             if new_scope:
@@ -578,7 +619,16 @@ class ServerStore:
                     if r.id not in seen:
                         seen.add(r.id)
                         events.append(r)
-        out = [ServerEvent(seq=int(r.seq), **{c: getattr(r, c) for c in STORED_COLUMNS}) for r in events]
+            sigs = self._sigs(conn, [int(r.seq) for r in events])
+        signer = self.signer()
+        out = [
+            ServerEvent(
+                seq=int(r.seq),
+                sig=sigs.get(int(r.seq)) or signer.sign(r.desk, r.desk_seq, r.id, r.hash),  # older rows: sign now
+                **{c: getattr(r, c) for c in STORED_COLUMNS},
+            )
+            for r in events
+        ]
         return PullResponse(epoch=epoch, head=head, cursor=upto, more=upto < head, events=out)
 
     # ---- inspection (tests, tools) -------------------------------------------------------------

@@ -38,7 +38,7 @@ from fengqiao.models.privacy import UNMASKED, AccessRecord, access_hash
 from fengqiao.models.roles import Desk
 from fengqiao.models.text import clip
 
-from .checks import derived_differences, is_missing_order, schema_differences
+from .checks import Anchoring, anchoring, derived_differences, is_missing_order, schema_differences
 from .db import Database, raw_sqlite
 from .projection import (
     ASSIGNMENT_COLUMNS,
@@ -98,6 +98,7 @@ class CheckReport:
     chains: list[ChainSummary] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     notes: list[Fault] = field(default_factory=list)  # worth knowing, not a fault (see store/checks.py)
+    anchor: Anchoring | None = None  # what the server's signatures say (store/checks.py)
     events: int = 0
     orders: int = 0
     access: int = 0
@@ -529,6 +530,23 @@ def _verify_logs(conn: Connection, report: CheckReport, complete_desks: set[str]
             report.events = count
         else:
             report.access = count
+    anchor = anchoring(conn, names)  # other desks' chains against the server's signatures
+    report.anchor = anchor
+    for kind, desk, seq, order_id in anchor.faults:
+        what = t("audit.about_events", name=order_nos(order_id))
+        report.faults.append(
+            Fault(
+                kind,
+                t(f"audit.fault_{kind}", log=t("audit.log_events"), desk=desk, seq=seq, what=what),
+                "events",
+                desk,
+                seq,
+                None,
+                order_nos(order_id),
+            )
+        )
+    if anchor.pending:
+        report.notes.append(Fault("sigs_pending", t("audit.note_sigs_pending", count=anchor.pending), "events"))
     for table, key, n in derived_differences(conn, names):  # derived tables against the log
         report.faults.append(Fault("derived", t(f"audit.fault_{key}", table=table, count=n), "file"))
     for what, kind, name in schema_differences(conn):  # replaced trigger bodies, extra or missing objects

@@ -11,7 +11,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+from .signing import Verifier, is_key
 
 STATUS = 11  # position of the server outcome in store.audit's event rows
 
@@ -132,4 +135,71 @@ def derived_differences(conn: Any, tables: dict[str, str]) -> list[tuple[str, st
         )
         if n:
             out.append(("event_state", "derived_refused", n))
+    return out
+
+
+# ---- other desks' chains against the server's signatures ---------------------------------------------------
+
+_FOREIGN_TIPS = (
+    "SELECT e.desk, e.desk_seq, e.id, e.hash, e.order_id, s.sig FROM events e "
+    "LEFT JOIN event_state s ON s.event_id = e.id "
+    "WHERE e.desk NOT IN (SELECT desk FROM desk_heads) "
+    "AND NOT EXISTS (SELECT 1 FROM events n WHERE n.desk = e.desk AND n.desk_seq = e.desk_seq + 1)"
+)
+_OWN_SIGNED = (
+    "SELECT e.desk, e.desk_seq, e.id, e.hash, e.order_id, s.sig FROM events e "
+    "JOIN event_state s ON s.event_id = e.id WHERE e.desk = ? AND s.sig IS NOT NULL "
+    "ORDER BY e.desk_seq DESC LIMIT 1"
+)
+
+
+@dataclass
+class Anchoring:
+    """What the server's signatures say about the chains this file holds (see store/signing.py).
+
+    ``faults``: (kind, desk, desk_seq, order_id) with kind ``bad_sig`` (the newest event of a run does not carry
+    the server's signature over its hash: it, or an event linked before it, was rewritten) or ``unsigned`` (no
+    signature where the desk has fetched them all). ``pending``: runs whose newest event has no signature while
+    the first sync with signatures is still fetching them. ``unanchored``: other desks' events held while this
+    desk knows no server key (it synced before signatures and not since)."""
+
+    key: str | None = None
+    verified: int = 0
+    pending: int = 0
+    unanchored: int = 0
+    faults: list[tuple[str, str, int, str]] = field(default_factory=list)
+
+
+def anchoring(conn: Any, tables: dict[str, str]) -> Anchoring:
+    """Verify, for every run of consecutive events of a desk held here, the newest one's server signature.
+
+    Hashes and links inside a run are store/audit.py's business; a run whose links hold and whose newest event
+    carries the server's signature over its hash is as the server took it. For this desk's own chains (rows in
+    ``desk_heads``, complete by construction) the newest signed event is verified."""
+    out = Anchoring()
+    if "event_state" not in tables:
+        return out
+    meta = dict(conn.exec_driver_sql("SELECT key, value FROM meta WHERE key LIKE 'sync.%'").all())
+    out.key = meta.get("sync.server_key")
+    tips = conn.exec_driver_sql(_FOREIGN_TIPS).all()
+    if out.key is None or not is_key(out.key):
+        out.unanchored = len(tips)
+        out.key = None
+        return out
+    verifier = Verifier(out.key)
+    pending = bool(meta.get("sync.sigs_pending"))
+    own = [r[0] for r in conn.exec_driver_sql("SELECT desk FROM desk_heads").all()]
+    rows = list(tips)
+    for desk in own:
+        rows += conn.exec_driver_sql(_OWN_SIGNED, (desk,)).all()
+    for desk, seq, event_id, event_hash, order_id, sig in rows:
+        if sig is None:
+            if pending:
+                out.pending += 1
+            else:
+                out.faults.append(("unsigned", desk, int(seq), order_id))
+        elif verifier.valid(sig, desk, int(seq), event_id, event_hash):
+            out.verified += 1
+        else:
+            out.faults.append(("bad_sig", desk, int(seq), order_id))
     return out

@@ -88,6 +88,7 @@ class ServerEvent(WireEvent):
     """An event as the server hands it out: with its place in the global order."""
 
     seq: int = Field(ge=1)
+    sig: str | None = Field(default=None, max_length=128)  # the server's signature (store/signing.py)
 
 
 class Hello(BaseModel):
@@ -101,6 +102,7 @@ class Hello(BaseModel):
     prefix: str | None = None
     expected: int  # the desk_seq the server expects next from this desk
     server_time: str
+    server_key: str | None = None  # the public key the server signs events with (store/signing.py)
 
 
 class PushRequest(BaseModel):
@@ -115,6 +117,7 @@ class EventResult(BaseModel):
     state: str | None = None
     reason: str | None = None
     message: str | None = None
+    sig: str | None = None  # stored or duplicate: the server's signature over the event
 
 
 class PushResponse(BaseModel):

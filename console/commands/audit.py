@@ -235,7 +235,18 @@ def _report_json(report: CheckReport, path: Path, version: int) -> dict[str, Any
             for f in report.faults
         ],
         "notes": [{"kind": f.kind, "order_no": f.order_no, "message": f.message} for f in report.notes],
+        "server_key": _fingerprint(report.anchor.key) if report.anchor and report.anchor.key else None,
+        "signatures": {
+            "verified": report.anchor.verified if report.anchor else 0,
+            "pending": report.anchor.pending if report.anchor else 0,
+        },
     }
+
+
+def _fingerprint(key: str) -> str:
+    from fengqiao.store.signing import fingerprint
+
+    return fingerprint(key)
 
 
 def _report_text(report: CheckReport, path: Path, version: int) -> str:
@@ -268,6 +279,11 @@ def _report_text(report: CheckReport, path: Path, version: int) -> str:
                 max_width=64,
             )
             lines += ["  " + line for line in body.splitlines()]
+    from fengqiao.store.signing import fingerprint
+
+    anchor = report.anchor
+    if anchor is not None and anchor.key:
+        lines.append(t("audit.anchored", runs=anchor.verified, key=fingerprint(anchor.key)))
     if report.replayed:
         bad = {f.order_no for f in report.faults if f.log == "orders"}
         lines.append(t("audit.check_orders", count=report.orders, bad=len(bad)))

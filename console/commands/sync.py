@@ -307,6 +307,14 @@ def register(app: typer.Typer) -> None:
         status: Annotated[bool, typer.Option("--status", help="what waits and what was synced; no network")] = False,
         as_json: Annotated[bool, typer.Option("--json")] = False,
         desk: Annotated[str | None, typer.Option("--desk", help="this desk's name (default: from config)")] = None,
+        accept_key: Annotated[
+            str | None,
+            typer.Option(
+                "--accept-server-key",
+                metavar="FINGERPRINT",
+                help="trust a new server signing key: the fingerprint sync printed when the key changed",
+            ),
+        ] = None,
     ) -> None:
         """Synchronize this desk with the server: push its events, pull everyone's."""
         from fengqiao.store.sync import DeskLog, SyncLoop, SyncReport, SyncStatus
@@ -321,6 +329,8 @@ def register(app: typer.Typer) -> None:
                 return
             if not settings["server"] or not settings["token"]:
                 raise ValidationError(t("sync.not_configured"), field="server")
+            if accept_key is not None:
+                _accept_server_key(db, me, settings, accept_key, echo)
 
             if once:
                 client = make_client(db, me, system_clock, settings)
@@ -360,6 +370,23 @@ def register(app: typer.Typer) -> None:
             loop.run()
         finally:
             db.close()
+
+
+def _accept_server_key(db: Any, me: Any, settings: dict[str, Any], given: str, echo: Any) -> None:
+    """Forget the kept server key when the server's key has the fingerprint the operator typed."""
+    from fengqiao.store.signing import fingerprint, is_key
+    from fengqiao.store.sync import DeskLog
+
+    client = make_client(db, me, system_clock, settings)
+    try:
+        key = client.hello().server_key
+    finally:
+        client.transport.close()
+    now = fingerprint(key) if key and is_key(key) else ""
+    if not now or "".join(given.split()).lower() != now.replace(" ", ""):
+        raise ValidationError(t("sync.key_not_matching", given=given, now=now or "-"), field="accept-server-key")
+    DeskLog(db).forget_server_key()
+    echo(t("sync.key_accepted", now=now))
 
 
 def _print_report(report: Any, as_json: bool, dumps: Any, echo: Any) -> None:

@@ -11,6 +11,7 @@ from fengqiao.models.i18n import t
 from fengqiao.models.roles import Desk
 
 from ..db import Database
+from ..signing import fingerprint, is_key
 from ..wire import MAX_PULL, Hello, PullResponse, PushRequest, PushResponse
 from .errors import SyncError, SyncUnavailable
 from .log import META_CURSOR, META_EPOCH, META_PUSHED, DeskLog, meta_int
@@ -110,6 +111,13 @@ class SyncClient:
         self.me = hello.desk
         if self.desk is not None and hello.prefix and self.desk.prefix != hello.prefix:
             report.problems.append(t("sync.wrong_prefix", prefix=self.desk.prefix, registered=hello.prefix))
+        if hello.server_key:
+            if not is_key(hello.server_key):
+                raise SyncUnavailable(t("sync.garbage", server=self.transport.where))
+            kept = self.log.trust_server_key(hello.server_key)
+            if kept is not None:
+                raise SyncError(t("sync.server_key_changed", kept=fingerprint(kept), now=fingerprint(hello.server_key)))
+            marks = self._marks()
         self._check(hello.epoch, hello.head, marks, expected=hello.expected)
         rejected = self._push(report) if push else None
         if pull:

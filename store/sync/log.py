@@ -42,14 +42,16 @@ META_CURSOR = "sync.cursor"
 META_PUSHED = "sync.pushed"
 META_LAST_OK = "sync.last_ok"
 META_DESK = "sync.desk"
+META_SERVER_KEY = "sync.server_key"  # the public key the server signs events with (store/signing.py)
+META_SIGS_PENDING = "sync.sigs_pending"  # "1" while a re-pull fetches signatures for events held before
 INSERT_CALL_ONCE = INSERT_CALL + " ON CONFLICT (id) DO NOTHING"
 UPSERT_STATUS = (
     "INSERT INTO event_state (event_id, status, reason) VALUES (?, ?, ?) ON CONFLICT (event_id) "
     "DO UPDATE SET status = excluded.status, reason = excluded.reason"
 )
 UPSERT_SEQ = (
-    "INSERT INTO event_state (event_id, server_seq) VALUES (?, ?) ON CONFLICT (event_id) "
-    "DO UPDATE SET server_seq = excluded.server_seq"
+    "INSERT INTO event_state (event_id, server_seq, sig) VALUES (?, ?, ?) ON CONFLICT (event_id) "
+    "DO UPDATE SET server_seq = excluded.server_seq, sig = coalesce(excluded.sig, event_state.sig)"
 )
 
 
@@ -172,7 +174,7 @@ class DeskLog:
             if w is None:
                 continue
             if r.status in ("stored", "duplicate") and r.seq is not None:
-                seqs.append((r.id, r.seq))
+                seqs.append((r.id, r.seq, r.sig))
                 taken[w.desk_seq] = True
                 if r.status == "stored":
                     out.stored += 1
@@ -254,7 +256,7 @@ class DeskLog:
                     f"({_marks(resp.events)}) AND event_id NOT IN ({_marks(resp.events)})",
                     (*(ev.seq for ev in resp.events), *(ev.id for ev in resp.events)),
                 )
-                conn.exec_driver_sql(UPSERT_SEQ, [(ev.id, ev.seq) for ev in resp.events])
+                conn.exec_driver_sql(UPSERT_SEQ, [(ev.id, ev.seq, ev.sig) for ev in resp.events])
             if crash:
                 crash("pull:stored")
             self.quarantined = quarantine(
@@ -262,7 +264,30 @@ class DeskLog:
             )
             recompute(conn, touched)
             set_meta(conn, META_CURSOR, resp.cursor)
+            if not resp.more and get_meta(conn, META_SIGS_PENDING):
+                conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (META_SIGS_PENDING,))
         return new, len(touched)
+
+    def trust_server_key(self, key: str) -> str | None:
+        """Compare the server's public key with the one this desk keeps. The first time, keep it (and, when the
+        desk already holds synced events, pull again from the start to fetch their signatures); afterwards
+        return the kept key when it differs (the caller refuses to sync), else None."""
+        with self.db.write() as conn:
+            kept = get_meta(conn, META_SERVER_KEY)
+            if kept == key:
+                return None
+            if kept is not None:
+                return kept
+            set_meta(conn, META_SERVER_KEY, key)
+            if meta_int(conn, META_CURSOR) > 0:
+                set_meta(conn, META_CURSOR, 0)
+                set_meta(conn, META_SIGS_PENDING, "1")
+        return None
+
+    def forget_server_key(self) -> None:
+        """Drop the kept server key (an operator accepting a new server): the next sync keeps the new one."""
+        with self.db.write() as conn:
+            conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (META_SERVER_KEY,))
 
     def mark_ok(self, when: datetime) -> None:
         with self.db.write() as conn:

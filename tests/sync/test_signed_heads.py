@@ -1,0 +1,161 @@
+"""Issue 11 item 7: synced copies of other desks' chains are anchored to the server's signatures.
+
+Before, a rewritten event with its hash (and the links after it) recomputed passed `check` on every desk that
+held a copy: nothing outside the file vouched for the hashes. The server now signs every event it takes
+(store/signing.py), the desk keeps the signatures, and `check` verifies the newest event of every run of a
+desk's events it holds. These tests rewrite events the way someone with the file would and show that only the
+signatures see it (the other checks stay clean), and that the key itself is compared at every sync.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fengqiao.models.events import hash_fields
+from fengqiao.store.audit import verify
+from fengqiao.store.signing import Verifier, fingerprint
+from fengqiao.store.sync import SyncError
+from fengqiao.store.sync.log import META_SERVER_KEY, DeskLog
+
+from .hub import FORM, Hub, HubDesk
+
+COLS = "id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, payload, prev_hash, hash"
+
+
+def _rewrite(d: HubDesk, desk: str, seq: int, **changes: str) -> None:
+    """Change event ``seq`` of ``desk`` in ``d``'s file, recompute its hash and relink every later event of that
+    desk the file holds (and the head, for the desk's own chain): what someone covering their tracks would do."""
+    with d.db.write() as conn:
+        rows = conn.exec_driver_sql(
+            f"SELECT {COLS} FROM events WHERE desk = ? AND desk_seq >= ? ORDER BY desk_seq", (desk, seq)
+        ).all()
+        conn.exec_driver_sql("DROP TRIGGER events_append_only_update")
+        prev: str | None = None
+        last = None
+        for r in rows:
+            f = dict(r._mapping)
+            if f["desk_seq"] == seq:
+                f.update(changes)
+            elif prev is None or f["desk_seq"] != last + 1:
+                break
+            if prev is not None:
+                f["prev_hash"] = prev
+            new = hash_fields(**{k: v for k, v in f.items() if k != "hash"})
+            conn.exec_driver_sql(
+                "UPDATE events SET actor = ?, payload = ?, prev_hash = ?, hash = ? WHERE id = ?",
+                (f["actor"], f["payload"], f["prev_hash"], new, f["id"]),
+            )
+            prev, last = new, f["desk_seq"]
+        conn.exec_driver_sql("UPDATE desk_heads SET hash = ? WHERE desk = ? AND seq = ?", (prev, desk, last))
+        conn.exec_driver_sql(
+            "CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events\nBEGIN\n"
+            "    SELECT RAISE(ABORT, 'events are append-only: an event cannot be changed');\nEND"
+        )
+
+
+def _world(hub: Hub) -> tuple[HubDesk, HubDesk]:
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    sup = hub.add("SUP", "supervisor")
+    for _ in range(3):
+        ct.store.dispatch(FORM, "B01")
+        hub.clock.advance(minutes=1)
+    hub.sync_all()
+    report = verify(sup.db)
+    assert report.ok and report.anchor is not None and report.anchor.verified == 1, report.faults
+    return ct, sup
+
+
+def _kinds(d: HubDesk) -> set[str]:
+    return {f.kind for f in verify(d.db).faults}
+
+
+def test_the_server_signs_what_it_stores_and_the_desk_keeps_it(hub: Hub) -> None:
+    ct, sup = _world(hub)
+    key = hub.server.public_key()
+    assert sup.rows("SELECT value FROM meta WHERE key = ?", META_SERVER_KEY) == [(key,)]
+    rows = sup.rows(
+        "SELECT e.desk, e.desk_seq, e.id, e.hash, s.sig FROM events e JOIN event_state s ON s.event_id = e.id"
+    )
+    assert len(rows) == 3 and all(Verifier(key).valid(sig, *rest) for *rest, sig in rows)
+    own = ct.rows("SELECT s.sig FROM events e JOIN event_state s ON s.event_id = e.id")
+    assert len(own) == 3 and all(sig for (sig,) in own)  # the push answer carries them too
+
+
+def test_a_rewritten_last_event_with_its_hash_recomputed_is_found(sqlite_hub: Hub) -> None:
+    _ct, sup = _world(sqlite_hub)
+    _rewrite(sup, "CT1", 3, actor="别人")
+    assert _kinds(sup) == {"bad_sig"}  # hashes, links, projection: all consistent; only the signature says no
+
+
+def test_a_rewritten_earlier_event_relinked_to_the_end_is_found(sqlite_hub: Hub) -> None:
+    _ct, sup = _world(sqlite_hub)
+    _rewrite(sup, "CT1", 1, actor="别人")
+    assert _kinds(sup) == {"bad_sig"}
+
+
+def test_a_rewritten_own_event_is_found_through_the_push_answers(sqlite_hub: Hub) -> None:
+    ct, _sup = _world(sqlite_hub)
+    _rewrite(ct, "CT1", 2, actor="别人")
+    assert _kinds(ct) == {"bad_sig"}
+
+
+def test_a_signature_removed_is_a_fault(sqlite_hub: Hub) -> None:
+    _ct, sup = _world(sqlite_hub)
+    _rewrite(sup, "CT1", 3, actor="别人")
+    with sup.db.write() as conn:
+        conn.exec_driver_sql("UPDATE event_state SET sig = NULL")
+    assert _kinds(sup) == {"unsigned"}
+
+
+def test_a_replaced_key_stops_sync_and_an_operator_can_accept_a_real_change(sqlite_hub: Hub) -> None:
+    _ct, sup = _world(sqlite_hub)
+    other = "ab" * 32
+    with sup.db.write() as conn:  # someone re-signs with their own key and puts it in the file
+        conn.exec_driver_sql("UPDATE meta SET value = ? WHERE key = ?", (other, META_SERVER_KEY))
+    with pytest.raises(SyncError) as err:
+        sup.sync()
+    assert fingerprint(other) in str(err.value) and fingerprint(sqlite_hub.server.public_key()) in str(err.value)
+    assert "bad_sig" in _kinds(sup)  # the file's own key does not vouch for the server's signatures either
+    DeskLog(sup.db).forget_server_key()  # what `sync --accept-server-key` does after the fingerprint matched
+    sup.sync()
+    assert verify(sup.db).ok
+
+
+def test_a_desk_synced_before_signatures_fetches_them_again(sqlite_hub: Hub) -> None:
+    _ct, sup = _world(sqlite_hub)
+    with sup.db.write() as conn:  # as a desk upgraded from the version without signatures looks
+        conn.exec_driver_sql("UPDATE event_state SET sig = NULL")
+        conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (META_SERVER_KEY,))
+    report = verify(sup.db)
+    assert report.ok and report.anchor is not None and report.anchor.unanchored == 1
+    sup.sync()
+    assert sup.rows("SELECT count(*) FROM event_state WHERE sig IS NULL") == [(0,)]
+    report = verify(sup.db)
+    assert report.ok and report.anchor is not None and report.anchor.verified == 1
+
+
+def test_while_signatures_are_fetched_a_missing_one_is_a_note(sqlite_hub: Hub) -> None:
+    _ct, sup = _world(sqlite_hub)
+    with sup.db.write() as conn:
+        conn.exec_driver_sql("UPDATE event_state SET sig = NULL")
+        conn.exec_driver_sql("INSERT INTO meta (key, value) VALUES ('sync.sigs_pending', '1')")
+    report = verify(sup.db)
+    assert report.ok and [n.kind for n in report.notes] == ["sigs_pending"]
+
+
+def test_runs_broken_by_a_refused_event_are_each_anchored(sqlite_hub: Hub) -> None:
+    """A refused event leaves a hole in its desk's chain on every other desk: each run is verified alone."""
+    hub = sqlite_hub
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    sup = hub.add("SUP", "supervisor")
+    ct.store.dispatch(FORM, "B01")
+    hub.sync_all()
+    ct.forge("no-such-order-" + "0" * 20, "dispatch", {"order_no": "XX-1", "town": "SHH"})  # refused: prefix
+    hub.clock.advance(minutes=1)
+    ct.store.dispatch(FORM, "B01")
+    hub.sync_all()
+    assert sup.rows("SELECT desk_seq FROM events WHERE desk = 'CT1' ORDER BY desk_seq") == [(1,), (3,)]
+    report = verify(sup.db)
+    assert report.ok and report.anchor is not None and report.anchor.verified == 2
+    _rewrite(sup, "CT1", 1, actor="别人")
+    assert _kinds(sup) == {"bad_sig"}
