@@ -2,8 +2,8 @@
 
 A strict schema per event kind (:data:`SCHEMAS`): every payload field's type, length, range, enumeration or
 reference code; the envelope (ids, actor, times); times within sane bounds (not before 2000, not in the future
-beyond a small tolerance, the event not after its recording) and in order (nothing before the order's
-dispatch, an assignment's step not before that assignment's previous step); deadlines recomputed from the
+beyond ``CLOCK_SKEW``, the event not after its recording) and in order (nothing before the order's dispatch,
+nothing on an assignment before that assignment was dispatched, within twice the skew); deadlines recomputed from the
 tag's limits and refused when the payload says otherwise. :func:`validate` returns a :class:`Problem` with a
 localized message, or None.
 
@@ -24,7 +24,11 @@ from .reference import Reference
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(minutes=5)  # a call may be received at most this long after its dispatch says
-CLOCK_SKEW = timedelta(days=2)  # how far ahead of the checking clock a desk's clock may honestly run
+# How far a desk's clock may honestly be off the checking clock. Desks keep time by NTP (the console warns when
+# the server's clock differs by more than half of this); ten minutes covers a machine that lost its time
+# source for a day or two. A desk further off has its events refused with the reason: a step dated before the
+# one it follows would grade a department on a time nobody saw.
+CLOCK_SKEW = timedelta(minutes=10)
 # Two honest desks' clocks may differ by twice that: a step written on one desk may carry a time before the
 # previous step written on another. Within that, an event's order is the state machine's business.
 ORDER_SKEW = 2 * CLOCK_SKEW
@@ -288,11 +292,11 @@ def _validate(
     if event_at < state.created_at - ORDER_SKEW:
         raise Invalid("event_at", "order", when=to_db(state.created_at)[:19])
     target = next((a for a in state.assignments if a.id == assignment_id), None)
-    if target is not None:
-        steps = [target.dispatched_at, target.signed_at, target.arrived_at, target.fed_back_at, target.returned_at]
-        last = max(s for s in steps if s is not None)
-        if event_at < last - ORDER_SKEW:
-            raise Invalid("event_at", "order", when=to_db(last)[:19])
+    # Not before the assignment's dispatch: the desk acting on it must have seen that. The assignment's later
+    # steps are not compared: a desk offline for a day may honestly have arrived before another desk's sign-off
+    # of the same assignment reached the server (the state machine orders such steps and marks conflicts).
+    if target is not None and event_at < target.dispatched_at - ORDER_SKEW:
+        raise Invalid("event_at", "order", when=to_db(target.dispatched_at)[:19])
     tag = ref.tags.get(state.tag)
     if kind == Action.REASSIGN and tag is not None:
         _same_dues(p["assignment"], deadlines(ref, tag.code, event_at), "assignment")

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fengqiao.models.clock import Clock, system_clock
+from fengqiao.models.clock import Clock, from_db, system_clock
 from fengqiao.models.i18n import t
 from fengqiao.models.roles import Desk
+from fengqiao.models.validate import CLOCK_SKEW
 
 from ..db import Database
 from ..signing import fingerprint, is_key
@@ -32,6 +33,7 @@ class SyncReport:
     head: int = 0
     cursor: int = 0
     waiting: int = 0
+    clock_skew: float | None = None  # seconds this desk's clock is ahead of the server's (negative: behind)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -118,12 +120,26 @@ class SyncClient:
             if kept is not None:
                 raise SyncError(t("sync.server_key_changed", kept=fingerprint(kept), now=fingerprint(hello.server_key)))
             marks = self._marks()
+        self._clock_check(hello, report)
         self._check(hello.epoch, hello.head, marks, expected=hello.expected)
         rejected = self._push(report) if push else None
         if pull:
             self._pull(report)
         if rejected:
             raise SyncError(rejected)
+
+    def _clock_check(self, hello: Hello, report: SyncReport) -> None:
+        """Warn when this desk's clock is far from the server's: past ``CLOCK_SKEW`` its events are refused."""
+        try:
+            skew = self.clock() - from_db(hello.server_time)
+        except (TypeError, ValueError):
+            return
+        report.clock_skew = skew.total_seconds()
+        if abs(skew) > CLOCK_SKEW / 2:
+            minutes = round(skew.total_seconds() / 60)
+            report.problems.append(
+                t("sync.clock_off", minutes=abs(minutes), way=t("sync.ahead" if minutes > 0 else "sync.behind"))
+            )
 
     def _marks(self) -> tuple[int, int]:
         with self.db.read() as conn:

@@ -160,7 +160,7 @@ def broken(case: Case, base: dict[str, Any], at: datetime, created: datetime) ->
     """(payload, event_at) for the case."""
     p = copy.deepcopy(base)
     if case.field == "event_at":
-        when = {"future": FAR_FUTURE, "time": ANCIENT}.get(case.how, created - ORDER_SKEW - timedelta(days=1))
+        when = {"future": FAR_FUTURE, "time": ANCIENT}.get(case.how, created - ORDER_SKEW - timedelta(minutes=1))
         return p, when
     if case.how == "missing":
         _set(p, case.field, None, delete=True)

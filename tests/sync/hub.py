@@ -7,6 +7,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ class HubDesk:
         payload: dict[str, Any] | None = None,
         assignment_id: str | None = None,
         desk: str | None = None,
+        at: datetime | None = None,
     ) -> Event:
         """Append an event to this desk's chain bypassing every local rule (what a broken or hostile desk,
         or a newer version, could send)."""
@@ -76,7 +78,7 @@ class HubDesk:
             id=new_id(),
             order_id=order_id,
             kind=kind,
-            event_at=self.hub.clock(),
+            event_at=at or self.hub.clock(),
             recorded_at=self.hub.clock(),
             desk=desk or self.name,
             actor="x",

@@ -61,12 +61,12 @@ REASSIGN_TO = ["SCJG", "ZJJ", "ZHZF", "SW"]
 # name, role, dept, town, prefix, clock offset
 DESKS = [
     ("CT1", "call_taker", None, None, "SZ", timedelta(0)),
-    ("CT2", "call_taker", None, None, "SZB", timedelta(days=1)),  # a day fast
+    ("CT2", "call_taker", None, None, "SZB", timedelta(minutes=4)),  # a few minutes fast
     ("HZ", "township", None, "HZ", "HZ", timedelta(minutes=-7)),
     ("SCJG", "department", "SCJG", None, None, timedelta(0)),
-    ("ZJJ", "department", "ZJJ", None, None, timedelta(hours=3)),
+    ("ZJJ", "department", "ZJJ", None, None, timedelta(minutes=5)),
     ("GAHZ", "department", "GA-HZ", None, None, timedelta(0)),
-    ("SUP", "supervisor", None, None, None, timedelta(days=-1)),  # a day slow
+    ("SUP", "supervisor", None, None, None, timedelta(minutes=-3)),  # a few minutes slow
 ]
 
 
