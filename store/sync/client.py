@@ -13,12 +13,27 @@ from fengqiao.models.validate import CLOCK_SKEW
 
 from ..db import Database
 from ..signing import fingerprint, is_key
-from ..wire import MAX_PULL, Hello, PullResponse, PushRequest, PushResponse
-from .errors import SyncError, SyncUnavailable
+from ..wire import MAX_PULL, Hello, PullResponse, PushRequest, PushResponse, WireEvent
+from .errors import SyncError, SyncTooLarge, SyncUnavailable
 from .log import META_CURSOR, META_EPOCH, META_PUSHED, DeskLog, meta_int
 from .transport import HttpTransport
 
 log = logging.getLogger("fengqiao.sync")
+
+PUSH_BYTES = 4 * 1024 * 1024  # a push body stays under half the server's 8 MiB limit (server/limits.py)
+
+
+def _fits(batch: list[WireEvent], budget: int) -> list[WireEvent]:
+    """The leading events of ``batch`` whose JSON stays within ``budget`` bytes (at least one event).
+
+    Estimated without serializing: a payload character is at most 3 bytes of UTF-8 (escapes that make it more
+    are rare, and the server's 413 makes the client halve the batch anyway), plus the other fields."""
+    total = 0
+    for i, ev in enumerate(batch):
+        total += 3 * len(ev.payload) + 2 * len(ev.actor) + 600
+        if total > budget and i > 0:
+            return batch[:i]
+    return batch
 
 
 @dataclass
@@ -163,14 +178,23 @@ class SyncClient:
     def _push(self, report: SyncReport) -> str | None:
         """Push the outbox in batches; returns the first rejection's message (the queue stops there)."""
         me = self.me or ""
+        limit, budget = self.push_batch, PUSH_BYTES
         while True:
             marks = self._marks()
-            batch = self.log.outbox(me, self.push_batch)
+            batch = _fits(self.log.outbox(me, limit), budget)
             if not batch:
                 return None
-            resp = self.transport.call(
-                "POST", "/v1/push", PushResponse, body=PushRequest(epoch=self.log.meta(META_EPOCH), events=batch)
-            )
+            try:
+                resp = self.transport.call(
+                    "POST", "/v1/push", PushResponse, body=PushRequest(epoch=self.log.meta(META_EPOCH), events=batch)
+                )
+            except SyncTooLarge:
+                if len(batch) == 1:
+                    raise
+                limit = max(1, len(batch) // 2)  # the server's limit is lower than we thought: smaller batches
+                budget = 1 << 62
+                log.warning("push of %d events over the server's body limit: sending %d at a time", len(batch), limit)
+                continue
             self._crash("push:answered")
             self._check(resp.epoch, resp.head, marks, expected=resp.expected)
             out = self.log.record_push(me, batch, resp)

@@ -13,6 +13,10 @@ class SyncUnavailable(SyncError):
     """The server cannot be reached or gave no usable answer: retried later, nothing is lost."""
 
 
+class SyncTooLarge(SyncError):
+    """The server answered 413: the request body is over its limit (the client sends a smaller batch)."""
+
+
 class SyncAuthError(SyncError):
     """The server refused the token (wrong, revoked)."""
 

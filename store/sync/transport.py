@@ -10,7 +10,7 @@ from pydantic import ValidationError as PydanticError
 
 from fengqiao.models.i18n import t
 
-from .errors import SyncAuthError, SyncError, SyncUnavailable
+from .errors import SyncAuthError, SyncError, SyncTooLarge, SyncUnavailable
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -59,6 +59,8 @@ class HttpTransport:
             raise SyncAuthError(t("sync.token_refused", server=self.where))
         if resp.status_code >= 500 or resp.status_code in (404, 408, 429):
             raise SyncUnavailable(t("sync.server_error", server=self.where, code=resp.status_code))
+        if resp.status_code == 413:
+            raise SyncTooLarge(t("sync.too_large", server=self.where))
         if resp.status_code >= 400:
             raise SyncError(t("sync.protocol_error", server=self.where, code=resp.status_code, detail=resp.text[:200]))
         try:

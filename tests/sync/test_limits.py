@@ -6,6 +6,7 @@ is bounded to a few seconds."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import threading
@@ -17,6 +18,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from fengqiao.models.clock import FixedClock
 from fengqiao.server.app import create_app
 from fengqiao.server.limits import BoundedBody, Limits, uvicorn_options
 from fengqiao.server.store import ServerStore
@@ -204,3 +206,36 @@ def test_bad_text_is_a_400_not_a_500_or_503(hub: Hub, bad: str, escaped: str) ->
         assert "events[0]" in resp.json()["detail"]
     assert hub.server.events() == [] and hub.server.refused() == []  # nothing stored
     assert ct.sync().waiting == 0  # the honest event still goes through
+
+
+def test_a_batch_over_the_body_limit_is_split_not_stuck(tmp_path: Path) -> None:
+    """A desk whose batch the server answers with 413 sends it in halves until it fits, and the queue goes on
+    (it stopped here before, for good)."""
+    from fengqiao.models.roles import make_desk
+    from fengqiao.store.db import Database
+    from fengqiao.store.orders import OrderStore
+    from fengqiao.store.sync import HttpTransport, SyncClient
+
+    from .hub import FORM
+    from .sim import T0
+
+    clock = FixedClock(T0)
+    store = ServerStore(f"sqlite:///{tmp_path / 'server.db'}", clock=clock)
+    token = store.add_desk("CT1", "call_taker", prefix="SZ")
+    app = create_app(store, deliver=False, limits=Limits(max_body=64 * 1024))
+    desk = make_desk(store.ref, "CT1", "call_taker", prefix="SZ")
+    db = Database(tmp_path / "ct.db")
+    orders = OrderStore(db, ref=store.ref, desk=desk, clock=clock)
+    form = dataclasses.replace(FORM, description="楼上漏水，" * 190)
+    for _ in range(60):  # 60 dispatches of ~3 KB: some 200 KB in one batch, three times the limit
+        orders.dispatch(form, "B01")
+        clock.advance(minutes=1)
+    try:
+        with TestClient(app) as http:
+            client = SyncClient(db, HttpTransport(None, token, client=http), desk=desk, clock=clock)
+            report = client.sync_once()
+        assert report.pushed == 60 and report.waiting == 0 and report.problems == [], report
+        assert len(store.events()) == 60
+    finally:
+        db.close()
+        store.close()
