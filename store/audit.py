@@ -545,6 +545,8 @@ def _verify_logs(conn: Connection, report: CheckReport, complete_desks: set[str]
                 order_nos(order_id),
             )
         )
+    if anchor.unanchored:
+        report.notes.append(Fault("unanchored", t("audit.note_unanchored", count=anchor.unanchored), "events"))
     if anchor.pending:
         report.notes.append(Fault("sigs_pending", t("audit.note_sigs_pending", count=anchor.pending), "events"))
     for table, key, n in derived_differences(conn, names):  # derived tables against the log

@@ -128,6 +128,7 @@ def test_a_desk_synced_before_signatures_fetches_them_again(sqlite_hub: Hub) -> 
         conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (META_SERVER_KEY,))
     report = verify(sup.db)
     assert report.ok and report.anchor is not None and report.anchor.unanchored == 1
+    assert [n.kind for n in report.notes] == ["unanchored"]
     sup.sync()
     assert sup.rows("SELECT count(*) FROM event_state WHERE sig IS NULL") == [(0,)]
     report = verify(sup.db)
