@@ -9,7 +9,10 @@ signatures see it (the other checks stay clean), and that the key itself is comp
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from typer.testing import CliRunner
 
 from fengqiao.models.events import hash_fields
 from fengqiao.store.audit import verify
@@ -160,3 +163,46 @@ def test_runs_broken_by_a_refused_event_are_each_anchored(sqlite_hub: Hub) -> No
     assert report.ok and report.anchor is not None and report.anchor.verified == 2
     _rewrite(sup, "CT1", 1, actor="别人")
     assert _kinds(sup) == {"bad_sig"}
+
+
+def test_the_cli_accepts_a_new_key_only_with_its_fingerprint(
+    sqlite_hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fengqiao sync --once` stops on a changed key and names both fingerprints; `--accept-server-key` with a
+    wrong fingerprint changes nothing; with the server's, the desk keeps the new key and syncs."""
+    import fengqiao.store.sync as sync_pkg
+    from fengqiao.console.cli import app
+
+    hub = sqlite_hub
+    _ct, sup = _world(hub)
+    real = sync_pkg.HttpTransport
+
+    class Local(real):  # the CLI's transport, talking to the in-process server
+        def __init__(self, _base: str | None, token: str, **_kw: object) -> None:
+            super().__init__(None, token, client=hub.http)
+
+        def close(self) -> None:  # the hub's client lives on
+            pass
+
+    monkeypatch.setattr(sync_pkg, "HttpTransport", Local)
+    config = tmp_path / "sup.toml"
+    config.write_text(
+        f'[desk]\nname = "SUP"\nrole = "supervisor"\n\n[sync]\nserver = "http://hub"\ntoken = "{sup.token}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FENGQIAO_CONFIG", str(config))
+    other = "cd" * 32
+    with sup.db.write() as conn:
+        conn.exec_driver_sql("UPDATE meta SET value = ? WHERE key = ?", (other, META_SERVER_KEY))
+    now = fingerprint(hub.server.public_key())
+    runner = CliRunner()
+    db = str(sup.db.path)
+
+    changed = runner.invoke(app, ["--db", db, "sync", "--once"])
+    assert changed.exit_code != 0 and now in changed.output and fingerprint(other) in changed.output
+    assert "Traceback" not in changed.output
+    wrong = runner.invoke(app, ["--db", db, "sync", "--once", "--accept-server-key", fingerprint(other)])
+    assert wrong.exit_code != 0 and sup.rows("SELECT value FROM meta WHERE key = ?", META_SERVER_KEY) == [(other,)]
+    right = runner.invoke(app, ["--db", db, "sync", "--once", "--accept-server-key", now])
+    assert right.exit_code == 0, right.output
+    assert sup.rows("SELECT value FROM meta WHERE key = ?", META_SERVER_KEY) == [(hub.server.public_key(),)]
