@@ -73,6 +73,7 @@ class Action(StrEnum):
     CANCEL = "cancel"
     LINK = "link"
     JUDGE_RETURN = "judge-return"
+    HAND = "hand"  # a unit's lead hands an assignment to one of its people (the phone page); no status change
 
 
 # Actions that target one assignment of the order (the rest act on the order as a whole).
@@ -86,9 +87,10 @@ ASSIGNMENT_ACTIONS = frozenset(
         Action.APPROVE_EXTENSION,
         Action.REFUSE_EXTENSION,
         Action.JUDGE_RETURN,
+        Action.HAND,
     }
 )
-USER_ACTIONS = tuple(a for a in Action if a not in (Action.DISPATCH, Action.LINK))
+USER_ACTIONS = tuple(a for a in Action if a not in (Action.DISPATCH, Action.LINK, Action.HAND))
 
 RESULTS = ("resolved", "unresolved")
 SATISFACTIONS = ("satisfied", "basic", "unsatisfied")
@@ -181,6 +183,10 @@ class AssignmentState:
     ext_hours: int | None = None
     ext_reason: str | None = None
     first_overdue_at: datetime | None = None
+    holder: str | None = None  # the person of the unit the lead handed it to (``hand``), by id
+    holder_name: str | None = None
+    location: dict[str, Any] | None = None  # where the arrival was recorded: {lat, lon, accuracy_m}
+    photos: list[dict[str, Any]] = field(default_factory=list)  # the feedback's evidence: {sha256, size, mime}
 
     def pending_deadline(self) -> tuple[str, datetime] | None:
         """The next deadline this assignment still has to meet, if any."""
@@ -457,6 +463,8 @@ def _h_arrive(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None
     if not _is_open_for_work(o) or not a.active or a.status != "signed":
         raise _refuse(o, ev.kind, "sign_first" if a.status == "dispatched" else "not_working", assignee=a.assignee)
     a.status, a.arrived_at = "arrived", at
+    loc = p.get("location")
+    a.location = dict(loc) if isinstance(loc, dict) else None
     _note_overdue(o, a, a.arrive_due, at)
 
 
@@ -475,7 +483,17 @@ def _h_feedback(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> No
     if p.get("result") not in RESULTS:
         raise _refuse(o, ev.kind, "bad_result")
     a.status, a.fed_back_at, a.result, a.feedback_text = "fed_back", at, p["result"], p.get("text", "")
+    a.photos = [dict(ph) for ph in p.get("photos") or []]
     _note_overdue(o, a, a.feedback_due, at)
+
+
+def _h_hand(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
+    a = _target(o, ev)
+    if not _is_open_for_work(o) or not a.active or a.status in ("fed_back", "returned"):
+        raise _refuse(o, ev.kind, "not_working", assignee=a.assignee)
+    if a.holder == p["person"]:
+        raise _refuse(o, ev.kind, "already_held", redundant=True, assignee=a.assignee)
+    a.holder, a.holder_name = p["person"], p["name"]
 
 
 def _h_return(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
@@ -605,6 +623,7 @@ _HANDLERS: dict[str, Callable[..., None]] = {  # keyed by the event kind, a str 
     Action.CANCEL: _h_cancel,
     Action.LINK: _h_link,
     Action.JUDGE_RETURN: _h_judge_return,
+    Action.HAND: _h_hand,
 }
 
 KNOWN_KINDS = frozenset({Action.DISPATCH, *_HANDLERS})

@@ -42,8 +42,8 @@ ASSIGNEE_WORK = frozenset({Action.SIGN, Action.ARRIVE, Action.FEEDBACK, Action.R
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.CALL_TAKER: frozenset({Action.DISPATCH, Action.LINK, Action.CANCEL, Action.REASSIGN}),
-    Role.TOWNSHIP: frozenset({Action.DISPATCH, Action.LINK} | ASSIGNEE_WORK),
-    Role.DEPARTMENT: ASSIGNEE_WORK,
+    Role.TOWNSHIP: frozenset({Action.DISPATCH, Action.LINK, Action.HAND} | ASSIGNEE_WORK),
+    Role.DEPARTMENT: ASSIGNEE_WORK | {Action.HAND},
     Role.SUPERVISOR: frozenset(
         {
             Action.ESCALATE,
@@ -198,7 +198,7 @@ def can_take(
         return False
     if not can_see(desk, ref, o) and not (once_held and any(desk.works_on(ref, a) for a in o.assignments)):
         return False
-    if action in ASSIGNEE_WORK and desk.role in (Role.DEPARTMENT, Role.TOWNSHIP):
+    if (action in ASSIGNEE_WORK or action == Action.HAND) and desk.role in (Role.DEPARTMENT, Role.TOWNSHIP):
         return target is not None and desk.works_on(ref, target)
     return True
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,6 +53,7 @@ class Spec:
     fields: Mapping[str, Spec] = field(default_factory=dict)
     items: Spec | None = None
     max_items: int | None = None
+    min_items: int = 1
 
 
 def _s(n: int, **kw: Any) -> Spec:
@@ -84,6 +86,24 @@ ASSIGNMENT = Spec(
     },
 )
 NOTE = _s(TEXT, required=False)
+PERSON = _s(SHORT, required=False)  # the person (phone page user id) who took the action
+LOCATION = Spec(
+    "obj",
+    required=False,
+    fields={
+        "lat": Spec("num", lo=-90, hi=90),
+        "lon": Spec("num", lo=-180, hi=180),
+        "accuracy_m": Spec("num", lo=0, hi=1_000_000, required=False, nullable=True),
+    },
+)
+PHOTO = Spec(
+    "obj",
+    fields={
+        "sha256": Spec("str", max_len=64, choices=None, codes="sha256"),
+        "size": Spec("int", lo=1, hi=8 * 1024 * 1024),
+        "mime": _s(16, choices=("image/jpeg", "image/png", "image/webp")),
+    },
+)
 
 SCHEMAS: dict[str, dict[str, Spec]] = {
     Action.DISPATCH: {
@@ -104,13 +124,18 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "repeat_of": _s(SHORT, required=False, nullable=True),
         "assignments": Spec("list", items=ASSIGNMENT, max_items=2),
     },
-    Action.SIGN: {"note": NOTE},
-    Action.ARRIVE: {"note": NOTE},
-    Action.FEEDBACK: {"result": _s(16, choices=RESULTS), "text": _s(TEXT)},
-    Action.RETURN: {"reason": _s(TEXT)},
+    Action.SIGN: {"note": NOTE, "person": PERSON},
+    Action.ARRIVE: {"note": NOTE, "person": PERSON, "location": LOCATION, "no_location": Spec("bool", required=False)},
+    Action.FEEDBACK: {
+        "result": _s(16, choices=RESULTS),
+        "text": _s(TEXT),
+        "person": PERSON,
+        "photos": Spec("list", required=False, items=PHOTO, max_items=4, min_items=0),
+    },
+    Action.RETURN: {"reason": _s(TEXT), "person": PERSON},
     Action.CANCEL: {"reason": _s(TEXT)},
     Action.REASSIGN: {"assignment": ASSIGNMENT, "reason": NOTE},
-    Action.EXTEND: {"hours": Spec("int", lo=1, hi=MAX_EXTENSION_HOURS), "reason": _s(TEXT)},
+    Action.EXTEND: {"hours": Spec("int", lo=1, hi=MAX_EXTENSION_HOURS), "reason": _s(TEXT), "person": PERSON},
     Action.APPROVE_EXTENSION: {"feedback_due": Spec("time"), "note": NOTE},
     Action.REFUSE_EXTENSION: {"reason": NOTE},
     Action.ESCALATE: {"note": _s(TEXT)},
@@ -119,6 +144,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
     Action.CLOSE: {"note": NOTE},
     Action.JUDGE_RETURN: {"justified": Spec("bool"), "note": NOTE},
     Action.LINK: {"call": CALL},
+    Action.HAND: {"person": _s(SHORT), "name": _s(NAME), "note": NOTE},
 }
 ENVELOPE: dict[str, Spec] = {"id": _s(SHORT), "order_id": _s(SHORT), "actor": _s(NAME), "desk": _s(NAME)}
 
@@ -150,6 +176,8 @@ def _codes(ref: Reference, name: str) -> Callable[[str], bool]:
         return lambda v: v in ref.categories
     if name == "dept":
         return lambda v: v in ref.departments
+    if name == "sha256":
+        return lambda v: len(v) == 64 and all(c in "0123456789abcdef" for c in v)
     return lambda v: v in ref.departments or v in ref.stations or (v.startswith("ZZ-") and v[3:] in ref.towns)
 
 
@@ -180,6 +208,11 @@ def check_value(spec: Spec, value: Any, path: str, ref: Reference) -> None:
             raise Invalid(path, "type", expected="int")
         if (spec.lo is not None and value < spec.lo) or (spec.hi is not None and value > spec.hi):
             raise Invalid(path, "range", lo=spec.lo, hi=spec.hi)
+    elif spec.type == "num":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise Invalid(path, "type", expected="number")
+        if (spec.lo is not None and value < spec.lo) or (spec.hi is not None and value > spec.hi):
+            raise Invalid(path, "range", lo=spec.lo, hi=spec.hi)
     elif spec.type == "bool":
         if not isinstance(value, bool):
             raise Invalid(path, "type", expected="bool")
@@ -190,7 +223,7 @@ def check_value(spec: Spec, value: Any, path: str, ref: Reference) -> None:
     elif spec.type == "list":
         if not isinstance(value, list):
             raise Invalid(path, "type", expected="list")
-        if not value or (spec.max_items is not None and len(value) > spec.max_items):
+        if len(value) < spec.min_items or (spec.max_items is not None and len(value) > spec.max_items):
             raise Invalid(path, "size", limit=spec.max_items)
         for i, item in enumerate(value):
             assert spec.items is not None

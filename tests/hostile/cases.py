@@ -32,16 +32,20 @@ class Case:
 
 
 def _wrong(spec: Spec) -> Iterator[tuple[str, Any]]:
-    wrong_type = {"str": {"x": 1}, "time": 12345, "int": "24", "bool": 1, "obj": "x", "list": {"a": 1}}
+    wrong_type = {"str": {"x": 1}, "time": 12345, "int": "24", "num": "1.5", "bool": 1, "obj": "x", "list": {"a": 1}}
     yield "type", wrong_type[spec.type]
     if spec.type == "str" and spec.max_len is not None:
         yield "size", "长" * (spec.max_len + 1)
     if spec.type == "list":
-        yield "size", []
+        yield "size", [] if spec.min_items else [{}] * ((spec.max_items or 0) + 1)
     if spec.type == "int":
         yield "range", 2**63
         if spec.lo is not None:
             yield "range", spec.lo - 1
+    if spec.type == "num":
+        yield "range", float("inf")
+        if spec.hi is not None:
+            yield "range", spec.hi + 0.5
     if spec.codes is not None:
         yield "code", "QQ9"
     if spec.choices is not None:
@@ -116,10 +120,16 @@ def base_payload(kind: str, ref: Reference, o: OrderState, at: datetime, prefix:
             ],
         }
     return {
-        Action.SIGN: {"note": "签收"},
-        Action.ARRIVE: {"note": ""},
-        Action.FEEDBACK: {"result": "resolved", "text": "已处理"},
+        Action.SIGN: {"note": "签收", "person": "u-1"},
+        Action.ARRIVE: {"note": "", "person": "u-1", "location": {"lat": 29.6, "lon": 120.8, "accuracy_m": 25.0}},
+        Action.FEEDBACK: {
+            "result": "resolved",
+            "text": "已处理",
+            "person": "u-1",
+            "photos": [{"sha256": "ab" * 32, "size": 12345, "mime": "image/jpeg"}],
+        },
         Action.RETURN: {"reason": "不属本部门"},
+        Action.HAND: {"person": "u-1", "name": "王五", "note": ""},
         Action.CANCEL: {"reason": "重复"},
         Action.REASSIGN: {
             "assignment": {
