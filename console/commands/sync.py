@@ -179,9 +179,12 @@ def register(app: typer.Typer) -> None:
                 **uvicorn_options(limits),
             )
             return
+        from fengqiao.server.app import load_field_config
+
+        field = load_field_config(config) if config else None
         try:
             uvicorn.run(
-                create_app(store, limits=limits),
+                create_app(store, limits=limits, field=field),
                 host=host,
                 port=port,
                 log_level=log_level,
@@ -190,6 +193,90 @@ def register(app: typer.Typer) -> None:
             )
         finally:
             store.close()
+
+    @server_app.command("user-add")
+    def user_add(
+        name: Annotated[str, typer.Argument(help="the person's name, as shown on orders")],
+        unit: Annotated[str, typer.Option("--unit", help="SCJG, ZZ-HZ, GA-HZ …: the assignee code of the unit")],
+        lead: Annotated[
+            bool, typer.Option("--lead", help="the unit's lead: sees all its orders, hands them out")
+        ] = False,
+        phone: Annotated[str | None, typer.Option("--phone")] = None,
+        login: Annotated[str | None, typer.Option("--login", help="sign-in name (default: the name)")] = None,
+        db: DbOpt = None,
+    ) -> None:
+        """Add a person of a unit for the phone page; prints the login and a one-time sign-in code."""
+        from fengqiao.server.people import People
+
+        store = _server_store(db)
+        try:
+            person, code = People(store).add(name, unit, lead=lead, phone=phone, login=login)
+        finally:
+            store.close()
+        echo(
+            t(
+                "mobile.user_added",
+                name=person.name,
+                unit=person.unit,
+                lead=t("mobile.lead_mark") if person.lead else "",
+                login=person.login,
+                code=code,
+            )
+        )
+
+    @server_app.command("user-list")
+    def user_list(db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+        """The people of every unit (never their codes or passwords)."""
+        from fengqiao.models.text import visible
+        from fengqiao.server.people import People
+
+        store = _server_store(db)
+        try:
+            people = People(store).all()
+        finally:
+            store.close()
+        if as_json:
+            echo(dumps(people))
+            return
+        if not people:
+            echo(t("mobile.no_users"))
+            return
+        rows = [
+            [
+                visible(p["login"], single_line=True),
+                visible(p["name"], single_line=True),
+                p["unit"],
+                "✓" if p["lead"] else "",
+                "✓" if p["signed_up"] else "",
+                p["revoked_at"][:10] if p["revoked_at"] else "",
+            ]
+            for p in people
+        ]
+        echo(table(["login", t("cli.name"), t("cli.unit"), t("cli.lead"), t("cli.signed_up"), t("cli.revoked")], rows))
+
+    @server_app.command("user-reset")
+    def user_reset(login: Annotated[str, typer.Argument()], db: DbOpt = None) -> None:
+        """A new one-time code for a person (forgot the password, new phone); ends their sessions."""
+        from fengqiao.server.people import People
+
+        store = _server_store(db)
+        try:
+            code = People(store).reset(login)
+        finally:
+            store.close()
+        echo(t("mobile.user_reset", login=login, code=code))
+
+    @server_app.command("user-revoke")
+    def user_revoke(login: Annotated[str, typer.Argument()], db: DbOpt = None) -> None:
+        """Stop a person signing in (left the unit, lost phone); ends their sessions."""
+        from fengqiao.server.people import People
+
+        store = _server_store(db)
+        try:
+            People(store).revoke(login)
+        finally:
+            store.close()
+        echo(t("mobile.user_revoked", login=login))
 
     @server_app.command("desk-add")
     def desk_add(
