@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from fengqiao.models.i18n import t
@@ -130,6 +130,17 @@ def create_app(
         desk: Desk, cursor: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=MAX_PULL)] = 1000
     ) -> PullResponse:
         return store.pull(desk, cursor, limit)
+
+    @app.get(
+        "/v1/photos/{sha256}",
+        summary="A photo an order this desk may see names (fengqiao attach get)",
+        response_class=Response,
+    )
+    def desk_photo(desk: Desk, sha256: str) -> Response:
+        if not store.may_see_photo(desk, sha256):
+            raise HTTPException(404, t("mobile.no_photo", sha=sha256[:12]))
+        data, mime = service.photo(sha256)
+        return Response(data, media_type=mime)
 
     service = FieldService(store, field)
     if store.hooks is not None and service.config.public_url:

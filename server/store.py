@@ -629,6 +629,30 @@ class ServerStore:
         ]
         return PullResponse(epoch=epoch, head=head, cursor=upto, more=upto < head, events=out)
 
+    def may_see_photo(self, row: SrvDesk, sha256: str) -> bool:
+        """Whether a feedback event of an order this desk receives names the photo ``sha256``."""
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            return False
+        desk = self.desk_of(row)
+        with self.read() as conn:
+            orders = [
+                r[0]
+                for r in conn.execute(
+                    select(SrvEvent.order_id).where(
+                        SrvEvent.kind == str(Action.FEEDBACK), SrvEvent.payload.contains(sha256)
+                    )
+                )
+            ]
+            if not orders:
+                return False
+            if desk.sees_all():
+                return True
+            codes = sorted(desk_scope_codes(desk, self.ref) | {author_scope(desk.name)})
+            hit = conn.execute(
+                select(SrvScope.order_id).where(SrvScope.order_id.in_(orders), SrvScope.assignee.in_(codes)).limit(1)
+            ).first()
+        return hit is not None
+
     def events_of(self, order_id: str) -> list[Event]:
         """One order's stored events in server order (the phone page's timeline)."""
         cols = [getattr(SrvEvent, c) for c in STORED_COLUMNS]

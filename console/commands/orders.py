@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -252,6 +252,7 @@ def order_cmd(
             rows,
         )
     )
+    _field_lines(ref, state, lang)
     echo("")
     ev_rows = []
     for entry in entries:
@@ -279,6 +280,36 @@ def order_cmd(
             max_width=48,
         )
     )
+
+
+def _field_lines(ref: Any, state: Any, lang: str) -> None:
+    """What the phone page added: who holds each assignment, where the arrival was, the feedback's photos."""
+    from fengqiao.models import geo
+
+    place = geo.find_place(ref.directory, state.town, state.call.address)
+    for a in state.assignments:
+        who = describe_assignee(ref, a.assignee, lang)
+        if a.holder_name:
+            echo(t("mobile.cli_holder", assignee=who, name=visible(a.holder_name, single_line=True)))
+        if a.location:
+            where = f"{a.location['lat']:.5f}, {a.location['lon']:.5f}"
+            if place is not None:
+                metres = round(geo.distance_m(place.lat, place.lon, a.location["lat"], a.location["lon"]))
+                where += " " + t("mobile.cli_distance", metres=metres, place=place.name)
+            echo(t("mobile.cli_location", assignee=who, where=where))
+        for n, photo in enumerate(a.photos, start=1):
+            echo(
+                t(
+                    "mobile.cli_photo",
+                    n=n,
+                    assignee=who,
+                    kb=max(1, round(photo["size"] / 1024)),
+                    at=fmt_local(a.fed_back_at),
+                    sha=photo["sha256"],
+                )
+            )
+    if any(a.photos for a in state.assignments):
+        echo(t("mobile.cli_photo_hint", order_no=state.order_no))
 
 
 def act_cmd(

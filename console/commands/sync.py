@@ -194,6 +194,54 @@ def register(app: typer.Typer) -> None:
         finally:
             store.close()
 
+    attach_app = typer.Typer(
+        help="Photos attached to orders from the phone page.",
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode=None,
+    )
+    app.add_typer(attach_app, name="attach")
+
+    @attach_app.command("get")
+    def attach_get(
+        ctx: typer.Context,
+        order_no: Annotated[str, typer.Argument(help="the order number")],
+        folder: Annotated[Path, typer.Argument(help="where to write the photos (made if missing)")],
+        server: Annotated[str | None, typer.Option("--server")] = None,
+        token: Annotated[str | None, typer.Option("--token")] = None,
+    ) -> None:
+        """Fetch an order's photos from the sync server into FOLDER, checking each one's SHA-256."""
+        import hashlib
+
+        from fengqiao.store.sync import HttpTransport
+
+        from ..state import order_store
+
+        store = order_store(ctx, viewing=True)
+        state = store.order(order_no)
+        wanted = [(a.assignee, p) for a in state.assignments for p in a.photos]
+        if not wanted:
+            echo(t("mobile.no_photos", order_no=state.order_no))
+            return
+        settings = sync_settings(ctx.obj.config, server, token)
+        if not settings["server"] or not settings["token"]:
+            raise ValidationError(t("sync.not_configured"), field="server")
+        transport = HttpTransport(
+            settings["server"], settings["token"], timeout=settings["timeout"], verify=settings["verify"]
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        ext = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+        try:
+            for n, (assignee, photo) in enumerate(wanted, start=1):
+                data = transport.get_bytes(f"/v1/photos/{photo['sha256']}")
+                if hashlib.sha256(data).hexdigest() != photo["sha256"]:
+                    raise ValidationError(t("mobile.photo_hash_wrong", sha=photo["sha256"][:12]), field="photo")
+                target = folder / f"{state.order_no}-{assignee}-{n}.{ext.get(photo['mime'], 'bin')}"
+                target.write_bytes(data)
+                echo(f"{target}  {photo['sha256']}")
+        finally:
+            transport.close()
+
     @server_app.command("user-add")
     def user_add(
         name: Annotated[str, typer.Argument(help="the person's name, as shown on orders")],

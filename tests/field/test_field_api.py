@@ -325,3 +325,63 @@ def test_the_departments_message_carries_a_signed_link_and_buttons(tmp_path: Pat
     finally:
         db.close()
         server.close()
+
+
+def test_the_desk_lists_and_exports_the_photos(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`order --json` shows the photos, the holder and the arrival's distance; `attach get` writes the photos,
+    each checked against its hash; a desk that does not see the order gets none of them."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import fengqiao.store.sync as sync_pkg
+    from fengqiao.console.cli import app
+
+    o = world.dispatch()
+    scjg = world.phone("王五", "SCJG")
+    scjg.act(o.id, "sign")
+    scjg.act(o.id, "arrive", lat=29.5890, lon=120.8215)
+    shot = scjg.upload(png(4, 4)).json()
+    scjg.act(o.id, "feedback", result="resolved", text="已处理", photos=[shot["sha256"]])
+    world.client.sync_once()
+    real = sync_pkg.HttpTransport
+    http = world.http
+
+    class Local(real):  # type: ignore[misc,valid-type]
+        def __init__(self, _base: str | None, token: str, **_kw: object) -> None:
+            super().__init__(None, token, client=http)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(sync_pkg, "HttpTransport", Local)
+    token = world.client.transport.token
+    runner = CliRunner()
+    db = str(world.db.path)
+    shown = json.loads(runner.invoke(app, ["--db", db, "order", o.order_no, "--json"]).output)
+    a = shown["assignments"][0]
+    assert a["photos"] == [{"sha256": shot["sha256"], "size": shot["size"], "mime": "image/png"}]
+    assert a["holder"]["name"] == "王五" and a["location"]["place"] == "人民路" and a["location"]["distance_m"] < 200
+    out = tmp_path / "photos"
+    got = runner.invoke(app, ["--db", db, "attach", "get", o.order_no, str(out), "--server", "x", "--token", token])
+    assert got.exit_code == 0, got.output
+    files = list(out.iterdir())
+    assert len(files) == 1 and files[0].read_bytes() == png(4, 4)
+    stranger = world.server.add_desk("ZJJ", "department", dept="ZJJ")
+    assert http.get(f"/v1/photos/{shot['sha256']}", headers={"Authorization": f"Bearer {stranger}"}).status_code == 404
+
+
+def test_the_order_view_names_the_person_the_place_and_the_photos(world: World) -> None:
+    from typer.testing import CliRunner
+
+    from fengqiao.console.cli import app
+
+    o = world.dispatch()
+    scjg = world.phone("王五", "SCJG")
+    scjg.act(o.id, "sign")
+    scjg.act(o.id, "arrive", lat=29.5890, lon=120.8215)
+    shot = scjg.upload(png(4, 4)).json()
+    scjg.act(o.id, "feedback", result="resolved", text="已处理", photos=[shot["sha256"]])
+    world.client.sync_once()
+    out = CliRunner().invoke(app, ["--db", str(world.db.path), "order", o.order_no]).output
+    assert "王五" in out and "人民路" in out and shot["sha256"] in out and "attach get" in out
