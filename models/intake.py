@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from .clock import from_db, to_db
 from .phone import normalize_phone
 from .reference import Reference
 from .text import check_text
@@ -31,3 +35,53 @@ def validate_intake(ref: Reference, form: IntakeForm) -> IntakeForm:
     address = check_text("address", form.address)
     description = check_text("description", form.description, required=True)
     return IntakeForm(phone=phone, town=town, description=description, name=name, address=address)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What is typed on the intake form, as it is (not validated): kept in the store while the call is taken.
+
+    ``town`` is the text in the town field, ``town_code`` the town chosen (empty until one is). Local desk
+    state, not an order event: never synced, never in the log.
+    """
+
+    phone: str = ""
+    name: str = ""
+    town: str = ""
+    town_code: str = ""
+    address: str = ""
+    description: str = ""
+    tag: str = ""
+    call_started: datetime | None = None
+    saved_at: datetime | None = None
+
+    def is_empty(self) -> bool:
+        """Nothing a call-taker typed (a township centre's own town alone is not a call)."""
+        return not any(x.strip() for x in (self.phone, self.name, self.address, self.description))
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {k: getattr(self, k) for k in _DRAFT_TEXT}
+        if self.call_started is not None:
+            data["call_started"] = to_db(self.call_started)
+        return json.dumps(data, sort_keys=True)  # ASCII escapes: any string typed survives the round trip
+
+    @classmethod
+    def from_json(cls, text: str, saved_at: datetime | None = None) -> Draft:
+        """The draft stored as ``text``; what cannot be read is left empty (a draft is never worth a crash)."""
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        values = {k: v for k, v in data.items() if k in _DRAFT_TEXT and isinstance(v, str)}
+        started = None
+        if isinstance(data.get("call_started"), str):
+            try:
+                started = from_db(data["call_started"])
+            except ValueError:
+                started = None
+        return cls(**values, call_started=started, saved_at=saved_at)
+
+
+_DRAFT_TEXT = ("phone", "name", "town", "town_code", "address", "description", "tag")

@@ -50,6 +50,7 @@ from fengqiao.models.text import check_text
 
 from .board import visibility_sql
 from .db import Database
+from .drafts import drop_draft_in
 from .projection import append_events, insert_call, load_events, load_state, save_order
 from .timeline import TimelineEntry, timeline
 
@@ -171,8 +172,11 @@ class OrderStore:
         override_reason: str | None = None,
         at: datetime | None = None,
         received_at: datetime | None = None,
+        drop_draft: bool = False,
     ) -> OrderState:
-        """Record the call and send the order: call, order, assignments and event in one transaction."""
+        """Record the call and send the order: call, order, assignments and event in one transaction.
+
+        ``drop_draft``: the desk's intake draft (store/drafts.py) is deleted in the same transaction."""
         clean = validate_intake(self.ref, form)
         roles.check_dispatch(self.desk, clean.town, self.ref)
         plan = route(self.ref, tag, clean.town, mode=mode, override_dept=override_dept)
@@ -215,6 +219,8 @@ class OrderStore:
             save_order(conn, state)
             conn.exec_driver_sql("UPDATE calls SET order_id = ? WHERE id = ?", (order_id, call.id))
             append_events(conn, self.desk.name, [ev])
+            if drop_draft:
+                drop_draft_in(conn, self.desk.name)
         return state
 
     def act(self, order_no: str, intent: Intent, *, at: datetime | None = None) -> OrderState:
@@ -250,7 +256,13 @@ class OrderStore:
         return state
 
     def link(
-        self, order_no: str, form: IntakeForm, *, at: datetime | None = None, received_at: datetime | None = None
+        self,
+        order_no: str,
+        form: IntakeForm,
+        *,
+        at: datetime | None = None,
+        received_at: datetime | None = None,
+        drop_draft: bool = False,
     ) -> OrderState:
         """Keep a repeat call on an open order's timeline instead of opening a duplicate order."""
         clean = validate_intake(self.ref, form)
@@ -276,6 +288,8 @@ class OrderStore:
             insert_call(conn, call, state.id, linked=True, repeat_of=state.id)
             save_order(conn, state)
             append_events(conn, self.desk.name, [ev])
+            if drop_draft:
+                drop_draft_in(conn, self.desk.name)
         return state
 
     def _own_assignee(self, state: OrderState, action: Action) -> str | None:
