@@ -443,7 +443,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         if self._draft_timer is not None:
             self._draft_timer.stop()
         left = DRAFT_MAX_WAIT - (now - self._draft_dirty_since)
-        self._draft_timer = self.set_timer(max(0.0, min(DRAFT_DELAY, left)), self.save_draft_now)
+        # (never a 0 s timer: Textual divides by its interval)
+        self._draft_timer = self.set_timer(max(0.02, min(DRAFT_DELAY, left)), self.save_draft_now)
 
     def save_draft_now(self) -> None:
         """Write the form as it is now (an empty form deletes the draft) in a thread worker."""
