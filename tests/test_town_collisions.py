@@ -12,7 +12,6 @@ import pytest
 
 from fengqiao.models.finder import town_finder
 from fengqiao.models.reference import default_reference
-from fengqiao.models.routing import route
 from fengqiao.screens.intake import IntakeScreen
 from fengqiao.screens.town_field import CANDIDATES, TownField
 
