@@ -22,8 +22,11 @@ class IntakeForm:
     address: str = ""
 
 
-def validate_intake(ref: Reference, form: IntakeForm) -> IntakeForm:
-    """Return the form normalized (phone canonical, town code), or raise ValidationError for the first bad field."""
+def validate_intake(ref: Reference, form: IntakeForm, *, words_required: bool = True) -> IntakeForm:
+    """Return the form normalized (phone canonical, town code), or raise ValidationError for the first bad field.
+
+    ``words_required`` False: a repeat call linked to an order may come without new words ("still nobody came"
+    is often all a caller says, and the call-taker may link before typing it)."""
     phone = normalize_phone(form.phone)
     town = ref.town(form.town).code if form.town and form.town.strip() else ""
     if not town:
@@ -33,7 +36,7 @@ def validate_intake(ref: Reference, form: IntakeForm) -> IntakeForm:
         raise ValidationError(t("error.required", field=t("field.town")), field="town")
     name = check_text("name", form.name)
     address = check_text("address", form.address)
-    description = check_text("description", form.description, required=True)
+    description = check_text("description", form.description, required=words_required)
     return IntakeForm(phone=phone, town=town, description=description, name=name, address=address)
 
 

@@ -785,7 +785,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         if target is None or not target.order_no:
             self.say(t("intake.no_link_target"), error=True)
             return
-        form = self.valid_form()
+        form = self.link_form()
         if form is None:
             return
         self.busy = True
@@ -793,6 +793,23 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self._write_started = time.perf_counter()
         self.say(t("intake.sending"))
         self.write_link(target.order_no, form, self.call_started)
+
+    def link_form(self) -> IntakeForm | None:
+        """The call to link, or None after saying what is wrong: the phone is enough (the store takes the town and
+        address from the order when they are empty); a town typed must be a town; the caller's words may be empty."""
+        phone = self.check_phone(quiet=False)
+        if phone is None:
+            self.set_focus(self.field("phone"))
+            return None
+        town = self.query_one(TownField)
+        if town.value.strip() and not town.resolve():
+            self.fail(t("error.unknown_town", code=town.value), "town")
+            return None
+        form = self.form()
+        self.mark(None)
+        return IntakeForm(
+            phone=phone, town=town.code, description=form.description, name=form.name, address=form.address
+        )
 
     @work(thread=True, group="intake-write", exit_on_error=False)
     def write_link(self, order_no: str, form: IntakeForm, started: datetime | None) -> None:

@@ -29,6 +29,7 @@ from fengqiao.models.errors import NotFound, ValidationError
 from fengqiao.models.events import new_id
 from fengqiao.models.i18n import t
 from fengqiao.models.intake import IntakeForm, validate_intake
+from fengqiao.models.phone import normalize_phone
 from fengqiao.models.machine import (
     ASSIGNMENT_ACTIONS,
     Action,
@@ -264,10 +265,19 @@ class OrderStore:
         received_at: datetime | None = None,
         drop_draft: bool = False,
     ) -> OrderState:
-        """Keep a repeat call on an open order's timeline instead of opening a duplicate order."""
-        clean = validate_intake(self.ref, form)
+        """Keep a repeat call on an open order's timeline instead of opening a duplicate order.
+
+        The phone is enough: a town or address left empty is the order's, and the caller's words (may be empty)
+        go on the order's timeline with the call."""
+        normalize_phone(form.phone)  # the phone's own message first, before anything is read
         with self.db.write() as conn:
             state = self._load_visible(conn, order_no)
+            filled = replace(
+                form,
+                town=form.town if form.town and form.town.strip() else state.town,
+                address=form.address if form.address and form.address.strip() else state.call.address,
+            )
+            clean = validate_intake(self.ref, filled, words_required=False)
             roles.check(self.desk, self.ref, state, Action.LINK)
             when, now = self._when(at)
             call_time = min(ensure_utc(received_at), when) if received_at is not None else when

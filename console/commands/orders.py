@@ -257,6 +257,9 @@ def order_cmd(
     for entry in entries:
         ev = entry.event
         detail = ", ".join(f"{k}={v}" for k, v in ev.payload.items() if k not in ("call", "assignments", "assignment"))
+        call = ev.payload.get("call")
+        if ev.kind == "link" and isinstance(call, dict):  # a repeat call: who called again and what they said
+            detail = f"{see(str(call.get('phone', '')))} {visible(str(call.get('description', '')), single_line=True)}"
         kind = t(f"action.{ev.kind}")
         if entry.status != "applied":  # conflicts, repeats and refusals stay on the timeline, marked
             kind += f" ({t(f'sync.status_{entry.status}')})"
