@@ -29,7 +29,6 @@ from fengqiao.models.errors import NotFound, ValidationError
 from fengqiao.models.events import new_id
 from fengqiao.models.i18n import t
 from fengqiao.models.intake import IntakeForm, validate_intake
-from fengqiao.models.phone import normalize_phone
 from fengqiao.models.machine import (
     ASSIGNMENT_ACTIONS,
     Action,
@@ -44,6 +43,7 @@ from fengqiao.models.machine import (
     link_event,
     pick_assignment,
 )
+from fengqiao.models.phone import normalize_phone
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk
 from fengqiao.models.routing import Route, route
