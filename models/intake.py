@@ -20,6 +20,7 @@ class IntakeForm:
     description: str
     name: str = ""
     address: str = ""
+    no_number: bool = False  # taken without a number (withheld, on paper): chosen explicitly, phone left empty
 
 
 def validate_intake(ref: Reference, form: IntakeForm, *, words_required: bool = True) -> IntakeForm:
@@ -27,7 +28,15 @@ def validate_intake(ref: Reference, form: IntakeForm, *, words_required: bool = 
 
     ``words_required`` False: a repeat call linked to an order may come without new words ("still nobody came"
     is often all a caller says, and the call-taker may link before typing it)."""
-    phone = normalize_phone(form.phone)
+    if form.no_number:
+        if form.phone.strip():
+            from .errors import ValidationError
+            from .i18n import t
+
+            raise ValidationError(t("phone.number_and_none"), field="phone")
+        phone = ""  # stored empty: shown as 无号码, left out of the repeat-call KPI
+    else:
+        phone = normalize_phone(form.phone)
     town = ref.town(form.town).code if form.town and form.town.strip() else ""
     if not town:
         from .errors import ValidationError
@@ -37,7 +46,9 @@ def validate_intake(ref: Reference, form: IntakeForm, *, words_required: bool = 
     name = check_text("name", form.name)
     address = check_text("address", form.address)
     description = check_text("description", form.description, required=words_required)
-    return IntakeForm(phone=phone, town=town, description=description, name=name, address=address)
+    return IntakeForm(
+        phone=phone, town=town, description=description, name=name, address=address, no_number=form.no_number
+    )
 
 
 @dataclass(frozen=True)
@@ -55,15 +66,19 @@ class Draft:
     address: str = ""
     description: str = ""
     tag: str = ""
+    no_number: bool = False
     call_started: datetime | None = None
     saved_at: datetime | None = None
 
     def is_empty(self) -> bool:
         """Nothing a call-taker typed (a township centre's own town alone is not a call)."""
-        return not any(x.strip() for x in (self.phone, self.name, self.address, self.description))
+        texts = (self.phone, self.name, self.address, self.description)
+        return not self.no_number and not any(x.strip() for x in texts)
 
     def to_json(self) -> str:
         data: dict[str, Any] = {k: getattr(self, k) for k in _DRAFT_TEXT}
+        if self.no_number:
+            data["no_number"] = True
         if self.call_started is not None:
             data["call_started"] = to_db(self.call_started)
         return json.dumps(data, sort_keys=True)  # ASCII escapes: any string typed survives the round trip
@@ -84,7 +99,8 @@ class Draft:
                 started = from_db(data["call_started"])
             except ValueError:
                 started = None
-        return cls(**values, call_started=started, saved_at=saved_at)
+        no_number = data.get("no_number") is True
+        return cls(**values, no_number=no_number, call_started=started, saved_at=saved_at)
 
 
 _DRAFT_TEXT = ("phone", "name", "town", "town_code", "address", "description", "tag")

@@ -38,7 +38,7 @@ from fengqiao.models.errors import FengqiaoError, PermissionDenied, ValidationEr
 from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.intake import Draft, IntakeForm, validate_intake
 from fengqiao.models.machine import OrderState
-from fengqiao.models.phone import normalize_phone
+from fengqiao.models.phone import fold_width, normalize_phone
 from fengqiao.models.reference import Reference
 from fengqiao.models.roles import Role, check_dispatch
 from fengqiao.models.routing import describe_assignee
@@ -85,6 +85,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     IntakeScreen Input.-textual-compact { background: $boost; }
     IntakeScreen Input.-textual-compact:focus { background: $accent 30%; }
     IntakeScreen Input.-textual-compact.-bad { background: $error 35%; }
+    IntakeScreen Input.-textual-compact.-none { background: $warning 25%; color: $text; }
     IntakeScreen #phone { width: 19; }
     IntakeScreen #name { width: 1fr; }
     IntakeScreen #town { width: 10; }
@@ -111,6 +112,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         Binding("f9", "dispatch", "intake.dispatch", id="intake.dispatch"),
         Binding("f10", "link", "intake.link", id="intake.link"),
         Binding("ctrl+n", "new_call", "intake.new_call", id="intake.new_call", show=False),
+        Binding("ctrl+o", "no_number", "intake.no_number", id="intake.no_number", show=False),
         # Enter in a form field is taken by the app before the key reaches the field, so keys typed right
         # after it (type-ahead, a telephony script, an IME committing a phrase) go to the next field.
         Binding("enter", "advance_field", show=False, priority=True, id="intake.advance_field"),
@@ -185,6 +187,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self._write_started = 0.0
         self.last_write_ms = 0.0
         self._quit_armed_at: datetime | None = None
+        self.no_number = False  # Ctrl+O: the call is taken without a number
         self._sticky = False  # the status line shows an error or notice that waits for the next action
         # The draft: a timer after each change, a generation number so that an older save never lands after a
         # newer one (or after the dispatch that deleted it), and a lock that keeps draft writes and the
@@ -327,11 +330,39 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             description=self.query_one(TextArea).text,
             name=self.query_one("#name", Input).value,
             address=self.query_one("#address", Input).value,
+            no_number=self.no_number,
         )
 
     def form_is_empty(self) -> bool:
         f = self.form()
-        return not any(x.strip() for x in (f.phone, f.town, f.description, f.name, f.address))
+        return not f.no_number and not any(x.strip() for x in (f.phone, f.town, f.description, f.name, f.address))
+
+    # ---- a call without a number ---------------------------------------------------------------
+    def action_no_number(self) -> None:
+        """Ctrl+O: the call has no number (withheld, or taken on paper): an explicit choice, shown on the form
+        and on the order; Ctrl+O again undoes it."""
+        self.set_no_number(not self.no_number)
+        if self.no_number:
+            if self.call_started is None:
+                self.call_started = self.now()
+            self.say(t("intake.no_number_on"), notice=True)
+            self.set_focus(self.query_one(TownField))
+        else:
+            self.say(t("intake.no_number_off"))
+            self.set_focus(self.query_one("#phone", Input))
+        self.draft_soon()
+
+    def set_no_number(self, on: bool) -> None:
+        self.no_number = on
+        phone = self.query_one("#phone", Input)
+        if on:
+            phone.value = ""
+            self.query_one(RepeatPanel).clear_rows()
+            self.looked_phone = ""
+        phone.placeholder = t("intake.no_number_placeholder") if on else t("intake.phone_placeholder")
+        phone.disabled = on
+        phone.set_class(on, "-none")
+        self.mark(None)
 
     def valid_form(self) -> IntakeForm | None:
         """The form validated and normalized, or None after showing what is wrong."""
@@ -371,6 +402,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             address=self.query_one("#address", Input).value,
             description=self.query_one(TextArea).text,
             tag=self.tag_code,
+            no_number=self.no_number,
             call_started=self.call_started,
         )
 
@@ -395,6 +427,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def restore(self, draft: Draft) -> None:
         """Fill the form with a kept draft and say so (the notice stays until the next action)."""
         self.restored = draft
+        if draft.no_number:
+            self.set_no_number(True)
         phone = self.query_one("#phone", Input)
         phone.value = draft.phone
         phone.cursor_position = len(draft.phone)
@@ -523,6 +557,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             self.notify(t("intake.pop_busy", phone=phone), severity="warning", timeout=10, markup=False)
             return
         field = self.query_one("#phone", Input)
+        phone = fold_width(phone).strip()
         field.value = phone
         field.cursor_position = len(phone)
         self.call_started = self.now()
@@ -533,6 +568,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def check_phone(self, *, quiet: bool, passive: bool = False) -> str | None:
         """The phone normalized, or None. ``quiet``: say nothing; ``passive`` (the cursor left the field): say it
         without overwriting an error or notice that is still to be read."""
+        if self.no_number:
+            return ""
         raw = self.query_one("#phone", Input).value
         try:
             phone = normalize_phone(raw)
@@ -595,7 +632,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def advance(self, field: Input) -> None:
         """Enter in a field: check it and move to the next field a call needs (the name is optional)."""
         if field.id == "phone":
-            if self.check_phone(quiet=False):
+            if self.check_phone(quiet=False) is not None:
                 town = self.query_one(TownField)
                 home = self.home_town and town.code == self.home_town
                 self.set_focus(self.query_one("#address", Input) if home else town)
@@ -798,8 +835,9 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         """The call to link, or None after saying what is wrong: the phone is enough (the store takes the town and
         address from the order when they are empty); a town typed must be a town; the caller's words may be empty."""
         phone = self.check_phone(quiet=False)
-        if phone is None:
-            self.set_focus(self.field("phone"))
+        if phone is None or not phone:  # a call without a number has no recent calls to link to
+            if phone is None:
+                self.set_focus(self.field("phone"))
             return None
         town = self.query_one(TownField)
         if town.value.strip() and not town.resolve():
@@ -879,6 +917,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.call_started = None
         self.restored = None
         self._quit_armed_at = None
+        self.set_no_number(False)
         self.looked_phone = self.looked_address = ""
         if self._address_timer is not None:
             self._address_timer.stop()

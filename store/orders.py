@@ -192,7 +192,7 @@ class OrderStore:
             new_id(), clean.phone, clean.name, clean.town, clean.address, clean.description, call_time, self.desk.name
         )
         with self.db.write() as conn:
-            repeat = find_repeat(conn, clean.phone, call_time)
+            repeat = find_repeat(conn, clean.phone, call_time) if clean.phone else None  # no number: no repeat
             order_no = next_order_no(conn, self.desk.prefix, when)
             order_id = new_id()
             payload = dispatch_payload(
