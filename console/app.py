@@ -329,4 +329,31 @@ class FengqiaoApp(App[None]):
         yield SystemCommand(t("app.help"), t("help.intro"), self.action_help)
         for mode in ("intake", "board", "cockpit"):
             yield SystemCommand(t(f"app.mode_{mode}"), t(f"app.mode_{mode}_help"), lambda m=mode: self.switch_mode(m))
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):  # Textual's own (Theme, Quit, Keys, …) in our language
+            title, help_ = SYSTEM_TITLES.get(command.title), SYSTEM_HELPS.get(command.help)
+            yield SystemCommand(
+                t(title) if title else command.title,
+                t(help_) if help_ else command.help,
+                command.callback,
+                command.discover,
+            )
+
+
+# Textual's built-in palette commands (App.get_system_commands), by their English title and help text.
+SYSTEM_TITLES = {
+    "Theme": "palette.theme",
+    "Quit": "palette.quit",
+    "Keys": "palette.keys",
+    "Minimize": "palette.minimize",
+    "Maximize": "palette.maximize",
+    "Screenshot": "palette.screenshot",
+}
+SYSTEM_HELPS = {
+    "Change the current theme": "palette.theme_help",
+    "Quit the application as soon as possible": "palette.quit_help",
+    "Hide the keys and widget help panel": "palette.keys_hide_help",
+    "Show help for the focused widget and a summary of available keys": "palette.keys_show_help",
+    "Minimize the widget and restore to normal size": "palette.minimize_help",
+    "Maximize the focused widget": "palette.maximize_help",
+    "Save an SVG 'screenshot' of the current screen": "palette.screenshot_help",
+}

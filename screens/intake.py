@@ -33,7 +33,7 @@ from textual.widgets import Footer, Input, Label, Static, TextArea
 from textual.worker import get_current_worker
 
 from fengqiao.models.classifier import Classifier, Suggestion, build_classifier
-from fengqiao.models.clock import fmt_local
+from fengqiao.models.clock import local
 from fengqiao.models.errors import FengqiaoError, PermissionDenied, ValidationError
 from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.intake import Draft, IntakeForm, validate_intake
@@ -102,6 +102,10 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     IntakeScreen.-tall #description { height: 12; }
     IntakeScreen.-tall RepeatPanel { height: 1fr; }
     IntakeScreen.-tall RepeatPanel DataTable { height: 1fr; max-height: 100%; }
+    /* 160x50 and the like: the caller's words and their history share the room */
+    IntakeScreen.-huge #form { height: 3fr; }
+    IntakeScreen.-huge #description { height: 1fr; min-height: 12; }
+    IntakeScreen.-huge RepeatPanel { height: 2fr; }
     """
 
     BINDINGS = [
@@ -292,6 +296,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def on_resize(self) -> None:
         self.set_class(self.size.width >= 110, "-wide")
         self.set_class(self.size.height >= 32, "-tall")  # room for the caller's history: let it grow
+        self.set_class(self.size.height >= 44, "-huge")  # and room for long descriptions too
 
     # ---- small helpers -------------------------------------------------------------------------
     def field(self, name: str) -> Widget:
@@ -446,7 +451,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         if draft.tag and draft.tag in self.ref.tags:
             self.set_tag(draft.tag)
         self.call_started = draft.call_started or self.now()
-        at = fmt_local(draft.saved_at) if draft.saved_at else ""
+        at = local(draft.saved_at).strftime("%m-%d %H:%M") if draft.saved_at else ""
         notice = t("intake.draft_restored", at=at)
         self.say(notice, notice=True)
         self.notify(t("intake.draft_restored_body"), title=notice, severity="warning", timeout=15, markup=False)
