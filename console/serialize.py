@@ -105,7 +105,11 @@ def order_json(
         "escalations": o.escalations,
         "first_overdue_at": to_db_opt(o.first_overdue_at),
         "next_deadline": None if nxt is None else {"kind": nxt[0], "due": to_db(nxt[1])},
-        "call": {**o.call.to_payload(), "phone": phone if phone is not None else see(o.call.phone)},
+        "call": {
+            **o.call.to_payload(),
+            "phone": phone if phone is not None else see(o.call.phone) if o.call.phone else "",
+            "no_number": not o.call.phone,
+        },
         "linked_calls": [{**c.to_payload(), "phone": see(c.phone)} for c in o.linked_calls],
         "assignments": [assignment_json(ref, a, lang) for a in o.assignments],
     }

@@ -38,10 +38,10 @@ def _town_text(ref: Reference, code: str, lang: str) -> str:
 
 def dispatch_cmd(
     ctx: typer.Context,
-    phone: Annotated[str, typer.Option("--phone", help="caller's phone")],
     town: Annotated[str, typer.Option("--town", help="town code (HZ) or name (黄泽镇)")],
     tag: Annotated[str, typer.Option("--tag", help="tag code, e.g. B01")],
     text: Annotated[str, typer.Option("--text", help="what the caller said")],
+    phone: Annotated[str, typer.Option("--phone", help="caller's phone (full-width digits are fine)")] = "",
     address: Annotated[str, typer.Option("--address")] = "",
     name: Annotated[str, typer.Option("--name")] = "",
     single: Annotated[bool, typer.Option("--single", help="send to the department alone")] = False,
@@ -53,6 +53,9 @@ def dispatch_cmd(
     desk: Annotated[str | None, typer.Option("--desk")] = None,
     role: Annotated[str | None, typer.Option("--role")] = None,
     desk_town: Annotated[str | None, typer.Option("--desk-town", help="town of a township desk")] = None,
+    no_number: Annotated[
+        bool, typer.Option("--no-number", help="the call has no number (withheld, or taken on paper)")
+    ] = False,
 ) -> None:
     """Record a call and send its order; prints the order number."""
     if single and dual:
@@ -62,7 +65,7 @@ def dispatch_cmd(
     store = order_store(ctx, desk=desk, role=role, town=desk_town)
     try:
         state = store.dispatch(
-            IntakeForm(phone=phone, town=town, description=text, name=name, address=address),
+            IntakeForm(phone=phone, town=town, description=text, name=name, address=address, no_number=no_number),
             tag,
             mode=mode,
             override_dept=dept,
@@ -258,6 +261,9 @@ def order_cmd(
     for entry in entries:
         ev = entry.event
         detail = ", ".join(f"{k}={v}" for k, v in ev.payload.items() if k not in ("call", "assignments", "assignment"))
+        call = ev.payload.get("call")
+        if ev.kind == "link" and isinstance(call, dict):  # a repeat call: who called again and what they said
+            detail = f"{see(str(call.get('phone', '')))} {visible(str(call.get('description', '')), single_line=True)}"
         kind = t(f"action.{ev.kind}")
         if entry.status != "applied":  # conflicts, repeats and refusals stay on the timeline, marked
             kind += f" ({t(f'sync.status_{entry.status}')})"
