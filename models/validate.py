@@ -156,7 +156,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
     Action.LINK: {"call": CALL},
     Action.HAND: {"person": _s(SHORT), "name": _s(NAME), "note": NOTE},
     # A progress note: its words (the same bound as a feedback text) and who it is for.
-    Action.NOTE: {"text": _s(NOTE_LEN), "visibility": _s(16, choices=VISIBILITIES)},
+    Action.NOTE: {"text": _s(NOTE_LEN), "visibility": _s(16, choices=VISIBILITIES), "person": PERSON},
     Action.URGE: {"note": NOTE},
 }
 ENVELOPE: dict[str, Spec] = {"id": _s(SHORT), "order_id": _s(SHORT), "actor": _s(NAME), "desk": _s(NAME)}
