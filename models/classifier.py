@@ -71,6 +71,10 @@ EXAMPLE_WINDOW = 60  # the example model reads at most the first and last this m
 EXAMPLE_EVIDENCE = 0.3  # "examples" is listed as evidence for a tag given at least this probability
 TEMPERATURE = 1.1  # softmax temperature for the displayed score (fitted on the example calls' cross-validation)
 SCORE_FIELD = 5  # the displayed score is a share among this many strongest candidates
+# Below this displayed score the first suggestion is shown as unsure and the bar points to F8. Set on the held-out
+# folds of the example calls (tests/benchmarks/classifier_cv.py, abstain_threshold: the most wrong first
+# suggestions caught net of right ones hidden), never on the labelled test sets.
+ABSTAIN_BELOW = 0.46
 WINDOW = 200  # a description longer than 2*WINDOW is read as its first and last WINDOW characters
 _DROP = re.compile(r"[\W_]+")
 _CLAUSE_BREAK = frozenset(",.!?;:，。！？；：\n")
@@ -590,6 +594,11 @@ class Classifier:
         for (tag, (value, ev)), e in zip(ranked[:top], exps, strict=False):
             out.append(Suggestion(self.codes[tag], e / total, value, tuple(dict.fromkeys(ev))))
         return out
+
+
+def confident(found: list[Suggestion]) -> bool:
+    """Whether the first suggestion is sure enough to be offered as the answer (see :data:`ABSTAIN_BELOW`)."""
+    return bool(found) and found[0].score >= ABSTAIN_BELOW
 
 
 @cache

@@ -114,6 +114,52 @@ def accuracy_rows() -> list[Row]:
     return out
 
 
+def abstain_and_category_rows() -> list[Row]:
+    """Per untuned set: how often the bar says it is unsure, how often those would have been wrong, and top-1 per
+    category (A 行政执法, B 矛盾纠纷, C 公共服务, D 咨询投诉). The threshold comes from the examples' CV."""
+    from fengqiao.models.classifier import ABSTAIN_BELOW, confident
+
+    from .classifier_cv import abstain_threshold, held_out_confidence
+
+    ref = default_reference()
+    clf = build_classifier(ref)
+    tau, _curve = abstain_threshold(held_out_confidence())
+    out = [
+        Row(
+            "intake",
+            "abstain threshold fitted on the examples' held-out folds",
+            tau,
+            "score",
+            note=f"shipped ABSTAIN_BELOW = {ABSTAIN_BELOW}",
+        )
+    ]
+    for label, name in (("fresh set", "calls_fresh.csv"), ("blind set", "calls_blind.csv")):
+        rows = _rows(name)
+        abstained = wrong = 0
+        by_cat: dict[str, list[int]] = {}
+        for r in rows:
+            found = clf.suggest(r["text"])
+            right = bool(found) and found[0].code == r["tag"]
+            cat = by_cat.setdefault(r["tag"][0], [0, 0])
+            cat[0] += right
+            cat[1] += 1
+            if found and not confident(found):
+                abstained += 1
+                wrong += not right
+        out.append(
+            Row(
+                "intake",
+                f"{label}: unsure (F8) on",
+                100 * abstained / len(rows),
+                "%",
+                note=f"{abstained} of {len(rows)}; {wrong} of those would have been wrong",
+            )
+        )
+        for cat, (right, n) in sorted(by_cat.items()):
+            out.append(Row("intake", f"{label}: category {cat} top-1 (n={n})", 100 * right / n, "%"))
+    return out
+
+
 def cross_validation_rows() -> list[Row]:
     from .classifier_cv import FOLDS, cross_validate, fold_models, grouped_folds, learning
 
@@ -381,4 +427,4 @@ def drill_rows(ctx: Context) -> list[Row]:
 
 
 def bench(ctx: Context) -> list[Row]:
-    return accuracy_rows() + cross_validation_rows() + latency_rows(ctx) + drill_rows(ctx)
+    return accuracy_rows() + abstain_and_category_rows() + cross_validation_rows() + latency_rows(ctx) + drill_rows(ctx)
