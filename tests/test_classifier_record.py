@@ -70,3 +70,20 @@ def test_the_word_for_a_call_is_not_a_power_cut(clf) -> None:  # noqa: ANN001
 def test_clean_keeps_the_matter() -> None:
     assert clean(normalize("报警人称：店里买到假货，老板不给退")) == "店里买到假货,老板不给退"
     assert "13857512345" not in clean(normalize("电话13857512345，楼上漏水"))
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("电梯困人了，物业说马上来但一直没人", "C19"),  # a lift that traps people, not a property dispute
+        ("我想问问社保交了十年能不能退休", "D02"),  # social insurance, not policy in general
+        ("房产证办下来要多久", "D04"),
+        ("个体户的增值税怎么交", "D05"),
+        ("超市标价和结账的价格不一样", "D07"),  # a price, not education fees
+        ("吃了饭店的菜全家中毒送医院了", "A10"),  # two-character words the lexicon lacked: 中毒, 诱捕, 串台
+        ("有人在山上下夹子诱捕野鸟", "B19"),
+        ("家里有线电视老是串台", "C11"),
+    ],
+)
+def test_the_misses_the_issue_names(clf, text: str, code: str) -> None:  # noqa: ANN001
+    assert _top(clf, text) == code
