@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from fengqiao.models import geo
 from fengqiao.models.clock import to_db
 from fengqiao.models.errors import DomainError, FengqiaoError, ValidationError
-from fengqiao.models.events import new_id, seal
+from fengqiao.models.events import STORED_COLUMNS, new_id, seal
 from fengqiao.models.i18n import name, t, using
 from fengqiao.models.machine import OPEN_STATUSES, AssignmentState, Event, OrderState, apply
 from fengqiao.models.phone import mask_phone
@@ -349,7 +349,7 @@ class FieldService:
                 select(SrvDeskHead.seq, SrvDeskHead.hash).where(SrvDeskHead.desk == desk_row.name)
             ).first()
             seq, prev = (int(dh[0]), dh[1]) if dh else (0, "0" * 64)
-            wire = WireEvent(**dict(zip(WIRE_FIELDS, seal(ev, seq + 1, prev), strict=True)))
+            wire = WireEvent(**dict(zip(STORED_COLUMNS, seal(ev, seq + 1, prev), strict=True)))
             desk = make_desk(self.store.ref, desk_row.name, "department", dept=person.unit)
             resp = self.store._push_tx(conn, desk, PushRequest(events=[wire]))
             result = resp.results[0]
@@ -460,22 +460,6 @@ class FieldService:
 
 class _Rollback(FengqiaoError):
     """The push refused the server's own event (a race with another change): nothing is stored."""
-
-
-WIRE_FIELDS = (
-    "id",
-    "order_id",
-    "assignment_id",
-    "kind",
-    "actor",
-    "desk",
-    "desk_seq",
-    "event_at",
-    "recorded_at",
-    "payload",
-    "prev_hash",
-    "hash",
-)
 
 
 def _lang(request: Request) -> str:
