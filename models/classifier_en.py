@@ -44,11 +44,12 @@ GAP = 6  # "a…b": at most this many words between the end of a and the start o
 WEAK = 0.4  # factor for the lexicon's [weak] words
 DECAY = 0.6  # the n-th phrase of a tag counts DECAY**n
 SOURCE_WEIGHT = {"name": 2.5, "lexicon": 1.5, "nameword": 1.2}
+PROFILE_WEIGHT = 8.0  # weight of the word-profile cosine (0..1)
 EXAMPLE_ALPHA = 0.3  # additive smoothing of the example model's feature counts
-EXAMPLE_TEMPERATURE = 3.0  # its log-likelihoods are divided by this before the softmax
-EXAMPLE_WEIGHT = 4.0  # weight of its probability (0..1) for a tag
+EXAMPLE_TEMPERATURE = 2.0  # its log-likelihoods are divided by this before the softmax
+EXAMPLE_WEIGHT = 6.0  # weight of its probability (0..1) for a tag
 EXAMPLE_EVIDENCE = 0.3  # "examples" is listed as evidence for a tag given at least this probability
-TEMPERATURE = 1.0  # softmax temperature of the displayed score
+TEMPERATURE = 0.8  # softmax temperature of the displayed score (fitted on the cross-validation: least NLL)
 SCORE_FIELD = 5  # the displayed score is a share among this many strongest candidates
 MAX_WORDS = 200  # a longer description is read as its first and last MAX_WORDS/2 words
 ASCII_SHARE = 0.6  # is_english: at least this share of the letters are ASCII
@@ -397,6 +398,39 @@ class EnglishClassifier:
         for atom in atoms:
             by_first[atom[0]].append(atom)
         self._by_first = {w: sorted(lst, key=len, reverse=True) for w, lst in by_first.items()}
+        self.profile_weight = PROFILE_WEIGHT
+        self._build_profiles(phrases)
+
+    def _build_profiles(self, phrases: list[_Phrase]) -> None:
+        """Each tag's phrases as one bag of content words; TF-IDF over the tags, L2-normalized."""
+        docs: list[Counter[str]] = [Counter() for _ in self.codes]
+        for p in phrases:
+            for part in p.parts:
+                docs[p.tag].update(w for w in part if w not in STOPWORDS)
+        df: Counter[str] = Counter()
+        for d in docs:
+            df.update(d.keys())
+        n = len(docs)
+        self._profile_idf = {w: math.log((n + 1) / (c + 0.5)) for w, c in df.items()}
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for i, d in enumerate(docs):
+            weights = {w: (1 + math.log(c)) * self._profile_idf[w] for w, c in d.items()}
+            norm = math.sqrt(sum(x * x for x in weights.values())) or 1.0
+            for w, x in weights.items():
+                postings[w].append((i, x / norm))
+        self._profile_postings = dict(postings)
+
+    def _profile_scores(self, words: list[str]) -> dict[int, float]:
+        counts = Counter(w for w in words if w not in STOPWORDS)
+        q = {w: (1 + math.log(c)) * self._profile_idf[w] for w, c in counts.items() if w in self._profile_idf}
+        if not q:
+            return {}
+        norm = math.sqrt(sum(x * x for x in q.values()))
+        acc: dict[int, float] = defaultdict(float)
+        for w, x in q.items():
+            for tag, y in self._profile_postings[w]:
+                acc[tag] += x * y
+        return {tag: v / norm for tag, v in acc.items()}
 
     @staticmethod
     def handles(text: str) -> bool:
@@ -439,6 +473,10 @@ class EnglishClassifier:
         for tag, hits in self._phrase_scores(words, clauses).items():
             hits.sort(reverse=True)
             out[tag] = (sum(w * DECAY**n for n, (w, _) in enumerate(hits)), [h for _, h in hits])
+        if self.profile_weight:
+            for tag, v in self._profile_scores(words).items():
+                total, ev = out.get(tag, (0.0, []))
+                out[tag] = (total + self.profile_weight * v, ev)
         if self.examples is not None and self.example_weight:
             for tag, p in self.examples.probabilities(words, self.example_temperature).items():
                 total, ev = out.get(tag, (0.0, []))
