@@ -33,7 +33,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from .classifier import ELLIPSIS, Suggestion, _read_fixture
@@ -145,6 +145,7 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'").replace("\u2018", "'")
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A light stemmer: spelling folded, plural, -ing and -ed endings and a final e taken off (``smoking``,
     ``smoked`` and ``smoke`` are all ``smok``). Not linguistics: the same word always gives the same stem."""
