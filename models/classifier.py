@@ -46,9 +46,13 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ReferenceDataError
 from .reference import Reference, default_reference, shipped_reference
+
+if TYPE_CHECKING:  # English hook
+    from .classifier_en import EnglishClassifier
 
 GAP = 12  # "甲…乙": at most this many characters between the end of 甲 and the start of 乙
 ELLIPSIS = "…"
@@ -378,6 +382,8 @@ class Classifier:
     """Suggests tags for a description. Build once (tens of milliseconds, plus training the example model the
     first time in a process); :meth:`suggest` is fast."""
 
+    english: EnglishClassifier | None = None  # English hook: build_classifier() sets it (models/classifier_en.py)
+
     def __init__(
         self,
         ref: Reference | None = None,
@@ -579,6 +585,8 @@ class Classifier:
 
     def suggest(self, text: str, top: int = 3) -> list[Suggestion]:
         """The ``top`` most likely tags for ``text``, best first (empty for an empty text)."""
+        if self.english is not None and self.english.handles(text):  # English hook: English text, English model
+            return self.english.suggest(text, top)
         if not text or not text.strip():
             return []
         raw = self.scores(text)
@@ -618,8 +626,13 @@ def build_classifier(ref: Reference | None = None, history: Iterable[tuple[str, 
     """A classifier over the packaged lexicon and example calls, and ``history`` (newest first)."""
     ref = ref or default_reference()
     if ref is shipped_reference():  # the cached model and lexicon were built over the shipped tags
-        return Classifier(ref, default_classifier_lexicon(), history, examples=default_example_model())
-    return Classifier(ref, load_lexicon(ref=ref), history, examples=load_examples(ref=ref))
+        clf = Classifier(ref, default_classifier_lexicon(), history, examples=default_example_model())
+    else:
+        clf = Classifier(ref, load_lexicon(ref=ref), history, examples=load_examples(ref=ref))
+    from .classifier_en import build_english_classifier  # English hook (a cycle at import time otherwise)
+
+    clf.english = build_english_classifier(ref)
+    return clf
 
 
 def keyword_baseline(ref: Reference, text: str, top: int = 3) -> list[str]:

@@ -1,6 +1,9 @@
 """Finding a town, a tag or a department from what a call-taker types: Chinese, pinyin, initials, code, English.
 
 ``hz`` finds 黄泽镇, ``xfjf`` 消费纠纷, ``B01`` the tag B01, ``huangze`` 黄泽镇, ``consumer`` Consumer disputes.
+A tag is also found by the English words callers use for it (``fixtures/lexicon_en.toml``): ``fake`` finds
+消费纠纷, ``noise`` the noise tags, ``water`` 停水 and the pipe and flooding tags; such a match ranks below the
+tag's own name, pinyin and initials, and the tag with more entries for the word comes first.
 Pinyin (with every reading of a character that has several: 剡 is shan or yan) comes from pypinyin; typing
 slips (``xiaofie``) are forgiven with rapidfuzz. Pure functions over the reference data; build once, search
 in well under a millisecond.
@@ -9,6 +12,9 @@ in well under a millisecond.
 from __future__ import annotations
 
 import itertools
+import re
+from bisect import bisect_left
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -16,6 +22,7 @@ from pypinyin import Style, pinyin
 from rapidfuzz import fuzz, process
 
 from .classifier import normalize
+from .classifier_en import default_lexicon_en, load_lexicon_en, shipped_reference, stem
 from .reference import Reference, default_reference
 
 MAX_READINGS = 8  # heteronym combinations kept per name
@@ -29,6 +36,7 @@ class Entry:
     extra: tuple[str, ...] = ()  # more Chinese text that should find it (a tag's keywords)
     full: tuple[str, ...] = ()  # full pinyin readings without spaces: ("huangzezhen",)
     initials: tuple[str, ...] = ()  # ("hzz",)
+    en_terms: tuple[str, ...] = ()  # English caller words that should find it (a tag's lexicon_en entries)
 
 
 def readings(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -41,9 +49,20 @@ def readings(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return full, initials
 
 
-def make_entry(code: str, zh: str, en: str, extra: Iterable[str] = ()) -> Entry:
+def make_entry(code: str, zh: str, en: str, extra: Iterable[str] = (), en_terms: Iterable[str] = ()) -> Entry:
     full, initials = readings(zh)
-    return Entry(code, zh, en, tuple(extra), full, initials)
+    return Entry(code, zh, en, tuple(extra), full, initials, tuple(en_terms))
+
+
+_EN_SPLIT = re.compile(r"[^a-z0-9']+")
+EN_TERM_SCORE = 80.0  # a query whose every word begins (or stems like) a word of one English entry
+EN_TERM_BONUS = 0.8  # ... plus this for each further entry of the tag that matches, at most EN_TERM_MAX
+EN_TERM_MAX = 6.0
+
+
+def _en_words(text: str) -> tuple[tuple[str, str], ...]:
+    """``(word, stem)`` of each English word of ``text`` (lower case, "…" as a space)."""
+    return tuple((w, stem(w)) for w in _EN_SPLIT.split(normalize(text).replace("…", " ")) if w)
 
 
 class Finder:
@@ -51,12 +70,46 @@ class Finder:
 
     def __init__(self, entries: Iterable[Entry]) -> None:
         self.entries = list(entries)
+        # English terms, indexed: each word and stem -> the (entry, term) pairs that have it; words sorted for
+        # prefix look-ups by bisection.
+        by_word: dict[str, set[tuple[int, int]]] = defaultdict(set)
+        self._en_by_stem: dict[str, set[tuple[int, int]]] = defaultdict(set)
+        for i, e in enumerate(self.entries):
+            for j, term in enumerate(e.en_terms):
+                for w, st in _en_words(term):
+                    by_word[w].add((i, j))
+                    self._en_by_stem[st].add((i, j))
+        self._en_words_sorted = sorted(by_word)
+        self._en_by_word = dict(by_word)
         self._fuzzy_choices: list[str] = []
         self._fuzzy_owner: list[int] = []
         for i, e in enumerate(self.entries):
             for text in (*e.full, e.en.lower()):
                 self._fuzzy_choices.append(text)
                 self._fuzzy_owner.append(i)
+
+    def _en_term_counts(self, words: tuple[tuple[str, str], ...]) -> Counter[int]:
+        """Per entry, how many of its English terms the query finds: each query word begins, or stems like, a word
+        of the term."""
+        found: set[tuple[int, int]] | None = None
+        for w, st in words:
+            hits = set(self._en_by_stem.get(st, ()))
+            k = bisect_left(self._en_words_sorted, w)
+            while k < len(self._en_words_sorted) and self._en_words_sorted[k].startswith(w):
+                hits |= self._en_by_word[self._en_words_sorted[k]]
+                k += 1
+            found = hits if found is None else found & hits
+            if not found:
+                return Counter()
+        return Counter(i for i, _ in found or ())
+
+    @staticmethod
+    def _with_en_terms(score: float, n: int) -> float:
+        if not n:
+            return score
+        if score >= EN_TERM_SCORE:  # found otherwise too: the terms only break ties (two names with "noise")
+            return score + min(0.9, 0.1 * n) if score < 90.0 else score
+        return EN_TERM_SCORE + min(EN_TERM_MAX, EN_TERM_BONUS * (n - 1))
 
     def _score(self, e: Entry, q: str, ascii_q: bool) -> float:
         code = e.code.lower()
@@ -84,7 +137,8 @@ class Finder:
             en = e.en.lower()
             if len(q) >= 2 and q in en:
                 words = en.replace("-", " ").split()
-                best = max(best, 88.0 if any(w.startswith(q) for w in words) else 74.0)
+                # A whole word ("bus") before the start of one ("business").
+                best = max(best, 89.0 if q in words else 88.0 if any(w.startswith(q) for w in words) else 74.0)
         return best
 
     def search(self, query: str, limit: int | None = None) -> list[tuple[Entry, float]]:
@@ -94,6 +148,12 @@ class Finder:
             return out[:limit] if limit else out
         ascii_q = q.isascii()
         scored = [(e, self._score(e, q, ascii_q)) for e in self.entries]
+        words = _en_words(query)
+        if ascii_q and len(q) >= 3 and all(len(w) >= 2 for w, _ in words):
+            # English caller words ("fake", "noise", "water"): below the name, pinyin and initials.
+            counts = self._en_term_counts(words)
+            if counts:
+                scored = [(e, self._with_en_terms(v, counts[i])) for i, (e, v) in enumerate(scored)]
         found = {id(e): (e, s) for e, s in scored if s > 0}
         if ascii_q and len(q) >= 4:
             # Typing slips: "xiaofie" for xiaofei, "consmer" for consumer.
@@ -133,10 +193,15 @@ def town_finder(ref: Reference | None = None) -> Finder:
 
 
 def tag_finder(ref: Reference | None = None) -> Finder:
-    """Tags by code (B01), Chinese (消费), pinyin (xiaofei), initials (xfjf), English (consumer) or keyword (假货)."""
-    return _cached(
-        "tag", ref, lambda r: (make_entry(t.code, t.name_zh, t.name_en, t.keywords) for t in r.tags.values())
-    )
+    """Tags by code (B01), Chinese (消费), pinyin (xiaofei), initials (xfjf), English (consumer), keyword (假货) or
+    English caller words (fake, noise, water)."""
+
+    def build(r: Reference) -> Iterable[Entry]:
+        lexicon = default_lexicon_en() if r is shipped_reference() else load_lexicon_en(ref=r)
+        for t in r.tags.values():
+            yield make_entry(t.code, t.name_zh, t.name_en, t.keywords, lexicon.terms.get(t.code, ()))
+
+    return _cached("tag", ref, build)
 
 
 def department_finder(ref: Reference | None = None) -> Finder:

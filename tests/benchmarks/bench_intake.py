@@ -7,6 +7,9 @@
   and keywords found in the text); in the note, the classifier without the lexicon (names, keywords and the
   example calls: the lexicon was written against calls.csv, the example calls were not) and the one from names
   and keywords only.
+* The English suggester (models/classifier_en.py) on the held-out English set (tests/data/calls_en.csv, written
+  apart from its examples, never tuned on): overall, plain and paraphrased, per category A-D; its grouped 5-fold
+  cross-validation over fixtures/examples_en.csv; its refresh latency. Floor: the bare English keyword count.
 * Grouped 5-fold cross-validation over the example calls (fixtures/examples.csv, see classifier_cv.py): how the
   whole classifier does on example calls its example model has not seen. Floor: the same without the examples.
 * Latency of one suggestion refresh (what happens on every keystroke in the description), without history and
@@ -157,6 +160,89 @@ def abstain_and_category_rows() -> list[Row]:
         )
         for cat, (right, n) in sorted(by_cat.items()):
             out.append(Row("intake", f"{label}: category {cat} top-1 (n={n})", 100 * right / n, "%"))
+
+
+def english_rows() -> list[Row]:
+    """The English suggester on the held-out English set (tests/data/calls_en.csv), overall, per kind and per
+    category; its grouped cross-validation over fixtures/examples_en.csv; its latency and training time. Floor:
+    the bare English keyword count (words of the tag's English name found in the text)."""
+    from fengqiao.models.classifier_en import (
+        EnglishClassifier,
+        default_lexicon_en,
+        keyword_baseline_en,
+        load_examples_en,
+    )
+
+    from .classifier_en_cv import FOLDS, cross_validate
+
+    ref = default_reference()
+    clf = build_classifier(ref)  # the desk's classifier: English text goes to the English suggester
+
+    def ours(text: str) -> list[str]:
+        return [s.code for s in clf.suggest(text)]
+
+    def floor(text: str) -> list[str]:
+        return keyword_baseline_en(ref, text)
+
+    rows = _rows("calls_en.csv")
+    groups = [("all", rows)]
+    groups += [(name, [r for r in rows if r["kind"] == kind]) for kind, name in (("paraphrase", "paraphrased"),)]
+    groups += [("plain", [r for r in rows if r["kind"] == "plain"])]
+    groups += [(f"category {c}", [r for r in rows if r["tag"].startswith(c)]) for c in "ABCD"]
+    out: list[Row] = []
+    for label, part in groups:
+        t1, t3 = _accuracy(ours, part)
+        f1, f3 = _accuracy(floor, part)
+        out.append(
+            Row(
+                "intake",
+                f"English set (held out): {label} top-1 (n={len(part)})",
+                t1,
+                "%",
+                f1,
+                note="floor: keyword count",
+            )
+        )
+        out.append(Row("intake", f"English set (held out): {label} top-3", t3, "%", f3))
+    cv = cross_validate()
+    bare = cross_validate(0.0, models=[None] * FOLDS)  # type: ignore[list-item]
+    out.append(
+        Row(
+            "intake",
+            f"English examples, grouped {FOLDS}-fold CV: top-1 (n={cv.paraphrase[2] + cv.plain[2]})",
+            cv.top1,
+            "%",
+            bare.top1,
+            note=f"paraphrased {cv.paraphrase[0]:.1f}%, plain {cv.plain[0]:.1f}%; floor: without the examples",
+        )
+    )
+    out.append(Row("intake", f"English examples, grouped {FOLDS}-fold CV: top-3", cv.top3, "%", bare.top3))
+    texts = [r["text"] for r in rows]
+    for r in rows[:20]:  # every prefix too: the refresh runs on each keystroke
+        texts += [r["text"][:i] for i in range(1, len(r["text"]) + 1)]
+    base_med, _ = _latency(lambda s: keyword_baseline_en(ref, s), texts)
+    med, p99 = _latency(clf.suggest, texts)
+    out.append(
+        Row(
+            "intake",
+            "English suggestion refresh, median",
+            med,
+            "ms",
+            base_med,
+            note=f"p99 {p99:.2f} ms; floor: keyword count",
+        )
+    )
+    started = time.perf_counter()
+    EnglishClassifier(ref, default_lexicon_en(), load_examples_en(ref=ref))
+    out.append(
+        Row(
+            "intake",
+            "English suggester: read and train on its examples",
+            (time.perf_counter() - started) * 1000,
+            "ms",
+            note="once per process, with the Chinese classifier's build",
+        )
+    )
     return out
 
 
@@ -427,4 +513,11 @@ def drill_rows(ctx: Context) -> list[Row]:
 
 
 def bench(ctx: Context) -> list[Row]:
-    return accuracy_rows() + abstain_and_category_rows() + cross_validation_rows() + latency_rows(ctx) + drill_rows(ctx)
+    return (
+        accuracy_rows()
+        + abstain_and_category_rows()
+        + english_rows()
+        + cross_validation_rows()
+        + latency_rows(ctx)
+        + drill_rows(ctx)
+    )
