@@ -150,6 +150,9 @@ class FengqiaoApp(App[None]):
         # The desk's role decides the first screen, so this app's default mode is set per instance.
         self.DEFAULT_MODE = home if home in self.MODES else next(iter(self.MODES))  # type: ignore[misc]
         super().__init__(**kwargs)
+        if ctx.desk.role == Role.DEPARTMENT:  # a department takes no calls: no intake mode, key or palette entry
+            self._modes.pop("intake", None)
+            self.COMMANDS = App.COMMANDS  # type: ignore[misc]  # without the caller screen-pop
         localize_bindings(self)
         self._ctx = ctx
         self._watch_store = watch_store
@@ -278,8 +281,18 @@ class FengqiaoApp(App[None]):
             (ours if mine else widget).append((" / ".join(shown), description))
         self.push_screen(HelpScreen(ours, widget))
 
+    def has_mode(self, mode: str) -> bool:
+        return mode in self._modes
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch_mode" and parameters and not self.has_mode(str(parameters[0])):
+            return False  # this desk has no such screen (a department has no intake): the key does nothing
+        return super().check_action(action, parameters)
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand(t("app.help"), t("help.intro"), self.action_help)
         for mode in ("intake", "board", "cockpit"):
+            if not self.has_mode(mode):
+                continue
             yield SystemCommand(t(f"app.mode_{mode}"), t(f"app.mode_{mode}_help"), lambda m=mode: self.switch_mode(m))
         yield from super().get_system_commands(screen)

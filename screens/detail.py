@@ -25,6 +25,7 @@ from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import t
 from fengqiao.models.machine import AssignmentState, Event, OrderState
 from fengqiao.models.privacy import phone_view
+from fengqiao.models.roles import own_deadline
 from fengqiao.models.urgency import Urgency
 
 from .actions import ACTION_BINDINGS, ActionsMixin, Offer
@@ -150,7 +151,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
             self.query_one("#detail-title", Static).update(title)
 
     def _title(self, o: OrderState, now: datetime) -> Text:
-        nxt = o.next_deadline()
+        nxt = own_deadline(self.ctx.desk, self.ctx.ref, o)  # a department's own deadline, not the station's
         due, level = countdown_cell(
             str(o.status), nxt[0] if nxt else None, nxt[1] if nxt else None, nxt[2] if nxt else None, now
         )

@@ -417,10 +417,33 @@ class BoardQuery:
                 f"ORDER BY {outer}"
             )
             rows = conn.exec_driver_sql(sql, tuple(source_params + params + [limit])).all()
-        out = [self._row(r, len(keys)) for r in rows]
+            out = [self._row(r, len(keys)) for r in rows]
+            if out and not self.desk.sees_all():
+                out = self._own_view(conn, out)
         if backwards:
             out.reverse()
         return out
+
+    def _own_view(self, conn: Connection, rows: list[BoardRow]) -> list[BoardRow]:
+        """A department or township desk sees its own assignment's state and next deadline on each row, not the
+        order's (on a dual order the police station's countdown is the station's business)."""
+        codes = sorted(self.desk.assignee_codes(self.ref))
+        if not codes:
+            return rows
+        marks = ", ".join("?" for _ in rows)
+        asg_marks = ", ".join("?" for _ in codes)
+        found = conn.exec_driver_sql(
+            "SELECT order_id, assignee, dept, town, status, active, onsite, dispatched_at, signed_at, sign_due, "
+            f"arrive_due, feedback_due FROM assignments WHERE order_id IN ({marks}) AND assignee IN ({asg_marks}) "
+            "ORDER BY order_id, seq",
+            (*[r.id for r in rows], *codes),
+        ).all()
+        own: dict[str, list[Any]] = {}
+        for a in found:
+            if self.desk.role == Role.TOWNSHIP and a.dept == "GA" and a.town != self.desk.town:
+                continue  # a shared station's work for another town
+            own.setdefault(a.order_id, []).append(a)
+        return [_own_row(r, own.get(r.id, [])) for r in rows]
 
     def _row(self, r: Any, nkeys: int) -> BoardRow:
         return BoardRow(
@@ -474,6 +497,47 @@ class BoardQuery:
             sql = f"SELECT min(o.next_due) FROM {source} WHERE {' AND '.join(where)}"
             value = conn.exec_driver_sql(sql, tuple(source_params + params)).scalar()
         return from_db_opt(value)
+
+
+def _own_row(row: BoardRow, mine: list[Any]) -> BoardRow:
+    """``row`` as the desk holding assignments ``mine`` sees it: their state and their earliest pending deadline."""
+    current = [a for a in mine if a.active] or mine[-1:]
+    if not current:
+        return row
+    best: tuple[str, datetime, datetime] | None = None
+    for a in current:
+        pending = _pending(a) if a.active and row.status in WORKING else None
+        if pending is not None and (best is None or pending[1] < best[1]):
+            best = pending
+    if best is not None and best[1] == row.next_due and row.next_due_start is not None:
+        best = (best[0], best[1], row.next_due_start)  # the order's own window (a reopened order starts anew)
+    states = [a.status for a in current]
+    status = row.status
+    if row.status in WORKING or row.status == Status.FED_BACK:
+        status = min(states, key=lambda s: _ASG_STAGE.get(s, 9))
+    return replace(
+        row,
+        status=status,
+        next_due=best[1] if best else None,
+        next_due_kind=best[0] if best else None,
+        next_due_start=best[2] if best else None,
+    )
+
+
+WORKING = frozenset({"dispatched", "signed", "arrived", "returned"})
+_ASG_STAGE = {"returned": 0, "dispatched": 1, "signed": 2, "arrived": 3, "fed_back": 4}
+
+
+def _pending(a: Any) -> tuple[str, datetime, datetime] | None:
+    """(kind, due, window start) of the deadline an assignment row works toward (models.machine's rule)."""
+    start = from_db(a.dispatched_at)
+    if a.status == "dispatched":
+        return "sign", from_db(a.sign_due), start
+    if a.status == "signed" and a.onsite and a.arrive_due:
+        return "arrive", from_db(a.arrive_due), start
+    if a.status in ("signed", "arrived"):
+        return "feedback", from_db(a.feedback_due), start
+    return None
 
 
 # The deadline assignment ``a`` works toward now: sign-off, arrival (site visits), feedback; NULL when none.
