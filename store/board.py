@@ -65,6 +65,8 @@ class BoardFilter:
     overdue: bool = False
     repeat: bool = False  # repeat calls: the order is a repeat of an earlier one, or has linked calls
     dual: bool = False
+    awaiting_judgement: bool = False  # a department returned it and no supervisor has judged the return yet
+    awaiting_visit: bool = False  # fed back: the follow-up visit (回访) is due
     search: str = ""
     sort: str = "due"
 
@@ -263,6 +265,13 @@ class BoardQuery:
             where.append("(o.repeat_of IS NOT NULL OR o.linked_calls > 0)")
         if f.dual:
             where.append("o.mode = 'dual'")
+        if f.awaiting_judgement:
+            where.append(
+                "EXISTS (SELECT 1 FROM assignments a WHERE a.order_id = o.id AND a.status = 'returned' "
+                "AND a.return_justified IS NULL)"
+            )
+        if f.awaiting_visit:
+            where.append("o.status = 'fed_back'")
         groups: list[str] = []
         likes: list[str] = []
         like_params: list[Any] = []
@@ -354,7 +363,19 @@ class BoardQuery:
             return f"orders o INDEXED BY {self._open_index(f)}", [], where, params
         if counting or not where:
             return "orders o", [], where, params
-        key = (f.scope, f.dept, f.category, f.town, f.overdue, f.repeat, f.dual, f.search, f.sort)
+        key = (
+            f.scope,
+            f.dept,
+            f.category,
+            f.town,
+            f.overdue,
+            f.repeat,
+            f.dual,
+            f.awaiting_judgement,
+            f.awaiting_visit,
+            f.search,
+            f.sort,
+        )
         broad = sort_index or self._broad_cache.get(key)
         if broad is None:
             broad = self._broad(conn, f"SELECT 1 FROM orders o WHERE {' AND '.join(where)}", params)
