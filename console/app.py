@@ -13,7 +13,9 @@ Screens read the desk's settings and stores from one typed :class:`~fengqiao.scr
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from datetime import datetime, time
 from typing import Any, ClassVar
 
 from textual import work
@@ -21,12 +23,15 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from fengqiao.models.alerts import DEFAULT_NIGHT, bell_rings, check_bell, parse_night
 from fengqiao.models.clock import Clock, system_clock
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import get_lang, set_lang, t
 from fengqiao.models.kpi import DEFAULT_WEIGHTS, Weights
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk, Role
+from fengqiao.models.routing import describe_assignee
+from fengqiao.screens.alerts import alert_line
 from fengqiao.screens.base import DeskBar, describe_binding, localize_bindings
 from fengqiao.screens.board import BoardScreen
 from fengqiao.screens.caller_pop import CallerPopProvider
@@ -34,7 +39,8 @@ from fengqiao.screens.cockpit import CockpitScreen
 from fengqiao.screens.context import DeskContext
 from fengqiao.screens.help import HelpScreen
 from fengqiao.screens.intake import IntakeScreen
-from fengqiao.screens.messages import PasteRefused, StoreChanged
+from fengqiao.screens.messages import PasteRefused, StoreChanged, UrgeRequested
+from fengqiao.store.attention import Scan, scan
 from fengqiao.store.board import mark_overdue
 from fengqiao.store.db import Database
 from fengqiao.store.kpi import KpiStore
@@ -44,6 +50,8 @@ from .config import Config, load_config
 from .syncworker import ConsoleSync, SyncSetup
 
 __all__ = ["FengqiaoApp", "StoreChanged", "SyncSetup", "desk_context"]
+
+log = logging.getLogger("fengqiao.console")
 
 
 def config_weights(config: Config | None = None) -> tuple[Weights, str | None]:
@@ -77,6 +85,7 @@ def desk_context(
     problem = None
     if weights is None:
         weights, problem = config_weights(config)
+    bell, night = config_bell(config)
     return DeskContext(
         db=db,
         desk=desk,
@@ -91,9 +100,24 @@ def desk_context(
         read_only=read_only,
         start_unmasked=unmasked,
         access_db=access_db,
+        bell=bell,
+        night=night,
     )
 
 
+def config_bell(config: Config | None = None) -> tuple[str, tuple[time, time]]:
+    """The bell setting and night hours from the desk's config; the defaults when absent (bad values are refused
+    when the config is loaded by ``fengqiao run``; here they fall back to the defaults)."""
+    try:
+        cfg = config or load_config()
+        return check_bell(cfg.bell), parse_night(cfg.night)
+    except FengqiaoError:
+        return "on", DEFAULT_NIGHT
+
+
+CROSSING_EVERY = 5.0  # seconds between looks for deadlines passing (supervisor desks; other alerts follow writes)
+ALERT_LINES = 5  # orders named in one toast
+ALERT_SECONDS = 15
 OVERDUE_EVERY = 30.0  # seconds between recording first overdue moments (the board flags them live anyway)
 HOME_MODE = {
     None: "intake",
@@ -158,6 +182,8 @@ class FengqiaoApp(App[None]):
         self._watch_store = watch_store
         self._sync_setup = sync
         self._last_seq: int | None = None
+        self._last_scan: datetime | None = None
+        self.alerts_shown = 0
         self.sync_text = ""  # the header's sync status ("" when no sync server is configured)
         self.sync: ConsoleSync | None = None  # while syncing
 
@@ -243,11 +269,49 @@ class FengqiaoApp(App[None]):
     @work(thread=True, group="store-watch", exclusive=True, exit_on_error=False)
     def _check_store(self) -> None:
         seq = self.db.last_event_seq()
+        now = self.clock()
+        crossing = self.desk.role == Role.SUPERVISOR and (
+            self._last_scan is None or (now - self._last_scan).total_seconds() >= CROSSING_EVERY
+        )
+        if seq != self._last_seq or crossing:
+            self._scan_attention(now)  # first: a board reloading on the change shows the new ones on top
         if seq != self._last_seq:
             first = self._last_seq is None
             self._last_seq = seq
             if not first:
                 self.call_from_thread(self._announce, seq)
+
+    def check_attention(self) -> Scan:
+        """Look for what needs someone on this desk now and alert (from a worker thread; also for tests)."""
+        return self._scan_attention(self.clock())
+
+    def _scan_attention(self, now: datetime) -> Scan:
+        self._last_scan = now
+        if self._ctx.read_only:
+            return Scan([])
+        try:
+            found = scan(self.db, self.desk, self._ctx.ref, now)
+        except FengqiaoError as exc:
+            log.warning("attention scan failed: %s", exc)
+            return Scan([])
+        if found.alerts:
+            self.call_from_thread(self._alert, found, now)
+        return found
+
+    def _alert(self, found: Scan, now: datetime) -> None:
+        """A toast (always) and the terminal bell (as the desk's config says) for orders that need someone."""
+        ref, lang = self._ctx.ref, self._ctx.lang
+        lines = [alert_line(ref, a, lang) for a in found.alerts[:ALERT_LINES]]
+        rest = len(found.alerts) - len(lines) + found.more
+        if rest > 0:
+            lines.append(t("alert.more", count=rest))
+        reason = found.alerts[0].reason
+        self.notify(
+            "\n".join(lines), title=t(f"alert.title_{reason}"), severity="warning", timeout=ALERT_SECONDS, markup=False
+        )
+        if bell_rings(self._ctx.bell, now, self._ctx.night):
+            self.bell()
+        self.alerts_shown += 1
 
     @work(thread=True, group="overdue", exclusive=True, exit_on_error=False)
     def _mark_overdue(self) -> None:
@@ -256,6 +320,29 @@ class FengqiaoApp(App[None]):
 
     def _announce(self, seq: int) -> None:
         self.screen.post_message(StoreChanged(seq))
+
+    def on_urge_requested(self, message: UrgeRequested) -> None:
+        """The repeat-call panel's urge: the order's overdue assignee is urged (one key, no form)."""
+        if not message.order_no:
+            self.notify(t("alert.no_order"), severity="warning", timeout=5)
+            return
+        self._urge(message.order_no)
+
+    @work(thread=True, group="urge", exit_on_error=False)
+    def _urge(self, order_no: str) -> None:
+        from fengqiao.models.machine import Action, Intent
+        from fengqiao.store.attention import mark_seen
+
+        try:
+            state = self.store.act(order_no, Intent(Action.URGE))
+            mark_seen(self.db, self.desk, state.id, self.clock())
+        except FengqiaoError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=8, markup=False)
+            return
+        nxt = state.next_deadline()  # the urge went to the assignment whose deadline came first
+        who = state.assignment(nxt[3]).assignee if nxt else state.primary.assignee
+        label = describe_assignee(self._ctx.ref, who, self._ctx.lang)
+        self.call_from_thread(self.notify, t("alert.urged", order_no=order_no, assignee=label), timeout=5, markup=False)
 
     def on_paste_refused(self, message: PasteRefused) -> None:
         """A paste too long for its field, on a screen that does not say so itself."""

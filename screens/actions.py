@@ -32,6 +32,7 @@ from fengqiao.models.machine import (
 )
 from fengqiao.models.phone import mask_phone
 from fengqiao.models.roles import shows_full_phone
+from fengqiao.store.attention import mark_seen
 from fengqiao.store.audit import record_access
 
 from .base import safe
@@ -151,8 +152,7 @@ def form_fields(
                 default="internal",
             ),
         ]
-    if ui == "urge":
-        return [_reason_field("board.form_urge_note", required=False)]
+    # urge: one key sends it (no form); `fengqiao act NO urge --note …` adds a message
     if ui == "reopen":
         return [_reason_field("board.form_reopen_reason", required=False)]
     if ui == "judge-return":
@@ -329,6 +329,7 @@ class ActionsMixin(DeskMixin):
     def run_intent(self, order_no: str, intent: Intent) -> None:
         try:
             state = self.ctx.store.act(order_no, intent)
+            mark_seen(self.ctx.db, self.ctx.desk, state.id, self.ctx.clock())  # acted on: looked at
         except FengqiaoError as exc:
             self.app.call_from_thread(self._acted, order_no, intent, None, str(exc))
             return

@@ -326,6 +326,9 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
             "age": Text(age_text(row.call_at, now)),
             "flags": Text(flags_text(row.mode, row.repeat, row.escalations)),
         }
+        if row.attention:  # waiting for someone on this desk: floats to the top until looked at
+            cells["no"].stylize("bold reverse")
+            cells["flags"] = Text(t(f"alert.flag_{row.attention}"), style="bold").append_text(cells["flags"])
         if wide:
             text = safe(row.address, single_line=True)
             if row.address:

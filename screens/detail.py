@@ -27,6 +27,7 @@ from fengqiao.models.machine import AssignmentState, Event, OrderState
 from fengqiao.models.privacy import phone_view
 from fengqiao.models.roles import own_deadline
 from fengqiao.models.urgency import Urgency
+from fengqiao.store.attention import mark_seen
 
 from .actions import ACTION_BINDINGS, ActionsMixin, Offer
 from .base import LocalizedMixin, safe
@@ -98,6 +99,8 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         try:
             state, events = store.order_with_events(self.order_no)
             offer = Offer(state, store.allowed(state))
+            if not self.ctx.read_only:
+                mark_seen(self.ctx.db, self.ctx.desk, state.id, self.ctx.clock())  # opened: it no longer floats
         except FengqiaoError as exc:
             self.post_message(self.Loaded(None, [], str(exc)))
             return

@@ -105,6 +105,7 @@ class BoardRow:
     address: str
     description: str
     key: tuple[str, ...] = field(compare=False)  # the row's sort key, for keyset paging
+    attention: str | None = None  # why it waits for someone on this desk (new | returned | overdue), unseen
 
 
 @dataclass(frozen=True)
@@ -409,6 +410,14 @@ class BoardQuery:
         backwards = before is not None or last
         bound = after if after is not None else before if before is not None else start
         bound_sql: list[str] = []
+        with self.db.read() as conn:
+            floating = f.scope == "open" and self._has_attention(conn)
+        if floating:  # orders waiting for someone on this desk come first (see store/attention.py)
+            keys = (self._float_key(desc), *keys)
+        if bound is not None and len(bound) == len(keys) + 1:
+            bound = bound[1:]  # a key from when orders floated: nothing does now
+        elif bound is not None and len(bound) == len(keys) - 1:
+            bound = ("0" if desc else "1", *bound)  # a key from before: it was not floating
         if bound is not None:
             if len(bound) != len(keys):
                 raise ValueError(f"sort key {bound!r} does not fit sort {f.sort!r}")
@@ -434,8 +443,8 @@ class BoardQuery:
             )
             outer = ", ".join(f"p.k{i} {'DESC' if reverse else 'ASC'}" for i in range(len(keys)))
             sql = (
-                f"SELECT p.*, c.address, c.description FROM ({inner}) p LEFT JOIN calls c ON c.id = p.call_ref "
-                f"ORDER BY {outer}"
+                f"SELECT p.*, c.address, c.description, ({self._attention_sql('p.id')}) AS attention "
+                f"FROM ({inner}) p LEFT JOIN calls c ON c.id = p.call_ref ORDER BY {outer}"
             )
             rows = conn.exec_driver_sql(sql, tuple(source_params + params + [limit])).all()
             out = [self._row(r, len(keys)) for r in rows]
@@ -466,6 +475,30 @@ class BoardQuery:
             own.setdefault(a.order_id, []).append(a)
         return [_own_row(r, own.get(r.id, [])) for r in rows]
 
+    # ---- orders waiting for someone (store/attention.py) ---------------------------------------------
+    def _desk_literal(self) -> str:
+        return "'" + self.desk.name.replace("'", "''") + "'"
+
+    def _attention_sql(self, column: str) -> str:
+        return (
+            f"SELECT a.reason FROM attention a WHERE a.desk = {self._desk_literal()} AND a.order_id = {column} "
+            "AND a.seen_at IS NULL"
+        )
+
+    def _float_key(self, desc: bool) -> str:
+        first, rest = ("'1'", "'0'") if desc else ("'0'", "'1'")  # text, as every other sort key
+        return f"(CASE WHEN EXISTS ({self._attention_sql('o.id')}) THEN {first} ELSE {rest} END)"
+
+    def _has_attention(self, conn: Connection) -> bool:
+        if self.desk.role is None or not has_attention_table(conn):
+            return False
+        return (
+            conn.exec_driver_sql(
+                "SELECT 1 FROM attention WHERE desk = ? AND seen_at IS NULL LIMIT 1", (self.desk.name,)
+            ).first()
+            is not None
+        )
+
     def _row(self, r: Any, nkeys: int) -> BoardRow:
         return BoardRow(
             id=r[0],
@@ -487,6 +520,7 @@ class BoardQuery:
             key=tuple(str(v) for v in r[18 : 18 + nkeys]),
             address=r[18 + nkeys] or "",
             description=r[19 + nkeys] or "",
+            attention=r[20 + nkeys],
         )
 
     def count(self, f: BoardFilter, *, cap: int = COUNT_CAP) -> BoardCounts:
@@ -559,6 +593,19 @@ def _pending(a: Any) -> tuple[str, datetime, datetime] | None:
     if a.status in ("signed", "arrived"):
         return "feedback", from_db(a.feedback_due), start
     return None
+
+
+def has_attention_table(conn: Connection) -> bool:
+    """Whether the schema has the desk's ``attention`` table (version 8+). Remembered per connection."""
+    if conn.info.get("fq_attention"):
+        return True
+    found = (
+        conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'attention'").first()
+        is not None
+    )
+    if found:
+        conn.info["fq_attention"] = True
+    return found
 
 
 # The deadline assignment ``a`` works toward now: sign-off, arrival (site visits), feedback; NULL when none.

@@ -15,9 +15,12 @@ from fengqiao.models.roles import Desk, make_desk
 
 def run_console(state: State, *, desk: Desk | None = None, caller: str | None = None) -> None:
     from fengqiao.console.app import FengqiaoApp, desk_context  # Textual is only imported when the console opens
+    from fengqiao.models.alerts import check_bell, parse_night
 
     from .sync import console_sync
 
+    check_bell(state.config.bell)  # a bad setting is said before anything opens
+    parse_night(state.config.night)
     db = state.open_db()
     try:
         chosen = desk or state.desk(use_config_role=True)

@@ -1,0 +1,2 @@
+-- Schema version 7: a placeholder in the desk branch for the intake helper's 0007 (numbering stays gap-free).
+-- The lead replaces this file with the real 0007 when merging; it creates nothing.
