@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, time
 from typing import Any, ClassVar
 
@@ -40,11 +41,13 @@ from fengqiao.screens.context import DeskContext
 from fengqiao.screens.help import HelpScreen
 from fengqiao.screens.intake import IntakeScreen
 from fengqiao.screens.messages import PasteRefused, StoreChanged, UrgeRequested
+from fengqiao.screens.shift import HandoverScreen, SignInScreen
 from fengqiao.store.attention import Scan, scan
 from fengqiao.store.board import mark_overdue
 from fengqiao.store.db import Database
 from fengqiao.store.kpi import KpiStore
 from fengqiao.store.orders import OrderStore
+from fengqiao.store.shifts import pending_handover
 
 from .config import Config, load_config
 from .syncworker import ConsoleSync, SyncSetup
@@ -76,6 +79,7 @@ def desk_context(
     read_only: bool = False,
     unmasked: bool = False,
     access_db: Database | None = None,
+    sign_in: bool = False,
 ) -> DeskContext:
     """The desk's context, once per session. ``weights`` None: from ``config`` ([kpi.weights]; the config file
     when that is None too)."""
@@ -102,6 +106,8 @@ def desk_context(
         access_db=access_db,
         bell=bell,
         night=night,
+        sign_in=sign_in,
+        pin_required=sign_in and (config or load_config()).pin,
     )
 
 
@@ -144,6 +150,7 @@ class FengqiaoApp(App[None]):
         Binding("f6", "switch_mode('board')", "app.mode_board", id="app.mode_board", show=False),
         Binding("f7", "switch_mode('cockpit')", "app.mode_cockpit", id="app.mode_cockpit", show=False),
         Binding("ctrl+q", "quit", "app.quit", id="app.quit", priority=True),
+        Binding("f12", "handover", "app.handover", id="app.handover", show=False),
     ]
 
     MODES: ClassVar[dict[str, Any]] = {"intake": IntakeScreen, "board": BoardScreen, "cockpit": CockpitScreen}
@@ -212,7 +219,8 @@ class FengqiaoApp(App[None]):
     def desk_text(self) -> str:
         role = t(f"role.{self.desk.role}") if self.desk.role else t("app.role_none")
         where = self.desk.dept or self.desk.town or ""
-        return f"{self.desk.name} · {role}{(' · ' + where) if where else ''}"
+        who = f" · {self.desk.operator}" if self._ctx.sign_in and self.desk.operator else ""
+        return f"{self.desk.name} · {role}{(' · ' + where) if where else ''}{who}"
 
     def make_header(self) -> DeskBar:
         bar = DeskBar(self.desk_text(), self.clock, id="deskbar")
@@ -228,9 +236,59 @@ class FengqiaoApp(App[None]):
     def compose(self) -> ComposeResult:
         yield from ()
 
+    # ---- shifts --------------------------------------------------------------------------------
+    def set_operator(self, desk: Desk) -> None:
+        """From now on this desk acts as ``desk`` (the operator who signed in): every event carries them."""
+        self._ctx.store.desk = desk  # the one order store every screen writes through
+        self._ctx = replace(self._ctx, desk=desk)
+        for stack in getattr(self, "_screen_stacks", {}).values():
+            for screen in stack:
+                for bar in screen.query(DeskBar):
+                    bar.set_desk_text(self.desk_text())
+
+    def ask_sign_in(self) -> None:
+        def signed(desk: Desk | None) -> None:
+            if desk is not None:
+                self.set_operator(desk)
+                self.notify(t("shift.signed_in", actor=desk.actor), timeout=4, markup=False)
+                self._pending_handover()
+
+        self.push_screen(SignInScreen(pin_required=self._ctx.pin_required), signed)
+
+    @work(thread=True, group="shift", exclusive=True, exit_on_error=False)
+    def _pending_handover(self) -> None:
+        try:
+            handover = pending_handover(self.db, self.desk)
+        except FengqiaoError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=8, markup=False)
+            return
+        if handover is not None:
+            self.call_from_thread(self.push_screen, HandoverScreen("take", handover))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch_mode" and parameters and not self.has_mode(str(parameters[0])):
+            return False  # this desk has no such screen (a department has no intake): the key does nothing
+        if action == "handover":
+            return self._ctx.sign_in
+        return super().check_action(action, parameters)
+
+    def action_handover(self) -> None:
+        """F12: the outgoing operator hands over; then the next one signs in."""
+        if not self._ctx.sign_in or isinstance(self.screen, (HandoverScreen, SignInScreen)):
+            return
+
+        def given(done: bool | None) -> None:
+            if done:
+                self.set_operator(replace(self.desk, operator=""))
+                self.ask_sign_in()
+
+        self.push_screen(HandoverScreen("give"), given)
+
     def on_mount(self) -> None:
         self.title = t("app.title")
         self.sub_title = t("app.subtitle")
+        if self._ctx.sign_in:
+            self.ask_sign_in()
         if self._watch_store:
             self.set_interval(1.0, self._poll_store)
             self.set_interval(OVERDUE_EVERY, self._mark_overdue)
@@ -371,13 +429,10 @@ class FengqiaoApp(App[None]):
     def has_mode(self, mode: str) -> bool:
         return mode in self._modes
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "switch_mode" and parameters and not self.has_mode(str(parameters[0])):
-            return False  # this desk has no such screen (a department has no intake): the key does nothing
-        return super().check_action(action, parameters)
-
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand(t("app.help"), t("help.intro"), self.action_help)
+        if self._ctx.sign_in:
+            yield SystemCommand(t("app.handover"), t("app.handover_help"), self.action_handover)
         for mode in ("intake", "board", "cockpit"):
             if not self.has_mode(mode):
                 continue

@@ -7,7 +7,7 @@
     role = "call_taker"        # call_taker | township | department | supervisor
     dept = ""                  # department desks: SCJG, or ZZ/GA with town
     town = ""                  # township desks: HZ
-    operator = "张三"           # who is on shift (recorded on every event)
+    operator = "张三"           # the actor when nobody has signed in (the console asks who is on shift)
     prefix = "SZ"              # order numbers: SZ-20261128-0042
     lang = "zh"
     bell = "on"                # the bell for what needs someone: on | off | day (not during the night hours)

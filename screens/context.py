@@ -44,6 +44,8 @@ class DeskContext:
     access_db: Database | None = None  # the dashboard's separate writer for the access log (else ``db``)
     bell: str = "on"  # the terminal bell for what needs someone: on | off | day (models.alerts)
     night: tuple[time, time] = DEFAULT_NIGHT  # the night hours for bell = "day"
+    sign_in: bool = False  # the console asks who is on shift before anything else (fengqiao run)
+    pin_required: bool = False  # ... with a PIN (the config's [desk] pin = true)
 
     @property
     def access_log_db(self) -> Database:

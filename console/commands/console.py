@@ -28,7 +28,7 @@ def run_console(state: State, *, desk: Desk | None = None, caller: str | None = 
             chosen = make_desk(
                 default_reference(), chosen.name, "call_taker", operator=chosen.operator, prefix=chosen.prefix
             )
-        ctx = desk_context(db, chosen, lang=get_lang(), caller=caller, config=state.config)
+        ctx = desk_context(db, chosen, lang=get_lang(), caller=caller, config=state.config, sign_in=True)
         FengqiaoApp(ctx, sync=console_sync(state.config, db, chosen)).run()
     finally:
         db.close()
