@@ -14,8 +14,11 @@ Screens read the desk's settings and stores from one typed :class:`~fengqiao.scr
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime, time
 from typing import Any, ClassVar
 
 from textual import work
@@ -23,12 +26,15 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from fengqiao.models.alerts import DEFAULT_NIGHT, bell_rings, check_bell, parse_night
 from fengqiao.models.clock import Clock, system_clock
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import get_lang, set_lang, t
 from fengqiao.models.kpi import DEFAULT_WEIGHTS, Weights
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk, Role
+from fengqiao.models.routing import describe_assignee
+from fengqiao.screens.alerts import alert_line
 from fengqiao.screens.base import DeskBar, describe_binding, localize_bindings
 from fengqiao.screens.board import BoardScreen
 from fengqiao.screens.caller_pop import CallerPopProvider, pop_caller
@@ -36,17 +42,22 @@ from fengqiao.screens.cockpit import CockpitScreen
 from fengqiao.screens.context import DeskContext
 from fengqiao.screens.help import HelpScreen
 from fengqiao.screens.intake import IntakeScreen
-from fengqiao.screens.messages import PasteRefused, StoreChanged
+from fengqiao.screens.messages import PasteRefused, StoreChanged, UrgeRequested
+from fengqiao.screens.shift import HandoverScreen, SignInScreen
+from fengqiao.store.attention import Scan, scan
 from fengqiao.store.board import mark_overdue
 from fengqiao.store.db import Database
 from fengqiao.store.kpi import KpiStore
 from fengqiao.store.orders import OrderStore
+from fengqiao.store.shifts import pending_handover
 
 from .config import Config, load_config
 from .popsock import PopListener, socket_path
 from .syncworker import ConsoleSync, SyncSetup
 
 __all__ = ["FengqiaoApp", "StoreChanged", "SyncSetup", "desk_context"]
+
+log = logging.getLogger("fengqiao.console")
 
 
 def config_weights(config: Config | None = None) -> tuple[Weights, str | None]:
@@ -71,6 +82,7 @@ def desk_context(
     read_only: bool = False,
     unmasked: bool = False,
     access_db: Database | None = None,
+    sign_in: bool = False,
 ) -> DeskContext:
     """The desk's context, once per session. ``weights`` None: from ``config`` ([kpi.weights]; the config file
     when that is None too)."""
@@ -80,6 +92,7 @@ def desk_context(
     problem = None
     if weights is None:
         weights, problem = config_weights(config)
+    bell, night = config_bell(config)
     return DeskContext(
         db=db,
         desk=desk,
@@ -94,10 +107,29 @@ def desk_context(
         read_only=read_only,
         start_unmasked=unmasked,
         access_db=access_db,
+        bell=bell,
+        night=night,
+        sign_in=sign_in,
+        pin_required=sign_in and (config or load_config()).pin,
     )
 
 
 QUIT_NOTICE = 6.0  # seconds the "press Ctrl+Q again" toast shows on another screen
+
+
+def config_bell(config: Config | None = None) -> tuple[str, tuple[time, time]]:
+    """The bell setting and night hours from the desk's config; the defaults when absent (bad values are refused
+    when the config is loaded by ``fengqiao run``; here they fall back to the defaults)."""
+    try:
+        cfg = config or load_config()
+        return check_bell(cfg.bell), parse_night(cfg.night)
+    except FengqiaoError:
+        return "on", DEFAULT_NIGHT
+
+
+CROSSING_EVERY = 5.0  # seconds between looks for deadlines passing (supervisor desks; other alerts follow writes)
+ALERT_LINES = 5  # orders named in one toast
+ALERT_SECONDS = 15
 OVERDUE_EVERY = 30.0  # seconds between recording first overdue moments (the board flags them live anyway)
 HOME_MODE = {
     None: "intake",
@@ -124,6 +156,7 @@ class FengqiaoApp(App[None]):
         Binding("f6", "switch_mode('board')", "app.mode_board", id="app.mode_board", show=False),
         Binding("f7", "switch_mode('cockpit')", "app.mode_cockpit", id="app.mode_cockpit", show=False),
         Binding("ctrl+q", "quit", "app.quit", id="app.quit", priority=True),
+        Binding("f12", "handover", "app.handover", id="app.handover", show=False),
     ]
 
     MODES: ClassVar[dict[str, Any]] = {"intake": IntakeScreen, "board": BoardScreen, "cockpit": CockpitScreen}
@@ -155,11 +188,16 @@ class FengqiaoApp(App[None]):
         # The desk's role decides the first screen, so this app's default mode is set per instance.
         self.DEFAULT_MODE = home if home in self.MODES else next(iter(self.MODES))  # type: ignore[misc]
         super().__init__(**kwargs)
+        if ctx.desk.role == Role.DEPARTMENT:  # a department takes no calls: no intake mode, key or palette entry
+            self._modes.pop("intake", None)
+            self.COMMANDS = App.COMMANDS  # type: ignore[misc]  # without the caller screen-pop
         localize_bindings(self)
         self._ctx = ctx
         self._watch_store = watch_store
         self._sync_setup = sync
         self._last_seq: int | None = None
+        self._last_scan: datetime | None = None
+        self.alerts_shown = 0
         self.sync_text = ""  # the header's sync status ("" when no sync server is configured)
         self.sync: ConsoleSync | None = None  # while syncing
         self.intake: IntakeScreen | None = None  # the intake screen, once its mode was opened
@@ -199,7 +237,8 @@ class FengqiaoApp(App[None]):
     def desk_text(self) -> str:
         role = t(f"role.{self.desk.role}") if self.desk.role else t("app.role_none")
         where = self.desk.dept or self.desk.town or ""
-        return f"{self.desk.name} · {role}{(' · ' + where) if where else ''}"
+        who = f" · {self.desk.operator}" if self._ctx.sign_in and self.desk.operator else ""
+        return f"{self.desk.name} · {role}{(' · ' + where) if where else ''}{who}"
 
     def make_header(self) -> DeskBar:
         bar = DeskBar(self.desk_text(), self.clock, id="deskbar")
@@ -215,12 +254,62 @@ class FengqiaoApp(App[None]):
     def compose(self) -> ComposeResult:
         yield from ()
 
+    # ---- shifts --------------------------------------------------------------------------------
+    def set_operator(self, desk: Desk) -> None:
+        """From now on this desk acts as ``desk`` (the operator who signed in): every event carries them."""
+        self._ctx.store.desk = desk  # the one order store every screen writes through
+        self._ctx = replace(self._ctx, desk=desk)
+        for stack in getattr(self, "_screen_stacks", {}).values():
+            for screen in stack:
+                for bar in screen.query(DeskBar):
+                    bar.set_desk_text(self.desk_text())
+
+    def ask_sign_in(self) -> None:
+        def signed(desk: Desk | None) -> None:
+            if desk is not None:
+                self.set_operator(desk)
+                self.notify(t("shift.signed_in", actor=desk.actor), timeout=4, markup=False)
+                self._pending_handover()
+
+        self.push_screen(SignInScreen(pin_required=self._ctx.pin_required), signed)
+
+    @work(thread=True, group="shift", exclusive=True, exit_on_error=False)
+    def _pending_handover(self) -> None:
+        try:
+            handover = pending_handover(self.db, self.desk)
+        except FengqiaoError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=8, markup=False)
+            return
+        if handover is not None:
+            self.call_from_thread(self.push_screen, HandoverScreen("take", handover))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch_mode" and parameters and not self.has_mode(str(parameters[0])):
+            return False  # this desk has no such screen (a department has no intake): the key does nothing
+        if action == "handover":
+            return self._ctx.sign_in
+        return super().check_action(action, parameters)
+
+    def action_handover(self) -> None:
+        """F12: the outgoing operator hands over; then the next one signs in."""
+        if not self._ctx.sign_in or isinstance(self.screen, (HandoverScreen, SignInScreen)):
+            return
+
+        def given(done: bool | None) -> None:
+            if done:
+                self.set_operator(replace(self.desk, operator=""))
+                self.ask_sign_in()
+
+        self.push_screen(HandoverScreen("give"), given)
+
     def on_mount(self) -> None:
         self.title = t("app.title")
         self.sub_title = t("app.subtitle")
         self._catch_hangup()
         if self._listen and "intake" in self._modes and not self._ctx.read_only:
             self.run_worker(self._listen_for_pops(), group="pop", exit_on_error=False)
+        if self._ctx.sign_in:
+            self.ask_sign_in()
         if self._watch_store:
             self.set_interval(1.0, self._poll_store)
             self.set_interval(OVERDUE_EVERY, self._mark_overdue)
@@ -306,11 +395,49 @@ class FengqiaoApp(App[None]):
     @work(thread=True, group="store-watch", exclusive=True, exit_on_error=False)
     def _check_store(self) -> None:
         seq = self.db.last_event_seq()
+        now = self.clock()
+        crossing = self.desk.role == Role.SUPERVISOR and (
+            self._last_scan is None or (now - self._last_scan).total_seconds() >= CROSSING_EVERY
+        )
+        if seq != self._last_seq or crossing:
+            self._scan_attention(now)  # first: a board reloading on the change shows the new ones on top
         if seq != self._last_seq:
             first = self._last_seq is None
             self._last_seq = seq
             if not first:
                 self.call_from_thread(self._announce, seq)
+
+    def check_attention(self) -> Scan:
+        """Look for what needs someone on this desk now and alert (from a worker thread; also for tests)."""
+        return self._scan_attention(self.clock())
+
+    def _scan_attention(self, now: datetime) -> Scan:
+        self._last_scan = now
+        if self._ctx.read_only:
+            return Scan([])
+        try:
+            found = scan(self.db, self.desk, self._ctx.ref, now)
+        except FengqiaoError as exc:
+            log.warning("attention scan failed: %s", exc)
+            return Scan([])
+        if found.alerts:
+            self.call_from_thread(self._alert, found, now)
+        return found
+
+    def _alert(self, found: Scan, now: datetime) -> None:
+        """A toast (always) and the terminal bell (as the desk's config says) for orders that need someone."""
+        ref, lang = self._ctx.ref, self._ctx.lang
+        lines = [alert_line(ref, a, lang) for a in found.alerts[:ALERT_LINES]]
+        rest = len(found.alerts) - len(lines) + found.more
+        if rest > 0:
+            lines.append(t("alert.more", count=rest))
+        reason = found.alerts[0].reason
+        self.notify(
+            "\n".join(lines), title=t(f"alert.title_{reason}"), severity="warning", timeout=ALERT_SECONDS, markup=False
+        )
+        if bell_rings(self._ctx.bell, now, self._ctx.night):
+            self.bell()
+        self.alerts_shown += 1
 
     @work(thread=True, group="overdue", exclusive=True, exit_on_error=False)
     def _mark_overdue(self) -> None:
@@ -319,6 +446,29 @@ class FengqiaoApp(App[None]):
 
     def _announce(self, seq: int) -> None:
         self.screen.post_message(StoreChanged(seq))
+
+    def on_urge_requested(self, message: UrgeRequested) -> None:
+        """The repeat-call panel's urge: the order's overdue assignee is urged (one key, no form)."""
+        if not message.order_no:
+            self.notify(t("alert.no_order"), severity="warning", timeout=5)
+            return
+        self._urge(message.order_no)
+
+    @work(thread=True, group="urge", exit_on_error=False)
+    def _urge(self, order_no: str) -> None:
+        from fengqiao.models.machine import Action, Intent
+        from fengqiao.store.attention import mark_seen
+
+        try:
+            state = self.store.act(order_no, Intent(Action.URGE))
+            mark_seen(self.db, self.desk, state.id, self.clock())
+        except FengqiaoError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=8, markup=False)
+            return
+        nxt = state.next_deadline()  # the urge went to the assignment whose deadline came first
+        who = state.assignment(nxt[3]).assignee if nxt else state.primary.assignee
+        label = describe_assignee(self._ctx.ref, who, self._ctx.lang)
+        self.call_from_thread(self.notify, t("alert.urged", order_no=order_no, assignee=label), timeout=5, markup=False)
 
     def on_paste_refused(self, message: PasteRefused) -> None:
         """A paste too long for its field, on a screen that does not say so itself."""
@@ -344,9 +494,16 @@ class FengqiaoApp(App[None]):
             (ours if mine else widget).append((" / ".join(shown), description))
         self.push_screen(HelpScreen(ours, widget))
 
+    def has_mode(self, mode: str) -> bool:
+        return mode in self._modes
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand(t("app.help"), t("help.intro"), self.action_help)
+        if self._ctx.sign_in:
+            yield SystemCommand(t("app.handover"), t("app.handover_help"), self.action_handover)
         for mode in ("intake", "board", "cockpit"):
+            if not self.has_mode(mode):
+                continue
             yield SystemCommand(t(f"app.mode_{mode}"), t(f"app.mode_{mode}_help"), lambda m=mode: self.switch_mode(m))
         for command in super().get_system_commands(screen):  # Textual's own (Theme, Quit, Keys, …) in our language
             title, help_ = SYSTEM_TITLES.get(command.title), SYSTEM_HELPS.get(command.help)

@@ -7,9 +7,12 @@
     role = "call_taker"        # call_taker | township | department | supervisor
     dept = ""                  # department desks: SCJG, or ZZ/GA with town
     town = ""                  # township desks: HZ
-    operator = "张三"           # who is on shift (recorded on every event)
+    operator = "张三"           # the actor when nobody has signed in (the console asks who is on shift)
     prefix = "SZ"              # order numbers: SZ-20261128-0042
     lang = "zh"
+    bell = "on"                # the bell for what needs someone: on | off | day (not during the night hours)
+    night = "22:00-07:00"      # the night hours for bell = "day"
+    pin = false                # operators sign in with a PIN too (only its salted hash is stored)
 
 A missing file means the defaults: a call-taker desk named after this computer.
 """
@@ -47,6 +50,9 @@ class Config:
     operator: str = ""
     prefix: str | None = None
     lang: str | None = None
+    bell: str = "on"
+    night: str = ""
+    pin: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any]:
@@ -77,7 +83,13 @@ def load_config(path: Path | None = None) -> Config:
             raise ValidationError(t("config.bad_value", path=path, key=f"desk.{key}", value=value))
         return value
 
+    pin = desk.get("pin", False)
+    if not isinstance(pin, bool):
+        raise ValidationError(t("config.bad_value", path=path, key="desk.pin", value=pin))
     return Config(
+        bell=text("bell") or "on",
+        night=text("night") or "",
+        pin=pin,
         desk_name=text("name") or default_desk_name(),
         role=text("role"),
         dept=text("dept"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,12 @@ def order_store(
     ``--role`` the desk of the config file, so a supervisor's machine masks numbers; otherwise (``dispatch``,
     ``act``) without ``--role`` it is the local operator's tool."""
     from fengqiao.store.orders import OrderStore
+    from fengqiao.store.shifts import on_shift
 
     state = state_of(ctx)
     chosen = state.desk(name=desk, role=role, dept=dept, town=town, use_config_role=viewing)
-    return OrderStore(state.open_db(), desk=chosen, clock=system_clock)
+    db = state.open_db()
+    operator = on_shift(db, chosen)  # the operator signed in at this desk's console, else the config's
+    if operator:
+        chosen = replace(chosen, operator=operator)
+    return OrderStore(db, desk=chosen, clock=system_clock)

@@ -22,11 +22,12 @@ it may do everything the state machine allows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from .errors import PermissionDenied, ValidationError
 from .i18n import get_lang, t
-from .machine import Action, AssignmentState, OrderState
+from .machine import WORKING_STATUSES, Action, AssignmentState, OrderState
 from .names import check_name
 from .reference import Reference
 
@@ -104,6 +105,23 @@ def current_assignments(o: OrderState) -> list[AssignmentState]:
     """The order's current department assignment and, on a dual order, its police station's."""
     police = o.police
     return [o.primary] + ([police] if police else [])
+
+
+def own_deadline(desk: Desk, ref: Reference, o: OrderState) -> tuple[str, datetime, datetime, str] | None:
+    """The next deadline as ``desk`` sees it: (kind, due, window start, assignment id). A desk tied to assignees
+    (a department, a township centre) sees only its own assignments' deadlines; the others the order's."""
+    if desk.sees_all():
+        return o.next_deadline()
+    if o.status not in WORKING_STATUSES:
+        return None
+    best: tuple[str, datetime, datetime, str] | None = None
+    for a in o.active_assignments:
+        if not desk.works_on(ref, a):
+            continue
+        pending = a.pending_deadline()
+        if pending and (best is None or pending[1] < best[1]):
+            best = (pending[0], pending[1], a.window_start, a.id)
+    return best
 
 
 def make_desk(

@@ -30,6 +30,10 @@ from fengqiao.models.machine import (
     Intent,
     OrderState,
 )
+from fengqiao.models.phone import mask_phone
+from fengqiao.models.roles import shows_full_phone
+from fengqiao.store.attention import mark_seen
+from fengqiao.store.audit import record_access
 
 from .base import safe
 from .context import DeskMixin
@@ -133,7 +137,7 @@ def form_fields(
                 "choice",
                 t("field.satisfaction"),
                 choices=[(s, t(f"satisfaction.{s}")) for s in SATISFACTIONS],
-                default="satisfied",
+                preselect=False,  # what the caller said, never a default
             ),
             _reason_field("board.form_visit_note", required=False),
         ]
@@ -148,8 +152,7 @@ def form_fields(
                 default="internal",
             ),
         ]
-    if ui == "urge":
-        return [_reason_field("board.form_urge_note", required=False)]
+    # urge: one key sends it (no form); `fengqiao act NO urge --note …` adds a message
     if ui == "reopen":
         return [_reason_field("board.form_reopen_reason", required=False)]
     if ui == "judge-return":
@@ -184,9 +187,18 @@ def build_intent(ui: str, target: AssignmentState | None, values: dict[str, Any]
     )
 
 
-def context_text(ui: str, state: OrderState, target: AssignmentState | None, ref: Any, lang: str) -> Text:
-    """The lines a form shows above its fields: which order, which assignment, and what is being decided."""
+def context_text(
+    ui: str, state: OrderState, target: AssignmentState | None, ref: Any, lang: str, *, phone: str | None = None
+) -> Text:
+    """The lines a form shows above its fields: which order, which assignment, and what is being decided.
+    ``phone``: the number to call (the visit form)."""
     text = Text(f"{state.order_no}  {tag_label(ref, state.tag)}")
+    if phone:
+        text.append("\n" + t("board.ctx_call"))
+        text.append(phone, style="bold")
+        if state.call.name:
+            text.append(" ")
+            text.append_text(safe(state.call.name, single_line=True))
     if target is not None:
         text.append(f"\n{assignee_label(ref, target.assignee, lang)}")
     if ui == "decide-extension" and target is not None and target.ext_hours:
@@ -251,7 +263,9 @@ class ActionsMixin(DeskMixin):
             return
         self._ask(ui, state, options)
 
-    def _ask(self, ui: str, state: OrderState, options: list[tuple[Action, str | None]]) -> None:
+    def _ask(
+        self, ui: str, state: OrderState, options: list[tuple[Action, str | None]], phone: str | None = None
+    ) -> None:
         target_id = options[0][1]
         target = state.assignment(target_id) if target_id else None
         lang = self.ctx.lang
@@ -259,14 +273,43 @@ class ActionsMixin(DeskMixin):
         if not fields:
             self._confirm(ui, state, target, {})
             return
+        if ui == "visit" and phone is None:
+            self._visit_number(state, options)  # the number to call, recorded first where it is masked
+            return
 
         def filled(values: dict[str, Any] | None) -> None:
             if values is not None:
                 self._confirm(ui, state, target, values)
 
-        self.app.push_screen(
-            ActionForm(t(f"board.key_{ui}"), context_text(ui, state, target, self.ctx.ref, lang), fields), filled
-        )
+        subtitle = context_text(ui, state, target, self.ctx.ref, lang, phone=phone)
+        self.app.push_screen(ActionForm(t(f"board.key_{ui}"), subtitle, fields), filled)
+
+    @work(thread=True, group="order-visit-number", exit_on_error=False)
+    def _visit_number(self, state: OrderState, options: list[tuple[Action, str | None]]) -> None:
+        """The visit form shows the caller's number in full. Where this desk sees numbers masked (a supervisor),
+        the view is written to the access log first, exactly as ``--unmasked`` is; if it cannot be, the form
+        opens with the masked number and says so."""
+        ctx = self.ctx
+        phone, error = state.call.phone, None
+        if not shows_full_phone(ctx.desk):
+            try:
+                record_access(
+                    ctx.access_log_db,
+                    ctx.desk,
+                    target="visit",
+                    detail={"screen": "visit", "orders": [state.order_no]},
+                    clock=ctx.clock,
+                )
+            except FengqiaoError as exc:
+                phone, error = mask_phone(state.call.phone), str(exc)
+        self.app.call_from_thread(self._visit_ready, state, options, phone, error)
+
+    def _visit_ready(
+        self, state: OrderState, options: list[tuple[Action, str | None]], phone: str, error: str | None
+    ) -> None:
+        if error is not None:
+            self.app.notify(error, severity="error", timeout=8, markup=False)
+        self._ask("visit", state, options, phone=phone)
 
     def _confirm(self, ui: str, state: OrderState, target: AssignmentState | None, values: dict[str, Any]) -> None:
         intent = build_intent(ui, target, values)
@@ -286,6 +329,7 @@ class ActionsMixin(DeskMixin):
     def run_intent(self, order_no: str, intent: Intent) -> None:
         try:
             state = self.ctx.store.act(order_no, intent)
+            mark_seen(self.ctx.db, self.ctx.desk, state.id, self.ctx.clock())  # acted on: looked at
         except FengqiaoError as exc:
             self.app.call_from_thread(self._acted, order_no, intent, None, str(exc))
             return

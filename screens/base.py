@@ -103,6 +103,12 @@ class DeskBar(Widget):
         if text != self.clock_text:  # only the minute changes the screen: quiet over SSH
             self.clock_text = text
 
+    def set_desk_text(self, text: str) -> None:
+        """The desk and who is on shift changed (a sign-in)."""
+        self._desk_text = text
+        if self.is_mounted:
+            self.query_one("#desk", Static).update(safe(text, single_line=True))
+
     def watch_clock_text(self, old: str, value: str) -> None:
         # Same width every minute: no relayout (which would repaint other widgets' scrollbars over SSH).
         self.query_one("#clock", Static).update(value, layout=len(old) != len(value))

@@ -110,6 +110,13 @@ class BoardTable(LocalizedMixin, DataTable[Text]):
         self.post_message(self.Resized())
 
     def action_edge(self, move: str) -> None:
+        """PgDn/PgUp first move to the last/first row on screen, then a page on; Home/End to the very ends."""
+        if move == "next" and self.row_count and self.cursor_row < self.row_count - 1:
+            self.move_cursor(row=self.row_count - 1, animate=False)
+            return
+        if move == "prev" and self.row_count and self.cursor_row > 0:
+            self.move_cursor(row=0, animate=False)
+            return
         self.post_message(self.Edge(move))
 
     def action_cursor_down(self) -> None:
@@ -319,6 +326,9 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
             "age": Text(age_text(row.call_at, now)),
             "flags": Text(flags_text(row.mode, row.repeat, row.escalations)),
         }
+        if row.attention:  # waiting for someone on this desk: floats to the top until looked at
+            cells["no"].stylize("bold reverse")
+            cells["flags"] = Text(t(f"alert.flag_{row.attention}"), style="bold").append_text(cells["flags"])
         if wide:
             text = safe(row.address, single_line=True)
             if row.address:
@@ -348,6 +358,8 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         same = [r.id for r in rows] == [str(k.value) for k in table.rows]
         if same:
             table.set_cells([c for row in rows for c in self._changed(row.id, self._cells(row, now).items())])
+            if rows and cursor is not None and cursor != table.cursor_row:  # Home/End on a page that stays
+                table.move_cursor(row=max(0, min(cursor, len(rows) - 1)), animate=False)
         else:
             old_row = table.cursor_row
             table.clear()
@@ -628,6 +640,12 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         self.start_index = 0
         self.counts = None
         self.reload("first")
+
+    def show_dept(self, code: str) -> None:
+        """Every open order of one unit (the cockpit's Enter on a department row)."""
+        self._saved_filter = None
+        self.query_one("#board-search", Input).value = ""
+        self.set_filter(BoardFilter(dept=code))
 
     def action_filters(self) -> None:
         def done(result: BoardFilter | None) -> None:

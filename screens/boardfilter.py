@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Label, Select, Static
+from textual.widgets import Button, Checkbox, Label, Static
 
 from fengqiao.models.i18n import name, t
 from fengqiao.models.machine import Status
@@ -19,6 +19,7 @@ from fengqiao.models.roles import Desk, Role
 from fengqiao.store.board import SORTS, BoardFilter
 
 from .base import LocalizedMixin
+from .picker import PickField
 
 ALL = "*"
 
@@ -60,6 +61,10 @@ def filter_summary(f: BoardFilter, ref: Reference) -> str:
         parts.append(t("board.only_repeat"))
     if f.dual:
         parts.append(t("board.only_dual"))
+    if f.awaiting_judgement:
+        parts.append(t("board.only_judge"))
+    if f.awaiting_visit:
+        parts.append(t("board.only_visit"))
     return t("board.filter_prefix") + " · ".join(parts)
 
 
@@ -72,10 +77,6 @@ class FilterScreen(LocalizedMixin, ModalScreen[BoardFilter | None]):
     }
     FilterScreen .row { height: 1; margin: 0; }
     FilterScreen .row Label { width: 12; height: 1; }
-    FilterScreen Select { width: 1fr; height: 1; }
-    FilterScreen Select > SelectCurrent { border: none; height: 1; padding: 0 1; background: $boost; }
-    FilterScreen Select:focus > SelectCurrent { background: $primary 30%; }
-    FilterScreen Select > SelectOverlay { max-height: 12; }
     FilterScreen Checkbox { height: 1; padding: 0; background: transparent; }
     FilterScreen Checkbox:focus { background: $primary 30%; }
     FilterScreen #filter-buttons { height: 1; margin-top: 1; }
@@ -105,34 +106,47 @@ class FilterScreen(LocalizedMixin, ModalScreen[BoardFilter | None]):
                 depts += [
                     (f"{d.code} {name(d)}", d.code) for d in ref.departments.values() if d.code not in ("ZZ", "GA")
                 ]
-                yield from self._row("dept", t("field.dept"), depts, f.dept or ALL)
+                names = {d.code: d.name_zh for d in ref.departments.values()}
+                yield from self._row("dept", t("field.dept"), depts, f.dept or ALL, searchable=True, names=names)
             cats = [(t("board.any"), ALL)] + [(f"{c.code} {name(c)}", c.code) for c in ref.categories.values()]
             yield from self._row("category", t("cli.category"), cats, f.category or ALL)
             if self.desk.role != Role.TOWNSHIP:
                 towns = [(t("board.any"), ALL)] + [(name(tw), tw.code) for tw in ref.towns.values()]
-                yield from self._row("town", t("field.town"), towns, f.town or ALL)
+                names = {tw.code: tw.name_zh for tw in ref.towns.values()}
+                yield from self._row("town", t("field.town"), towns, f.town or ALL, searchable=True, names=names)
             sorts = [(t(f"board.sort_{s}"), s) for s in SORTS]
             yield from self._row("sort", t("board.sort"), sorts, f.sort)
             yield MarkedCheckbox(t("board.only_overdue"), f.overdue, id="filter-overdue", compact=True)
             yield MarkedCheckbox(t("board.only_repeat"), f.repeat, id="filter-repeat", compact=True)
             yield MarkedCheckbox(t("board.only_dual"), f.dual, id="filter-dual", compact=True)
+            yield MarkedCheckbox(t("board.only_judge"), f.awaiting_judgement, id="filter-judge", compact=True)
+            yield MarkedCheckbox(t("board.only_visit"), f.awaiting_visit, id="filter-visit", compact=True)
             with Horizontal(id="filter-buttons"):
                 yield Button(t("board.filter_apply"), id="filter-apply", variant="primary", compact=True)
                 yield Button(t("board.filter_clear"), id="filter-clear", compact=True)
             yield Static(t("board.filter_hint"), classes="form-hint")
 
     @staticmethod
-    def _row(key: str, label: str, options: list[tuple[str, str]], value: str) -> ComposeResult:
+    def _row(
+        key: str,
+        label: str,
+        options: list[tuple[str, str]],
+        value: str,
+        *,
+        searchable: bool = False,
+        names: dict[str, str] | None = None,
+    ) -> ComposeResult:
         with Horizontal(classes="row"):
             yield Label(label)
-            yield Select(options, value=value, allow_blank=False, id=f"filter-{key}", compact=True)
+            pairs = [(v, lab) for lab, v in options]
+            yield PickField(label, pairs, value, searchable=searchable, names=names, id=f"filter-{key}")
 
     def _value(self, key: str) -> str | None:
         found = self.query(f"#filter-{key}")
         if not found:
             return None
-        value = found.first(Select).value
-        return None if value in (ALL, Select.BLANK) else str(value)
+        value = found.first(PickField).value
+        return None if value == ALL else str(value)
 
     def result(self) -> BoardFilter:
         return replace(
@@ -145,6 +159,8 @@ class FilterScreen(LocalizedMixin, ModalScreen[BoardFilter | None]):
             overdue=self.query_one("#filter-overdue", Checkbox).value,
             repeat=self.query_one("#filter-repeat", Checkbox).value,
             dual=self.query_one("#filter-dual", Checkbox).value,
+            awaiting_judgement=self.query_one("#filter-judge", Checkbox).value,
+            awaiting_visit=self.query_one("#filter-visit", Checkbox).value,
         )
 
     def action_apply(self) -> None:

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -481,6 +481,27 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         for row in rows:
             table.add_row(*row)
         self.query_one("#cp-kpis", Static).update(table)
+
+    @on(DataTable.RowSelected, "#cp-depts")
+    def _open_dept(self, event: DataTable.RowSelected) -> None:
+        """Enter on a department row: the board, filtered to that unit's orders."""
+        event.stop()
+        code = str(event.row_key.value)
+        from textual.app import UnknownModeError
+
+        from .board import BoardScreen
+
+        try:
+            self.app.switch_mode("board")
+        except UnknownModeError:  # the read-only dashboard has no board
+            return
+
+        def show() -> None:
+            board = next((s for s in reversed(self.app.screen_stack) if isinstance(s, BoardScreen)), None)
+            if board is not None:
+                board.show_dept(code)
+
+        self.app.call_after_refresh(show)
 
     def _dept_rows(self) -> list[DeptLoad]:
         assert self._live is not None

@@ -9,8 +9,10 @@ with another context (``read_only=True``, its own access-log writer, maybe ``sta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time
 from typing import TYPE_CHECKING, Protocol
 
+from fengqiao.models.alerts import DEFAULT_NIGHT
 from fengqiao.models.clock import Clock
 from fengqiao.models.kpi import DEFAULT_WEIGHTS, Weights
 from fengqiao.models.reference import Reference
@@ -40,6 +42,10 @@ class DeskContext:
     read_only: bool = False  # the dashboard: the store's connections refuse writes
     start_unmasked: bool = False  # the dashboard's --unmasked: full numbers from the start, each recorded first
     access_db: Database | None = None  # the dashboard's separate writer for the access log (else ``db``)
+    bell: str = "on"  # the terminal bell for what needs someone: on | off | day (models.alerts)
+    night: tuple[time, time] = DEFAULT_NIGHT  # the night hours for bell = "day"
+    sign_in: bool = False  # the console asks who is on shift before anything else (fengqiao run)
+    pin_required: bool = False  # ... with a PIN (the config's [desk] pin = true)
 
     @property
     def access_log_db(self) -> Database:

@@ -25,7 +25,9 @@ from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import t
 from fengqiao.models.machine import AssignmentState, Event, OrderState
 from fengqiao.models.privacy import phone_view
+from fengqiao.models.roles import own_deadline
 from fengqiao.models.urgency import Urgency
+from fengqiao.store.attention import mark_seen
 
 from .actions import ACTION_BINDINGS, ActionsMixin, Offer
 from .base import LocalizedMixin, safe
@@ -97,6 +99,8 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         try:
             state, events = store.order_with_events(self.order_no)
             offer = Offer(state, store.allowed(state))
+            if not self.ctx.read_only:
+                mark_seen(self.ctx.db, self.ctx.desk, state.id, self.ctx.clock())  # opened: it no longer floats
         except FengqiaoError as exc:
             self.post_message(self.Loaded(None, [], str(exc)))
             return
@@ -150,7 +154,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
             self.query_one("#detail-title", Static).update(title)
 
     def _title(self, o: OrderState, now: datetime) -> Text:
-        nxt = o.next_deadline()
+        nxt = own_deadline(self.ctx.desk, self.ctx.ref, o)  # a department's own deadline, not the station's
         due, level = countdown_cell(
             str(o.status), nxt[0] if nxt else None, nxt[1] if nxt else None, nxt[2] if nxt else None, now
         )

@@ -59,6 +59,7 @@ class FormField:
     choices: list[tuple[str, str]] = field(default_factory=list)  # (value, label)
     default: str | None = None
     text_field: str = "note"  # models.text.LIMITS key for text
+    preselect: bool = True  # choice: start on the default (or the first); False: nothing until the person picks
 
 
 class ActionForm(LocalizedMixin, ModalScreen[dict[str, Any] | None]):
@@ -86,8 +87,11 @@ class ActionForm(LocalizedMixin, ModalScreen[dict[str, Any] | None]):
                     f.label + ("" if f.required or f.kind == "choice" else t("form.optional")), id=f"label-{f.name}"
                 )
                 if f.kind == "choice":
+                    mark = "" if f.preselect else OTHER  # nothing chosen yet: every option shows the empty mark
                     options = OptionList(
-                        *[Option(label, id=value) for value, label in f.choices], id=f"field-{f.name}", compact=True
+                        *[Option(mark + label, id=value) for value, label in f.choices],
+                        id=f"field-{f.name}",
+                        compact=True,
                     )
                     yield options
                 elif f.kind == "dept":
@@ -109,6 +113,9 @@ class ActionForm(LocalizedMixin, ModalScreen[dict[str, Any] | None]):
             if f.kind == "choice":
                 options = self.query_one(f"#field-{f.name}", OptionList)
                 values = [v for v, _ in f.choices]
+                if not f.preselect:
+                    options.highlighted = None  # the person must choose (a visit's satisfaction)
+                    continue
                 options.highlighted = values.index(f.default) if f.default in values else 0
         first = self.fields[0]
         self.query_one(f"#filter-{first.name}" if first.kind == "dept" else f"#field-{first.name}").focus()
@@ -160,10 +167,11 @@ class ActionForm(LocalizedMixin, ModalScreen[dict[str, Any] | None]):
     def _mark_choice(self, event: OptionList.OptionHighlighted) -> None:
         """The chosen option carries a mark, not only a colour (monochrome terminals)."""
         options = event.option_list
+        chosen = options.highlighted  # now (a message from before the form cleared a choice may arrive late)
         for index in range(options.option_count):
             option = options.get_option_at_index(index)
             label = str(option.prompt)[2:] if str(option.prompt)[:2] in (CHOSEN, OTHER) else str(option.prompt)
-            options.replace_option_prompt_at_index(index, (CHOSEN if index == event.option_index else OTHER) + label)
+            options.replace_option_prompt_at_index(index, (CHOSEN if index == chosen else OTHER) + label)
 
     @on(OptionList.OptionSelected)
     def _option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -20,3 +20,11 @@ class PasteRefused(Message):
     def __init__(self, field: Input | TextArea, length: int, limit: int) -> None:
         super().__init__()
         self.field, self.length, self.limit = field, length, limit
+
+
+class UrgeRequested(Message):
+    """Someone asked to urge (催办) the assignee of order ``order_no`` (the repeat-call panel's key)."""
+
+    def __init__(self, order_no: str) -> None:
+        super().__init__()
+        self.order_no = order_no

@@ -8,9 +8,11 @@ first). The rows are loaded by the intake screen's thread worker; this widget on
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
@@ -20,6 +22,7 @@ from fengqiao.models.reference import Reference
 from fengqiao.store.orders import REPEAT_WINDOW, CallSummary, Repeat
 
 from .base import safe
+from .messages import UrgeRequested
 
 OPEN = frozenset({"dispatched", "signed", "arrived", "returned", "fed_back", "visited"})
 COMPACT_BELOW = 110  # columns: below this the list shows short order numbers and tag codes only
@@ -36,6 +39,14 @@ def short_order_no(order_no: str | None) -> str:
 
 
 class RepeatPanel(Vertical):
+    # The one binding of the desk branch here: urge (催办) the highlighted call's order (the app handles it).
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("u", "urge", "intake.urge", id="intake.urge")]
+
+    def action_urge(self) -> None:
+        row = self.table.cursor_row
+        order_no = self.rows[row].order_no if 0 <= row < len(self.rows) else None
+        self.post_message(UrgeRequested(order_no or ""))
+
     DEFAULT_CSS = """
     RepeatPanel { height: auto; padding: 0 1; }
     RepeatPanel #recent-title { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }

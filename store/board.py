@@ -66,6 +66,8 @@ class BoardFilter:
     overdue: bool = False
     repeat: bool = False  # repeat calls: the order is a repeat of an earlier one, or has linked calls
     dual: bool = False
+    awaiting_judgement: bool = False  # a department returned it and no supervisor has judged the return yet
+    awaiting_visit: bool = False  # fed back: the follow-up visit (回访) is due
     search: str = ""
     sort: str = "due"
 
@@ -104,6 +106,7 @@ class BoardRow:
     address: str
     description: str
     key: tuple[str, ...] = field(compare=False)  # the row's sort key, for keyset paging
+    attention: str | None = None  # why it waits for someone on this desk (new | returned | overdue), unseen
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,13 @@ class BoardQuery:
             where.append("(o.repeat_of IS NOT NULL OR o.linked_calls > 0)")
         if f.dual:
             where.append("o.mode = 'dual'")
+        if f.awaiting_judgement:
+            where.append(
+                "EXISTS (SELECT 1 FROM assignments a WHERE a.order_id = o.id AND a.status = 'returned' "
+                "AND a.return_justified IS NULL)"
+            )
+        if f.awaiting_visit:
+            where.append("o.status = 'fed_back'")
         groups: list[str] = []
         likes: list[str] = []
         like_params: list[Any] = []
@@ -357,7 +367,19 @@ class BoardQuery:
             return f"orders o INDEXED BY {self._open_index(f)}", [], where, params
         if counting or not where:
             return "orders o", [], where, params
-        key = (f.scope, f.dept, f.category, f.town, f.overdue, f.repeat, f.dual, f.search, f.sort)
+        key = (
+            f.scope,
+            f.dept,
+            f.category,
+            f.town,
+            f.overdue,
+            f.repeat,
+            f.dual,
+            f.awaiting_judgement,
+            f.awaiting_visit,
+            f.search,
+            f.sort,
+        )
         broad = sort_index or self._broad_cache.get(key)
         if broad is None:
             broad = self._broad(conn, f"SELECT 1 FROM orders o WHERE {' AND '.join(where)}", params)
@@ -391,6 +413,14 @@ class BoardQuery:
         backwards = before is not None or last
         bound = after if after is not None else before if before is not None else start
         bound_sql: list[str] = []
+        with self.db.read() as conn:
+            floating = f.scope == "open" and self._has_attention(conn)
+        if floating:  # orders waiting for someone on this desk come first (see store/attention.py)
+            keys = (self._float_key(desc), *keys)
+        if bound is not None and len(bound) == len(keys) + 1:
+            bound = bound[1:]  # a key from when orders floated: nothing does now
+        elif bound is not None and len(bound) == len(keys) - 1:
+            bound = ("0" if desc else "1", *bound)  # a key from before: it was not floating
         if bound is not None:
             if len(bound) != len(keys):
                 raise ValueError(f"sort key {bound!r} does not fit sort {f.sort!r}")
@@ -416,14 +446,61 @@ class BoardQuery:
             )
             outer = ", ".join(f"p.k{i} {'DESC' if reverse else 'ASC'}" for i in range(len(keys)))
             sql = (
-                f"SELECT p.*, c.address, c.description FROM ({inner}) p LEFT JOIN calls c ON c.id = p.call_ref "
-                f"ORDER BY {outer}"
+                f"SELECT p.*, c.address, c.description, ({self._attention_sql('p.id')}) AS attention "
+                f"FROM ({inner}) p LEFT JOIN calls c ON c.id = p.call_ref ORDER BY {outer}"
             )
             rows = conn.exec_driver_sql(sql, tuple(source_params + params + [limit])).all()
-        out = [self._row(r, len(keys)) for r in rows]
+            out = [self._row(r, len(keys)) for r in rows]
+            if out and not self.desk.sees_all():
+                out = self._own_view(conn, out)
         if backwards:
             out.reverse()
         return out
+
+    def _own_view(self, conn: Connection, rows: list[BoardRow]) -> list[BoardRow]:
+        """A department or township desk sees its own assignment's state and next deadline on each row, not the
+        order's (on a dual order the police station's countdown is the station's business)."""
+        codes = sorted(self.desk.assignee_codes(self.ref))
+        if not codes:
+            return rows
+        marks = ", ".join("?" for _ in rows)
+        asg_marks = ", ".join("?" for _ in codes)
+        found = conn.exec_driver_sql(
+            "SELECT order_id, assignee, dept, town, status, active, onsite, dispatched_at, signed_at, sign_due, "
+            f"arrive_due, feedback_due FROM assignments WHERE order_id IN ({marks}) AND assignee IN ({asg_marks}) "
+            "ORDER BY order_id, seq",
+            (*[r.id for r in rows], *codes),
+        ).all()
+        own: dict[str, list[Any]] = {}
+        for a in found:
+            if self.desk.role == Role.TOWNSHIP and a.dept == "GA" and a.town != self.desk.town:
+                continue  # a shared station's work for another town
+            own.setdefault(a.order_id, []).append(a)
+        return [_own_row(r, own.get(r.id, [])) for r in rows]
+
+    # ---- orders waiting for someone (store/attention.py) ---------------------------------------------
+    def _desk_literal(self) -> str:
+        return "'" + self.desk.name.replace("'", "''") + "'"
+
+    def _attention_sql(self, column: str) -> str:
+        return (
+            f"SELECT a.reason FROM attention a WHERE a.desk = {self._desk_literal()} AND a.order_id = {column} "
+            "AND a.seen_at IS NULL"
+        )
+
+    def _float_key(self, desc: bool) -> str:
+        first, rest = ("'1'", "'0'") if desc else ("'0'", "'1'")  # text, as every other sort key
+        return f"(CASE WHEN EXISTS ({self._attention_sql('o.id')}) THEN {first} ELSE {rest} END)"
+
+    def _has_attention(self, conn: Connection) -> bool:
+        if self.desk.role is None or not has_attention_table(conn):
+            return False
+        return (
+            conn.exec_driver_sql(
+                "SELECT 1 FROM attention WHERE desk = ? AND seen_at IS NULL LIMIT 1", (self.desk.name,)
+            ).first()
+            is not None
+        )
 
     def _row(self, r: Any, nkeys: int) -> BoardRow:
         return BoardRow(
@@ -446,6 +523,7 @@ class BoardQuery:
             key=tuple(str(v) for v in r[18 : 18 + nkeys]),
             address=r[18 + nkeys] or "",
             description=r[19 + nkeys] or "",
+            attention=r[20 + nkeys],
         )
 
     def count(self, f: BoardFilter, *, cap: int = COUNT_CAP) -> BoardCounts:
@@ -477,6 +555,60 @@ class BoardQuery:
             sql = f"SELECT min(o.next_due) FROM {source} WHERE {' AND '.join(where)}"
             value = conn.exec_driver_sql(sql, tuple(source_params + params)).scalar()
         return from_db_opt(value)
+
+
+def _own_row(row: BoardRow, mine: list[Any]) -> BoardRow:
+    """``row`` as the desk holding assignments ``mine`` sees it: their state and their earliest pending deadline."""
+    current = [a for a in mine if a.active] or mine[-1:]
+    if not current:
+        return row
+    best: tuple[str, datetime, datetime] | None = None
+    for a in current:
+        pending = _pending(a) if a.active and row.status in WORKING else None
+        if pending is not None and (best is None or pending[1] < best[1]):
+            best = pending
+    if best is not None and best[1] == row.next_due and row.next_due_start is not None:
+        best = (best[0], best[1], row.next_due_start)  # the order's own window (a reopened order starts anew)
+    states = [a.status for a in current]
+    status = row.status
+    if row.status in WORKING or row.status == Status.FED_BACK:
+        status = min(states, key=lambda s: _ASG_STAGE.get(s, 9))
+    return replace(
+        row,
+        status=status,
+        next_due=best[1] if best else None,
+        next_due_kind=best[0] if best else None,
+        next_due_start=best[2] if best else None,
+    )
+
+
+WORKING = frozenset({"dispatched", "signed", "arrived", "returned"})
+_ASG_STAGE = {"returned": 0, "dispatched": 1, "signed": 2, "arrived": 3, "fed_back": 4}
+
+
+def _pending(a: Any) -> tuple[str, datetime, datetime] | None:
+    """(kind, due, window start) of the deadline an assignment row works toward (models.machine's rule)."""
+    start = from_db(a.dispatched_at)
+    if a.status == "dispatched":
+        return "sign", from_db(a.sign_due), start
+    if a.status == "signed" and a.onsite and a.arrive_due:
+        return "arrive", from_db(a.arrive_due), start
+    if a.status in ("signed", "arrived"):
+        return "feedback", from_db(a.feedback_due), start
+    return None
+
+
+def has_attention_table(conn: Connection) -> bool:
+    """Whether the schema has the desk's ``attention`` table (version 8+). Remembered per connection."""
+    if conn.info.get("fq_attention"):
+        return True
+    found = (
+        conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'attention'").first()
+        is not None
+    )
+    if found:
+        conn.info["fq_attention"] = True
+    return found
 
 
 # The deadline assignment ``a`` works toward now: sign-off, arrival (site visits), feedback; NULL when none.

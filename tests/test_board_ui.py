@@ -306,10 +306,14 @@ async def test_paging_search_filters_and_detail(tmp_path: Path, ref, clock) -> N
         total = board.counts.total
         assert total > 2 * size
         first = board_numbers(board)
-        await pilot.press("pagedown")
+        await pilot.press("pagedown")  # first to the last row on screen
+        await settle(pilot)
+        assert board.start_index == 0 and board.table.cursor_row == size - 1
+        await pilot.press("pagedown")  # then a page on
         await settle(pilot)
         assert board.start_index == size and board_numbers(board)[0] not in first
-        await pilot.press("up")
+        assert board.table.cursor_row == size - 1  # the same place on the new page
+        await pilot.press("pageup", "up")  # to the top of the page, then one row before it
         await settle(pilot)
         assert board.start_index == size - 1 and board_numbers(board)[0] == first[-1]
         await pilot.press("end")

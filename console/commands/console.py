@@ -18,9 +18,12 @@ from fengqiao.models.text import visible
 
 def run_console(state: State, *, desk: Desk | None = None, caller: str | None = None) -> None:
     from fengqiao.console.app import FengqiaoApp, desk_context  # Textual is only imported when the console opens
+    from fengqiao.models.alerts import check_bell, parse_night
 
     from .sync import console_sync
 
+    check_bell(state.config.bell)  # a bad setting is said before anything opens
+    parse_night(state.config.night)
     db = state.open_db()
     try:
         chosen = desk or state.desk(use_config_role=True)
@@ -28,7 +31,7 @@ def run_console(state: State, *, desk: Desk | None = None, caller: str | None = 
             chosen = make_desk(
                 default_reference(), chosen.name, "call_taker", operator=chosen.operator, prefix=chosen.prefix
             )
-        ctx = desk_context(db, chosen, lang=get_lang(), caller=caller, config=state.config)
+        ctx = desk_context(db, chosen, lang=get_lang(), caller=caller, config=state.config, sign_in=True)
         FengqiaoApp(ctx, sync=console_sync(state.config, db, chosen)).run()
     finally:
         db.close()
