@@ -429,7 +429,7 @@ class KpiStore:
             ]
             total[SPREADS[3]] = spread(gaps)
             out[TOTAL_KEY] = total
-        return out
+        return {key: {name: found.get(name, Spread()) for name in SPREADS} for key, found in out.items()}
 
     # ---- the plainest way, from the projection ------------------------------------------------------
     def _counts(self, conn: Connection, window: Window, by: str, dept: str | None, now: datetime) -> dict[str, Counts]:
