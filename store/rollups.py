@@ -43,6 +43,8 @@ from sqlalchemy.engine import Connection
 from fengqiao.models.clock import from_db, to_db
 from fengqiao.models.kpi import PERCENTILES, SATISFIED, Spread, nearest_rank
 
+from .db import raw_sqlite
+
 # ---- the KPI rules as SQL (store/kpi.py's raw queries use the same text) ---------------------------------
 
 COUNTED = "(a.status <> 'returned' OR a.return_justified = 0)"
@@ -241,7 +243,7 @@ def contributions(conn: Connection, ids: Iterable[str] | None = None) -> Contrib
 
 def _contribute(conn: Connection, ids: Sequence[str] | None, out: Contribution) -> None:
     where, params = _where(ids)
-    raw = conn.connection.driver_connection
+    raw = raw_sqlite(conn)
     orders: dict[str, tuple[Any, ...]] = {}
     for oid, day, town, tag, *flags in raw.execute(_O_SELECT.format(where=where), params):
         orders[oid] = tuple(flags)
@@ -302,7 +304,7 @@ _UPSERT_PENDING = (
 
 def apply(conn: Connection, before: Contribution, after: Contribution) -> None:
     """Write the difference ``after - before`` into the rollup tables."""
-    raw = conn.connection.driver_connection
+    raw = raw_sqlite(conn)
     deltas = []
     for key in before.counts.keys() | after.counts.keys():
         old = before.counts.get(key) or [0] * len(FIELDS)
@@ -314,14 +316,14 @@ def apply(conn: Connection, before: Contribution, after: Contribution) -> None:
         raw.executemany(_UPSERT_COUNTS, [(*k, *d) for k, d in deltas])
         raw.executemany(_DROP_EMPTY, [k for k, _ in deltas])
     changed: list[tuple[MinKey, Counter[float], Counter[float]]] = []
-    for key in before.minutes.keys() | after.minutes.keys():
-        old_c, new_c = Counter(before.minutes.get(key, ())), Counter(after.minutes.get(key, ()))
+    for mkey in before.minutes.keys() | after.minutes.keys():
+        old_c, new_c = Counter(before.minutes.get(mkey, ())), Counter(after.minutes.get(mkey, ()))
         if old_c != new_c:
-            changed.append((key, old_c - new_c, new_c - old_c))
-    for key, gone, added in changed:
+            changed.append((mkey, old_c - new_c, new_c - old_c))
+    for mkey, gone, added in changed:
         row = raw.execute(
             "SELECT vals FROM kpi_rollup_minutes WHERE scope = ? AND day = ? AND key = ? AND dept = ? AND measure = ?",
-            key,
+            mkey,
         ).fetchone()
         values = _floats(row[0]).tolist() if row else []
         if gone:
@@ -331,11 +333,11 @@ def apply(conn: Connection, before: Contribution, after: Contribution) -> None:
         if added:
             values = sorted(values + list(added.elements()))
         if values:
-            raw.execute(_UPSERT_MINUTES, (*key, *pack(values)))
+            raw.execute(_UPSERT_MINUTES, (*mkey, *pack(values)))
         else:
             raw.execute(
                 "DELETE FROM kpi_rollup_minutes WHERE scope = ? AND day = ? AND key = ? AND dept = ? AND measure = ?",
-                key,
+                mkey,
             )
     gone_p = [k for k in before.pending if k not in after.pending]
     if gone_p:
@@ -420,7 +422,7 @@ def _merge(into: Contribution, part: Contribution) -> None:
 
 def rebuild(conn: Connection) -> None:
     """Recompute every rollup from the projection (the migration's backfill)."""
-    raw = conn.connection.driver_connection
+    raw = raw_sqlite(conn)
     for table in ("kpi_rollup", "kpi_rollup_minutes", "kpi_pending"):
         raw.execute(f"DELETE FROM {table}")
     apply(conn, Contribution(), contributions(conn))
@@ -429,7 +431,7 @@ def rebuild(conn: Connection) -> None:
 def differences(conn: Connection) -> int:
     """How many rollup rows differ from what the projection makes them (``check``)."""
     want = contributions(conn)
-    raw = conn.connection.driver_connection
+    raw = raw_sqlite(conn)
     n = 0
     have_counts = {
         tuple(r[:4]): list(r[4:])

@@ -207,7 +207,7 @@ def test_synced_desks_out_of_order(tmp_path: Path) -> None:
                 drive.step()
             if rng.random() < 0.2:
                 rng.choice(desks).sync()
-            if i % 75 == 74:
+            if i == 110:
                 for d in desks:
                     same_figures(d.db, hub.clock, depts=(None, "SCJG"))
         hub.sync_all()
