@@ -100,6 +100,8 @@ def derived_differences(conn: Any, tables: dict[str, str]) -> list[tuple[str, st
       (a forged row changes the repeat-call rate);
     * ``order_search_docs`` and the ``order_search`` index — a document for every order, none but for an order's
       own or linked calls, and an index entry for each document (a removed entry hides an order from search);
+    * ``kpi_rollup``, ``kpi_rollup_minutes``, ``kpi_pending`` — the KPI rollups, recomputed from the projection
+      (store/rollups.py): an edited row changes the KPIs;
     * ``event_state`` — the server never sends another desk's refused events (refusals are answered to the
       desk that pushed): another desk's event marked ``refused`` here has been edited to hide an order or
       undo what it did.
@@ -128,6 +130,12 @@ def derived_differences(conn: Any, tables: dict[str, str]) -> list[tuple[str, st
             n += count("SELECT count(*) FROM (SELECT rowid FROM order_search EXCEPT SELECT doc FROM order_search_docs)")
         if n:
             out.append(("order_search", "derived_search", n))
+    if "kpi_rollup" in tables:
+        from .rollups import differences  # the KPI rollups against the projection, row by row
+
+        n = differences(conn)
+        if n:
+            out.append(("kpi_rollup", "derived_rollups", n))
     if "event_state" in tables:
         n = count(
             "SELECT count(*) FROM event_state s JOIN events e ON e.id = s.event_id "

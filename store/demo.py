@@ -55,6 +55,7 @@ from .projection import (
     call_tuple,
     order_tuple,
 )
+from .rollups import Tracker
 
 # Relative call volume per tag (default 1): the matters that fill a real 110 linkage desk.
 TAG_WEIGHTS = {
@@ -520,6 +521,7 @@ def _produce(
 
 
 _CALL_LINKED = CALL_COLUMNS.index("linked")
+_CALL_PHONE, _CALL_AT = CALL_COLUMNS.index("phone"), CALL_COLUMNS.index("received_at")
 
 
 def _write(conn: Connection, b: _Batch) -> None:
@@ -529,6 +531,9 @@ def _write(conn: Connection, b: _Batch) -> None:
     # search index picks a linked call up when it is inserted, and only if its order is already there.
     own = [c for c in b.calls if not c[_CALL_LINKED]]
     linked = [c for c in b.calls if c[_CALL_LINKED]]
+    rollups = Tracker(conn)  # the KPI rollups of every order the batch writes or makes a repeat-call order
+    rollups.watch(o[0] for o in b.orders)
+    rollups.watch_calls((c[_CALL_PHONE], c[_CALL_AT]) for c in b.calls)
     if own:
         conn.exec_driver_sql(INSERT_CALL, own)
     if b.orders:
@@ -536,6 +541,7 @@ def _write(conn: Connection, b: _Batch) -> None:
         conn.exec_driver_sql(UPSERT_ASSIGNMENT, b.assignments)
     if linked:
         conn.exec_driver_sql(INSERT_CALL, linked)
+    rollups.finish()
     if b.heads:
         conn.exec_driver_sql(UPSERT_HEAD, b.heads)
     if b.counters:

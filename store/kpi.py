@@ -20,7 +20,6 @@ from fengqiao.models.errors import ValidationError
 from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.kpi import (
     DEFAULT_WEIGHTS,
-    SATISFIED,
     SPREADS,
     Counts,
     KpiRow,
@@ -39,6 +38,19 @@ from fengqiao.models.routing import describe_assignee
 
 from .board import PENDING_DUE
 from .db import Database, raw_sqlite
+from .rollups import (
+    COUNTED,
+    FED_BACK,
+    FIELDS,
+    GAP,
+    MEASURES,
+    MINUTES,
+    ORDER_FIELDS,
+    RESOLVED,
+    SATISFIED_SQL,
+    has_rollups,
+    select,
+)
 
 VIEWS = ("department", "town", "tag", "overall")
 TOTAL_KEY = "ALL"
@@ -46,7 +58,7 @@ TOTAL_KEY = "ALL"
 # Every window query walks the orders of the window (ix_orders_call_at) and then their assignments: CROSS JOIN
 # fixes that order, so the planner never scans all assignments by assignee to save a GROUP BY sort.
 # An assignment counts unless it was returned and the return was not judged unjustified.
-_COUNTED = "(a.status <> 'returned' OR a.return_justified = 0)"
+_COUNTED = COUNTED
 _IN_WINDOW = "o.call_at >= :start AND o.call_at < :end AND o.status <> 'cancelled'"
 
 
@@ -74,9 +86,9 @@ WHERE {_IN_WINDOW} {{where}}
 GROUP BY 1
 """
 
-_SATISFIED_SQL = ", ".join(f"'{s}'" for s in SATISFIED)
-_FED_BACK = "(o.fed_back_at IS NOT NULL OR o.reopen_count > 0)"
-_RESOLVED = "(o.result = 'resolved' AND o.reopen_count = 0)"
+_SATISFIED_SQL = SATISFIED_SQL
+_FED_BACK = FED_BACK
+_RESOLVED = RESOLVED
 _ORDER_COUNTS = f"""
 SELECT {{key}} AS key,
   count(*) AS orders,
@@ -95,7 +107,7 @@ GROUP BY 1
 """
 
 # Durations (minutes) of every counted assignment, one narrow row each; percentiles are picked from these.
-_MINUTES = "(julianday({end}) - julianday(a.dispatched_at)) * 1440.0"
+_MINUTES = MINUTES
 _DURATIONS = f"""
 SELECT {{key}} AS key, {_MINUTES.format(end="a.signed_at")}, {_MINUTES.format(end="a.arrived_at")},
        {_MINUTES.format(end="a.fed_back_at")}
@@ -104,8 +116,7 @@ WHERE {_IN_WINDOW} AND {_COUNTED} {{where}}
 """
 # Dual orders on which both arrived: the department's arrival minus the police station's (minutes).
 _GAPS = f"""
-SELECT p.assignee, p.dept, q.assignee, q.dept, o.town, o.tag,
-       (julianday(p.arrived_at) - julianday(q.arrived_at)) * 1440.0
+SELECT p.assignee, p.dept, q.assignee, q.dept, o.town, o.tag, {GAP}
 FROM orders o
 CROSS JOIN assignments p ON p.order_id = o.id AND p.role = 'primary' AND p.active = 1
 CROSS JOIN assignments q ON q.order_id = o.id AND q.role = 'police' AND q.active = 1
@@ -113,6 +124,8 @@ WHERE {_IN_WINDOW} AND o.mode = 'dual' AND p.arrived_at IS NOT NULL AND q.arrive
 """
 
 _MINE = "AND (a.assignee = :dept OR a.dept = :dept)"
+_SCOPE = {"department": "a", "town": "w", "tag": "t", "overall": "*", "day": "*"}
+_BASE_OF = {"sign": "sign_base", "arrive": "arrival_base", "feedback": "feedback_base"}
 _WORKING = "('dispatched', 'signed', 'arrived', 'returned')"
 _ASSIGNMENT_OVERDUE = f"({PENDING_DUE}) < :now"  # NULL (no deadline running) is not counted by sum()
 
@@ -226,8 +239,10 @@ class KpiStore:
         ref: Reference | None = None,
         clock: Clock = system_clock,
         weights: Weights = DEFAULT_WEIGHTS,
+        rollups: bool = True,
     ) -> None:
         self.db = db
+        self.rollups = rollups  # False: every figure the plainest way, from the projection (the tests' oracle)
         self.ref = ref or default_reference()
         self.clock = clock
         self.weights = weights
@@ -320,7 +335,106 @@ class KpiStore:
             params["dept"] = dept
         return params
 
+    # ---- from the rollups (store/rollups.py) ------------------------------------------------------
+    def _rolled(self, conn: Connection, by: str, dept: str | None) -> bool:
+        """Whether the rollups answer this view: all views, and with ``--dept`` the department view (the others
+        with a department filter, rare, are computed from the projection)."""
+        return self.rollups and (by == "department" or not dept) and has_rollups(conn)
+
+    @staticmethod
+    def _days(window: Window, dept: str | None, now: datetime | None = None) -> dict[str, Any]:
+        p: dict[str, Any] = {"first": window.first.isoformat(), "last": window.last.isoformat()}
+        if dept:
+            p["dept"] = dept
+        if now is not None:
+            p["now"] = to_db(now)
+        return p
+
+    def _roll_counts(
+        self, conn: Connection, window: Window, by: str, dept: str | None, now: datetime
+    ) -> dict[str, Counts]:
+        scope = _SCOPE[by]
+        key = "day" if by == "day" else "key"
+        mine = " AND (key = :dept OR dept = :dept)" if dept else ""
+        sums = ", ".join(f"sum({f})" for f in FIELDS)
+        sql = (
+            f"SELECT {key}, {sums} FROM kpi_rollup WHERE scope = '{scope}' AND day >= :first AND day <= :last{mine} "
+            "GROUP BY 1 HAVING sum(dispatched) > 0 OR sum(orders) > 0"
+        )
+        raw = raw_sqlite(conn)
+        found = {row[0]: dict(zip(FIELDS, row[1:], strict=True)) for row in raw.execute(sql, self._days(window, dept))}
+        pkey = {"department": "assignee", "town": "town", "tag": "tag", "overall": f"'{TOTAL_KEY}'", "day": "day"}[by]
+        pmine = " AND (assignee = :dept OR dept = :dept)" if dept else ""
+        pending = (
+            f"SELECT {pkey}, measure, count(*) FROM kpi_pending WHERE day >= :first AND day <= :last "
+            f"AND due < :now{pmine} GROUP BY 1, 2"
+        )
+        for k, measure, n in raw.execute(pending, self._days(window, dept, now)):
+            row = found.setdefault(k, dict.fromkeys(FIELDS, 0))
+            row[_BASE_OF[measure]] += n
+        return {k: Counts.from_mapping(v) for k, v in sorted(found.items())}
+
+    def _roll_order_counts(self, conn: Connection, window: Window, dept: str | None) -> dict[str, Any]:
+        """The order counts of the whole window, once per order (with ``dept``: once per active assignment of
+        the department), or {} when it has no orders."""
+        mine = " AND (key = :dept OR dept = :dept)" if dept else ""
+        scope = "a" if dept else "*"
+        sums = ", ".join(f"sum({f})" for f in ORDER_FIELDS)
+        row = (
+            raw_sqlite(conn)
+            .execute(
+                f"SELECT {sums} FROM kpi_rollup WHERE scope = '{scope}' AND day >= :first AND day <= :last{mine}",
+                self._days(window, dept),
+            )
+            .fetchone()
+        )
+        if not row or not row[0]:
+            return {}
+        return dict(zip(ORDER_FIELDS, row, strict=True))
+
+    def _roll_spreads(
+        self, conn: Connection, window: Window, by: str, dept: str | None
+    ) -> dict[str, dict[str, Spread]]:
+        raw = raw_sqlite(conn)
+        sql = "SELECT key, measure, lo, hist, vals FROM kpi_rollup_minutes WHERE scope = ? AND day >= ? AND day <= ?"
+        bounds = (window.first.isoformat(), window.last.isoformat())
+
+        def parts(scope: str, extra: str = "", more: tuple[Any, ...] = ()) -> dict[tuple[str, str], list[Any]]:
+            out: dict[tuple[str, str], list[Any]] = defaultdict(list)
+            for key, measure, lo, hist, vals in raw.execute(sql + extra, (scope, *bounds, *more)):
+                out[(key, measure)].append((lo, hist, vals))
+            return out
+
+        out: dict[str, dict[str, Spread]] = {}
+        if by != "overall":
+            mine = " AND (key = ? OR dept = ?)" if dept else ""
+            rows = parts(_SCOPE[by], mine, (dept, dept) if dept else ())
+            for (key, measure), found in rows.items():
+                out.setdefault(key, {})[SPREADS[MEASURES.index(measure)]] = select(found)
+        if not dept:
+            every = parts("*")
+            out[TOTAL_KEY] = {SPREADS[MEASURES.index(m)]: select(found) for (_k, m), found in every.items()}
+        else:  # the department's assignments (one assignee each); its dual orders' gaps once per order
+            union: dict[str, list[Any]] = defaultdict(list)
+            for (_key, measure), found in rows.items():
+                if measure != "gap":
+                    union[measure].extend(found)
+            total = {SPREADS[MEASURES.index(m)]: select(found) for m, found in union.items()}
+            gaps = [
+                gap
+                for p_code, p_dept, q_code, q_dept, _town, _tag, gap in raw.execute(
+                    _GAPS, self._params(window)
+                ).fetchall()
+                if dept in (p_code, p_dept, q_code, q_dept)
+            ]
+            total[SPREADS[3]] = spread(gaps)
+            out[TOTAL_KEY] = total
+        return {key: {name: found.get(name, Spread()) for name in SPREADS} for key, found in out.items()}
+
+    # ---- the plainest way, from the projection ------------------------------------------------------
     def _counts(self, conn: Connection, window: Window, by: str, dept: str | None, now: datetime) -> dict[str, Counts]:
+        if self._rolled(conn, by, dept):
+            return self._roll_counts(conn, window, by, dept, now)
         mine = _MINE if dept else ""
         merged: dict[str, dict[str, Any]] = {}
         sql = _ASSIGNMENT_COUNTS.format(key=self._key(by), where=mine)
@@ -335,7 +449,10 @@ class KpiStore:
     ) -> Counts:
         """The total of a department view: its assignment counts summed (each assignment has one assignee) and
         the order counts once per order (a dual order counts for two assignees in the rows)."""
-        orders = self._order_counts(conn, window, "overall", dept).get(TOTAL_KEY, {})
+        if self._rolled(conn, "department", dept):
+            orders = self._roll_order_counts(conn, window, dept)
+        else:
+            orders = self._order_counts(conn, window, "overall", dept).get(TOTAL_KEY, {})
         return Counts.from_mapping({**vars(sum_counts(by_dept.values())), **orders})
 
     def _order_counts(self, conn: Connection, window: Window, by: str, dept: str | None) -> dict[str, dict[str, Any]]:
@@ -347,9 +464,11 @@ class KpiStore:
     def _spreads(self, conn: Connection, window: Window, by: str, dept: str | None) -> dict[str, dict[str, Spread]]:
         """Median and 90th percentile of each duration per row key (and under TOTAL_KEY for the total).
 
-        One narrow scan (key and three durations per assignment) fetched as plain tuples and split by column
-        and key in C-speed loops: a year of a million orders stays a matter of seconds.
+        From the rollups when they answer the view; else one narrow scan (key and three durations per
+        assignment) fetched as plain tuples and split by column and key in C-speed loops.
         """
+        if self._rolled(conn, by, dept):
+            return self._roll_spreads(conn, window, by, dept)
         params = self._params(window, dept=dept)
         sql = _DURATIONS.format(key=self._key(by), where=_MINE if dept else "")
         raw = raw_sqlite(conn)  # plain tuples: no Row objects for a million rows

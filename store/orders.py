@@ -53,6 +53,7 @@ from .board import visibility_sql
 from .db import Database
 from .drafts import drop_draft_in
 from .projection import append_events, insert_call, load_events, load_state, save_order
+from .rollups import Tracker
 from .timeline import TimelineEntry, timeline
 
 REPEAT_WINDOW = timedelta(hours=72)
@@ -216,9 +217,13 @@ class OrderStore:
                 payload=payload,
             )
             state = apply(None, ev)
+            rollups = Tracker(conn)
+            rollups.watch([order_id])
+            rollups.watch_calls([(call.phone, to_db(call.received_at))])
             insert_call(conn, call, None, repeat_of=repeat.order_id if repeat else None)
             save_order(conn, state)
             conn.exec_driver_sql("UPDATE calls SET order_id = ? WHERE id = ?", (order_id, call.id))
+            rollups.finish()
             append_events(conn, self.desk.name, [ev])
             if drop_draft:
                 drop_draft_in(conn, self.desk.name)
@@ -252,7 +257,10 @@ class OrderStore:
                 new_assignment_id=new_id() if action == Action.REASSIGN else None,
             )
             apply(state, ev)
+            rollups = Tracker(conn)
+            rollups.watch([state.id])
             save_order(conn, state)
+            rollups.finish()
             append_events(conn, self.desk.name, [ev])
         return state
 
@@ -295,8 +303,12 @@ class OrderStore:
                 state, call, event_id=new_id(), at=when, desk=self.desk.name, actor=self.desk.actor, recorded_at=now
             )
             apply(state, ev)
+            rollups = Tracker(conn)
+            rollups.watch([state.id])
+            rollups.watch_calls([(call.phone, to_db(call.received_at))])
             insert_call(conn, call, state.id, linked=True, repeat_of=state.id)
             save_order(conn, state)
+            rollups.finish()
             append_events(conn, self.desk.name, [ev])
             if drop_draft:
                 drop_draft_in(conn, self.desk.name)

@@ -20,6 +20,7 @@ from fengqiao.models.validate import validate_event
 
 from ..db import Database, get_meta, set_meta
 from ..projection import (
+    CALL_COLUMNS,
     EVENT_SELECT,
     INSERT_CALL,
     INSERT_EVENT,
@@ -32,6 +33,7 @@ from ..projection import (
     order_tuple,
     read_payload,
 )
+from ..rollups import Tracker
 from ..wire import PullResponse, PushResponse, WireEvent, wire_from_row
 from .errors import SyncError, SyncUnavailable
 
@@ -44,6 +46,7 @@ META_LAST_OK = "sync.last_ok"
 META_DESK = "sync.desk"
 META_SERVER_KEY = "sync.server_key"  # the public key the server signs events with (store/signing.py)
 META_SIGS_PENDING = "sync.sigs_pending"  # "1" while a re-pull fetches signatures for events held before
+_CALL_PHONE, _CALL_AT = CALL_COLUMNS.index("phone"), CALL_COLUMNS.index("received_at")
 INSERT_CALL_ONCE = INSERT_CALL + " ON CONFLICT (id) DO NOTHING"
 UPSERT_STATUS = (
     "INSERT INTO event_state (event_id, status, reason) VALUES (?, ?, ?) ON CONFLICT (event_id) "
@@ -75,6 +78,8 @@ def recompute(conn: Connection, order_ids: Iterable[str]) -> None:
             else:
                 states.append(result.state)
             statuses += [(ev.id, result.statuses[ev.id], result.reasons.get(ev.id)) for ev in evs]
+        rollups = Tracker(conn)  # the KPI rollups follow the projection, in the same transaction
+        rollups.watch(chunk)
         # Rewritten whole: in the new order of events two reassignments may have swapped their numbers.
         conn.exec_driver_sql(f"DELETE FROM assignments WHERE order_id IN ({_marks(chunk)})", tuple(chunk))
         if gone:
@@ -91,6 +96,7 @@ def recompute(conn: Connection, order_ids: Iterable[str]) -> None:
                         raise SyncError(t("sync.order_no_clash", order_no=s.order_no, other=clash[0])) from None
                 raise
             conn.exec_driver_sql(UPSERT_ASSIGNMENT, [row for s in states for row in assignment_tuples(s)])
+        rollups.finish()
         if statuses:
             conn.exec_driver_sql(UPSERT_STATUS, statuses)
 
@@ -242,7 +248,10 @@ class DeskLog:
                     raise SyncError(t("sync.diverged_local", desk=me)) from None
                 new = len(rows)
             if calls:
+                rollups = Tracker(conn)  # a call can make earlier orders of its phone repeat-call orders
+                rollups.watch_calls((c[_CALL_PHONE], c[_CALL_AT]) for c in calls)
                 conn.exec_driver_sql(INSERT_CALL_ONCE, calls)
+                rollups.finish()
             if own is not None:
                 conn.exec_driver_sql(
                     "INSERT INTO desk_heads (desk, seq, hash) VALUES (?, ?, ?) ON CONFLICT (desk) DO UPDATE SET "

@@ -27,6 +27,7 @@ import termios
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from fengqiao.models.clock import to_db
 from fengqiao.models.kpi import last_days, local_date
@@ -161,8 +162,92 @@ def idle_bytes(
     return counts["idle"] / seconds, counts["paint"]
 
 
-def bench(ctx: Context) -> list[Row]:
+def _same(a: Any, b: Any) -> None:
+    """The rollup-based table and the raw one hold the same figures (the bench refuses to time a wrong answer)."""
+    ja, jb = a.to_json(), b.to_json()
+    ja.pop("generated_at"), jb.pop("generated_at")
+    if ja != jb:
+        raise AssertionError("KPIs from the rollups differ from the raw computation")
+
+
+def _kpi_json(path: Path, month: Any) -> float:
+    """`fengqiao kpi --json` (30 days, by department) as a whole command: best of 3."""
+    env = {**os.environ, "FENGQIAO_CONFIG": str(path.with_suffix(".no-config.toml"))}
+    exe = str(Path(sys.executable).with_name("fengqiao"))
+    cmd = [exe, "--db", str(path), "kpi", "--from", month.first.isoformat(), "--to", month.last.isoformat(), "--json"]
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=ROOT)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def rollup_rows(ctx: Context) -> list[Row]:
+    """Issue 18's KPI figures: `kpi --json` at the smallest and largest size and their ratio (goal ≤ 2×), and
+    the 365-day table at the largest size (goal ≤ 1.5 s); floors: the raw computation from the projection."""
     rows: list[Row] = []
+    clock = ctx.clock()
+    today = local_date(clock())
+    month, year = last_days(today, 30), last_days(today, 365)
+    sizes = sorted({ctx.sizes[0], ctx.sizes[-1]})
+    whole: dict[int, float] = {}
+    for n in sizes:
+        path = ctx.demo_db(n)
+        db = Database(path)
+        rolled, plain = KpiStore(db, clock=clock), KpiStore(db, clock=clock, rollups=False)
+        _same(rolled.table(month, "department"), plain.table(month, "department"))
+        value = timed(lambda: rolled.table(month, "department"), repeat=3)
+        floor = timed(lambda: plain.table(month, "department"), repeat=1)
+        rows.append(
+            Row(
+                "kpi",
+                f"{n:,} orders: kpi table from rollups, 30 days, by department",
+                value,
+                "ms",
+                floor,
+                note="floor: the raw computation (same figures, checked)",
+            )
+        )
+        whole[n] = _kpi_json(path, month)
+        rows.append(
+            Row(
+                "kpi",
+                f"{n:,} orders: `fengqiao kpi --json`, 30 days, by department",
+                whole[n],
+                "s",
+                note="whole command, best of 3",
+            )
+        )
+        db.close()
+    small, big = sizes[0], sizes[-1]
+    if big != small:
+        rows.append(
+            Row("kpi", f"`kpi --json` {big:,} vs {small:,} orders", whole[big], "s", whole[small], note="goal ≤ 2×")
+        )
+    db = Database(ctx.demo_db(big))
+    rolled, plain = KpiStore(db, clock=clock), KpiStore(db, clock=clock, rollups=False)
+    raw_started = time.perf_counter()
+    raw_year = plain.table(year, "department")
+    raw_seconds = time.perf_counter() - raw_started
+    _same(rolled.table(year, "department"), raw_year)
+    value = timed(lambda: rolled.table(year, "department"), repeat=3)
+    rows.append(
+        Row(
+            "kpi",
+            f"{big:,} orders: kpi table from rollups, 365 days, by department",
+            value / 1000,
+            "s",
+            raw_seconds,
+            note="goal ≤ 1.5 s; floor: the raw computation (same figures, checked)",
+        )
+    )
+    db.close()
+    return rows
+
+
+def bench(ctx: Context) -> list[Row]:
+    rows: list[Row] = rollup_rows(ctx)
     clock = ctx.clock()
     today = local_date(clock())
     month = last_days(today, 30)
