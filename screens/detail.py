@@ -20,12 +20,14 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from fengqiao.models import geo
 from fengqiao.models.clock import fmt_local
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import t
 from fengqiao.models.machine import AssignmentState, Event, OrderState
 from fengqiao.models.privacy import phone_view
 from fengqiao.models.roles import own_deadline
+from fengqiao.models.text import visible
 from fengqiao.models.urgency import Urgency
 from fengqiao.store.attention import mark_seen
 
@@ -242,6 +244,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
                 self._step(a.feedback_due, a.fed_back_at, now),
             )
             notes.extend(self._assignment_notes(a, lang))
+            notes.extend(self._field_notes(o, a, lang))
         return Group(table, *notes)
 
     def _step(self, due: datetime | None, done: datetime | None, now: datetime) -> Text:
@@ -269,6 +272,34 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
             line = Text(f"{who} {t('detail.extension', hours=a.ext_hours or 0)} {t(f'detail.ext_{a.ext_status}')} ")
             line.append_text(safe(a.ext_reason or "", single_line=True))
             out.append(line)
+        return out
+
+    def _field_notes(self, o: OrderState, a: AssignmentState, lang: str) -> list[Text]:
+        """What the phone page added: who of the unit holds it, where the arrival was, the feedback's photos
+        (``fengqiao attach get`` fetches them from the server)."""
+        who = assignee_label(self.ctx.ref, a.assignee, lang)
+        out = []
+        if a.holder_name:
+            out.append(Text(visible(t("mobile.cli_holder", assignee=who, name=a.holder_name), single_line=True)))
+        if a.location:
+            where = f"{a.location['lat']:.5f}, {a.location['lon']:.5f}"
+            place = geo.find_place(self.ctx.ref.directory, o.town, o.call.address)
+            if place is not None:
+                metres = round(geo.distance_m(place.lat, place.lon, a.location["lat"], a.location["lon"]))
+                where += " " + t("mobile.cli_distance", metres=metres, place=place.name)
+            out.append(Text(visible(t("mobile.cli_location", assignee=who, where=where), single_line=True)))
+        for n, photo in enumerate(a.photos, start=1):
+            text = t(
+                "mobile.cli_photo",
+                n=n,
+                assignee=who,
+                kb=max(1, round(photo["size"] / 1024)),
+                at=fmt_local(a.fed_back_at),
+                sha=photo["sha256"][:16] + "…",
+            )
+            out.append(Text(text, style="dim"))
+        if a.photos:
+            out.append(Text(t("mobile.cli_photo_hint", order_no=o.order_no), style="dim"))
         return out
 
     def _timeline(self, o: OrderState, now: datetime, lang: str) -> Table:

@@ -398,3 +398,24 @@ def test_a_progress_note_changes_nothing_and_reaches_the_desk(world: World) -> N
     world.client.sync_once()
     _state, events = world.orders.order_with_events(o.order_no)
     assert [e.kind for e in events] == ["dispatch", "note"] and events[-1].actor == "王五"
+
+
+async def test_the_consoles_detail_lists_the_person_the_place_and_the_photos(world: World) -> None:
+    from fengqiao.console.app import FengqiaoApp
+    from fengqiao.screens.detail import DetailScreen
+
+    from ..intake_helpers import settle
+
+    o = world.dispatch()
+    scjg = world.phone("王五", "SCJG")
+    scjg.act(o.id, "sign")
+    scjg.act(o.id, "arrive", lat=29.5890, lon=120.8215)
+    shot = scjg.upload(png(4, 4)).json()
+    scjg.act(o.id, "feedback", result="resolved", text="已处理", photos=[shot["sha256"]])
+    world.client.sync_once()
+    app = FengqiaoApp(db=world.db, desk=world.desk, clock=world.clock, ref=world.server.ref, watch_store=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.push_screen(DetailScreen(o.order_no))
+        await settle(pilot)
+        shown = "\n".join(strip.text for strip in app.screen._compositor.render_strips())  # noqa: SLF001
+        assert "王五" in shown and "人民路" in shown and shot["sha256"][:16] in shown and "attach get" in shown
