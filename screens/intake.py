@@ -63,7 +63,7 @@ CLEAR_CONFIRM = 3.0  # seconds within which a second Ctrl+N clears a filled form
 DRAIN_TIMEOUT = 1.0  # seconds Enter waits for the field to take the keys typed before it
 DRAFT_DELAY = 0.5  # seconds of quiet before the form is kept as a draft
 DRAFT_MAX_WAIT = 0.8  # ... and at least this often while typing goes on (a crash loses at most about a second)
-QUIT_CONFIRM = 3.0  # seconds within which a second Ctrl+Q quits with a call being taken
+QUIT_CONFIRM = 30.0  # a second Ctrl+Q within this quits with a call being taken (typing in between disarms it)
 
 
 class FormInput(LiteralInput):
@@ -474,6 +474,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     @on(Input.Changed)
     @on(TextArea.Changed)
     def _draft_changed(self) -> None:
+        self._quit_armed_at = None  # typing after the first Ctrl+Q: the call goes on, the next Ctrl+Q asks again
         self.draft_soon()
         if self.waiting:
             self.show_waiting()  # the key hint depends on whether the form is free

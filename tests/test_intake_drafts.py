@@ -52,6 +52,25 @@ def test_store_keeps_one_draft_per_desk(db, clock) -> None:  # noqa: ANN001
     assert load_draft(db, "110-2") is not None
 
 
+async def test_the_second_ctrl_q_may_come_after_reading_the_notice_but_typing_disarms_it(db, ref, clock) -> None:  # noqa: ANN001
+    """Found in tmux: a person reads "press Ctrl+Q again" and presses it some seconds later; that quits. A key
+    typed in between means the call goes on: the next Ctrl+Q asks again."""
+    app = make_app(db, ref, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await half_a_call(pilot)
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        await pilot.press("x")  # carries on typing
+        clock.advance(seconds=1)
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert app.is_running  # asked again
+        clock.advance(seconds=8)  # reads the notice
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
 async def test_quit_with_a_half_taken_call_asks_and_the_call_comes_back(db, ref, clock) -> None:  # noqa: ANN001
     app = make_app(db, ref, clock)
     async with app.run_test(size=(80, 24)) as pilot:
