@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,9 +153,20 @@ class ActionForm(LocalizedMixin, ModalScreen[dict[str, Any] | None]):
         else:
             self.submit()
 
-    def action_next_field(self) -> None:
-        ident = (self.focused.id or "") if self.focused is not None else ""
-        if ident.startswith(("field-", "filter-")):
+    async def action_next_field(self) -> None:
+        field = self.focused
+        ident = (field.id or "") if field is not None else ""
+        if not ident.startswith(("field-", "filter-")):
+            return
+        # Keys typed just before this Enter may still wait in the field's queue (a fast burst, a paste): a
+        # priority binding runs ahead of them, so let the field take them first (as the intake does).
+        done = asyncio.Event()
+        field.call_later(done.set)
+        try:
+            await asyncio.wait_for(done.wait(), 0.5)
+        except TimeoutError:
+            pass
+        if self.focused is field:
             self._after(ident.split("-", 1)[1])
 
     @on(Input.Submitted)

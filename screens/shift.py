@@ -57,7 +57,8 @@ class SignInScreen(DeskMixin, LocalizedMixin, ModalScreen[Desk]):
     """Who is on shift. Returns the desk acting as the operator who signed in."""
 
     DEFAULT_CSS = _CSS.format(name="SignInScreen")
-    BINDINGS = [Binding("enter", "next_field", show=False, priority=True, id="shift.next_field")]
+    # Enter is the fields' own (Input.Submitted): a screen binding on Enter runs ahead of the keys still queued
+    # for the field, so "1024⏎" typed fast (or pasted) was read as an empty staff number.
 
     class Done(Message):
         def __init__(self, desk: Desk | None, error: str | None, field: str | None) -> None:
@@ -91,9 +92,15 @@ class SignInScreen(DeskMixin, LocalizedMixin, ModalScreen[Desk]):
     def _ids(self) -> list[str]:
         return ["shift-name", "shift-staff"] + (["shift-pin"] if self.pin_required else [])
 
-    def action_next_field(self) -> None:
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_next_field(event.input.id)
+
+    def action_next_field(self, current: str | None = None) -> None:
         ids = self._ids()
-        current = self.focused.id if self.focused is not None else None
+        if current is None:
+            current = self.focused.id if self.focused is not None else None
         if current in ids and ids.index(current) + 1 < len(ids):
             self.query_one(f"#{ids[ids.index(current) + 1]}").focus()
             return

@@ -90,7 +90,11 @@ def console(tmp_path: Path) -> Iterator[Callable[[], Console]]:
     def start() -> Console:
         c = Console(db, env)
         made.append(c)
-        c.wait_for(lambda: "号码".encode() in c.seen, "the intake form")
+        c.wait_for(lambda: "工号".encode() in c.seen, "the shift sign-in")  # the operator signs in first
+        c.type("张三\r")
+        time.sleep(0.3)
+        c.type("1024\r")
+        c.wait_for(lambda: "来电号码".encode() in c.seen, "the intake form")
         time.sleep(0.5)  # the draft lookup at start-up
         return c
 
