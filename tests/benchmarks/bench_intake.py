@@ -160,6 +160,7 @@ def abstain_and_category_rows() -> list[Row]:
         )
         for cat, (right, n) in sorted(by_cat.items()):
             out.append(Row("intake", f"{label}: category {cat} top-1 (n={n})", 100 * right / n, "%"))
+    return out
 
 
 def english_rows() -> list[Row]:
