@@ -13,6 +13,8 @@ Screens read the desk's settings and stores from one typed :class:`~fengqiao.scr
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -94,6 +96,7 @@ def desk_context(
     )
 
 
+QUIT_NOTICE = 6.0  # seconds the "press Ctrl+Q again" toast shows on another screen
 OVERDUE_EVERY = 30.0  # seconds between recording first overdue moments (the board flags them live anyway)
 HOME_MODE = {
     None: "intake",
@@ -157,6 +160,14 @@ class FengqiaoApp(App[None]):
         self._last_seq: int | None = None
         self.sync_text = ""  # the header's sync status ("" when no sync server is configured)
         self.sync: ConsoleSync | None = None  # while syncing
+        self.intake: IntakeScreen | None = None  # the intake screen, once its mode was opened
+        self._signals: list[signal.Signals] = []
+        if "intake" in self._modes:  # Textual's per-instance copy of MODES: keep a handle on the intake screen
+            self._modes["intake"] = self._make_intake
+
+    def _make_intake(self) -> IntakeScreen:
+        self.intake = IntakeScreen()
+        return self.intake
 
     @property
     def ctx(self) -> DeskContext:
@@ -202,6 +213,7 @@ class FengqiaoApp(App[None]):
     def on_mount(self) -> None:
         self.title = t("app.title")
         self.sub_title = t("app.subtitle")
+        self._catch_hangup()
         if self._watch_store:
             self.set_interval(1.0, self._poll_store)
             self.set_interval(OVERDUE_EVERY, self._mark_overdue)
@@ -232,6 +244,41 @@ class FengqiaoApp(App[None]):
     def on_unmount(self) -> None:
         if self.sync is not None:
             self.sync.stop()
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in self._signals:
+                loop.remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+
+    # ---- quitting: the call being taken is kept --------------------------------------------------
+    async def action_quit(self) -> None:
+        """Ctrl+Q and the palette's Quit: with a call being taken, the first press asks (and keeps the draft)."""
+        intake = self.intake
+        if intake is not None and intake.is_attached and not intake.quit_requested():
+            if self.screen is not intake:
+                self.notify(t("intake.confirm_quit"), severity="warning", timeout=QUIT_NOTICE, markup=False)
+            return
+        if intake is not None and intake.is_attached:
+            intake.flush_draft()
+        self.exit()
+
+    def _catch_hangup(self) -> None:
+        """A closed SSH session (SIGHUP) or a polite kill (SIGTERM): keep the draft, then exit cleanly."""
+        try:
+            loop = asyncio.get_running_loop()
+            for name in ("SIGHUP", "SIGTERM"):
+                if hasattr(signal, name):
+                    loop.add_signal_handler(getattr(signal, name), self.hang_up)
+                    self._signals.append(getattr(signal, name))
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            pass
+
+    def hang_up(self) -> None:
+        """The terminal has gone: save what is typed first (writing to the screen may fail from here on)."""
+        if self.intake is not None and self.intake.is_attached:
+            self.intake.flush_draft()
+        self.exit(return_code=0)
 
     # ---- store changes -------------------------------------------------------------------------
     def _poll_store(self) -> None:
@@ -282,4 +329,31 @@ class FengqiaoApp(App[None]):
         yield SystemCommand(t("app.help"), t("help.intro"), self.action_help)
         for mode in ("intake", "board", "cockpit"):
             yield SystemCommand(t(f"app.mode_{mode}"), t(f"app.mode_{mode}_help"), lambda m=mode: self.switch_mode(m))
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):  # Textual's own (Theme, Quit, Keys, …) in our language
+            title, help_ = SYSTEM_TITLES.get(command.title), SYSTEM_HELPS.get(command.help)
+            yield SystemCommand(
+                t(title) if title else command.title,
+                t(help_) if help_ else command.help,
+                command.callback,
+                command.discover,
+            )
+
+
+# Textual's built-in palette commands (App.get_system_commands), by their English title and help text.
+SYSTEM_TITLES = {
+    "Theme": "palette.theme",
+    "Quit": "palette.quit",
+    "Keys": "palette.keys",
+    "Minimize": "palette.minimize",
+    "Maximize": "palette.maximize",
+    "Screenshot": "palette.screenshot",
+}
+SYSTEM_HELPS = {
+    "Change the current theme": "palette.theme_help",
+    "Quit the application as soon as possible": "palette.quit_help",
+    "Hide the keys and widget help panel": "palette.keys_hide_help",
+    "Show help for the focused widget and a summary of available keys": "palette.keys_show_help",
+    "Minimize the widget and restore to normal size": "palette.minimize_help",
+    "Maximize the focused widget": "palette.maximize_help",
+    "Save an SVG 'screenshot' of the current screen": "palette.screenshot_help",
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from fengqiao.models import geo
 from fengqiao.models.clock import to_db, to_db_opt
 from fengqiao.models.machine import AssignmentState, Event, OrderState
 from fengqiao.models.privacy import mask_payload, shown_hash
@@ -41,6 +42,9 @@ def assignment_json(ref: Reference, a: AssignmentState, lang: str) -> dict[str, 
         if a.ext_status is None
         else {"status": a.ext_status, "hours": a.ext_hours, "reason": a.ext_reason},
         "first_overdue_at": to_db_opt(a.first_overdue_at),
+        "holder": None if a.holder is None else {"id": a.holder, "name": a.holder_name},
+        "location": a.location,
+        "photos": [dict(p) for p in a.photos],
     }
 
 
@@ -101,10 +105,23 @@ def order_json(
         "escalations": o.escalations,
         "first_overdue_at": to_db_opt(o.first_overdue_at),
         "next_deadline": None if nxt is None else {"kind": nxt[0], "due": to_db(nxt[1])},
-        "call": {**o.call.to_payload(), "phone": phone if phone is not None else see(o.call.phone)},
+        "call": {
+            **o.call.to_payload(),
+            "phone": phone if phone is not None else see(o.call.phone) if o.call.phone else "",
+            "no_number": not o.call.phone,
+        },
         "linked_calls": [{**c.to_payload(), "phone": see(c.phone)} for c in o.linked_calls],
         "assignments": [assignment_json(ref, a, lang) for a in o.assignments],
     }
+    place = geo.find_place(ref.directory, o.town, o.call.address)
+    for a in out["assignments"]:  # an arrival's distance from the place the call's address names
+        loc = a["location"]
+        if loc and place is not None:
+            a["location"] = {
+                **loc,
+                "place": place.name,
+                "distance_m": round(geo.distance_m(place.lat, place.lon, loc["lat"], loc["lon"])),
+            }
     if timeline is not None:  # events with their sync outcome; conflicts and refusals listed apart too
         out["events"] = [event_json(e.event, e, view) for e in timeline]
         out["conflicts"] = [

@@ -6,7 +6,10 @@ to Chinese, then to the key itself, and formats ``{placeholders}`` with the keyw
 
 from __future__ import annotations
 
+import threading
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -36,6 +39,9 @@ def catalogue(lang: str) -> dict[str, str]:
     return out
 
 
+_here = threading.local()  # a per-thread override: a server thread answering one request in its language
+
+
 def set_lang(lang: str) -> None:
     global _current
     catalogue(lang)  # validates
@@ -43,11 +49,23 @@ def set_lang(lang: str) -> None:
 
 
 def get_lang() -> str:
-    return _current
+    return getattr(_here, "lang", None) or _current
+
+
+@contextmanager
+def using(lang: str) -> Iterator[None]:
+    """Answer in ``lang`` on this thread only, for the duration (the process's language stays)."""
+    catalogue(lang)
+    before = getattr(_here, "lang", None)
+    _here.lang = lang
+    try:
+        yield
+    finally:
+        _here.lang = before
 
 
 def t(key: str, /, lang: str | None = None, **kwargs: Any) -> str:
-    lang = lang or _current
+    lang = lang or get_lang()
     text = catalogue(lang).get(key)
     if text is None and lang != DEFAULT_LANG:
         text = catalogue(DEFAULT_LANG).get(key)
@@ -57,9 +75,9 @@ def t(key: str, /, lang: str | None = None, **kwargs: Any) -> str:
 
 
 def has(key: str, lang: str | None = None) -> bool:
-    return key in catalogue(lang or _current)
+    return key in catalogue(lang or get_lang())
 
 
 def name(obj: Any, lang: str | None = None) -> str:
     """The localized name of anything with ``name_zh``/``name_en`` attributes."""
-    return obj.name_en if (lang or _current) == "en" else obj.name_zh
+    return obj.name_en if (lang or get_lang()) == "en" else obj.name_zh

@@ -45,7 +45,7 @@ RATE_PARTS: dict[str, tuple[str, str]] = {
     "arrival_rate": ("arrived_on_time", "arrival_base"),
     "feedback_rate": ("fed_back_on_time", "feedback_base"),
     "resolution_rate": ("resolved", "orders_fed_back"),
-    "repeat_rate": ("repeat_orders", "orders"),
+    "repeat_rate": ("repeat_orders", "repeat_base"),  # calls taken without a number cannot repeat: left out
     "satisfaction_rate": ("satisfied", "visited"),
     "onsite_resolution_rate": ("onsite_resolved", "onsite_fed_back"),
 }
@@ -82,6 +82,7 @@ class Counts:
     orders_fed_back: int = 0  # fed back, or reopened after a feedback
     resolved: int = 0  # fed back as resolved and never reopened
     repeat_orders: int = 0
+    repeat_base: int = 0  # orders whose call has a number (a call without one is left out of the repeat rate)
     visited: int = 0
     satisfied: int = 0
     onsite_fed_back: int = 0

@@ -451,6 +451,8 @@ def _h_sign(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
     if not _is_open_for_work(o) or not a.active or a.status != "dispatched":
         raise _refuse(o, ev.kind, "not_awaiting_sign", assignee=a.assignee)
     a.status, a.signed_at = "signed", at
+    if a.holder is None and isinstance(p.get("person"), str):  # a person signing from the phone takes it on
+        a.holder, a.holder_name = p["person"], ev.actor
     _note_overdue(o, a, a.sign_due, at)
 
 

@@ -1,6 +1,7 @@
 """Caller phone numbers: mainland mobiles and landlines, normalized, with a precise message when wrong.
 
-Accepted (spaces, hyphens and brackets are ignored):
+Accepted (spaces, hyphens and brackets are ignored; full-width digits and punctuation from a Chinese input
+method, ``１３８５７５１２３４５`` or ``（0575）``, are read as the ASCII ones: Unicode NFKC):
 
 * mobiles: ``13857512345``, ``+86 138 5751 2345``, ``0086-13857512345``  → ``13857512345``
 * landlines with area code: ``0575-83012345``, ``(0575)83012345``, ``010-12345678`` → ``0575-83012345``
@@ -10,6 +11,7 @@ Accepted (spaces, hyphens and brackets are ignored):
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from .errors import ValidationError
@@ -25,9 +27,15 @@ def _fail(key: str, **kw: Any) -> ValidationError:
     return ValidationError(t(f"phone.{key}", **kw), field="phone")
 
 
+def fold_width(text: str) -> str:
+    """Full-width digits, letters and punctuation as their ASCII forms (Unicode NFKC): what a Chinese input
+    method types (``１３８``, ``（0575）``, ``＋86``) reads as what it means. For any text a number is typed in."""
+    return unicodedata.normalize("NFKC", text)
+
+
 def normalize_phone(raw: str | None, *, area_code: str = LOCAL_AREA_CODE) -> str:
     """Return the canonical form of a phone number, or raise :class:`ValidationError` saying what is wrong."""
-    text = (raw or "").strip()
+    text = fold_width(raw or "").strip()
     if not text:
         raise _fail("empty")
     compact = _SEPARATORS.sub("", text)
@@ -73,8 +81,15 @@ def normalize_phone(raw: str | None, *, area_code: str = LOCAL_AREA_CODE) -> str
     raise _fail("unknown_shape", length=len(digits))
 
 
+def show_no_number(phone: str) -> str:
+    """A call taken without a number (withheld, or on paper) is stored with an empty phone and shown as 无号码."""
+    return phone or t("phone.none")
+
+
 def mask_phone(phone: str) -> str:
-    """Hide the middle digits: ``138****5678``, ``0575-****2345``."""
+    """Hide the middle digits: ``138****5678``, ``0575-****2345`` (无号码 for a call without one)."""
+    if not phone:
+        return show_no_number(phone)
     if "-" in phone:
         area, number = phone.split("-", 1)
         return f"{area}-{'*' * max(len(number) - 4, 0)}{number[-4:]}"

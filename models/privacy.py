@@ -19,7 +19,7 @@ from typing import Any
 from .errors import PermissionDenied
 from .events import chain_digest
 from .i18n import t
-from .phone import mask_phone
+from .phone import mask_phone, show_no_number
 from .roles import Desk, Role, shows_full_phone
 
 PhoneView = Callable[[str], str]
@@ -28,7 +28,7 @@ UNMASKED = "unmasked"  # the access-log action for a full-number view
 
 
 def _same(phone: str) -> str:
-    return phone
+    return show_no_number(phone)
 
 
 def phone_view(desk: Desk, *, unmasked: bool = False, masked_by_default: bool = False) -> PhoneView:

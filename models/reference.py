@@ -73,6 +73,7 @@ class Tag:
     arrive_min: int | None
     feedback_h: int
     keywords: tuple[str, ...] = field(default=())
+    photo: bool = False  # feedback must carry at least one photo (the phone page asks for it)
 
 
 @dataclass(frozen=True)
@@ -318,6 +319,9 @@ def load_reference(directory: Path | str | None = None) -> Reference:
                 f"{path.name} line {line} ({code}): arrive_min ({arrive}) must be later than sign_min ({sign})"
             )
         keywords = tuple(k.strip() for k in row["keywords"].split("|") if k.strip())
+        photo = row.get("photo", "") or "no"  # an optional column: older reference folders have none
+        if photo not in ("yes", "no"):
+            raise ReferenceDataError(f"{path.name} line {line} ({code}): photo must be yes or no, got {photo!r}")
         tags[code] = Tag(
             code,
             row["category"],
@@ -330,6 +334,7 @@ def load_reference(directory: Path | str | None = None) -> Reference:
             arrive,
             feedback,
             keywords,
+            photo == "yes",
         )
     if not tags:
         raise ReferenceDataError(f"{path.name}: no tags")

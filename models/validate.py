@@ -12,9 +12,9 @@ The schema is data, so tests generate their hostile cases from it (tests/hostile
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 

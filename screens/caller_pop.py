@@ -12,6 +12,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from fengqiao.models.i18n import t
+from fengqiao.models.phone import fold_width
 
 _PHONEISH = re.compile(r"^\+?[\d\s\-()]{3,}$")
 
@@ -21,7 +22,7 @@ class CallerPopProvider(Provider):
         yield DiscoveryHit(t("intake.pop_discover"), partial(pop_caller, self.app, ""), help=t("intake.pop_help"))
 
     async def search(self, query: str) -> Hits:
-        text = query.strip()
+        text = fold_width(query).strip()  # １３８… or （0575） from a Chinese input method
         if _PHONEISH.match(text):
             yield Hit(
                 1.0,

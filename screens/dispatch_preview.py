@@ -27,6 +27,7 @@ from fengqiao.models.errors import ValidationError
 from fengqiao.models.finder import department_finder
 from fengqiao.models.i18n import get_lang, name, t
 from fengqiao.models.intake import IntakeForm
+from fengqiao.models.phone import show_no_number
 from fengqiao.models.reference import Reference
 from fengqiao.models.routing import Assignee, Route
 from fengqiao.models.text import check_text
@@ -155,7 +156,7 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
             lines.append(f"{t(label)} {value.plain}")
 
         row("intake.pv_tag", Text.assemble((f"{tag.code} {name(tag)}", "bold"), f" · {name(cat)}"))
-        caller = Text(self.form.phone)
+        caller = Text(show_no_number(self.form.phone), style="" if self.form.phone else "bold")
         if self.form.name:
             caller.append(" ")
             caller.append_text(safe(self.form.name, single_line=True))

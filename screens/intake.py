@@ -14,6 +14,7 @@ store confirmed the write, so a failed write loses nothing.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -31,15 +33,17 @@ from textual.widgets import Footer, Input, Label, Static, TextArea
 from textual.worker import get_current_worker
 
 from fengqiao.models.classifier import Classifier, Suggestion, build_classifier
+from fengqiao.models.clock import local
 from fengqiao.models.errors import FengqiaoError, PermissionDenied, ValidationError
 from fengqiao.models.i18n import get_lang, t
-from fengqiao.models.intake import IntakeForm, validate_intake
+from fengqiao.models.intake import Draft, IntakeForm, validate_intake
 from fengqiao.models.machine import OrderState
-from fengqiao.models.phone import normalize_phone
+from fengqiao.models.phone import fold_width, normalize_phone
 from fengqiao.models.reference import Reference
 from fengqiao.models.roles import Role, check_dispatch
 from fengqiao.models.routing import describe_assignee
 from fengqiao.models.text import LIMITS
+from fengqiao.store.drafts import load_draft, save_draft
 from fengqiao.store.intake import desk_history
 from fengqiao.store.orders import CallSummary, OrderStore, Repeat
 
@@ -57,6 +61,9 @@ from .town_field import TownField, TownHint
 ADDRESS_DELAY = 0.4  # seconds of quiet before an address lookup
 CLEAR_CONFIRM = 3.0  # seconds within which a second Ctrl+N clears a filled form
 DRAIN_TIMEOUT = 1.0  # seconds Enter waits for the field to take the keys typed before it
+DRAFT_DELAY = 0.5  # seconds of quiet before the form is kept as a draft
+DRAFT_MAX_WAIT = 0.8  # ... and at least this often while typing goes on (a crash loses at most about a second)
+QUIT_CONFIRM = 3.0  # seconds within which a second Ctrl+Q quits with a call being taken
 
 
 class FormInput(LiteralInput):
@@ -78,6 +85,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     IntakeScreen Input.-textual-compact { background: $boost; }
     IntakeScreen Input.-textual-compact:focus { background: $accent 30%; }
     IntakeScreen Input.-textual-compact.-bad { background: $error 35%; }
+    IntakeScreen Input.-textual-compact.-none { background: $warning 25%; color: $text; }
     IntakeScreen #phone { width: 19; }
     IntakeScreen #name { width: 1fr; }
     IntakeScreen #town { width: 10; }
@@ -94,6 +102,10 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     IntakeScreen.-tall #description { height: 12; }
     IntakeScreen.-tall RepeatPanel { height: 1fr; }
     IntakeScreen.-tall RepeatPanel DataTable { height: 1fr; max-height: 100%; }
+    /* 160x50 and the like: the caller's words and their history share the room */
+    IntakeScreen.-huge #form { height: 3fr; }
+    IntakeScreen.-huge #description { height: 1fr; min-height: 12; }
+    IntakeScreen.-huge RepeatPanel { height: 2fr; }
     """
 
     BINDINGS = [
@@ -104,6 +116,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         Binding("f9", "dispatch", "intake.dispatch", id="intake.dispatch"),
         Binding("f10", "link", "intake.link", id="intake.link"),
         Binding("ctrl+n", "new_call", "intake.new_call", id="intake.new_call", show=False),
+        Binding("ctrl+o", "no_number", "intake.no_number", id="intake.no_number", show=False),
         # Enter in a form field is taken by the app before the key reaches the field, so keys typed right
         # after it (type-ahead, a telephony script, an IME committing a phrase) go to the next field.
         Binding("enter", "advance_field", show=False, priority=True, id="intake.advance_field"),
@@ -153,6 +166,16 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             super().__init__()
             self.error, self.field = error, field
 
+    class DraftLoaded(Message):
+        def __init__(self, draft: Draft | None) -> None:
+            super().__init__()
+            self.draft = draft
+
+    class DraftFailed(Message):
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
     # ---- state ---------------------------------------------------------------------------------
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -167,6 +190,19 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self._clear_armed_at: datetime | None = None
         self._write_started = 0.0
         self.last_write_ms = 0.0
+        self._quit_armed_at: datetime | None = None
+        self.no_number = False  # Ctrl+O: the call is taken without a number
+        self._sticky = False  # the status line shows an error or notice that waits for the next action
+        # The draft: a timer after each change, a generation number so that an older save never lands after a
+        # newer one (or after the dispatch that deleted it), and a lock that keeps draft writes and the
+        # dispatch in one order.
+        self._draft_timer: Timer | None = None
+        self._draft_dirty_since: float | None = None
+        self._draft_gen = 0
+        self._draft_lock = threading.Lock()
+        self._draft_ready = False  # no draft is written before the stored one was looked at
+        self.restored: Draft | None = None
+        self._snapshot: Draft | None = None  # the form at the last change (for a flush while the screen goes)
 
     @property
     def store(self) -> OrderStore:
@@ -245,24 +281,38 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.show_tag()
         self.load_classifier()
         self.fill_home_town()
+        self.set_focus(self.query_one("#phone", Input))  # now, not later: a restored draft moves it on
+        if self.ctx.read_only:
+            self._draft_ready = False
+            self._start_caller()
+        else:
+            self.load_stored_draft()
+
+    def _start_caller(self) -> None:
         caller = self.ctx.caller
         if caller:
             self.pop_caller(caller)
-        else:
-            self.query_one("#phone", Input).focus()
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= 110, "-wide")
         self.set_class(self.size.height >= 32, "-tall")  # room for the caller's history: let it grow
+        self.set_class(self.size.height >= 44, "-huge")  # and room for long descriptions too
 
     # ---- small helpers -------------------------------------------------------------------------
     def field(self, name: str) -> Widget:
         return self.query_one(FIELD_IDS[name])
 
-    def say(self, message: str = "", *, error: bool = False) -> None:
-        self.query_one("#msg", Static).update(
-            Text(message, style="bold red" if error else "dim", no_wrap=True, overflow="ellipsis")
-        )
+    def say(self, message: str = "", *, error: bool = False, notice: bool = False) -> None:
+        """The status line. An error (or a notice) stays until the next action: a field's own passing remark
+        (:meth:`inform`, e.g. the phone checked when the cursor leaves it) never overwrites it."""
+        self._sticky = bool(message) and (error or notice)
+        style = "bold red" if error else "bold yellow" if notice else "dim"
+        self.query_one("#msg", Static).update(Text(message, style=style, no_wrap=True, overflow="ellipsis"))
+
+    def inform(self, message: str) -> None:
+        """A passing remark: shown unless an error or notice is waiting to be read."""
+        if not self._sticky:
+            self.say(message)
 
     def mark(self, name: str | None) -> None:
         """Show ``name`` as the field in error (None: no field)."""
@@ -285,11 +335,39 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             description=self.query_one(TextArea).text,
             name=self.query_one("#name", Input).value,
             address=self.query_one("#address", Input).value,
+            no_number=self.no_number,
         )
 
     def form_is_empty(self) -> bool:
         f = self.form()
-        return not any(x.strip() for x in (f.phone, f.town, f.description, f.name, f.address))
+        return not f.no_number and not any(x.strip() for x in (f.phone, f.town, f.description, f.name, f.address))
+
+    # ---- a call without a number ---------------------------------------------------------------
+    def action_no_number(self) -> None:
+        """Ctrl+O: the call has no number (withheld, or taken on paper): an explicit choice, shown on the form
+        and on the order; Ctrl+O again undoes it."""
+        self.set_no_number(not self.no_number)
+        if self.no_number:
+            if self.call_started is None:
+                self.call_started = self.now()
+            self.say(t("intake.no_number_on"), notice=True)
+            self.set_focus(self.query_one(TownField))
+        else:
+            self.say(t("intake.no_number_off"))
+            self.set_focus(self.query_one("#phone", Input))
+        self.draft_soon()
+
+    def set_no_number(self, on: bool) -> None:
+        self.no_number = on
+        phone = self.query_one("#phone", Input)
+        if on:
+            phone.value = ""
+            self.query_one(RepeatPanel).clear_rows()
+            self.looked_phone = ""
+        phone.placeholder = t("intake.no_number_placeholder") if on else t("intake.phone_placeholder")
+        phone.disabled = on
+        phone.set_class(on, "-none")
+        self.mark(None)
 
     def valid_form(self) -> IntakeForm | None:
         """The form validated and normalized, or None after showing what is wrong."""
@@ -318,6 +396,165 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             t("intake.paste_too_long", field=t(f"field.{name}"), length=event.length, limit=event.limit), error=True
         )
 
+    # ---- the draft: a call being taken is never lost ---------------------------------------------
+    def current_draft(self) -> Draft:
+        town = self.query_one(TownField)
+        return Draft(
+            phone=self.query_one("#phone", Input).value,
+            name=self.query_one("#name", Input).value,
+            town=town.value,
+            town_code=town.code,
+            address=self.query_one("#address", Input).value,
+            description=self.query_one(TextArea).text,
+            tag=self.tag_code,
+            no_number=self.no_number,
+            call_started=self.call_started,
+        )
+
+    @work(thread=True, group="intake-draft-load", exit_on_error=False)
+    def load_stored_draft(self) -> None:
+        try:
+            draft = load_draft(self.ctx.db, self.ctx.desk.name)
+        except FengqiaoError as exc:
+            self.post_message(self.DraftFailed(str(exc)))
+            draft = None
+        self.post_message(self.DraftLoaded(draft))
+
+    def on_intake_screen_draft_loaded(self, message: DraftLoaded) -> None:
+        draft = message.draft
+        self._draft_ready = True
+        if draft is not None and self.form_is_empty():
+            self.restore(draft)
+        elif not self.form_is_empty():
+            self.draft_soon()  # typed while the store was being read
+        self._start_caller()
+
+    def restore(self, draft: Draft) -> None:
+        """Fill the form with a kept draft and say so (the notice stays until the next action)."""
+        self.restored = draft
+        if draft.no_number:
+            self.set_no_number(True)
+        phone = self.query_one("#phone", Input)
+        phone.value = draft.phone
+        phone.cursor_position = len(draft.phone)
+        self.query_one("#name", Input).value = draft.name
+        town = self.query_one(TownField)
+        if draft.town_code and draft.town_code in self.ref.towns:
+            town.choose(draft.town_code)
+        else:
+            town.clear_town()
+            town.value = draft.town
+        self.query_one("#address", Input).value = draft.address
+        area = self.query_one(TextArea)
+        area.text = draft.description
+        area.move_cursor(area.document.end)
+        if draft.tag and draft.tag in self.ref.tags:
+            self.set_tag(draft.tag)
+        self.call_started = draft.call_started or self.now()
+        at = local(draft.saved_at).strftime("%m-%d %H:%M") if draft.saved_at else ""
+        notice = t("intake.draft_restored", at=at)
+        self.say(notice, notice=True)
+        self.notify(t("intake.draft_restored_body"), title=notice, severity="warning", timeout=15, markup=False)
+        self.lookup_soon()
+        empty = next(
+            (f for f in ("phone", "town", "address", "description") if not self.current_value(f).strip()),
+            "description",
+        )
+        self.set_focus(self.field(empty))
+
+    def current_value(self, name: str) -> str:
+        widget = self.field(name)
+        return widget.text if isinstance(widget, TextArea) else widget.value  # type: ignore[attr-defined]
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    def _draft_changed(self) -> None:
+        self.draft_soon()
+
+    def draft_soon(self) -> None:
+        """Keep the form as a draft once typing pauses (and at least every DRAFT_MAX_WAIT seconds)."""
+        if not self._draft_ready or self.ctx.read_only:
+            return
+        self._snapshot = self.current_draft()
+        now = time.monotonic()
+        if self._draft_dirty_since is None:
+            self._draft_dirty_since = now
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+        left = DRAFT_MAX_WAIT - (now - self._draft_dirty_since)
+        # (never a 0 s timer: Textual divides by its interval)
+        self._draft_timer = self.set_timer(max(0.02, min(DRAFT_DELAY, left)), self.save_draft_now)
+
+    def save_draft_now(self) -> None:
+        """Write the form as it is now (an empty form deletes the draft) in a thread worker."""
+        if not self._draft_ready or self.ctx.read_only:
+            return
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+            self._draft_timer = None
+        self._draft_dirty_since = None
+        self._draft_gen += 1
+        self.write_draft(self.current_draft(), self._draft_gen)
+
+    @work(thread=True, group="intake-draft", exit_on_error=False)
+    def write_draft(self, draft: Draft, gen: int) -> None:
+        with self._draft_lock:
+            if gen != self._draft_gen:
+                return  # a newer save (or the dispatch) came first
+            try:
+                save_draft(self.ctx.db, self.ctx.desk.name, draft, self.now())
+            except FengqiaoError as exc:
+                self.post_message(self.DraftFailed(str(exc)))
+
+    def flush_draft(self) -> None:
+        """Write the draft now, in this thread (quitting, a closed SSH session): nothing typed is left behind."""
+        if not self._draft_ready or self.ctx.read_only:
+            return
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+            self._draft_timer = None
+        self._draft_dirty_since = None
+        self._draft_gen += 1
+        draft: Draft | None
+        try:
+            draft = self._snapshot = self.current_draft()
+        except NoMatches:  # the screen is being taken down: what was typed last
+            draft = self._snapshot
+        if draft is None:
+            return
+        with self._draft_lock:
+            try:
+                save_draft(self.ctx.db, self.ctx.desk.name, draft, self.now())
+            except FengqiaoError:
+                pass  # quitting: nothing left to tell; the last draft written stays
+
+    def on_intake_screen_draft_failed(self, message: DraftFailed) -> None:
+        self.say(t("intake.draft_failed", error=message.error), error=True)
+
+    def _forget_pending_draft(self) -> None:
+        """A write that ends the call is on its way: no older draft save may land after it."""
+        self._snapshot = None
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+            self._draft_timer = None
+        self._draft_dirty_since = None
+        self._draft_gen += 1
+
+    def quit_requested(self) -> bool:
+        """Ctrl+Q (or the palette's Quit): True to quit now; with a call being taken, the first press asks."""
+        if self.form_is_empty() or self.ctx.read_only:
+            return True
+        now = self.now()
+        if self._quit_armed_at is not None and (now - self._quit_armed_at).total_seconds() <= QUIT_CONFIRM:
+            return True
+        self._quit_armed_at = now
+        self.save_draft_now()
+        self.say(t("intake.confirm_quit"), notice=True)
+        return False
+
+    def on_unmount(self) -> None:
+        self.flush_draft()
+
     # ---- screen-pop ----------------------------------------------------------------------------
     def pop_caller(self, phone: str) -> None:
         """Telephony screen-pop: fill the phone of a new call (never over a call being taken)."""
@@ -325,6 +562,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             self.notify(t("intake.pop_busy", phone=phone), severity="warning", timeout=10, markup=False)
             return
         field = self.query_one("#phone", Input)
+        phone = fold_width(phone).strip()
         field.value = phone
         field.cursor_position = len(phone)
         self.call_started = self.now()
@@ -332,18 +570,30 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.set_focus(self.query_one(TownField))
 
     # ---- the phone -----------------------------------------------------------------------------
-    def check_phone(self, *, quiet: bool) -> str | None:
+    def check_phone(self, *, quiet: bool, passive: bool = False) -> str | None:
+        """The phone normalized, or None. ``quiet``: say nothing; ``passive`` (the cursor left the field): say it
+        without overwriting an error or notice that is still to be read."""
+        if self.no_number:
+            return ""
         raw = self.query_one("#phone", Input).value
         try:
             phone = normalize_phone(raw)
         except ValidationError as exc:
             if not quiet:
-                self.fail(t("intake.field_error", field=t("field.phone"), error=exc), None)
-                self.mark("phone")
+                message = t("intake.field_error", field=t("field.phone"), error=exc)
+                if passive and self._sticky:
+                    self.field("phone").add_class("-bad")
+                else:
+                    self.fail(message, None)
+                    self.mark("phone")
             return None
         if not quiet:
-            self.mark(None)
-            self.say(t("intake.phone_ok", phone=phone))
+            if passive:
+                self.field("phone").remove_class("-bad")
+                self.inform(t("intake.phone_ok", phone=phone))
+            else:
+                self.mark(None)
+                self.say(t("intake.phone_ok", phone=phone))
         self.lookup_soon(phone=phone)
         return phone
 
@@ -359,7 +609,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     @on(Input.Blurred, "#phone")
     def _phone_blurred(self) -> None:
         if self.query_one("#phone", Input).value.strip():
-            self.check_phone(quiet=False)
+            self.check_phone(quiet=False, passive=True)
 
     # ---- name, town, address -------------------------------------------------------------------
     @property
@@ -387,7 +637,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def advance(self, field: Input) -> None:
         """Enter in a field: check it and move to the next field a call needs (the name is optional)."""
         if field.id == "phone":
-            if self.check_phone(quiet=False):
+            if self.check_phone(quiet=False) is not None:
                 town = self.query_one(TownField)
                 home = self.home_town and town.code == self.home_town
                 self.set_focus(self.query_one("#address", Input) if home else town)
@@ -511,6 +761,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.tag_code = code
         self.show_tag()
         self.show_suggestions()
+        self.draft_soon()
 
     def action_pick_tag(self) -> None:
         def chosen(code: str | None) -> None:
@@ -545,6 +796,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def send(self, form: IntakeForm, tag: str, choice: DispatchChoice) -> None:
         self.busy = True
+        self._forget_pending_draft()
         self._write_started = time.perf_counter()
         self.say(t("intake.sending"))
         self.write_dispatch(form, tag, choice, self.call_started)
@@ -552,14 +804,16 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     @work(thread=True, group="intake-write", exit_on_error=False)
     def write_dispatch(self, form: IntakeForm, tag: str, choice: DispatchChoice, started: datetime | None) -> None:
         try:
-            state = self.store.dispatch(
-                form,
-                tag,
-                mode=choice.mode,
-                override_dept=choice.override_dept,
-                override_reason=choice.override_reason,
-                received_at=started,
-            )
+            with self._draft_lock:  # the draft goes in the same transaction as the order
+                state = self.store.dispatch(
+                    form,
+                    tag,
+                    mode=choice.mode,
+                    override_dept=choice.override_dept,
+                    override_reason=choice.override_reason,
+                    received_at=started,
+                    drop_draft=not self.ctx.read_only,
+                )
         except FengqiaoError as exc:
             self.post_message(self.Failed(str(exc), getattr(exc, "field", None)))
         else:
@@ -573,18 +827,38 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         if target is None or not target.order_no:
             self.say(t("intake.no_link_target"), error=True)
             return
-        form = self.valid_form()
+        form = self.link_form()
         if form is None:
             return
         self.busy = True
+        self._forget_pending_draft()
         self._write_started = time.perf_counter()
         self.say(t("intake.sending"))
         self.write_link(target.order_no, form, self.call_started)
 
+    def link_form(self) -> IntakeForm | None:
+        """The call to link, or None after saying what is wrong: the phone is enough (the store takes the town and
+        address from the order when they are empty); a town typed must be a town; the caller's words may be empty."""
+        phone = self.check_phone(quiet=False)
+        if phone is None or not phone:  # a call without a number has no recent calls to link to
+            if phone is None:
+                self.set_focus(self.field("phone"))
+            return None
+        town = self.query_one(TownField)
+        if town.value.strip() and not town.resolve():
+            self.fail(t("error.unknown_town", code=town.value), "town")
+            return None
+        form = self.form()
+        self.mark(None)
+        return IntakeForm(
+            phone=phone, town=town.code, description=form.description, name=form.name, address=form.address
+        )
+
     @work(thread=True, group="intake-write", exit_on_error=False)
     def write_link(self, order_no: str, form: IntakeForm, started: datetime | None) -> None:
         try:
-            state = self.store.link(order_no, form, received_at=started)
+            with self._draft_lock:
+                state = self.store.link(order_no, form, received_at=started, drop_draft=not self.ctx.read_only)
         except FengqiaoError as exc:
             self.post_message(self.Failed(str(exc), getattr(exc, "field", None)))
         else:
@@ -618,6 +892,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def on_intake_screen_failed(self, message: Failed) -> None:
         self.busy = False
+        self.draft_soon()  # the call is still being taken: keep it
         self.fail(message.error, message.field)
         self.notify(message.error, severity="error", timeout=10, markup=False)
 
@@ -632,6 +907,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             return
         self._clear_armed_at = None
         self.clear_form()
+        self.save_draft_now()  # cleared on purpose: the draft goes too
         self.say("")
 
     def clear_form(self) -> None:
@@ -644,6 +920,9 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.tag_code = ""
         self.suggestions = []
         self.call_started = None
+        self.restored = None
+        self._quit_armed_at = None
+        self.set_no_number(False)
         self.looked_phone = self.looked_address = ""
         if self._address_timer is not None:
             self._address_timer.stop()

@@ -22,6 +22,17 @@ from fengqiao.store.orders import REPEAT_WINDOW, CallSummary, Repeat
 from .base import safe
 
 OPEN = frozenset({"dispatched", "signed", "arrived", "returned", "fed_back", "visited"})
+COMPACT_BELOW = 110  # columns: below this the list shows short order numbers and tag codes only
+
+
+def short_order_no(order_no: str | None) -> str:
+    """``SZ-20261128-0042`` as ``1128-0042`` (month, day and number: enough to tell this caller's orders apart)."""
+    if not order_no:
+        return "—"
+    parts = order_no.split("-")
+    if len(parts) == 3 and len(parts[1]) == 8:
+        return f"{parts[1][4:]}-{parts[2]}"
+    return order_no
 
 
 class RepeatPanel(Vertical):
@@ -40,21 +51,39 @@ class RepeatPanel(Vertical):
         self.repeat: Repeat | None = None
         self.phone = ""
         self.address = ""
+        self._compact = False
+        self._now: datetime | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text(t("intake.recent_empty"), style="dim"), id="recent-title")
-        en = get_lang() == "en"
-        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, show_cursor=True)
-        table.add_column(t("intake.col_time"), key="time", width=12)
-        table.add_column(t("intake.col_rel"), key="rel", width=7 if en else 8)
-        table.add_column(t("intake.col_order"), key="order", width=16)
-        table.add_column(t("intake.col_tag"), key="tag", width=16 if en else 14)
-        table.add_column(t("intake.col_status"), key="status", width=10 if en else 6)
-        table.add_column(t("intake.col_text"), key="text")
-        yield table
+        yield DataTable(cursor_type="row", zebra_stripes=True, show_cursor=True)
 
     def on_mount(self) -> None:
         self.add_class("-empty")
+        self._columns(self._is_compact())
+
+    def _is_compact(self) -> bool:
+        """Narrow screens (80 columns): short order numbers and tag codes, so the caller's words have room."""
+        width = self.size.width or self.app.size.width
+        return width < COMPACT_BELOW
+
+    def _columns(self, compact: bool) -> None:
+        self._compact = compact
+        en = get_lang() == "en"
+        table = self.table
+        table.clear(columns=True)
+        table.add_column(t("intake.col_time"), key="time", width=12)
+        table.add_column(t("intake.col_rel"), key="rel", width=(5 if en else 4) if compact else (7 if en else 8))
+        table.add_column(t("intake.col_order"), key="order", width=9 if compact else 16)
+        table.add_column(t("intake.col_tag"), key="tag", width=4 if compact else (20 if en else 16))
+        table.add_column(t("intake.col_status"), key="status", width=(10 if en else 6))
+        table.add_column(t("intake.col_text"), key="text")
+
+    def on_resize(self) -> None:
+        if self._is_compact() != self._compact:
+            self._columns(not self._compact)
+            if self.rows and self._now is not None:
+                self.show(self.rows, self.repeat, self.phone, self.address, self._now)
 
     @property
     def table(self) -> DataTable[Text]:
@@ -69,6 +98,10 @@ class RepeatPanel(Vertical):
 
     def show(self, rows: list[CallSummary], repeat: Repeat | None, phone: str, address: str, now: datetime) -> None:
         self.rows, self.repeat, self.phone, self.address = rows, repeat, phone, address
+        self._now = now
+        compact = self._is_compact()
+        if compact != self._compact:
+            self._columns(compact)
         table = self.table
         table.clear()
         for r in rows:
@@ -85,7 +118,9 @@ class RepeatPanel(Vertical):
                 ("!" if recent else " ") + local(r.received_at).strftime("%m-%d %H:%M"),
                 style="bold yellow" if recent else "",
             )
-            if r.tag:
+            if r.tag and compact:
+                tag_text = Text(r.tag)
+            elif r.tag:
                 tag = self.ref.tags[r.tag]
                 tag_text = Text(f"{r.tag} {name(tag)}", no_wrap=True)
             else:
@@ -99,7 +134,7 @@ class RepeatPanel(Vertical):
             table.add_row(
                 when,
                 Text(rel),
-                Text(r.order_no or "—"),
+                Text(short_order_no(r.order_no) if compact else r.order_no or "—"),
                 tag_text,
                 status,
                 safe(r.description, single_line=True),

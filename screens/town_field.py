@@ -1,7 +1,8 @@
 """The town field: type Chinese, pinyin, initials or the code (``hz`` → 黄泽镇); ↑/↓ choose among the matches.
 
 The best matches are listed beside the field as you type; Enter (or leaving the field) takes the highlighted
-one and writes its name into the field. The chosen town code is :attr:`TownField.code` (empty until chosen).
+one, whatever else the text would also match (``gl`` is 甘霖镇's code and 谷来镇's initials), and writes its name
+into the field. The chosen town code is :attr:`TownField.code` (empty until chosen).
 """
 
 from __future__ import annotations
@@ -108,8 +109,9 @@ class TownField(LocalizedMixin, LiteralInput):  # Enter: IntakeScreen.action_adv
             return True
         if self.matched != self.value:  # Enter came before the field saw its own change (a fast burst of keys)
             self._match()
-        exact = self.ref.towns.get(self.value.strip().upper())
-        entry_code = exact.code if exact else (self.matches[self.index].code if self.matches else "")
+        # The highlighted match wins, always: `gl` is 甘霖镇's code and 谷来镇's initials, and ↓ onto 谷来镇 must
+        # send the order to 谷来镇 (and its police station). A code typed exactly is ranked first anyway.
+        entry_code = self.matches[self.index].code if self.matches else ""
         if not entry_code:
             self.show_hint()
             return False

@@ -15,12 +15,13 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from fengqiao.models.i18n import t
 from fengqiao.store.wire import MAX_PULL, PROTOCOL, Hello, PullResponse, PushRequest, PushResponse
 
+from .field import FieldConfig, FieldService, mount
 from .limits import BoundedBody, Limits
 from .schema import SrvDesk
 from .store import ServerStore, ServerUnavailable
@@ -53,7 +54,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(store: ServerStore, *, deliver: bool = True, limits: Limits | None = None) -> FastAPI:
+def create_app(
+    store: ServerStore, *, deliver: bool = True, limits: Limits | None = None, field: FieldConfig | None = None
+) -> FastAPI:
     """The ASGI app over ``store``; with ``deliver`` and webhooks configured, a delivery thread runs too.
 
     ``limits`` (server/limits.py): the body limit always applies; the rate limit only when ``limits.rate`` is
@@ -128,6 +131,22 @@ def create_app(store: ServerStore, *, deliver: bool = True, limits: Limits | Non
     ) -> PullResponse:
         return store.pull(desk, cursor, limit)
 
+    @app.get(
+        "/v1/photos/{sha256}",
+        summary="A photo an order this desk may see names (fengqiao attach get)",
+        response_class=Response,
+    )
+    def desk_photo(desk: Desk, sha256: str) -> Response:
+        if not store.may_see_photo(desk, sha256):
+            raise HTTPException(404, t("mobile.no_photo", sha=sha256[:12]))
+        data, mime = service.photo(sha256)
+        return Response(data, media_type=mime)
+
+    service = FieldService(store, field)
+    if store.hooks is not None and service.config.public_url:
+        store.hooks.link = service.link  # departments' messages carry the signed link to the order's page
+    mount(app, service)
+    app.state.field = service
     return app
 
 
@@ -146,4 +165,18 @@ def app_from_env() -> FastAPI:
         raise RuntimeError("FENGQIAO_SERVER_DB is not set")
     config = os.environ.get("FENGQIAO_SERVER_CONFIG")
     hooks = WebhookConfig.load(Path(config)) if config else None
-    return create_app(ServerStore(url, hooks=hooks), limits=Limits.production())
+    field = load_field_config(Path(config)) if config else None
+    return create_app(ServerStore(url, hooks=hooks), limits=Limits.production(), field=field)
+
+
+def load_field_config(path: Path) -> FieldConfig:
+    """The ``[field]`` section of the server config (public_url, keep_photo_location)."""
+    from fengqiao.models.tomlfile import read_toml
+
+    from .field import read_field_config
+
+    data = read_toml(path)
+    section = data.get("field", {}) if isinstance(data, dict) else {}
+    if not isinstance(section, dict):
+        section = {}
+    return read_field_config(section)

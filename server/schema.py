@@ -7,7 +7,7 @@ commits and a reader paging ``seq > cursor`` up to the counter's value can never
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, LargeBinary, Text, UniqueConstraint
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -137,6 +137,71 @@ class SrvWebhook(ServerModel, table=True):
     claimed_until: str | None = None
     delivered_at: str | None = None
     last_error: str | None = Field(default=None, sa_type=Text)
+
+
+class SrvUser(ServerModel, table=True):
+    """A person of a unit, for the phone page (server/people.py)."""
+
+    __tablename__ = "srv_users"
+    id: str = Field(primary_key=True)
+    login: str = Field(unique=True)
+    name: str
+    unit: str = Field(index=True)
+    lead: bool = False
+    phone: str | None = None
+    pw_hash: str | None = None
+    code_hash: str | None = None
+    code_expires: str | None = None
+    failures: int = 0
+    locked_until: str | None = None
+    created_at: str
+    revoked_at: str | None = None
+
+
+class SrvSession(ServerModel, table=True):
+    """A signed-in phone: the cookie's SHA-256, its CSRF token and expiry."""
+
+    __tablename__ = "srv_sessions"
+    id_hash: str = Field(primary_key=True)
+    user_id: str = Field(index=True)
+    csrf: str
+    created_at: str
+    expires_at: str
+    revoked_at: str | None = None
+
+
+class SrvAccess(ServerModel, table=True):
+    """The server's access log: sign-ins, failures, views of orders (no caller data)."""
+
+    __tablename__ = "srv_access"
+    id: int | None = Field(default=None, primary_key=True)
+    at: str
+    who: str
+    action: str
+    target: str
+    client: str
+
+
+class SrvBlob(ServerModel, table=True):
+    """Photos, by the SHA-256 of their stored bytes (location metadata already removed)."""
+
+    __tablename__ = "srv_blobs"
+    sha256: str = Field(primary_key=True)
+    mime: str
+    size: int
+    data: bytes = Field(sa_type=LargeBinary)
+    unit: str
+    created_at: str
+
+
+class SrvFieldAction(ServerModel, table=True):
+    """Idempotency of the phone's actions: the client's key → the event it stored."""
+
+    __tablename__ = "srv_field_actions"
+    key: str = Field(primary_key=True)
+    user_id: str
+    event_id: str
+    created_at: str
 
 
 APPEND_ONLY_SQLITE = [

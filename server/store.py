@@ -418,175 +418,173 @@ class ServerStore:
 
     def push(self, row: SrvDesk, request: PushRequest) -> PushResponse:
         """Take a batch of one desk's events (see the module docstring); one transaction."""
-        desk = self.desk_of(row)
+        with self.write() as conn:
+            return self._push_tx(conn, self.desk_of(row), request)
+
+    def _push_tx(self, conn: Connection, desk: Desk, request: PushRequest) -> PushResponse:
         now = to_db(self.clock())
         incoming = sorted(request.events, key=lambda e: e.desk_seq)
         signer = self.signer()
-        with self.write() as conn:
-            head = self._lock_counter(conn)
-            before = head
-            epoch = self._meta(conn, "epoch") or ""
-            dh = conn.execute(select(SrvDeskHead.seq, SrvDeskHead.hash).where(SrvDeskHead.desk == desk.name)).first()
-            had_head = dh is not None
-            d_seq, d_hash = (int(dh[0]), dh[1]) if dh else (0, GENESIS)
-            known = self._known(conn, [e.id for e in incoming])
-            fresh = [e for e in incoming if e.desk == desk.name and e.id not in known]
-            orders = self._load_orders(conn, (e.order_id for e in fresh))
-            dispatched = (_json_dict(e.payload) for e in fresh if e.kind == Action.DISPATCH)
-            nos = {str(p.get("order_no")) for p in dispatched if p is not None}
-            taken: dict[str, str] = {}
-            for chunk in _chunks(sorted(nos)):
-                taken.update(
-                    conn.execute(
-                        select(SrvOrderNo.order_no, SrvOrderNo.order_id).where(SrvOrderNo.order_no.in_(chunk))
-                    ).all()
+        head = self._lock_counter(conn)
+        before = head
+        epoch = self._meta(conn, "epoch") or ""
+        dh = conn.execute(select(SrvDeskHead.seq, SrvDeskHead.hash).where(SrvDeskHead.desk == desk.name)).first()
+        had_head = dh is not None
+        d_seq, d_hash = (int(dh[0]), dh[1]) if dh else (0, GENESIS)
+        known = self._known(conn, [e.id for e in incoming])
+        fresh = [e for e in incoming if e.desk == desk.name and e.id not in known]
+        orders = self._load_orders(conn, (e.order_id for e in fresh))
+        dispatched = (_json_dict(e.payload) for e in fresh if e.kind == Action.DISPATCH)
+        nos = {str(p.get("order_no")) for p in dispatched if p is not None}
+        taken: dict[str, str] = {}
+        for chunk in _chunks(sorted(nos)):
+            taken.update(
+                conn.execute(
+                    select(SrvOrderNo.order_no, SrvOrderNo.order_id).where(SrvOrderNo.order_no.in_(chunk))
+                ).all()
+            )
+        results: list[EventResult] = []
+        new_events: list[dict[str, Any]] = []
+        new_refused: list[dict[str, Any]] = []
+        new_scope: list[dict[str, Any]] = []
+        new_nos: list[dict[str, Any]] = []
+        new_hooks: list[dict[str, Any]] = []
+        new_sigs: list[dict[str, Any]] = []
+        blocked = False
+        for w in incoming:
+            if w.desk != desk.name:
+                results.append(
+                    EventResult(
+                        id=w.id,
+                        status="rejected",
+                        reason="forged_desk",
+                        message=t("server.forged_desk", desk=w.desk, token_desk=desk.name),
+                    )
                 )
-            results: list[EventResult] = []
-            new_events: list[dict[str, Any]] = []
-            new_refused: list[dict[str, Any]] = []
-            new_scope: list[dict[str, Any]] = []
-            new_nos: list[dict[str, Any]] = []
-            new_hooks: list[dict[str, Any]] = []
-            new_sigs: list[dict[str, Any]] = []
-            blocked = False
-            for w in incoming:
-                if w.desk != desk.name:
+                continue
+            k = known.get(w.id)
+            if k is not None:
+                if k[2] != w.hash or w.computed_hash() != w.hash:
+                    results.append(
+                        EventResult(id=w.id, status="rejected", reason="altered", message=t("server.altered", id=w.id))
+                    )
+                elif k[0] == "event":
                     results.append(
                         EventResult(
                             id=w.id,
-                            status="rejected",
-                            reason="forged_desk",
-                            message=t("server.forged_desk", desk=w.desk, token_desk=desk.name),
+                            status="duplicate",
+                            seq=k[1],
+                            state=k[3],
+                            sig=signer.sign(w.desk, w.desk_seq, w.id, w.hash),
                         )
-                    )
-                    continue
-                k = known.get(w.id)
-                if k is not None:
-                    if k[2] != w.hash or w.computed_hash() != w.hash:
-                        results.append(
-                            EventResult(
-                                id=w.id, status="rejected", reason="altered", message=t("server.altered", id=w.id)
-                            )
-                        )
-                    elif k[0] == "event":
-                        results.append(
-                            EventResult(
-                                id=w.id,
-                                status="duplicate",
-                                seq=k[1],
-                                state=k[3],
-                                sig=signer.sign(w.desk, w.desk_seq, w.id, w.hash),
-                            )
-                        )
-                    else:
-                        results.append(EventResult(id=w.id, status="refused", reason=k[3], message=k[4]))
-                    continue
-                if blocked or w.desk_seq > d_seq + 1:
-                    blocked = True
-                    results.append(EventResult(id=w.id, status="gap"))
-                    continue
-                if w.desk_seq <= d_seq:
-                    results.append(
-                        EventResult(
-                            id=w.id,
-                            status="rejected",
-                            reason="diverged",
-                            message=t("server.diverged", desk=desk.name, seq=w.desk_seq),
-                        )
-                    )
-                    continue
-                bad_hash = w.computed_hash() != w.hash
-                if bad_hash or w.prev_hash != d_hash:
-                    reason = "bad_hash" if bad_hash else "broken_chain"
-                    blocked = True
-                    results.append(
-                        EventResult(
-                            id=w.id, status="rejected", reason=reason, message=t(f"server.{reason}", seq=w.desk_seq)
-                        )
-                    )
-                    continue
-                info = orders.setdefault(w.order_id, _Order())
-                verdict: tuple[str, str] | None
-                try:
-                    ev = _event(w)
-                    verdict = self._judge(desk, ev, info, taken)  # who may: then what it says
-                    problem = None if verdict else validate_event(ev, ref=self.ref, now=self.clock(), state=info.state)
-                    if problem is not None:
-                        verdict = ("invalid", t("validate.refused", id=w.id, kind=w.kind[:40], reason=problem.message))
-                    if verdict is None:
-                        new_state, status, _why = step(info.state, ev)
-                except (KeyError, TypeError, ValueError, AttributeError):
-                    verdict = ("malformed", t("server.malformed", kind=w.kind))
-                if verdict is not None:
-                    new_refused.append(
-                        {
-                            "id": w.id,
-                            "desk": w.desk,
-                            "desk_seq": w.desk_seq,
-                            "order_id": w.order_id,
-                            "kind": w.kind,
-                            "hash": w.hash,
-                            "reason": verdict[0],
-                            "message": verdict[1],
-                            "row": w.model_dump_json(),
-                            "received_at": now,
-                        }
-                    )
-                    if w.kind == Action.DISPATCH:
-                        info.dispatch_refused = True
-                    known[w.id] = ("refused", w.desk_seq, w.hash, verdict[0], verdict[1])
-                    results.append(EventResult(id=w.id, status="refused", reason=verdict[0], message=verdict[1]))
-                else:
-                    head += 1
-                    sig = signer.sign(w.desk, w.desk_seq, w.id, w.hash)
-                    new_sigs.append({"seq": head, "sig": sig})
-                    new_events.append(
-                        {
-                            **dict(zip(STORED_COLUMNS, w.row(), strict=True)),
-                            "seq": head,
-                            "state": status,
-                            "received_at": now,
-                        }
-                    )
-                    if status == "applied" and new_state is not None:
-                        holders = scope_holders(new_state)
-                        if ev.kind == Action.DISPATCH:
-                            holders.append(author_scope(desk.name))  # the desk that sent it follows it too
-                        for holder in holders:
-                            if holder not in info.scope:
-                                info.scope.add(holder)
-                                new_scope.append({"order_id": w.order_id, "assignee": holder, "granted_seq": head})
-                        if ev.kind == Action.DISPATCH:
-                            taken[new_state.order_no] = new_state.id
-                            new_nos.append({"order_no": new_state.order_no, "order_id": new_state.id})
-                        if self.hooks is not None:
-                            new_hooks.extend(self.hooks.for_event(self.ref, info.state, new_state, ev, now))
-                        info.state = new_state
-                    known[w.id] = ("event", head, w.hash, status, None)
-                    results.append(EventResult(id=w.id, status="stored", seq=head, state=status, sig=sig))
-                d_seq, d_hash = w.desk_seq, w.hash
-            if new_events:
-                conn.execute(SrvEvent.__table__.insert(), new_events)
-                conn.execute(SrvSig.__table__.insert(), new_sigs)
-            if new_refused:
-                conn.execute(SrvRefused.__table__.insert(), new_refused)
-            if new_scope:
-                conn.execute(SrvScope.__table__.insert(), new_scope)
-            if new_nos:
-                conn.execute(SrvOrderNo.__table__.insert(), new_nos)
-            if new_hooks:
-                conn.execute(SrvWebhook.__table__.insert(), new_hooks)
-            if head != before:
-                conn.execute(update(SrvCounter.__table__).where(SrvCounter.name == COUNTER).values(value=head))
-            if new_events or new_refused:
-                if had_head:
-                    conn.execute(
-                        update(SrvDeskHead.__table__)
-                        .where(SrvDeskHead.desk == desk.name)
-                        .values(seq=d_seq, hash=d_hash)
                     )
                 else:
-                    conn.execute(SrvDeskHead.__table__.insert().values(desk=desk.name, seq=d_seq, hash=d_hash))
+                    results.append(EventResult(id=w.id, status="refused", reason=k[3], message=k[4]))
+                continue
+            if blocked or w.desk_seq > d_seq + 1:
+                blocked = True
+                results.append(EventResult(id=w.id, status="gap"))
+                continue
+            if w.desk_seq <= d_seq:
+                results.append(
+                    EventResult(
+                        id=w.id,
+                        status="rejected",
+                        reason="diverged",
+                        message=t("server.diverged", desk=desk.name, seq=w.desk_seq),
+                    )
+                )
+                continue
+            bad_hash = w.computed_hash() != w.hash
+            if bad_hash or w.prev_hash != d_hash:
+                reason = "bad_hash" if bad_hash else "broken_chain"
+                blocked = True
+                results.append(
+                    EventResult(
+                        id=w.id, status="rejected", reason=reason, message=t(f"server.{reason}", seq=w.desk_seq)
+                    )
+                )
+                continue
+            info = orders.setdefault(w.order_id, _Order())
+            verdict: tuple[str, str] | None
+            try:
+                ev = _event(w)
+                verdict = self._judge(desk, ev, info, taken)  # who may: then what it says
+                problem = None if verdict else validate_event(ev, ref=self.ref, now=self.clock(), state=info.state)
+                if problem is not None:
+                    verdict = ("invalid", t("validate.refused", id=w.id, kind=w.kind[:40], reason=problem.message))
+                if verdict is None:
+                    new_state, status, _why = step(info.state, ev)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                verdict = ("malformed", t("server.malformed", kind=w.kind))
+            if verdict is not None:
+                new_refused.append(
+                    {
+                        "id": w.id,
+                        "desk": w.desk,
+                        "desk_seq": w.desk_seq,
+                        "order_id": w.order_id,
+                        "kind": w.kind,
+                        "hash": w.hash,
+                        "reason": verdict[0],
+                        "message": verdict[1],
+                        "row": w.model_dump_json(),
+                        "received_at": now,
+                    }
+                )
+                if w.kind == Action.DISPATCH:
+                    info.dispatch_refused = True
+                known[w.id] = ("refused", w.desk_seq, w.hash, verdict[0], verdict[1])
+                results.append(EventResult(id=w.id, status="refused", reason=verdict[0], message=verdict[1]))
+            else:
+                head += 1
+                sig = signer.sign(w.desk, w.desk_seq, w.id, w.hash)
+                new_sigs.append({"seq": head, "sig": sig})
+                new_events.append(
+                    {
+                        **dict(zip(STORED_COLUMNS, w.row(), strict=True)),
+                        "seq": head,
+                        "state": status,
+                        "received_at": now,
+                    }
+                )
+                if status == "applied" and new_state is not None:
+                    holders = scope_holders(new_state)
+                    if ev.kind == Action.DISPATCH:
+                        holders.append(author_scope(desk.name))  # the desk that sent it follows it too
+                    for holder in holders:
+                        if holder not in info.scope:
+                            info.scope.add(holder)
+                            new_scope.append({"order_id": w.order_id, "assignee": holder, "granted_seq": head})
+                    if ev.kind == Action.DISPATCH:
+                        taken[new_state.order_no] = new_state.id
+                        new_nos.append({"order_no": new_state.order_no, "order_id": new_state.id})
+                    if self.hooks is not None:
+                        new_hooks.extend(self.hooks.for_event(self.ref, info.state, new_state, ev, now))
+                    info.state = new_state
+                known[w.id] = ("event", head, w.hash, status, None)
+                results.append(EventResult(id=w.id, status="stored", seq=head, state=status, sig=sig))
+            d_seq, d_hash = w.desk_seq, w.hash
+        if new_events:
+            conn.execute(SrvEvent.__table__.insert(), new_events)
+            conn.execute(SrvSig.__table__.insert(), new_sigs)
+        if new_refused:
+            conn.execute(SrvRefused.__table__.insert(), new_refused)
+        if new_scope:
+            conn.execute(SrvScope.__table__.insert(), new_scope)
+        if new_nos:
+            conn.execute(SrvOrderNo.__table__.insert(), new_nos)
+        if new_hooks:
+            conn.execute(SrvWebhook.__table__.insert(), new_hooks)
+        if head != before:
+            conn.execute(update(SrvCounter.__table__).where(SrvCounter.name == COUNTER).values(value=head))
+        if new_events or new_refused:
+            if had_head:
+                conn.execute(
+                    update(SrvDeskHead.__table__).where(SrvDeskHead.desk == desk.name).values(seq=d_seq, hash=d_hash)
+                )
+            else:
+                conn.execute(SrvDeskHead.__table__.insert().values(desk=desk.name, seq=d_seq, hash=d_hash))
         return PushResponse(epoch=epoch, head=head, expected=d_seq + 1, results=results)
 
     # ---- pull ----------------------------------------------------------------------------------
@@ -630,6 +628,37 @@ class ServerStore:
             for r in events
         ]
         return PullResponse(epoch=epoch, head=head, cursor=upto, more=upto < head, events=out)
+
+    def may_see_photo(self, row: SrvDesk, sha256: str) -> bool:
+        """Whether a feedback event of an order this desk receives names the photo ``sha256``."""
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            return False
+        desk = self.desk_of(row)
+        with self.read() as conn:
+            orders = [
+                r[0]
+                for r in conn.execute(
+                    select(SrvEvent.order_id).where(
+                        SrvEvent.kind == str(Action.FEEDBACK), SrvEvent.payload.contains(sha256)
+                    )
+                )
+            ]
+            if not orders:
+                return False
+            if desk.sees_all():
+                return True
+            codes = sorted(desk_scope_codes(desk, self.ref) | {author_scope(desk.name)})
+            hit = conn.execute(
+                select(SrvScope.order_id).where(SrvScope.order_id.in_(orders), SrvScope.assignee.in_(codes)).limit(1)
+            ).first()
+        return hit is not None
+
+    def events_of(self, order_id: str) -> list[Event]:
+        """One order's stored events in server order (the phone page's timeline)."""
+        cols = [getattr(SrvEvent, c) for c in STORED_COLUMNS]
+        with self.read() as conn:
+            rows = conn.execute(select(*cols).where(SrvEvent.order_id == order_id).order_by(SrvEvent.seq)).all()
+        return [_event(r) for r in rows]
 
     # ---- inspection (tests, tools) -------------------------------------------------------------
     def events(self) -> list[dict[str, Any]]:

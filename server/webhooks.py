@@ -40,7 +40,7 @@ from fengqiao.models.tomlfile import read_toml, table
 from .schema import SrvWebhook
 
 log = logging.getLogger("fengqiao.server.webhooks")
-MSGTYPES = ("markdown", "text")
+MSGTYPES = ("markdown", "text", "actionCard")
 
 
 @dataclass
@@ -49,6 +49,7 @@ class WebhookConfig:
     msgtype: str = "markdown"
     max_attempts: int = 10
     lang: str = "zh"
+    link: Any = None  # (order id, unit) -> the phone page's signed link; set by the app when [field] is configured
 
     @classmethod
     def load(cls, path: Path) -> WebhookConfig:
@@ -81,6 +82,8 @@ class WebhookConfig:
         elif ev.kind == Action.REASSIGN:
             old = {a.id for a in before.assignments} if before else set()
             targets = [a for a in after.assignments if a.id not in old]
+        elif ev.kind == Action.REOPEN:
+            targets = list(after.active_assignments)
         else:
             return []
         rows = []
@@ -94,7 +97,16 @@ class WebhookConfig:
                         "assignee": a.assignee,
                         "url": url,
                         "body": json.dumps(
-                            message(ref, after, a.assignee, self.msgtype, self.lang), ensure_ascii=False
+                            message(
+                                ref,
+                                after,
+                                a.assignee,
+                                self.msgtype,
+                                self.lang,
+                                link=self.link(after.id, a.assignee) if self.link else None,
+                                reopened=ev.kind == Action.REOPEN,
+                            ),
+                            ensure_ascii=False,
                         ),
                         "attempts": 0,
                         "next_try_at": now,
@@ -106,8 +118,18 @@ class WebhookConfig:
         return rows
 
 
-def message(ref: Reference, o: OrderState, assignee: str, msgtype: str = "markdown", lang: str = "zh") -> dict:
-    """The DingTalk robot JSON body (``msgtype`` text or markdown) announcing order ``o`` to ``assignee``."""
+def message(
+    ref: Reference,
+    o: OrderState,
+    assignee: str,
+    msgtype: str = "markdown",
+    lang: str = "zh",
+    *,
+    link: str | None = None,
+    reopened: bool = False,
+) -> dict:
+    """The DingTalk robot JSON body (``msgtype`` text, markdown or actionCard) announcing order ``o`` to
+    ``assignee``; with ``link``, the phone page's signed link to the order (buttons on an actionCard)."""
     tag = ref.tags[o.tag]
     town = ref.towns[o.town]
     a = next(x for x in reversed(o.assignments) if x.assignee == assignee)
@@ -121,11 +143,31 @@ def message(ref: Reference, o: OrderState, assignee: str, msgtype: str = "markdo
         "feedback_due": fmt_local(a.feedback_due),
     }
     title = t("server.hook_title", lang=lang, **values)
-    if msgtype == "markdown":  # desk-sent text (an order number can carry anything) shown literally
-        values = {k: md_escape(v) for k, v in values.items()}
+    if reopened:
+        title = t("server.hook_reopened", lang=lang, order_no=o.order_no)
     if msgtype == "text":
-        return {"msgtype": "text", "text": {"content": t("server.hook_text", lang=lang, **values)}}
-    return {"msgtype": "markdown", "markdown": {"title": title, "text": t("server.hook_markdown", lang=lang, **values)}}
+        text = t("server.hook_text", lang=lang, **values)
+        return {"msgtype": "text", "text": {"content": text + (f"\n{link}" if link else "")}}
+    values = {k: md_escape(v) for k, v in values.items()}  # desk-sent text shown literally
+    text = t("server.hook_markdown", lang=lang, **values)
+    if msgtype == "actionCard" and link:
+        buttons = [
+            ("sign", "签收" if lang == "zh" else "Sign"),
+            ("arrive", "到场" if lang == "zh" else "Arrive"),
+            ("feedback", "反馈" if lang == "zh" else "Feed back"),
+        ]
+        return {
+            "msgtype": "actionCard",
+            "actionCard": {
+                "title": title,
+                "text": text,
+                "btnOrientation": "1",
+                "btns": [{"title": label, "actionURL": f"{link}#{step}"} for step, label in buttons],
+            },
+        }
+    if link:
+        text += "\n\n" + t("server.hook_link", lang=lang, link=link)
+    return {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
 
 
 class Deliverer:

@@ -82,7 +82,8 @@ SELECT {{key}} AS key,
   count(*) AS orders,
   {_count(_FED_BACK)} AS orders_fed_back,
   {_count(_RESOLVED)} AS resolved,
-  {_count("r.order_id IS NOT NULL")} AS repeat_orders,
+  {_count("o.phone <> ''")} AS repeat_base,
+  {_count("r.order_id IS NOT NULL AND o.phone <> ''")} AS repeat_orders,
   {_count("o.visited_at IS NOT NULL")} AS visited,
   {_count(f"o.visited_at IS NOT NULL AND o.satisfaction IN ({_SATISFIED_SQL})")} AS satisfied,
   {_count(f"o.onsite = 1 AND {_FED_BACK}")} AS onsite_fed_back,
@@ -408,7 +409,7 @@ class KpiStore:
     ) -> list[Frequent]:
         key = "c.phone" if by == "phone" else "c.address"
         town = "''" if by == "phone" else "c.town"
-        extra = "" if by == "phone" else "AND c.address <> ''"
+        extra = "AND c.phone <> ''" if by == "phone" else "AND c.address <> ''"  # calls without a number: no caller
         params: dict[str, Any] = {
             "start": to_db(start),
             "end": to_db(end),

@@ -43,6 +43,7 @@ from fengqiao.models.machine import (
     link_event,
     pick_assignment,
 )
+from fengqiao.models.phone import normalize_phone
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk
 from fengqiao.models.routing import Route, route
@@ -50,6 +51,7 @@ from fengqiao.models.text import check_text
 
 from .board import visibility_sql
 from .db import Database
+from .drafts import drop_draft_in
 from .projection import append_events, insert_call, load_events, load_state, save_order
 from .timeline import TimelineEntry, timeline
 
@@ -171,8 +173,11 @@ class OrderStore:
         override_reason: str | None = None,
         at: datetime | None = None,
         received_at: datetime | None = None,
+        drop_draft: bool = False,
     ) -> OrderState:
-        """Record the call and send the order: call, order, assignments and event in one transaction."""
+        """Record the call and send the order: call, order, assignments and event in one transaction.
+
+        ``drop_draft``: the desk's intake draft (store/drafts.py) is deleted in the same transaction."""
         clean = validate_intake(self.ref, form)
         roles.check_dispatch(self.desk, clean.town, self.ref)
         plan = route(self.ref, tag, clean.town, mode=mode, override_dept=override_dept)
@@ -187,7 +192,7 @@ class OrderStore:
             new_id(), clean.phone, clean.name, clean.town, clean.address, clean.description, call_time, self.desk.name
         )
         with self.db.write() as conn:
-            repeat = find_repeat(conn, clean.phone, call_time)
+            repeat = find_repeat(conn, clean.phone, call_time) if clean.phone else None  # no number: no repeat
             order_no = next_order_no(conn, self.desk.prefix, when)
             order_id = new_id()
             payload = dispatch_payload(
@@ -215,6 +220,8 @@ class OrderStore:
             save_order(conn, state)
             conn.exec_driver_sql("UPDATE calls SET order_id = ? WHERE id = ?", (order_id, call.id))
             append_events(conn, self.desk.name, [ev])
+            if drop_draft:
+                drop_draft_in(conn, self.desk.name)
         return state
 
     def act(self, order_no: str, intent: Intent, *, at: datetime | None = None) -> OrderState:
@@ -250,12 +257,27 @@ class OrderStore:
         return state
 
     def link(
-        self, order_no: str, form: IntakeForm, *, at: datetime | None = None, received_at: datetime | None = None
+        self,
+        order_no: str,
+        form: IntakeForm,
+        *,
+        at: datetime | None = None,
+        received_at: datetime | None = None,
+        drop_draft: bool = False,
     ) -> OrderState:
-        """Keep a repeat call on an open order's timeline instead of opening a duplicate order."""
-        clean = validate_intake(self.ref, form)
+        """Keep a repeat call on an open order's timeline instead of opening a duplicate order.
+
+        The phone is enough: a town or address left empty is the order's, and the caller's words (may be empty)
+        go on the order's timeline with the call."""
+        normalize_phone(form.phone)  # the phone's own message first, before anything is read
         with self.db.write() as conn:
             state = self._load_visible(conn, order_no)
+            filled = replace(
+                form,
+                town=form.town if form.town and form.town.strip() else state.town,
+                address=form.address if form.address and form.address.strip() else state.call.address,
+            )
+            clean = validate_intake(self.ref, filled, words_required=False)
             roles.check(self.desk, self.ref, state, Action.LINK)
             when, now = self._when(at)
             call_time = min(ensure_utc(received_at), when) if received_at is not None else when
@@ -276,6 +298,8 @@ class OrderStore:
             insert_call(conn, call, state.id, linked=True, repeat_of=state.id)
             save_order(conn, state)
             append_events(conn, self.desk.name, [ev])
+            if drop_draft:
+                drop_draft_in(conn, self.desk.name)
         return state
 
     def _own_assignee(self, state: OrderState, action: Action) -> str | None:

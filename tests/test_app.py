@@ -27,3 +27,25 @@ async def test_shell_speaks_english(db, ref, clock) -> None:
         await pilot.pause()
         descriptions = {b.description for _, b, _, _ in app.screen.active_bindings.values()}
         assert "Help" in descriptions and "Quit" in descriptions
+
+
+def test_the_palettes_built_in_commands_speak_the_desks_language(db, ref, clock) -> None:  # noqa: ANN001
+    """Textual's own commands (Theme, Quit, Keys, Screenshot, …) are translated like ours."""
+    import asyncio
+
+    from fengqiao.models.i18n import set_lang
+
+    from .intake_helpers import make_app
+
+    async def titles(lang: str) -> list[str]:
+        set_lang(lang)
+        app = make_app(db, ref, clock, lang=lang)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            return [c.title for c in app.get_system_commands(app.screen)]
+
+    zh = asyncio.run(titles("zh"))
+    assert {"主题", "退出", "按键面板", "截图"} <= set(zh)
+    assert not {"Theme", "Quit", "Keys", "Screenshot"} & set(zh)
+    en = asyncio.run(titles("en"))
+    assert {"Theme", "Quit", "Keys", "Screenshot"} <= set(en)

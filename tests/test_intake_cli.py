@@ -61,3 +61,19 @@ def test_uses_this_desks_history(db_path: Path) -> None:
     assert learnt["suggestions"][0]["code"] == "C02" and "history" in learnt["suggestions"][0]["evidence"]
     plain = json.loads(classify(db_path, "--json", "--no-history", "三楼窗口又吊插排给电瓶车充电").stdout)
     assert plain["suggestions"][0]["code"] != "C02"
+
+
+def test_order_timeline_shows_a_linked_callers_words(db_path: Path) -> None:
+    """`fengqiao order`: the link event of a repeat call shows who called again and what they said."""
+    from fengqiao.models.intake import IntakeForm
+    from fengqiao.store.db import Database
+    from fengqiao.store.orders import OrderStore
+
+    with Database(db_path) as db:
+        store = OrderStore(db)
+        first = store.dispatch(IntakeForm(phone="13857512345", town="LS", description="门禁停了"), "B02")
+        store.link(first.order_no, IntakeForm(phone="13857512345", town="", description="还是没人来[bold]"))
+    result = runner.invoke(app, ["--db", str(db_path), "order", first.order_no])
+    assert result.exit_code == 0, result.stderr
+    (line,) = [x for x in result.stdout.splitlines() if "还是没人来" in x]
+    assert "13857512345 还是没人来[bold]" in line

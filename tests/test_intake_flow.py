@@ -411,3 +411,76 @@ async def test_a_township_centre_starts_in_its_own_town(db, ref, clock) -> None:
         await settle(pilot)
         assert rows(db, "SELECT town, primary_assignee FROM orders") == [("HZ", "ZZ-HZ")]
         assert (town.code, screen.query_one("#phone", Input).value) == ("HZ", "")
+
+
+async def test_f10_links_with_the_phone_alone_and_the_words_reach_the_timeline(db, ref, clock) -> None:
+    """A repeat caller: the phone, then the new words, F10. Town and address are the linked order's."""
+    first, app = after_earlier_call(db, ref, clock, hours=5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await type_text(pilot, "13857512345")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.query_one(RepeatPanel).target().order_no == first.order_no
+        screen.set_focus(screen.query_one(TextArea))
+        await paste(pilot, "还是没人来，门禁一直坏着")
+        await pilot.press("f10")
+        await settle(pilot)
+        assert screen.query_one("#phone", Input).value == ""  # linked: the form is ready for the next call
+    (call,) = rows(db, "SELECT town, address, description, linked FROM calls WHERE linked = 1")
+    assert tuple(call) == ("LS", "鹿山街道金桂苑3幢", "还是没人来，门禁一直坏着", 1)
+    state, entries = OrderStore(db, ref=ref, clock=clock).timeline(first.order_no)
+    link = [e.event for e in entries if e.event.kind == "link"]
+    assert link and link[0].payload["call"]["description"] == "还是没人来，门禁一直坏着"
+    assert state.linked_calls[0].town == "LS"
+
+
+async def test_f10_with_nothing_but_the_phone_links_too(db, ref, clock) -> None:
+    first, app = after_earlier_call(db, ref, clock, hours=5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await type_text(pilot, "13857512345")
+        await settle(pilot)
+        await pilot.press("f10")  # straight from the phone field
+        await settle(pilot)
+    assert rows(db, "SELECT count(*) FROM calls WHERE linked = 1")[0][0] == 1
+    assert rows(db, "SELECT count(*) FROM orders")[0][0] == 1
+
+
+async def test_errors_from_the_phone_field_stay_until_the_next_action(db, ref, clock) -> None:
+    """F10, F9 and F2 pressed straight from the phone field: the error shows and is not overwritten by the
+    phone's own status line when the cursor leaves the field."""
+    from fengqiao.models.i18n import t
+
+    app = make_app(db, ref, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        msg = screen.query_one("#msg")
+        phone = screen.query_one("#phone")
+        missing_town = t("error.required", field=t("field.town"))
+        await type_text(pilot, "13857512345")
+        await settle(pilot)
+        await pilot.press("f10")  # nothing to link to
+        await settle(pilot)
+        assert str(msg.render()) == t("intake.no_link_target")
+        screen.set_tag("B01")
+        await pilot.press("f9")  # the town is missing: the cursor goes there and the error stays
+        await settle(pilot)
+        assert app.focused is screen.query_one("#town")
+        assert str(msg.render()) == missing_town
+        screen.set_focus(screen.query_one(TextArea))
+        await paste(pilot, "我在店里买到假货，老板不肯退款")
+        await settle(pilot)
+        screen.set_focus(phone)
+        await pilot.pause()
+        await pilot.press("f2")  # a suggestion, but still no town
+        await settle(pilot)
+        assert app.focused is screen.query_one("#town")
+        assert str(msg.render()) == missing_town
+        screen.set_focus(phone)
+        await pilot.pause()
+        await type_text(pilot, "6")  # the next action: typing in the phone, Enter
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "12" in str(msg.render())  # the phone's own error now (12 digits)

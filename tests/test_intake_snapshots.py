@@ -66,3 +66,35 @@ def test_dispatch_preview(snap_compare, db, ref, lang: str, size: tuple[int, int
         await settle(pilot)
 
     assert snap_compare(seeded_app(db, ref, lang), terminal_size=size, run_before=run_before)
+
+
+def restored_app(db, ref, lang: str):  # noqa: ANN001, ANN201
+    """A console whose last session quit with a call half taken: the draft comes back with a notice."""
+    from fengqiao.models.intake import Draft
+    from fengqiao.store.drafts import save_draft
+
+    app = seeded_app(db, ref, lang)
+    draft = Draft(
+        phone="13857512345",
+        town="鹿山街道",
+        town_code="LS",
+        address="鹿山街道金桂苑3幢",
+        description="小区物业把门禁停了，业主进不了门，[red]第三次[/red]打电话了",
+        call_started=T0 - timedelta(minutes=4),
+    )
+    save_draft(db, "110-1", draft, T0 - timedelta(minutes=2))
+    return app
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_draft_restored(snap_compare, db, ref, lang: str, size: tuple[int, int]) -> None:
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await settle(pilot)
+        pilot.app.clear_notifications()  # the toast would cover the form; the status line keeps the notice
+
+    assert snap_compare(restored_app(db, ref, lang), terminal_size=size, run_before=run_before)
+
+
+def test_a_big_screen_gives_the_words_and_the_history_room(snap_compare, db, ref) -> None:
+    assert snap_compare(seeded_app(db, ref, "zh"), terminal_size=(160, 50), run_before=take_call)

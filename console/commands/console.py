@@ -9,6 +9,7 @@ import typer
 from fengqiao.console.options import AsLang, apply_lang
 from fengqiao.console.state import State, state_of
 from fengqiao.models.i18n import get_lang
+from fengqiao.models.phone import fold_width
 from fengqiao.models.reference import default_reference
 from fengqiao.models.roles import Desk, make_desk
 
@@ -44,7 +45,7 @@ def run_cmd(
     apply_lang(lang)
     state = state_of(ctx)
     chosen = state.desk(name=desk, role=role, dept=dept, town=town, use_config_role=role is None)
-    run_console(state, desk=chosen, caller=caller)
+    run_console(state, desk=chosen, caller=fold_width(caller).strip() if caller else None)
 
 
 def register(app: typer.Typer) -> None:

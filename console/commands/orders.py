@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,10 +38,10 @@ def _town_text(ref: Reference, code: str, lang: str) -> str:
 
 def dispatch_cmd(
     ctx: typer.Context,
-    phone: Annotated[str, typer.Option("--phone", help="caller's phone")],
     town: Annotated[str, typer.Option("--town", help="town code (HZ) or name (黄泽镇)")],
     tag: Annotated[str, typer.Option("--tag", help="tag code, e.g. B01")],
     text: Annotated[str, typer.Option("--text", help="what the caller said")],
+    phone: Annotated[str, typer.Option("--phone", help="caller's phone (full-width digits are fine)")] = "",
     address: Annotated[str, typer.Option("--address")] = "",
     name: Annotated[str, typer.Option("--name")] = "",
     single: Annotated[bool, typer.Option("--single", help="send to the department alone")] = False,
@@ -53,6 +53,9 @@ def dispatch_cmd(
     desk: Annotated[str | None, typer.Option("--desk")] = None,
     role: Annotated[str | None, typer.Option("--role")] = None,
     desk_town: Annotated[str | None, typer.Option("--desk-town", help="town of a township desk")] = None,
+    no_number: Annotated[
+        bool, typer.Option("--no-number", help="the call has no number (withheld, or taken on paper)")
+    ] = False,
 ) -> None:
     """Record a call and send its order; prints the order number."""
     if single and dual:
@@ -62,7 +65,7 @@ def dispatch_cmd(
     store = order_store(ctx, desk=desk, role=role, town=desk_town)
     try:
         state = store.dispatch(
-            IntakeForm(phone=phone, town=town, description=text, name=name, address=address),
+            IntakeForm(phone=phone, town=town, description=text, name=name, address=address, no_number=no_number),
             tag,
             mode=mode,
             override_dept=dept,
@@ -252,11 +255,15 @@ def order_cmd(
             rows,
         )
     )
+    _field_lines(ref, state, lang)
     echo("")
     ev_rows = []
     for entry in entries:
         ev = entry.event
         detail = ", ".join(f"{k}={v}" for k, v in ev.payload.items() if k not in ("call", "assignments", "assignment"))
+        call = ev.payload.get("call")
+        if ev.kind == "link" and isinstance(call, dict):  # a repeat call: who called again and what they said
+            detail = f"{see(str(call.get('phone', '')))} {visible(str(call.get('description', '')), single_line=True)}"
         kind = t(f"action.{ev.kind}")
         if entry.status != "applied":  # conflicts, repeats and refusals stay on the timeline, marked
             kind += f" ({t(f'sync.status_{entry.status}')})"
@@ -279,6 +286,36 @@ def order_cmd(
             max_width=48,
         )
     )
+
+
+def _field_lines(ref: Any, state: Any, lang: str) -> None:
+    """What the phone page added: who holds each assignment, where the arrival was, the feedback's photos."""
+    from fengqiao.models import geo
+
+    place = geo.find_place(ref.directory, state.town, state.call.address)
+    for a in state.assignments:
+        who = describe_assignee(ref, a.assignee, lang)
+        if a.holder_name:
+            echo(t("mobile.cli_holder", assignee=who, name=visible(a.holder_name, single_line=True)))
+        if a.location:
+            where = f"{a.location['lat']:.5f}, {a.location['lon']:.5f}"
+            if place is not None:
+                metres = round(geo.distance_m(place.lat, place.lon, a.location["lat"], a.location["lon"]))
+                where += " " + t("mobile.cli_distance", metres=metres, place=place.name)
+            echo(t("mobile.cli_location", assignee=who, where=where))
+        for n, photo in enumerate(a.photos, start=1):
+            echo(
+                t(
+                    "mobile.cli_photo",
+                    n=n,
+                    assignee=who,
+                    kb=max(1, round(photo["size"] / 1024)),
+                    at=fmt_local(a.fed_back_at),
+                    sha=photo["sha256"],
+                )
+            )
+    if any(a.photos for a in state.assignments):
+        echo(t("mobile.cli_photo_hint", order_no=state.order_no))
 
 
 def act_cmd(

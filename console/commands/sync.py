@@ -179,9 +179,12 @@ def register(app: typer.Typer) -> None:
                 **uvicorn_options(limits),
             )
             return
+        from fengqiao.server.app import load_field_config
+
+        field = load_field_config(config) if config else None
         try:
             uvicorn.run(
-                create_app(store, limits=limits),
+                create_app(store, limits=limits, field=field),
                 host=host,
                 port=port,
                 log_level=log_level,
@@ -190,6 +193,138 @@ def register(app: typer.Typer) -> None:
             )
         finally:
             store.close()
+
+    attach_app = typer.Typer(
+        help="Photos attached to orders from the phone page.",
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode=None,
+    )
+    app.add_typer(attach_app, name="attach")
+
+    @attach_app.command("get")
+    def attach_get(
+        ctx: typer.Context,
+        order_no: Annotated[str, typer.Argument(help="the order number")],
+        folder: Annotated[Path, typer.Argument(help="where to write the photos (made if missing)")],
+        server: Annotated[str | None, typer.Option("--server")] = None,
+        token: Annotated[str | None, typer.Option("--token")] = None,
+    ) -> None:
+        """Fetch an order's photos from the sync server into FOLDER, checking each one's SHA-256."""
+        import hashlib
+
+        from fengqiao.store.sync import HttpTransport
+
+        from ..state import order_store
+
+        store = order_store(ctx, viewing=True)
+        state = store.order(order_no)
+        wanted = [(a.assignee, p) for a in state.assignments for p in a.photos]
+        if not wanted:
+            echo(t("mobile.no_photos", order_no=state.order_no))
+            return
+        settings = sync_settings(ctx.obj.config, server, token)
+        if not settings["server"] or not settings["token"]:
+            raise ValidationError(t("sync.not_configured"), field="server")
+        transport = HttpTransport(
+            settings["server"], settings["token"], timeout=settings["timeout"], verify=settings["verify"]
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        ext = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+        try:
+            for n, (assignee, photo) in enumerate(wanted, start=1):
+                data = transport.get_bytes(f"/v1/photos/{photo['sha256']}")
+                if hashlib.sha256(data).hexdigest() != photo["sha256"]:
+                    raise ValidationError(t("mobile.photo_hash_wrong", sha=photo["sha256"][:12]), field="photo")
+                target = folder / f"{state.order_no}-{assignee}-{n}.{ext.get(photo['mime'], 'bin')}"
+                target.write_bytes(data)
+                echo(f"{target}  {photo['sha256']}")
+        finally:
+            transport.close()
+
+    @server_app.command("user-add")
+    def user_add(
+        name: Annotated[str, typer.Argument(help="the person's name, as shown on orders")],
+        unit: Annotated[str, typer.Option("--unit", help="SCJG, ZZ-HZ, GA-HZ …: the assignee code of the unit")],
+        lead: Annotated[
+            bool, typer.Option("--lead", help="the unit's lead: sees all its orders, hands them out")
+        ] = False,
+        phone: Annotated[str | None, typer.Option("--phone")] = None,
+        login: Annotated[str | None, typer.Option("--login", help="sign-in name (default: the name)")] = None,
+        db: DbOpt = None,
+    ) -> None:
+        """Add a person of a unit for the phone page; prints the login and a one-time sign-in code."""
+        from fengqiao.server.people import People
+
+        store = _server_store(db)
+        try:
+            person, code = People(store).add(name, unit, lead=lead, phone=phone, login=login)
+        finally:
+            store.close()
+        echo(
+            t(
+                "mobile.user_added",
+                name=person.name,
+                unit=person.unit,
+                lead=t("mobile.lead_mark") if person.lead else "",
+                login=person.login,
+                code=code,
+            )
+        )
+
+    @server_app.command("user-list")
+    def user_list(db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+        """The people of every unit (never their codes or passwords)."""
+        from fengqiao.models.text import visible
+        from fengqiao.server.people import People
+
+        store = _server_store(db)
+        try:
+            people = People(store).all()
+        finally:
+            store.close()
+        if as_json:
+            echo(dumps(people))
+            return
+        if not people:
+            echo(t("mobile.no_users"))
+            return
+        rows = [
+            [
+                visible(p["login"], single_line=True),
+                visible(p["name"], single_line=True),
+                p["unit"],
+                "✓" if p["lead"] else "",
+                "✓" if p["signed_up"] else "",
+                p["revoked_at"][:10] if p["revoked_at"] else "",
+            ]
+            for p in people
+        ]
+        echo(table(["login", t("cli.name"), t("cli.unit"), t("cli.lead"), t("cli.signed_up"), t("cli.revoked")], rows))
+
+    @server_app.command("user-reset")
+    def user_reset(login: Annotated[str, typer.Argument()], db: DbOpt = None) -> None:
+        """A new one-time code for a person (forgot the password, new phone); ends their sessions."""
+        from fengqiao.server.people import People
+
+        store = _server_store(db)
+        try:
+            code = People(store).reset(login)
+        finally:
+            store.close()
+        echo(t("mobile.user_reset", login=login, code=code))
+
+    @server_app.command("user-revoke")
+    def user_revoke(login: Annotated[str, typer.Argument()], db: DbOpt = None) -> None:
+        """Stop a person signing in (left the unit, lost phone); ends their sessions."""
+        from fengqiao.server.people import People
+
+        store = _server_store(db)
+        try:
+            People(store).revoke(login)
+        finally:
+            store.close()
+        echo(t("mobile.user_revoked", login=login))
 
     @server_app.command("desk-add")
     def desk_add(

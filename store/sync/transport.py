@@ -68,6 +68,21 @@ class HttpTransport:
         except (PydanticError, ValueError):
             raise SyncUnavailable(t("sync.garbage", server=self.where)) from None
 
+    def get_bytes(self, path: str) -> bytes:
+        """A binary answer (a photo), with the same errors as :meth:`call`."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        try:
+            resp = self.client.request("GET", path, headers=headers)
+        except httpx.TimeoutException:
+            raise SyncUnavailable(t("sync.timeout", server=self.where)) from None
+        except (httpx.TransportError, OSError) as exc:
+            raise SyncUnavailable(t("sync.unreachable", server=self.where, error=_short(exc))) from None
+        if resp.status_code in (401, 403):
+            raise SyncAuthError(t("sync.token_refused", server=self.where))
+        if resp.status_code >= 400:
+            raise SyncError(t("sync.protocol_error", server=self.where, code=resp.status_code, detail=resp.text[:200]))
+        return resp.content
+
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
