@@ -60,7 +60,7 @@
       'ext.bad_hours': '小时数应在 1 到 336 之间',
       'note.title': '过程反馈', 'note.text': '进展情况（不改变工单状态）', 'note.need': '请写进展情况',
       'hand.title': '指派给', 'hand.note': '交代（可不填）', 'hand.need': '请选一个人', 'hand.none': '本单位还没有其他成员',
-      'link.expired': '链接已过期', 'link.foreign': '这个链接不属于你的单位', 'link.bad': '链接无效（可能被改动过）',
+      'link.expired': '链接已过期', 'link.refused': '链接不能用',
       'link.help': '请在工单列表里找这张工单，或请指挥中心重新发送。',
       'err.net': '连不上服务器', 'err.http': '服务器出错（{status}）', 'err.gone': '这张工单已不归你处理',
       'err.session': '登录已过期，请重新登录',
@@ -118,7 +118,7 @@
       'ext.bad_hours': 'Hours must be between 1 and 336',
       'note.title': 'Progress note', 'note.text': 'Progress (changes no status)', 'note.need': 'Write the progress',
       'hand.title': 'Hand to', 'hand.note': 'Note (optional)', 'hand.need': 'Choose a person', 'hand.none': 'Your unit has no other members yet',
-      'link.expired': 'This link has expired', 'link.foreign': 'This link is for another unit', 'link.bad': 'This link is not valid (it may have been altered)',
+      'link.expired': 'This link has expired', 'link.refused': 'This link cannot be used',
       'link.help': 'Find the order in your list, or ask the command centre to send it again.',
       'err.net': 'Cannot reach the server', 'err.http': 'Server error ({status})', 'err.gone': 'This order is no longer yours to handle',
       'err.session': 'Your session ended: please sign in again',
@@ -304,7 +304,9 @@
           await Q.put(it);
         }
         const body = Object.assign({}, it.body, { key: it.key });
-        if (it.photos && it.photos.length) body.photos = it.photos.map((p) => p.meta);
+        // ADAPTER (server/field.py ActionIn): the server takes the photos as a list of their SHA-256 hex strings
+        // (docs/field.md's Action left the shape open; the event's payload has {sha256, size, mime}).
+        if (it.photos && it.photos.length) body.photos = it.photos.map((p) => p.meta.sha256);
         const r = await api('POST', `orders/${encodeURIComponent(it.order_id)}/actions`, body);
         await Q.del(it.key);
         for (const p of it.photos || []) await B.del(p.id);
@@ -506,7 +508,7 @@
       } catch (e) {
         history.replaceState(null, '', '/m/');
         if (e instanceof NetError) { await showList(); toast(t('err.net'), true); return; }
-        const title = e.status === 410 ? t('link.expired') : e.status === 403 ? t('link.foreign') : t('link.bad');
+        const title = e.status === 410 ? t('link.expired') : t('link.refused');
         await showList({ title, detail: e.detail });
         return;
       }
@@ -674,7 +676,7 @@
     const a = o.assignment || {};
     const s = predicted(a, pend);
     return stageActions(s).filter((x) => {
-      if (x === 'hand') return server.includes('hand');
+      if (x === 'hand' || x === 'note') return server.includes(x);
       if (x === 'arrive') return !!a.arrive_due;
       if (x === 'feedback' && s === 'signed') return !a.arrive_due;
       return true;
@@ -690,7 +692,7 @@
     const kids = [];
     kids.push(h('div', null, h('h2', { id: 'd-tag' }, o.tag_name || o.tag || ''),
       h('div', { class: 'sub' }, h('span', { class: 'no' }, o.order_no), statusChip(status, 'd-status'),
-        o.status_label ? h('span', { class: 'muted small' }, o.status_label) : null)));
+        null)));
     const d = dueText(Object.assign({}, a, { status }));
     if (d.text) kids.push(h('div', { class: 'due ' + d.cls, id: 'd-due', 'data-due': '1' }, d.text));
 
@@ -711,12 +713,13 @@
       h('p', { class: 'said', id: 'd-said' }, o.description || o.summary || t('d.none'))));
 
     const phone = o.phone ? String(o.phone) : '';
-    const full = phone && !phone.includes('*');
+    // phone_full (server/field.py) says whether `phone` is the whole number; a masked one has '*'
+    const full = phone && (o.phone_full === undefined ? !phone.includes('*') : !!o.phone_full);
     const kv = h('dl', { class: 'kv' },
       h('dt', null, t('d.address')), h('dd', { id: 'd-address' }, o.address || t('d.none')),
       h('dt', null, t('d.town')), h('dd', null, o.town_name || o.town || t('d.none')),
       h('dt', null, t('d.phone')), h('dd', null, full
-        ? h('a', { class: 'tel', id: 'd-phone', href: 'tel:' + phone.replace(/[^0-9+]/g, '') }, '📞 ' + phone)
+        ? h('a', { class: 'tel', id: 'd-phone', href: 'tel:' + phone.replace(/[^0-9+]/g, '') }, phone + ' · ' + t('d.call'))
         : h('span', { id: 'd-phone' }, phone || t('d.none'))),
       h('dt', null, t('d.received')), h('dd', null, fmtWhen(o.received_at)),
       a.holder_name ? [h('dt', null, t('d.holder')), h('dd', { id: 'd-holder' }, a.holder_name)] : null);
@@ -864,7 +867,7 @@
     } }, p));
     const thumbs = h('div', { class: 'thumbs', id: 'fb-thumbs' });
     const input = h('input', { type: 'file', accept: 'image/*', capture: 'environment', multiple: true, id: 'fb-photo', 'aria-label': t('fb.add_photo') });
-    const addLabel = h('label', { class: 'btn file-label', id: 'fb-add' }, '📷 ' + t('fb.add_photo'), input);
+    const addLabel = h('label', { class: 'btn file-label', id: 'fb-add' }, '+ ' + t('fb.add_photo'), input);
     const drawThumbs = () => {
       thumbs.replaceChildren(...f.photos.map((p) => h('div', { class: 'thumb' + (p.error ? ' bad' : ''), 'data-photo': p.id },
         h('img', { src: p.url, alt: '' }),
