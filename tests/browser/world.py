@@ -8,6 +8,7 @@ benchmark (tests/benchmarks/bench_phone.py).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import struct
@@ -127,8 +128,13 @@ class World:
         return f"{self.url}/m/o/{token}"
 
     def server_events(self, order_id: str | None = None) -> list[dict[str, Any]]:
-        evs = self.server.events()
-        return [e for e in evs if order_id is None or e["order_id"] == order_id]
+        """The server's log (payloads decoded), optionally of one order."""
+        out = []
+        for e in self.server.events():
+            if order_id is None or e["order_id"] == order_id:
+                p = e.get("payload")
+                out.append({**e, "payload": json.loads(p) if isinstance(p, str) else p})
+        return out
 
     def close(self) -> None:
         self.uvicorn.should_exit = True
