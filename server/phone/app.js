@@ -32,7 +32,7 @@
       'd.location': '到场位置', 'd.distance': '距报警地址约 {m} 米', 'd.coords': '{lat}, {lon}（精度 {acc} 米）',
       'd.coords_noacc': '{lat}, {lon}', 'd.photos': '照片（{n}）', 'd.timeline': '经过', 'd.pending': '还没发到服务器',
       'd.failed': '服务器没有接受', 'd.discard': '删除', 'd.done': '已完成', 'd.no_location': '到场时未提供位置',
-      'd.none': '—',
+      'd.none': '—', 'd.partial': '离线：这张工单还没在这部手机上打开过，只有列表里的摘要',
       'act.sign': '签收', 'act.arrive': '到场', 'act.feedback': '反馈', 'act.return': '退单', 'act.extend': '延期',
       'act.note': '过程反馈', 'act.hand': '指派',
       'q.waiting': '待发送', 'q.failed': '被拒收', 'q.sending': '发送中',
@@ -59,7 +59,7 @@
       'ext.title': '申请延期', 'ext.hours': '延长多少小时', 'ext.reason': '理由', 'ext.need': '请写明延期理由',
       'ext.bad_hours': '小时数应在 1 到 336 之间',
       'note.title': '过程反馈', 'note.text': '进展情况（不改变工单状态）', 'note.need': '请写进展情况',
-      'hand.title': '指派给', 'hand.note': '交代（可不填）', 'hand.need': '请选一个人', 'hand.none': '本单位还没有其他成员',
+      'hand.title': '指派给', 'hand.me': '（我）', 'hand.note': '交代（可不填）', 'hand.need': '请选一个人', 'hand.none': '本单位还没有其他成员',
       'link.expired': '链接已过期', 'link.refused': '链接不能用',
       'link.help': '请在工单列表里找这张工单，或请指挥中心重新发送。',
       'err.net': '连不上服务器', 'err.http': '服务器出错（{status}）', 'err.gone': '这张工单已不归你处理',
@@ -87,7 +87,7 @@
       'd.location': 'Arrival location', 'd.distance': 'about {m} m from the address', 'd.coords': '{lat}, {lon} (±{acc} m)',
       'd.coords_noacc': '{lat}, {lon}', 'd.photos': 'Photos ({n})', 'd.timeline': 'Timeline', 'd.pending': 'Not on the server yet',
       'd.failed': 'Refused by the server', 'd.discard': 'Discard', 'd.done': 'done', 'd.no_location': 'No location given on arrival',
-      'd.none': '—',
+      'd.none': '—', 'd.partial': 'Offline: this order was never opened on this phone; only the list\'s summary is here',
       'act.sign': 'Sign', 'act.arrive': 'Arrive', 'act.feedback': 'Feed back', 'act.return': 'Return', 'act.extend': 'Extend',
       'act.note': 'Note', 'act.hand': 'Hand to',
       'q.waiting': 'Waiting to send', 'q.failed': 'Refused', 'q.sending': 'Sending',
@@ -117,7 +117,7 @@
       'ext.title': 'Ask for more time', 'ext.hours': 'How many more hours', 'ext.reason': 'Reason', 'ext.need': 'Give a reason',
       'ext.bad_hours': 'Hours must be between 1 and 336',
       'note.title': 'Progress note', 'note.text': 'Progress (changes no status)', 'note.need': 'Write the progress',
-      'hand.title': 'Hand to', 'hand.note': 'Note (optional)', 'hand.need': 'Choose a person', 'hand.none': 'Your unit has no other members yet',
+      'hand.title': 'Hand to', 'hand.me': ' (me)', 'hand.note': 'Note (optional)', 'hand.need': 'Choose a person', 'hand.none': 'Your unit has no other members yet',
       'link.expired': 'This link has expired', 'link.refused': 'This link cannot be used',
       'link.help': 'Find the order in your list, or ask the command centre to send it again.',
       'err.net': 'Cannot reach the server', 'err.http': 'Server error ({status})', 'err.gone': 'This order is no longer yours to handle',
@@ -222,8 +222,13 @@
     try { data = await res.json(); } catch (e) { data = null; }
     if (res.ok) {
       if (data === null || typeof data !== 'object') throw new NetError('not ours'); // a captive portal's page
+      // When an answer came from the service worker's cache, say when it was fetched: the page notes that time
+      // itself (in its own, server-corrected, clock) at every fresh answer; the worker's stamp is the fallback.
       const cached = res.headers.get('X-FQ-Cached-At');
-      return { status: res.status, data, cachedAt: cached ? parseTime(cached) : null };
+      const mark = 'fq_at:' + path;
+      if (method === 'GET' && !cached) safeSet(mark, String(now()));
+      const at = cached ? Number(safeGet(mark)) || parseTime(cached) : null;
+      return { status: res.status, data, cachedAt: at };
     }
     const detail = data && typeof data.detail === 'string' ? data.detail : t('err.http', { status: res.status });
     throw new ApiError(res.status, detail, data && data.field, data);
@@ -554,7 +559,7 @@
   async function showList(linkProblem) {
     st.view = 'list';
     st.order = null;
-    setBar(t('list.title'), false);
+    setBar(t('app'), false);
     if (linkProblem) st.linkProblem = linkProblem;
     if (st.orders) renderList();
     else $('#view').replaceChildren(h('p', { class: 'pad muted' }, t('loading')));
@@ -589,8 +594,8 @@
     if (st.linkProblem) {
       const lp = st.linkProblem;
       kids.push(h('div', { class: 'pad' }, h('div', { class: 'box', id: 'link-problem', role: 'alert' },
-        h('strong', { class: 'err' }, lp.title), lp.detail && lp.detail !== lp.title ? h('span', null, lp.detail) : null,
-        h('span', { class: 'muted' }, t('link.help')))));
+        h('strong', { class: 'err' }, lp.title),
+        h('span', null, lp.detail && lp.detail !== lp.title ? lp.detail : t('link.help')))));
     }
     kids.push(h('div', { class: 'list-head' }, h('h2', null, t('list.title') + (st.orders ? ` (${st.orders.length})` : '')),
       h('button', { type: 'button', class: 'btn', id: 'refresh', onclick: () => refreshList() }, t('list.refresh')),
@@ -653,6 +658,15 @@
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) { await sessionEnded(); return; }
       if (st.order && st.order.id === id) { renderBanners(); renderDetail(); return; }
+      const row = e instanceof NetError && (st.orders || []).find((r) => r.id === id);
+      if (row) {
+        // Offline and never opened here: what the list said. (Details are not fetched ahead: each fetch is
+        // a view of the order in the server's access log, and the person did not look at them.)
+        st.order = Object.assign({}, row, { partial: true, timeline: [], photos: [] });
+        renderBanners();
+        renderDetail();
+        return;
+      }
       setBar(t('app'), true);
       const msg = e instanceof NetError ? t('err.net') : e.status === 404 ? (e.detail || t('err.gone')) : e.detail;
       $('#view').replaceChildren(h('p', { class: 'pad err', role: 'alert', id: 'order-error' }, msg));
@@ -671,8 +685,8 @@
     }[status] || [];
   }
   function availableActions(o, pend) {
-    const server = o.actions || [];
-    if (!pend.some((i) => i.state !== 'failed')) return server;
+    const server = o.partial ? (st.me && st.me.lead ? ['hand'] : []) : o.actions || [];
+    if (!o.partial && !pend.some((i) => i.state !== 'failed')) return server;
     const a = o.assignment || {};
     const s = predicted(a, pend);
     return stageActions(s).filter((x) => {
@@ -709,6 +723,7 @@
       kids.push(h('section', { class: 'box', id: 'd-pending' }, h('h3', null, pend.some((i) => i.state !== 'failed') ? t('d.pending') : t('d.failed')), ul));
     }
 
+    if (o.partial) kids.push(h('p', { class: 'box muted', id: 'd-partial' }, t('d.partial')));
     kids.push(h('section', { class: 'box' }, h('h3', null, t('d.said')),
       h('p', { class: 'said', id: 'd-said' }, o.description || o.summary || t('d.none'))));
 
@@ -940,7 +955,9 @@
   function extendSheet(o) {
     const err = sheetError();
     const hours = h('input', { id: 'ext-hours', type: 'number', inputmode: 'numeric', min: '1', max: '336', value: '24' });
-    const quick = h('div', { class: 'hours' }, [4, 12, 24, 48, 72].map((n) => h('button', { type: 'button', class: 'choice', onclick: () => { hours.value = String(n); } }, String(n))));
+    const mark = () => quick.querySelectorAll('.choice').forEach((b) => b.setAttribute('aria-pressed', b.textContent === hours.value ? 'true' : 'false'));
+    const quick = h('div', { class: 'hours' }, [4, 12, 24, 48, 72].map((n) => h('button', { type: 'button', class: 'choice', 'aria-pressed': n === 24 ? 'true' : 'false', onclick: () => { hours.value = String(n); mark(); } }, String(n))));
+    hours.addEventListener('input', mark);
     const reason = h('textarea', { id: 'ext-reason', maxlength: '4000' });
     const send = h('button', { type: 'button', class: 'btn primary big', id: 'ext-send' }, t('send'));
     send.addEventListener('click', async () => {
@@ -965,7 +982,7 @@
         chosen = m;
         list.querySelectorAll('.choice').forEach((x) => x.setAttribute('aria-pressed', x === ev.currentTarget ? 'true' : 'false'));
       },
-    }, m.name + (m.id === current ? ' ✓' : ''))));
+    }, m.name + (st.me && m.id === st.me.id ? t('hand.me') : '') + (m.id === current ? ' ✓' : ''))));
     const note = h('textarea', { id: 'hand-note', maxlength: '4000' });
     const send = h('button', { type: 'button', class: 'btn primary big', id: 'hand-send' }, t('send'));
     send.addEventListener('click', async () => {

@@ -97,7 +97,7 @@ def test_offline_the_arrival_and_feedback_wait_on_the_phone_and_land_exactly_onc
     person, code = world.person("王五", "SCJG")
     page.goto("/m/")
     first_signin(page, person.login, code)
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null")
     open_first_order(page, o.order_no)  # fetched through the service worker: kept for offline
     page.locator("[data-act=sign]").click()
     expect(page.locator("#d-status")).to_have_text("已签收")

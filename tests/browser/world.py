@@ -76,6 +76,34 @@ def png(width: int = 8, height: int = 8, shade: int = 0x80) -> bytes:
     )
 
 
+def scene_png(width: int = 96, height: int = 72, seed: int = 0) -> bytes:
+    """A small RGB PNG that looks like a photo of a street from afar (sky, a building, the ground)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    left, right = 14 + seed * 22, 50 + seed * 22
+    rows = []
+    for y in range(height):
+        row = bytearray(b"\x00")
+        for x in range(width):
+            if y > height * 0.7:
+                px = (70 + (x * 7 + y * 3) % 20, 120 + seed * 10, 60)
+            elif left <= x <= right and y > height * 0.25:
+                window = (x - left) % 8 < 4 and (y % 10) < 5
+                px = (240, 220, 150) if window else (150 - seed * 20, 140, 135)
+            else:
+                px = (120 + y, 170 + y // 2, 230)
+            row += bytes(min(255, c) for c in px)
+        rows.append(bytes(row))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + chunk(b"IEND", b"")
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -156,11 +184,13 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
-def phone_context(browser: Browser, world: World, *, locale: str = "zh-CN", geo: bool = True) -> BrowserContext:
+def phone_context(
+    browser: Browser, world: World, *, locale: str = "zh-CN", geo: bool = True, scale: float = 2
+) -> BrowserContext:
     """A fresh phone: 390x844, touch, the locale's language, the location near 人民路 (when allowed)."""
     ctx = browser.new_context(
         viewport=VIEWPORT,
-        device_scale_factor=2,
+        device_scale_factor=scale,
         is_mobile=True,
         has_touch=True,
         locale=locale,
@@ -214,6 +244,7 @@ __all__ = [
     "later",
     "phone_context",
     "png",
+    "scene_png",
     "signin",
     "timedelta",
     "until",
