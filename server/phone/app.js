@@ -289,6 +289,8 @@
 
   // ---- sending the queue ----------------------------------------------------------------------------------------------
   let flushing = null;
+  let retryTimer = null;
+  let retryDelay = 0;
   function flush() {
     if (!st.me) return Promise.resolve();
     if (!flushing) flushing = doFlush().finally(() => { flushing = null; });
@@ -335,6 +337,14 @@
     }
     await loadQueue();
     renderBanners();
+    // Still waiting (no answer, or 429/5xx): try again soon, then less often (2 s, 4 s, … a minute), so a signal
+    // that is back before `online` says so, or a server that was briefly down, does not wait for the next event.
+    clearTimeout(retryTimer);
+    if (stop && st.me && st.queue.some((i) => i.state !== 'failed')) {
+      retryDelay = Math.min(60000, retryDelay ? retryDelay * 2 : 2000);
+      retryTimer = setTimeout(flush, retryDelay);
+    } else retryDelay = 0;
+    if (!items.length) return;
     if (st.view === 'list') refreshList(true);
     else if (st.view === 'detail') renderDetail();
   }
@@ -443,6 +453,7 @@
   // ---- sign-in -------------------------------------------------------------------------------------------------------------
   function showSignin(message, first) {
     st.view = 'signin';
+    registerWorker();
     setBar(t('app'), false);
     renderBanners();
     const err = h('p', { class: 'err', role: 'alert', id: 'signin-error' }, message || '');
@@ -501,6 +512,7 @@
     await loadQueue();
     renderBanners();
     flush();
+    registerWorker();
     if (st.link) {
       const token = st.link;
       st.link = null;
@@ -565,9 +577,12 @@
     else $('#view').replaceChildren(h('p', { class: 'pad muted' }, t('loading')));
     await refreshList();
   }
+  let early = null; // the list asked for at start, beside `me` (a signed-in phone need not wait for one, then the other)
   async function refreshList(quiet) {
     try {
-      const r = await api('GET', 'orders');
+      const pending = early || api('GET', 'orders');
+      early = null;
+      const r = await pending;
       st.orders = r.data.orders || [];
       st.offlineAt = r.cachedAt;
       const srv = parseTime(r.data.now);
@@ -624,6 +639,7 @@
     kids.push(ul);
     view.replaceChildren(...kids);
     window.scrollTo(0, scroll);
+    if (st.orders && !performance.getEntriesByName('fq:list').length) performance.mark('fq:list'); // make bench reads it
   }
   async function signOut() {
     const n = st.queue.length;
@@ -1022,11 +1038,21 @@
   }
   async function online() {
     if (!st.me) { boot(); return; }
+    retryDelay = 0;
     try { await loadMe(); st.offlineAt = null; } catch (e) { if (e instanceof ApiError && e.status === 401) { await sessionEnded(); return; } }
     await flush();
     if (st.view === 'list') await refreshList(true);
     else if (st.view === 'detail' && st.order) await loadOrder(st.order.id);
     renderBanners();
+  }
+  let registered = false;
+  function registerWorker() {
+    // after the first view is drawn, so installing (which fetches the shell once more) does not delay it
+    if (registered || !('serviceWorker' in navigator) || !window.isSecureContext) return;
+    registered = true;
+    setTimeout(() => {
+      navigator.serviceWorker.register('/m/sw.js', { scope: '/m/' }).catch(() => { /* the page works without it */ });
+    }, 300);
   }
   async function boot() {
     const m = /^\/m\/o\/([^/?#]+)/.exec(location.pathname);
@@ -1037,9 +1063,15 @@
       try { st.link = sessionStorage.getItem('fq_link'); } catch (e) { st.link = null; }
     }
     setBar(t('app'), false);
+    if (!st.link && !/^#\/o\//.test(location.hash)) {
+      early = api('GET', 'orders');
+      early.catch(() => { /* answered through refreshList, or dropped at sign-in */ });
+    }
+    openDb(); // opened beside the network, not after it
     try {
       await loadMe();
     } catch (e) {
+      early = null;
       if (e instanceof NetError) { showSignin(t('signin.offline')); return; }
       showSignin(e.status === 401 ? '' : e.detail);
       return;
@@ -1066,9 +1098,6 @@
     document.addEventListener('visibilitychange', () => { if (!document.hidden && st.me) online(); });
     setInterval(tick, 30000);
     setInterval(() => { if (st.me && st.queue.some((i) => i.state !== 'failed') && navigator.onLine !== false) flush(); }, 30000);
-    if ('serviceWorker' in navigator && window.isSecureContext) {
-      navigator.serviceWorker.register('/m/sw.js', { scope: '/m/' }).catch(() => { /* the page works without it */ });
-    }
     boot();
   });
 })();

@@ -69,11 +69,21 @@ def shoot(browser: Browser, lang: str) -> None:
 def _shoot(browser: Browser, world: World, lang: str, locale: str) -> None:
     # The orders of the morning: one overdue, one to sign, one to do
     world.clock.advance(minutes=-40)
-    late = world.dispatch(IntakeForm(phone="13900001111", town="SHH", description="超市卖过期牛奶", address="人民路8号"), "A10")
+    late = world.dispatch(
+        IntakeForm(phone="13900001111", town="SHH", description="超市卖过期牛奶", address="人民路8号"), "A10"
+    )
     world.clock.advance(minutes=32)
     o = world.dispatch(FORM, "B01")
     world.clock.advance(minutes=6)
-    world.dispatch(IntakeForm(phone="13700002222", town="SHH", description="小区电梯困人，已出来了，要求检修", address="剡湖街道花园小区3幢"), "C19")
+    world.dispatch(
+        IntakeForm(
+            phone="13700002222",
+            town="SHH",
+            description="小区电梯困人，已出来了，要求检修",
+            address="剡湖街道花园小区3幢",
+        ),
+        "C19",
+    )
     world.clock.advance(minutes=2)
     person, code = world.person("王五" if lang == "zh" else "Wang Wu", "SCJG", login="wangwu")
 
@@ -127,7 +137,9 @@ def _shoot(browser: Browser, world: World, lang: str, locale: str) -> None:
         [{"name": f"p{i}.png", "mimeType": "image/png", "buffer": scene_png(seed=i)} for i in range(2)],
     )
     page.locator("#fb-thumbs .thumb").nth(1).wait_for()
-    page.wait_for_function("() => [...document.querySelectorAll('#fb-thumbs .st')].every(e => !/上传中|uploading/.test(e.textContent))")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#fb-thumbs .st')].every(e => !/上传中|uploading/.test(e.textContent))"
+    )
     page.locator("#fb-photo").evaluate("e => e.closest('.field').scrollIntoView({block: 'end'})")
     _shot(page, lang, "feedback")
     page.click("#fb-send")
@@ -178,7 +190,7 @@ def _shoot(browser: Browser, world: World, lang: str, locale: str) -> None:
     hz = world.dispatch(FORM_HZ, "B04")
     unit = world.orders.order(hz.order_no).primary.assignee
     lead, lead_code = world.person("李四" if lang == "zh" else "Li Si", unit, lead=True, login="lisi")
-    for n in (("甲", "乙", "丙") if lang == "zh" else ("Jia", "Yi", "Bing")):
+    for n in ("甲", "乙", "丙") if lang == "zh" else ("Jia", "Yi", "Bing"):
         world.person(n, unit)
     ctx = phone_context(browser, world, locale=locale, scale=1)
     page = _page(ctx, world)

@@ -292,7 +292,9 @@ def test_caller_text_is_shown_literally(world: World, page: Page) -> None:
     from fengqiao.models.intake import IntakeForm
 
     o = world.dispatch(
-        IntakeForm(phone="13857512345", town="SHH", description='<img src=x onerror="alert(1)"> 假货', address="人民路1号")
+        IntakeForm(
+            phone="13857512345", town="SHH", description='<img src=x onerror="alert(1)"> 假货', address="人民路1号"
+        )
     )
     person, code = world.person("王五", "SCJG")
     page.goto("/m/")
