@@ -31,7 +31,7 @@ from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk, Role
 from fengqiao.screens.base import DeskBar, describe_binding, localize_bindings
 from fengqiao.screens.board import BoardScreen
-from fengqiao.screens.caller_pop import CallerPopProvider
+from fengqiao.screens.caller_pop import CallerPopProvider, pop_caller
 from fengqiao.screens.cockpit import CockpitScreen
 from fengqiao.screens.context import DeskContext
 from fengqiao.screens.help import HelpScreen
@@ -43,6 +43,7 @@ from fengqiao.store.kpi import KpiStore
 from fengqiao.store.orders import OrderStore
 
 from .config import Config, load_config
+from .popsock import PopListener, socket_path
 from .syncworker import ConsoleSync, SyncSetup
 
 __all__ = ["FengqiaoApp", "StoreChanged", "SyncSetup", "desk_context"]
@@ -140,6 +141,7 @@ class FengqiaoApp(App[None]):
         caller: str | None = None,
         watch_store: bool = True,
         sync: SyncSetup | None = None,
+        listen: bool | None = None,
         **kwargs: Any,
     ) -> None:
         """``ctx`` from :func:`desk_context`; or ``db`` and ``desk`` (and the rest) to build it here."""
@@ -162,6 +164,9 @@ class FengqiaoApp(App[None]):
         self.sync: ConsoleSync | None = None  # while syncing
         self.intake: IntakeScreen | None = None  # the intake screen, once its mode was opened
         self._signals: list[signal.Signals] = []
+        # Screen-pops from `fengqiao pop` (console/popsock.py): a live console listens, tests ask for it.
+        self._listen = watch_store if listen is None else listen
+        self.pops: PopListener | None = None
         if "intake" in self._modes:  # Textual's per-instance copy of MODES: keep a handle on the intake screen
             self._modes["intake"] = self._make_intake
 
@@ -214,6 +219,8 @@ class FengqiaoApp(App[None]):
         self.title = t("app.title")
         self.sub_title = t("app.subtitle")
         self._catch_hangup()
+        if self._listen and "intake" in self._modes and not self._ctx.read_only:
+            self.run_worker(self._listen_for_pops(), group="pop", exit_on_error=False)
         if self._watch_store:
             self.set_interval(1.0, self._poll_store)
             self.set_interval(OVERDUE_EVERY, self._mark_overdue)
@@ -244,12 +251,24 @@ class FengqiaoApp(App[None]):
     def on_unmount(self) -> None:
         if self.sync is not None:
             self.sync.stop()
+        if self.pops is not None:
+            self.pops.stop()
         try:
             loop = asyncio.get_running_loop()
             for sig in self._signals:
                 loop.remove_signal_handler(sig)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
+
+    # ---- screen-pop from `fengqiao pop` ----------------------------------------------------------------
+    async def _listen_for_pops(self) -> None:
+        listener = PopListener(socket_path(self.db.path), self.screen_pop)
+        if await listener.start():
+            self.pops = listener
+
+    def screen_pop(self, phone: str) -> None:
+        """A number from the telephony system: on the intake form, or waiting as the next caller."""
+        pop_caller(self, phone)
 
     # ---- quitting: the call being taken is kept --------------------------------------------------
     async def action_quit(self) -> None:

@@ -103,6 +103,8 @@ def order_json(
         "cancel_reason": o.cancel_reason,
         "reopen_count": o.reopen_count,
         "escalations": o.escalations,
+        "notes": o.notes,
+        "urges": o.urges,
         "first_overdue_at": to_db_opt(o.first_overdue_at),
         "next_deadline": None if nxt is None else {"kind": nxt[0], "due": to_db(nxt[1])},
         "call": {

@@ -74,6 +74,8 @@ class Action(StrEnum):
     LINK = "link"
     JUDGE_RETURN = "judge-return"
     HAND = "hand"  # a unit's lead hands an assignment to one of its people (the phone page); no status change
+    NOTE = "note"
+    URGE = "urge"
 
 
 # Actions that target one assignment of the order (the rest act on the order as a whole).
@@ -88,12 +90,14 @@ ASSIGNMENT_ACTIONS = frozenset(
         Action.REFUSE_EXTENSION,
         Action.JUDGE_RETURN,
         Action.HAND,
+        Action.URGE,
     }
 )
 USER_ACTIONS = tuple(a for a in Action if a not in (Action.DISPATCH, Action.LINK, Action.HAND))
 
 RESULTS = ("resolved", "unresolved")
 SATISFACTIONS = ("satisfied", "basic", "unsatisfied")
+VISIBILITIES = ("internal", "caller")  # a note for the desks only, or one to tell the caller
 DEFAULT_EXTENSION_HOURS = 24
 MAX_EXTENSION_HOURS = 24 * 14
 
@@ -232,6 +236,9 @@ class OrderState:
     linked_calls: list[CallInfo] = field(default_factory=list)
     updated_at: datetime | None = None
     first_overdue_at: datetime | None = None
+    notes: int = 0
+    urges: int = 0
+    last_urged_at: datetime | None = None
 
     # ---- derived views -------------------------------------------------------------------------
     @property
@@ -609,6 +616,25 @@ def _h_judge_return(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -
     a.return_justified = justified
 
 
+def _h_note(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
+    """A progress note (internal, or to tell the caller): on the timeline, no change of state."""
+    if not str(p.get("text", "")).strip():
+        raise _refuse(o, ev.kind, "note_empty")
+    if p.get("visibility") not in VISIBILITIES:
+        raise _refuse(o, ev.kind, "bad_visibility")
+    o.notes += 1
+
+
+def _h_urge(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
+    """An urge (催办) to an assignee whose deadline has passed: recorded and counted, no change of state."""
+    a = _target(o, ev)
+    pending = a.pending_deadline() if _is_open_for_work(o) else None
+    if pending is None or pending[1] >= at:
+        raise _refuse(o, ev.kind, "urge_needs_overdue", assignee=a.assignee)
+    o.urges += 1
+    o.last_urged_at = at
+
+
 _HANDLERS: dict[str, Callable[..., None]] = {  # keyed by the event kind, a str (Action is a StrEnum)
     Action.SIGN: _h_sign,
     Action.ARRIVE: _h_arrive,
@@ -626,6 +652,8 @@ _HANDLERS: dict[str, Callable[..., None]] = {  # keyed by the event kind, a str 
     Action.LINK: _h_link,
     Action.JUDGE_RETURN: _h_judge_return,
     Action.HAND: _h_hand,
+    Action.NOTE: _h_note,
+    Action.URGE: _h_urge,
 }
 
 KNOWN_KINDS = frozenset({Action.DISPATCH, *_HANDLERS})
@@ -695,6 +723,7 @@ class Intent:
     to: str | None = None  # reassign: the new department code
     hours: int | None = None  # extension hours
     justified: bool | None = None  # judge-return
+    visibility: str | None = None  # note: internal | caller
 
 
 def deadlines(ref: Reference, tag_code: str, at: datetime) -> dict[str, str | None]:
@@ -759,6 +788,10 @@ def pick_assignment(o: OrderState, action: Action, assignee: str | None) -> Assi
         returned = [a for a in o.assignments if a.status == "returned"]
         if returned:
             return returned[-1]
+    if action == Action.URGE:
+        nxt = o.next_deadline()  # the assignment whose deadline came first (the longest overdue)
+        if nxt is not None:
+            return o.assignment(nxt[3])
     return o.primary
 
 
@@ -845,6 +878,15 @@ def build(
         if intent.justified is None:
             raise ValidationError(t("error.need_justified"), field="justified")
         payload = {"justified": bool(intent.justified), "note": note}
+    elif action == Action.NOTE:
+        if not note:
+            raise ValidationError(t("error.need_note_text"), field="note")
+        visibility = intent.visibility or "internal"
+        if visibility not in VISIBILITIES:
+            raise ValidationError(t("error.bad_visibility", value=visibility), field="visibility")
+        payload = {"text": note, "visibility": visibility}
+    elif action == Action.URGE:
+        payload = {"note": note} if note else {}
     elif action == Action.SIGN or action == Action.ARRIVE:
         payload = {"note": note} if note else {}
     else:
@@ -907,7 +949,10 @@ def legal_actions(o: OrderState, at: datetime) -> list[tuple[Action, str | None]
                 "satisfaction": "satisfied",
                 "feedback_due": probe_due,
                 "justified": True,
+                "visibility": "internal",
             }
+            if action == Action.NOTE:
+                payload = {"text": "-", "visibility": "internal"}
             if action == Action.REASSIGN:
                 payload["assignment"] = {
                     "id": "probe",

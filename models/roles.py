@@ -40,12 +40,16 @@ class Role(StrEnum):
 
 ASSIGNEE_WORK = frozenset({Action.SIGN, Action.ARRIVE, Action.FEEDBACK, Action.RETURN, Action.EXTEND})
 
-ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
-    Role.CALL_TAKER: frozenset({Action.DISPATCH, Action.LINK, Action.CANCEL, Action.REASSIGN}),
-    Role.TOWNSHIP: frozenset({Action.DISPATCH, Action.LINK, Action.HAND} | ASSIGNEE_WORK),
-    Role.DEPARTMENT: ASSIGNEE_WORK | {Action.HAND},
+ROLE_ACTIONS: dict[Role, frozenset[Action]] = {  # every desk may add a progress note to what it sees
+    Role.CALL_TAKER: frozenset(
+        {Action.DISPATCH, Action.LINK, Action.CANCEL, Action.REASSIGN, Action.NOTE, Action.URGE}
+    ),
+    Role.TOWNSHIP: frozenset({Action.DISPATCH, Action.LINK, Action.NOTE, Action.HAND} | ASSIGNEE_WORK),
+    Role.DEPARTMENT: ASSIGNEE_WORK | {Action.NOTE, Action.HAND},
     Role.SUPERVISOR: frozenset(
         {
+            Action.NOTE,
+            Action.URGE,
             Action.ESCALATE,
             Action.APPROVE_EXTENSION,
             Action.REFUSE_EXTENSION,

@@ -20,7 +20,16 @@ from typing import Any
 
 from .clock import from_db, to_db
 from .i18n import t
-from .machine import ASSIGNMENT_ACTIONS, MAX_EXTENSION_HOURS, RESULTS, SATISFACTIONS, Action, OrderState, deadlines
+from .machine import (
+    ASSIGNMENT_ACTIONS,
+    MAX_EXTENSION_HOURS,
+    RESULTS,
+    SATISFACTIONS,
+    VISIBILITIES,
+    Action,
+    OrderState,
+    deadlines,
+)
 from .reference import Reference
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -36,6 +45,7 @@ ORDER_SKEW = 2 * CLOCK_SKEW
 MODES = ("single", "dual")
 ROLES = ("primary", "police")
 SHORT, NAME, TEXT = 64, 100, 4000
+NOTE_LEN = 2000  # a progress note: models.text.LIMITS["note"]
 
 
 @dataclass(frozen=True)
@@ -145,6 +155,9 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
     Action.JUDGE_RETURN: {"justified": Spec("bool"), "note": NOTE},
     Action.LINK: {"call": CALL},
     Action.HAND: {"person": _s(SHORT), "name": _s(NAME), "note": NOTE},
+    # A progress note: its words (the same bound as a feedback text) and who it is for.
+    Action.NOTE: {"text": _s(NOTE_LEN), "visibility": _s(16, choices=VISIBILITIES), "person": PERSON},
+    Action.URGE: {"note": NOTE},
 }
 ENVELOPE: dict[str, Spec] = {"id": _s(SHORT), "order_id": _s(SHORT), "actor": _s(NAME), "desk": _s(NAME)}
 

@@ -21,7 +21,15 @@ from textual.binding import Binding
 
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import name, t
-from fengqiao.models.machine import ASSIGNMENT_ACTIONS, SATISFACTIONS, Action, AssignmentState, Intent, OrderState
+from fengqiao.models.machine import (
+    ASSIGNMENT_ACTIONS,
+    SATISFACTIONS,
+    VISIBILITIES,
+    Action,
+    AssignmentState,
+    Intent,
+    OrderState,
+)
 
 from .base import safe
 from .context import DeskMixin
@@ -45,6 +53,8 @@ ACTION_KEYS: list[tuple[str, str, bool]] = [  # (key, ui action, shown in the fo
     ("c", "close", True),
     ("x", "cancel", False),
     ("j", "judge-return", False),
+    ("n", "note", False),
+    ("u", "urge", True),
 ]
 UI_ACTIONS: dict[str, tuple[Action, ...]] = {
     "decide-extension": (Action.APPROVE_EXTENSION, Action.REFUSE_EXTENSION),
@@ -127,6 +137,19 @@ def form_fields(
             ),
             _reason_field("board.form_visit_note", required=False),
         ]
+    if ui == "note":
+        return [
+            FormField("note", "text", t("board.form_note_text"), required=True, text_field="note"),
+            FormField(
+                "visibility",
+                "choice",
+                t("board.form_visibility"),
+                choices=[(v, t(f"note.{v}")) for v in VISIBILITIES],
+                default="internal",
+            ),
+        ]
+    if ui == "urge":
+        return [_reason_field("board.form_urge_note", required=False)]
     if ui == "reopen":
         return [_reason_field("board.form_reopen_reason", required=False)]
     if ui == "judge-return":
@@ -157,6 +180,7 @@ def build_intent(ui: str, target: AssignmentState | None, values: dict[str, Any]
         to=values.get("to"),
         hours=values.get("hours"),
         justified=None if "justified" not in values else values["justified"] == "yes",
+        visibility=values.get("visibility"),
     )
 
 

@@ -160,6 +160,8 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         text.append(f"  {tag_label(self.ctx.ref, o.tag)}  {t(f'mode.{o.mode}')}")
         if o.escalations:
             text.append("  " + t("detail.escalated", count=o.escalations), style="bold")
+        if o.urges:
+            text.append("  " + t("detail.urged", count=o.urges), style="bold")
         if level == Urgency.OVERDUE and o.first_overdue_at:
             text.append("  " + t("detail.overdue_since", at=when(o.first_overdue_at, now)))
         return text
@@ -300,6 +302,12 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
             return text
         if ev.kind == "reassign":
             text.append("→ " + assignee_label(ref, p.get("assignment", {}).get("assignee"), lang) + " ")
+        if ev.kind == "note":
+            visibility = str(p.get("visibility", "internal"))
+            label = t(f"note.{visibility}") if visibility in ("internal", "caller") else visibility[:16]
+            text.append(f"[{label}] ", style="bold" if visibility == "caller" else "dim")
+            text.append_text(safe(str(p.get("text", "")), single_line=True))
+            return text
         if ev.kind == "link":
             call = p.get("call", {})
             text.append(self._phone(str(call.get("phone", ""))) + " ")

@@ -92,6 +92,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     IntakeScreen TownHint { width: 24; }
     IntakeScreen #address { width: 1fr; }
     IntakeScreen #msg { height: 1; padding: 0 0; text-wrap: nowrap; text-overflow: ellipsis; }
+    IntakeScreen #next { height: 1; display: none; text-wrap: nowrap; text-overflow: ellipsis; }
+    IntakeScreen #next.-waiting { display: block; background: $warning 30%; }
     IntakeScreen #description { height: 1fr; min-height: 4; border: round $border-blurred; padding: 0 1; }
     IntakeScreen #description:focus { border: round $accent; }
     IntakeScreen #description.-bad { border: round $error; }
@@ -117,6 +119,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         Binding("f10", "link", "intake.link", id="intake.link"),
         Binding("ctrl+n", "new_call", "intake.new_call", id="intake.new_call", show=False),
         Binding("ctrl+o", "no_number", "intake.no_number", id="intake.no_number", show=False),
+        Binding("ctrl+t", "take_next", "intake.take_next", id="intake.take_next", show=False),
         # Enter in a form field is taken by the app before the key reaches the field, so keys typed right
         # after it (type-ahead, a telephony script, an IME committing a phrase) go to the next field.
         Binding("enter", "advance_field", show=False, priority=True, id="intake.advance_field"),
@@ -192,6 +195,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.last_write_ms = 0.0
         self._quit_armed_at: datetime | None = None
         self.no_number = False  # Ctrl+O: the call is taken without a number
+        self.waiting: list[str] = []  # screen-pops that came while a call was being taken (Ctrl+T takes one)
         self._sticky = False  # the status line shows an error or notice that waits for the next action
         # The draft: a timer after each change, a generation number so that an older save never lands after a
         # newer one (or after the dispatch that deleted it), and a lock that keeps draft writes and the
@@ -258,6 +262,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
                     id="address",
                 )
             yield Static("", id="msg")
+            yield Static("", id="next")
             area = LiteralTextArea(
                 id="description",
                 soft_wrap=True,
@@ -470,6 +475,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     @on(TextArea.Changed)
     def _draft_changed(self) -> None:
         self.draft_soon()
+        if self.waiting:
+            self.show_waiting()  # the key hint depends on whether the form is free
 
     def draft_soon(self) -> None:
         """Keep the form as a draft once typing pauses (and at least every DRAFT_MAX_WAIT seconds)."""
@@ -557,17 +564,65 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     # ---- screen-pop ----------------------------------------------------------------------------
     def pop_caller(self, phone: str) -> None:
-        """Telephony screen-pop: fill the phone of a new call (never over a call being taken)."""
-        if not self.form_is_empty():
-            self.notify(t("intake.pop_busy", phone=phone), severity="warning", timeout=10, markup=False)
-            return
-        field = self.query_one("#phone", Input)
+        """Telephony screen-pop: fill the phone of a new call. Never over a call being taken: then the number
+        waits as the next caller (shown above the description; Ctrl+T takes it once the form is free)."""
         phone = fold_width(phone).strip()
+        if not phone:
+            return
+        if self.same_caller(phone):
+            return  # the telephony system popped the call on the form again
+        if not self.form_is_empty() or self.busy:
+            if phone not in self.waiting:
+                self.waiting.append(phone)
+            self.show_waiting()
+            self.notify(t("intake.pop_waiting", phone=phone), severity="warning", timeout=10, markup=False)
+            return
+        if phone in self.waiting:
+            self.waiting.remove(phone)
+            self.show_waiting()
+        self.fill_caller(phone)
+
+    def same_caller(self, phone: str) -> bool:
+        """Whether ``phone`` is the number already on the form (in any spelling of it)."""
+        try:
+            return normalize_phone(phone) == normalize_phone(self.query_one("#phone", Input).value)
+        except ValidationError:
+            return False
+
+    def fill_caller(self, phone: str) -> None:
+        field = self.query_one("#phone", Input)
         field.value = phone
         field.cursor_position = len(phone)
         self.call_started = self.now()
         self.check_phone(quiet=False)
         self.set_focus(self.query_one(TownField))
+
+    def show_waiting(self) -> None:
+        """The next-caller line: the first waiting number and how many more, with the key that takes it."""
+        line = self.query_one("#next", Static)
+        line.set_class(bool(self.waiting), "-waiting")
+        if not self.waiting:
+            line.update("")
+            return
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(t("intake.next_caller", phone=self.waiting[0]), style="bold")
+        if len(self.waiting) > 1:
+            text.append(" " + t("intake.next_more", count=len(self.waiting) - 1))
+        key = t("intake.next_key_free") if self.form_is_empty() and not self.busy else t("intake.next_key_busy")
+        text.append("  " + key)
+        line.update(text)
+
+    def action_take_next(self) -> None:
+        """Ctrl+T: take the next waiting caller (once the call on the form is sent or cleared)."""
+        if not self.waiting:
+            self.say(t("intake.no_next_caller"), error=True)
+            return
+        if not self.form_is_empty() or self.busy:
+            self.say(t("intake.next_after_this"), error=True)
+            return
+        phone = self.waiting.pop(0)
+        self.show_waiting()
+        self.fill_caller(phone)
 
     # ---- the phone -----------------------------------------------------------------------------
     def check_phone(self, *, quiet: bool, passive: bool = False) -> str | None:
@@ -889,6 +944,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
                 self.classifier.learn(message.description, message.tag)
         self.clear_form()
         self.say(t("intake.last_linked" if message.linked else "intake.last_order", order_no=state.order_no))
+        self.show_waiting()
 
     def on_intake_screen_failed(self, message: Failed) -> None:
         self.busy = False
@@ -909,6 +965,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.clear_form()
         self.save_draft_now()  # cleared on purpose: the draft goes too
         self.say("")
+        self.show_waiting()
 
     def clear_form(self) -> None:
         self.query_one("#phone", Input).value = ""

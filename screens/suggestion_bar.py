@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from fengqiao.models.classifier import Suggestion
+from fengqiao.models.classifier import Suggestion, confident
 from fengqiao.models.i18n import name, t
 from fengqiao.models.reference import Reference
 from fengqiao.models.routing import route
@@ -43,13 +43,17 @@ class SuggestionBar(Static):
             text.append(t("intake.suggest_empty" if ready else "intake.suggest_loading"), style="dim")
             self.update(text)
             return
+        sure = confident(items)
         for i, s in enumerate(items[:3]):
             if i:
                 text.append("\n")
             tag = self.ref.tags[s.code]
-            text.append(f"{KEYS[i]} ", style="bold reverse" if i == 0 else "bold")
+            text.append(f"{KEYS[i]} ", style="bold reverse" if i == 0 and sure else "bold")
+            if i == 0 and not sure:  # no confident suggestion: say so, point to the tag picker
+                text.append(t("intake.suggest_unsure") + " ", style="bold yellow")
             text.append(
-                ("✓ " if s.code == chosen else "") + tag_label(self.ref, s.code), style="bold" if i == 0 else ""
+                ("✓ " if s.code == chosen else "") + tag_label(self.ref, s.code),
+                style="bold" if i == 0 and sure else "",
             )
             text.append(f" {s.score:.0%}" if s.score >= 0.01 else " <1%", style="dim")
             if tag.dispatch == "dual":

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from fengqiao.models import geo
 from fengqiao.models.clock import to_db
 from fengqiao.models.errors import DomainError, FengqiaoError, ValidationError
-from fengqiao.models.events import new_id, seal
+from fengqiao.models.events import STORED_COLUMNS, new_id, seal
 from fengqiao.models.i18n import name, t, using
 from fengqiao.models.machine import OPEN_STATUSES, AssignmentState, Event, OrderState, apply
 from fengqiao.models.phone import mask_phone
@@ -47,7 +47,7 @@ CSP = (
     "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; script-src 'self'; style-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-PERSON_ACTIONS = ("sign", "arrive", "feedback", "return", "extend", "hand")
+PERSON_ACTIONS = ("sign", "arrive", "feedback", "return", "extend", "note", "hand")
 
 
 class FieldError(HTTPException):
@@ -250,6 +250,8 @@ class FieldService:
         for action in ("sign", "arrive", "feedback", "return", "extend"):
             if self._would_apply(o, a, action, now):
                 out.append(action)
+        if o.status in OPEN_STATUSES:
+            out.append("note")  # a progress note (过程反馈): changes no state
         if person.lead and a.status not in ("fed_back", "returned") and o.status in OPEN_STATUSES:
             out.append("hand")
         return out
@@ -328,7 +330,7 @@ class FieldService:
             recorded_at=now,
             desk=f"field@{person.unit}",
             actor=person.name,
-            assignment_id=a.id,
+            assignment_id=None if body.action == "note" else a.id,  # a note is on the order as a whole
             payload=payload,
         )
         try:
@@ -347,7 +349,7 @@ class FieldService:
                 select(SrvDeskHead.seq, SrvDeskHead.hash).where(SrvDeskHead.desk == desk_row.name)
             ).first()
             seq, prev = (int(dh[0]), dh[1]) if dh else (0, "0" * 64)
-            wire = WireEvent(**dict(zip(WIRE_FIELDS, seal(ev, seq + 1, prev), strict=True)))
+            wire = WireEvent(**dict(zip(STORED_COLUMNS, seal(ev, seq + 1, prev), strict=True)))
             desk = make_desk(self.store.ref, desk_row.name, "department", dept=person.unit)
             resp = self.store._push_tx(conn, desk, PushRequest(events=[wire]))
             result = resp.results[0]
@@ -396,6 +398,11 @@ class FieldService:
             if body.hours is None or not 1 <= body.hours <= 24 * 14:
                 raise FieldError(400, t("mobile.bad_hours"), "hours")
             p.update(hours=body.hours, reason=reason)
+        elif body.action == "note":
+            text = (body.text or note).strip()
+            if not text:
+                raise FieldError(400, t("mobile.need_note"), "text")
+            p.update(text=text, visibility="internal")
         elif body.action == "hand":
             member = self.people.get(body.person or "")
             if member is None or member.unit != person.unit:
@@ -453,22 +460,6 @@ class FieldService:
 
 class _Rollback(FengqiaoError):
     """The push refused the server's own event (a race with another change): nothing is stored."""
-
-
-WIRE_FIELDS = (
-    "id",
-    "order_id",
-    "assignment_id",
-    "kind",
-    "actor",
-    "desk",
-    "desk_seq",
-    "event_at",
-    "recorded_at",
-    "payload",
-    "prev_hash",
-    "hash",
-)
 
 
 def _lang(request: Request) -> str:

@@ -31,6 +31,7 @@ from fengqiao.models.clock import Clock, from_db, from_db_opt, system_clock, to_
 from fengqiao.models.errors import ValidationError
 from fengqiao.models.i18n import t
 from fengqiao.models.machine import Status
+from fengqiao.models.phone import fold_width
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk, Role
 
@@ -158,7 +159,9 @@ def search_tokens(text: str) -> list[tuple[str, ...]]:
     A phone or order number typed with separators (``138-5751-2345``, ``1128-0042``) also matches its digits.
     """
     tokens = []
-    for token in text.split():
+    for raw in text.split():
+        folded = fold_width(raw)  # full-width digits from a Chinese input method (１３８…) mean the digits
+        token = folded if _DIGITS.fullmatch(folded) else raw
         options = [token]
         if _DIGITS.fullmatch(token):
             digits = re.sub(r"\D", "", token)

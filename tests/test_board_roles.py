@@ -62,9 +62,9 @@ def test_a_returned_order_leaves_the_department_once_reassigned(db: Database, re
     with pytest.raises(NotFound):
         scjg.order(o.order_no)
     sfj = desk_store(db, ref, clock, "department", dept="SFJ")
-    assert {a for a, _ in sfj.allowed(sfj.order(o.order_no))} == {Action.SIGN, Action.RETURN}
+    assert {a for a, _ in sfj.allowed(sfj.order(o.order_no))} == {Action.SIGN, Action.RETURN, Action.NOTE}
     sup = desk_store(db, ref, clock, "supervisor")
-    assert {a for a, _ in sup.allowed(sup.order(o.order_no))} == {Action.JUDGE_RETURN}
+    assert {a for a, _ in sup.allowed(sup.order(o.order_no))} == {Action.JUDGE_RETURN, Action.NOTE}
 
 
 def test_each_role_is_offered_only_its_actions(db: Database, ref, clock) -> None:
@@ -72,11 +72,14 @@ def test_each_role_is_offered_only_its_actions(db: Database, ref, clock) -> None
     o = taker.dispatch(IntakeForm(phone="13857512345", town="SHH", description="买到假货"), "B01")
     scjg = desk_store(db, ref, clock, "department", dept="SCJG")
     sup = desk_store(db, ref, clock, "supervisor")
-    assert {a for a, _ in taker.allowed(taker.order(o.order_no))} == {Action.CANCEL}
-    assert {a for a, _ in scjg.allowed(scjg.order(o.order_no))} == {Action.SIGN, Action.RETURN}
-    assert sup.allowed(sup.order(o.order_no)) == []
+    # every desk may add a note to what it sees; an urge once a deadline has passed
+    assert {a for a, _ in taker.allowed(taker.order(o.order_no))} == {Action.CANCEL, Action.NOTE}
+    assert {a for a, _ in scjg.allowed(scjg.order(o.order_no))} == {Action.SIGN, Action.RETURN, Action.NOTE}
+    assert [a for a, _ in sup.allowed(sup.order(o.order_no))] == [Action.NOTE]
     clock.set(o.primary.sign_due + timedelta(minutes=1))
-    assert {a for a, _ in sup.allowed(sup.order(o.order_no))} == {Action.ESCALATE}
+    assert {a for a, _ in sup.allowed(sup.order(o.order_no))} == {Action.ESCALATE, Action.NOTE, Action.URGE}
+    assert {a for a, _ in taker.allowed(taker.order(o.order_no))} == {Action.CANCEL, Action.NOTE, Action.URGE}
+    assert {a for a, _ in scjg.allowed(scjg.order(o.order_no))} == {Action.SIGN, Action.RETURN, Action.NOTE}
     with pytest.raises(PermissionDenied):
         sup.act(o.order_no, Intent(Action.CANCEL, note="x"))
 

@@ -230,6 +230,8 @@ def test_search_tokens() -> None:
     assert search_tokens("假货 人民路") == [("假货",), ("人民路",)]
     assert search_tokens("138-5751-2345") == [("138-5751-2345", "13857512345")]
     assert search_tokens("0042") == [("0042",)]
+    assert search_tokens("１３８－５７５１－２３４５") == [("138-5751-2345", "13857512345")]  # a Chinese input method
+    assert search_tokens("ＫＴＶ") == [("ＫＴＶ",)]  # words are searched as typed
 
 
 @pytest.fixture

@@ -230,7 +230,7 @@ def test_invalid_utf8_on_the_command_line_is_refused(tmp_path: Path) -> None:
     [
         ("", "请输入来电号码"),
         ("abc", "非法字符「a」"),
-        ("１３８５７５１２３４５", "非法字符「１」"),
+        ("１３８ａ５７５１２３４５", "非法字符「a」"),  # full-width digits are read as digits (NFKC), a letter is not
         ("138\x1b[31m57512345", "非法字符「U+001B」"),
         ("\u202e13857512345", "非法字符「U+202E」"),
         ("1385751234", "应为 11 位，现在是 10 位"),

@@ -98,3 +98,16 @@ def test_draft_restored(snap_compare, db, ref, lang: str, size: tuple[int, int])
 
 def test_a_big_screen_gives_the_words_and_the_history_room(snap_compare, db, ref) -> None:
     assert snap_compare(seeded_app(db, ref, "zh"), terminal_size=(160, 50), run_before=take_call)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_next_caller_waiting(snap_compare, db, ref, lang: str, size: tuple[int, int]) -> None:
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await take_call(pilot)
+        pilot.app.screen_pop("13911112222")  # the telephony system pops a second call while this one is taken
+        pilot.app.screen_pop("0575-83012345")
+        await settle(pilot)
+        pilot.app.clear_notifications()
+
+    assert snap_compare(seeded_app(db, ref, lang), terminal_size=size, run_before=run_before)

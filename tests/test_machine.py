@@ -190,7 +190,7 @@ def test_legal_actions_matches_the_table() -> None:
     for state, legal in LEGAL.items():
         o = in_state(state)
         offered = {a for a, _ in legal_actions(o, o.updated_at + timedelta(minutes=1))}
-        assert offered == legal, state
+        assert offered == legal | {Action.NOTE}, state  # a progress note fits any order
 
 
 def test_escalate_only_when_overdue() -> None:

@@ -8,10 +8,12 @@ import typer
 
 from fengqiao.console.options import AsLang, apply_lang
 from fengqiao.console.state import State, state_of
-from fengqiao.models.i18n import get_lang
+from fengqiao.models.errors import ValidationError
+from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.phone import fold_width
 from fengqiao.models.reference import default_reference
 from fengqiao.models.roles import Desk, make_desk
+from fengqiao.models.text import visible
 
 
 def run_console(state: State, *, desk: Desk | None = None, caller: str | None = None) -> None:
@@ -48,6 +50,30 @@ def run_cmd(
     run_console(state, desk=chosen, caller=fold_width(caller).strip() if caller else None)
 
 
+def pop_cmd(
+    ctx: typer.Context,
+    phone: Annotated[str, typer.Argument(help="the caller's number, as the telephony system gives it")],
+    lang: AsLang = None,
+) -> None:
+    """Screen-pop: hand PHONE to the console running on this store (returns at once), or start one with it.
+
+    A call being taken is never overwritten: the number waits on the form as the next caller (Ctrl+T)."""
+    from fengqiao.console.popsock import clean_phone, send_pop, socket_path
+
+    apply_lang(lang)
+    number = clean_phone(phone)
+    if number is None:
+        raise ValidationError(t("intake.pop_not_a_number", phone=visible(phone, single_line=True)), field="phone")
+    state = state_of(ctx)
+    reply = send_pop(socket_path(state.db_path), number)
+    if reply == "OK":
+        return
+    if reply is not None:
+        raise ValidationError(t("intake.pop_refused", reply=visible(reply, single_line=True)), field="phone")
+    run_console(state, caller=number)
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app."""
     app.command("run")(run_cmd)
+    app.command("pop")(pop_cmd)

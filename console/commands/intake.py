@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         no_history: Annotated[bool, typer.Option("--no-history", help="ignore this desk's earlier calls")] = False,
     ) -> None:
         """Suggest tags for call descriptions (the same classifier as the intake screen)."""
-        from fengqiao.models.classifier import build_classifier
+        from fengqiao.models.classifier import build_classifier, confident
         from fengqiao.models.reference import default_reference
 
         from ..textout import dumps, echo
@@ -72,13 +72,23 @@ def register(app: typer.Typer) -> None:
         for line in inputs:
             suggestions = classifier.suggest(line, top=top)
             if as_json:
-                echo(dumps({"text": line, "suggestions": [suggestion_json(ref, s) for s in suggestions]}))
+                echo(
+                    dumps(
+                        {
+                            "text": line,
+                            "suggestions": [suggestion_json(ref, s) for s in suggestions],
+                            "abstain": bool(suggestions) and not confident(suggestions),
+                        }
+                    )
+                )
                 continue
             from fengqiao.models.text import visible
 
             echo(visible(line, single_line=True))
             if not suggestions:
                 echo(f"  {t('intake.no_suggestion')}")
+            elif not confident(suggestions):
+                echo(f"  {t('intake.classify_unsure')}")
             for rank, s in enumerate(suggestions, start=1):
                 tag = ref.tags[s.code]
                 dept = ref.departments[tag.department]

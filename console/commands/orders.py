@@ -14,7 +14,7 @@ from fengqiao.models.clock import fmt_duration, fmt_local
 from fengqiao.models.errors import StoreError, ValidationError
 from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.intake import IntakeForm
-from fengqiao.models.machine import Action, Intent
+from fengqiao.models.machine import VISIBILITIES, Action, Intent
 from fengqiao.models.privacy import phone_view
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.routing import describe_assignee
@@ -325,7 +325,7 @@ def act_cmd(
         str,
         typer.Argument(
             help="sign, arrive, feedback, return, reassign, extend, approve-extension, "
-            "refuse-extension, escalate, visit, reopen, close, cancel, judge-return"
+            "refuse-extension, escalate, visit, reopen, close, cancel, judge-return, note, urge"
         ),
     ],
     assignee: Annotated[
@@ -337,6 +337,9 @@ def act_cmd(
     to: Annotated[str | None, typer.Option("--to", help="reassign: the new department")] = None,
     hours: Annotated[int | None, typer.Option("--hours", help="extend: hours asked for")] = None,
     justified: Annotated[bool | None, typer.Option("--justified/--unjustified", help="judge-return")] = None,
+    visibility: Annotated[
+        str | None, typer.Option("--visibility", help="note: internal (default) | caller (to tell the caller)")
+    ] = None,
     at: Annotated[str | None, typer.Option("--at", help="when it really happened (late entry)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     desk: Annotated[str | None, typer.Option("--desk", help="act as this desk")] = None,
@@ -354,6 +357,8 @@ def act_cmd(
         raise ValidationError(t("error.need_result"), field="result")
     if satisfaction is not None and satisfaction not in ("satisfied", "basic", "unsatisfied"):
         raise ValidationError(t("error.need_satisfaction"), field="satisfaction")
+    if visibility is not None and visibility not in VISIBILITIES:
+        raise ValidationError(t("error.bad_visibility", value=visibility), field="visibility")
     from fengqiao.models.text import check_text
 
     note = check_text("note", note)
@@ -371,6 +376,7 @@ def act_cmd(
                 to=to,
                 hours=hours,
                 justified=justified,
+                visibility=visibility,
             ),
             at=when,
         )
@@ -382,9 +388,35 @@ def act_cmd(
         echo(t("cli.acted", order_no=state.order_no, action=t(f"action.{action}"), status=t(f"status.{state.status}")))
 
 
+def note_cmd(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="order number")],
+    text: Annotated[str, typer.Argument(help="the note (progress, what was agreed, what to tell the caller)")],
+    caller: Annotated[bool, typer.Option("--caller", help="a note for the caller (else internal)")] = False,
+    at: Annotated[str | None, typer.Option("--at", help="when it really happened (late entry)")] = None,
+    desk: Annotated[str | None, typer.Option("--desk", help="act as this desk")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="apply this role's rules")] = None,
+    dept: Annotated[str | None, typer.Option("--dept", help="department of a department desk")] = None,
+    town: Annotated[str | None, typer.Option("--town", help="town of a township desk")] = None,
+) -> None:
+    """Add a progress note to an order (on its timeline, synced; changes no state). Same as ``act NO note``."""
+    from fengqiao.models.text import check_text
+
+    note = check_text("note", text)
+    when = parse_at(at)
+    store = order_store(ctx, desk=desk, role=role, dept=dept, town=town)
+    try:
+        intent = Intent(Action.NOTE, note=note, visibility="caller" if caller else "internal")
+        state = store.act(number, intent, at=when)
+    finally:
+        store.db.close()
+    echo(t("cli.acted", order_no=state.order_no, action=t("action.note"), status=t(f"status.{state.status}")))
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app."""
     app.command("dispatch")(dispatch_cmd)
     app.command("orders")(orders_cmd)
     app.command("order")(order_cmd)
     app.command("act")(act_cmd)
+    app.command("note")(note_cmd)

@@ -114,6 +114,52 @@ def accuracy_rows() -> list[Row]:
     return out
 
 
+def abstain_and_category_rows() -> list[Row]:
+    """Per untuned set: how often the bar says it is unsure, how often those would have been wrong, and top-1 per
+    category (A 行政执法, B 矛盾纠纷, C 公共服务, D 咨询投诉). The threshold comes from the examples' CV."""
+    from fengqiao.models.classifier import ABSTAIN_BELOW, confident
+
+    from .classifier_cv import abstain_threshold, held_out_confidence
+
+    ref = default_reference()
+    clf = build_classifier(ref)
+    tau, _curve = abstain_threshold(held_out_confidence())
+    out = [
+        Row(
+            "intake",
+            "abstain threshold fitted on the examples' held-out folds",
+            tau,
+            "score",
+            note=f"shipped ABSTAIN_BELOW = {ABSTAIN_BELOW}",
+        )
+    ]
+    for label, name in (("fresh set", "calls_fresh.csv"), ("blind set", "calls_blind.csv")):
+        rows = _rows(name)
+        abstained = wrong = 0
+        by_cat: dict[str, list[int]] = {}
+        for r in rows:
+            found = clf.suggest(r["text"])
+            right = bool(found) and found[0].code == r["tag"]
+            cat = by_cat.setdefault(r["tag"][0], [0, 0])
+            cat[0] += right
+            cat[1] += 1
+            if found and not confident(found):
+                abstained += 1
+                wrong += not right
+        out.append(
+            Row(
+                "intake",
+                f"{label}: unsure (F8) on",
+                100 * abstained / len(rows),
+                "%",
+                note=f"{abstained} of {len(rows)}; {wrong} of those would have been wrong",
+            )
+        )
+        for cat, (right, n) in sorted(by_cat.items()):
+            out.append(Row("intake", f"{label}: category {cat} top-1 (n={n})", 100 * right / n, "%"))
+    return out
+
+
 def cross_validation_rows() -> list[Row]:
     from .classifier_cv import FOLDS, cross_validate, fold_models, grouped_folds, learning
 
@@ -233,10 +279,10 @@ CALLS = [
     ("18857501234", "shh", "兴盛街22号", "老板拖欠我们三个月工资，现在人找不到了", "B03"),
     ("13705751111", "pk", "浦南大道5号", "楼上天天半夜吵架摔东西，邻居都睡不着", "B04"),
     ("15990012345", "sj", "", "我们整个村子从早上开始停电到现在", "C01"),
-    ("13588776655", "gl", "甘霖镇上", "路边的水管爆了，水喷得老高", "C04"),
+    ("13588776655", "gl", "甘霖镇上", "巷子口那根自来水管裂了，水冲得到处都是", "C04"),
     ("83019999", "cr", "崇仁老街", "楼道里一股很重的煤气味，不知道哪家漏的", "C05"),
     ("13819283746", "shh", "人民路口", "路口的井盖不见了，差点有人掉下去", "C07"),
-    ("13600001234", "ls", "鹿门大道", "楼下烧烤店的油烟全往我家窗户里灌", "C15"),
+    ("13600001234", "ls", "鹿门大道", "底楼那家小炒店排风扇正对着我家阳台，一股油烟味", "C15"),
     ("17757571234", "xy", "仙岩村", "村里的河水发臭了，浮着好多死鱼", "C16"),
     ("13957599999", "sjz", "三界镇东街", "商场的电梯突然停了，里面关着两个人", "C19"),
     ("13706660000", "jt", "", "我想问问养老保险交满十五年以后每个月能领多少", "D02"),
@@ -244,9 +290,9 @@ CALLS = [
     ("13312345678", "xw", "下王村", "田里有人在烧秸秆，浓烟把公路都遮住了", "A08"),
     ("13588800011", "pk", "城南路", "饭店晚上放音响放到凌晨一点，吵得睡不着", "C14"),
     ("18968500000", "gm", "贵门村", "后山出现了裂缝，下雨以后怕会滑坡", "C20"),
-    ("13605750000", "shh", "环城西路", "我儿子在学校被同学打了，老师也不管", "B12"),
+    ("13605750000", "shh", "环城西路", "孩子在班里老被几个同学欺负，跟班主任说了也没用", "B12"),
     ("13857512345", "hz", "前岩村", "又打电话了，倒垃圾的车还在倒，没人来管", "link"),
-    ("13757500099", "cl", "长乐路", "对面在建的楼晚上十一点了还在浇混凝土，搅拌车轰轰响", "A18"),
+    ("13757500099", "cl", "长乐路", "工地半夜还在打桩，咚咚响得整栋楼都在抖", "A18"),
 ]
 
 
@@ -381,4 +427,4 @@ def drill_rows(ctx: Context) -> list[Row]:
 
 
 def bench(ctx: Context) -> list[Row]:
-    return accuracy_rows() + cross_validation_rows() + latency_rows(ctx) + drill_rows(ctx)
+    return accuracy_rows() + abstain_and_category_rows() + cross_validation_rows() + latency_rows(ctx) + drill_rows(ctx)

@@ -385,3 +385,16 @@ def test_the_order_view_names_the_person_the_place_and_the_photos(world: World) 
     world.client.sync_once()
     out = CliRunner().invoke(app, ["--db", str(world.db.path), "order", o.order_no]).output
     assert "王五" in out and "人民路" in out and shot["sha256"] in out and "attach get" in out
+
+
+def test_a_progress_note_changes_nothing_and_reaches_the_desk(world: World) -> None:
+    o = world.dispatch()
+    scjg = world.phone("王五", "SCJG")
+    assert "note" in scjg.get(f"orders/{o.id}").json()["actions"]
+    assert scjg.act(o.id, "note", text="   ").status_code == 400
+    r = scjg.act(o.id, "note", text="已联系商家，约定明早处理")
+    assert r.status_code == 200 and r.json()["order"]["status"] == "dispatched"
+    assert r.json()["order"]["timeline"][-1]["text"] == "已联系商家，约定明早处理"
+    world.client.sync_once()
+    _state, events = world.orders.order_with_events(o.order_no)
+    assert [e.kind for e in events] == ["dispatch", "note"] and events[-1].actor == "王五"

@@ -151,6 +151,8 @@ def base_payload(kind: str, ref: Reference, o: OrderState, at: datetime, prefix:
         Action.CLOSE: {"note": ""},
         Action.JUDGE_RETURN: {"justified": True, "note": ""},
         Action.LINK: {"call": call},
+        Action.NOTE: {"text": "已电话联系来电人", "visibility": "caller"},
+        Action.URGE: {"note": "请尽快签收"},
     }[Action(kind)]
 
 
