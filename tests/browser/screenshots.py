@@ -36,6 +36,7 @@ VIEWS = [
     ("done", "fed back: the photos"),
     ("return", "the return sheet"),
     ("extend", "the extension sheet"),
+    ("note", "a progress note (过程反馈)"),
     ("hand", "a lead hands an order to a member"),
     ("offline", "offline: the list as last fetched, actions waiting to be sent"),
     ("link-expired", "an expired link"),
@@ -120,6 +121,12 @@ def _shoot(browser: Browser, world: World, lang: str, locale: str) -> None:
     page.evaluate("document.getElementById('d-phone').closest('.box').scrollIntoView({block: 'start'})")
     _shot(page, lang, "arrived")
 
+    page.click("[data-act=note]")
+    page.fill(
+        "#sheet-text", "已电话联系商家，下午到店" if lang == "zh" else "Phoned the shop; going there this afternoon"
+    )
+    _shot(page, lang, "note")
+    page.click("#sheet .btn:not(.primary)")
     page.click("[data-act=extend]")
     page.fill("#ext-reason", "需等商家下周回来协商" if lang == "zh" else "The owner is back next week")
     _shot(page, lang, "extend")

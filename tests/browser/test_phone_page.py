@@ -75,7 +75,8 @@ def test_a_member_signs_arrives_and_feeds_back_with_two_photos_and_the_desk_sees
     page.locator("#fb-send").click()
     expect(page.locator("#sheet-wrap")).to_be_hidden()
     expect(page.locator("#d-photos img")).to_have_count(2)
-    expect(page.locator("#actions")).to_be_hidden()  # nothing left to do
+    expect(page.locator("#actions [data-act]")).to_have_count(1)  # only a progress note is left
+    expect(page.locator("#actions [data-act=note]")).to_be_visible()
 
     assert kinds(world, o.id) == ["dispatch", "sign", "arrive", "feedback"]
     world.sync()  # the call-taker's desk pulls what the phone did
@@ -302,3 +303,20 @@ def test_caller_text_is_shown_literally(world: World, page: Page) -> None:
     open_first_order(page, o.order_no)
     expect(page.locator("#d-said")).to_have_text('<img src=x onerror="alert(1)"> 假货')
     assert page.locator("#d-said img").count() == 0
+
+
+def test_a_progress_note_changes_nothing_but_is_on_the_timeline(world: World, page: Page) -> None:
+    o = world.dispatch()
+    person, code = world.person("王五", "SCJG")
+    page.goto("/m/")
+    first_signin(page, person.login, code)
+    open_first_order(page, o.order_no)
+    page.locator("[data-act=note]").click()
+    page.locator("#sheet-send").click()
+    expect(page.locator("#sheet [data-error=sheet]")).to_have_text("请写进展情况")  # nothing sent empty
+    page.locator("#sheet-text").fill("已电话联系商家，下午到店")
+    page.locator("#sheet-send").click()
+    expect(page.locator("#d-timeline")).to_contain_text("已电话联系商家，下午到店")
+    expect(page.locator("#d-status")).to_have_text("待签收")
+    note = world.server_events(o.id)[-1]
+    assert note["kind"] == "note" and note["payload"]["text"] == "已电话联系商家，下午到店"
