@@ -23,7 +23,7 @@
       signout: '退出', 'signout.confirm': '还有 {n} 项操作没发到服务器，退出后会丢掉。仍要退出？',
       'list.title': '我的工单', 'list.empty': '现在没有要处理的工单', 'list.refresh': '刷新',
       'list.who': '{name} · {unit}', 'list.lead': '（负责人）', 'list.held': '{name} 处理中', 'list.free': '未指派',
-      'a.dispatched': '待签收', 'a.signed': '已签收', 'a.arrived': '已到场', 'a.fed_back': '已反馈', 'a.returned': '已退单',
+      'a.dispatched': '待签收', 'a.signed': '已签收', 'a.arrived': '已到场', 'a.fed_back': '已反馈', 'a.returned': '已退单', 'o.cancel': '已撤单', 'o.close': '已办结',
       'due.sign': '签收', 'due.arrive': '到场', 'due.feedback': '反馈',
       'due.left': '{what}剩 {d}', 'due.over': '{what}超时 {d}', 'due.at': '{what}时限 {t}',
       'dur.min': '{m} 分', 'dur.hm': '{h} 小时 {m} 分', 'dur.dh': '{d} 天 {h} 小时',
@@ -35,7 +35,7 @@
       'd.none': '—', 'd.partial': '离线：这张工单还没在这部手机上打开过，只有列表里的摘要',
       'act.sign': '签收', 'act.arrive': '到场', 'act.feedback': '反馈', 'act.return': '退单', 'act.extend': '延期',
       'act.note': '过程反馈', 'act.hand': '指派',
-      'q.waiting': '待发送', 'q.failed': '被拒收', 'q.sending': '发送中',
+      'q.waiting': '待发送', 'q.failed': '被拒收', 'q.refused': '被拒收：{action} — {detail}', 'q.sending': '发送中',
       'banner.offline': '离线：显示的是 {t} 的内容', 'banner.offline_now': '离线：没有网络',
       'banner.waiting': '{n} 项操作待发送，还没到服务器', 'banner.failed': '{n} 项操作被服务器拒收，请查看',
       'banner.retry': '重试',
@@ -78,7 +78,7 @@
       signout: 'Sign out', 'signout.confirm': '{n} actions have not reached the server and will be lost. Sign out anyway?',
       'list.title': 'My orders', 'list.empty': 'Nothing to do right now', 'list.refresh': 'Refresh',
       'list.who': '{name} · {unit}', 'list.lead': ' (lead)', 'list.held': 'held by {name}', 'list.free': 'not handed out',
-      'a.dispatched': 'To sign', 'a.signed': 'Signed', 'a.arrived': 'On site', 'a.fed_back': 'Fed back', 'a.returned': 'Returned',
+      'a.dispatched': 'To sign', 'a.signed': 'Signed', 'a.arrived': 'On site', 'a.fed_back': 'Fed back', 'a.returned': 'Returned', 'o.cancel': 'Cancelled', 'o.close': 'Closed',
       'due.sign': 'Sign', 'due.arrive': 'Arrive', 'due.feedback': 'Feedback',
       'due.left': '{what}: {d} left', 'due.over': '{what}: {d} overdue', 'due.at': '{what} by {t}',
       'dur.min': '{m} min', 'dur.hm': '{h} h {m} min', 'dur.dh': '{d} d {h} h',
@@ -90,7 +90,7 @@
       'd.none': '—', 'd.partial': 'Offline: this order was never opened on this phone; only the list\'s summary is here',
       'act.sign': 'Sign', 'act.arrive': 'Arrive', 'act.feedback': 'Feed back', 'act.return': 'Return', 'act.extend': 'Extend',
       'act.note': 'Note', 'act.hand': 'Hand to',
-      'q.waiting': 'Waiting to send', 'q.failed': 'Refused', 'q.sending': 'Sending',
+      'q.waiting': 'Waiting to send', 'q.failed': 'Refused', 'q.refused': 'Refused: {action} — {detail}', 'q.sending': 'Sending',
       'banner.offline': 'Offline: showing what was fetched at {t}', 'banner.offline_now': 'Offline: no network',
       'banner.waiting': '{n} actions waiting: not on the server yet', 'banner.failed': '{n} actions refused by the server: see the order',
       'banner.retry': 'Retry',
@@ -299,6 +299,7 @@
   async function doFlush() {
     const items = (await loadQueue()).filter((i) => i.state !== 'failed');
     let stop = false;
+    let refusedAny = false;
     for (const it of items) {
       if (stop) break;
       try {
@@ -333,6 +334,8 @@
         if (watch.has(it.key)) { watch.set(it.key, { error: e }); continue; }
         it.state = 'failed'; it.detail = e.detail || String(e); it.field = e.field || null; it.status = e.status || 0;
         await Q.put(it);
+        refusedAny = true;
+        toast(t('q.refused', { action: t('act.' + it.action), detail: it.detail }), true);
       }
     }
     await loadQueue();
@@ -346,7 +349,11 @@
     } else retryDelay = 0;
     if (!items.length) return;
     if (st.view === 'list') refreshList(true);
-    else if (st.view === 'detail') renderDetail();
+    else if (st.view === 'detail' && st.order) {
+      // a sent action's answer carried the order; after a refusal ask what the server now says
+      if (refusedAny) loadOrder(st.order.id);
+      else renderDetail();
+    }
   }
   // Actions the person is waiting on (taken just now): the flush hands their outcome back instead of a toast.
   const watch = new Map();
@@ -366,7 +373,7 @@
   async function act(order, action, body, photos) {
     const it = {
       key: uuid(), user: st.me.id, order_id: order.id, order_no: order.order_no, action,
-      body: Object.assign({ action }, body), photos: photos || [], created: Date.now(), state: 'waiting',
+      body: Object.assign({ action }, body), photos: photos || [], created: now(), state: 'waiting',
     };
     await Q.put(it);
     watch.set(it.key, null);
@@ -564,8 +571,8 @@
     }
     return s;
   }
-  function statusChip(status, id) {
-    return h('span', { class: 'chip s-' + status, 'data-status': status, id }, t('a.' + status));
+  function statusChip(status, id, label) {
+    return h('span', { class: 'chip s-' + status, 'data-status': status, id }, label || t('a.' + status));
   }
 
   async function showList(linkProblem) {
@@ -712,16 +719,29 @@
       return true;
     });
   }
+  // ADAPTER: `Order` carries the assignment's status only; an order cancelled or closed as a whole is read from
+  // its timeline until the API says so itself (e.g. an `order_status` field).
+  function endedKind(o) {
+    const tl = o.timeline || [];
+    for (let i = tl.length - 1; i >= 0; i--) {
+      const k = tl[i].kind;
+      if (k === 'cancel' || k === 'close') return k;
+      if (k === 'reopen' || k === 'reassign' || k === 'dispatch') return null;
+    }
+    return null;
+  }
   function renderDetail() {
     const o = st.order;
     if (!o) return;
-    const a = o.assignment || {};
+    const ended = endedKind(o);
+    const a = Object.assign({}, o.assignment || {});
+    if (ended) { a.sign_due = a.arrive_due = a.feedback_due = null; }
     const pend = pendingFor(o.id);
-    const status = predicted(a, pend);
+    const status = ended ? 'ended' : predicted(a, pend);
     setBar(o.order_no, true);
     const kids = [];
     kids.push(h('div', null, h('h2', { id: 'd-tag' }, o.tag_name || o.tag || ''),
-      h('div', { class: 'sub' }, h('span', { class: 'no' }, o.order_no), statusChip(status, 'd-status'),
+      h('div', { class: 'sub' }, h('span', { class: 'no' }, o.order_no), statusChip(status, 'd-status', ended ? t('o.' + ended) : null),
         null)));
     const d = dueText(Object.assign({}, a, { status }));
     if (d.text) kids.push(h('div', { class: 'due ' + d.cls, id: 'd-due', 'data-due': '1' }, d.text));
@@ -824,8 +844,7 @@
     await loadQueue();
     renderBanners();
     if (st.view === 'detail' && st.order && st.order.id === o.id) {
-      renderDetail();
-      if (r.sent) loadOrder(o.id);
+      renderDetail(); // a sent action's answer carried the order as it is now
     }
     return true;
   }

@@ -320,3 +320,31 @@ def test_a_progress_note_changes_nothing_but_is_on_the_timeline(world: World, pa
     expect(page.locator("#d-status")).to_have_text("待签收")
     note = world.server_events(o.id)[-1]
     assert note["kind"] == "note" and note["payload"]["text"] == "已电话联系商家，下午到店"
+
+
+def test_an_action_the_server_refuses_after_the_signal_returns_stays_on_the_order_with_the_reason(
+    world: World, context: BrowserContext, page: Page
+) -> None:
+    from fengqiao.models.machine import Action, Intent
+
+    o = world.dispatch()
+    person, code = world.person("王五", "SCJG")
+    page.goto("/m/")
+    first_signin(page, person.login, code)
+    open_first_order(page, o.order_no)
+    context.set_offline(True)
+    page.locator("[data-act=sign]").click()
+    expect(page.locator("#queue-banner")).to_contain_text("1 项操作待发送")
+    # meanwhile the call-taker cancels the order (the caller rang back: sorted out)
+    world.orders.act(o.order_no, Intent(Action.CANCEL, note="报警人来电说已解决"))
+    world.sync()
+    context.set_offline(False)
+    expect(page.locator("#failed-banner")).to_contain_text("1 项操作被服务器拒收")
+    refused = page.locator("#d-pending li[data-state=failed]")
+    expect(refused).to_contain_text("签收")
+    expect(refused.locator(".err")).not_to_be_empty()  # the server's reason, as it said it
+    assert kinds(world, o.id) == ["dispatch", "cancel"]
+    expect(page.locator("#d-status")).to_have_text("已撤单")  # what the server says now
+    expect(page.locator("#d-due")).to_have_count(0)
+    refused.locator("button").click()  # 删除: the person has read it
+    expect(page.locator("#failed-banner")).to_have_count(0)
