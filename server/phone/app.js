@@ -41,7 +41,7 @@
       'banner.retry': '重试',
       'sent.sign': '已签收', 'sent.arrive': '已到场', 'sent.feedback': '已反馈', 'sent.return': '已退单',
       'sent.extend': '已申请延期', 'sent.note': '已记下', 'sent.hand': '已指派',
-      'sent.queued': '没有网络：已存在手机上，联网后自动发送', 'sent.duplicate': '服务器已有这项操作',
+      'sent.queued': '没有网络：已存在手机上，联网后自动发送', 'sent.after_signin': '已存在手机上，重新登录后发送', 'sent.duplicate': '服务器已有这项操作',
       'sent.conflict': '已记录，但与别人的操作冲突：{detail}', 'sent.conflict_plain': '已记录，但与别人的操作冲突',
       'sent.redundant': '别人已完成这一步，已记录',
       cancel: '取消', send: '发送',
@@ -97,6 +97,7 @@
       'sent.sign': 'Signed', 'sent.arrive': 'Arrival recorded', 'sent.feedback': 'Feedback sent', 'sent.return': 'Returned',
       'sent.extend': 'Extension requested', 'sent.note': 'Note recorded', 'sent.hand': 'Handed over',
       'sent.queued': 'No network: kept on this phone, sent when the signal returns',
+      'sent.after_signin': 'Kept on this phone; sent once you sign in again',
       'sent.duplicate': 'The server already has this action',
       'sent.conflict': 'Recorded, but in conflict with someone else\'s action: {detail}',
       'sent.conflict_plain': 'Recorded, but in conflict with someone else\'s action',
@@ -389,7 +390,7 @@
       renderBanners();
       return r.error;
     }
-    return r ? { sent: true, res: r.res } : { queued: true };
+    return r ? { sent: true, res: r.res } : { queued: true, signedOut: !st.me };
   }
 
   // ---- the session ------------------------------------------------------------------------------------------------------
@@ -839,6 +840,7 @@
       return false;
     }
     closeSheet();
+    if (r.signedOut) { toast(t('sent.after_signin')); return true; }
     if (r.queued) toast(t('sent.queued'));
     else toast(resultText(action, r.res), r.res.state === 'conflict');
     await loadQueue();

@@ -348,3 +348,19 @@ def test_an_action_the_server_refuses_after_the_signal_returns_stays_on_the_orde
     expect(page.locator("#d-due")).to_have_count(0)
     refused.locator("button").click()  # 删除: the person has read it
     expect(page.locator("#failed-banner")).to_have_count(0)
+
+
+def test_a_tap_after_the_session_ended_is_kept_and_sent_once_signed_in_again(world: World, page: Page) -> None:
+    o = world.dispatch()
+    person, code = world.person("王五", "SCJG")
+    page.goto("/m/")
+    first_signin(page, person.login, code)
+    open_first_order(page, o.order_no)
+    fresh = world.people.reset(person.login)  # `fengqiao server user-reset 王五`: the sessions end
+    page.locator("[data-act=sign]").click()
+    expect(page.locator("#signin-error")).to_have_text("登录已过期，请重新登录")
+    expect(page.locator("#queue-banner")).to_contain_text("1 项操作待发送")
+    assert kinds(world, o.id) == ["dispatch"]
+    first_signin(page, person.login, fresh, password="another-pass-2")
+    until(lambda: kinds(world, o.id) == ["dispatch", "sign"])
+    expect(page.locator("#queue-banner")).to_have_count(0)
