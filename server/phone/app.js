@@ -397,7 +397,7 @@
   async function loadMe() {
     const r = await api('GET', 'me');
     st.me = r.data.user; st.csrf = r.data.csrf; st.members = r.data.members || [];
-    if (r.cachedAt) st.offlineAt = r.cachedAt;
+    st.offlineAt = r.cachedAt; // null when the server answered
     return r;
   }
   async function sessionEnded() {
@@ -1060,7 +1060,7 @@
   async function online() {
     if (!st.me) { boot(); return; }
     retryDelay = 0;
-    try { await loadMe(); st.offlineAt = null; } catch (e) { if (e instanceof ApiError && e.status === 401) { await sessionEnded(); return; } }
+    try { await loadMe(); } catch (e) { if (e instanceof ApiError && e.status === 401) { await sessionEnded(); return; } }
     await flush();
     if (st.view === 'list') await refreshList(true);
     else if (st.view === 'detail' && st.order) await loadOrder(st.order.id);
@@ -1071,6 +1071,13 @@
     // after the first view is drawn, so installing (which fetches the shell once more) does not delay it
     if (registered || !('serviceWorker' in navigator) || !window.isSecureContext) return;
     registered = true;
+    // Once the worker controls the page, ask again for what was fetched before it did (`me`, the list), so the
+    // worker keeps them for a reload without signal. (Not an order's details: that would log a view.)
+    navigator.serviceWorker.addEventListener('controllerchange', () => {
+      if (!st.me || navigator.onLine === false) return;
+      api('GET', 'me').catch(() => { /* kept for the next time */ });
+      if (st.view === 'list') refreshList(true);
+    });
     setTimeout(() => {
       navigator.serviceWorker.register('/m/sw.js', { scope: '/m/' }).catch(() => { /* the page works without it */ });
     }, 300);
@@ -1118,6 +1125,10 @@
     window.addEventListener('offline', () => renderBanners());
     document.addEventListener('visibilitychange', () => { if (!document.hidden && st.me) online(); });
     setInterval(tick, 30000);
+    // new orders show up on their own (a list fetch is not a view of any order)
+    setInterval(() => {
+      if (st.me && st.view === 'list' && !document.hidden && navigator.onLine !== false && $('#sheet-wrap').hidden) refreshList(true);
+    }, 60000);
     setInterval(() => { if (st.me && st.queue.some((i) => i.state !== 'failed') && navigator.onLine !== false) flush(); }, 30000);
     boot();
   });
