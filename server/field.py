@@ -12,7 +12,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,14 +24,14 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from fengqiao.models import geo
-from fengqiao.models.clock import to_db
+from fengqiao.models.clock import from_db, to_db
 from fengqiao.models.errors import DomainError, FengqiaoError, ValidationError
 from fengqiao.models.events import STORED_COLUMNS, new_id, seal
 from fengqiao.models.i18n import name, t, using
 from fengqiao.models.machine import OPEN_STATUSES, AssignmentState, Event, OrderState, apply
 from fengqiao.models.phone import mask_phone
 from fengqiao.models.roles import make_desk
-from fengqiao.models.validate import validate_event
+from fengqiao.models.validate import CLOCK_SKEW, validate_event
 from fengqiao.store.wire import PushRequest, WireEvent
 
 from . import links, photos
@@ -42,6 +42,7 @@ log = logging.getLogger("fengqiao.server.field")
 
 COOKIE = "fq_field"
 PHONE_DIR = "phone"  # server/phone/: the page's files, shipped in the package
+OFFLINE_LIMIT = timedelta(hours=72)  # an action queued on a phone may carry a tap time this far back
 RECENT = 500  # the newest orders of a unit looked at for its lists
 CSP = (
     "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; script-src 'self'; style-src 'self'; "
@@ -77,6 +78,12 @@ class ActionIn(BaseModel):
     no_location: bool | None = None
     photos: list[str] | None = Field(default=None, max_length=4)
     person: str | None = Field(default=None, max_length=64)
+    at: str | None = Field(
+        default=None,
+        min_length=27,
+        max_length=27,
+        description="when the person tapped (an action queued offline), UTC as stored; at most 72 h before now",
+    )
 
 
 @dataclass
@@ -192,6 +199,8 @@ class FieldService:
             "tag_name": name(tag) if tag else o.tag,
             "status": a.status,
             "status_label": t(f"mobile.st_{a.status}"),
+            "order_status": str(o.status),  # the order as a whole: cancelled, closed, visited, …
+            "order_status_label": t(f"status.{o.status}"),
             "town": o.town,
             "town_name": name(town) if town else o.town,
             "address": o.call.address,
@@ -240,6 +249,7 @@ class FieldService:
             phrases=phrases,
             photos=[dict(p, at=to_db(a.fed_back_at) if a.fed_back_at else None) for p in a.photos],
             location=location,
+            arrived_without_location=a.arrived_at is not None and not a.location,
             timeline=self._timeline(o.id),
         )
         self.people.log(person.login, "view_order", o.order_no, client)
@@ -326,7 +336,7 @@ class FieldService:
             id=new_id(),
             order_id=o.id,
             kind=body.action,
-            event_at=now,
+            event_at=self._tapped(body.at, now),
             recorded_at=now,
             desk=f"field@{person.unit}",
             actor=person.name,
@@ -361,6 +371,21 @@ class FieldService:
                 )
             )
         return {"status": "stored", "state": result.state, "order": self.order(person, order_id)}
+
+    @staticmethod
+    def _tapped(at: str | None, now: datetime) -> datetime:
+        """When the action happened: the phone's tap time for an action queued offline (a sign-off made in a
+        basement counts from the tap, not from when the signal came back), bounded to the last 72 hours and the
+        allowed clock skew; the event's own validation then keeps it after the assignment's dispatch."""
+        if at is None:
+            return now
+        try:
+            when = from_db(at)
+        except ValueError:
+            raise FieldError(400, t("mobile.bad_at"), "at") from None
+        if when > now + CLOCK_SKEW or when < now - OFFLINE_LIMIT:
+            raise FieldError(400, t("mobile.bad_at"), "at")
+        return when
 
     def _payload(self, person: Person, o: OrderState, a: AssignmentState, body: ActionIn) -> dict[str, Any]:
         note = (body.note or "").strip()
@@ -435,7 +460,7 @@ class FieldService:
             photo = photos.prepare(data, keep_location=keep)
         except photos.NotAnImage as exc:
             status = 413 if str(exc) == "too large" else 415
-            raise FieldError(status, t("mobile.too_big" if status == 413 else "field.not_image")) from None
+            raise FieldError(status, t("mobile.too_big" if status == 413 else "mobile.not_image")) from None
         with self.store.write() as conn:
             if conn.execute(select(SrvBlob.sha256).where(SrvBlob.sha256 == photo.sha256)).first() is None:
                 conn.execute(

@@ -313,6 +313,9 @@
           await Q.put(it);
         }
         const body = Object.assign({}, it.body, { key: it.key });
+        // An action that waited (no signal) carries the time of the tap, on the server's clock, so a sign-off
+        // made in a basement counts from then; a fresh one is dated by the server itself.
+        if (it.created && now() - it.created > 120000) body.at = new Date(it.created).toISOString().replace(/Z$/, '000Z');
         // ADAPTER (server/field.py ActionIn): the server takes the photos as a list of their SHA-256 hex strings
         // (docs/field.md's Action left the shape open; the event's payload has {sha256, size, mime}).
         if (it.photos && it.photos.length) body.photos = it.photos.map((p) => p.meta.sha256);
@@ -720,9 +723,12 @@
       return true;
     });
   }
-  // ADAPTER: `Order` carries the assignment's status only; an order cancelled or closed as a whole is read from
-  // its timeline until the API says so itself (e.g. an `order_status` field).
+  // The order as a whole (`order_status`): cancelled or closed ends the person's work whatever their assignment
+  // says; an older server without the field is read from the timeline.
   function endedKind(o) {
+    if (o.order_status === 'cancelled') return 'cancel';
+    if (o.order_status === 'closed') return 'close';
+    if (o.order_status) return null;
     const tl = o.timeline || [];
     for (let i = tl.length - 1; i >= 0; i--) {
       const k = tl[i].kind;

@@ -419,3 +419,43 @@ async def test_the_consoles_detail_lists_the_person_the_place_and_the_photos(wor
         await settle(pilot)
         shown = "\n".join(strip.text for strip in app.screen._compositor.render_strips())  # noqa: SLF001
         assert "王五" in shown and "人民路" in shown and shot["sha256"][:16] in shown and "attach get" in shown
+
+
+def test_an_action_queued_offline_keeps_the_time_of_the_tap(world: World) -> None:
+    from datetime import timedelta
+
+    from fengqiao.models.clock import to_db
+
+    o = world.dispatch()
+    scjg = world.phone("王五", "SCJG")
+    tapped = world.clock()
+    world.clock.advance(minutes=40)  # in a basement: the signal comes back forty minutes later
+    assert scjg.act(o.id, "sign", at=to_db(world.clock() + timedelta(hours=1))).status_code == 400  # the future
+    assert scjg.act(o.id, "sign", at=to_db(world.clock() - timedelta(hours=80))).status_code == 400  # too old
+    r = scjg.act(o.id, "sign", at=to_db(tapped))
+    assert r.status_code == 200, r.text
+    world.client.sync_once()
+    assert world.orders.order(o.order_no).primary.signed_at == tapped  # on time, as it was
+
+
+def test_the_order_says_its_own_status_and_an_arrival_without_location(world: World) -> None:
+    from fengqiao.models.machine import Action, Intent
+
+    o = world.dispatch()
+    scjg = world.phone("王五", "SCJG")
+    scjg.act(o.id, "sign")
+    scjg.act(o.id, "arrive", no_location=True)
+    detail = scjg.get(f"orders/{o.id}").json()
+    assert detail["arrived_without_location"] is True and detail["location"] is None
+    assert detail["order_status"] == "arrived"
+    world.client.sync_once()
+    world.orders.act(o.order_no, Intent(Action.CANCEL, note="重复来电"))
+    world.client.sync_once()
+    gone = scjg.get(f"orders/{o.id}")
+    assert gone.status_code == 404 or gone.json()["order_status"] == "cancelled"
+
+
+def test_a_file_that_is_not_an_image_is_refused_in_words(world: World) -> None:
+    scjg = world.phone("王五", "SCJG")
+    r = scjg.upload(b"%PDF-1.7 not a photo", "image/jpeg")
+    assert r.status_code == 415 and "JPEG" in r.json()["detail"] and "mobile." not in r.json()["detail"]
