@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: one Chromium for the session, a fresh server world and phone per test.
+"""Fixtures of the browser tests: one Chromium per module, a fresh server world and phone per test.
 
 Every test here is skipped, with the reason and how to install what is missing, when playwright or Debian's
 Chromium is not there (``apt-get install chromium``; CI's .ci/run installs it)."""
@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per module, stopped before the next module's tests: Playwright's sync API keeps an event loop
+    running in this thread while it lives, and every later asyncio.run (Pilot, snapshots) would refuse to start."""
     reason = why_no_browser()
     if reason:
         pytest.skip(reason)
