@@ -156,7 +156,7 @@ class ActionForm(LocalizedMixin, ModalScreen[dict[str, Any] | None]):
     async def action_next_field(self) -> None:
         field = self.focused
         ident = (field.id or "") if field is not None else ""
-        if not ident.startswith(("field-", "filter-")):
+        if field is None or not ident.startswith(("field-", "filter-")):
             return
         # Keys typed just before this Enter may still wait in the field's queue (a fast burst, a paste): a
         # priority binding runs ahead of them, so let the field take them first (as the intake does).
