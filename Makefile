@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(VENV)/bin/fengqiao $(ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n auto $(ARGS)
+	$(PY) -m pytest -q -n auto --dist worksteal $(ARGS)
 
 # Lint, format check, types and import contracts. mypy reads .venv/typecheck/fengqiao, links to the top-level folders
 # (they install as fengqiao.* through package-dir, which mypy cannot follow from the source tree).

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections import Counter
+import math
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -181,18 +182,35 @@ def test_example_calls_cover_every_tag_mostly_in_callers_words(ref) -> None:  # 
     assert len(paraphrased) >= 0.6 * len(examples)
 
 
+def _prefix(grams: set[str], order: dict[str, int], t: float = 0.6) -> list[str]:
+    """The rarest |s| - ceil(t|s|) + 1 grams: two sets with Jaccard >= t share at least one of their prefixes'
+    grams (prefix filtering), so only those need an index."""
+    ranked = sorted(grams, key=lambda g: (order.get(g, 0), g))
+    return ranked[: len(ranked) - math.ceil(t * len(ranked)) + 1]
+
+
 def test_example_calls_are_not_the_test_sentences() -> None:
     """The labelled sets measure the classifier: none of their sentences (or a near copy) may be an example."""
     examples = [(text, normalize(text).strip(), _bigrams(text)) for text, _ in load_examples()]
+    order = Counter(g for _, _, grams in examples for g in grams)  # how common each gram is (rare first)
+    index: dict[str, list[int]] = defaultdict(list)
+    for i, (_, _, grams) in enumerate(examples):
+        for g in _prefix(grams, order):
+            index[g].append(i)
+    exact_texts = {norm: text for text, norm, _ in examples}
     copies = []  # only the examples are named: the test sentences are not to be read
     for path in sorted(DATA.glob("calls*.csv")):
         for row in labelled(path.name):
-            exact = normalize(row["text"]).strip()
+            norm = normalize(row["text"]).strip()
+            if norm in exact_texts:
+                copies.append(f"{path.name}: {exact_texts[norm]}")
             grams = _bigrams(row["text"])
-            for text, norm, other in examples:
-                union = grams | other
-                if norm == exact or (union and len(grams & other) / len(union) >= 0.6):
-                    copies.append(f"{path.name}: {text}")
+            candidates = {i for g in _prefix(grams, order) for i in index.get(g, ())}
+            for i in candidates:
+                other = examples[i][2]
+                union = len(grams | other)
+                if union and len(grams & other) / union >= 0.6:
+                    copies.append(f"{path.name}: {examples[i][0]}")
     assert not copies, "\n".join(copies)
 
 

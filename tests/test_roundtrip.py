@@ -96,7 +96,7 @@ def cli(db: Path, *args: str):  # noqa: ANN201
     return runner.invoke(app, ["--db", str(db), *args])
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(field=st.sampled_from(FIELDS), value=texts)
 def test_any_text_round_trips_through_the_cli(field: str, value: str) -> None:
     db = _tmp / f"cli-{next(_counter) // 40}.db"  # a fresh file every 40 examples
