@@ -41,12 +41,12 @@ import tomllib
 import unicodedata
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import ReferenceDataError
 from .reference import Reference, default_reference, shipped_reference
@@ -287,13 +287,14 @@ class _History:
 # ---- the example calls ---------------------------------------------------------------------------------
 
 
-def load_examples(path: Path | str | None = None, ref: Reference | None = None) -> list[tuple[str, str]]:
-    """Read ``fixtures/examples.csv`` (columns ``tag,text``): ``(text, tag code)`` pairs in file order.
-
-    A fault (missing column, unknown tag, empty text) names the file and the line.
+def load_examples(
+    path: Path | str | None = None, ref: Reference | None = None, *, packaged: str = "examples.csv"
+) -> list[tuple[str, str]]:
+    """Read ``fixtures/examples.csv`` (or ``packaged``; columns ``tag,text``): ``(text, tag code)`` pairs in file
+    order. A fault (missing column, unknown tag, empty text) names the file and the line.
     """
     ref = ref or default_reference()
-    name, text = _read_fixture(path, "examples.csv")
+    name, text = _read_fixture(path, packaged)
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None or [h.strip() for h in header] != ["tag", "text"]:
@@ -330,13 +331,17 @@ class ExampleModel:
         *,
         alpha: float = EXAMPLE_ALPHA,
         sizes: tuple[int, ...] = EXAMPLE_SIZES,
+        featurize: Callable[[Any], Counter[str]] | None = None,
     ) -> None:
+        """``featurize``: a text's features with their counts (default: its character n-grams of ``sizes``; the
+        English model passes word features)."""
         self.sizes = sizes
+        self._featurize = featurize or (lambda text: _grams(text, sizes))
         counts: list[defaultdict[str, float]] = [defaultdict(float) for _ in range(ntags)]
         vocabulary: set[str] = set()
         n = 0
         for text, tag in items:
-            grams = _grams(text, sizes)
+            grams = self._featurize(text)
             for gram, times in grams.items():
                 counts[tag][gram] += 1 + math.log(times)
             vocabulary.update(grams)
@@ -355,7 +360,7 @@ class ExampleModel:
 
     def probabilities(self, text: str, temperature: float = EXAMPLE_TEMPERATURE) -> dict[int, float]:
         """Tempered posterior per tag index (tags under 0.1% left out); empty when no gram is known."""
-        grams = _grams(text, self.sizes)
+        grams = self._featurize(text)
         weight = 0.0
         acc = [0.0] * len(self.base)
         for gram, c in grams.items():

@@ -24,8 +24,6 @@ suggester when :func:`is_english` says it is English (mostly ASCII letters, at l
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 import tomllib
@@ -35,8 +33,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
-from .classifier import ELLIPSIS, Suggestion, _read_fixture
+from .classifier import ELLIPSIS, ExampleModel, Suggestion, _read_fixture, load_examples
 from .errors import ReferenceDataError
 from .reference import Reference, default_reference, shipped_reference
 
@@ -249,26 +248,7 @@ def load_lexicon_en(path: Path | str | None = None, ref: Reference | None = None
 
 def load_examples_en(path: Path | str | None = None, ref: Reference | None = None) -> list[tuple[str, str]]:
     """Read ``fixtures/examples_en.csv`` (``tag,text``): ``(text, code)`` pairs; a fault names file and line."""
-    ref = ref or default_reference()
-    name, text = _read_fixture(path, "examples_en.csv")
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None or [h.strip() for h in header] != ["tag", "text"]:
-        raise ReferenceDataError(f"{name}: the first line must be the header tag,text")
-    out: list[tuple[str, str]] = []
-    for row in reader:
-        line = reader.line_num
-        if not row or not any(cell.strip() for cell in row):
-            continue
-        if len(row) != 2:
-            raise ReferenceDataError(f"{name} line {line}: expected 2 columns (tag,text), found {len(row)}")
-        code, example = row[0].strip(), row[1].strip()
-        if code not in ref.tags:
-            raise ReferenceDataError(f"{name} line {line}: unknown tag {code!r}")
-        if not example:
-            raise ReferenceDataError(f"{name} line {line}: empty text")
-        out.append((example, code))
-    return out
+    return load_examples(path, ref, packaged="examples_en.csv")
 
 
 # ---- the example model --------------------------------------------------------------------------------
@@ -284,50 +264,16 @@ def features(text: str | list[str]) -> Counter[str]:
     return out
 
 
-class WordExampleModel:
-    """Multinomial naive Bayes over word features, one class per tag, uniform prior, sublinear counts."""
+class WordExampleModel(ExampleModel):
+    """Multinomial naive Bayes over word features (:func:`features`), one class per tag, uniform prior, sublinear
+    counts: the Chinese model's arithmetic (models/classifier.py), over words instead of characters."""
 
     def __init__(self, items: Iterable[tuple[str, int]], ntags: int, *, alpha: float = EXAMPLE_ALPHA) -> None:
-        counts: list[defaultdict[str, float]] = [defaultdict(float) for _ in range(ntags)]
-        vocabulary: set[str] = set()
-        n = 0
-        for text, tag in items:
-            feats = features(text)
-            for f, times in feats.items():
-                counts[tag][f] += 1 + math.log(times)
-            vocabulary.update(feats)
-            n += 1
-        self.size = n
-        v = max(1, len(vocabulary))
-        self.base = [math.log(alpha / (sum(c.values()) + alpha * v)) for c in counts]
-        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for tag, weights in enumerate(counts):
-            for f, x in weights.items():
-                postings[f].append((tag, math.log((x + alpha) / alpha)))
-        self.postings = {f: tuple(p) for f, p in postings.items()}
+        super().__init__(items, ntags, alpha=alpha, featurize=features)
 
-    def __len__(self) -> int:
-        return self.size
-
-    def probabilities(self, text: str | list[str], temperature: float = EXAMPLE_TEMPERATURE) -> dict[int, float]:
-        """Tempered posterior per tag index (tags under 0.1% left out); empty when no feature is known."""
-        weight = 0.0
-        acc = [0.0] * len(self.base)
-        for f, c in features(text).items():
-            posting = self.postings.get(f)
-            if posting is None:
-                continue
-            w = 1 + math.log(c)
-            weight += w
-            for tag, x in posting:
-                acc[tag] += w * x
-        if not weight:
-            return {}
-        scores = [weight * b + a for b, a in zip(self.base, acc, strict=True)]
-        best = max(scores)
-        exps = [math.exp((x - best) / temperature) for x in scores]
-        total = sum(exps)
-        return {tag: e / total for tag, e in enumerate(exps) if e / total >= 0.001}
+    def probabilities(self, text: Any, temperature: float = EXAMPLE_TEMPERATURE) -> dict[int, float]:
+        """As the Chinese model's, with the English temperature by default (``text``: a text or its stems)."""
+        return super().probabilities(text, temperature)
 
 
 # ---- the suggester ------------------------------------------------------------------------------------
