@@ -10,7 +10,7 @@ import pytest
 from .conftest import pg_url
 from .sim import CursorFirstClient, Faults, Simulation
 
-SEEDS = (1, 3, 7)
+SEEDS = (1, 7)  # more seeds and steps in make bench
 STEPS = 300
 
 
