@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import random
 import sys
-from collections import defaultdict
 from dataclasses import dataclass
 
 from fengqiao.models import classifier_en as E
@@ -31,6 +29,8 @@ from fengqiao.models.classifier_en import (
 )
 from fengqiao.models.reference import Reference, default_reference
 
+from . import classifier_cv as zh_cv
+
 SIMILAR = 0.4
 FOLDS = 5
 SEED = 1
@@ -39,40 +39,9 @@ SEED = 1
 def grouped_folds(
     examples: list[tuple[str, str]], k: int = FOLDS, seed: int = SEED, similar: float = SIMILAR
 ) -> list[list[tuple[str, str]]]:
-    """``k`` folds, each tag's examples spread evenly, examples with much the same words kept together."""
-    by_tag: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for text, code in examples:
-        by_tag[code].append((text, code))
-    rnd = random.Random(seed)
-    folds: list[list[tuple[str, str]]] = [[] for _ in range(k)]
-    for code in sorted(by_tag):
-        items = by_tag[code]
-        words = [set(content_words(t)) for t, _ in items]
-        parent = list(range(len(items)))
-
-        def find(x: int) -> int:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        for i in range(len(items)):
-            for j in range(i):
-                union = words[i] | words[j]
-                if union and len(words[i] & words[j]) / len(union) > similar:
-                    parent[find(i)] = find(j)
-        clusters: dict[int, list[tuple[str, str]]] = defaultdict(list)
-        for i, item in enumerate(items):
-            clusters[find(i)].append(item)
-        groups = list(clusters.values())
-        rnd.shuffle(groups)
-        groups.sort(key=len, reverse=True)
-        sizes = [0] * k
-        for group in groups:
-            f = min(range(k), key=lambda x: (sizes[x], rnd.random()))
-            folds[f].extend(group)
-            sizes[f] += len(group)
-    return folds
+    """``k`` folds, each tag's examples spread evenly, examples with much the same words kept together (the
+    Chinese CV's grouping, over content words instead of character bigrams)."""
+    return zh_cv.grouped_folds(examples, k, seed, similar, features=lambda text: set(content_words(text)))
 
 
 def is_paraphrase(ref: Reference, text: str, code: str) -> bool:
