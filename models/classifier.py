@@ -109,6 +109,23 @@ _NOISE = re.compile(
 _NAME = re.compile(r"[\u4e00-\u9fff]某+")  # 王某, 李某某: a name stands in for nobody
 
 
+def tfidf_profiles(docs: list[Counter[str]]) -> tuple[dict[str, float], dict[str, list[tuple[int, float]]]]:
+    """One document per tag: the IDF of each term over the tags, and for each term the tags that have it with
+    their L2-normalized sublinear TF-IDF weight (shared by the Chinese and the English profiles)."""
+    df: Counter[str] = Counter()
+    for d in docs:
+        df.update(d.keys())
+    n = len(docs)
+    idf = {g: math.log((n + 1) / (c + 0.5)) for g, c in df.items()}
+    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for i, d in enumerate(docs):
+        w = {g: (1 + math.log(c)) * idf[g] for g, c in d.items()}
+        norm = math.sqrt(sum(x * x for x in w.values())) or 1.0
+        for g, x in w.items():
+            postings[g].append((i, x / norm))
+    return idf, dict(postings)
+
+
 def clean(text: str) -> str:
     """``text`` without the record-style openings and the noise listed above (already normalized text)."""
     out = _RECORD.sub(r"\1", _NAME.sub("", text))
@@ -457,18 +474,8 @@ class Classifier:
         for p in phrases:
             for part in p.parts:
                 docs[p.tag].update(_grams(part, (1, 2)))
-        df: Counter[str] = Counter()
-        for d in docs:
-            df.update(d.keys())
-        n = len(docs)
-        self._profile_idf = {g: math.log((n + 1) / (c + 0.5)) for g, c in df.items()}
-        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for i, d in enumerate(docs):
-            w = {g: (1 + math.log(c)) * self._profile_idf[g] for g, c in d.items()}
-            norm = math.sqrt(sum(x * x for x in w.values())) or 1.0
-            for g, x in w.items():
-                postings[g].append((i, x / norm))
-        return dict(postings)
+        self._profile_idf, postings = tfidf_profiles(docs)
+        return postings
 
     def add_history(self, items: Iterable[tuple[str, str]]) -> None:
         """Remember past calls (description, tag code); unknown codes are skipped. Keeps the newest ones."""

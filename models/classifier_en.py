@@ -35,7 +35,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from .classifier import ELLIPSIS, ExampleModel, Suggestion, _read_fixture, load_examples
+from .classifier import ELLIPSIS, ExampleModel, Suggestion, _read_fixture, load_examples, tfidf_profiles
 from .errors import ReferenceDataError
 from .reference import Reference, default_reference, shipped_reference
 
@@ -354,18 +354,7 @@ class EnglishClassifier:
         for p in phrases:
             for part in p.parts:
                 docs[p.tag].update(w for w in part if w not in STOPWORDS)
-        df: Counter[str] = Counter()
-        for d in docs:
-            df.update(d.keys())
-        n = len(docs)
-        self._profile_idf = {w: math.log((n + 1) / (c + 0.5)) for w, c in df.items()}
-        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for i, d in enumerate(docs):
-            weights = {w: (1 + math.log(c)) * self._profile_idf[w] for w, c in d.items()}
-            norm = math.sqrt(sum(x * x for x in weights.values())) or 1.0
-            for w, x in weights.items():
-                postings[w].append((i, x / norm))
-        self._profile_postings = dict(postings)
+        self._profile_idf, self._profile_postings = tfidf_profiles(docs)
 
     def _profile_scores(self, words: list[str]) -> dict[int, float]:
         counts = Counter(w for w in words if w not in STOPWORDS)
