@@ -493,15 +493,20 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         # (never a 0 s timer: Textual divides by its interval)
         self._draft_timer = self.set_timer(max(0.02, min(DRAFT_DELAY, left)), self.save_draft_now)
 
-    def save_draft_now(self) -> None:
-        """Write the form as it is now (an empty form deletes the draft) in a thread worker."""
-        if not self._draft_ready or self.ctx.read_only:
-            return
+    def _next_draft_turn(self) -> int:
+        """Stop a pending save and take the next turn: an older write still on its way will not land."""
         if self._draft_timer is not None:
             self._draft_timer.stop()
             self._draft_timer = None
         self._draft_dirty_since = None
         self._draft_gen += 1
+        return self._draft_gen
+
+    def save_draft_now(self) -> None:
+        """Write the form as it is now (an empty form deletes the draft) in a thread worker."""
+        if not self._draft_ready or self.ctx.read_only:
+            return
+        self._next_draft_turn()
         self.write_draft(self.current_draft(), self._draft_gen)
 
     @work(thread=True, group="intake-draft", exit_on_error=False)
@@ -518,11 +523,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         """Write the draft now, in this thread (quitting, a closed SSH session): nothing typed is left behind."""
         if not self._draft_ready or self.ctx.read_only:
             return
-        if self._draft_timer is not None:
-            self._draft_timer.stop()
-            self._draft_timer = None
-        self._draft_dirty_since = None
-        self._draft_gen += 1
+        self._next_draft_turn()
         draft: Draft | None
         try:
             draft = self._snapshot = self.current_draft()
@@ -542,11 +543,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def _forget_pending_draft(self) -> None:
         """A write that ends the call is on its way: no older draft save may land after it."""
         self._snapshot = None
-        if self._draft_timer is not None:
-            self._draft_timer.stop()
-            self._draft_timer = None
-        self._draft_dirty_since = None
-        self._draft_gen += 1
+        self._next_draft_turn()
 
     def quit_requested(self) -> bool:
         """Ctrl+Q (or the palette's Quit): True to quit now; with a call being taken, the first press asks."""
