@@ -157,6 +157,7 @@ class FengqiaoApp(App[None]):
         Binding("f7", "switch_mode('cockpit')", "app.mode_cockpit", id="app.mode_cockpit", show=False),
         Binding("ctrl+q", "quit", "app.quit", id="app.quit", priority=True),
         Binding("f12", "handover", "app.handover", id="app.handover", show=False),
+        Binding("f11", "warnings", "govui.open_panel", id="app.warnings", show=False),
     ]
 
     MODES: ClassVar[dict[str, Any]] = {"intake": IntakeScreen, "board": BoardScreen, "cockpit": CockpitScreen}
@@ -494,6 +495,13 @@ class FengqiaoApp(App[None]):
             (ours if mine else widget).append((" / ".join(shown), description))
         self.push_screen(HelpScreen(ours, widget))
 
+    def action_warnings(self) -> None:
+        """F11: the warnings panel over the current screen (once: a second F11 there does nothing)."""
+        from fengqiao.screens.warnings import WarningsScreen
+
+        if not isinstance(self.screen, WarningsScreen):
+            self.push_screen(WarningsScreen())
+
     def has_mode(self, mode: str) -> bool:
         return mode in self._modes
 
@@ -501,6 +509,7 @@ class FengqiaoApp(App[None]):
         yield SystemCommand(t("app.help"), t("help.intro"), self.action_help)
         if self._ctx.sign_in:
             yield SystemCommand(t("app.handover"), t("app.handover_help"), self.action_handover)
+        yield SystemCommand(t("govui.open_panel"), t("govui.open_panel_help"), self.action_warnings)
         for mode in ("intake", "board", "cockpit"):
             if not self.has_mode(mode):
                 continue

@@ -34,6 +34,12 @@ class State:
 
         return open_db(self.db_path, **kwargs)
 
+    def rules(self):  # noqa: ANN201 - returns models.governance.WarningRules
+        """The risk-warning rules: the shipped defaults, changed by the config's ``[warnings]`` table."""
+        from fengqiao.store.governance import parse_rules
+
+        return parse_rules(default_reference(), self.config.section("warnings"))
+
     def desk(
         self,
         *,
@@ -87,4 +93,4 @@ def order_store(
     operator = on_shift(db, chosen)  # the operator signed in at this desk's console, else the config's
     if operator:
         chosen = replace(chosen, operator=operator)
-    return OrderStore(db, desk=chosen, clock=system_clock)
+    return OrderStore(db, desk=chosen, clock=system_clock, rules=state.rules())

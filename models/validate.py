@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .clock import from_db, to_db
+from .governance import KINDS as GOV_KINDS
+from .governance import LEVELS, MAX_CASE_MEMBERS, RULES, GKind, is_subject, parse_follow_up
 from .i18n import t
 from .machine import (
     ASSIGNMENT_ACTIONS,
@@ -159,6 +161,44 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
     Action.NOTE: {"text": _s(NOTE_LEN), "visibility": _s(16, choices=VISIBILITIES), "person": PERSON},
     Action.URGE: {"note": NOTE},
 }
+# Risk warnings and cases (models/governance.py): subjects of the log beside orders, in their own table (the
+# hostile-event generator of tests/hostile builds order events from SCHEMAS; tests/test_governance.py these).
+_IDS = Spec("list", items=_s(SHORT), max_items=500, min_items=0)
+_DAY = _s(10, required=False, nullable=True)
+SUBJECT_SCHEMAS: dict[str, dict[str, Spec]] = dict(
+    {
+        GKind.WARN_RAISE: {
+            "no": _s(40),
+            "rule": _s(16, choices=RULES),
+            "level": _s(16, choices=LEVELS),
+            "town": _s(SHORT, codes="town"),
+            "key": _s(500),
+            "address": _s(500, required=False),
+            "phone": _s(32, required=False),
+            "summary": _s(TEXT),
+            "calls": _IDS,
+            "orders": _IDS,
+        },
+        GKind.WARN_SIGN: {"note": NOTE},
+        GKind.WARN_MEASURE: {"note": _s(NOTE_LEN)},
+        GKind.WARN_CLOSE: {"note": _s(NOTE_LEN)},
+        GKind.WARN_ESCALATE: {"case_id": _s(SHORT), "note": NOTE},
+        GKind.CASE_OPEN: {
+            "no": _s(40),
+            "title": _s(NAME),
+            "town": _s(SHORT, codes="town"),
+            "address": _s(500, required=False),
+            "owner": _s(SHORT, codes="assignee"),
+            "members": Spec("list", items=_s(SHORT, codes="assignee"), max_items=MAX_CASE_MEMBERS, min_items=0),
+            "orders": _IDS,
+            "follow_up": _DAY,
+            "warning_id": _s(SHORT, required=False, nullable=True),
+        },
+        GKind.CASE_ADD: {"order_id": _s(SHORT), "order_no": _s(40)},
+        GKind.CASE_NOTE: {"text": _s(NOTE_LEN)},
+        GKind.CASE_CLOSE: {"resolution": _s(NOTE_LEN), "follow_up": _DAY},
+    }
+)
 ENVELOPE: dict[str, Spec] = {"id": _s(SHORT), "order_id": _s(SHORT), "actor": _s(NAME), "desk": _s(NAME)}
 
 
@@ -312,7 +352,7 @@ def _validate(
     envelope: Mapping[str, Any],
     future: timedelta,
 ) -> None:
-    schema = SCHEMAS.get(kind)
+    schema = SCHEMAS.get(kind) or SUBJECT_SCHEMAS.get(kind)
     if schema is None:
         return  # a kind a newer version wrote: kept, shown as unknown, never projected
     for key, spec in ENVELOPE.items():
@@ -328,6 +368,16 @@ def _validate(
         raise Invalid("recorded_at", "future", when=to_db(recorded_at)[:19])
     if event_at > now + future:  # may follow its recording: a desk moves a step to after the previous one
         raise Invalid("event_at", "future", when=to_db(event_at)[:19])
+    subject = envelope.get("order_id")
+    if isinstance(subject, str) and is_subject(subject) != (kind in GOV_KINDS):
+        raise Invalid("order_id", "code", value=subject[:40])  # a warning's step on an order, or the reverse
+    if kind in GOV_KINDS:
+        if p.get("follow_up") is not None:
+            try:
+                parse_follow_up(p["follow_up"])
+            except ValueError:
+                raise Invalid("follow_up", "type", expected="YYYY-MM-DD") from None
+        return
     if kind in ASSIGNMENT_ACTIONS and not isinstance(assignment_id, str):
         raise Invalid("assignment_id", "missing")
     if kind == Action.DISPATCH:

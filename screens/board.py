@@ -166,6 +166,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         Binding("f3", "filters", "board.filters", show=True, id="board.filters"),
         Binding("f4", "sort", "board.sort_next", show=False, id="board.sort_next"),
         Binding("f8", "queue", "board.queue", show=False, id="board.queue"),
+        Binding("w", "app.warnings", "govui.open_panel", show=False, id="board.warnings"),
         Binding("escape", "reset", "board.reset", show=False, id="board.reset"),
         Binding("ctrl+r", "reload", "board.reload", show=False, id="board.reload"),
     ]

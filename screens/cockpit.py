@@ -84,8 +84,10 @@ class LiveLoaded(Message):
         session: int | None = None,
         recorded: frozenset[str] = frozenset(),
         record_error: str | None = None,
+        warnings: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
+        self.warnings = warnings or {}
         self.live = live
         self.generation = generation
         self.session = session
@@ -252,6 +254,7 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def _fetch_live(self, generation: int, session: int | None, recorded: frozenset[str]) -> None:
         try:
             live = self.kpi_store.live()
+            warnings = self.ctx.governance().counts()  # open warnings by level, open cases
         except FengqiaoError as exc:
             self.post_message(LoadFailed(str(exc)))
             return
@@ -264,7 +267,7 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
                 recorded = recorded | frozenset(new)
             except FengqiaoError as exc:
                 error = str(exc)
-        self.post_message(LiveLoaded(live, generation, session, recorded, error))
+        self.post_message(LiveLoaded(live, generation, session, recorded, error, warnings))
 
     def _record_access(self, phones: list[str]) -> None:
         """Write who sees which numbers in full to the access log (worker thread; before they are shown)."""
@@ -305,6 +308,7 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         if message.generation < self._shown_generation:
             return  # an older snapshot that finished late
         self._shown_generation = message.generation
+        self._warnings = message.warnings
         self._live = message.live
         self._error = None
         if self._trend is not None and local_date(self._trend.computed_at) != local_date(message.live.now):
@@ -414,6 +418,14 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
                 text.append(f"  {t(key)} ")
                 mark = "!" if style.startswith("bold") else ""
                 text.append(f"{value}{mark}", style=self.style(style or "bold"))
+            if items is line1 and getattr(self, "_warnings", None):
+                w = self._warnings  # open risk warnings by level, and open cases (F11 lists them)
+                text.append(f"  {t('cockpit.warnings')} ")
+                for level, style in (("red", "bold $error"), ("orange", "bold $warning"), ("yellow", "bold")):
+                    text.append(t(f"gov.level_{level}"))
+                    text.append(f"{w.get(level, 0)} ", style=self.style(style) if w.get(level) else "")
+                text.append(f"{t('cockpit.cases')} ")
+                text.append(str(w.get("cases", 0)), style=self.style("bold"))
         return text
 
     def _figures(self) -> _Figures | None:

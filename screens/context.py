@@ -18,6 +18,7 @@ from fengqiao.models.kpi import DEFAULT_WEIGHTS, Weights
 from fengqiao.models.reference import Reference
 from fengqiao.models.roles import Desk
 from fengqiao.store.db import Database
+from fengqiao.store.governance import GovernanceStore
 from fengqiao.store.kpi import KpiStore
 from fengqiao.store.orders import OrderStore
 
@@ -46,6 +47,10 @@ class DeskContext:
     night: tuple[time, time] = DEFAULT_NIGHT  # the night hours for bell = "day"
     sign_in: bool = False  # the console asks who is on shift before anything else (fengqiao run)
     pin_required: bool = False  # ... with a PIN (the config's [desk] pin = true)
+
+    def governance(self) -> GovernanceStore:
+        """Risk warnings and cases, as this desk sees them (the same desk, clock and rules as the orders)."""
+        return GovernanceStore(self.db, ref=self.ref, desk=self.store.desk, clock=self.clock, rules=self.store.rules)
 
     @property
     def access_log_db(self) -> Database:

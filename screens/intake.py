@@ -44,12 +44,14 @@ from fengqiao.models.roles import Role, check_dispatch
 from fengqiao.models.routing import describe_assignee
 from fengqiao.models.text import LIMITS
 from fengqiao.store.drafts import load_draft, save_draft
+from fengqiao.store.governance import Touching
 from fengqiao.store.intake import desk_history
 from fengqiao.store.orders import CallSummary, OrderStore, Repeat
 
 from .base import LocalizedMixin
 from .context import DeskMixin
 from .dispatch_preview import DispatchChoice, DispatchPreview
+from .gov_banner import GovBanner
 from .literal import LiteralInput, LiteralTextArea
 from .messages import PasteRefused, StoreChanged
 from .orderfmt import tag_label
@@ -120,6 +122,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         Binding("ctrl+n", "new_call", "intake.new_call", id="intake.new_call", show=False),
         Binding("ctrl+o", "no_number", "intake.no_number", id="intake.no_number", show=False),
         Binding("ctrl+t", "take_next", "intake.take_next", id="intake.take_next", show=False),
+        Binding("ctrl+k", "join_case", "intake.join_case", id="intake.join_case", show=False),
         # Enter in a form field is taken by the app before the key reaches the field, so keys typed right
         # after it (type-ahead, a telephony script, an IME committing a phrase) go to the next field.
         Binding("enter", "advance_field", show=False, priority=True, id="intake.advance_field"),
@@ -160,9 +163,26 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     class Written(Message):
         """An order was dispatched (``linked`` False) or the call was linked to one (``linked`` True)."""
 
-        def __init__(self, state: OrderState, description: str, tag: str, linked: bool) -> None:
+        def __init__(
+            self,
+            state: OrderState,
+            description: str,
+            tag: str,
+            linked: bool,
+            raised: list[tuple[str, str, str]] | None = None,
+            joined: str | None = None,
+            join_problem: str | None = None,
+        ) -> None:
             super().__init__()
             self.state, self.description, self.tag, self.linked = state, description, tag, linked
+            self.raised, self.joined, self.join_problem = raised or [], joined, join_problem
+
+    class GovLooked(Message):
+        """The open warnings and cases the call being taken touches (store.governance)."""
+
+        def __init__(self, key: tuple[str, str, str], touching: Touching) -> None:
+            super().__init__()
+            self.key, self.touching = key, touching
 
     class Failed(Message):
         def __init__(self, error: str, field: str | None = None) -> None:
@@ -189,6 +209,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.busy = False
         self.looked_phone = ""
         self.looked_address = ""
+        self._join_case: str | None = None  # the case (专班) the call being sent joins (Ctrl+K on the banner)
         self._address_timer: Timer | None = None
         self._clear_armed_at: datetime | None = None
         self._write_started = 0.0
@@ -263,6 +284,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
                 )
             yield Static("", id="msg")
             yield Static("", id="next")
+            yield GovBanner(self.store.rules, id="gov-banner")
             area = LiteralTextArea(
                 id="description",
                 soft_wrap=True,
@@ -736,6 +758,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         if not force and (phone, address) == (self.looked_phone, self.looked_address):
             return
         self.looked_phone, self.looked_address = phone, address
+        town = self.query_one(TownField).code or ""
+        self.gov_lookup(town, address, phone)
         if not phone and not address:
             self.query_one(RepeatPanel).clear_rows()
             return
@@ -751,6 +775,25 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             return
         if not get_current_worker().is_cancelled:
             self.post_message(self.Looked(phone, address, rows, repeat))
+
+    @work(thread=True, group="intake-gov", exclusive=True, exit_on_error=False)
+    def gov_lookup(self, town: str, address: str, phone: str) -> None:
+        try:
+            touching = self.ctx.governance().touching(town or None, address, phone)
+        except FengqiaoError:
+            return  # the banner is a help, not a step: the recent-calls lookup reports a store problem
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.GovLooked((town, address, phone), touching))
+
+    def on_intake_screen_gov_looked(self, message: GovLooked) -> None:
+        if message.key[1:] != (self.looked_address, self.looked_phone):
+            return  # the form moved on while we were reading
+        self.query_one(GovBanner).show_touching(message.touching)
+
+    def action_join_case(self) -> None:
+        banner = self.query_one(GovBanner)
+        if not banner.toggle_join():
+            self.say(t("banner.no_case"), error=True)
 
     def on_intake_screen_looked(self, message: Looked) -> None:
         if (message.phone, message.address) != (self.looked_phone, self.looked_address):
@@ -778,6 +821,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     @on(TextArea.Changed, "#description")
     def refresh_suggestions(self) -> None:
+        self.query_one(GovBanner).show_words(self.query_one(TextArea).text)
         if self.classifier is None:
             return
         text = self.query_one(TextArea).text
@@ -848,6 +892,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.app.push_screen(preview, decided)
 
     def send(self, form: IntakeForm, tag: str, choice: DispatchChoice) -> None:
+        self._join_case = self.query_one(GovBanner).case_no
         self.busy = True
         self._forget_pending_draft()
         self._write_started = time.perf_counter()
@@ -870,7 +915,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         except FengqiaoError as exc:
             self.post_message(self.Failed(str(exc), getattr(exc, "field", None)))
         else:
-            self.post_message(self.Written(state, form.description, tag, linked=False))
+            self.post_message(self.Written(state, form.description, tag, linked=False, **self._after_write(state)))
 
     # ---- linking a repeat call -----------------------------------------------------------------
     def action_link(self) -> None:
@@ -883,6 +928,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         form = self.link_form()
         if form is None:
             return
+        self._join_case = self.query_one(GovBanner).case_no
         self.busy = True
         self._forget_pending_draft()
         self._write_started = time.perf_counter()
@@ -915,7 +961,23 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         except FengqiaoError as exc:
             self.post_message(self.Failed(str(exc), getattr(exc, "field", None)))
         else:
-            self.post_message(self.Written(state, form.description, state.tag, linked=True))
+            self.post_message(self.Written(state, form.description, state.tag, linked=True, **self._after_write(state)))
+
+    def _after_write(self, state: OrderState) -> dict[str, Any]:
+        """In the write worker, after the order is stored: the warnings its call raised, and the case it joins
+        (Ctrl+K) — a case that refuses it is reported, the order stays as sent."""
+        raised = [
+            (str(e.payload.get("no", "")), str(e.payload.get("level", "")), str(e.payload.get("summary", "")))
+            for e in self.store.raised
+        ]
+        joined, problem = None, None
+        case_no, self._join_case = self._join_case, None
+        if case_no:
+            try:
+                joined = self.ctx.governance().add_to_case(case_no, state.order_no).no
+            except FengqiaoError as exc:
+                problem = str(exc)
+        return {"raised": raised, "joined": joined, "join_problem": problem}
 
     # ---- after a write -------------------------------------------------------------------------
     def on_intake_screen_written(self, message: Written) -> None:
@@ -940,6 +1002,18 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             )
             if self.classifier is not None:
                 self.classifier.learn(message.description, message.tag)
+        for no, level, summary in message.raised:
+            self.notify(
+                summary,
+                title=t("banner.raised_title", level=t(f"gov.level_{level}_long"), no=no),
+                severity="warning",
+                timeout=10,
+                markup=False,
+            )
+        if message.joined:
+            self.notify(t("banner.joined", order_no=state.order_no, no=message.joined), timeout=6, markup=False)
+        if message.join_problem:
+            self.notify(message.join_problem, severity="error", timeout=10, markup=False)
         self.clear_form()
         self.say(t("intake.last_linked" if message.linked else "intake.last_order", order_no=state.order_no))
         self.show_waiting()
@@ -966,6 +1040,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.show_waiting()
 
     def clear_form(self) -> None:
+        self.query_one(GovBanner).clear()
         self.query_one("#phone", Input).value = ""
         self.query_one("#name", Input).value = ""
         self.query_one(TownField).clear_town()

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from fengqiao.models.governance import Subject, holders
 from fengqiao.models.machine import Action, OrderState
 from fengqiao.models.reference import Reference
 from fengqiao.models.roles import Desk, Role
@@ -36,6 +37,15 @@ def scope_holders(state: OrderState) -> list[str]:
         out.append(a.assignee)
         if state.town:
             out.append(town_holder(a.assignee, state.town))
+    return out
+
+
+def subject_holders(state: Subject, ref: Reference) -> list[str]:
+    """A warning's or case's holders (models.governance.holders), plain and qualified by its town."""
+    stations = {code: town.station_code for code, town in ref.towns.items()}
+    out: list[str] = []
+    for code in holders(state, stations):
+        out += [code, town_holder(code, state.town)]
     return out
 
 

@@ -36,12 +36,13 @@ from sqlalchemy import create_engine, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from fengqiao.models import governance as gov
 from fengqiao.models import roles
 from fengqiao.models.clock import Clock, system_clock, to_db
 from fengqiao.models.errors import FengqiaoError, PermissionDenied, ValidationError
 from fengqiao.models.events import GENESIS, STORED_COLUMNS
 from fengqiao.models.i18n import t
-from fengqiao.models.machine import KNOWN_KINDS, Action, Event, OrderState, replay, step
+from fengqiao.models.machine import KNOWN_KINDS, Action, Event, replay, step
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk, Role, make_desk
 from fengqiao.models.validate import validate_event
@@ -63,7 +64,7 @@ from .schema import (
     SrvWebhook,
     create_schema,
 )
-from .scope import backfill_town_scope, desk_scope_codes, scope_holders
+from .scope import backfill_town_scope, desk_scope_codes, scope_holders, subject_holders
 
 COUNTER = "events"
 PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
@@ -106,7 +107,7 @@ def _make_engine(url: str, busy_ms: int) -> Engine:
 class _Order:
     """What a push needs to know about one order: its state in server order and who may see it."""
 
-    state: OrderState | None = None
+    state: Any = None  # an OrderState; for a warning or a case its models.governance state
     scope: set[str] = field(default_factory=set)
     dispatch_refused: bool = False
 
@@ -373,13 +374,15 @@ class ServerStore:
                 out[r.order_id].dispatch_refused = True
         for oid, evs in events.items():
             if evs:
-                out[oid].state = replay(evs).state
+                out[oid].state = (gov.replay if gov.is_subject(oid) else replay)(evs).state
         return out
 
     def _judge(self, desk: Desk, ev: Event, info: _Order, taken: dict[str, str]) -> tuple[str, str] | None:
         """Why the server will not share ``ev`` from ``desk`` (reason code, message), or None."""
         ref = self.ref
         kind = ev.kind
+        if gov.is_subject(ev.order_id) or gov.is_kind(kind):
+            return self._judge_subject(desk, ev, info)
         if kind == Action.DISPATCH:
             try:
                 town = str(ev.payload["town"])
@@ -415,6 +418,35 @@ class ServerStore:
             action=t(f"action.{kind}"),
             order_no=state.order_no,
         )
+
+    def _judge_subject(self, desk: Desk, ev: Event, info: _Order) -> tuple[str, str] | None:
+        """:meth:`_judge` for a warning's or a case's event (models/governance.py)."""
+        kind = ev.kind
+        if gov.is_subject(ev.order_id) != gov.is_kind(kind):
+            return "malformed", t("server.malformed", kind=kind[:40])
+        state = info.state
+        if kind in (gov.GKind.WARN_RAISE, gov.GKind.CASE_OPEN):
+            if state is not None:
+                return None  # a second copy: the machine marks it redundant
+            town = ev.payload.get("town")
+            if not isinstance(town, str) or town not in self.ref.towns:
+                return "malformed", t("server.malformed", kind=kind)
+            own_town = desk.role == Role.TOWNSHIP and desk.town == town
+            if kind == gov.GKind.WARN_RAISE:
+                ok = desk.sees_all() or own_town
+            else:
+                owner = ev.payload.get("owner")
+                ok = desk.role in (None, Role.SUPERVISOR) or own_town or owner in desk.assignee_codes(self.ref)
+            if ok:
+                return None
+            return "role", t("server.not_yours", order_no=str(ev.payload.get("no", "-"))[:40])
+        if state is None:
+            if desk.sees_all():
+                return None  # stored as a conflict (a step before its subject), never lost
+            return "unknown_order", t("server.unknown_order", kind=kind)
+        if gov.may_act(desk, self.ref, state, kind):
+            return None
+        return "role", t("server.not_yours", order_no=state.no)
 
     def push(self, row: SrvDesk, request: PushRequest) -> PushResponse:
         """Take a batch of one desk's events (see the module docstring); one transaction."""
@@ -514,7 +546,7 @@ class ServerStore:
                 if problem is not None:
                     verdict = ("invalid", t("validate.refused", id=w.id, kind=w.kind[:40], reason=problem.message))
                 if verdict is None:
-                    new_state, status, _why = step(info.state, ev)
+                    new_state, status, _why = (gov.step if gov.is_subject(w.order_id) else step)(info.state, ev)
             except (KeyError, TypeError, ValueError, AttributeError):
                 verdict = ("malformed", t("server.malformed", kind=w.kind))
             if verdict is not None:
@@ -548,7 +580,13 @@ class ServerStore:
                         "received_at": now,
                     }
                 )
-                if status == "applied" and new_state is not None:
+                if status == "applied" and isinstance(new_state, gov.WarningState | gov.CaseState):
+                    for holder in [*subject_holders(new_state, self.ref), author_scope(desk.name)]:
+                        if holder not in info.scope:
+                            info.scope.add(holder)
+                            new_scope.append({"order_id": w.order_id, "assignee": holder, "granted_seq": head})
+                    info.state = new_state
+                elif status == "applied" and new_state is not None:
                     holders = scope_holders(new_state)
                     if ev.kind == Action.DISPATCH:
                         holders.append(author_scope(desk.name))  # the desk that sent it follows it too

@@ -27,10 +27,12 @@ from fengqiao.models.clock import (
 )
 from fengqiao.models.errors import NotFound, ValidationError
 from fengqiao.models.events import new_id
+from fengqiao.models.governance import WarningRules
 from fengqiao.models.i18n import t
 from fengqiao.models.intake import IntakeForm, validate_intake
 from fengqiao.models.machine import (
     ASSIGNMENT_ACTIONS,
+    OPEN_STATUSES,
     Action,
     CallInfo,
     Event,
@@ -52,6 +54,7 @@ from fengqiao.models.text import check_text
 from .board import visibility_sql
 from .db import Database
 from .drafts import drop_draft_in
+from .governance import default_rules, raise_for_call
 from .projection import append_events, insert_call, load_events, load_state, save_order
 from .rollups import Tracker
 from .timeline import TimelineEntry, timeline
@@ -133,12 +136,20 @@ class OrderStore:
     """Orders as one desk sees them: commands checked against the state machine and the desk's role."""
 
     def __init__(
-        self, db: Database, *, ref: Reference | None = None, desk: Desk | None = None, clock: Clock = system_clock
+        self,
+        db: Database,
+        *,
+        ref: Reference | None = None,
+        desk: Desk | None = None,
+        clock: Clock = system_clock,
+        rules: WarningRules | None = None,
     ) -> None:
         self.db = db
         self.ref = ref or default_reference()
         self.desk = desk or Desk()
         self.clock = clock
+        self.rules = rules or default_rules(self.ref)
+        self.raised: list[Event] = []  # the warnings the last call raised
 
     # ---- time ----------------------------------------------------------------------------------
     def _when(self, at: datetime | None, floor: datetime | None = None) -> tuple[datetime, datetime]:
@@ -224,7 +235,16 @@ class OrderStore:
             save_order(conn, state)
             conn.exec_driver_sql("UPDATE calls SET order_id = ? WHERE id = ?", (order_id, call.id))
             rollups.finish()
-            append_events(conn, self.desk.name, [ev])
+            warned = self._warnings(
+                conn,
+                call,
+                order_id,
+                when,
+                now,
+                tag=repeat.tag if repeat else None,
+                repeat_open=bool(repeat and repeat.open),
+            )
+            append_events(conn, self.desk.name, [ev, *warned])
             if drop_draft:
                 drop_draft_in(conn, self.desk.name)
         return state
@@ -309,10 +329,44 @@ class OrderStore:
             insert_call(conn, call, state.id, linked=True, repeat_of=state.id)
             save_order(conn, state)
             rollups.finish()
-            append_events(conn, self.desk.name, [ev])
+            warned = self._warnings(
+                conn, call, state.id, when, now, tag=state.tag, repeat_open=state.status in OPEN_STATUSES
+            )
+            append_events(conn, self.desk.name, [ev, *warned])
             if drop_draft:
                 drop_draft_in(conn, self.desk.name)
         return state
+
+    def _warnings(
+        self,
+        conn: Connection,
+        call: CallInfo,
+        order_id: str,
+        when: datetime,
+        now: datetime,
+        *,
+        tag: str | None,
+        repeat_open: bool,
+    ) -> list[Event]:
+        """The risk warnings this call raises (store/governance.py), kept in :attr:`raised` for the screen."""
+        self.raised = raise_for_call(
+            conn,
+            ref=self.ref,
+            desk=self.desk,
+            rules=self.rules,
+            call_id=call.id,
+            order_id=order_id,
+            phone=call.phone,
+            town=call.town,
+            address=call.address,
+            description=call.description,
+            received_at=call.received_at,
+            at=when,
+            recorded_at=now,
+            tag=tag,
+            repeat_open=repeat_open,
+        )
+        return self.raised
 
     def _own_assignee(self, state: OrderState, action: Action) -> str | None:
         """For a department or township desk, the assignment it works on by default: its only one, or the only

@@ -13,12 +13,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from fengqiao.models.clock import from_db, system_clock, to_db
+from fengqiao.models.governance import is_subject
+from fengqiao.models.governance import step as gov_step
 from fengqiao.models.i18n import t
-from fengqiao.models.machine import Action, CallInfo, OrderState, replay, step
+from fengqiao.models.machine import Action, CallInfo, replay, step
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.validate import validate_event
 
 from ..db import Database, get_meta, set_meta
+from ..governance import recompute_subjects
 from ..projection import (
     CALL_COLUMNS,
     EVENT_SELECT,
@@ -65,7 +68,13 @@ def meta_int(conn: Connection, key: str) -> int:
 
 def recompute(conn: Connection, order_ids: Iterable[str]) -> None:
     """Replay each order (server order, then this desk's pending events) into the projection and statuses."""
-    ids = sorted(set(order_ids))
+    every = set(order_ids)
+    subjects = {i for i in every if is_subject(i)}
+    if subjects:  # warnings and cases: their own replay and tables (store/governance.py)
+        marks = recompute_subjects(conn, subjects)
+        if marks:
+            conn.exec_driver_sql(UPSERT_STATUS, marks)
+    ids = sorted(every - subjects)
     for i in range(0, len(ids), 400):
         chunk = ids[i : i + 400]
         events = load_events_of(conn, chunk)
@@ -331,7 +340,8 @@ def quarantine(conn: Connection, new: list[WireEvent], ref: Reference, now: date
     orders = sorted({ev.order_id for ev in new})
     for i in range(0, len(orders), 400):
         for events in load_events_of(conn, orders[i : i + 400]).values():
-            state: OrderState | None = None
+            state: Any = None
+            stepper = gov_step if events and is_subject(events[0].order_id) else step
             for e in events:
                 if e.id in new_ids and e.id not in bad:
                     problem = validate_event(e, ref=ref, now=now, state=state, future=PULL_FUTURE)
@@ -340,7 +350,7 @@ def quarantine(conn: Connection, new: list[WireEvent], ref: Reference, now: date
                         continue
                 elif e.id in bad:
                     continue
-                state, _status, _why = step(state, e)
+                state, _status, _why = stepper(state, e)
     for event_id, _status, reason in marks:
         ev = by_id[event_id]
         messages.append(t("validate.quarantined", id=event_id, kind=ev.kind[:40], desk=ev.desk[:40], reason=reason))

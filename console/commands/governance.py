@@ -1,0 +1,508 @@
+"""CLI commands for risk warnings and task-force cases (专班)::
+
+    fengqiao warnings [--closed | --all] [--json]            # open warnings, most urgent first
+    fengqiao warning show|sign|measure|close NO [--note TEXT]
+    fengqiao warning escalate NO --title TEXT [--owner UNIT] [--member UNIT]… [--follow-up DATE]
+    fengqiao case list [--closed | --all] [--json]
+    fengqiao case show NO [--json]
+    fengqiao case open --title TEXT --town HZ [--owner UNIT] [--member UNIT]… [--order NO]… [--address TEXT]
+    fengqiao case add NO --order ORDER_NO
+    fengqiao case note NO --text TEXT
+    fengqiao case close NO --resolution TEXT [--follow-up DATE]
+
+Every command takes ``--desk``/``--role``/``--desk-dept``/``--desk-town`` like ``act``. Numbers are the
+warning's ``YJ-…`` or the case's ``ZB-…`` (or their ids).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from fengqiao.console.state import state_of
+from fengqiao.console.textout import dumps, echo, table
+from fengqiao.models.clock import fmt_local, system_clock
+from fengqiao.models.governance import CaseState, WarningState
+from fengqiao.models.i18n import get_lang, t
+from fengqiao.models.privacy import phone_view
+from fengqiao.models.routing import describe_assignee
+from fengqiao.models.text import visible
+
+Desk_ = Annotated[str | None, typer.Option("--desk")]
+Role_ = Annotated[str | None, typer.Option("--role")]
+DeskDept = Annotated[str | None, typer.Option("--desk-dept", help="department of a department desk")]
+DeskTown = Annotated[str | None, typer.Option("--desk-town", help="town of a township desk")]
+Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def _store(ctx: typer.Context, desk: str | None, role: str | None, dept: str | None, town: str | None):  # noqa: ANN202
+    from dataclasses import replace
+
+    from fengqiao.store.governance import GovernanceStore
+    from fengqiao.store.shifts import on_shift
+
+    state = state_of(ctx)
+    chosen = state.desk(name=desk, role=role, dept=dept, town=town, use_config_role=role is None)
+    db = state.open_db()
+    operator = on_shift(db, chosen)
+    if operator:
+        chosen = replace(chosen, operator=operator)
+    return GovernanceStore(db, desk=chosen, clock=system_clock, rules=state.rules())
+
+
+def _which(closed: bool, every: bool) -> str:
+    return "all" if every else "closed" if closed else "open"
+
+
+def _town(store: Any, code: str) -> str:
+    town = store.ref.towns.get(code)
+    if town is None:
+        return code
+    return town.name_zh if get_lang() == "zh" else town.name_en
+
+
+def warning_json(store: Any, w: WarningState, show: Any) -> dict[str, Any]:
+    return {
+        "no": w.no,
+        "id": w.id,
+        "rule": w.rule,
+        "level": w.level,
+        "town": w.town,
+        "address": w.address,
+        "phone": show(w.phone) if w.phone else "",
+        "summary": w.summary,
+        "status": w.status,
+        "raised_at": w.raised_at.isoformat(),
+        "signed_by": w.signed_by,
+        "calls": len(w.calls),
+        "orders": w.orders,
+        "case_id": w.case_id,
+        "timeline": [
+            {"kind": e.kind, "at": e.at.isoformat(), "actor": e.actor, "desk": e.desk, "text": e.text}
+            for e in w.timeline
+        ],
+    }
+
+
+def case_json(store: Any, c: CaseState, orders: list[Any], show: Any) -> dict[str, Any]:
+    return {
+        "no": c.no,
+        "id": c.id,
+        "title": c.title,
+        "town": c.town,
+        "address": c.address,
+        "owner": c.owner,
+        "members": c.members,
+        "status": c.status,
+        "opened_at": c.opened_at.isoformat(),
+        "follow_up": c.follow_up,
+        "warning_id": c.warning_id,
+        "resolution": c.resolution,
+        "orders": [
+            {
+                "order_no": o.order_no,
+                "status": o.status,
+                "tag": o.tag,
+                "assignee": o.primary_assignee,
+                "phone": show(o.phone),
+            }
+            for o in orders
+        ],
+        "timeline": [
+            {"kind": e.kind, "at": e.at.isoformat(), "actor": e.actor, "desk": e.desk, "text": e.text}
+            for e in c.timeline
+        ],
+    }
+
+
+def _print_warning(store: Any, w: WarningState, show: Any) -> None:
+    echo(f"{w.no}  {t(f'gov.level_{w.level}_long')}  {t(f'gov.status_{w.status}')}")
+    echo(f"  {t(f'gov.rule_{w.rule}')}: {visible(w.summary, single_line=True)}")
+    echo(f"  {_town(store, w.town)}  {visible(w.address, single_line=True)}  {show(w.phone) if w.phone else ''}")
+    for e in w.timeline:
+        echo(
+            f"  {fmt_local(e.at)}  {t(f'gov.kind_{e.kind}')}  {visible(e.actor, single_line=True)}  {visible(e.text, single_line=True)}"
+        )
+    if w.case_id:
+        echo(f"  → {w.case_id}")
+
+
+def _print_case(store: Any, c: CaseState, orders: list[Any], show: Any) -> None:
+    lang = get_lang()
+    echo(f"{c.no}  {visible(c.title, single_line=True)}  {t(f'gov.case_status_{c.status}')}")
+    owner = describe_assignee(store.ref, c.owner, lang)
+    members = "、".join(describe_assignee(store.ref, m, lang) for m in c.members) or "-"
+    echo(f"  {t('govcli.owner')}: {owner}  {t('govcli.members')}: {members}")
+    echo(
+        f"  {_town(store, c.town)}  {visible(c.address, single_line=True)}  {t('govcli.follow_up')}: {c.follow_up or '-'}"
+    )
+    if orders:
+        echo(
+            table(
+                [
+                    t("govcli.col_order"),
+                    t("govcli.col_status"),
+                    t("govcli.col_tag"),
+                    t("govcli.col_unit"),
+                    t("govcli.col_phone"),
+                ],
+                [[o.order_no, t(f"status.{o.status}"), o.tag, o.primary_assignee, show(o.phone)] for o in orders],
+            )
+        )
+    for e in c.timeline:
+        echo(
+            f"  {fmt_local(e.at)}  {t(f'gov.kind_{e.kind}')}  {visible(e.actor, single_line=True)}  {visible(e.text, single_line=True)}"
+        )
+    if c.resolution:
+        echo(f"  {t('govcli.resolution')}: {visible(c.resolution, single_line=True)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the main app."""
+
+    @app.command("warnings")
+    def warnings_cmd(
+        ctx: typer.Context,
+        closed: Annotated[bool, typer.Option("--closed", help="closed and escalated warnings")] = False,
+        every: Annotated[bool, typer.Option("--all", help="every warning")] = False,
+        as_json: Json = False,
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """Risk warnings (预警), most urgent first: open ones unless --closed or --all."""
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            rows = store.warnings(status=_which(closed, every))
+        finally:
+            store.db.close()
+        show = phone_view(store.desk)
+        if as_json:
+            echo(
+                dumps(
+                    {
+                        "warnings": [
+                            {
+                                "no": r.no,
+                                "id": r.id,
+                                "rule": r.rule,
+                                "level": r.level,
+                                "town": r.town,
+                                "address": r.address,
+                                "phone": show(r.phone) if r.phone else "",
+                                "summary": r.summary,
+                                "calls": r.calls,
+                                "status": r.status,
+                                "raised_at": r.raised_at.isoformat(),
+                                "measures": r.measures,
+                                "case_id": r.case_id,
+                            }
+                            for r in rows
+                        ]
+                    }
+                )
+            )
+            return
+        if not rows:
+            echo(t("govcli.no_warnings"))
+            return
+        echo(
+            table(
+                [
+                    t("govcli.col_no"),
+                    t("govcli.col_level"),
+                    t("govcli.col_status"),
+                    t("govcli.col_town"),
+                    t("govcli.col_what"),
+                ],
+                [
+                    [
+                        r.no,
+                        t(f"gov.level_{r.level}"),
+                        t(f"gov.status_{r.status}"),
+                        _town(store, r.town),
+                        visible(f"{r.summary} · {r.address}" if r.address else r.summary, single_line=True),
+                    ]
+                    for r in rows
+                ],
+                max_width=60,
+            )
+        )
+
+    warning = typer.Typer(
+        help="One risk warning: show, sign, measure, close, escalate to a case.", no_args_is_help=True
+    )
+    app.add_typer(warning, name="warning")
+
+    @warning.command("show")
+    def warning_show(
+        ctx: typer.Context,
+        no: Annotated[str, typer.Argument(help="YJ-… number or id")],
+        as_json: Json = False,
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """A warning with its timeline."""
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            w = store.warning(no)
+        finally:
+            store.db.close()
+        show = phone_view(store.desk)
+        if as_json:
+            echo(dumps(warning_json(store, w, show)))
+        else:
+            _print_warning(store, w, show)
+
+    def _step(ctx: typer.Context, fn: str, no: str, note: str, desk: Any, role: Any, dd: Any, dt: Any) -> None:
+        store = _store(ctx, desk, role, dd, dt)
+        try:
+            w = getattr(store, fn)(no, note)
+        finally:
+            store.db.close()
+        echo(f"{w.no}  {t(f'gov.status_{w.status}')}")
+
+    @warning.command("sign")
+    def warning_sign(
+        ctx: typer.Context,
+        no: Annotated[str, typer.Argument()],
+        note: Annotated[str, typer.Option("--note")] = "",
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """Sign for a warning (its town's centre or police station)."""
+        _step(ctx, "sign", no, note, desk, role, desk_dept, desk_town)
+
+    @warning.command("measure")
+    def warning_measure(
+        ctx: typer.Context,
+        no: Annotated[str, typer.Argument()],
+        note: Annotated[str, typer.Option("--note", help="what was done")] = "",
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """Record a measure taken on a signed warning."""
+        _step(ctx, "measure", no, note, desk, role, desk_dept, desk_town)
+
+    @warning.command("close")
+    def warning_close(
+        ctx: typer.Context,
+        no: Annotated[str, typer.Argument()],
+        note: Annotated[str, typer.Option("--note", help="why it is closed")] = "",
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """Close a signed warning with what settled it."""
+        _step(ctx, "close", no, note, desk, role, desk_dept, desk_town)
+
+    @warning.command("escalate")
+    def warning_escalate(
+        ctx: typer.Context,
+        no: Annotated[str, typer.Argument()],
+        title: Annotated[str, typer.Option("--title", help="the case's title")],
+        owner: Annotated[str | None, typer.Option("--owner", help="owner unit (default: the town's centre)")] = None,
+        member: Annotated[list[str] | None, typer.Option("--member", help="member unit (repeatable)")] = None,
+        follow_up: Annotated[str | None, typer.Option("--follow-up", help="follow-up date, 2026-12-31")] = None,
+        note: Annotated[str, typer.Option("--note")] = "",
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """Open a task-force case (专班) from a warning; its orders join the case."""
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            w, c = store.escalate(no, title=title, owner=owner, members=member or [], follow_up=follow_up, note=note)
+        finally:
+            store.db.close()
+        echo(f"{w.no}  {t(f'gov.status_{w.status}')}  → {c.no}")
+
+    case = typer.Typer(help="Task-force cases (专班): list, show, open, add, note, close.", no_args_is_help=True)
+    app.add_typer(case, name="case")
+
+    @case.command("list")
+    def case_list(
+        ctx: typer.Context,
+        closed: Annotated[bool, typer.Option("--closed")] = False,
+        every: Annotated[bool, typer.Option("--all")] = False,
+        as_json: Json = False,
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """Cases, newest first: open ones unless --closed or --all."""
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            rows = store.cases(status=_which(closed, every))
+        finally:
+            store.db.close()
+        if as_json:
+            echo(
+                dumps(
+                    {
+                        "cases": [
+                            {
+                                "no": r.no,
+                                "id": r.id,
+                                "title": r.title,
+                                "town": r.town,
+                                "owner": r.owner,
+                                "members": list(r.members),
+                                "status": r.status,
+                                "opened_at": r.opened_at.isoformat(),
+                                "follow_up": r.follow_up,
+                                "orders": r.orders,
+                                "open_orders": r.open_orders,
+                            }
+                            for r in rows
+                        ]
+                    }
+                )
+            )
+            return
+        if not rows:
+            echo(t("govcli.no_cases"))
+            return
+        lang = get_lang()
+        echo(
+            table(
+                [
+                    t("govcli.col_no"),
+                    t("govcli.col_title"),
+                    t("govcli.col_unit"),
+                    t("govcli.col_status"),
+                    t("govcli.col_orders"),
+                ],
+                [
+                    [
+                        r.no,
+                        visible(r.title, single_line=True),
+                        describe_assignee(store.ref, r.owner, lang),
+                        t(f"gov.case_status_{r.status}"),
+                        f"{r.open_orders}/{r.orders}",
+                    ]
+                    for r in rows
+                ],
+                max_width=40,
+            )
+        )
+
+    @case.command("show")
+    def case_show(
+        ctx: typer.Context,
+        no: Annotated[str, typer.Argument(help="ZB-… number or id")],
+        as_json: Json = False,
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """A case: its units, orders and timeline."""
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            c = store.case(no)
+            orders = store.case_orders(c)
+        finally:
+            store.db.close()
+        show = phone_view(store.desk)
+        if as_json:
+            echo(dumps(case_json(store, c, orders, show)))
+        else:
+            _print_case(store, c, orders, show)
+
+    @case.command("open")
+    def case_open(
+        ctx: typer.Context,
+        title: Annotated[str, typer.Option("--title")],
+        town: Annotated[str, typer.Option("--town", help="town code (HZ) or name")],
+        owner: Annotated[str | None, typer.Option("--owner", help="owner unit (default: the town's centre)")] = None,
+        member: Annotated[list[str] | None, typer.Option("--member", help="member unit (repeatable)")] = None,
+        order: Annotated[list[str] | None, typer.Option("--order", help="an order of the case (repeatable)")] = None,
+        address: Annotated[str, typer.Option("--address")] = "",
+        follow_up: Annotated[str | None, typer.Option("--follow-up", help="2026-12-31")] = None,
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """Open a case for one underlying problem; prints its number."""
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            c = store.open_case(
+                title=title,
+                town=town,
+                owner=owner,
+                members=member or [],
+                order_nos=order or [],
+                address=address,
+                follow_up=follow_up,
+            )
+        finally:
+            store.db.close()
+        echo(c.no)
+
+    @case.command("add")
+    def case_add(
+        ctx: typer.Context,
+        no: Annotated[str, typer.Argument()],
+        order: Annotated[str, typer.Option("--order", help="the order to add")],
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """Add an order to a case."""
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            c = store.add_to_case(no, order)
+        finally:
+            store.db.close()
+        echo(f"{c.no}  {len(c.orders)}")
+
+    @case.command("note")
+    def case_note(
+        ctx: typer.Context,
+        no: Annotated[str, typer.Argument()],
+        text: Annotated[str, typer.Option("--text")],
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """Add a note to a case's timeline."""
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            c = store.note_case(no, text)
+        finally:
+            store.db.close()
+        echo(c.no)
+
+    @case.command("close")
+    def case_close(
+        ctx: typer.Context,
+        no: Annotated[str, typer.Argument()],
+        resolution: Annotated[str, typer.Option("--resolution", help="how the problem was settled")],
+        follow_up: Annotated[str | None, typer.Option("--follow-up", help="2026-12-31")] = None,
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """Close a case; its orders waiting to be closed are closed with it."""
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            c, closed = store.close_case(no, resolution, follow_up=follow_up)
+        finally:
+            store.db.close()
+        echo(f"{c.no}  {t(f'gov.case_status_{c.status}')}" + (f"  ({', '.join(closed)})" if closed else ""))

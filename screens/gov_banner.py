@@ -1,0 +1,90 @@
+"""The intake's banner for risk: words that signal danger as they are typed, the open warnings a call touches (the
+same address in the town, the same caller) and the open cases (专班) it may belong to.
+
+The intake screen's lookup worker reads what the call touches (``store.governance.GovernanceStore.touching``);
+this widget only draws it. Ctrl+K marks the call to join the first case offered: after the order is sent (or
+the call linked), it is added to that case.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from fengqiao.models.governance import WarningRules, danger_words
+from fengqiao.models.i18n import t
+from fengqiao.store.governance import Touching
+
+LEVEL_STYLE = {"red": "bold white on red", "orange": "bold black on dark_orange", "yellow": "bold black on yellow"}
+
+
+class GovBanner(Static):
+    DEFAULT_CSS = """
+    GovBanner { height: auto; max-height: 3; padding: 0 1; display: none; }
+    GovBanner.-shown { display: block; }
+    """
+
+    def __init__(self, rules: WarningRules, **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.rules = rules
+        self.touching = Touching()
+        self.words: list[str] = []
+        self.join = False  # Ctrl+K: add the order to the first case offered
+
+    @property
+    def case_no(self) -> str | None:
+        """The case this call joins after it is sent (None: it joins none)."""
+        return self.touching.cases[0].no if self.join and self.touching.cases else None
+
+    def show_words(self, description: str) -> None:
+        words = danger_words(description, self.rules)
+        if words != self.words:
+            self.words = words
+            self._draw()
+
+    def show_touching(self, touching: Touching) -> None:
+        offered = {c.no for c in self.touching.cases}
+        self.touching = touching
+        if {c.no for c in touching.cases} != offered:
+            self.join = False  # another case is offered: nothing chosen yet
+        self._draw()
+
+    def toggle_join(self) -> bool:
+        """Ctrl+K; returns False when no case is offered."""
+        if not self.touching.cases:
+            return False
+        self.join = not self.join
+        self._draw()
+        return True
+
+    def clear(self) -> None:
+        self.touching, self.words, self.join = Touching(), [], False
+        self._draw()
+
+    def _draw(self) -> None:
+        lines: list[Text] = []
+        if self.words:
+            line = Text(f" {t('gov.level_red')} ", style=LEVEL_STYLE["red"])
+            line.append(" " + t("banner.danger", words="、".join(self.words)), style="bold red")
+            lines.append(line)
+        for w in self.touching.warnings[:1]:
+            line = Text(f" {t(f'gov.level_{w.level}')} ", style=LEVEL_STYLE.get(w.level, "bold"))
+            line.append(" ")
+            line.append(t("banner.warning", no=w.no, status=t(f"gov.status_{w.status}")))
+            line.append(" · ")
+            line.append(w.summary)  # Text.append: shown literally, never read as markup
+            more = len(self.touching.warnings) - 1
+            if more > 0:
+                line.append("  " + t("banner.more", count=more), style="dim")
+            lines.append(line)
+        for c in self.touching.cases[:1]:
+            mark = "☑" if self.join else "☐"
+            line = Text(f" {mark} ", style="bold")
+            line.append(t("banner.case", no=c.no))
+            line.append("「")
+            line.append(c.title)
+            line.append("」 ")
+            line.append(t("banner.case_join" if not self.join else "banner.case_joined"), style="bold")
+            lines.append(line)
+        self.set_class(bool(lines), "-shown")
+        self.update(Text("\n").join(lines))
