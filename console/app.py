@@ -29,6 +29,7 @@ from textual.screen import Screen
 from fengqiao.models.alerts import DEFAULT_NIGHT, bell_rings, check_bell, parse_night
 from fengqiao.models.clock import Clock, system_clock
 from fengqiao.models.errors import FengqiaoError
+from fengqiao.models.governance import WarningRules
 from fengqiao.models.i18n import get_lang, set_lang, t
 from fengqiao.models.kpi import DEFAULT_WEIGHTS, Weights
 from fengqiao.models.reference import Reference, default_reference
@@ -99,7 +100,7 @@ def desk_context(
         ref=ref,
         clock=clock,
         lang=get_lang(),
-        store=OrderStore(db, ref=ref, desk=desk, clock=clock),
+        store=OrderStore(db, ref=ref, desk=desk, clock=clock, rules=warning_rules(ref, config)),
         kpi=KpiStore(db, ref=ref, clock=clock, weights=weights),
         kpi_weights=weights,
         kpi_problem=problem,
@@ -112,6 +113,13 @@ def desk_context(
         sign_in=sign_in,
         pin_required=sign_in and (config or load_config()).pin,
     )
+
+
+def warning_rules(ref: Reference, config: Config | None = None) -> WarningRules:
+    """The risk-warning rules: the shipped ones, changed by the config's ``[warnings]`` (a bad value is one line)."""
+    from fengqiao.store.governance import parse_rules
+
+    return parse_rules(ref, (config or load_config()).section("warnings"))
 
 
 QUIT_NOTICE = 6.0  # seconds the "press Ctrl+Q again" toast shows on another screen

@@ -2,7 +2,7 @@
 same address in the town, the same caller) and the open cases (专班) it may belong to.
 
 The intake screen's lookup worker reads what the call touches (``store.governance.GovernanceStore.touching``);
-this widget only draws it. Ctrl+K marks the call to join the first case offered: after the order is sent (or
+this widget only draws it. Ctrl+G marks the call to join the first case offered: after the order is sent (or
 the call linked), it is added to that case.
 """
 
@@ -29,7 +29,7 @@ class GovBanner(Static):
         self.rules = rules
         self.touching = Touching()
         self.words: list[str] = []
-        self.join = False  # Ctrl+K: add the order to the first case offered
+        self.join = False  # Ctrl+G: add the order to the first case offered
 
     @property
     def case_no(self) -> str | None:
@@ -50,7 +50,7 @@ class GovBanner(Static):
         self._draw()
 
     def toggle_join(self) -> bool:
-        """Ctrl+K; returns False when no case is offered."""
+        """Ctrl+G; returns False when no case is offered."""
         if not self.touching.cases:
             return False
         self.join = not self.join
@@ -64,11 +64,15 @@ class GovBanner(Static):
     def _draw(self) -> None:
         lines: list[Text] = []
         if self.words:
-            line = Text(f" {t('gov.level_red')} ", style=LEVEL_STYLE["red"])
+            line = Text(no_wrap=True, overflow="ellipsis")
+            line.append(f" {t('gov.level_red')} ", style=LEVEL_STYLE["red"])
             line.append(" " + t("banner.danger", words="、".join(self.words)), style="bold red")
             lines.append(line)
         for w in self.touching.warnings[:1]:
-            line = Text(f" {t(f'gov.level_{w.level}')} ", style=LEVEL_STYLE.get(w.level, "bold"))
+            line = Text(
+                no_wrap=True, overflow="ellipsis"
+            )  # (a style given to Text() would be the whole line's: each part has its own)
+            line.append(f" {t(f'gov.level_{w.level}')} ", style=LEVEL_STYLE.get(w.level, "bold"))
             line.append(" ")
             line.append(t("banner.warning", no=w.no, status=t(f"gov.status_{w.status}")))
             line.append(" · ")
@@ -79,7 +83,8 @@ class GovBanner(Static):
             lines.append(line)
         for c in self.touching.cases[:1]:
             mark = "☑" if self.join else "☐"
-            line = Text(f" {mark} ", style="bold")
+            line = Text(no_wrap=True, overflow="ellipsis")
+            line.append(f" {mark} ", style="bold")
             line.append(t("banner.case", no=c.no))
             line.append("「")
             line.append(c.title)
@@ -87,4 +92,4 @@ class GovBanner(Static):
             line.append(t("banner.case_join" if not self.join else "banner.case_joined"), style="bold")
             lines.append(line)
         self.set_class(bool(lines), "-shown")
-        self.update(Text("\n").join(lines))
+        self.update(Text("\n", no_wrap=True, overflow="ellipsis").join(lines))

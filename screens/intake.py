@@ -122,7 +122,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         Binding("ctrl+n", "new_call", "intake.new_call", id="intake.new_call", show=False),
         Binding("ctrl+o", "no_number", "intake.no_number", id="intake.no_number", show=False),
         Binding("ctrl+t", "take_next", "intake.take_next", id="intake.take_next", show=False),
-        Binding("ctrl+k", "join_case", "intake.join_case", id="intake.join_case", show=False),
+        Binding("ctrl+g", "join_case", "intake.join_case", id="intake.join_case", show=False),
         # Enter in a form field is taken by the app before the key reaches the field, so keys typed right
         # after it (type-ahead, a telephony script, an IME committing a phrase) go to the next field.
         Binding("enter", "advance_field", show=False, priority=True, id="intake.advance_field"),
@@ -209,7 +209,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.busy = False
         self.looked_phone = ""
         self.looked_address = ""
-        self._join_case: str | None = None  # the case (专班) the call being sent joins (Ctrl+K on the banner)
+        self._join_case: str | None = None  # the case (专班) the call being sent joins (Ctrl+G on the banner)
         self._address_timer: Timer | None = None
         self._clear_armed_at: datetime | None = None
         self._write_started = 0.0
@@ -965,7 +965,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def _after_write(self, state: OrderState) -> dict[str, Any]:
         """In the write worker, after the order is stored: the warnings its call raised, and the case it joins
-        (Ctrl+K) — a case that refuses it is reported, the order stays as sent."""
+        (Ctrl+G) — a case that refuses it is reported, the order stays as sent."""
         raised = [
             (str(e.payload.get("no", "")), str(e.payload.get("level", "")), str(e.payload.get("summary", "")))
             for e in self.store.raised

@@ -43,8 +43,8 @@ class WarningsScreen(DeskMixin, LocalizedMixin, Screen[None]):
         Binding("c", "close_warning", "gov.key_close", id="gov.close"),
         Binding("e", "escalate", "gov.key_escalate", id="gov.escalate"),
         Binding("k", "switch_list", "gov.key_toggle", id="gov.toggle"),
-        Binding("n", "note", "gov.key_note", id="gov.note", show=False),
-        Binding("x", "close_case", "gov.key_close_case", id="gov.close_case", show=False),
+        Binding("n", "note", "gov.key_note", id="gov.note"),
+        Binding("x", "close_case", "gov.key_close_case", id="gov.close_case"),
         Binding("ctrl+r", "reload", "gov.key_reload", id="gov.reload", show=False),
         Binding("escape", "back", "gov.key_back", id="gov.back"),
     ]
@@ -256,8 +256,20 @@ class WarningsScreen(DeskMixin, LocalizedMixin, Screen[None]):
         if not message.error:
             self.load()
 
+    WARNING_ACTIONS = frozenset({"sign", "measure", "close_warning", "escalate"})
+    CASE_ACTIONS = frozenset({"note", "close_case"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer shows the keys of the list on screen: a warning's four, or a case's two."""
+        if action in self.WARNING_ACTIONS:
+            return not self.show_cases
+        if action in self.CASE_ACTIONS:
+            return self.show_cases
+        return True
+
     def action_switch_list(self) -> None:
         self.show_cases = not self.show_cases
+        self.refresh_bindings()
         self.query_one(DataTable).move_cursor(row=0)
         self.draw()
 
