@@ -936,3 +936,62 @@ def parse_rules(ref: Reference, data: dict[str, Any]) -> WarningRules:
         else:
             raise ValidationError(t("gov.unknown_rule", key=str(key)[:40]), field=str(key))
     return base.with_changes(**changes)
+
+
+# ---- the demo's stories --------------------------------------------------------------------------------
+
+DEMO_STORIES = (  # (town, address, tag, what callers say, how far it went)
+    ("HZ", "前岩村3号", "B04", ("楼上装修天天砸墙", "楼上又在砸墙，孩子睡不着", "隔壁装修噪声太大"), "case"),
+    ("SHH", "人民路88号锦绣小区", "B02", ("物业把门禁停了进不了门", "物业又停门禁", "小区物业不管漏水"), "closed"),
+    ("GLL", "谷来镇工业区2号厂", "B03", ("厂里拖欠三个月工资", "老板还是不发工资", "工资拖欠没人管"), "signed"),
+    ("CL", "长乐镇沿江路18号", "A18", ("夜里工地施工很吵", "工地半夜还在打桩", "晚上施工噪声"), "open"),
+)
+
+
+def seed_demo(db: Database, ref: Reference, end: datetime, seed: int = 1) -> tuple[int, int]:
+    """Add the demo's warnings and cases: for a few places, three calls in a week (through the same rules as a
+    desk's own calls), then the town's centre signing, acting, closing or opening a case; and one call with words
+    that signal danger. Returns (warnings, cases) made. Every step is an event of the log, as on a real desk."""
+    import random
+
+    from fengqiao.models.clock import FixedClock
+    from fengqiao.models.intake import IntakeForm
+    from fengqiao.models.roles import make_desk
+
+    from .orders import OrderStore
+
+    rng = random.Random(seed)
+    rules = default_rules(ref)
+    made_cases = 0
+    start = end - timedelta(days=6)
+    for n, (town, address, tag, words, outcome) in enumerate(DEMO_STORIES):
+        if town not in ref.towns:
+            continue
+        clock = FixedClock(start + timedelta(hours=n))
+        calls = OrderStore(db, ref=ref, desk=make_desk(ref, "110-1", "call_taker"), clock=clock, rules=rules)
+        for i, text in enumerate(words):
+            phone = f"139{rng.randrange(10**8):08d}"
+            calls.dispatch(IntakeForm(phone=phone, town=town, address=address, description=text), tag)
+            clock.advance(hours=rng.uniform(20, 40) if i < len(words) - 1 else 1)
+        centre = GovernanceStore(db, ref=ref, desk=make_desk(ref, f"{town}-centre", "township", town=town), clock=clock)
+        mine = [w for w in centre.warnings() if w.address == address]
+        if not mine or outcome == "open":
+            continue
+        no = mine[0].no
+        centre.sign(no, "已签收，转网格员核实")
+        clock.advance(hours=2)
+        centre.measure(no, "网格员上门了解情况，约双方面谈")
+        if outcome == "closed":
+            clock.advance(hours=20)
+            centre.close(no, "双方达成一致，来电人满意")
+        elif outcome == "case":
+            clock.advance(hours=5)
+            centre.escalate(no, title=f"{address}矛盾化解专班", members=["SFJ", "ZJJ"], follow_up=None)
+            made_cases += 1
+    clock = FixedClock(end - timedelta(hours=3))
+    OrderStore(db, ref=ref, desk=make_desk(ref, "110-1", "call_taker"), clock=clock, rules=rules).dispatch(
+        IntakeForm(phone="13857599999", town="SJ", address="三江街道江滨路5号", description="邻居扬言要拿刀砍人"), "B04"
+    )
+    with db.read() as conn:
+        warnings = int(conn.exec_driver_sql("SELECT count(*) FROM warnings").scalar() or 0)
+    return warnings, made_cases

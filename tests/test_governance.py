@@ -309,3 +309,15 @@ def test_cli_bad_input_is_one_clear_line(db_path: Path, args: list[str], needle:
     code, out = cli(db_path, *args)
     assert code != 0
     assert needle in out and "Traceback" not in out and len(out.strip().splitlines()) == 1, out
+
+
+def test_the_demo_shows_warnings_at_every_stage_and_a_case(db_path: Path) -> None:
+    code, out = cli(db_path, "demo", "--orders", "60", "--days", "10")
+    assert code == 0, out
+    rows = json.loads(cli(db_path, "warnings", "--all", "--json")[1])["warnings"]
+    assert {r["status"] for r in rows} == {"open", "signed", "closed", "escalated"}
+    assert {r["level"] for r in rows} >= {"red", "yellow"}
+    (case,) = json.loads(cli(db_path, "case", "list", "--json")[1])["cases"]
+    assert case["orders"] == 3 and case["members"] == ["SFJ", "ZJJ"]
+    code, out = cli(db_path, "check")
+    assert code == 0, out

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fengqiao.models.clock import fmt_local, from_db, system_clock
+from fengqiao.models.governance import is_kind, is_subject
 from fengqiao.models.i18n import t
 from fengqiao.models.privacy import is_masked, mask_payload, phone_view, shown_hash
 from fengqiao.models.text import visible
@@ -70,9 +71,26 @@ def audit_cmd(
     phone_view(chosen, unmasked=unmasked)  # refuse before reading anything
     db = _state(ctx).open_db()
     try:
-        state = OrderStore(db, desk=chosen, clock=system_clock).order(number)
-        entries = history(db, state.id)
-        view = phones_for(db, chosen, unmasked=unmasked, target="audit", orders=[state.order_no])
+        key = number.strip()
+        if key.upper().startswith(("YJ-", "ZB-")) or is_subject(key):  # a risk warning's or a case's history
+            from fengqiao.store.governance import GovernanceStore
+
+            gstore = GovernanceStore(db, desk=chosen, clock=system_clock)
+            subject = (
+                gstore.warning(key) if key.upper().startswith("YJ-") or key.startswith("warn-") else gstore.case(key)
+            )
+            subject_id, subject_no, status = (
+                subject.id,
+                subject.no,
+                t(f"gov.status_{subject.status}")
+                if key.upper().startswith("YJ-") or key.startswith("warn-")
+                else t(f"gov.case_status_{subject.status}"),
+            )
+        else:
+            state = OrderStore(db, desk=chosen, clock=system_clock).order(number)
+            subject_id, subject_no, status = state.id, state.order_no, t(f"status.{state.status}")
+        entries = history(db, subject_id)
+        view = phones_for(db, chosen, unmasked=unmasked, target="audit", orders=[subject_no])
         key = view_key(db) if is_masked(view) else None
     finally:
         db.close()
@@ -80,8 +98,8 @@ def audit_cmd(
         echo(
             dumps(
                 {
-                    "order_no": state.order_no,
-                    "id": state.id,
+                    "order_no": subject_no,
+                    "id": subject_id,
                     "events": [
                         {
                             "seq": e.seq,
@@ -107,13 +125,18 @@ def audit_cmd(
         return
     bad = sum(1 for e in entries if not e.hash_ok or e.link_ok is False)
     echo(
-        f"{state.order_no}  {t(f'status.{state.status}')}  "
+        f"{subject_no}  {status}  "
         + t("audit.history_summary", count=len(entries))
         + "  "
         + (t("audit.history_ok") if not bad else t("audit.history_bad", count=bad))
     )
     for i, e in enumerate(entries, start=1):
-        kind = t(f"action.{e.kind}") if e.kind in _KINDS else visible(e.kind, single_line=True)
+        if e.kind in _KINDS:
+            kind = t(f"action.{e.kind}")
+        elif is_kind(e.kind):
+            kind = t(f"gov.kind_{e.kind}")
+        else:
+            kind = visible(e.kind, single_line=True)
         echo("")
         echo(
             f"[{i}] {kind}  "

@@ -161,6 +161,10 @@ def demo_cmd(
                 echo(t("cli.demo_progress", done=done, total=total), err=True)
 
         result = generate(db, orders=orders, days=days, seed=seed, clock=system_clock, progress=progress)
+        from fengqiao.models.reference import default_reference
+        from fengqiao.store.governance import seed_demo
+
+        seed_demo(db, default_reference(), system_clock(), seed=seed)  # a few warnings and a case to look at
     finally:
         db.close()
     echo(
