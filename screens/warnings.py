@@ -22,6 +22,7 @@ from fengqiao.models.clock import fmt_local
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.governance import CaseState, WarningState
 from fengqiao.models.i18n import get_lang, t
+from fengqiao.models.roles import Role
 from fengqiao.models.routing import describe_assignee
 from fengqiao.store.governance import CaseOrder, CaseRow, WarningRow
 
@@ -261,6 +262,8 @@ class WarningsScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer shows the keys of the list on screen: a warning's four, or a case's two."""
+        if action in self.WARNING_ACTIONS | self.CASE_ACTIONS and self.ctx.desk.role == Role.CALL_TAKER:
+            return False  # a call-taker raises warnings by taking calls and adds calls to cases; no more here
         if action in self.WARNING_ACTIONS:
             return not self.show_cases
         if action in self.CASE_ACTIONS:
