@@ -422,7 +422,7 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
                 w = self._warnings  # open risk warnings by level, and open cases (F11 lists them)
                 text.append(f"  {t('cockpit.warnings')} ")
                 for level, style in (("red", "bold $error"), ("orange", "bold $warning"), ("yellow", "bold")):
-                    text.append(t(f"gov.level_{level}"))
+                    text.append(t(f"gov.level_{level}_short"))
                     text.append(f"{w.get(level, 0)} ", style=self.style(style) if w.get(level) else "")
                 text.append(f"{t('cockpit.cases')} ")
                 text.append(str(w.get("cases", 0)), style=self.style("bold"))
