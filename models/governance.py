@@ -33,6 +33,7 @@ from .roles import Desk, Role
 
 WARN_PREFIX = "warn-"
 CASE_PREFIX = "case-"
+NOTICE_PREFIX = "notice-"
 
 
 class GKind(StrEnum):
@@ -45,11 +46,17 @@ class GKind(StrEnum):
     CASE_ADD = "case_add"
     CASE_NOTE = "case_note"
     CASE_CLOSE = "case_close"
+    NOTICE_POST = "notice_post"
+    NOTICE_CALL = "notice_call"
+    NOTICE_END = "notice_end"
 
 
 WARN_KINDS = frozenset(k for k in GKind if k.startswith("warn_"))
 CASE_KINDS = frozenset(k for k in GKind if k.startswith("case_"))
-KINDS = WARN_KINDS | CASE_KINDS
+NOTICE_KINDS = frozenset(k for k in GKind if k.startswith("notice_"))
+KINDS = WARN_KINDS | CASE_KINDS | NOTICE_KINDS
+NOTICE_TYPES = ("water", "power", "gas", "traffic", "incident", "other")  # 停水 停电 停气 交通 已知事件 其他
+MAX_NOTICE_TOWNS = 21
 
 LEVELS = ("red", "orange", "yellow")  # 红 / 橙 / 黄, most urgent first
 RULES = ("address", "caller", "similar", "dispute", "danger", "manual")
@@ -60,7 +67,7 @@ MAX_CASE_ORDERS = 500
 
 def is_subject(subject_id: str) -> bool:
     """Whether a log id names a warning or a case (not an order)."""
-    return subject_id.startswith((WARN_PREFIX, CASE_PREFIX))
+    return subject_id.startswith((WARN_PREFIX, CASE_PREFIX, NOTICE_PREFIX))
 
 
 def is_kind(kind: str) -> bool:
@@ -305,7 +312,58 @@ class CaseState:
         return replace(self, members=list(self.members), orders=list(self.orders), timeline=list(self.timeline))
 
 
-Subject = WarningState | CaseState
+@dataclass
+class NoticeState:
+    """An outage or event notice (停水停电通知、已知事件): matching calls are recorded on it, nothing dispatched."""
+
+    id: str
+    no: str
+    kind: str
+    title: str
+    script: str  # what the call-taker tells the caller
+    towns: list[str]
+    keywords: list[str]  # a call matches when its words hold one of them (empty: every call in the towns)
+    owner: str  # the unit that posted it and gets the summaries (a utility, a bureau)
+    starts: datetime
+    ends: datetime
+    every: int  # the owner gets one summary message per this many calls
+    calls: list[str]
+    opened_at: datetime
+    desk: str
+    status: str = "open"  # open | ended
+    ended_at: datetime | None = None
+    updated_at: datetime | None = None
+    timeline: list[Entry] = field(default_factory=list)
+
+    @property
+    def town(self) -> str:
+        return self.towns[0] if self.towns else ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    def active_at(self, at: datetime) -> bool:
+        return self.status == "open" and self.starts <= at <= self.ends
+
+    def matches(self, town: str, words: str, at: datetime) -> bool:
+        """Whether a call in ``town`` saying ``words`` at ``at`` is about this notice."""
+        if not self.active_at(at) or town not in self.towns:
+            return False
+        folded = unicodedata.normalize("NFKC", words or "").lower()
+        return not self.keywords or any(k.lower() in folded for k in self.keywords)
+
+    def clone(self) -> NoticeState:
+        return replace(
+            self,
+            towns=list(self.towns),
+            keywords=list(self.keywords),
+            calls=list(self.calls),
+            timeline=list(self.timeline),
+        )
+
+
+Subject = WarningState | CaseState | NoticeState
 
 
 def _refuse(subject: Subject | None, kind: str, reason: str, *, redundant: bool = False) -> DomainError:
@@ -356,9 +414,58 @@ def _case_open(ev: Event, p: dict[str, Any]) -> CaseState:
     )
 
 
+def _notice_post(ev: Event, p: dict[str, Any]) -> NoticeState:
+    from .clock import from_db
+
+    return NoticeState(
+        id=ev.order_id,
+        no=str(p["no"]),
+        kind=str(p["kind"]),
+        title=str(p["title"]),
+        script=str(p.get("script") or ""),
+        towns=list(dict.fromkeys(str(x) for x in p["towns"])),
+        keywords=[str(k) for k in p.get("keywords") or []],
+        owner=str(p["owner"]),
+        starts=from_db(p["starts"]),
+        ends=from_db(p["ends"]),
+        every=int(p.get("every") or 10),
+        calls=[],
+        opened_at=ev.event_at,
+        desk=ev.desk,
+        updated_at=ev.event_at,
+        timeline=[Entry(ev.kind, ev.event_at, ev.actor, ev.desk, str(p["title"]))],
+    )
+
+
 def apply(state: Subject | None, ev: Event) -> Subject:
     """Apply one event in place (or create the subject). Raises DomainError when the step is illegal."""
     kind, p, at = ev.kind, ev.payload, ev.event_at
+    if kind == GKind.NOTICE_POST:
+        if state is not None:
+            raise _refuse(state, kind, "exists", redundant=True)
+        if not ev.order_id.startswith(NOTICE_PREFIX):
+            raise _refuse(None, kind, "wrong_subject")
+        return _notice_post(ev, p)
+    if isinstance(state, NoticeState):
+        if kind not in NOTICE_KINDS:
+            raise _refuse(state, kind, "wrong_subject")
+        if kind == GKind.NOTICE_END:
+            if state.status == "ended":
+                raise _refuse(state, kind, "already", redundant=True)
+            state.status, state.ended_at = "ended", at
+            state.timeline.append(Entry(kind, at, ev.actor, ev.desk, str(p.get("note") or "")))
+        else:  # a call recorded on the notice: taken while it was on (an offline desk may send it later)
+            call_id = str(p["call"]["id"])
+            if call_id in state.calls:
+                raise _refuse(state, kind, "has_order", redundant=True)
+            from .clock import from_db
+
+            received = from_db(p["call"]["received_at"])
+            if not (state.starts <= received <= (state.ended_at or state.ends)):
+                raise _refuse(state, kind, "not_open")
+            state.calls.append(call_id)
+        state.updated_at = max(state.updated_at or at, at)
+        return state
     if kind == GKind.WARN_RAISE:
         if state is not None:
             raise _refuse(state, kind, "exists", redundant=True)
@@ -374,6 +481,8 @@ def apply(state: Subject | None, ev: Event) -> Subject:
     if state is None:
         raise _refuse(None, kind, "unknown_subject")
     entry = Entry(kind, at, ev.actor, ev.desk, str(p.get("note") or p.get("text") or p.get("resolution") or ""))
+    if kind in NOTICE_KINDS:
+        raise _refuse(state, kind, "wrong_subject")
     if isinstance(state, WarningState):
         if kind not in WARN_KINDS:
             raise _refuse(state, kind, "wrong_subject")
@@ -466,11 +575,16 @@ def replay(events: Iterable[Event]) -> Replayed:
 def holders(state: Subject, station_of: dict[str, str]) -> list[str]:
     """The assignee codes whose desks see and act on a subject: a warning's town centre and police station; a
     case's owner, members and town centre. ``station_of``: town code → its station's code."""
-    codes = [f"ZZ-{state.town}"]
-    if state.town in station_of:
-        codes.append(station_of[state.town])
+    towns = state.towns if isinstance(state, NoticeState) else [state.town]
+    codes: list[str] = []
+    for town in towns:
+        codes.append(f"ZZ-{town}")
+        if town in station_of:
+            codes.append(station_of[town])
     if isinstance(state, CaseState):
         codes += [state.owner, *state.members]
+    if isinstance(state, NoticeState):
+        codes.insert(0, state.owner)
     return list(dict.fromkeys(codes))
 
 
@@ -481,7 +595,8 @@ def _stations(ref: Reference) -> dict[str, str]:
 def may_see(desk: Desk, ref: Reference, s: Subject) -> bool:
     if desk.sees_all():
         return True
-    if desk.role == Role.TOWNSHIP and desk.town == s.town:
+    towns = s.towns if isinstance(s, NoticeState) else [s.town]
+    if desk.role == Role.TOWNSHIP and desk.town in towns:
         return True
     return bool(desk.assignee_codes(ref) & set(holders(s, _stations(ref))))
 
@@ -495,10 +610,16 @@ def may_act(desk: Desk, ref: Reference, s: Subject | None, kind: str) -> bool:
         return True
     if kind == GKind.WARN_RAISE:
         return role in (Role.CALL_TAKER, Role.TOWNSHIP)
+    if kind == GKind.NOTICE_POST:
+        return role == Role.DEPARTMENT  # a utility's or a bureau's desk posts its own (the owner is checked too)
     if s is None:
         return False
     if role == Role.CALL_TAKER:
-        return kind == GKind.CASE_ADD
+        return kind in (GKind.CASE_ADD, GKind.NOTICE_CALL)
+    if isinstance(s, NoticeState):
+        if kind == GKind.NOTICE_CALL:
+            return role == Role.TOWNSHIP and desk.town in s.towns
+        return kind == GKind.NOTICE_END and s.owner in desk.assignee_codes(ref)
     if kind == GKind.CASE_OPEN:
         return may_see(desk, ref, s)
     if not may_see(desk, ref, s):

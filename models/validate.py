@@ -20,7 +20,16 @@ from typing import Any
 
 from .clock import from_db, to_db
 from .governance import KINDS as GOV_KINDS
-from .governance import LEVELS, MAX_CASE_MEMBERS, RULES, GKind, is_subject, parse_follow_up
+from .governance import (
+    LEVELS,
+    MAX_CASE_MEMBERS,
+    MAX_NOTICE_TOWNS,
+    NOTICE_TYPES,
+    RULES,
+    GKind,
+    is_subject,
+    parse_follow_up,
+)
 from .i18n import t
 from .machine import (
     ASSIGNMENT_ACTIONS,
@@ -197,6 +206,20 @@ SUBJECT_SCHEMAS: dict[str, dict[str, Spec]] = dict(
         GKind.CASE_ADD: {"order_id": _s(SHORT), "order_no": _s(40)},
         GKind.CASE_NOTE: {"text": _s(NOTE_LEN)},
         GKind.CASE_CLOSE: {"resolution": _s(NOTE_LEN), "follow_up": _DAY},
+        GKind.NOTICE_POST: {
+            "no": _s(40),
+            "kind": _s(16, choices=NOTICE_TYPES),
+            "title": _s(NAME),
+            "script": _s(TEXT, required=False),
+            "towns": Spec("list", items=_s(SHORT, codes="town"), max_items=MAX_NOTICE_TOWNS),
+            "keywords": Spec("list", items=_s(20), max_items=20, min_items=0),
+            "owner": _s(SHORT, codes="assignee"),
+            "starts": Spec("time"),
+            "ends": Spec("time"),
+            "every": Spec("int", lo=1, hi=10000),
+        },
+        GKind.NOTICE_CALL: {"call": CALL},
+        GKind.NOTICE_END: {"note": NOTE},
     }
 )
 ENVELOPE: dict[str, Spec] = {"id": _s(SHORT), "order_id": _s(SHORT), "actor": _s(NAME), "desk": _s(NAME)}
@@ -371,6 +394,8 @@ def _validate(
     subject = envelope.get("order_id")
     if isinstance(subject, str) and is_subject(subject) != (kind in GOV_KINDS):
         raise Invalid("order_id", "code", value=subject[:40])  # a warning's step on an order, or the reverse
+    if kind == GKind.NOTICE_POST and from_db(p["ends"]) <= from_db(p["starts"]):
+        raise Invalid("ends", "order", when=p["starts"][:19])
     if kind in GOV_KINDS:
         if p.get("follow_up") is not None:
             try:

@@ -8,10 +8,13 @@ the call linked), it is added to that case.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.text import Text
 from textual.widgets import Static
 
-from fengqiao.models.governance import WarningRules, danger_words
+from fengqiao.models.clock import fmt_local
+from fengqiao.models.governance import NoticeState, WarningRules, danger_words
 from fengqiao.models.i18n import t
 from fengqiao.store.governance import Touching
 
@@ -20,7 +23,7 @@ LEVEL_STYLE = {"red": "bold white on red", "orange": "bold black on dark_orange"
 
 class GovBanner(Static):
     DEFAULT_CSS = """
-    GovBanner { height: auto; max-height: 3; padding: 0 1; display: none; }
+    GovBanner { height: auto; max-height: 3; padding: 0 1; display: none; text-wrap: nowrap; text-overflow: ellipsis; }
     GovBanner.-shown { display: block; }
     """
 
@@ -30,17 +33,32 @@ class GovBanner(Static):
         self.touching = Touching()
         self.words: list[str] = []
         self.join = False  # Ctrl+G: add the order to the first case offered
+        self.notices: list[NoticeState] = []  # the notices in force in the call's town (from the lookup)
+        self.town, self.at, self.description = "", None, ""
 
     @property
     def case_no(self) -> str | None:
         """The case this call joins after it is sent (None: it joins none)."""
         return self.touching.cases[0].no if self.join and self.touching.cases else None
 
+    @property
+    def notice(self) -> NoticeState | None:
+        """The notice the call is about (its town, its window, one of its keywords in the words), or None."""
+        if self.at is None:
+            return None
+        return next((n for n in self.notices if n.matches(self.town, self.description, self.at)), None)
+
     def show_words(self, description: str) -> None:
         words = danger_words(description, self.rules)
-        if words != self.words:
+        before = self.notice
+        self.description = description
+        if words != self.words or self.notice is not before:
             self.words = words
             self._draw()
+
+    def show_notices(self, town: str, notices: list[NoticeState], at: datetime) -> None:
+        self.town, self.notices, self.at = town, notices, at
+        self._draw()
 
     def show_touching(self, touching: Touching) -> None:
         offered = {c.no for c in self.touching.cases}
@@ -59,6 +77,7 @@ class GovBanner(Static):
 
     def clear(self) -> None:
         self.touching, self.words, self.join = Touching(), [], False
+        self.notices, self.description = [], ""
         self._draw()
 
     def _draw(self) -> None:
@@ -67,6 +86,23 @@ class GovBanner(Static):
             line = Text(no_wrap=True, overflow="ellipsis")
             line.append(f" {t('gov.level_red')} ", style=LEVEL_STYLE["red"])
             line.append(" " + t("banner.danger", words="、".join(self.words)), style="bold red")
+            lines.append(line)
+        notice = self.notice
+        if notice is not None:
+            line = Text(no_wrap=True, overflow="ellipsis")
+            line.append(f" {t(f'notice.kind_{notice.kind}')} ", style="bold white on blue")
+            line.append(" " + t("notice.banner_take"), style="bold")  # the key first: the rest may be cut
+            line.append(" · ")
+            line.append(
+                t(
+                    "notice.banner",
+                    kind="",
+                    no=notice.no,
+                    title=notice.title,
+                    starts=fmt_local(notice.starts, date=False),
+                    ends=fmt_local(notice.ends, date=False),
+                ).strip()
+            )
             lines.append(line)
         for w in self.touching.warnings[:1]:
             line = Text(
@@ -81,7 +117,7 @@ class GovBanner(Static):
             if more > 0:
                 line.append("  " + t("banner.more", count=more), style="dim")
             lines.append(line)
-        for c in self.touching.cases[:1]:
+        for c in self.touching.cases[: 0 if notice is not None and len(lines) >= 3 else 1]:
             mark = "☑" if self.join else "☐"
             line = Text(no_wrap=True, overflow="ellipsis")
             line.append(f" {mark} ", style="bold")

@@ -35,6 +35,7 @@ from textual.worker import get_current_worker
 from fengqiao.models.classifier import Classifier, Suggestion, build_classifier
 from fengqiao.models.clock import local
 from fengqiao.models.errors import FengqiaoError, PermissionDenied, ValidationError
+from fengqiao.models.governance import NoticeState
 from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.intake import Draft, IntakeForm, validate_intake
 from fengqiao.models.machine import OrderState
@@ -48,9 +49,10 @@ from fengqiao.store.governance import Touching
 from fengqiao.store.intake import desk_history
 from fengqiao.store.orders import CallSummary, OrderStore, Repeat
 
-from .base import LocalizedMixin
+from .base import LocalizedMixin, safe
 from .context import DeskMixin
 from .dispatch_preview import DispatchChoice, DispatchPreview
+from .forms import ConfirmScreen
 from .gov_banner import GovBanner
 from .literal import LiteralInput, LiteralTextArea
 from .messages import PasteRefused, StoreChanged
@@ -180,9 +182,9 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     class GovLooked(Message):
         """The open warnings and cases the call being taken touches (store.governance)."""
 
-        def __init__(self, key: tuple[str, str, str], touching: Touching) -> None:
+        def __init__(self, key: tuple[str, str, str], touching: Touching, notices: list[NoticeState]) -> None:
             super().__init__()
-            self.key, self.touching = key, touching
+            self.key, self.touching, self.notices = key, touching, notices
 
     class Failed(Message):
         def __init__(self, error: str, field: str | None = None) -> None:
@@ -779,21 +781,64 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     @work(thread=True, group="intake-gov", exclusive=True, exit_on_error=False)
     def gov_lookup(self, town: str, address: str, phone: str) -> None:
         try:
-            touching = self.ctx.governance().touching(town or None, address, phone)
+            gov = self.ctx.governance()
+            touching = gov.touching(town or None, address, phone)
+            notices = [n for n in gov.notices() if town in n.towns] if town else []
         except FengqiaoError:
             return  # the banner is a help, not a step: the recent-calls lookup reports a store problem
         if not get_current_worker().is_cancelled:
-            self.post_message(self.GovLooked((town, address, phone), touching))
+            self.post_message(self.GovLooked((town, address, phone), touching, notices))
 
     def on_intake_screen_gov_looked(self, message: GovLooked) -> None:
         if message.key[1:] != (self.looked_address, self.looked_phone):
             return  # the form moved on while we were reading
-        self.query_one(GovBanner).show_touching(message.touching)
+        banner = self.query_one(GovBanner)
+        banner.show_notices(message.key[0], message.notices, self.now())
+        banner.show_touching(message.touching)
 
     def action_join_case(self) -> None:
+        """Ctrl+G: answer the call from the notice it is about (nothing dispatched), or mark it to join the case
+        offered once it is sent."""
         banner = self.query_one(GovBanner)
+        notice = banner.notice
+        if notice is not None and not self.busy:
+            message = Text()
+            message.append_text(safe(notice.title))
+            message.append("\n\n")
+            message.append_text(safe(notice.script))
+
+            def decided(yes: bool | None) -> None:
+                if yes:
+                    self.busy = True
+                    self._forget_pending_draft()
+                    self.write_notice_call(notice.no, self.form(), self.call_started)
+
+            self.app.push_screen(ConfirmScreen(t("notice.take_title", no=notice.no), message), decided)
+            return
         if not banner.toggle_join():
             self.say(t("banner.no_case"), error=True)
+
+    @work(thread=True, group="intake-write", exit_on_error=False)
+    def write_notice_call(self, no: str, form: IntakeForm, started: datetime | None) -> None:
+        try:
+            with self._draft_lock:
+                n = self.ctx.governance().take_call(no, form, received_at=started, drop_draft=not self.ctx.read_only)
+        except FengqiaoError as exc:
+            self.post_message(self.Failed(str(exc), getattr(exc, "field", None)))
+        else:
+            self.post_message(self.NoticeTaken(n.no, len(n.calls)))
+
+    class NoticeTaken(Message):
+        def __init__(self, no: str, count: int) -> None:
+            super().__init__()
+            self.no, self.count = no, count
+
+    def on_intake_screen_notice_taken(self, message: NoticeTaken) -> None:
+        self.busy = False
+        self.notify(t("notice.taken", no=message.no, count=message.count), timeout=6, markup=False)
+        self.clear_form()
+        self.say(t("notice.taken", no=message.no, count=message.count))
+        self.show_waiting()
 
     def on_intake_screen_looked(self, message: Looked) -> None:
         if (message.phone, message.address) != (self.looked_phone, self.looked_address):

@@ -44,8 +44,9 @@ def subject_holders(state: Subject, ref: Reference) -> list[str]:
     """A warning's or case's holders (models.governance.holders), plain and qualified by its town."""
     stations = {code: town.station_code for code, town in ref.towns.items()}
     out: list[str] = []
+    towns = getattr(state, "towns", None) or [state.town]
     for code in holders(state, stations):
-        out += [code, town_holder(code, state.town)]
+        out += [code, *(town_holder(code, town) for town in towns)]
     return out
 
 

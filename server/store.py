@@ -425,6 +425,14 @@ class ServerStore:
         if gov.is_subject(ev.order_id) != gov.is_kind(kind):
             return "malformed", t("server.malformed", kind=kind[:40])
         state = info.state
+        if kind == gov.GKind.NOTICE_POST:
+            if state is not None:
+                return None
+            owner = ev.payload.get("owner")
+            poster = desk.role in (None, Role.SUPERVISOR) or (
+                desk.role == Role.DEPARTMENT and owner in desk.assignee_codes(self.ref)
+            )
+            return None if poster else ("role", t("server.not_yours", order_no=str(ev.payload.get("no", "-"))[:40]))
         if kind in (gov.GKind.WARN_RAISE, gov.GKind.CASE_OPEN):
             if state is not None:
                 return None  # a second copy: the machine marks it redundant
@@ -580,11 +588,13 @@ class ServerStore:
                         "received_at": now,
                     }
                 )
-                if status == "applied" and isinstance(new_state, gov.WarningState | gov.CaseState):
+                if status == "applied" and isinstance(new_state, gov.WarningState | gov.CaseState | gov.NoticeState):
                     for holder in [*subject_holders(new_state, self.ref), author_scope(desk.name)]:
                         if holder not in info.scope:
                             info.scope.add(holder)
                             new_scope.append({"order_id": w.order_id, "assignee": holder, "granted_seq": head})
+                    if self.hooks is not None and isinstance(new_state, gov.NoticeState):
+                        new_hooks.extend(self.hooks.for_notice(self.ref, new_state, ev, now))
                     info.state = new_state
                 elif status == "applied" and new_state is not None:
                     holders = scope_holders(new_state)

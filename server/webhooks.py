@@ -30,6 +30,7 @@ from sqlalchemy import or_, select, update
 from fengqiao.models.backoff import backoff_delay
 from fengqiao.models.clock import Clock, fmt_local, system_clock, to_db
 from fengqiao.models.errors import ValidationError
+from fengqiao.models.governance import NoticeState
 from fengqiao.models.i18n import t
 from fengqiao.models.machine import Action, Event, OrderState
 from fengqiao.models.markdown import md_escape
@@ -72,6 +73,38 @@ class WebhookConfig:
 
     def url_for(self, assignee: str, dept: str) -> str | None:
         return self.urls.get(assignee.upper()) or self.urls.get(dept.upper())
+
+    def for_notice(self, ref: Reference, n: NoticeState, ev: Event, now: str) -> list[dict[str, Any]]:
+        """One summary for a notice's owner per ``every`` calls recorded on it (not one message per call)."""
+        if ev.kind != "notice_call" or not n.calls or len(n.calls) % n.every:
+            return []
+        url = self.url_for(n.owner, n.owner.split("-")[0])
+        if not url:
+            return []
+        values = {"no": n.no, "title": md_escape(n.title), "calls": len(n.calls), "every": n.every}
+        body: dict[str, Any]
+        if self.msgtype == "text":
+            body = {"msgtype": "text", "text": {"content": t("server.hook_notice", lang=self.lang, **values)}}
+        else:
+            title = t("server.hook_notice_title", lang=self.lang, **values)
+            body = {
+                "msgtype": "markdown",
+                "markdown": {"title": title, "text": t("server.hook_notice", lang=self.lang, **values)},
+            }
+        return [
+            {
+                "event_id": ev.id,
+                "order_id": n.id,
+                "assignee": n.owner,
+                "url": url,
+                "body": json.dumps(body, ensure_ascii=False),
+                "attempts": 0,
+                "next_try_at": now,
+                "claimed_until": None,
+                "delivered_at": None,
+                "last_error": None,
+            }
+        ]
 
     def for_event(
         self, ref: Reference, before: OrderState | None, after: OrderState, ev: Event, now: str

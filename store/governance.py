@@ -25,6 +25,7 @@ from fengqiao.models.events import new_id
 from fengqiao.models.governance import (
     CaseState,
     GKind,
+    NoticeState,
     RecentCall,
     Trigger,
     WarningRules,
@@ -93,6 +94,26 @@ def _upsert(table: str, cols: Sequence[str]) -> str:
     )
 
 
+NOTICE_COLUMNS = (
+    "id",
+    "no",
+    "kind",
+    "title",
+    "script",
+    "towns",
+    "keywords",
+    "owner",
+    "starts",
+    "ends",
+    "every",
+    "calls",
+    "status",
+    "opened_at",
+    "desk",
+    "ended_at",
+    "updated_at",
+)
+UPSERT_NOTICE = _upsert("notices", NOTICE_COLUMNS)
 UPSERT_WARNING = _upsert("warnings", WARNING_COLUMNS)
 UPSERT_CASE = _upsert("cases", CASE_COLUMNS)
 HISTORY_DAYS = 30  # the longest window a shipped rule looks back; a config may ask for more
@@ -146,9 +167,33 @@ def case_tuple(c: CaseState) -> tuple[Any, ...]:
     )
 
 
+def notice_tuple(n: NoticeState) -> tuple[Any, ...]:
+    return (
+        n.id,
+        n.no,
+        n.kind,
+        n.title,
+        n.script,
+        json.dumps(n.towns),
+        json.dumps(n.keywords, ensure_ascii=False),
+        n.owner,
+        to_db(n.starts),
+        to_db(n.ends),
+        n.every,
+        len(n.calls),
+        n.status,
+        to_db(n.opened_at),
+        n.desk,
+        to_db_opt(n.ended_at),
+        to_db(n.updated_at or n.opened_at),
+    )
+
+
 def save_subject(conn: Connection, s: gov.Subject) -> None:
-    """Write one warning's or case's projection row (and a case's orders) from its state."""
-    if isinstance(s, WarningState):
+    """Write one warning's, case's or notice's projection row (and a case's orders) from its state."""
+    if isinstance(s, NoticeState):
+        conn.exec_driver_sql(UPSERT_NOTICE, notice_tuple(s))
+    elif isinstance(s, WarningState):
         conn.exec_driver_sql(UPSERT_WARNING, warning_tuple(s))
     else:
         conn.exec_driver_sql(UPSERT_CASE, case_tuple(s))
@@ -163,6 +208,7 @@ def drop_subject(conn: Connection, subject_id: str) -> None:
     conn.exec_driver_sql("DELETE FROM warnings WHERE id = ?", (subject_id,))
     conn.exec_driver_sql("DELETE FROM cases WHERE id = ?", (subject_id,))
     conn.exec_driver_sql("DELETE FROM case_orders WHERE case_id = ?", (subject_id,))
+    conn.exec_driver_sql("DELETE FROM notices WHERE id = ?", (subject_id,))
 
 
 def has_tables(conn: Connection) -> bool:
@@ -199,16 +245,18 @@ def recompute_subjects(conn: Connection, subject_ids: Iterable[str]) -> list[tup
 
 def expected_rows(
     conn: Connection,
-) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]], set[tuple[str, str]]]:
+) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]], set[tuple[str, str]]]:
     """What the warnings, cases and case_orders tables should hold: the replay of every subject's events."""
     ids = [
         r[0]
         for r in conn.exec_driver_sql(
-            "SELECT DISTINCT order_id FROM events WHERE order_id LIKE 'warn-%' OR order_id LIKE 'case-%'"
+            "SELECT DISTINCT order_id FROM events WHERE order_id LIKE 'warn-%' OR order_id LIKE 'case-%' "
+            "OR order_id LIKE 'notice-%'"
         )
     ]
     warnings: dict[str, tuple[Any, ...]] = {}
     cases: dict[str, tuple[Any, ...]] = {}
+    notices: dict[str, tuple[Any, ...]] = {}
     links: set[tuple[str, str]] = set()
     for i in range(0, len(ids), 400):
         for sid, evs in load_events_of(conn, ids[i : i + 400]).items():
@@ -218,7 +266,9 @@ def expected_rows(
             elif isinstance(state, CaseState):
                 cases[sid] = case_tuple(state)
                 links.update((sid, o) for o in state.orders)
-    return warnings, cases, links
+            elif isinstance(state, NoticeState):
+                notices[sid] = notice_tuple(state)
+    return warnings, cases, notices, links
 
 
 def check_subjects(conn: Connection) -> list[tuple[str, str, str]]:
@@ -226,9 +276,13 @@ def check_subjects(conn: Connection) -> list[tuple[str, str, str]]:
     replay of its events (``fengqiao check``)."""
     if not has_tables(conn):
         return []
-    want_w, want_c, want_links = expected_rows(conn)
+    want_w, want_c, want_n, want_links = expected_rows(conn)
     out: list[tuple[str, str, str]] = []
-    for table, cols, want in (("warnings", WARNING_COLUMNS, want_w), ("cases", CASE_COLUMNS, want_c)):
+    for table, cols, want in (
+        ("warnings", WARNING_COLUMNS, want_w),
+        ("cases", CASE_COLUMNS, want_c),
+        ("notices", NOTICE_COLUMNS, want_n),
+    ):
         have = {r[0]: tuple(r) for r in conn.exec_driver_sql(f"SELECT {', '.join(cols)} FROM {table}")}
         for sid in sorted(set(have) | set(want)):
             got, exp = have.get(sid), want.get(sid)
@@ -245,6 +299,18 @@ def check_subjects(conn: Connection) -> list[tuple[str, str, str]]:
     have_links = {(r[0], r[1]) for r in conn.exec_driver_sql("SELECT case_id, order_id FROM case_orders")}
     for case_id, order_id in sorted(have_links ^ want_links):
         out.append(("case_orders", case_id, order_id))
+    # the calls recorded on notices: every notice_call event's call, and no other call under a notice's id
+    want_calls: set[str] = set()
+    for r in conn.exec_driver_sql("SELECT payload FROM events WHERE kind = 'notice_call'"):
+        try:
+            want_calls.add(str(json.loads(r[0])["call"]["id"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    have_calls = {
+        r[0]: r[1] for r in conn.exec_driver_sql("SELECT id, order_id FROM calls WHERE order_id LIKE 'notice-%'")
+    }
+    for call_id in sorted(set(have_calls) ^ want_calls):
+        out.append(("calls", have_calls.get(call_id, "-"), call_id))
     return out
 
 
@@ -462,15 +528,20 @@ class GovernanceStore:
 
     def _subject(self, conn: Connection, key: str, prefix: str) -> gov.Subject:
         k = key.strip()
-        table = "warnings" if prefix == gov.WARN_PREFIX else "cases"
+        table = {gov.WARN_PREFIX: "warnings", gov.CASE_PREFIX: "cases", gov.NOTICE_PREFIX: "notices"}[prefix]
         row = conn.exec_driver_sql(
             f"SELECT id FROM {table} WHERE id = ? OR no = ? ORDER BY id LIMIT 1", (k, k.upper())
         ).first()
+        missing = {
+            "warnings": "gov.not_found_warning",
+            "cases": "gov.not_found_case",
+            "notices": "gov.not_found_notice",
+        }
         if row is None:
-            raise NotFound(t("gov.not_found_warning" if table == "warnings" else "gov.not_found_case", no=k[:40]))
+            raise NotFound(t(missing[table], no=k[:40]))
         state = gov.replay(load_events_of(conn, [row[0]]).get(row[0], [])).state
         if state is None or not self.may_see(state):
-            raise NotFound(t("gov.not_found_warning" if table == "warnings" else "gov.not_found_case", no=k[:40]))
+            raise NotFound(t(missing[table], no=k[:40]))
         return state
 
     def warning(self, key: str) -> WarningState:
@@ -765,6 +836,143 @@ class GovernanceStore:
             s = self._write(conn, c.id, GKind.CASE_CLOSE, {"resolution": text, "follow_up": day})
         assert isinstance(s, CaseState)
         return s, closed
+
+    # ---- notices (停水停电通知) -----------------------------------------------------------------
+    def post_notice(
+        self,
+        *,
+        kind: str,
+        title: str,
+        towns: Sequence[str],
+        starts: datetime,
+        ends: datetime,
+        script: str = "",
+        keywords: Sequence[str] = (),
+        owner: str | None = None,
+        every: int = 10,
+    ) -> NoticeState:
+        """Post a notice for ``towns`` from ``starts`` to ``ends``: matching calls are recorded on it at intake and
+        nothing is dispatched for them; the owner unit gets one summary per ``every`` calls."""
+        if kind not in gov.NOTICE_TYPES:
+            raise ValidationError(
+                t("error.bad_choice", value=kind, field=t("notice.f_kind"), choices=", ".join(gov.NOTICE_TYPES)),
+                field="kind",
+            )
+        title = check_text("title", title, required=True, limit=100)
+        codes = list(dict.fromkeys(self.ref.town(x).code for x in towns if x.strip()))
+        if not codes:
+            raise ValidationError(t("notice.needs_town"), field="towns")
+        d = self.desk
+        mine = sorted(d.assignee_codes(self.ref))
+        owner_code = check_unit(self.ref, owner) if owner else (mine[0] if d.role == Role.DEPARTMENT and mine else "")
+        if not owner_code:
+            raise ValidationError(t("notice.needs_owner"), field="owner")
+        if not (d.role in (None, Role.SUPERVISOR) or (d.role == Role.DEPARTMENT and owner_code in mine)):
+            raise PermissionDenied(t("notice.cannot_post", desk=d.name), action="notice_post", reason="role")
+        start, end = ensure_utc(starts), ensure_utc(ends)
+        if end <= start:
+            raise ValidationError(t("notice.bad_window"), field="ends")
+        if isinstance(every, bool) or not 1 <= int(every) <= 10000:
+            raise ValidationError(t("notice.bad_every", value=str(every)[:10]), field="every")
+        words = [w.strip() for w in keywords if w.strip()]
+        if len(words) > 20 or any(len(w) > 20 for w in words):
+            raise ValidationError(t("notice.bad_keywords"), field="keywords")
+        with self.db.write() as conn:
+            no = next_no(conn, "TZ", d.prefix, ensure_utc(self.clock()))
+            payload = {
+                "no": no,
+                "kind": kind,
+                "title": title,
+                "script": check_text("note", script),
+                "towns": codes,
+                "keywords": words,
+                "owner": owner_code,
+                "starts": to_db(start),
+                "ends": to_db(end),
+                "every": int(every),
+            }
+            n = self._write(conn, gov.NOTICE_PREFIX + new_id(), GKind.NOTICE_POST, payload)
+        assert isinstance(n, NoticeState)
+        return n
+
+    def end_notice(self, key: str, note: str = "") -> NoticeState:
+        n = self._act(key, gov.NOTICE_PREFIX, GKind.NOTICE_END, {"note": check_text("note", note)})
+        assert isinstance(n, NoticeState)
+        return n
+
+    def notice(self, key: str) -> NoticeState:
+        with self.db.read() as conn:
+            n = self._subject(conn, key, gov.NOTICE_PREFIX)
+        assert isinstance(n, NoticeState)
+        return n
+
+    def notices(self, *, status: str = "open", limit: int = 100) -> list[NoticeState]:
+        """Notices this desk sees, newest first: open ones (not ended, not past their window) unless ``status``
+        is ``all``."""
+        now = to_db(ensure_utc(self.clock()))
+        where = "status = 'open' AND ends >= ?" if status == "open" else "1"
+        args: tuple[Any, ...] = (now,) if status == "open" else ()
+        with self.db.read() as conn:
+            if not has_tables(conn):
+                return []
+            ids = [
+                r[0]
+                for r in conn.exec_driver_sql(
+                    f"SELECT id FROM notices WHERE {where} ORDER BY opened_at DESC LIMIT ?", (*args, limit)
+                )
+            ]
+            events = load_events_of(conn, ids) if ids else {}
+        out = [gov.replay(events.get(i, [])).state for i in ids]
+        return [n for n in out if isinstance(n, NoticeState) and self.may_see(n)]
+
+    def matching(self, town: str | None, words: str, at: datetime | None = None) -> list[NoticeState]:
+        """The notices a call in ``town`` saying ``words`` is about, now (the intake's offer)."""
+        if not town:
+            return []
+        when = ensure_utc(at or self.clock())
+        return [n for n in self.notices() if n.matches(town, words, when)]
+
+    def take_call(
+        self, key: str, form: Any, *, received_at: datetime | None = None, drop_draft: bool = False
+    ) -> NoticeState:
+        """Record a call on a notice (no order): the call row (under the notice's id) and the event, one
+        transaction. A call outside the notice's towns or window is refused with one line."""
+        from fengqiao.models.intake import validate_intake
+        from fengqiao.models.machine import CallInfo
+
+        from .projection import insert_call
+        from .rollups import Tracker
+
+        clean = validate_intake(self.ref, form, words_required=False)
+        now = ensure_utc(self.clock())
+        received = min(ensure_utc(received_at), now) if received_at is not None else now
+        with self.db.write() as conn:
+            n = self._subject(conn, key, gov.NOTICE_PREFIX)
+            assert isinstance(n, NoticeState)
+            self._check(n, GKind.NOTICE_CALL)
+            if clean.town not in n.towns or not n.active_at(received):
+                raise ValidationError(t("notice.not_for_call", no=n.no), field="notice")
+            call = CallInfo(
+                new_id(),
+                clean.phone,
+                clean.name,
+                clean.town,
+                clean.address,
+                clean.description,
+                received,
+                self.desk.name,
+            )
+            rollups = Tracker(conn)
+            rollups.watch_calls([(call.phone, to_db(call.received_at))])
+            insert_call(conn, call, n.id, linked=True)
+            rollups.finish()
+            s = self._write(conn, n.id, GKind.NOTICE_CALL, {"call": call.to_payload()})
+            if drop_draft:
+                from .drafts import drop_draft_in
+
+                drop_draft_in(conn, self.desk.name)
+        assert isinstance(s, NoticeState)
+        return s
 
 
 def _order_id(conn: Connection, order_no: str) -> str:

@@ -71,19 +71,19 @@ def audit_cmd(
     phone_view(chosen, unmasked=unmasked)  # refuse before reading anything
     db = _state(ctx).open_db()
     try:
-        key = number.strip()
-        if key.upper().startswith(("YJ-", "ZB-")) or is_subject(key):  # a risk warning's or a case's history
+        wanted = number.strip()
+        if wanted.upper().startswith(("YJ-", "ZB-")) or is_subject(wanted):  # a risk warning's or a case's history
             from fengqiao.store.governance import GovernanceStore
 
             gstore = GovernanceStore(db, desk=chosen, clock=system_clock)
             subject = (
-                gstore.warning(key) if key.upper().startswith("YJ-") or key.startswith("warn-") else gstore.case(key)
+                gstore.warning(wanted) if wanted.upper().startswith("YJ-") or wanted.startswith("warn-") else gstore.case(wanted)
             )
             subject_id, subject_no, status = (
                 subject.id,
                 subject.no,
                 t(f"gov.status_{subject.status}")
-                if key.upper().startswith("YJ-") or key.startswith("warn-")
+                if wanted.upper().startswith("YJ-") or wanted.startswith("warn-")
                 else t(f"gov.case_status_{subject.status}"),
             )
         else:

@@ -327,6 +327,8 @@ def register(app: typer.Typer) -> None:
             store.db.close()
         echo(f"{w.no}  {t(f'gov.status_{w.status}')}  → {c.no}")
 
+    register_notices(app)
+
     case = typer.Typer(help="Task-force cases (专班): list, show, open, add, note, close.", no_args_is_help=True)
     app.add_typer(case, name="case")
 
@@ -506,3 +508,184 @@ def register(app: typer.Typer) -> None:
         finally:
             store.db.close()
         echo(f"{c.no}  {t(f'gov.case_status_{c.status}')}" + (f"  ({', '.join(closed)})" if closed else ""))
+
+
+def notice_json(n: Any) -> dict[str, Any]:
+    return {
+        "no": n.no,
+        "id": n.id,
+        "kind": n.kind,
+        "title": n.title,
+        "script": n.script,
+        "towns": n.towns,
+        "keywords": n.keywords,
+        "owner": n.owner,
+        "starts": n.starts.isoformat(),
+        "ends": n.ends.isoformat(),
+        "every": n.every,
+        "calls": len(n.calls),
+        "status": n.status,
+    }
+
+
+def register_notices(app: typer.Typer) -> None:
+    """``fengqiao notice post|list|show|take|end``: outage and event notices (停水停电通知)."""
+    from fengqiao.console.state import parse_at
+
+    notice = typer.Typer(
+        help="Outage and event notices: calls about them are answered from the notice, nothing dispatched.",
+        no_args_is_help=True,
+    )
+    app.add_typer(notice, name="notice")
+
+    @notice.command("post")
+    def notice_post(
+        ctx: typer.Context,
+        kind: Annotated[str, typer.Option("--kind", help="water | power | gas | traffic | incident | other")],
+        title: Annotated[str, typer.Option("--title")],
+        town: Annotated[list[str], typer.Option("--town", help="a town it covers (repeatable)")],
+        starts: Annotated[str, typer.Option("--from", help="start (ISO; local time if no offset)")],
+        ends: Annotated[str, typer.Option("--to", help="end (ISO; local time if no offset)")],
+        script: Annotated[str, typer.Option("--script", help="what to tell the caller")] = "",
+        keyword: Annotated[list[str] | None, typer.Option("--keyword", help="a word a matching call holds")] = None,
+        owner: Annotated[str | None, typer.Option("--owner", help="the posting unit (default: this desk's)")] = None,
+        every: Annotated[int, typer.Option("--every", help="a summary to the owner every this many calls")] = 10,
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """Post a notice; prints its number."""
+        start, end = parse_at(starts), parse_at(ends)
+        assert start is not None and end is not None
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            n = store.post_notice(
+                kind=kind,
+                title=title,
+                towns=town,
+                starts=start,
+                ends=end,
+                script=script,
+                keywords=keyword or [],
+                owner=owner,
+                every=every,
+            )
+        finally:
+            store.db.close()
+        echo(n.no)
+
+    @notice.command("list")
+    def notice_list(
+        ctx: typer.Context,
+        every_one: Annotated[bool, typer.Option("--all", help="ended ones too")] = False,
+        as_json: Json = False,
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """Notices in force (or all), newest first."""
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            rows = store.notices(status="all" if every_one else "open")
+        finally:
+            store.db.close()
+        if as_json:
+            echo(dumps({"notices": [notice_json(n) for n in rows]}))
+            return
+        if not rows:
+            echo(t("notice.none"))
+            return
+        echo(
+            table(
+                [
+                    t("notice.col_no"),
+                    t("notice.col_kind"),
+                    t("notice.col_title"),
+                    t("notice.col_window"),
+                    t("notice.col_calls"),
+                ],
+                [
+                    [
+                        n.no,
+                        t(f"notice.kind_{n.kind}"),
+                        visible(n.title, single_line=True),
+                        f"{fmt_local(n.starts)}–{fmt_local(n.ends, date=False)}",
+                        str(len(n.calls)),
+                    ]
+                    for n in rows
+                ],
+                max_width=40,
+            )
+        )
+
+    @notice.command("show")
+    def notice_show(
+        ctx: typer.Context,
+        no: Annotated[str, typer.Argument(help="TZ-… number or id")],
+        as_json: Json = False,
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """A notice: towns, window, script, calls."""
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            n = store.notice(no)
+        finally:
+            store.db.close()
+        if as_json:
+            echo(dumps(notice_json(n)))
+            return
+        echo(
+            f"{n.no}  {t(f'notice.kind_{n.kind}')}  {visible(n.title, single_line=True)}  {t(f'notice.status_{n.status}')}"
+        )
+        echo(f"  {fmt_local(n.starts)} – {fmt_local(n.ends)}  {', '.join(n.towns)}  {t('govcli.owner')}: {n.owner}")
+        echo(f"  {visible(n.script, single_line=True)}")
+        echo(f"  {t('notice.col_calls')}: {len(n.calls)}")
+
+    @notice.command("take")
+    def notice_take(
+        ctx: typer.Context,
+        no: Annotated[str, typer.Argument()],
+        town: Annotated[str, typer.Option("--town")],
+        text: Annotated[str, typer.Option("--text", help="what the caller said")] = "",
+        phone: Annotated[str, typer.Option("--phone")] = "",
+        address: Annotated[str, typer.Option("--address")] = "",
+        no_number: Annotated[bool, typer.Option("--no-number")] = False,
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """Record a call as answered from a notice (no order)."""
+        from fengqiao.models.intake import IntakeForm
+
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            n = store.take_call(
+                no, IntakeForm(phone=phone, town=town, description=text, address=address, no_number=no_number)
+            )
+        finally:
+            store.db.close()
+        echo(t("notice.taken", no=n.no, count=len(n.calls)))
+
+    @notice.command("end")
+    def notice_end(
+        ctx: typer.Context,
+        no: Annotated[str, typer.Argument()],
+        note: Annotated[str, typer.Option("--note")] = "",
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """End a notice before its window closes (the water is back)."""
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            n = store.end_notice(no, note)
+        finally:
+            store.db.close()
+        echo(f"{n.no}  {t(f'notice.status_{n.status}')}")

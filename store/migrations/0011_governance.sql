@@ -61,3 +61,26 @@ CREATE TABLE case_orders (
     PRIMARY KEY (case_id, order_id)
 );
 CREATE INDEX ix_case_orders_order ON case_orders (order_id);
+
+-- notices  one row per outage or event notice (停水停电通知); the calls recorded on it are in `calls`, with the
+--          notice's id in `order_id` (no order is dispatched for them)
+CREATE TABLE notices (
+    id          TEXT PRIMARY KEY,
+    no          TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    script      TEXT NOT NULL,
+    towns       TEXT NOT NULL,
+    keywords    TEXT NOT NULL,
+    owner       TEXT NOT NULL,
+    starts      TEXT NOT NULL,
+    ends        TEXT NOT NULL,
+    every       INTEGER NOT NULL,
+    calls       INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    opened_at   TEXT NOT NULL,
+    desk        TEXT NOT NULL,
+    ended_at    TEXT,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX ix_notices_open ON notices (status, ends);

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from fengqiao.models.clock import from_db, system_clock, to_db
-from fengqiao.models.governance import is_subject
+from fengqiao.models.governance import GKind, is_subject
 from fengqiao.models.governance import step as gov_step
 from fengqiao.models.i18n import t
 from fengqiao.models.machine import Action, CallInfo, replay, step
@@ -380,7 +380,7 @@ def _same_epoch(conn: Connection, epoch: str) -> None:
 
 def _calls_of(ev: WireEvent) -> list[tuple[Any, ...]]:
     """The call rows a pulled event carries (a dispatch's call, a linked repeat call)."""
-    if ev.kind not in (Action.DISPATCH, Action.LINK):
+    if ev.kind not in (Action.DISPATCH, Action.LINK, GKind.NOTICE_CALL):
         return []
     try:
         payload = json.loads(ev.payload)
@@ -389,4 +389,6 @@ def _calls_of(ev: WireEvent) -> list[tuple[Any, ...]]:
         return []
     if ev.kind == Action.DISPATCH:
         return [call_tuple(call, ev.order_id, linked=False, repeat_of=payload.get("repeat_of"))]
+    if ev.kind == GKind.NOTICE_CALL:  # a call recorded on a notice: under the notice's id, no order
+        return [call_tuple(call, ev.order_id, linked=True, repeat_of=None)]
     return [call_tuple(call, ev.order_id, linked=True, repeat_of=ev.order_id)]
