@@ -77,7 +77,9 @@ def audit_cmd(
 
             gstore = GovernanceStore(db, desk=chosen, clock=system_clock)
             subject = (
-                gstore.warning(wanted) if wanted.upper().startswith("YJ-") or wanted.startswith("warn-") else gstore.case(wanted)
+                gstore.warning(wanted)
+                if wanted.upper().startswith("YJ-") or wanted.startswith("warn-")
+                else gstore.case(wanted)
             )
             subject_id, subject_no, status = (
                 subject.id,
