@@ -34,7 +34,8 @@ class GovBanner(Static):
         self.words: list[str] = []
         self.join = False  # Ctrl+G: add the order to the first case offered
         self.notices: list[NoticeState] = []  # the notices in force in the call's town (from the lookup)
-        self.town, self.at, self.description = "", None, ""
+        self.town, self.description = "", ""
+        self.at: datetime | None = None
 
     @property
     def case_no(self) -> str | None:
