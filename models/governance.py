@@ -34,6 +34,7 @@ from .roles import Desk, Role
 WARN_PREFIX = "warn-"
 CASE_PREFIX = "case-"
 NOTICE_PREFIX = "notice-"
+ANSWER_PREFIX = "ans-"
 
 
 class GKind(StrEnum):
@@ -49,12 +50,13 @@ class GKind(StrEnum):
     NOTICE_POST = "notice_post"
     NOTICE_CALL = "notice_call"
     NOTICE_END = "notice_end"
+    ANSWER_CALL = "answer_call"
 
 
 WARN_KINDS = frozenset(k for k in GKind if k.startswith("warn_"))
 CASE_KINDS = frozenset(k for k in GKind if k.startswith("case_"))
 NOTICE_KINDS = frozenset(k for k in GKind if k.startswith("notice_"))
-KINDS = WARN_KINDS | CASE_KINDS | NOTICE_KINDS
+KINDS = WARN_KINDS | CASE_KINDS | NOTICE_KINDS | {GKind.ANSWER_CALL}
 NOTICE_TYPES = ("water", "power", "gas", "traffic", "incident", "other")  # 停水 停电 停气 交通 已知事件 其他
 MAX_NOTICE_TOWNS = 21
 
@@ -67,7 +69,7 @@ MAX_CASE_ORDERS = 500
 
 def is_subject(subject_id: str) -> bool:
     """Whether a log id names a warning or a case (not an order)."""
-    return subject_id.startswith((WARN_PREFIX, CASE_PREFIX, NOTICE_PREFIX))
+    return subject_id.startswith((WARN_PREFIX, CASE_PREFIX, NOTICE_PREFIX, ANSWER_PREFIX))
 
 
 def is_kind(kind: str) -> bool:
@@ -363,7 +365,36 @@ class NoticeState:
         )
 
 
-Subject = WarningState | CaseState | NoticeState
+@dataclass
+class AnsweredState:
+    """A call answered on the spot from the knowledge base (直接办结): stored with its tag and the answer used,
+    closed without dispatch."""
+
+    id: str
+    call_id: str
+    phone: str
+    town: str
+    tag: str
+    answer_id: str
+    title: str
+    owner: str  # the answer's owner unit
+    received_at: datetime
+    desk: str
+    actor: str
+    at: datetime
+    status: str = "answered"
+    updated_at: datetime | None = None
+    timeline: list[Entry] = field(default_factory=list)
+
+    @property
+    def no(self) -> str:
+        return self.id
+
+    def clone(self) -> AnsweredState:
+        return replace(self, timeline=list(self.timeline))
+
+
+Subject = WarningState | CaseState | NoticeState | AnsweredState
 
 
 def _refuse(subject: Subject | None, kind: str, reason: str, *, redundant: bool = False) -> DomainError:
@@ -440,6 +471,32 @@ def _notice_post(ev: Event, p: dict[str, Any]) -> NoticeState:
 def apply(state: Subject | None, ev: Event) -> Subject:
     """Apply one event in place (or create the subject). Raises DomainError when the step is illegal."""
     kind, p, at = ev.kind, ev.payload, ev.event_at
+    if kind == GKind.ANSWER_CALL:
+        if state is not None:
+            raise _refuse(state, kind, "exists", redundant=True)
+        if not ev.order_id.startswith(ANSWER_PREFIX):
+            raise _refuse(None, kind, "wrong_subject")
+        from .clock import from_db
+
+        call = p["call"]
+        return AnsweredState(
+            id=ev.order_id,
+            call_id=str(call["id"]),
+            phone=str(call.get("phone") or ""),
+            town=str(call["town"]),
+            tag=str(p["tag"]),
+            answer_id=str(p["answer"]),
+            title=str(p.get("title") or ""),
+            owner=str(p["owner"]),
+            received_at=from_db(call["received_at"]),
+            desk=ev.desk,
+            actor=ev.actor,
+            at=ev.event_at,
+            updated_at=ev.event_at,
+            timeline=[Entry(ev.kind, ev.event_at, ev.actor, ev.desk, str(p.get("title") or ""))],
+        )
+    if isinstance(state, AnsweredState):
+        raise _refuse(state, kind, "wrong_subject")
     if kind == GKind.NOTICE_POST:
         if state is not None:
             raise _refuse(state, kind, "exists", redundant=True)
@@ -576,6 +633,8 @@ def holders(state: Subject, station_of: dict[str, str]) -> list[str]:
     """The assignee codes whose desks see and act on a subject: a warning's town centre and police station; a
     case's owner, members and town centre. ``station_of``: town code → its station's code."""
     towns = state.towns if isinstance(state, NoticeState) else [state.town]
+    if isinstance(state, AnsweredState):
+        return [state.owner, f"ZZ-{state.town}"]
     codes: list[str] = []
     for town in towns:
         codes.append(f"ZZ-{town}")
@@ -612,6 +671,8 @@ def may_act(desk: Desk, ref: Reference, s: Subject | None, kind: str) -> bool:
         return role in (Role.CALL_TAKER, Role.TOWNSHIP)
     if kind == GKind.NOTICE_POST:
         return role == Role.DEPARTMENT  # a utility's or a bureau's desk posts its own (the owner is checked too)
+    if kind == GKind.ANSWER_CALL:
+        return role in (Role.CALL_TAKER, Role.TOWNSHIP)  # the desks that take calls
     if s is None:
         return False
     if role == Role.CALL_TAKER:

@@ -220,6 +220,13 @@ SUBJECT_SCHEMAS: dict[str, dict[str, Spec]] = dict(
         },
         GKind.NOTICE_CALL: {"call": CALL},
         GKind.NOTICE_END: {"note": NOTE},
+        GKind.ANSWER_CALL: {
+            "call": CALL,
+            "tag": _s(8, codes="tag"),
+            "answer": _s(SHORT),
+            "title": _s(NAME, required=False),
+            "owner": _s(SHORT, codes="assignee"),
+        },
     }
 )
 ENVELOPE: dict[str, Spec] = {"id": _s(SHORT), "order_id": _s(SHORT), "actor": _s(NAME), "desk": _s(NAME)}

@@ -32,6 +32,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static, TextArea
 from textual.worker import get_current_worker
 
+from fengqiao.models.answers import Answer, best_answers, default_answers
 from fengqiao.models.classifier import Classifier, Suggestion, build_classifier
 from fengqiao.models.clock import local
 from fengqiao.models.errors import FengqiaoError, PermissionDenied, ValidationError
@@ -49,6 +50,7 @@ from fengqiao.store.governance import Touching
 from fengqiao.store.intake import desk_history
 from fengqiao.store.orders import CallSummary, OrderStore, Repeat
 
+from .answers import AnswerReader
 from .base import LocalizedMixin, safe
 from .context import DeskMixin
 from .dispatch_preview import DispatchChoice, DispatchPreview
@@ -96,6 +98,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     IntakeScreen TownHint { width: 24; }
     IntakeScreen #address { width: 1fr; }
     IntakeScreen #msg { height: 1; padding: 0 0; text-wrap: nowrap; text-overflow: ellipsis; }
+    IntakeScreen #kb-line { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; display: none; }
     IntakeScreen #next { height: 1; display: none; text-wrap: nowrap; text-overflow: ellipsis; }
     IntakeScreen #next.-waiting { display: block; background: $warning 30%; }
     IntakeScreen #description { height: 1fr; min-height: 4; border: round $border-blurred; padding: 0 1; }
@@ -125,6 +128,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         Binding("ctrl+o", "no_number", "intake.no_number", id="intake.no_number", show=False),
         Binding("ctrl+t", "take_next", "intake.take_next", id="intake.take_next", show=False),
         Binding("ctrl+g", "join_case", "intake.join_case", id="intake.join_case", show=False),
+        Binding("ctrl+r", "read_answers", "intake.read_answers", id="intake.read_answers", show=False),
         # Enter in a form field is taken by the app before the key reaches the field, so keys typed right
         # after it (type-ahead, a telephony script, an IME committing a phrase) go to the next field.
         Binding("enter", "advance_field", show=False, priority=True, id="intake.advance_field"),
@@ -211,6 +215,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.busy = False
         self.looked_phone = ""
         self.looked_address = ""
+        self._answers: list[Answer] | None = None  # the knowledge base, read when first needed
         self._join_case: str | None = None  # the case (专班) the call being sent joins (Ctrl+G on the banner)
         self._address_timer: Timer | None = None
         self._clear_armed_at: datetime | None = None
@@ -298,6 +303,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             area.border_subtitle = t("intake.description_subtitle")
             yield area
             yield SuggestionBar(self.ref, id="suggestions")
+            yield Static("", id="kb-line")
             yield Static("", id="tag-line")
         yield RepeatPanel(self.ref, id="repeats")
         yield Footer()
@@ -796,6 +802,91 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         banner.show_notices(message.key[0], message.notices, self.now())
         banner.show_touching(message.touching)
 
+    # ---- answers on the spot (知识库, 直接办结) ----------------------------------------------------
+    def fitting_answers(self) -> list[Answer]:
+        """The knowledge-base answers in force that fit the caller's words and the suggested tags, best first."""
+        if self._answers is None:
+            try:
+                self._answers = default_answers(self.ref)
+            except FengqiaoError as exc:  # a county's answers.toml with a fault: say it once, work without
+                self._answers = []
+                self.notify(str(exc), severity="error", timeout=10, markup=False)
+        text = self.query_one(TextArea).text
+        if not text.strip():
+            return []
+        tags = [s.code for s in self.suggestions]
+        if self.tag_code:
+            tags.insert(0, self.tag_code)
+        return best_answers(self._answers, text, tags, local(self.now()).date())
+
+    def show_answers(self) -> None:
+        line = self.query_one("#kb-line", Static)
+        best = self.fitting_answers()
+        if not best:
+            line.update("")
+            line.display = False
+            return
+        a = best[0]
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(" " + t("kb.title") + " ", style="bold black on green")
+        text.append(f" {a.id} ")
+        text.append_text(safe(a.title, single_line=True))
+        text.append(f"（{describe_assignee(self.ref, a.owner, get_lang())}）  ")
+        text.append(t("kb.hint"), style="bold")
+        line.update(text)
+        line.display = True
+
+    def action_read_answers(self) -> None:
+        """Ctrl+R: read the fitting answers in full; Enter there answers the call on the spot (no order)."""
+        if self.busy:
+            return
+        best = self.fitting_answers()
+        if not best:
+            self.say(t("kb.none"), error=True)
+            return
+
+        def chosen(answer_id: str | None) -> None:
+            if answer_id is None:
+                return
+            answer = next(a for a in best if a.id == answer_id)
+            tags = (
+                [self.tag_code] + [s.code for s in self.suggestions]
+                if self.tag_code
+                else [s.code for s in self.suggestions]
+            )
+            tag = next((c for c in tags if c in answer.tags), answer.tags[0])
+            self.busy = True
+            self._forget_pending_draft()
+            self.say(t("intake.sending"))
+            self.write_answer(self.form(), answer_id, tag, self.call_started)
+
+        self.app.push_screen(AnswerReader(self.ref, best), chosen)
+
+    @work(thread=True, group="intake-write", exit_on_error=False)
+    def write_answer(self, form: IntakeForm, answer_id: str, tag: str, started: datetime | None) -> None:
+        try:
+            with self._draft_lock:
+                done = self.ctx.governance().answer_call(
+                    form, answer_id, tag=tag, received_at=started, drop_draft=not self.ctx.read_only
+                )
+        except FengqiaoError as exc:
+            self.post_message(self.Failed(str(exc), getattr(exc, "field", None)))
+        else:
+            self.post_message(self.Answered(done.answer_id, done.title))
+
+    class Answered(Message):
+        def __init__(self, answer_id: str, title: str) -> None:
+            super().__init__()
+            self.answer_id, self.title = answer_id, title
+
+    def on_intake_screen_answered(self, message: Answered) -> None:
+        self.busy = False
+        text = t("kb.done", id=message.answer_id, title=message.title)
+        self.notify(text, timeout=6, markup=False)
+        self.clear_form()
+        self.say(text)
+        self.show_waiting()
+
     def action_join_case(self) -> None:
         """Ctrl+G: answer the call from the notice it is about (nothing dispatched), or mark it to join the case
         offered once it is sent."""
@@ -867,6 +958,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     @on(TextArea.Changed, "#description")
     def refresh_suggestions(self) -> None:
         self.query_one(GovBanner).show_words(self.query_one(TextArea).text)
+        self.call_after_refresh(self.show_answers)
         if self.classifier is None:
             return
         text = self.query_one(TextArea).text

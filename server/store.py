@@ -425,6 +425,15 @@ class ServerStore:
         if gov.is_subject(ev.order_id) != gov.is_kind(kind):
             return "malformed", t("server.malformed", kind=kind[:40])
         state = info.state
+        if kind == gov.GKind.ANSWER_CALL:
+            if state is not None:
+                return None
+            call = ev.payload.get("call")
+            town = call.get("town") if isinstance(call, dict) else None
+            takes_calls = desk.role in (None, Role.CALL_TAKER, Role.SUPERVISOR) or (
+                desk.role == Role.TOWNSHIP and desk.town == town
+            )
+            return None if takes_calls else ("role", t("server.not_yours", order_no=ev.order_id[:40]))
         if kind == gov.GKind.NOTICE_POST:
             if state is not None:
                 return None
@@ -588,7 +597,9 @@ class ServerStore:
                         "received_at": now,
                     }
                 )
-                if status == "applied" and isinstance(new_state, gov.WarningState | gov.CaseState | gov.NoticeState):
+                if status == "applied" and isinstance(
+                    new_state, gov.WarningState | gov.CaseState | gov.NoticeState | gov.AnsweredState
+                ):
                     for holder in [*subject_holders(new_state, self.ref), author_scope(desk.name)]:
                         if holder not in info.scope:
                             info.scope.add(holder)

@@ -23,6 +23,7 @@ from fengqiao.models.clock import Clock, ensure_utc, from_db, local_day, system_
 from fengqiao.models.errors import NotFound, PermissionDenied, ValidationError
 from fengqiao.models.events import new_id
 from fengqiao.models.governance import (
+    AnsweredState,
     CaseState,
     GKind,
     NoticeState,
@@ -114,6 +115,8 @@ NOTICE_COLUMNS = (
     "updated_at",
 )
 UPSERT_NOTICE = _upsert("notices", NOTICE_COLUMNS)
+ANSWERED_COLUMNS = ("id", "call_id", "phone", "town", "tag", "answer_id", "owner", "received_at", "desk")
+UPSERT_ANSWERED = _upsert("answered", ANSWERED_COLUMNS)
 UPSERT_WARNING = _upsert("warnings", WARNING_COLUMNS)
 UPSERT_CASE = _upsert("cases", CASE_COLUMNS)
 HISTORY_DAYS = 30  # the longest window a shipped rule looks back; a config may ask for more
@@ -189,9 +192,15 @@ def notice_tuple(n: NoticeState) -> tuple[Any, ...]:
     )
 
 
+def answered_tuple(a: AnsweredState) -> tuple[Any, ...]:
+    return (a.id, a.call_id, a.phone, a.town, a.tag, a.answer_id, a.owner, to_db(a.received_at), a.desk)
+
+
 def save_subject(conn: Connection, s: gov.Subject) -> None:
     """Write one warning's, case's or notice's projection row (and a case's orders) from its state."""
-    if isinstance(s, NoticeState):
+    if isinstance(s, AnsweredState):
+        conn.exec_driver_sql(UPSERT_ANSWERED, answered_tuple(s))
+    elif isinstance(s, NoticeState):
         conn.exec_driver_sql(UPSERT_NOTICE, notice_tuple(s))
     elif isinstance(s, WarningState):
         conn.exec_driver_sql(UPSERT_WARNING, warning_tuple(s))
@@ -209,6 +218,7 @@ def drop_subject(conn: Connection, subject_id: str) -> None:
     conn.exec_driver_sql("DELETE FROM cases WHERE id = ?", (subject_id,))
     conn.exec_driver_sql("DELETE FROM case_orders WHERE case_id = ?", (subject_id,))
     conn.exec_driver_sql("DELETE FROM notices WHERE id = ?", (subject_id,))
+    conn.exec_driver_sql("DELETE FROM answered WHERE id = ?", (subject_id,))
 
 
 def has_tables(conn: Connection) -> bool:
@@ -251,12 +261,13 @@ def expected_rows(
         r[0]
         for r in conn.exec_driver_sql(
             "SELECT DISTINCT order_id FROM events WHERE order_id LIKE 'warn-%' OR order_id LIKE 'case-%' "
-            "OR order_id LIKE 'notice-%'"
+            "OR order_id LIKE 'notice-%' OR order_id LIKE 'ans-%'"
         )
     ]
     warnings: dict[str, tuple[Any, ...]] = {}
     cases: dict[str, tuple[Any, ...]] = {}
     notices: dict[str, tuple[Any, ...]] = {}
+    answered: dict[str, tuple[Any, ...]] = {}
     links: set[tuple[str, str]] = set()
     for i in range(0, len(ids), 400):
         for sid, evs in load_events_of(conn, ids[i : i + 400]).items():
@@ -268,7 +279,9 @@ def expected_rows(
                 links.update((sid, o) for o in state.orders)
             elif isinstance(state, NoticeState):
                 notices[sid] = notice_tuple(state)
-    return warnings, cases, notices, links
+            elif isinstance(state, AnsweredState):
+                answered[sid] = answered_tuple(state)
+    return warnings, cases, notices | answered, links
 
 
 def check_subjects(conn: Connection) -> list[tuple[str, str, str]]:
@@ -281,7 +294,8 @@ def check_subjects(conn: Connection) -> list[tuple[str, str, str]]:
     for table, cols, want in (
         ("warnings", WARNING_COLUMNS, want_w),
         ("cases", CASE_COLUMNS, want_c),
-        ("notices", NOTICE_COLUMNS, want_n),
+        ("notices", NOTICE_COLUMNS, {k: v for k, v in want_n.items() if k.startswith(gov.NOTICE_PREFIX)}),
+        ("answered", ANSWERED_COLUMNS, {k: v for k, v in want_n.items() if k.startswith(gov.ANSWER_PREFIX)}),
     ):
         have = {r[0]: tuple(r) for r in conn.exec_driver_sql(f"SELECT {', '.join(cols)} FROM {table}")}
         for sid in sorted(set(have) | set(want)):
@@ -301,13 +315,16 @@ def check_subjects(conn: Connection) -> list[tuple[str, str, str]]:
         out.append(("case_orders", case_id, order_id))
     # the calls recorded on notices: every notice_call event's call, and no other call under a notice's id
     want_calls: set[str] = set()
-    for r in conn.exec_driver_sql("SELECT payload FROM events WHERE kind = 'notice_call'"):
+    for r in conn.exec_driver_sql("SELECT payload FROM events WHERE kind IN ('notice_call', 'answer_call')"):
         try:
             want_calls.add(str(json.loads(r[0])["call"]["id"]))
         except (ValueError, KeyError, TypeError):
             continue
     have_calls = {
-        r[0]: r[1] for r in conn.exec_driver_sql("SELECT id, order_id FROM calls WHERE order_id LIKE 'notice-%'")
+        r[0]: r[1]
+        for r in conn.exec_driver_sql(
+            "SELECT id, order_id FROM calls WHERE order_id LIKE 'notice-%' OR order_id LIKE 'ans-%'"
+        )
     }
     for call_id in sorted(set(have_calls) ^ want_calls):
         out.append(("calls", have_calls.get(call_id, "-"), call_id))
@@ -973,6 +990,124 @@ class GovernanceStore:
                 drop_draft_in(conn, self.desk.name)
         assert isinstance(s, NoticeState)
         return s
+
+    # ---- answers on the spot (直接办结) ---------------------------------------------------------
+    def answer_call(
+        self,
+        form: Any,
+        answer_id: str,
+        *,
+        tag: str | None = None,
+        received_at: datetime | None = None,
+        drop_draft: bool = False,
+    ) -> AnsweredState:
+        """Record a call as answered on the spot with a knowledge-base answer: the call (with its tag and the
+        answer used) and the event, one transaction; nothing is dispatched. An expired or unknown answer, or a
+        tag the answer is not for, is refused with one line."""
+        from fengqiao.models.answers import answers_by_id, default_answers
+        from fengqiao.models.clock import local
+        from fengqiao.models.intake import validate_intake
+        from fengqiao.models.machine import CallInfo
+
+        from .projection import insert_call
+        from .rollups import Tracker
+
+        if not may_act(self.desk, self.ref, None, GKind.ANSWER_CALL):
+            raise PermissionDenied(t("kb.cannot_answer", desk=self.desk.name), action="answer_call", reason="role")
+        answer = answers_by_id(default_answers(self.ref)).get(answer_id.strip())
+        now = ensure_utc(self.clock())
+        if answer is None:
+            raise ValidationError(t("kb.no_answer", id=answer_id.strip()[:40]), field="answer")
+        if not answer.in_force(local(now).date()):
+            raise ValidationError(t("kb.expired", id=answer.id, day=answer.expires.isoformat()), field="answer")
+        chosen = (tag or answer.tags[0]).strip().upper()
+        if chosen not in answer.tags:
+            raise ValidationError(t("kb.wrong_tag", id=answer.id, tag=chosen[:8]), field="tag")
+        clean = validate_intake(self.ref, form, words_required=False)
+        received = min(ensure_utc(received_at), now) if received_at is not None else now
+        call = CallInfo(
+            new_id(), clean.phone, clean.name, clean.town, clean.address, clean.description, received, self.desk.name
+        )
+        sid = gov.ANSWER_PREFIX + new_id()
+        payload = {
+            "call": call.to_payload(),
+            "tag": chosen,
+            "answer": answer.id,
+            "title": answer.title,
+            "owner": answer.owner,
+        }
+        with self.db.write() as conn:
+            rollups = Tracker(conn)  # the call may make an earlier order of this number a repeat-call order
+            rollups.watch_calls([(call.phone, to_db(call.received_at))])
+            insert_call(conn, call, sid, linked=False)
+            rollups.finish()
+            s = self._write(conn, sid, GKind.ANSWER_CALL, payload)
+            if drop_draft:
+                from .drafts import drop_draft_in
+
+                drop_draft_in(conn, self.desk.name)
+        assert isinstance(s, AnsweredState)
+        return s
+
+
+@dataclass(frozen=True)
+class AnswerFigures:
+    """Per answer owner: calls answered on the spot, those whose caller called again within 8 minutes to 72 hours
+    (the answer did not settle it), and the orders dispatched for the tags of its answers."""
+
+    owner: str
+    answered: int
+    called_back: int
+    dispatched_same_tags: int
+
+    @property
+    def spot_rate(self) -> float | None:
+        total = self.answered + self.dispatched_same_tags
+        return self.answered / total if total else None
+
+    @property
+    def callback_rate(self) -> float | None:
+        return self.called_back / self.answered if self.answered else None
+
+
+def answer_figures(db: Database, ref: Reference, first: datetime, end: datetime) -> list[AnswerFigures]:
+    """:class:`AnswerFigures` for calls received in [first, end) (``kpi`` and the reports)."""
+    from fengqiao.models.answers import default_answers
+    from fengqiao.models.kpi import REPEAT_MAX, REPEAT_MIN
+
+    lo, hi = to_db(ensure_utc(first)), to_db(ensure_utc(end))
+    min_days, max_days = REPEAT_MIN.total_seconds() / 86400, REPEAT_MAX.total_seconds() / 86400
+    tags_of: dict[str, set[str]] = {}
+    for answer in default_answers(ref):
+        tags_of.setdefault(answer.owner, set()).update(answer.tags)
+    out = []
+    with db.read() as conn:
+        if not has_tables(conn):
+            return []
+        rows = conn.exec_driver_sql(
+            "SELECT a.owner, count(*), sum(a.phone <> '' AND EXISTS (SELECT 1 FROM calls c WHERE c.phone = a.phone "
+            "AND c.id <> a.call_id AND julianday(c.received_at) - julianday(a.received_at) BETWEEN ? AND ?)) "
+            "FROM answered a WHERE a.received_at >= ? AND a.received_at < ? GROUP BY a.owner",
+            (min_days, max_days, lo, hi),
+        ).all()
+        by_owner = {r[0]: (int(r[1]), int(r[2] or 0)) for r in rows}
+        for owner in sorted(set(by_owner) | set(tags_of)):
+            tags = sorted(tags_of.get(owner, ()))
+            dispatched = 0
+            if tags:
+                marks = ", ".join("?" for _ in tags)
+                dispatched = int(
+                    conn.exec_driver_sql(
+                        f"SELECT count(*) FROM orders WHERE call_at >= ? AND call_at < ? AND status <> 'cancelled' "
+                        f"AND tag IN ({marks})",
+                        (lo, hi, *tags),
+                    ).scalar()
+                    or 0
+                )
+            answered, back = by_owner.get(owner, (0, 0))
+            if answered or dispatched:
+                out.append(AnswerFigures(owner, answered, back, dispatched))
+    return out
 
 
 def _order_id(conn: Connection, order_no: str) -> str:

@@ -328,6 +328,7 @@ def register(app: typer.Typer) -> None:
         echo(f"{w.no}  {t(f'gov.status_{w.status}')}  → {c.no}")
 
     register_notices(app)
+    register_answers(app)
 
     case = typer.Typer(help="Task-force cases (专班): list, show, open, add, note, close.", no_args_is_help=True)
     app.add_typer(case, name="case")
@@ -689,3 +690,66 @@ def register_notices(app: typer.Typer) -> None:
         finally:
             store.db.close()
         echo(f"{n.no}  {t(f'notice.status_{n.status}')}")
+
+
+def register_answers(app: typer.Typer) -> None:
+    """``fengqiao answers`` (the knowledge base) and ``fengqiao answer`` (a call answered on the spot)."""
+
+    @app.command("answers")
+    def answers_cmd(
+        expired: Annotated[bool, typer.Option("--expired", help="only the expired ones (for their owners)")] = False,
+        owner: Annotated[str | None, typer.Option("--owner", help="one owner unit's answers")] = None,
+        as_json: Json = False,
+    ) -> None:
+        """The knowledge base: answers in force (or expired), by owner."""
+        from fengqiao.models.answers import as_dict, default_answers
+        from fengqiao.models.clock import local
+        from fengqiao.models.reference import default_reference
+
+        ref = default_reference()
+        today = local(system_clock()).date()
+        rows = [
+            a
+            for a in default_answers(ref)
+            if a.in_force(today) != expired and (owner is None or a.owner == owner.strip().upper())
+        ]
+        if as_json:
+            echo(dumps({"answers": [as_dict(a) for a in rows]}))
+            return
+        if not rows:
+            echo(t("kb.none"))
+            return
+        lang = get_lang()
+        echo(
+            table(
+                ["ID", t("kb.col_title"), t("govcli.col_unit"), t("kb.expires")],
+                [[a.id, a.title, describe_assignee(ref, a.owner, lang), a.expires.isoformat()] for a in rows],
+                max_width=40,
+            )
+        )
+
+    @app.command("answer")
+    def answer_cmd(
+        ctx: typer.Context,
+        answer_id: Annotated[str, typer.Argument(help="the answer used, e.g. KB001")],
+        town: Annotated[str, typer.Option("--town")],
+        text: Annotated[str, typer.Option("--text", help="what the caller asked")] = "",
+        phone: Annotated[str, typer.Option("--phone")] = "",
+        tag: Annotated[str | None, typer.Option("--tag", help="the call's tag (default: the answer's first)")] = None,
+        no_number: Annotated[bool, typer.Option("--no-number")] = False,
+        desk: Desk_ = None,
+        role: Role_ = None,
+        desk_dept: DeskDept = None,
+        desk_town: DeskTown = None,
+    ) -> None:
+        """Record a call answered on the spot from the knowledge base (直接办结): no order is dispatched."""
+        from fengqiao.models.intake import IntakeForm
+
+        store = _store(ctx, desk, role, desk_dept, desk_town)
+        try:
+            done = store.answer_call(
+                IntakeForm(phone=phone, town=town, description=text, no_number=no_number), answer_id, tag=tag
+            )
+        finally:
+            store.db.close()
+        echo(t("kb.done", id=done.answer_id, title=done.title))

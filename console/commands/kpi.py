@@ -38,6 +38,37 @@ def _kpi_store(ctx: typer.Context):  # noqa: ANN202 - returns (Database, KpiStor
     return db, KpiStore(db, clock=system_clock, weights=weights)
 
 
+def _echo_answers(answers: list[dict[str, Any]]) -> None:
+    """The calls answered on the spot, per answer owner, under the KPI table."""
+    if not answers:
+        return
+    echo("")
+    echo(
+        table(
+            [t("kpi.col.key"), t("kb.spot"), t("kb.spot_rate"), t("kb.callback_rate")],
+            [[a["owner"], a["answered"], fmt_rate(a["spot_rate"]), fmt_rate(a["callback_rate"])] for a in answers],
+        )
+    )
+
+
+def _answer_rows(db: Any, window: Any) -> list[dict[str, Any]]:
+    """Calls answered on the spot per answer owner in the window (store.governance.answer_figures)."""
+    from fengqiao.models.reference import default_reference
+    from fengqiao.store.governance import answer_figures
+
+    return [
+        {
+            "owner": f.owner,
+            "answered": f.answered,
+            "called_back": f.called_back,
+            "dispatched_same_tags": f.dispatched_same_tags,
+            "spot_rate": f.spot_rate,
+            "callback_rate": f.callback_rate,
+        }
+        for f in answer_figures(db, default_reference(), window.start, window.end)
+    ]
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app."""
 
@@ -59,14 +90,16 @@ def register(app: typer.Typer) -> None:
         db, kpi = _kpi_store(ctx)
         try:
             result = kpi.table(window, by.strip().lower(), dept, spreads=as_json)  # the text table shows no times
+            answers = _answer_rows(db, window)
         finally:
             db.close()
         if as_json:
-            echo(dumps(result.to_json()))
+            echo(dumps({**result.to_json(), "answers": answers}))
             return
         echo(t("kpi.title", first=window.first.isoformat(), last=window.last.isoformat(), by=t(f"kpi.by.{result.by}")))
         if not result.total.counts.dispatched and not result.total.counts.orders:
             echo(t("kpi.no_rows"))
+            _echo_answers(answers)
             return
         head = [
             t("kpi.col.rank"),
@@ -93,6 +126,7 @@ def register(app: typer.Typer) -> None:
         if result.total.counts.returned_unjudged:
             echo("")
             echo(t("kpi.unjudged_note", n=result.total.counts.returned_unjudged))
+        _echo_answers(answers)
 
     @app.command("report")
     def report_cmd(

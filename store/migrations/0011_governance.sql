@@ -84,3 +84,18 @@ CREATE TABLE notices (
     updated_at  TEXT NOT NULL
 );
 CREATE INDEX ix_notices_open ON notices (status, ends);
+
+-- answered  one row per call answered on the spot from the knowledge base (直接办结, fixtures/answers.toml):
+--           its tag and the answer used; the call itself is in `calls` with this row's id in `order_id`
+CREATE TABLE answered (
+    id           TEXT PRIMARY KEY,
+    call_id      TEXT NOT NULL,
+    phone        TEXT NOT NULL,
+    town         TEXT NOT NULL,
+    tag          TEXT NOT NULL,
+    answer_id    TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    received_at  TEXT NOT NULL,
+    desk         TEXT NOT NULL
+);
+CREATE INDEX ix_answered_at ON answered (received_at);

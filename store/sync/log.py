@@ -380,7 +380,7 @@ def _same_epoch(conn: Connection, epoch: str) -> None:
 
 def _calls_of(ev: WireEvent) -> list[tuple[Any, ...]]:
     """The call rows a pulled event carries (a dispatch's call, a linked repeat call)."""
-    if ev.kind not in (Action.DISPATCH, Action.LINK, GKind.NOTICE_CALL):
+    if ev.kind not in (Action.DISPATCH, Action.LINK, GKind.NOTICE_CALL, GKind.ANSWER_CALL):
         return []
     try:
         payload = json.loads(ev.payload)
@@ -391,4 +391,6 @@ def _calls_of(ev: WireEvent) -> list[tuple[Any, ...]]:
         return [call_tuple(call, ev.order_id, linked=False, repeat_of=payload.get("repeat_of"))]
     if ev.kind == GKind.NOTICE_CALL:  # a call recorded on a notice: under the notice's id, no order
         return [call_tuple(call, ev.order_id, linked=True, repeat_of=None)]
+    if ev.kind == GKind.ANSWER_CALL:  # a call answered on the spot: under its own id, no order
+        return [call_tuple(call, ev.order_id, linked=False, repeat_of=None)]
     return [call_tuple(call, ev.order_id, linked=True, repeat_of=ev.order_id)]

@@ -49,3 +49,22 @@ def test_a_notice_syncs_between_three_desks_and_its_owner_gets_one_summary_per_f
         assert "10" in hooks[1]["body"]
     finally:
         hub.close()
+
+
+def test_a_call_answered_on_the_spot_syncs_and_stays_out_of_other_towns(tmp_path: Path) -> None:
+    hub = Hub(f"sqlite:///{tmp_path / 'server.db'}", tmp_path)
+    try:
+        ct = hub.add("CT1", "call_taker", prefix="SZ")
+        sup = hub.add("SUP", "supervisor")
+        rsj = hub.add("RSJ", "department", dept="RSJ")
+        other = hub.add("SHH-C", "township", town="SHH")
+        done = g(ct).answer_call(IntakeForm(phone="13857512345", town="HZ", description="社保卡丢了"), "KB001")
+        hub.sync_all()
+        assert not hub.server.refused()
+        want = [(done.id, "KB001", "D02", "RSJ")]
+        for d in (ct, sup, rsj):  # the answer's owner sees the calls its answers settled
+            assert d.rows("SELECT id, answer_id, tag, owner FROM answered") == want, d.name
+            assert d.rows("SELECT count(*) FROM calls WHERE order_id = ?", done.id) == [(1,)], d.name
+        assert other.rows("SELECT count(*) FROM answered") == [(0,)]
+    finally:
+        hub.close()
