@@ -67,7 +67,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {  # every desk may add a progress
 class Desk:
     name: str = "desk"
     role: Role | None = None
-    dept: str | None = None  # department desks: SCJG, or an assignee code such as GA-HZ / ZZ-HZ
+    dept: str | None = None  # department desks: SCJG, an assignee code such as GA-HZ / ZZ-HZ, or TJ-/WG-/SO-…
     town: str | None = None  # township desks (and ZZ/GA department desks)
     operator: str = ""
     prefix: str = "SZ"  # order numbers: SZ-20261128-0042
@@ -149,7 +149,12 @@ def make_desk(
         if not dept:
             raise ValidationError(t("error.role_needs_dept"), field="dept")
         code = dept.strip().upper()
-        if code.startswith(("ZZ-", "GA-")):
+        if code.startswith(GRASSROOTS_PREFIXES):
+            # a grassroots unit (TJ-<village>, WG-<grid>, SO-<organisation>): works on its own assignments
+            if not ref.assignee_known(code):
+                raise ValidationError(t("error.unknown_dept", code=dept), field="dept")
+            dept, town = code, (town or _grassroots_town(ref, code))
+        elif code.startswith(("ZZ-", "GA-")):
             town_code = code[3:]
             if code.startswith("GA-"):
                 if code not in ref.stations:
@@ -176,6 +181,19 @@ def make_desk(
         operator=operator,
         prefix=(prefix or (town if r == Role.TOWNSHIP and town else "SZ")).upper(),
     )
+
+
+GRASSROOTS_PREFIXES = ("TJ-", "WG-", "SO-")
+
+
+def _grassroots_town(ref: Reference, code: str) -> str | None:
+    """The town of a grassroots unit (its village's); None for a social organisation (it may serve several)."""
+    rest = code[3:]
+    if code.startswith("TJ-"):
+        return ref.villages[rest].town
+    if code.startswith("WG-"):
+        return ref.villages[ref.grids[rest].village].town
+    return None
 
 
 def shows_full_phone(desk: Desk) -> bool:

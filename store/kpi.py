@@ -35,6 +35,7 @@ from fengqiao.models.kpi import (
 )
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.routing import describe_assignee
+from fengqiao.models.villages import GRASSROOTS
 
 from .board import PENDING_DUE
 from .db import Database, raw_sqlite
@@ -254,9 +255,7 @@ class KpiStore:
         if code is None or not code.strip():
             return None
         key = code.strip().upper()
-        if key in self.ref.departments or key in self.ref.stations:
-            return key
-        if key.startswith("ZZ-") and key[3:] in self.ref.towns:
+        if self.ref.assignee_known(key) or key in GRASSROOTS:  # TJ/WG/SO: every unit of that grassroots kind
             return key
         raise ValidationError(t("error.unknown_dept", code=code), field="dept")
 

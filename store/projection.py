@@ -52,6 +52,8 @@ ORDER_COLUMNS = (
     "reopen_count",
     "escalations",
     "linked_calls",
+    "village",
+    "grid",
 )
 ASSIGNMENT_COLUMNS = (
     "id",
@@ -153,6 +155,8 @@ def order_tuple(o: OrderState) -> tuple[Any, ...]:
         o.reopen_count,
         o.escalations,
         len(o.linked_calls),
+        o.call.village,
+        o.call.grid,
     )
 
 
