@@ -47,6 +47,7 @@ from fengqiao.store.drafts import load_draft, save_draft
 from fengqiao.store.intake import desk_history
 from fengqiao.store.orders import CallSummary, OrderStore, Repeat
 
+from .address_field import VillageCompletion
 from .base import LocalizedMixin
 from .context import DeskMixin
 from .dispatch_preview import DispatchChoice, DispatchPreview
@@ -70,6 +71,10 @@ class FormInput(LiteralInput):
     """A one-line field of the intake form: Enter in it is the screen's priority ``advance_field`` binding, which
     moves the focus before the next key is read, so keys typed right after Enter (a fast typist, a paste) go to
     the next field and not the one being left."""
+
+
+class AddressInput(VillageCompletion, FormInput):
+    """The address field: completes the chosen town's villages and communities (screens/address_field.py)."""
 
 
 FIELD_IDS = {"phone": "#phone", "name": "#name", "town": "#town", "address": "#address", "description": "#description"}
@@ -254,7 +259,9 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
                 )
                 yield hint
                 yield Label(t("intake.l_address"), classes="label2")
-                yield FormInput(
+                yield AddressInput(
+                    self.ref,
+                    hint,
                     placeholder=t("intake.address_placeholder"),
                     compact=True,
                     select_on_focus=False,
@@ -707,6 +714,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             else:
                 self.fail(t("error.unknown_town", code=town.value), "town")
         elif field.id == "address":
+            if isinstance(field, AddressInput) and field.complete():
+                return  # the village's name is written; the rest of the address follows
             self.lookup_soon()
             self.set_focus(self.query_one(TextArea))
 
@@ -716,6 +725,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     @on(TownField.Resolved)
     def _town_resolved(self) -> None:
+        self.query_one(AddressInput).recheck()
         self.show_suggestions()
         self.show_tag()
 

@@ -1,0 +1,74 @@
+"""The intake's address field completes the chosen town's villages and communities (issue 16, item 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fengqiao.models.finder import village_finder
+from fengqiao.screens.intake import AddressInput
+from fengqiao.screens.town_field import TownHint
+
+from .intake_helpers import make_app, paste, settle, type_text
+
+
+def rows(db, sql: str) -> list:
+    with db.read() as conn:
+        return conn.exec_driver_sql(sql).fetchall()
+
+
+@pytest.mark.parametrize("typed", ["qy", "qianyan", "前岩"])
+async def test_the_address_completes_a_village_by_chinese_pinyin_or_initials(db, ref, clock, typed: str) -> None:
+    app = make_app(db, ref, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await type_text(pilot, "13857512345")
+        await pilot.press("enter")
+        await type_text(pilot, "hz")
+        await pilot.press("enter")
+        address = app.screen.query_one(AddressInput)
+        assert app.focused is address
+        await type_text(pilot, typed)
+        hint = str(app.screen.query_one(TownHint).render())
+        assert "前岩村" in hint and address.village == ""
+        await pilot.press("enter")  # takes the highlighted village and stays for the rest of the address
+        await pilot.pause()
+        assert app.focused is address and address.value == "前岩村" and address.village == "HZ-QY"
+        assert "✓ HZ · 前岩村" in str(app.screen.query_one(TownHint).render())
+        await type_text(pilot, "祠堂边5号")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.focused is not address  # on to the caller's words
+        await paste(pilot, "隔壁邻居天天吵架，吵到半夜")
+        app.screen.set_tag("B04")
+        await pilot.press("f9")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+    (order,) = rows(db, "SELECT village, grid, primary_assignee, police_assignee FROM orders")
+    grid = [g for g in ref.villages["HZ-QY"].grids if any(w in "前岩村祠堂边5号" for w in ref.grids[g].area)]
+    assert tuple(order) == ("HZ-QY", (grid or ["HZ-QY-1"])[0], "TJ-HZ-QY", "GA-HZ")
+
+
+async def test_an_address_with_a_number_is_left_alone_and_another_town_has_other_villages(db, ref, clock) -> None:
+    app = make_app(db, ref, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await type_text(pilot, "13857512345")
+        await pilot.press("enter")
+        await type_text(pilot, "gulai")  # 谷来镇: 前岩村 is not one of its villages
+        await pilot.press("enter")
+        address = app.screen.query_one(AddressInput)
+        await type_text(pilot, "qy")
+        assert "前岩村" not in str(app.screen.query_one(TownHint).render())
+        await type_text(pilot, "12")  # a house number: no completion, Enter moves on
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.focused is not address and address.value == "qy12" and address.village == ""
+
+
+def test_village_finder_ranks_initials_pinyin_and_chinese(ref) -> None:
+    finder = village_finder(ref, "HZ")
+    for query in ("qy", "qianyan", "前岩", "HZ-QY", "Qianyan"):
+        assert finder.best(query).code == "HZ-QY", query
+    assert finder.best("hz").code == "HZ-HZ"  # the town's own initials find its community, not every code
+    assert [e.code for e, _ in village_finder(ref, "GLL").search("qy")] == []
