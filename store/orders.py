@@ -160,9 +160,18 @@ class OrderStore:
         return when, now
 
     # ---- commands ------------------------------------------------------------------------------
-    def preview(self, tag: str, town: str, *, mode: str | None = None, override_dept: str | None = None) -> Route:
+    def preview(
+        self,
+        tag: str,
+        town: str,
+        *,
+        mode: str | None = None,
+        override_dept: str | None = None,
+        village: str | None = None,
+        grid: str | None = None,
+    ) -> Route:
         """Where an order would go, without writing anything."""
-        return route(self.ref, tag, town, mode=mode, override_dept=override_dept)
+        return route(self.ref, tag, town, mode=mode, override_dept=override_dept, village=village, grid=grid)
 
     def dispatch(
         self,

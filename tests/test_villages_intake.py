@@ -72,3 +72,28 @@ def test_village_finder_ranks_initials_pinyin_and_chinese(ref) -> None:
         assert finder.best(query).code == "HZ-QY", query
     assert finder.best("hz").code == "HZ-HZ"  # the town's own initials find its community, not every code
     assert [e.code for e, _ in village_finder(ref, "GLL").search("qy")] == []
+
+
+@pytest.mark.parametrize(("size", "lang"), [((80, 24), "zh"), ((120, 40), "en")], ids=["80x24-zh", "120x40-en"])
+def test_dispatch_preview_of_a_grassroots_route(snap_compare, db, ref, size: tuple[int, int], lang: str) -> None:
+    """B04 in 前岩村: the village's mediation committee and the police station, the rule that fired, the centre
+    informed, the village and its grid worker."""
+    from fengqiao.models.clock import FixedClock
+
+    from .conftest import T0
+
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await settle(pilot)
+        await type_text(pilot, "13857512345")
+        await pilot.press("enter")
+        await type_text(pilot, "hz")
+        await pilot.press("enter")
+        await paste(pilot, "前岩村祠堂边5号")
+        await pilot.press("enter")
+        await paste(pilot, "隔壁邻居天天吵架，吵到半夜")
+        pilot.app.screen.set_tag("B04")
+        await pilot.press("f9")
+        await settle(pilot)
+
+    app = make_app(db, ref, FixedClock(T0), lang=lang)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
