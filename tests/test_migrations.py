@@ -10,9 +10,11 @@ import pytest
 from fengqiao.models.errors import StoreError
 from fengqiao.models.intake import IntakeForm
 from fengqiao.models.machine import Action, Intent
-from fengqiao.store import migrations, projection
+from fengqiao.store import migrations
 from fengqiao.store.db import Database
 from fengqiao.store.orders import OrderStore
+
+from .conftest import write_as_schema_10
 
 
 def test_migrate_from_the_first_schema(tmp_path: Path, ref, clock, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -20,12 +22,7 @@ def test_migrate_from_the_first_schema(tmp_path: Path, ref, clock, monkeypatch: 
     old = Database(path, migrate=False)
     with old.write() as conn:
         assert migrations.upgrade(conn, path, target=1) == 1
-    # The old file is written as the code of that schema wrote it: the orders row without the columns later
-    # steps added (0011: village, grid).
-    first = projection.ORDER_COLUMNS[: projection.ORDER_COLUMNS.index("village")]
-    plain = projection.order_tuple
-    monkeypatch.setattr(projection, "UPSERT_ORDER", projection._upsert_sql("orders", first))
-    monkeypatch.setattr(projection, "order_tuple", lambda o: plain(o)[: len(first)])
+    write_as_schema_10(monkeypatch)  # the orders row without the columns later steps added (0011: village, grid)
     store = OrderStore(old, ref=ref, clock=clock)
     o = store.dispatch(IntakeForm(phone="13857512345", town="HZ", description="水管爆了"), "C04")
     clock.advance(minutes=3)
