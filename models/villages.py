@@ -211,19 +211,19 @@ def load_grassroots(base: Path, towns: Mapping[str, object], tags: Mapping[str, 
     if path.exists():
         first: dict[tuple[str, str, str], int] = {}
         for line, row in _rows(path, ("tag", "town", "village", "primary", "inform")):
-            tag, town, village, primary, inform = (row[c] for c in ("tag", "town", "village", "primary", "inform"))
-            label = f"{tag}/{town}/{village or '-'}"
+            tag, town, column, primary, inform = (row[c] for c in ("tag", "town", "village", "primary", "inform"))
+            label = f"{tag}/{town}/{column or '-'}"
             if tag not in tags:
                 raise _fail(path, line, label, f"unknown tag {tag!r}")
             if town != "*" and town not in towns:
                 raise _fail(path, line, label, f"unknown town {town!r}")
-            if village not in ("", "*", *KINDS):
-                if village not in villages:
-                    raise _fail(path, line, label, f"unknown village {village!r}")
-                if town != villages[village].town:
-                    raise _fail(path, line, label, f"village {village} is in town {villages[village].town}, not {town}")
+            if column not in ("", "*", *KINDS):
+                if column not in villages:
+                    raise _fail(path, line, label, f"unknown village {column!r}")
+                if town != villages[column].town:
+                    raise _fail(path, line, label, f"village {column} is in town {villages[column].town}, not {town}")
             if primary in ("TJ", "WG"):
-                if not village:
+                if not column:
                     raise _fail(path, line, label, f"primary {primary} needs a village (the village column is empty)")
             elif primary.startswith("SO-"):
                 org = organisations.get(primary[3:])
@@ -239,10 +239,10 @@ def load_grassroots(base: Path, towns: Mapping[str, object], tags: Mapping[str, 
                 raise _fail(path, line, label, f"primary must be TJ, WG or SO-<organisation>, got {primary!r}")
             if inform not in ("", *INFORM):
                 raise _fail(path, line, label, f"inform must be ZZ or empty, got {inform!r}")
-            if (tag, town, village) in first:
-                raise _fail(path, line, label, f"duplicate rule (first on line {first[(tag, town, village)]})")
-            first[(tag, town, village)] = line
-            rules.append(GrassrootsRule(line, tag, town, village, primary, inform))
+            if (tag, town, column) in first:
+                raise _fail(path, line, label, f"duplicate rule (first on line {first[(tag, town, column)]})")
+            first[(tag, town, column)] = line
+            rules.append(GrassrootsRule(line, tag, town, column, primary, inform))
     return Grassroots(villages, grids, organisations, tuple(rules))
 
 
