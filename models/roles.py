@@ -208,7 +208,18 @@ def shows_full_phone(desk: Desk) -> bool:
 def can_see(desk: Desk, ref: Reference, o: OrderState) -> bool:
     if desk.sees_all():
         return True
+    if o.informed and informed_of(desk, ref, o):
+        return True
     return any(desk.works_on(ref, a) for a in current_assignments(o))
+
+
+def informed_of(desk: Desk, ref: Reference, o: OrderState) -> bool:
+    """Whether ``desk`` is told of ``o`` without an assignment (grassroots routing informs the township centre):
+    it sees the order and may add notes; signing and the rest stay with the assignees."""
+    codes = desk.assignee_codes(ref)
+    if desk.role == Role.TOWNSHIP and o.town != desk.town:
+        return False
+    return any(code in codes for code in o.informed)
 
 
 def can_take(

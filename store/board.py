@@ -141,11 +141,14 @@ def visibility_sql(desk: Desk, ref: Reference, alias: str = "o") -> tuple[str, l
     if desk.role == Role.TOWNSHIP and desk.town:
         town = ref.town(desk.town)
         return (
-            f"({alias}.town = ? AND ({alias}.primary_assignee = ? OR {alias}.police_assignee = ?))",
-            [town.code, f"ZZ-{town.code}", town.station_code],
+            f"({alias}.town = ? AND ({alias}.primary_assignee = ? OR {alias}.police_assignee = ? "
+            f"OR {alias}.informed = ?))",
+            [town.code, f"ZZ-{town.code}", town.station_code, f"ZZ-{town.code}"],
         )
     code = codes[0]
     column = "police_assignee" if code.startswith("GA-") else "primary_assignee"
+    if code.startswith("ZZ-"):  # a centre also sees what grassroots routing told it of (``informed``)
+        return f"({alias}.{column} = ? OR {alias}.informed = ?)", [code, code]
     return f"{alias}.{column} = ?", [code]
 
 

@@ -54,6 +54,7 @@ ORDER_COLUMNS = (
     "linked_calls",
     "village",
     "grid",
+    "informed",
 )
 ASSIGNMENT_COLUMNS = (
     "id",
@@ -157,6 +158,7 @@ def order_tuple(o: OrderState) -> tuple[Any, ...]:
         len(o.linked_calls),
         o.call.village,
         o.call.grid,
+        "|".join(o.informed) or None,
     )
 
 

@@ -33,6 +33,9 @@ DESKS = [
     ("township", {"town": "HZ"}),
     ("township", {"town": "GM"}),
     ("township", {"town": "GLL"}),
+    ("township", {"town": "LS"}),  # also the orders grassroots routing told its centre of (informed)
+    ("department", {"dept": "TJ-LS-CN"}),  # a village's mediation committee
+    ("department", {"dept": "SO-CQ-AX"}),  # a social organisation
 ]
 
 

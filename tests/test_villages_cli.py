@@ -98,3 +98,15 @@ def test_taxonomy_lists_the_villages(tmp_path: Path) -> None:
     assert {o["code"] for o in data["organisations"]} >= {"HZ-PA", "HZ-QYXF", "SZ-LT"}
     assert any(r["tag"] == "B04" for r in data["rules"])
     assert "前岩村" in run(tmp_path / "x.db", "taxonomy", "--villages").stdout
+
+
+def test_the_informed_centre_sees_the_order_and_may_note_but_not_sign(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    no = ok(db, "dispatch", *CALL, "--tag", "B04", "--village", "HZ-QY", "--single")  # no police station share
+    centre = ("--role", "township", "--desk-town", "HZ")
+    assert [o["order_no"] for o in json.loads(ok(db, "orders", *centre, "--json"))["orders"]] == [no]
+    others = json.loads(ok(db, "orders", "--role", "township", "--desk-town", "GLL", "--json"))["orders"]
+    assert others == []
+    assert no in fails(db, "act", no, "sign", "--role", "township", "--town", "HZ")  # signing is the committee's
+    ok(db, "note", no, "镇综治中心已知悉，请调委会先行调解", "--role", "township", "--town", "HZ")
+    assert count(db, "events") == 2
