@@ -97,3 +97,36 @@ def test_dispatch_preview_of_a_grassroots_route(snap_compare, db, ref, size: tup
 
     app = make_app(db, ref, FixedClock(T0), lang=lang)
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def test_a_grassroots_desk_sees_its_own_orders_on_the_console_and_signs(tmp_path) -> None:
+    """A console desk of a village's mediation committee (role department, dept TJ-HZ-QY) sees its assignment
+    only, and signs and arrives from the board like any department."""
+    from fengqiao.models.intake import IntakeForm
+    from fengqiao.models.roles import make_desk
+    from fengqiao.store.orders import OrderStore
+
+    from .test_board_ui import board_numbers, build_scenario, event_kinds, focus, offered, open_board
+    from .test_board_ui import make_app as board_app
+    from .test_board_ui import settle as board_settle
+
+    scene = build_scenario(tmp_path / "board.db")
+    taker = OrderStore(scene.db, ref=scene.ref, desk=make_desk(scene.ref, "110-1", "call_taker"), clock=scene.clock)
+    mine = taker.dispatch(
+        IntakeForm(phone="13800000009", town="HZ", description="邻居把垃圾堆我家门口", address="前岩村岭脚8号"), "B04"
+    )
+    assert mine.primary.assignee == "TJ-HZ-QY"
+    try:
+        app = board_app(scene, "department", dept="TJ-HZ-QY")
+        async with app.run_test(size=(80, 24)) as pilot:
+            board = await open_board(pilot)
+            assert board_numbers(board) == [mine.order_no]
+            await focus(pilot, board, mine.order_no)
+            assert {"order.sign", "order.return"} <= offered(board)
+            await pilot.press("s")
+            await board_settle(pilot)
+            await pilot.press("a")
+            await board_settle(pilot)
+        assert event_kinds(scene, mine.order_no) == ["dispatch", "sign", "arrive"]
+    finally:
+        scene.db.close()
