@@ -252,3 +252,18 @@ def test_the_address_names_the_village_and_its_area_words_the_grid(ref) -> None:
     assert village_for(ref, "HZ", "前岩村8号") == ("HZ-QY", "HZ-QY-1")  # no area word: the first grid
     assert village_for(ref, "GLL", "前岩村8号") == (None, None)  # not a village of 谷来镇
     assert village_for(ref, "HZ", "黄泽镇政府") == (None, None)
+
+
+def test_among_competing_rows_the_most_specific_wins(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    with (folder / "grassroots_routing.csv").open("a", encoding="utf-8") as fh:
+        fh.write("B04,*,community,WG,\nB04,HZ,village,SO-HZ-PA,\nB04,HZ,HZ-QY,WG,ZZ\nB04,GLL,,SO-GLL-HL,\n")
+    ref = load_reference(folder)
+    assert route(ref, "B04", "HZ", village="HZ-QY").primary.code == "WG-HZ-QY-1"  # the village's own row
+    assert route(ref, "B04", "HZ", village="HZ-BNK").primary.code == "SO-HZ-PA"  # the town's row for its 村
+    assert route(ref, "B04", "HZ", village="HZ-HZ").primary.code == "WG-HZ-HZ-1"  # a 社区: the kind row
+    assert route(ref, "B04", "LS", village="LS-JQ").primary.code == "WG-LS-JQ-1"  # community before *
+    assert route(ref, "B04", "SJJ", village="SJJ-SJ").primary.code == "TJ-SJJ-SJ"  # only B04/*/* applies
+    # 谷来镇's row has an empty village column: below * (any village) in the same town, above nothing.
+    assert route(ref, "B04", "GLL", village="GLL-MC").primary.code == "SO-GLL-HL"  # a town's row before *
+    assert route(ref, "B04", "GLL").primary.code == "SO-GLL-HL"  # no village: only the empty-column row applies
