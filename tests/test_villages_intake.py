@@ -127,6 +127,12 @@ async def test_a_grassroots_desk_sees_its_own_orders_on_the_console_and_signs(tm
             await board_settle(pilot)
             await pilot.press("a")
             await board_settle(pilot)
+            from fengqiao.screens.detail import DetailScreen
+
+            app.push_screen(DetailScreen(mine.order_no))
+            await board_settle(pilot)
+            shown = str(app.screen.query_one("#detail-call").render())
+            assert "村社：前岩村 · 前岩村第二网格" in shown and "B04/*/*→TJ" in shown and "告知 黄泽镇综治中心" in shown
         assert event_kinds(scene, mine.order_no) == ["dispatch", "sign", "arrive"]
     finally:
         scene.db.close()
