@@ -233,16 +233,16 @@ def village_finder(ref: Reference | None = None, town: str = "") -> Finder:
 
     def build(r: Reference) -> Iterable[Entry]:
         for v in r.town_villages(town):
+            whole = make_entry(v.code, v.name_zh, v.name_en)
             stem = v.name_zh.removesuffix("社区").removesuffix("村") or v.name_zh
-            full, initials = readings(v.name_zh)
-            more_full, more_initials = readings(stem) if stem != v.name_zh else ((), ())
-            yield Entry(
-                v.code,
-                v.name_zh,
-                v.name_en,
-                (),
-                tuple(dict.fromkeys(full + more_full)),
-                tuple(dict.fromkeys(initials + more_initials)),
+            if stem == v.name_zh:
+                yield whole
+                continue
+            short = make_entry(v.code, stem, v.name_en)
+            yield replace(
+                whole,
+                full=tuple(dict.fromkeys(whole.full + short.full)),
+                initials=tuple(dict.fromkeys(whole.initials + short.initials)),
             )
 
     ref = ref or default_reference()
