@@ -28,7 +28,7 @@ from fengqiao.models.text import looks_like_formula, spreadsheet_text
 from fengqiao.store.kpi import Frequent, KpiStore, KpiTable
 
 FORMATS = ("md", "csv", "xlsx", "json")
-REPORT_VIEWS = ("department", "town", "tag")
+REPORT_VIEWS = ("department", "town", "tag", "village")
 ABOUT_KEYS = (*RATES, "returns", "cancelled", "score", "dual")
 
 

@@ -48,6 +48,24 @@ def assignment_json(ref: Reference, a: AssignmentState, lang: str) -> dict[str, 
     }
 
 
+def _place_json(v: Any, code: str | None) -> dict[str, Any] | None:
+    """A village or community (villages.csv) by code and names; None for an order without one."""
+    if code is None:
+        return None
+    if v is None:  # a code the loaded reference data no longer has: kept, unnamed
+        return {"code": code, "name_zh": None, "name_en": None}
+    return {"code": v.code, "name_zh": v.name_zh, "name_en": v.name_en, "kind": v.kind, "town": v.town}
+
+
+def _grid_json(ref: Reference, code: str | None) -> dict[str, Any] | None:
+    if code is None:
+        return None
+    g = ref.grids.get(code)
+    if g is None:
+        return {"code": code, "name_zh": None, "name_en": None}
+    return {"code": g.code, "name_zh": g.name_zh, "name_en": g.name_en, "worker": g.worker, "phone": g.phone}
+
+
 def event_json(ev: Event, mark: Any = None, view: Callable[[str], str] | None = None) -> dict[str, Any]:
     out = {
         "id": ev.id,
@@ -114,6 +132,10 @@ def order_json(
         },
         "linked_calls": [{**c.to_payload(), "phone": see(c.phone)} for c in o.linked_calls],
         "assignments": [assignment_json(ref, a, lang) for a in o.assignments],
+        "village": _place_json(ref.villages.get(o.village or ""), o.village),
+        "grid": _grid_json(ref, o.grid),
+        "rule": o.rule,
+        "informed": [{"code": c, "name": describe_assignee(ref, c, lang)} for c in o.informed],
     }
     place = geo.find_place(ref.directory, o.town, o.call.address)
     for a in out["assignments"]:  # an arrival's distance from the place the call's address names

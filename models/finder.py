@@ -16,7 +16,7 @@ import re
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pypinyin import Style, pinyin
 from rapidfuzz import fuzz, process
@@ -211,3 +211,44 @@ def department_finder(ref: Reference | None = None) -> Finder:
         ref,
         lambda r: (make_entry(d.code, d.name_zh, d.name_en) for d in r.departments.values() if d.code != "GA"),
     )
+
+
+class VillageFinder(Finder):
+    """A town's villages: their codes begin with the town's (``HZ-QY``), so only the rest of a code is matched
+    by its beginning (``hz`` is the town, not every village of it); the whole code still finds its village."""
+
+    def __init__(self, entries: Iterable[Entry], prefix: str) -> None:
+        super().__init__(entries)
+        self._local = {id(e): replace(e, code=e.code.removeprefix(prefix)) for e in self.entries}
+
+    def _score(self, e: Entry, q: str, ascii_q: bool) -> float:
+        if q == e.code.lower():
+            return 100.0
+        return super()._score(self._local[id(e)], q, ascii_q)
+
+
+def village_finder(ref: Reference | None = None, town: str = "") -> Finder:
+    """The villages and communities of ``town`` by code (HZ-QY, QY), Chinese (前岩), pinyin (qianyan), initials
+    (qy) or English (Qianyan); the name without its 村/社区 ending is read too, so ``qy`` finds 前岩村."""
+
+    def build(r: Reference) -> Iterable[Entry]:
+        for v in r.town_villages(town):
+            whole = make_entry(v.code, v.name_zh, v.name_en)
+            stem = v.name_zh.removesuffix("社区").removesuffix("村") or v.name_zh
+            if stem == v.name_zh:
+                yield whole
+                continue
+            short = make_entry(v.code, stem, v.name_en)
+            yield replace(
+                whole,
+                full=tuple(dict.fromkeys(whole.full + short.full)),
+                initials=tuple(dict.fromkeys(whole.initials + short.initials)),
+            )
+
+    ref = ref or default_reference()
+    key = (f"village:{town}", id(ref))
+    hit = _CACHE.get(key)
+    if hit is None or hit[0] is not ref:
+        hit = (ref, VillageFinder(build(ref), f"{town}-"))
+        _CACHE[key] = hit
+    return hit[1]

@@ -21,6 +21,8 @@ class IntakeForm:
     name: str = ""
     address: str = ""
     no_number: bool = False  # taken without a number (withheld, on paper): chosen explicitly, phone left empty
+    village: str = ""  # the village or community (a code or its name); empty: found from the address, if it names one
+    grid: str = ""  # its grid (a code); empty: by the address's words, else the village's first grid
 
 
 def validate_intake(ref: Reference, form: IntakeForm, *, words_required: bool = True) -> IntakeForm:
@@ -46,9 +48,36 @@ def validate_intake(ref: Reference, form: IntakeForm, *, words_required: bool = 
     name = check_text("name", form.name)
     address = check_text("address", form.address)
     description = check_text("description", form.description, required=words_required)
+    village, grid = _village(ref, town, form.village, form.grid, address)
     return IntakeForm(
-        phone=phone, town=town, description=description, name=name, address=address, no_number=form.no_number
+        phone=phone,
+        town=town,
+        description=description,
+        name=name,
+        address=address,
+        no_number=form.no_number,
+        village=village,
+        grid=grid,
     )
+
+
+def _village(ref: Reference, town: str, village: str, grid: str, address: str) -> tuple[str, str]:
+    """The call's village and grid codes: those given (checked against the town), else the ones the address names
+    (models/villages.py); ("", "") when neither."""
+    from .routing import check_village, village_for
+    from .villages import grid_for
+
+    if not village.strip():
+        if grid.strip():
+            check_village(ref, ref.towns[town], None, grid)  # raises: a grid needs its village
+        found, found_grid = village_for(ref, town, address)
+        return found or "", found_grid or ""
+    chosen = check_village(ref, ref.towns[town], village, grid)
+    assert chosen is not None
+    if grid.strip():
+        return chosen.code, grid.strip().upper()
+    g = grid_for(ref.villages, ref.grids, chosen.code, address)
+    return chosen.code, g.code if g else ""
 
 
 @dataclass(frozen=True)

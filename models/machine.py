@@ -132,9 +132,11 @@ class CallInfo:
     description: str
     received_at: datetime
     desk: str = ""
+    village: str | None = None  # the village or community of the address (villages.csv); absent in older events
+    grid: str | None = None  # ... and its grid (grids.csv)
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "phone": self.phone,
             "name": self.name,
@@ -143,6 +145,11 @@ class CallInfo:
             "description": self.description,
             "received_at": to_db(self.received_at),
         }
+        if self.village:  # only when known: a call without a village is the same payload as before villages
+            out["village"] = self.village
+            if self.grid:
+                out["grid"] = self.grid
+        return out
 
     @classmethod
     def from_payload(cls, data: dict[str, Any], desk: str) -> CallInfo:
@@ -155,6 +162,8 @@ class CallInfo:
             data["description"],
             from_db(data["received_at"]),
             desk,
+            data.get("village"),
+            data.get("grid"),
         )
 
 
@@ -239,6 +248,16 @@ class OrderState:
     notes: int = 0
     urges: int = 0
     last_urged_at: datetime | None = None
+    informed: tuple[str, ...] = ()  # told of the order without an assignment (grassroots routing: ZZ-<town>)
+    rule: str | None = None  # the grassroots routing rule that chose the primary assignee (``B04/*/*→TJ``)
+
+    @property
+    def village(self) -> str | None:
+        return self.call.village
+
+    @property
+    def grid(self) -> str | None:
+        return self.call.grid
 
     # ---- derived views -------------------------------------------------------------------------
     @property
@@ -419,6 +438,8 @@ def apply(state: OrderState | None, ev: Event) -> OrderState:
             override_dept=override.get("dept"),
             override_reason=override.get("reason"),
             repeat_of=p.get("repeat_of"),
+            informed=tuple(p.get("informed") or ()),
+            rule=p.get("rule"),
         )
         for i, data in enumerate(p["assignments"], start=1):
             o.assignments.append(_new_assignment(data, at, o.onsite, i))
@@ -753,7 +774,7 @@ def dispatch_payload(
         assignments.append(
             {"id": asg_id, "role": who.role, "assignee": who.code, "dept": who.dept, "town": who.town, **dues}
         )
-    return {
+    out: dict[str, Any] = {
         "order_no": order_no,
         "tag": tag.code,
         "category": tag.category,
@@ -766,6 +787,11 @@ def dispatch_payload(
         "repeat_of": repeat_of,
         "assignments": assignments,
     }
+    if route.rule is not None:  # grassroots routing: only then, so other orders' events are as before
+        out["rule"] = route.rule.key
+    if route.informed:
+        out["informed"] = [who.code for who in route.informed]
+    return out
 
 
 def pick_assignment(o: OrderState, action: Action, assignee: str | None) -> AssignmentState:

@@ -16,8 +16,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ReferenceDataError
+
+if TYPE_CHECKING:
+    from .villages import GrassrootsRule, Grid, Organisation, Village
 
 REFERENCE_ENV = "FENGQIAO_REFERENCE"
 BY_LOCATION = ("ZZ", "GA")  # resolved by the call's town
@@ -84,6 +88,28 @@ class Reference:
     towns: dict[str, Town]
     stations: dict[str, Station]
     directory: Path | None = None  # where it was loaded from
+    # villages, communities, grids, social organisations and the grassroots routing rules (models/villages.py)
+    villages: dict[str, Village] = field(default_factory=dict)
+    grids: dict[str, Grid] = field(default_factory=dict)
+    organisations: dict[str, Organisation] = field(default_factory=dict)
+    grassroots_rules: tuple[GrassrootsRule, ...] = ()
+
+    def assignee_known(self, code: str) -> bool:
+        """Whether ``code`` names an assignee: a department, a station, ``ZZ-<town>``, ``TJ-<village>`` (its
+        mediation committee), ``WG-<grid>`` (its grid worker) or ``SO-<organisation>``."""
+        if code in self.departments or code in self.stations:
+            return True
+        prefix, rest = code[:3], code[3:]
+        return (
+            (prefix == "ZZ-" and rest in self.towns)
+            or (prefix == "TJ-" and rest in self.villages)
+            or (prefix == "WG-" and rest in self.grids)
+            or (prefix == "SO-" and rest in self.organisations)
+        )
+
+    def town_villages(self, town: str) -> list[Village]:
+        """The villages and communities of ``town``, in file order."""
+        return [v for v in self.villages.values() if v.town == town]
 
     @property
     def one_team_depts(self) -> frozenset[str]:
@@ -341,7 +367,21 @@ def load_reference(directory: Path | str | None = None) -> Reference:
     for cat in categories:
         if not any(tag.category == cat for tag in tags.values()):
             raise ReferenceDataError(f"{path.name}: category {cat} has no tags")
-    return Reference(categories, tags, departments, towns, stations, base)
+    from .villages import load_grassroots
+
+    grassroots = load_grassroots(base, towns, tags)
+    return Reference(
+        categories,
+        tags,
+        departments,
+        towns,
+        stations,
+        base,
+        grassroots.villages,
+        grassroots.grids,
+        grassroots.organisations,
+        grassroots.rules,
+    )
 
 
 def _with_station(town: Town, code: str) -> Town:

@@ -67,7 +67,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {  # every desk may add a progress
 class Desk:
     name: str = "desk"
     role: Role | None = None
-    dept: str | None = None  # department desks: SCJG, or an assignee code such as GA-HZ / ZZ-HZ
+    dept: str | None = None  # department desks: SCJG, an assignee code such as GA-HZ / ZZ-HZ, or TJ-/WG-/SO-…
     town: str | None = None  # township desks (and ZZ/GA department desks)
     operator: str = ""
     prefix: str = "SZ"  # order numbers: SZ-20261128-0042
@@ -149,7 +149,12 @@ def make_desk(
         if not dept:
             raise ValidationError(t("error.role_needs_dept"), field="dept")
         code = dept.strip().upper()
-        if code.startswith(("ZZ-", "GA-")):
+        if code.startswith(GRASSROOTS_PREFIXES):
+            # a grassroots unit (TJ-<village>, WG-<grid>, SO-<organisation>): works on its own assignments
+            if not ref.assignee_known(code):
+                raise ValidationError(t("error.unknown_dept", code=dept), field="dept")
+            dept, town = code, (town or _grassroots_town(ref, code))
+        elif code.startswith(("ZZ-", "GA-")):
             town_code = code[3:]
             if code.startswith("GA-"):
                 if code not in ref.stations:
@@ -178,6 +183,19 @@ def make_desk(
     )
 
 
+GRASSROOTS_PREFIXES = ("TJ-", "WG-", "SO-")
+
+
+def _grassroots_town(ref: Reference, code: str) -> str | None:
+    """The town of a grassroots unit (its village's); None for a social organisation (it may serve several)."""
+    rest = code[3:]
+    if code.startswith("TJ-"):
+        return ref.villages[rest].town
+    if code.startswith("WG-"):
+        return ref.villages[ref.grids[rest].village].town
+    return None
+
+
 def shows_full_phone(desk: Desk) -> bool:
     """Callers' numbers are personal data: shown in full only to desks that must call back.
 
@@ -190,7 +208,18 @@ def shows_full_phone(desk: Desk) -> bool:
 def can_see(desk: Desk, ref: Reference, o: OrderState) -> bool:
     if desk.sees_all():
         return True
+    if o.informed and informed_of(desk, ref, o):
+        return True
     return any(desk.works_on(ref, a) for a in current_assignments(o))
+
+
+def informed_of(desk: Desk, ref: Reference, o: OrderState) -> bool:
+    """Whether ``desk`` is told of ``o`` without an assignment (grassroots routing informs the township centre):
+    it sees the order and may add notes; signing and the rest stay with the assignees."""
+    codes = desk.assignee_codes(ref)
+    if desk.role == Role.TOWNSHIP and o.town != desk.town:
+        return False
+    return any(code in codes for code in o.informed)
 
 
 def can_take(

@@ -7,8 +7,17 @@
   governance centre instead of the county bureau (一支队伍管执法).
 * Dual dispatch (一警双派) adds the town's police station as a second assignee.
 
+* Grassroots routing (``grassroots_routing.csv``, models/villages.py): per tag and town or village, an order goes
+  to the village's people's mediation committee (``TJ``), the grid worker of the call's grid (``WG``) or a social
+  organisation (``SO-<code>``) instead of the tag's department, optionally with the township centre informed
+  (``inform`` ZZ). The most specific matching row wins (:func:`grassroots_route`); it comes before the one-team
+  rule. A dual order keeps the town's police station as its second assignee, so a dual tag routed to a grid
+  worker pairs the station with the grid worker.
+
 Assignee codes: a county department's own code (``SCJG``), ``ZZ-<town>`` for a township centre and
-``GA-<town>`` for a police station (named after the town the station sits in, which may serve several).
+``GA-<town>`` for a police station (named after the town the station sits in, which may serve several);
+``TJ-<village>`` a village's or community's mediation committee, ``WG-<grid>`` a grid's worker and
+``SO-<organisation>`` a social organisation.
 """
 
 from __future__ import annotations
@@ -16,8 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import ValidationError
-from .i18n import t
+from .i18n import get_lang, t
 from .reference import Reference, Tag, Town
+from .villages import GRASSROOTS, GrassrootsRule, Village, grid_for
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,10 @@ class Route:
     police: Assignee | None
     one_team: bool  # redirected to a pilot town's unified enforcement team
     overridden: bool  # the call-taker chose the department by hand
+    village: str | None = None  # the call's village or community (villages.csv)
+    grid: str | None = None  # ... and its grid (grids.csv)
+    rule: GrassrootsRule | None = None  # the grassroots routing row that chose the primary assignee
+    informed: tuple[Assignee, ...] = ()  # told of the order without an assignment (the township centre)
 
     @property
     def assignees(self) -> list[Assignee]:
@@ -70,35 +84,166 @@ def department_assignee(
     return Assignee(dept.code, dept.code, None, dept.name_zh, dept.name_en, role), False
 
 
+def check_village(ref: Reference, town: Town, village: str | None, grid: str | None = None) -> Village | None:
+    """The village ``village`` (a code, or its name) of ``town``; None for none. Raises ValidationError for an
+    unknown village, a village of another town, or a grid not of that village."""
+    if village is None or not village.strip():
+        if grid:
+            raise ValidationError(t("grassroots.grid_needs_village", grid=grid), field="village")
+        return None
+    zh = get_lang() == "zh"
+
+    def name(x: Town | Village) -> str:
+        return x.name_zh if zh else x.name_en
+
+    key = village.strip().upper()
+    found = ref.villages.get(key) or next(
+        (v for v in ref.town_villages(town.code) if village.strip() in (v.name_zh, v.name_en)), None
+    )
+    if found is None:
+        raise ValidationError(t("grassroots.unknown_village", code=village, town=name(town)), field="village")
+    if found.town != town.code:
+        other = ref.towns[found.town]
+        raise ValidationError(
+            t("grassroots.village_other_town", code=found.code, name=name(found), town=name(other), chosen=name(town)),
+            field="village",
+        )
+    if grid and grid.strip().upper() not in found.grids:
+        raise ValidationError(t("grassroots.grid_not_in_village", grid=grid, village=name(found)), field="grid")
+    return found
+
+
+def mediation(ref: Reference, village: Village, role: str = "primary") -> Assignee:
+    return Assignee(f"TJ-{village.code}", "TJ", village.town, village.mediation_zh, village.mediation_en, role)
+
+
+def grid_worker(ref: Reference, grid_code: str, town: str, role: str = "primary") -> Assignee:
+    g = ref.grids[grid_code]
+    return Assignee(
+        f"WG-{g.code}", "WG", town, f"{g.name_zh}网格员（{g.worker}）", f"{g.name_en} grid worker ({g.worker})", role
+    )
+
+
+def organisation(ref: Reference, code: str, town: str, role: str = "primary") -> Assignee:
+    o = ref.organisations[code]
+    return Assignee(f"SO-{o.code}", "SO", town, o.name_zh, o.name_en, role)
+
+
+def grassroots_route(
+    ref: Reference, tag: str, town: Town, village: Village | None, grid: str | None = None
+) -> tuple[GrassrootsRule, Assignee] | None:
+    """The grassroots rule for ``tag`` in ``town`` (and ``village``) and the assignee it names, or None.
+
+    Rows apply by tag, town (``*`` any) and village (its code; ``village`` or ``community`` a kind; ``*`` any
+    village; empty: with or without one). The most specific applicable row wins (a village's own row, then a
+    town's, then a kind before ``*`` before empty; the first among equals). A row naming a grid worker skips a
+    village without grids; one naming an organisation skips a town or village it does not serve."""
+    best: tuple[tuple[int, int, int], GrassrootsRule, Assignee] | None = None
+    for rule in ref.grassroots_rules:
+        if rule.tag != tag or not rule.applies(town.code, village):
+            continue
+        who: Assignee | None = None
+        if rule.primary == "TJ" and village is not None:
+            who = mediation(ref, village)
+        elif rule.primary == "WG" and village is not None:
+            chosen = grid or (village.grids[0] if village.grids else None)
+            who = grid_worker(ref, chosen, town.code) if chosen else None
+        elif rule.primary.startswith("SO-"):
+            org = ref.organisations[rule.primary[3:]]
+            if org.serves_call(town.code, village.code if village else None):
+                who = organisation(ref, org.code, town.code)
+        if who is not None and (best is None or rule.rank() > best[0]):
+            best = (rule.rank(), rule, who)
+    return (best[1], best[2]) if best else None
+
+
 def route(
-    ref: Reference, tag_code: str, town_code: str, *, mode: str | None = None, override_dept: str | None = None
+    ref: Reference,
+    tag_code: str,
+    town_code: str,
+    *,
+    mode: str | None = None,
+    override_dept: str | None = None,
+    village: str | None = None,
+    grid: str | None = None,
 ) -> Route:
-    """Where an order for ``tag_code`` in ``town_code`` goes.
+    """Where an order for ``tag_code`` in ``town_code`` (and ``village``, its ``grid``) goes.
 
     ``mode`` overrides the tag's default single/dual; ``override_dept`` sends the order to another
     department chosen by the call-taker (a township code ``ZZ``/``GA`` still resolves by town; a county
-    bureau chosen by hand is taken as asked, without the pilot redirect).
+    bureau chosen by hand is taken as asked, without the pilot redirect, and no grassroots rule applies).
+    Without an override a grassroots rule (:func:`grassroots_route`) comes first, then the one-team rule.
     """
     tag: Tag = ref.tag(tag_code)
     town = ref.town(town_code)
     chosen_mode = mode or tag.dispatch
     if chosen_mode not in ("single", "dual"):
         raise ValidationError(t("error.bad_mode", mode=chosen_mode), field="mode")
+    place = check_village(ref, town, village, grid)
+    grid_code = grid.strip().upper() if grid and grid.strip() else None
+    if place is not None and grid_code is None and place.grids:
+        grid_code = place.grids[0]
+    rule: GrassrootsRule | None = None
+    informed: tuple[Assignee, ...] = ()
     if override_dept:
         primary, one_team = department_assignee(ref, override_dept, town, pilot=False)
         overridden = True
     else:
-        primary, one_team = department_assignee(ref, tag.department, town)
+        found = grassroots_route(ref, tag.code, town, place, grid_code)
+        if found is not None:
+            rule, primary = found
+            one_team = False
+            if rule.inform == "ZZ":
+                informed = (centre(ref, town, "informed"),)
+        else:
+            primary, one_team = department_assignee(ref, tag.department, town)
         overridden = False
     if primary.dept == "GA":
         # An order routed to the police station alone is not a linked incident; dual would be the same desk twice.
         raise ValidationError(t("error.override_police"), field="dept")
     police = station(ref, town) if chosen_mode == "dual" else None
-    return Route(tag.code, town.code, chosen_mode, primary, police, one_team, overridden)
+    return Route(
+        tag.code,
+        town.code,
+        chosen_mode,
+        primary,
+        police,
+        one_team,
+        overridden,
+        place.code if place else None,
+        grid_code if place else None,
+        rule,
+        informed,
+    )
+
+
+def village_for(ref: Reference, town: str, address: str) -> tuple[str | None, str | None]:
+    """The village and grid an address names in ``town`` (models/villages.py: the village's full name in the
+    address; the grid by its area words, else the village's first grid); (None, None) when none."""
+    from .villages import village_in
+
+    found = village_in(ref.villages, town, address)
+    if found is None:
+        return None, None
+    g = grid_for(ref.villages, ref.grids, found.code, address)
+    return found.code, g.code if g else None
 
 
 def describe_assignee(ref: Reference, code: str, lang: str = "zh") -> str:
-    """Display name for an assignee code (``SCJG``, ``ZZ-HZ``, ``GA-GLL``)."""
+    """Display name for an assignee code (``SCJG``, ``ZZ-HZ``, ``GA-GLL``, ``TJ-HZ-QY``, ``WG-HZ-QY-1``,
+    ``SO-HZ-PA``); a bare grassroots kind (``TJ``, ``WG``, ``SO``) is named as a kind."""
+    prefix, rest = code[:3], code[3:]
+    if prefix == "TJ-" and rest in ref.villages:
+        v = ref.villages[rest]
+        return v.mediation_zh if lang == "zh" else v.mediation_en
+    if prefix == "WG-" and rest in ref.grids:
+        g = ref.grids[rest]
+        return f"{g.name_zh}网格员（{g.worker}）" if lang == "zh" else f"{g.name_en} grid worker ({g.worker})"
+    if prefix == "SO-" and rest in ref.organisations:
+        o = ref.organisations[rest]
+        return o.name_zh if lang == "zh" else o.name_en
+    if code in GRASSROOTS and code not in ref.departments:
+        return t(f"grassroots.kind_{code}", lang=lang)
     if code.startswith("ZZ-") and code[3:] in ref.towns:
         town = ref.towns[code[3:]]
         return f"{town.name_zh}综治中心" if lang == "zh" else f"{town.name_en} Governance Centre"

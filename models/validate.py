@@ -42,6 +42,7 @@ from .machine import (
     deadlines,
 )
 from .reference import Reference
+from .villages import GRASSROOTS
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(minutes=5)  # a call may be received at most this long after its dispatch says
@@ -91,6 +92,8 @@ CALL = Spec(
         "address": _s(500, required=False),
         "description": _s(TEXT),
         "received_at": Spec("time"),
+        "village": _s(SHORT, required=False, codes="village"),
+        "grid": _s(SHORT, required=False, codes="grid"),
     },
 )
 ASSIGNMENT = Spec(
@@ -144,6 +147,8 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         ),
         "repeat_of": _s(SHORT, required=False, nullable=True),
         "assignments": Spec("list", items=ASSIGNMENT, max_items=2),
+        "rule": _s(NAME, required=False),
+        "informed": Spec("list", required=False, items=_s(SHORT, codes="assignee"), max_items=4),
     },
     Action.SIGN: {"note": NOTE, "person": PERSON},
     Action.ARRIVE: {"note": NOTE, "person": PERSON, "location": LOCATION, "no_location": Spec("bool", required=False)},
@@ -258,10 +263,14 @@ def _codes(ref: Reference, name: str) -> Callable[[str], bool]:
     if name == "category":
         return lambda v: v in ref.categories
     if name == "dept":
-        return lambda v: v in ref.departments
+        return lambda v: v in ref.departments or v in GRASSROOTS
+    if name == "village":
+        return lambda v: v in ref.villages
+    if name == "grid":
+        return lambda v: v in ref.grids
     if name == "sha256":
         return lambda v: len(v) == 64 and all(c in "0123456789abcdef" for c in v)
-    return lambda v: v in ref.departments or v in ref.stations or (v.startswith("ZZ-") and v[3:] in ref.towns)
+    return ref.assignee_known
 
 
 def check_value(spec: Spec, value: Any, path: str, ref: Reference) -> None:
@@ -442,6 +451,12 @@ def _dispatch(p: dict[str, Any], ref: Reference, at: datetime) -> None:
         raise Invalid("onsite", "mismatch", value=p["onsite"], expected=tag.onsite)
     if p["call"]["town"] != p["town"]:
         raise Invalid("call.town", "mismatch", value=p["call"]["town"], expected=p["town"])
+    village = p["call"].get("village")
+    if village is not None and ref.villages[village].town != p["town"]:
+        raise Invalid("call.village", "mismatch", value=village, expected=p["town"])
+    grid = p["call"].get("grid")
+    if grid is not None and (village is None or ref.grids[grid].village != village):
+        raise Invalid("call.grid", "mismatch", value=grid, expected=village or "-")
     if from_db(p["call"]["received_at"]) > at + FUTURE_SLACK:
         raise Invalid("call.received_at", "future", when=p["call"]["received_at"][:19])
     dues = deadlines(ref, tag.code, at)

@@ -16,6 +16,7 @@ from fengqiao.models.i18n import name, t
 from fengqiao.models.machine import Status
 from fengqiao.models.reference import Reference
 from fengqiao.models.roles import Desk, Role
+from fengqiao.models.villages import GRASSROOTS
 from fengqiao.store.board import SORTS, BoardFilter
 
 from .base import LocalizedMixin
@@ -39,6 +40,8 @@ def scope_label(scope: str) -> str:
 def dept_label(ref: Reference, code: str) -> str:
     if code in ("ZZ", "GA"):
         return t(f"board.dept_all_{code.lower()}")
+    if code in GRASSROOTS and code not in ref.departments:  # every mediation committee, grid worker, organisation
+        return t(f"grassroots.kind_{code}")
     dept = ref.departments.get(code)
     return name(dept) if dept else code
 
@@ -57,6 +60,8 @@ def filter_summary(f: BoardFilter, ref: Reference) -> str:
         parts.append(name(ref.categories[f.category]))
     if f.town and f.town in ref.towns:
         parts.append(name(ref.towns[f.town]))
+    if f.village and f.village in ref.villages:
+        parts.append(name(ref.villages[f.village]))
     if f.repeat:
         parts.append(t("board.only_repeat"))
     if f.dual:
@@ -103,6 +108,8 @@ class FilterScreen(LocalizedMixin, ModalScreen[BoardFilter | None]):
             yield from self._row("scope", t("board.scope"), scopes, f.scope)
             if self.desk.role != Role.DEPARTMENT:
                 depts = [(t("board.any"), ALL), (dept_label(ref, "ZZ"), "ZZ"), (dept_label(ref, "GA"), "GA")]
+                if ref.villages:
+                    depts += [(dept_label(ref, k), k) for k in GRASSROOTS]
                 depts += [
                     (f"{d.code} {name(d)}", d.code) for d in ref.departments.values() if d.code not in ("ZZ", "GA")
                 ]
@@ -114,6 +121,15 @@ class FilterScreen(LocalizedMixin, ModalScreen[BoardFilter | None]):
                 towns = [(t("board.any"), ALL)] + [(name(tw), tw.code) for tw in ref.towns.values()]
                 names = {tw.code: tw.name_zh for tw in ref.towns.values()}
                 yield from self._row("town", t("field.town"), towns, f.town or ALL, searchable=True, names=names)
+            if ref.villages:  # the villages and communities (a township desk: its own town's)
+                own = self.desk.town if self.desk.role == Role.TOWNSHIP else None
+                places = [v for v in ref.villages.values() if own is None or v.town == own]
+                villages = [(t("board.any"), ALL)] + [
+                    (f"{name(v)} · {name(ref.towns[v.town])}", v.code) for v in places
+                ]
+                names = {v.code: v.name_zh for v in places}
+                label = t("grassroots.pv_village")
+                yield from self._row("village", label, villages, f.village or ALL, searchable=True, names=names)
             sorts = [(t(f"board.sort_{s}"), s) for s in SORTS]
             yield from self._row("sort", t("board.sort"), sorts, f.sort)
             yield MarkedCheckbox(t("board.only_overdue"), f.overdue, id="filter-overdue", compact=True)
@@ -155,6 +171,7 @@ class FilterScreen(LocalizedMixin, ModalScreen[BoardFilter | None]):
             dept=self._value("dept") if self.desk.role != Role.DEPARTMENT else self.current.dept,
             category=self._value("category"),
             town=self._value("town") if self.desk.role != Role.TOWNSHIP else self.current.town,
+            village=self._value("village"),
             sort=self._value("sort") or "due",
             overdue=self.query_one("#filter-overdue", Checkbox).value,
             repeat=self.query_one("#filter-repeat", Checkbox).value,

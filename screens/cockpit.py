@@ -61,6 +61,7 @@ from fengqiao.models.privacy import PhoneView, check_unmasked, phone_view
 from fengqiao.models.roles import Role
 from fengqiao.models.routing import describe_assignee
 from fengqiao.models.text import fit_cells
+from fengqiao.models.villages import village_in
 from fengqiao.store.kpi import DeptLoad, Frequent, KpiStore, Live, Trend
 
 from .base import LocalizedMixin, safe
@@ -585,8 +586,8 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
             ("who", t("cockpit.col_phone" if name == "callers" else "cockpit.col_address"), who_width),
             ("calls", t("cockpit.col_calls"), 4),
         ]
-        if wide:
-            columns.append(("town", t("cockpit.col_town"), 8))
+        if wide:  # an address that names a village shows the village (grassroots), else the town
+            columns.append(("town", t("cockpit.col_town" if name == "callers" else "grassroots.col_place"), 8))
         used = sum(w + 2 for _, _, w in columns) + 3  # cell padding and the scrollbar
         tags_width = max(8, table_width - used)
         columns.append(("tags", t("cockpit.col_tags"), tags_width))
@@ -596,7 +597,9 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
             cells: list[Any] = [who, str(f.calls)]
             if wide:
                 town = ref.towns.get(f.town)
-                cells.append(fit((town.name_zh if lang == "zh" else town.name_en) if town else f.town, 8))
+                place = village_in(ref.villages, f.town, f.key) if name != "callers" else None
+                where = place or town
+                cells.append(fit((where.name_zh if lang == "zh" else where.name_en) if where else f.town, 8))
             tags = [ref.tags[c].name_zh if lang == "zh" else ref.tags[c].name_en for c in f.tags if c in ref.tags]
             cells.append(fit("、".join(tags) if lang == "zh" else ", ".join(tags), tags_width))
             rows.append((f.key + "|" + f.town, tuple(cells)))

@@ -27,6 +27,7 @@ from fengqiao.models.i18n import t
 from fengqiao.models.machine import AssignmentState, Event, OrderState
 from fengqiao.models.privacy import phone_view
 from fengqiao.models.roles import own_deadline
+from fengqiao.models.routing import describe_assignee
 from fengqiao.models.text import visible
 from fengqiao.models.urgency import Urgency
 from fengqiao.store.attention import mark_seen
@@ -193,6 +194,20 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         call.append(t("field.town") + "：", style="bold")
         call.append(town_label(ref, o.town) + " ")
         call.append_text(safe(o.call.address, single_line=True))
+        if o.village and o.village in ref.villages:  # grassroots: the village, its grid worker, the rule, who is told
+            v = ref.villages[o.village]
+            call.append("\n" + t("grassroots.pv_village") + "：", style="bold")
+            call.append(v.name_en if lang == "en" else v.name_zh)
+            g = ref.grids.get(o.grid or "")
+            if g is not None:
+                call.append(
+                    " · " + t("grassroots.pv_grid", grid=g.name_en if lang == "en" else g.name_zh, worker=g.worker)
+                )
+            if o.rule:
+                call.append(" · " + t("grassroots.detail_rule", rule=o.rule), style="italic")
+            if o.informed:
+                told = "、".join(describe_assignee(ref, c, lang) for c in o.informed)
+                call.append(" · " + t("grassroots.detail_informed", who=told))
         call.append("\n" + t("field.description") + "：", style="bold")
         call.append_text(safe(o.call.description))
         for linked in o.linked_calls:

@@ -135,7 +135,14 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         self.set_focus(self.query_one(Body))
 
     def route(self) -> Route:
-        return self.store.preview(self.tag, self.form.town, mode=self.mode, override_dept=self.override_dept)
+        return self.store.preview(
+            self.tag,
+            self.form.town,
+            mode=self.mode,
+            override_dept=self.override_dept,
+            village=self.form.village or None,
+            grid=self.form.grid or None,
+        )
 
     def _who(self, a: Assignee) -> str:
         return name(a)
@@ -163,6 +170,8 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         caller.append(f" · {name(town)} ")
         caller.append_text(safe(self.form.address, single_line=True))
         row("intake.pv_caller", caller)
+        if plan.village:
+            row("grassroots.pv_village", self._village(plan))
         desc = safe(self.form.description, single_line=True)
         desc.truncate(200, overflow="ellipsis")
         row("intake.pv_text", desc)
@@ -180,7 +189,11 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
             target.append("  " + t("intake.pv_one_team", dept=name(owner)), style="italic")
         if plan.overridden:
             target.append("  " + t("intake.pv_overridden"), style="bold red")
+        if plan.rule is not None:  # who and why: the grassroots routing row that fired
+            target.append("  " + t("grassroots.pv_rule", rule=plan.rule.key, line=plan.rule.line), style="italic")
         row("intake.pv_route", target)
+        if plan.informed:
+            row("grassroots.pv_informed", Text("、".join(self._who(a) for a in plan.informed)))
         if plan.police is not None:
             row("intake.pv_police", Text(self._who(plan.police), style="bold yellow"))
         row("intake.pv_deadlines", self._deadlines())
@@ -192,6 +205,15 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
             lines.append(warning)
         self.summary = "\n".join(lines)
         self.query_one(Body).update(grid)
+
+    def _village(self, plan: Route) -> Text:
+        """The call's village or community and its grid (with the grid worker), as found from the address."""
+        assert plan.village is not None
+        out = Text(name(self.ref.villages[plan.village]), style="bold")
+        if plan.grid and plan.grid in self.ref.grids:
+            g = self.ref.grids[plan.grid]
+            out.append(" · " + t("grassroots.pv_grid", grid=name(g), worker=g.worker))
+        return out
 
     def _deadlines(self) -> Text:
         tag = self.ref.tags[self.tag]
@@ -292,7 +314,14 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
 
     def _choose_dept(self, code: str) -> None:
         try:
-            self.store.preview(self.tag, self.form.town, mode=self.mode, override_dept=code)
+            self.store.preview(
+                self.tag,
+                self.form.town,
+                mode=self.mode,
+                override_dept=code,
+                village=self.form.village or None,
+                grid=self.form.grid or None,
+            )
         except ValidationError as exc:
             self.say(str(exc))
             return

@@ -50,6 +50,7 @@ from fengqiao.store.governance import Touching
 from fengqiao.store.intake import desk_history
 from fengqiao.store.orders import CallSummary, OrderStore, Repeat
 
+from .address_field import VillageCompletion
 from .answers import AnswerReader
 from .base import LocalizedMixin, safe
 from .context import DeskMixin
@@ -76,6 +77,10 @@ class FormInput(LiteralInput):
     """A one-line field of the intake form: Enter in it is the screen's priority ``advance_field`` binding, which
     moves the focus before the next key is read, so keys typed right after Enter (a fast typist, a paste) go to
     the next field and not the one being left."""
+
+
+class AddressInput(VillageCompletion, FormInput):
+    """The address field: completes the chosen town's villages and communities (screens/address_field.py)."""
 
 
 FIELD_IDS = {"phone": "#phone", "name": "#name", "town": "#town", "address": "#address", "description": "#description"}
@@ -282,7 +287,9 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
                 )
                 yield hint
                 yield Label(t("intake.l_address"), classes="label2")
-                yield FormInput(
+                yield AddressInput(
+                    self.ref,
+                    hint,
                     placeholder=t("intake.address_placeholder"),
                     compact=True,
                     select_on_focus=False,
@@ -737,6 +744,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             else:
                 self.fail(t("error.unknown_town", code=town.value), "town")
         elif field.id == "address":
+            if isinstance(field, AddressInput) and field.complete():
+                return  # the village's name is written; the rest of the address follows
             self.lookup_soon()
             self.set_focus(self.query_one(TextArea))
 
@@ -746,6 +755,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     @on(TownField.Resolved)
     def _town_resolved(self) -> None:
+        self.query_one(AddressInput).recheck()
         self.show_suggestions()
         self.show_tag()
 

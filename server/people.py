@@ -109,7 +109,7 @@ def _person(row: Any) -> Person:
 def unit_code(ref: Reference, unit: str) -> str:
     """The assignee code of a unit as typed (``scjg`` → ``SCJG``), or a ValidationError."""
     code = unit.strip().upper()
-    ok = code in ref.departments or code in ref.stations or (code.startswith("ZZ-") and code[3:] in ref.towns)
+    ok = ref.assignee_known(code)  # a department, station, ZZ-<town>, or a grassroots TJ-/WG-/SO- unit
     if not ok or code in ("ZZ", "GA"):
         raise ValidationError(t("mobile.unknown_unit", unit=unit), field="unit")
     return code

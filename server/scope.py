@@ -33,11 +33,11 @@ def town_holder(assignee: str, town: str) -> str:
 def scope_holders(state: OrderState) -> list[str]:
     """Every holder an order's assignments grant: the assignee code and the code qualified by the order's town."""
     out: list[str] = []
-    for a in state.assignments:
-        out.append(a.assignee)
+    for code in [a.assignee for a in state.assignments] + list(state.informed):  # informed: grassroots routing
+        out.append(code)
         if state.town:
-            out.append(town_holder(a.assignee, state.town))
-    return out
+            out.append(town_holder(code, state.town))
+    return list(dict.fromkeys(out))
 
 
 def subject_holders(state: Subject, ref: Reference) -> list[str]:

@@ -70,6 +70,7 @@ class BoardFilter:
     awaiting_visit: bool = False  # fed back: the follow-up visit (回访) is due
     search: str = ""
     sort: str = "due"
+    village: str | None = None  # a village or community code (villages.csv): its orders only
 
     def escalation_queue(self) -> BoardFilter:
         """A supervisor's escalation queue: open overdue orders, the longest overdue first."""
@@ -140,11 +141,14 @@ def visibility_sql(desk: Desk, ref: Reference, alias: str = "o") -> tuple[str, l
     if desk.role == Role.TOWNSHIP and desk.town:
         town = ref.town(desk.town)
         return (
-            f"({alias}.town = ? AND ({alias}.primary_assignee = ? OR {alias}.police_assignee = ?))",
-            [town.code, f"ZZ-{town.code}", town.station_code],
+            f"({alias}.town = ? AND ({alias}.primary_assignee = ? OR {alias}.police_assignee = ? "
+            f"OR {alias}.informed = ?))",
+            [town.code, f"ZZ-{town.code}", town.station_code, f"ZZ-{town.code}"],
         )
     code = codes[0]
     column = "police_assignee" if code.startswith("GA-") else "primary_assignee"
+    if code.startswith("ZZ-"):  # a centre also sees what grassroots routing told it of (``informed``)
+        return f"({alias}.{column} = ? OR {alias}.informed = ?)", [code, code]
     return f"{alias}.{column} = ?", [code]
 
 
@@ -244,8 +248,8 @@ class BoardQuery:
             params += seen_params
         if f.dept:
             code = f.dept.strip().upper()
-            if code == "ZZ":
-                where.append("o.primary_assignee LIKE 'ZZ-%'")
+            if code in ("ZZ", "TJ", "WG", "SO"):  # every centre, mediation committee, grid worker, organisation
+                where.append(f"o.primary_assignee LIKE '{code}-%'")
             elif code == "GA":
                 where.append("o.police_assignee IS NOT NULL")
             elif code.startswith("GA-"):
@@ -260,6 +264,9 @@ class BoardQuery:
         if f.town:
             where.append("o.town = ?")
             params.append(self.ref.town(f.town).code)
+        if f.village:
+            where.append("o.village = ?")
+            params.append(f.village.strip().upper())
         if f.overdue:
             # next_due is only set while the order is worked on; written on the sort key so that its index can
             # serve the range as well as the order.
@@ -379,6 +386,7 @@ class BoardQuery:
             f.awaiting_visit,
             f.search,
             f.sort,
+            f.village,
         )
         broad = sort_index or self._broad_cache.get(key)
         if broad is None:

@@ -43,6 +43,7 @@ from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.routing import route
 
 from .db import Database
+from .demo_villages import DemoVillages
 from .projection import (
     CALL_COLUMNS,
     INSERT_CALL,
@@ -385,6 +386,7 @@ def _produce(
     rng = random.Random(seed)
     start = end - timedelta(days=days)
     gen = _Generator(ref, rng, start, end)
+    places = DemoVillages(ref)  # villages and grids for the calls (no random numbers drawn)
     times = gen.call_times(orders)
 
     chains: dict[str, DeskChain] = {}
@@ -464,8 +466,9 @@ def _produce(
         run_steps_until(at)
         while True:  # a linked repeat call opens no order: take another call in the same slot
             phone, town, address = gen.caller()
+            address, village, grid = places.place(town, address)
             tag = gen.pick_tag()
-            call = CallInfo(new_id(), phone, "", town, address, gen.description(tag), at, "110-1")
+            call = CallInfo(new_id(), phone, "", town, address, gen.description(tag), at, "110-1", village, grid)
             calls += 1
             earlier = last_by_phone.get(phone)
             repeat_of = earlier[0] if earlier and at - earlier[1] <= timedelta(hours=72) else None
@@ -480,7 +483,7 @@ def _produce(
         mode = ref.tags[tag].dispatch
         if rng.random() < 0.04:
             mode = "dual" if mode == "single" else "single"
-        plan = route(ref, tag, town, mode=mode)
+        plan = route(ref, tag, town, mode=mode, village=call.village, grid=call.grid)
         day = local_day(at)
         counters[("SZ", day)] = counters.get(("SZ", day), 0) + 1
         order_no = f"SZ-{day}-{counters[('SZ', day)]:04d}"

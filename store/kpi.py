@@ -35,6 +35,7 @@ from fengqiao.models.kpi import (
 )
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.routing import describe_assignee
+from fengqiao.models.villages import GRASSROOTS
 
 from .board import PENDING_DUE
 from .db import Database, raw_sqlite
@@ -52,7 +53,8 @@ from .rollups import (
     select,
 )
 
-VIEWS = ("department", "town", "tag", "overall")
+VIEWS = ("department", "town", "tag", "overall", "village")
+NO_VILLAGE = "-"  # the village view's row for orders without a village
 TOTAL_KEY = "ALL"
 
 # Every window query walks the orders of the window (ix_orders_call_at) and then their assignments: CROSS JOIN
@@ -116,7 +118,7 @@ WHERE {_IN_WINDOW} AND {_COUNTED} {{where}}
 """
 # Dual orders on which both arrived: the department's arrival minus the police station's (minutes).
 _GAPS = f"""
-SELECT p.assignee, p.dept, q.assignee, q.dept, o.town, o.tag, {GAP}
+SELECT p.assignee, p.dept, q.assignee, q.dept, o.town, o.tag, coalesce(o.village, '{NO_VILLAGE}'), {GAP}
 FROM orders o
 CROSS JOIN assignments p ON p.order_id = o.id AND p.role = 'primary' AND p.active = 1
 CROSS JOIN assignments q ON q.order_id = o.id AND q.role = 'police' AND q.active = 1
@@ -254,9 +256,7 @@ class KpiStore:
         if code is None or not code.strip():
             return None
         key = code.strip().upper()
-        if key in self.ref.departments or key in self.ref.stations:
-            return key
-        if key.startswith("ZZ-") and key[3:] in self.ref.towns:
+        if self.ref.assignee_known(key) or key in GRASSROOTS:  # TJ/WG/SO: every unit of that grassroots kind
             return key
         raise ValidationError(t("error.unknown_dept", code=code), field="dept")
 
@@ -269,6 +269,13 @@ class KpiStore:
         if by == "town" and key in self.ref.towns:
             town = self.ref.towns[key]
             return town.name_zh if lang == "zh" else town.name_en
+        if by == "village":
+            if key in self.ref.villages:
+                v = self.ref.villages[key]
+                town = self.ref.towns[v.town]
+                return f"{v.name_zh}（{town.name_zh}）" if lang == "zh" else f"{v.name_en} ({town.name_en})"
+            if key == NO_VILLAGE:
+                return t("grassroots.no_village", lang=lang)
         if by == "tag" and key in self.ref.tags:
             tag = self.ref.tags[key]
             return tag.name_zh if lang == "zh" else tag.name_en
@@ -319,6 +326,7 @@ class KpiStore:
             "tag": "o.tag",
             "overall": f"'{TOTAL_KEY}'",
             "day": "date(o.call_at, :tz)",
+            "village": f"coalesce(o.village, '{NO_VILLAGE}')",
         }[by]
 
     @staticmethod
@@ -339,7 +347,8 @@ class KpiStore:
     def _rolled(self, conn: Connection, by: str, dept: str | None) -> bool:
         """Whether the rollups answer this view: all views, and with ``--dept`` the department view (the others
         with a department filter, rare, are computed from the projection)."""
-        return self.rollups and (by == "department" or not dept) and has_rollups(conn)
+        # The village view is computed from the projection (the rollups keep no village scope).
+        return self.rollups and by != "village" and (by == "department" or not dept) and has_rollups(conn)
 
     @staticmethod
     def _days(window: Window, dept: str | None, now: datetime | None = None) -> dict[str, Any]:
@@ -422,7 +431,7 @@ class KpiStore:
             total = {SPREADS[MEASURES.index(m)]: select(found) for m, found in union.items()}
             gaps = [
                 gap
-                for p_code, p_dept, q_code, q_dept, _town, _tag, gap in raw.execute(
+                for p_code, p_dept, q_code, q_dept, _town, _tag, _village, gap in raw.execute(
                     _GAPS, self._params(window)
                 ).fetchall()
                 if dept in (p_code, p_dept, q_code, q_dept)
@@ -485,7 +494,7 @@ class KpiStore:
                 values.setdefault(key, [[], [], [], []])[i] = found
             every.append([m for m in column if m is not None])
         gaps: list[float] = []
-        for p_code, p_dept, q_code, q_dept, town, tag, gap in raw.execute(_GAPS, params).fetchall():
+        for p_code, p_dept, q_code, q_dept, town, tag, village, gap in raw.execute(_GAPS, params).fetchall():
             if dept and dept not in (p_code, p_dept, q_code, q_dept):
                 continue
             gaps.append(gap)
@@ -493,8 +502,9 @@ class KpiStore:
                 for code, own in ((p_code, p_dept), (q_code, q_dept)):
                     if not dept or dept in (code, own):
                         values.setdefault(code, [[], [], [], []])[3].append(gap)
-            elif by in ("town", "tag"):
-                values.setdefault(town if by == "town" else tag, [[], [], [], []])[3].append(gap)
+            elif by in ("town", "tag", "village"):
+                key = town if by == "town" else tag if by == "tag" else village
+                values.setdefault(key, [[], [], [], []])[3].append(gap)
         values[TOTAL_KEY] = [*every, gaps]
         return {key: {name: spread(lists[i]) for i, name in enumerate(SPREADS)} for key, lists in values.items()}
 

@@ -171,9 +171,18 @@ class OrderStore:
         return when, now
 
     # ---- commands ------------------------------------------------------------------------------
-    def preview(self, tag: str, town: str, *, mode: str | None = None, override_dept: str | None = None) -> Route:
+    def preview(
+        self,
+        tag: str,
+        town: str,
+        *,
+        mode: str | None = None,
+        override_dept: str | None = None,
+        village: str | None = None,
+        grid: str | None = None,
+    ) -> Route:
         """Where an order would go, without writing anything."""
-        return route(self.ref, tag, town, mode=mode, override_dept=override_dept)
+        return route(self.ref, tag, town, mode=mode, override_dept=override_dept, village=village, grid=grid)
 
     def dispatch(
         self,
@@ -192,7 +201,15 @@ class OrderStore:
         ``drop_draft``: the desk's intake draft (store/drafts.py) is deleted in the same transaction."""
         clean = validate_intake(self.ref, form)
         roles.check_dispatch(self.desk, clean.town, self.ref)
-        plan = route(self.ref, tag, clean.town, mode=mode, override_dept=override_dept)
+        plan = route(
+            self.ref,
+            tag,
+            clean.town,
+            mode=mode,
+            override_dept=override_dept,
+            village=clean.village or None,
+            grid=clean.grid or None,
+        )
         reason = check_text("reason", override_reason)
         if plan.overridden and not reason:
             raise ValidationError(t("error.override_needs_reason"), field="override_reason")
@@ -201,7 +218,16 @@ class OrderStore:
         if call_time > when:
             call_time = when
         call = CallInfo(
-            new_id(), clean.phone, clean.name, clean.town, clean.address, clean.description, call_time, self.desk.name
+            new_id(),
+            clean.phone,
+            clean.name,
+            clean.town,
+            clean.address,
+            clean.description,
+            call_time,
+            self.desk.name,
+            plan.village,
+            plan.grid,
         )
         with self.db.write() as conn:
             repeat = find_repeat(conn, clean.phone, call_time) if clean.phone else None  # no number: no repeat
@@ -318,6 +344,8 @@ class OrderStore:
                 clean.description,
                 call_time,
                 self.desk.name,
+                clean.village or None,
+                clean.grid or None,
             )
             ev = link_event(
                 state, call, event_id=new_id(), at=when, desk=self.desk.name, actor=self.desk.actor, recorded_at=now

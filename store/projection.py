@@ -52,6 +52,9 @@ ORDER_COLUMNS = (
     "reopen_count",
     "escalations",
     "linked_calls",
+    "village",
+    "grid",
+    "informed",
 )
 ASSIGNMENT_COLUMNS = (
     "id",
@@ -153,6 +156,9 @@ def order_tuple(o: OrderState) -> tuple[Any, ...]:
         o.reopen_count,
         o.escalations,
         len(o.linked_calls),
+        o.call.village,
+        o.call.grid,
+        "|".join(o.informed) or None,
     )
 
 

@@ -72,3 +72,15 @@ def db(db_path: Path) -> Iterator[Database]:
 @pytest.fixture
 def store(db: Database, ref: Reference, clock: FixedClock) -> OrderStore:
     return OrderStore(db, ref=ref, desk=Desk(name="test-desk", operator="tester"), clock=clock)
+
+
+def write_as_schema_10(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the store write the orders row as the code of schema 10 and before did (without 0011's village and
+    grid columns), for tests that fill a file of an older schema and then migrate it. ``monkeypatch.undo()``
+    before opening the file again."""
+    from fengqiao.store import projection
+
+    first = projection.ORDER_COLUMNS[: projection.ORDER_COLUMNS.index("village")]
+    plain = projection.order_tuple
+    monkeypatch.setattr(projection, "UPSERT_ORDER", projection._upsert_sql("orders", first))  # noqa: SLF001
+    monkeypatch.setattr(projection, "order_tuple", lambda o: plain(o)[: len(first)])

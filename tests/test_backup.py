@@ -151,7 +151,10 @@ def test_restore_over_an_unreadable_database_needs_force(tmp_path: Path) -> None
     assert next(tmp_path.glob("x.db.before-restore-*.db")).read_bytes() == ruined
 
 
-def test_restore_an_older_schema_and_into_an_open_database(tmp_path: Path, ref, clock) -> None:
+def test_restore_an_older_schema_and_into_an_open_database(tmp_path: Path, ref, clock, monkeypatch) -> None:
+    from .conftest import write_as_schema_10
+
+    write_as_schema_10(monkeypatch)
     old = tmp_path / "v1.db"
     v1 = Database(old, migrate=False)
     with v1.write() as conn:
@@ -159,6 +162,7 @@ def test_restore_an_older_schema_and_into_an_open_database(tmp_path: Path, ref, 
     OrderStore(v1, ref=ref, clock=clock).dispatch(IntakeForm(phone="13857512345", town="HZ", description="旧"), "B01")
     v1.checkpoint()
     v1.close()
+    monkeypatch.undo()
     live_path = tmp_path / "live.db"
     live = Database(live_path)  # the console has it open
     try:

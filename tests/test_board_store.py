@@ -33,6 +33,9 @@ DESKS = [
     ("township", {"town": "HZ"}),
     ("township", {"town": "GM"}),
     ("township", {"town": "GLL"}),
+    ("township", {"town": "LS"}),  # also the orders grassroots routing told its centre of (informed)
+    ("department", {"dept": "TJ-LS-CN"}),  # a village's mediation committee
+    ("department", {"dept": "SO-CQ-AX"}),  # a social organisation
 ]
 
 
@@ -300,8 +303,12 @@ def test_search_respects_the_desk(searchable: OrderStore, db: Database, clock: F
     assert other.page(BoardFilter(search="假货"), limit=10) == []
 
 
-def test_search_index_survives_migration_from_the_first_schema(tmp_path: Path, ref, clock) -> None:
+def test_search_index_survives_migration_from_the_first_schema(tmp_path: Path, ref, clock, monkeypatch) -> None:
     from fengqiao.store import migrations
+
+    from .conftest import write_as_schema_10
+
+    write_as_schema_10(monkeypatch)
 
     path = tmp_path / "old.db"
     old = Database(path, migrate=False)
@@ -311,6 +318,7 @@ def test_search_index_survives_migration_from_the_first_schema(tmp_path: Path, r
     o = store.dispatch(IntakeForm(phone="13857512345", town="HZ", description="河边倒建筑垃圾"), "A03")
     store.link(o.order_no, IntakeForm(phone="13911112222", town="HZ", description="还在倒"))
     old.close()
+    monkeypatch.undo()
     new = Database(path)
     board = BoardQuery(new, clock=clock)
     assert [r.order_no for r in board.page(BoardFilter(search="建筑垃圾"), limit=5)] == [o.order_no]

@@ -100,11 +100,11 @@ def test_report_xlsx_equals_kpi_json(demo_db: Path, tmp_path: Path) -> None:
     target = tmp_path / "review.xlsx"
     assert "review.xlsx" in ok(demo_db, "report", *WINDOW, "--format", "xlsx", "-o", str(target))
     wb = load_workbook(target)
-    assert wb.sheetnames == ["部门排名", "镇街", "标签", "高频来电", "高频地址", "说明"]
+    assert wb.sheetnames == ["部门排名", "镇街", "标签", "村社", "高频来电", "高频地址", "说明"]
     from fengqiao.console.kpi_report import column_label, columns
 
     cols = columns()
-    for by, sheet in (("department", "部门排名"), ("town", "镇街"), ("tag", "标签")):
+    for by, sheet in (("department", "部门排名"), ("town", "镇街"), ("tag", "标签"), ("village", "村社")):
         expected = kpi_json(demo_db, by)
         ws = wb[sheet]
         header = [c.value for c in ws[1]]
@@ -122,7 +122,7 @@ def test_report_xlsx_equals_kpi_json(demo_db: Path, tmp_path: Path) -> None:
 def test_report_json_and_csv_equal_kpi_json(demo_db: Path, tmp_path: Path) -> None:
     ok(demo_db, "report", *WINDOW, "--format", "json", "-o", str(tmp_path / "r.json"))
     report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
-    for by in ("department", "town", "tag"):
+    for by in ("department", "town", "tag", "village"):
         expected = kpi_json(demo_db, by)
         got = report["views"][by]
         assert got["rows"] == expected["rows"] and got["total"] == expected["total"]

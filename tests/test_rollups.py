@@ -232,7 +232,10 @@ def test_demo_batches_and_backfill(tmp_path: Path) -> None:
     db.close()
 
 
-def test_migration_backfills_an_old_store(tmp_path: Path) -> None:
+def test_migration_backfills_an_old_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from .conftest import write_as_schema_10
+
+    write_as_schema_10(monkeypatch)
     path = tmp_path / "old.db"
     clock = FixedClock(START)
     old = Database(path, migrate=False)
@@ -243,6 +246,7 @@ def test_migration_backfills_an_old_store(tmp_path: Path) -> None:
     for _ in range(80):
         drive.step()
     old.close()
+    monkeypatch.undo()
     new = Database(path)  # opening migrates: 0010 creates and fills the rollups
     with new.read() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM kpi_rollup").scalar()

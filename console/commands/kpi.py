@@ -1,6 +1,6 @@
 """CLI commands for the KPI area: ``kpi`` (the table), ``report`` (the review export), ``dashboard`` (the cockpit).
 
-    fengqiao kpi [--from DATE] [--to DATE] [--dept CODE] [--by department|town|tag] [--json]
+    fengqiao kpi [--from DATE] [--to DATE] [--dept CODE] [--by department|town|tag|village] [--json]
     fengqiao report --from DATE --to DATE --format md|csv|xlsx|json -o FILE [--unmasked]
     fengqiao dashboard [--unmasked]   # the cockpit, read-only (for supervisors over SSH)
 
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
         dept: Annotated[
             str | None, typer.Option("--dept", help="one department (SCJG), ZZ / GA, or ZZ-HZ / GA-GL")
         ] = None,
-        by: Annotated[str, typer.Option("--by", help="department | town | tag")] = "department",
+        by: Annotated[str, typer.Option("--by", help="department | town | tag | village")] = "department",
         as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     ) -> None:
         """The five KPIs, score and ranking for a window (orders counted by the time their call came in)."""

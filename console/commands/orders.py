@@ -56,6 +56,11 @@ def dispatch_cmd(
     no_number: Annotated[
         bool, typer.Option("--no-number", help="the call has no number (withheld, or taken on paper)")
     ] = False,
+    village: Annotated[
+        str | None,
+        typer.Option("--village", help="village or community code (HZ-QY) or name; default: the one the address names"),
+    ] = None,
+    grid: Annotated[str | None, typer.Option("--grid", help="grid code (HZ-QY-1); default: by the address")] = None,
 ) -> None:
     """Record a call and send its order; prints the order number."""
     if single and dual:
@@ -65,7 +70,16 @@ def dispatch_cmd(
     store = order_store(ctx, desk=desk, role=role, town=desk_town)
     try:
         state = store.dispatch(
-            IntakeForm(phone=phone, town=town, description=text, name=name, address=address, no_number=no_number),
+            IntakeForm(
+                phone=phone,
+                town=town,
+                description=text,
+                name=name,
+                address=address,
+                no_number=no_number,
+                village=village or "",
+                grid=grid or "",
+            ),
             tag,
             mode=mode,
             override_dept=dept,
@@ -85,6 +99,10 @@ def dispatch_cmd(
                     "mode": state.mode,
                     "assignees": [a.assignee for a in state.assignments],
                     "repeat_of": state.repeat_of,
+                    "village": state.village,
+                    "grid": state.grid,
+                    "rule": state.rule,
+                    "informed": list(state.informed),
                 }
             )
         )
@@ -224,6 +242,8 @@ def order_cmd(
         f"{t('cli.caller')}: {see(state.call.phone)} {visible(state.call.name, single_line=True)}  "
         f"{_town_text(ref, state.town, lang)} {visible(state.call.address, single_line=True)}"
     )
+    if state.village and state.village in ref.villages:  # grassroots: the village, its grid, the rule, who is told
+        echo(t("grassroots.cli_village", **village_lines(ref, state, lang)))
     echo(f"{t('field.description')}: {visible(state.call.description)}")
     echo("")
     rows = []
@@ -286,6 +306,20 @@ def order_cmd(
             max_width=48,
         )
     )
+
+
+def village_lines(ref: Any, state: Any, lang: str) -> dict[str, str]:
+    """The parts of ``grassroots.cli_village``: the village, its grid (and worker), the rule, who is informed."""
+    from fengqiao.models.i18n import name
+
+    v = ref.villages[state.village]
+    g = ref.grids.get(state.grid or "")
+    return {
+        "village": f"{name(v, lang)}（{v.code}）" if lang == "zh" else f"{name(v, lang)} ({v.code})",
+        "grid": f"{name(g, lang)} {g.worker} {g.phone}" if g else "-",
+        "rule": state.rule or "-",
+        "informed": "、".join(describe_assignee(ref, c, lang) for c in state.informed) or "-",
+    }
 
 
 def _field_lines(ref: Any, state: Any, lang: str) -> None:

@@ -28,10 +28,17 @@ def taxonomy_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     towns: Annotated[bool, typer.Option("--towns", help="list the towns and their police stations")] = False,
     departments: Annotated[bool, typer.Option("--departments", help="list the departments")] = False,
+    villages: Annotated[
+        bool, typer.Option("--villages", help="list the villages and communities, their grids and organisations")
+    ] = False,
+    town: Annotated[str | None, typer.Option("--town", help="with --villages: only this town's")] = None,
 ) -> None:
     """The tags by category with their departments and time limits (from the reference data in use)."""
     ref = default_reference()
     lang = get_lang()
+    if villages:
+        _villages(ref, town, as_json, lang)
+        return
     if towns:
         rows: list[dict[str, Any]] = [
             {
@@ -138,6 +145,94 @@ def taxonomy_cmd(
             ],
             tag_rows,
             max_width=30,
+        )
+    )
+
+
+def _villages(ref: Any, town: str | None, as_json: bool, lang: str) -> None:
+    """``taxonomy --villages``: villages and communities with their grids, the social organisations and the
+    grassroots routing rules (villages.csv, grids.csv, organisations.csv, grassroots_routing.csv)."""
+    only = ref.town(town).code if town else None
+    chosen = [v for v in ref.villages.values() if only is None or v.town == only]
+    if as_json:
+        echo(
+            dumps(
+                {
+                    "villages": [
+                        {
+                            "code": v.code,
+                            "town": v.town,
+                            "name_zh": v.name_zh,
+                            "name_en": v.name_en,
+                            "kind": v.kind,
+                            "mediator": v.mediator,
+                            "mediator_phone": v.mediator_phone,
+                            "grids": [
+                                {
+                                    "code": g.code,
+                                    "name_zh": g.name_zh,
+                                    "name_en": g.name_en,
+                                    "area": list(g.area),
+                                    "worker": g.worker,
+                                    "phone": g.phone,
+                                }
+                                for g in (ref.grids[c] for c in v.grids)
+                            ],
+                        }
+                        for v in chosen
+                    ],
+                    "organisations": [
+                        {
+                            "code": o.code,
+                            "name_zh": o.name_zh,
+                            "name_en": o.name_en,
+                            "kind": o.kind,
+                            "contact": o.contact,
+                            "phone": o.phone,
+                            "serves": list(o.serves),
+                        }
+                        for o in ref.organisations.values()
+                        if only is None
+                        or o.serves_call(only, None)
+                        or any(c in o.serves for c in (v.code for v in chosen))
+                    ],
+                    "rules": [
+                        {
+                            "line": r.line,
+                            "tag": r.tag,
+                            "town": r.town,
+                            "village": r.village,
+                            "primary": r.primary,
+                            "inform": r.inform,
+                        }
+                        for r in ref.grassroots_rules
+                        if only is None or r.town in ("*", only)
+                    ],
+                }
+            )
+        )
+        return
+    rows = [
+        [
+            v.code,
+            v.name_zh if lang == "zh" else v.name_en,
+            t(f"grassroots.kind_{v.kind}"),
+            f"{v.mediator} {v.mediator_phone}",
+            " ".join(f"{c}:{ref.grids[c].worker}" for c in v.grids),
+        ]
+        for v in chosen
+    ]
+    echo(
+        table(
+            [
+                t("cli.code"),
+                t("cli.name"),
+                t("grassroots.cli_kind"),
+                t("grassroots.cli_mediator"),
+                t("grassroots.cli_grids"),
+            ],
+            rows,
+            max_width=40,
         )
     )
 

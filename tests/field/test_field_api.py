@@ -9,6 +9,7 @@ import struct
 import uuid
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fengqiao.models.clock import FixedClock
+from fengqiao.models.errors import ValidationError
 from fengqiao.models.machine import Action, Intent
 from fengqiao.models.roles import make_desk
 from fengqiao.server.app import create_app
@@ -167,8 +169,11 @@ def test_another_units_order_is_nothing_to_a_member(world: World) -> None:
 
 
 def test_a_lead_hands_an_order_and_other_members_stop_seeing_it(world: World) -> None:
-    o = world.dispatch(FORM_HZ, "B04")  # 邻里纠纷 in 黄泽镇: the township's unified team
+    # 邻里纠纷 in 黄泽镇 at an address that names no village: the township centre (in 前岩村 it would be the
+    # village's mediation committee: test_a_grassroots_unit_works_from_the_phone)
+    o = world.dispatch(replace(FORM_HZ, address="黄泽镇政府对面"), "B04")
     unit = world.orders.order(o.order_no).primary.assignee
+    assert unit == "ZZ-HZ"
     lead = world.phone("李四", unit, lead=True)
     a, b = world.phone("甲", unit), world.phone("乙", unit)
     members = lead.get("me").json()["members"]
@@ -459,3 +464,27 @@ def test_a_file_that_is_not_an_image_is_refused_in_words(world: World) -> None:
     scjg = world.phone("王五", "SCJG")
     r = scjg.upload(b"%PDF-1.7 not a photo", "image/jpeg")
     assert r.status_code == 415 and "JPEG" in r.json()["detail"] and "mobile." not in r.json()["detail"]
+
+
+def test_a_grassroots_unit_works_from_the_phone(world: World) -> None:
+    """A village's mediation committee (TJ-HZ-QY, issue 16) is a unit like any other: its people see its orders,
+    sign, arrive and feed back; another committee sees nothing; the desk pulls what they did."""
+    o = world.dispatch(FORM_HZ, "B04")  # 邻里纠纷 in 前岩村: the village's mediation committee and the station
+    assert [a.assignee for a in world.orders.order(o.order_no).assignments] == ["TJ-HZ-QY", "GA-HZ"]
+    mediator = world.phone("陶美娟", "tj-hz-qy")  # typed in lower case: the unit code is normalised
+    other = world.phone("范金花", "TJ-HZ-BNK")
+    assert [r["order_no"] for r in mediator.get("orders").json()["orders"]] == [o.order_no]
+    assert other.get("orders").json()["orders"] == [] and other.get(f"orders/{o.id}").status_code == 404
+    assert mediator.act(o.id, "sign").status_code == 200
+    world.clock.advance(minutes=20)
+    assert mediator.act(o.id, "arrive", lat=29.5301, lon=121.0352, accuracy_m=10).status_code == 200
+    world.clock.advance(minutes=40)
+    fed = mediator.act(o.id, "feedback", result="resolved", text="调委会到场调解，双方签了协议")
+    assert fed.status_code == 200, fed.text
+    assert fed.json()["order"]["location"]["place"] == "前岩村"  # places.csv's 前岩村: the distance is known
+    world.client.sync_once()
+    state = world.orders.order(o.order_no)
+    assert state.primary.assignee == "TJ-HZ-QY" and state.primary.status == "fed_back"
+    assert state.police is not None and state.police.status == "dispatched"
+    with pytest.raises(ValidationError, match="QQ"):
+        world.people.add("某人", "TJ-HZ-QQ")  # an unknown grassroots unit is refused

@@ -42,7 +42,7 @@ from fengqiao.server.store import ServerStore, _event
 from fengqiao.store.audit import verify
 from fengqiao.store.db import Database, set_meta
 from fengqiao.store.orders import OrderStore
-from fengqiao.store.projection import append_events, assignment_tuples, order_tuple
+from fengqiao.store.projection import ORDER_COLUMNS, append_events, assignment_tuples, order_tuple
 from fengqiao.store.sync import (
     META_CURSOR,
     DeskLog,
@@ -432,16 +432,7 @@ class Simulation:
                     "LEFT JOIN event_state s ON s.event_id = e.id"
                 )
             }
-            orders = {
-                r[0]: tuple(r)
-                for r in conn.exec_driver_sql(
-                    "SELECT id, order_no, call_id, tag, category, town, mode, onsite, status, desk, phone, call_at, "
-                    "created_at, updated_at, primary_assignee, police_assignee, one_team, override_dept, override_reason, "
-                    "repeat_of, next_due, next_due_kind, next_due_start, first_overdue_at, result, fed_back_at, "
-                    "satisfaction, visited_at, closed_at, cancelled_at, cancel_reason, reopen_count, escalations, "
-                    "linked_calls FROM orders"
-                )
-            }
+            orders = {r[0]: tuple(r) for r in conn.exec_driver_sql(f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders")}
             assignments = {
                 r[0]: tuple(r)
                 for r in conn.exec_driver_sql(
