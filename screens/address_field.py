@@ -98,7 +98,14 @@ class VillageCompletion(LocalizedMixin, LiteralInput):
         self.hint.update(text)
 
     def complete(self) -> bool:
-        """Enter: write the highlighted village's name into the field (True), or nothing to complete (False)."""
+        """Enter: write the highlighted village's name into the field (True), or nothing to complete (False).
+
+        Decided on the field's value now, not on what the last Input.Changed found: keys typed in a burst may
+        reach the field before their Changed messages are handled (a full village name then moves on)."""
+        shown, chosen = self.village_matches, self.village_index
+        self.recheck()
+        if self.village_matches == shown:
+            self.village_index = chosen  # the same list: the person's ↑/↓ choice stands
         if self.village or not self.village_matches:
             return False
         code = self.village_matches[self.village_index].code
