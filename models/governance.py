@@ -27,7 +27,7 @@ from typing import Any
 
 from .errors import DomainError, Redundant
 from .i18n import t
-from .machine import MALFORMED, Event
+from .machine import Event, step_with
 from .reference import Reference
 from .roles import Desk, Role
 
@@ -596,15 +596,7 @@ def step(state: Subject | None, ev: Event) -> tuple[Subject | None, str, str | N
     itself is never modified."""
     if ev.kind not in KINDS:
         return state, "unknown", None
-    try:
-        trial = state.clone() if state is not None else None
-        return apply(trial, ev), "applied", None
-    except Redundant as exc:
-        return state, "redundant", str(exc)
-    except DomainError as exc:
-        return state, "conflict", str(exc)
-    except MALFORMED as exc:
-        return state, "conflict", t("error.malformed_event", kind=str(ev.kind)[:40], error=type(exc).__name__)
+    return step_with(apply, state, ev)
 
 
 @dataclass

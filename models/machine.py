@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from .clock import from_db, from_db_opt, to_db, to_db_opt
 from .errors import DomainError, Redundant, ValidationError
@@ -695,9 +695,18 @@ def step(state: OrderState | None, ev: Event) -> tuple[OrderState | None, str, s
 
     ``state`` itself is never modified; an illegal event leaves it as it was.
     """
+    return step_with(apply, state, ev)
+
+
+S = TypeVar("S")
+
+
+def step_with(apply_fn: Callable[[Any, Event], S], state: Any, ev: Event) -> tuple[Any, str, str | None]:
+    """:func:`step` for any state with a ``clone()`` and its ``apply_fn`` (orders here; warnings, cases and notices
+    in models/governance.py): an illegal or malformed event leaves ``state`` as it was and says why."""
     try:
         trial = state.clone() if state is not None else None
-        return apply(trial, ev), "applied", None
+        return apply_fn(trial, ev), "applied", None
     except Redundant as exc:
         return state, "redundant", str(exc)
     except DomainError as exc:
