@@ -16,6 +16,8 @@ warning's ``YJ-…`` or the case's ``ZB-…`` (or their ids).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -34,6 +36,18 @@ Role_ = Annotated[str | None, typer.Option("--role")]
 DeskDept = Annotated[str | None, typer.Option("--desk-dept", help="department of a department desk")]
 DeskTown = Annotated[str | None, typer.Option("--desk-town", help="town of a township desk")]
 Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+@contextmanager
+def _opened(
+    ctx: typer.Context, desk: str | None, role: str | None, dept: str | None, town: str | None
+) -> Iterator[Any]:
+    """The desk's GovernanceStore for one command; its database is closed afterwards, also after an error."""
+    store = _store(ctx, desk, role, dept, town)
+    try:
+        yield store
+    finally:
+        store.db.close()
 
 
 def _store(ctx: typer.Context, desk: str | None, role: str | None, dept: str | None, town: str | None):  # noqa: ANN202
@@ -173,11 +187,8 @@ def register(app: typer.Typer) -> None:
         desk_town: DeskTown = None,
     ) -> None:
         """Risk warnings (预警), most urgent first: open ones unless --closed or --all."""
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             rows = store.warnings(status=_which(closed, every))
-        finally:
-            store.db.close()
         show = phone_view(store.desk)
         if as_json:
             echo(
@@ -247,11 +258,8 @@ def register(app: typer.Typer) -> None:
         desk_town: DeskTown = None,
     ) -> None:
         """A warning with its timeline."""
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             w = store.warning(no)
-        finally:
-            store.db.close()
         show = phone_view(store.desk)
         if as_json:
             echo(dumps(warning_json(store, w, show)))
@@ -259,11 +267,8 @@ def register(app: typer.Typer) -> None:
             _print_warning(store, w, show)
 
     def _step(ctx: typer.Context, fn: str, no: str, note: str, desk: Any, role: Any, dd: Any, dt: Any) -> None:
-        store = _store(ctx, desk, role, dd, dt)
-        try:
+        with _opened(ctx, desk, role, dd, dt) as store:
             w = getattr(store, fn)(no, note)
-        finally:
-            store.db.close()
         echo(f"{w.no}  {t(f'gov.status_{w.status}')}")
 
     @warning.command("sign")
@@ -320,11 +325,8 @@ def register(app: typer.Typer) -> None:
         desk_town: DeskTown = None,
     ) -> None:
         """Open a task-force case (专班) from a warning; its orders join the case."""
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             w, c = store.escalate(no, title=title, owner=owner, members=member or [], follow_up=follow_up, note=note)
-        finally:
-            store.db.close()
         echo(f"{w.no}  {t(f'gov.status_{w.status}')}  → {c.no}")
 
     register_notices(app)
@@ -345,11 +347,8 @@ def register(app: typer.Typer) -> None:
         desk_town: DeskTown = None,
     ) -> None:
         """Cases, newest first: open ones unless --closed or --all."""
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             rows = store.cases(status=_which(closed, every))
-        finally:
-            store.db.close()
         if as_json:
             echo(
                 dumps(
@@ -412,12 +411,9 @@ def register(app: typer.Typer) -> None:
         desk_town: DeskTown = None,
     ) -> None:
         """A case: its units, orders and timeline."""
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             c = store.case(no)
             orders = store.case_orders(c)
-        finally:
-            store.db.close()
         show = phone_view(store.desk)
         if as_json:
             echo(dumps(case_json(store, c, orders, show)))
@@ -440,8 +436,7 @@ def register(app: typer.Typer) -> None:
         desk_town: DeskTown = None,
     ) -> None:
         """Open a case for one underlying problem; prints its number."""
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             c = store.open_case(
                 title=title,
                 town=town,
@@ -451,8 +446,6 @@ def register(app: typer.Typer) -> None:
                 address=address,
                 follow_up=follow_up,
             )
-        finally:
-            store.db.close()
         echo(c.no)
 
     @case.command("add")
@@ -466,11 +459,8 @@ def register(app: typer.Typer) -> None:
         desk_town: DeskTown = None,
     ) -> None:
         """Add an order to a case."""
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             c = store.add_to_case(no, order)
-        finally:
-            store.db.close()
         echo(f"{c.no}  {len(c.orders)}")
 
     @case.command("note")
@@ -484,11 +474,8 @@ def register(app: typer.Typer) -> None:
         desk_town: DeskTown = None,
     ) -> None:
         """Add a note to a case's timeline."""
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             c = store.note_case(no, text)
-        finally:
-            store.db.close()
         echo(c.no)
 
     @case.command("close")
@@ -503,11 +490,8 @@ def register(app: typer.Typer) -> None:
         desk_town: DeskTown = None,
     ) -> None:
         """Close a case; its orders waiting to be closed are closed with it."""
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             c, closed = store.close_case(no, resolution, follow_up=follow_up)
-        finally:
-            store.db.close()
         echo(f"{c.no}  {t(f'gov.case_status_{c.status}')}" + (f"  ({', '.join(closed)})" if closed else ""))
 
 
@@ -559,8 +543,7 @@ def register_notices(app: typer.Typer) -> None:
         """Post a notice; prints its number."""
         start, end = parse_at(starts), parse_at(ends)
         assert start is not None and end is not None
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             n = store.post_notice(
                 kind=kind,
                 title=title,
@@ -572,8 +555,6 @@ def register_notices(app: typer.Typer) -> None:
                 owner=owner,
                 every=every,
             )
-        finally:
-            store.db.close()
         echo(n.no)
 
     @notice.command("list")
@@ -587,11 +568,8 @@ def register_notices(app: typer.Typer) -> None:
         desk_town: DeskTown = None,
     ) -> None:
         """Notices in force (or all), newest first."""
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             rows = store.notices(status="all" if every_one else "open")
-        finally:
-            store.db.close()
         if as_json:
             echo(dumps({"notices": [notice_json(n) for n in rows]}))
             return
@@ -632,11 +610,8 @@ def register_notices(app: typer.Typer) -> None:
         desk_town: DeskTown = None,
     ) -> None:
         """A notice: towns, window, script, calls."""
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             n = store.notice(no)
-        finally:
-            store.db.close()
         if as_json:
             echo(dumps(notice_json(n)))
             return
@@ -664,13 +639,10 @@ def register_notices(app: typer.Typer) -> None:
         """Record a call as answered from a notice (no order)."""
         from fengqiao.models.intake import IntakeForm
 
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             n = store.take_call(
                 no, IntakeForm(phone=phone, town=town, description=text, address=address, no_number=no_number)
             )
-        finally:
-            store.db.close()
         echo(t("notice.taken", no=n.no, count=len(n.calls)))
 
     @notice.command("end")
@@ -684,11 +656,8 @@ def register_notices(app: typer.Typer) -> None:
         desk_town: DeskTown = None,
     ) -> None:
         """End a notice before its window closes (the water is back)."""
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             n = store.end_notice(no, note)
-        finally:
-            store.db.close()
         echo(f"{n.no}  {t(f'notice.status_{n.status}')}")
 
 
@@ -745,11 +714,8 @@ def register_answers(app: typer.Typer) -> None:
         """Record a call answered on the spot from the knowledge base (直接办结): no order is dispatched."""
         from fengqiao.models.intake import IntakeForm
 
-        store = _store(ctx, desk, role, desk_dept, desk_town)
-        try:
+        with _opened(ctx, desk, role, desk_dept, desk_town) as store:
             done = store.answer_call(
                 IntakeForm(phone=phone, town=town, description=text, no_number=no_number), answer_id, tag=tag
             )
-        finally:
-            store.db.close()
         echo(t("kb.done", id=done.answer_id, title=done.title))
