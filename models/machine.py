@@ -15,7 +15,10 @@ Order lifecycle::
     dispatched/signed/arrived/returned ──cancel──▶ cancelled
 
 Each assignment (the department, and on a dual order the police station) signs, arrives and feeds back on
-its own; the order's state is the least advanced of its active assignments. Extensions (request, approve,
+its own; the order's state is the least advanced of its active assignments. Co-handling units (协办, role
+``co``) have assignments of their own too, with their own deadlines and steps, but they do not hold the order:
+only the lead unit (主办, role ``primary``) and the police station of a dual dispatch move its state, and a
+co-unit may report its part until the order is closed. Extensions (request, approve,
 refuse), escalations (督办), linked repeat calls and a supervisor's judgement of a return leave the state
 as it is and are recorded on the order.
 
@@ -171,7 +174,7 @@ class CallInfo:
 class AssignmentState:
     id: str
     seq: int
-    role: str  # primary | police
+    role: str  # primary (the lead unit) | police | co (a co-handling unit)
     assignee: str
     dept: str
     town: str | None
@@ -275,6 +278,16 @@ class OrderState:
         return [a for a in self.assignments if a.active]
 
     @property
+    def holding(self) -> list[AssignmentState]:
+        """The active assignments that hold the order's state: the lead unit's and the police station's."""
+        return [a for a in self.assignments if a.active and a.role != "co"]
+
+    @property
+    def co_units(self) -> list[AssignmentState]:
+        """The co-handling units' assignments (协办), returned ones included."""
+        return [a for a in self.assignments if a.role == "co"]
+
+    @property
     def result(self) -> str | None:
         if self.status in (Status.FED_BACK, Status.VISITED, Status.CLOSED):
             return self.primary.result
@@ -283,7 +296,7 @@ class OrderState:
     @property
     def fed_back_at(self) -> datetime | None:
         if self.status in (Status.FED_BACK, Status.VISITED, Status.CLOSED):
-            times = [a.fed_back_at for a in self.active_assignments if a.fed_back_at]
+            times = [a.fed_back_at for a in self.holding if a.fed_back_at]
             return max(times) if times else None
         return None
 
@@ -352,7 +365,7 @@ def _derive_status(o: OrderState) -> Status:
         return Status.VISITED
     if o.primary.status == "returned":
         return Status.RETURNED
-    stage = min(_STAGE[a.status] for a in o.active_assignments)
+    stage = min(_STAGE[a.status] for a in o.holding)
     return [Status.DISPATCHED, Status.SIGNED, Status.ARRIVED, Status.FED_BACK][stage]
 
 
@@ -404,6 +417,14 @@ def _new_assignment(data: dict[str, Any], at: datetime, onsite: bool, seq: int) 
 
 def _is_open_for_work(o: OrderState) -> bool:
     return o.status in WORKING_STATUSES
+
+
+def _may_work(o: OrderState, a: AssignmentState) -> bool:
+    """Whether ``a`` may take a step now: a co-unit until the order is closed or cancelled (its part may come after
+    the lead's feedback), the others while the order is at work."""
+    if a.role == "co":
+        return o.status not in (Status.CLOSED, Status.CANCELLED)
+    return _is_open_for_work(o)
 
 
 def apply(state: OrderState | None, ev: Event) -> OrderState:
@@ -476,7 +497,7 @@ def _h_sign(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
     a = _target(o, ev)
     if a.active and a.status in ("signed", "arrived", "fed_back"):
         raise _refuse(o, ev.kind, "already_signed", redundant=True, assignee=a.assignee)
-    if not _is_open_for_work(o) or not a.active or a.status != "dispatched":
+    if not _may_work(o, a) or not a.active or a.status != "dispatched":
         raise _refuse(o, ev.kind, "not_awaiting_sign", assignee=a.assignee)
     a.status, a.signed_at = "signed", at
     if a.holder is None and isinstance(p.get("person"), str):  # a person signing from the phone takes it on
@@ -490,7 +511,7 @@ def _h_arrive(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None
         raise _refuse(o, ev.kind, "no_site_visit")
     if a.active and a.status in ("arrived", "fed_back"):
         raise _refuse(o, ev.kind, "already_arrived", redundant=True, assignee=a.assignee)
-    if not _is_open_for_work(o) or not a.active or a.status != "signed":
+    if not _may_work(o, a) or not a.active or a.status != "signed":
         raise _refuse(o, ev.kind, "sign_first" if a.status == "dispatched" else "not_working", assignee=a.assignee)
     a.status, a.arrived_at = "arrived", at
     loc = p.get("location")
@@ -503,7 +524,7 @@ def _h_feedback(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> No
     if a.active and a.status == "fed_back":
         raise _refuse(o, ev.kind, "already_fed_back", redundant=True, assignee=a.assignee)
     ready = "arrived" if a.onsite else "signed"
-    if not _is_open_for_work(o) or not a.active or a.status != ready:
+    if not _may_work(o, a) or not a.active or a.status != ready:
         key = (
             "arrive_first"
             if (a.onsite and a.status == "signed")
@@ -519,7 +540,7 @@ def _h_feedback(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> No
 
 def _h_hand(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
     a = _target(o, ev)
-    if not _is_open_for_work(o) or not a.active or a.status in ("fed_back", "returned"):
+    if not _may_work(o, a) or not a.active or a.status in ("fed_back", "returned"):
         raise _refuse(o, ev.kind, "not_working", assignee=a.assignee)
     if a.holder == p["person"]:
         raise _refuse(o, ev.kind, "already_held", redundant=True, assignee=a.assignee)
@@ -528,11 +549,12 @@ def _h_hand(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
 
 def _h_return(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
     a = _target(o, ev)
-    if a.role != "primary":
+    if a.role == "police":
         raise _refuse(o, ev.kind, "police_cannot_return")
     if a.status == "returned":
         raise _refuse(o, ev.kind, "already_returned", redundant=True, assignee=a.assignee)
-    if not _is_open_for_work(o) or not a.active or a.status not in ("dispatched", "signed"):
+    # A co-unit returns its part (the order goes on without it); the lead unit's return waits for a reassignment.
+    if not _may_work(o, a) or not a.active or a.status not in ("dispatched", "signed"):
         raise _refuse(o, ev.kind, "return_too_late")
     a.status, a.active, a.returned_at, a.return_reason = "returned", False, at, p.get("reason", "")
 
@@ -550,7 +572,7 @@ def _h_extend(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None
     a = _target(o, ev)
     if a.ext_status == "pending":
         raise _refuse(o, ev.kind, "extension_pending", redundant=True)
-    if not _is_open_for_work(o) or not a.active or a.status not in ("signed", "arrived"):
+    if not _may_work(o, a) or not a.active or a.status not in ("signed", "arrived"):
         raise _refuse(o, ev.kind, "extend_needs_work")
     if at >= a.feedback_due:
         raise _refuse(o, ev.kind, "extend_too_late")
@@ -649,7 +671,7 @@ def _h_note(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
 def _h_urge(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
     """An urge (催办) to an assignee whose deadline has passed: recorded and counted, no change of state."""
     a = _target(o, ev)
-    pending = a.pending_deadline() if _is_open_for_work(o) else None
+    pending = a.pending_deadline() if _may_work(o, a) else None
     if pending is None or pending[1] >= at:
         raise _refuse(o, ev.kind, "urge_needs_overdue", assignee=a.assignee)
     o.urges += 1

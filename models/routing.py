@@ -22,6 +22,7 @@ Assignee codes: a county department's own code (``SCJG``), ``ZZ-<town>`` for a t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import ValidationError
@@ -37,7 +38,7 @@ class Assignee:
     town: str | None  # the town for ZZ/GA assignees
     name_zh: str
     name_en: str
-    role: str  # primary | police
+    role: str  # primary (the lead unit, 主办) | police | co (a co-handling unit, 协办) | informed
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,41 @@ class Route:
     grid: str | None = None  # ... and its grid (grids.csv)
     rule: GrassrootsRule | None = None  # the grassroots routing row that chose the primary assignee
     informed: tuple[Assignee, ...] = ()  # told of the order without an assignment (the township centre)
+    co: tuple[Assignee, ...] = ()  # co-handling units (协办): each has its own assignment; they do not hold the order
 
     @property
     def assignees(self) -> list[Assignee]:
-        return [self.primary] + ([self.police] if self.police else [])
+        return [self.primary] + ([self.police] if self.police else []) + list(self.co)
+
+
+MAX_CO_UNITS = 3  # co-handling units on one order, the police station of a dual dispatch included
+
+
+def co_units(ref: Reference, town: Town, codes: Sequence[str], taken: Sequence[Assignee]) -> tuple[Assignee, ...]:
+    """The co-handling units (``--with``) for a call in ``town``: each a department code (or ZZ for the township
+    centre), resolved like an override (no pilot redirect); not the police station (that is a dual dispatch), not a
+    unit already on the order, at most :data:`MAX_CO_UNITS` with the police station of a dual dispatch."""
+    out: list[Assignee] = []
+    seen = {a.code for a in taken}
+    for raw in codes:
+        code = raw.strip().upper()
+        if not code:
+            continue
+        who, _ = department_assignee(ref, code, town, pilot=False, role="co")
+        if who.dept == "GA":
+            raise ValidationError(t("error.co_police"), field="with")
+        if who.code in seen:
+            raise ValidationError(t("error.co_twice", unit=name_of(who)), field="with")
+        seen.add(who.code)
+        out.append(who)
+    police = sum(1 for a in taken if a.role == "police")
+    if len(out) + police > MAX_CO_UNITS:
+        raise ValidationError(t("error.co_too_many", limit=MAX_CO_UNITS, asked=len(out) + police), field="with")
+    return tuple(out)
+
+
+def name_of(who: Assignee) -> str:
+    return who.name_en if get_lang() == "en" else who.name_zh
 
 
 def centre(ref: Reference, town: Town, role: str = "primary") -> Assignee:
@@ -166,6 +198,7 @@ def route(
     override_dept: str | None = None,
     village: str | None = None,
     grid: str | None = None,
+    co: Sequence[str] = (),
 ) -> Route:
     """Where an order for ``tag_code`` in ``town_code`` (and ``village``, its ``grid``) goes.
 
@@ -173,6 +206,7 @@ def route(
     department chosen by the call-taker (a township code ``ZZ``/``GA`` still resolves by town; a county
     bureau chosen by hand is taken as asked, without the pilot redirect, and no grassroots rule applies).
     Without an override a grassroots rule (:func:`grassroots_route`) comes first, then the one-team rule.
+    ``co``: department codes of co-handling units (:func:`co_units`).
     """
     tag: Tag = ref.tag(tag_code)
     town = ref.town(town_code)
@@ -202,6 +236,7 @@ def route(
         # An order routed to the police station alone is not a linked incident; dual would be the same desk twice.
         raise ValidationError(t("error.override_police"), field="dept")
     police = station(ref, town) if chosen_mode == "dual" else None
+    helpers = co_units(ref, town, co, [primary, *([police] if police else [])]) if co else ()
     return Route(
         tag.code,
         town.code,
@@ -214,6 +249,7 @@ def route(
         grid_code if place else None,
         rule,
         informed,
+        helpers,
     )
 
 

@@ -42,6 +42,7 @@ from .machine import (
     deadlines,
 )
 from .reference import Reference
+from .routing import MAX_CO_UNITS
 from .villages import GRASSROOTS
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -55,7 +56,7 @@ CLOCK_SKEW = timedelta(minutes=10)
 # previous step written on another. Within that, an event's order is the state machine's business.
 ORDER_SKEW = 2 * CLOCK_SKEW
 MODES = ("single", "dual")
-ROLES = ("primary", "police")
+ROLES = ("primary", "police", "co")
 SHORT, NAME, TEXT = 64, 100, 4000
 NOTE_LEN = 2000  # a progress note: models.text.LIMITS["note"]
 
@@ -146,7 +147,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
             fields={"dept": _s(SHORT, codes="assignee"), "reason": _s(TEXT, nullable=True)},
         ),
         "repeat_of": _s(SHORT, required=False, nullable=True),
-        "assignments": Spec("list", items=ASSIGNMENT, max_items=2),
+        "assignments": Spec("list", items=ASSIGNMENT, max_items=1 + MAX_CO_UNITS),
         "rule": _s(NAME, required=False),
         "informed": Spec("list", required=False, items=_s(SHORT, codes="assignee"), max_items=4),
     },
@@ -461,8 +462,12 @@ def _dispatch(p: dict[str, Any], ref: Reference, at: datetime) -> None:
         raise Invalid("call.received_at", "future", when=p["call"]["received_at"][:19])
     dues = deadlines(ref, tag.code, at)
     roles = [a["role"] for a in p["assignments"]]
-    if roles[0] != "primary" or len(set(roles)) != len(roles):
-        raise Invalid("assignments", "choice", value="/".join(roles), choices="primary[/police]")
+    helpers = sum(r != "primary" for r in roles)  # the police station and the co-handling units
+    if roles[0] != "primary" or roles.count("primary") != 1 or roles.count("police") > 1 or helpers > MAX_CO_UNITS:
+        raise Invalid("assignments", "choice", value="/".join(roles), choices="primary[/police][/co…≤3]")
+    codes = [a["assignee"] for a in p["assignments"]]
+    if len(set(codes)) != len(codes):
+        raise Invalid("assignments", "choice", value="/".join(codes), choices="distinct units")
     for i, a in enumerate(p["assignments"]):
         _same_dues(a, dues, f"assignments[{i}]")
 

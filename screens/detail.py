@@ -249,6 +249,8 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
             who = Text(assignee_label(ref, a.assignee, lang))
             if a.role == "police":
                 who.append(" " + t("detail.police_role"), style="dim")
+            elif a.role == "co":
+                who.append(" " + t("detail.co_role"), style="dim")
             if not a.active:
                 who.stylize("dim strike" if a.status != "returned" else "dim")
             table.add_row(

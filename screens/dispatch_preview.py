@@ -2,7 +2,8 @@
 
 The tag's default mode is preselected; ``m`` toggles single/dual. ``o`` opens the override: type a department
 (code, Chinese, pinyin or initials), Enter, then the reason (required, stored on the order); Enter in the
-reason sends. Enter anywhere else sends; Esc goes back to the form with nothing lost. The screen is dismissed
+reason sends. ``w`` adds a co-handling unit (协办: type, Enter; at most three with the police station of a dual
+dispatch), Backspace takes the last one off. Enter anywhere else sends; Esc goes back to the form with nothing lost. The screen is dismissed
 with a :class:`DispatchChoice`, or ``None``.
 """
 
@@ -42,6 +43,7 @@ class DispatchChoice:
     mode: str
     override_dept: str | None = None
     override_reason: str | None = None
+    co: tuple[str, ...] = ()  # co-handling units' department codes (协办), in the order they were added
 
 
 class Body(Static, can_focus=True):
@@ -50,6 +52,10 @@ class Body(Static, can_focus=True):
 
 class DeptInput(LiteralInput):
     BINDINGS = [Binding("down", "screen.dept_move(1)", show=False), Binding("up", "screen.dept_move(-1)", show=False)]
+
+
+class CoInput(LiteralInput):
+    BINDINGS = [Binding("down", "screen.co_move(1)", show=False), Binding("up", "screen.co_move(-1)", show=False)]
 
 
 class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
@@ -66,6 +72,9 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
     DispatchPreview.-override #override { display: block; }
     DispatchPreview #override Input { margin: 0 0; }
     DispatchPreview #override OptionList { height: auto; max-height: 4; border: none; padding: 0; }
+    DispatchPreview #co { height: auto; display: none; }
+    DispatchPreview.-co #co { display: block; }
+    DispatchPreview #co OptionList { height: auto; max-height: 4; border: none; padding: 0; }
     DispatchPreview #preview-msg { height: auto; color: $error; display: none; }
     DispatchPreview #preview-msg.-shown { display: block; }
     DispatchPreview #preview-keys { height: 1; color: $text-muted; }
@@ -75,6 +84,8 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         Binding("enter", "confirm", "intake.confirm", id="intake.confirm"),
         Binding("m", "toggle_mode", "intake.toggle_mode", id="intake.toggle_mode"),
         Binding("o", "override", "intake.override", id="intake.override"),
+        Binding("w", "add_co", "intake.add_co", id="intake.add_co"),
+        Binding("backspace", "drop_co", "intake.drop_co", show=False, id="intake.drop_co"),
         Binding("escape", "back", "intake.back", id="intake.preview_back"),
     ]
 
@@ -97,6 +108,7 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         self.repeat = repeat
         self.mode = self.ref.tags[tag].dispatch
         self.override_dept: str | None = None
+        self.co: list[str] = []  # co-handling units chosen so far (department codes)
         self.dept_matches: list[str] = []
         self.summary = ""  # the preview as plain text (what the grid shows)
 
@@ -121,6 +133,11 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
                         max_length=2000,
                         id="override-reason",
                     )
+                with Vertical(id="co"):
+                    yield CoInput(
+                        placeholder=t("intake.co_placeholder"), compact=True, select_on_focus=False, id="co-dept"
+                    )
+                    yield OptionList(id="co-list")
                 yield Static("", id="preview-msg")
             keys = Text(no_wrap=True, overflow="ellipsis")
             first, _, rest = t("intake.preview_keys").partition(" · ")
@@ -134,7 +151,7 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         self.redraw()
         self.set_focus(self.query_one(Body))
 
-    def route(self) -> Route:
+    def route(self, co: list[str] | None = None) -> Route:
         return self.store.preview(
             self.tag,
             self.form.town,
@@ -142,6 +159,7 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
             override_dept=self.override_dept,
             village=self.form.village or None,
             grid=self.form.grid or None,
+            co=self.co if co is None else co,
         )
 
     def _who(self, a: Assignee) -> str:
@@ -152,7 +170,12 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         tag = ref.tags[self.tag]
         cat = ref.categories[tag.category]
         town = ref.towns[self.form.town]
-        plan = self.route()
+        try:
+            plan = self.route()
+        except ValidationError as exc:  # dual after three co-units, or an override onto a co-unit: drop the last
+            self.co = self.co[:-1]
+            self.say(str(exc))
+            plan = self.route()
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column(ratio=1, overflow="fold")  # Chinese has no spaces to wrap at: fold it
@@ -196,6 +219,10 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
             row("grassroots.pv_informed", Text("、".join(self._who(a) for a in plan.informed)))
         if plan.police is not None:
             row("intake.pv_police", Text(self._who(plan.police), style="bold yellow"))
+        if plan.co:
+            row("intake.pv_co", Text("、".join(self._who(a) for a in plan.co), style="bold cyan"))
+        else:
+            row("intake.pv_co", Text(t("intake.pv_no_co"), style="dim"))
         row("intake.pv_deadlines", self._deadlines())
         if self.override_dept is None:
             row("intake.pv_override", Text(t("intake.pv_no_override"), style="dim"))
@@ -251,6 +278,9 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         self._dept_search(self.query_one("#override-dept", DeptInput).value)
 
     def action_back(self) -> None:
+        if self.has_class("-co"):
+            self._close_co()
+            return
         if self.has_class("-override"):
             self.remove_class("-override")
             self.override_dept = None
@@ -275,7 +305,75 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
             self.say(t("intake.pick_dept_first"))
             self.set_focus(self.query_one("#override-dept", DeptInput))
             return
-        self.dismiss(DispatchChoice(self.mode, self.override_dept, reason))
+        if self.has_class("-co"):
+            self._close_co()
+        self.dismiss(DispatchChoice(self.mode, self.override_dept, reason, tuple(self.co)))
+
+    # ---- co-handling units ------------------------------------------------------------------------
+    def action_add_co(self) -> None:
+        self.add_class("-co")
+        field = self.query_one("#co-dept", CoInput)
+        field.value = ""
+        self.set_focus(field)
+        self._co_search("")
+
+    def action_drop_co(self) -> None:
+        if self.co:
+            self.co.pop()
+            self.say("")
+            self.redraw()
+
+    def _close_co(self) -> None:
+        self.remove_class("-co")
+        self.query_one("#co-list", OptionList).clear_options()
+        self.set_focus(self.query_one(Body))
+
+    @on(Input.Changed, "#co-dept")
+    def _co_changed(self, event: Input.Changed) -> None:
+        self._co_search(event.value)
+
+    def _co_search(self, query: str) -> None:
+        options = self.query_one("#co-list", OptionList)
+        options.clear_options()
+        en = get_lang() == "en"
+        hits = [(e, _) for e, _ in department_finder(self.ref).search(query, limit=None) if e.code != "GA"]
+        if query.strip():
+            hits = hits[:6]
+        options.add_options(
+            [Option(Text(f"{e.code:<5} {e.en if en else e.zh}", no_wrap=True), id=e.code) for e, _ in hits]
+        )
+        if hits:
+            options.highlighted = 0
+
+    def action_co_move(self, step: int) -> None:
+        options = self.query_one("#co-list", OptionList)
+        if options.option_count:
+            options.highlighted = ((options.highlighted or 0) + step) % options.option_count
+
+    @on(Input.Submitted, "#co-dept")
+    def _co_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        options = self.query_one("#co-list", OptionList)
+        if options.highlighted is None:
+            self.say(t("intake.pick_co_first"))
+            return
+        self._choose_co(options.get_option_at_index(options.highlighted).id or "")
+
+    @on(OptionList.OptionSelected, "#co-list")
+    def _co_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._choose_co(event.option.id or "")
+
+    def _choose_co(self, code: str) -> None:
+        try:
+            self.route([*self.co, code])
+        except ValidationError as exc:
+            self.say(str(exc))
+            return
+        self.co.append(code)
+        self.say("")
+        self._close_co()
+        self.redraw()
 
     # ---- override ------------------------------------------------------------------------------
     @on(Input.Changed, "#override-dept")
@@ -310,6 +408,7 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
 
     @on(OptionList.OptionSelected, "#override-list")
     def _dept_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
         self._choose_dept(event.option.id or "")
 
     def _choose_dept(self, code: str) -> None:

@@ -1056,6 +1056,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
                     mode=choice.mode,
                     override_dept=choice.override_dept,
                     override_reason=choice.override_reason,
+                    co=choice.co,
                     received_at=started,
                     drop_draft=not self.ctx.read_only,
                 )

@@ -206,6 +206,8 @@ class FieldService:
             "address": o.call.address,
             "summary": o.call.description[:60],
             "received_at": to_db(o.call.received_at),
+            "role": a.role,  # primary | police | co: a co-handling unit (协办) reports its part, the lead completes
+            "role_label": t("mobile.role_co") if a.role == "co" else "",
             "assignment": {
                 "id": a.id,
                 "assignee": a.assignee,

@@ -180,9 +180,10 @@ class OrderStore:
         override_dept: str | None = None,
         village: str | None = None,
         grid: str | None = None,
+        co: Sequence[str] = (),
     ) -> Route:
         """Where an order would go, without writing anything."""
-        return route(self.ref, tag, town, mode=mode, override_dept=override_dept, village=village, grid=grid)
+        return route(self.ref, tag, town, mode=mode, override_dept=override_dept, village=village, grid=grid, co=co)
 
     def dispatch(
         self,
@@ -195,6 +196,7 @@ class OrderStore:
         at: datetime | None = None,
         received_at: datetime | None = None,
         drop_draft: bool = False,
+        co: Sequence[str] = (),
     ) -> OrderState:
         """Record the call and send the order: call, order, assignments and event in one transaction.
 
@@ -209,6 +211,7 @@ class OrderStore:
             override_dept=override_dept,
             village=clean.village or None,
             grid=clean.grid or None,
+            co=co,
         )
         reason = check_text("reason", override_reason)
         if plan.overridden and not reason:
@@ -318,6 +321,7 @@ class OrderStore:
         at: datetime | None = None,
         received_at: datetime | None = None,
         drop_draft: bool = False,
+        co: Sequence[str] = (),
     ) -> OrderState:
         """Keep a repeat call on an open order's timeline instead of opening a duplicate order.
 

@@ -61,6 +61,14 @@ def dispatch_cmd(
         typer.Option("--village", help="village or community code (HZ-QY) or name; default: the one the address names"),
     ] = None,
     grid: Annotated[str | None, typer.Option("--grid", help="grid code (HZ-QY-1); default: by the address")] = None,
+    with_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with",
+            help="a co-handling unit (协办): department code, or ZZ for the township centre; repeatable, at most 3 "
+            "with the police station of a dual dispatch",
+        ),
+    ] = None,
 ) -> None:
     """Record a call and send its order; prints the order number."""
     if single and dual:
@@ -86,6 +94,7 @@ def dispatch_cmd(
             override_reason=reason,
             at=when,
             received_at=when,
+            co=tuple(with_ or ()),
         )
     finally:
         store.db.close()
@@ -98,6 +107,7 @@ def dispatch_cmd(
                     "status": str(state.status),
                     "mode": state.mode,
                     "assignees": [a.assignee for a in state.assignments],
+                    "co": [a.assignee for a in state.co_units],
                     "repeat_of": state.repeat_of,
                     "village": state.village,
                     "grid": state.grid,
@@ -250,7 +260,7 @@ def order_cmd(
     for a in state.assignments:
         rows.append(
             [
-                describe_assignee(ref, a.assignee, lang),
+                describe_assignee(ref, a.assignee, lang) + (t("detail.co_role") if a.role == "co" else ""),
                 t(f"asg_status.{a.status}"),
                 fmt_local(a.sign_due),
                 fmt_local(a.arrive_due),

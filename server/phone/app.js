@@ -642,6 +642,7 @@
         onclick: () => openOrder(o.id),
       },
       h('div', { class: 'row' }, h('span', { class: 'no grow' }, o.order_no), statusChip(status),
+        o.role === 'co' ? h('span', { class: 'chip co', 'data-role': 'co' }, o.role_label) : null,
         waiting ? h('span', { class: 'chip wait' }, t('q.waiting')) : null, failed ? h('span', { class: 'chip fail' }, t('q.failed')) : null),
       h('div', { class: 'tag' }, [o.tag_name, o.town_name].filter(Boolean).join(' · ')),
       o.address ? h('div', { class: 'addr' }, o.address) : null,
@@ -749,7 +750,7 @@
     const kids = [];
     kids.push(h('div', null, h('h2', { id: 'd-tag' }, o.tag_name || o.tag || ''),
       h('div', { class: 'sub' }, h('span', { class: 'no' }, o.order_no), statusChip(status, 'd-status', ended ? t('o.' + ended) : null),
-        null)));
+        o.role === 'co' ? h('span', { class: 'chip co', id: 'd-role' }, o.role_label) : null)));
     const d = dueText(Object.assign({}, a, { status }));
     if (d.text) kids.push(h('div', { class: 'due ' + d.cls, id: 'd-due', 'data-due': '1' }, d.text));
 
