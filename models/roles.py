@@ -27,7 +27,7 @@ from enum import StrEnum
 
 from .errors import PermissionDenied, ValidationError
 from .i18n import get_lang, t
-from .machine import WORKING_STATUSES, Action, AssignmentState, OrderState
+from .machine import WORKING_STATUSES, Action, AssignmentState, OrderState, Status
 from .names import check_name
 from .reference import Reference
 
@@ -102,9 +102,10 @@ class Desk:
 
 
 def current_assignments(o: OrderState) -> list[AssignmentState]:
-    """The order's current department assignment and, on a dual order, its police station's."""
+    """The order's current department assignment, on a dual order its police station's, and its co-handling
+    units' (协办) that have not returned their part."""
     police = o.police
-    return [o.primary] + ([police] if police else [])
+    return [o.primary] + ([police] if police else []) + [a for a in o.co_units if a.active]
 
 
 def own_deadline(desk: Desk, ref: Reference, o: OrderState) -> tuple[str, datetime, datetime, str] | None:
@@ -112,12 +113,13 @@ def own_deadline(desk: Desk, ref: Reference, o: OrderState) -> tuple[str, dateti
     (a department, a township centre) sees only its own assignments' deadlines; the others the order's."""
     if desk.sees_all():
         return o.next_deadline()
-    if o.status not in WORKING_STATUSES:
-        return None
+    at_work = o.status in WORKING_STATUSES
     best: tuple[str, datetime, datetime, str] | None = None
     for a in o.active_assignments:
         if not desk.works_on(ref, a):
             continue
+        if not at_work and (a.role != "co" or o.status in (Status.CLOSED, Status.CANCELLED)):
+            continue  # a co-unit's part may still be due after the lead's feedback
         pending = a.pending_deadline()
         if pending and (best is None or pending[1] < best[1]):
             best = (pending[0], pending[1], a.window_start, a.id)

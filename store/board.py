@@ -131,25 +131,30 @@ def visibility_sql(desk: Desk, ref: Reference, alias: str = "o") -> tuple[str, l
 
     The SQL form of :func:`models.roles.can_see` on the orders table's current assignees: a county department
     or township centre by the department assignment, a police station by the police assignment, a township
-    desk by its centre's and its station's assignments for calls in its own town.
+    desk by its centre's and its station's assignments for calls in its own town; co-handling units by their
+    active assignments.
     """
     if desk.sees_all():
         return "", []
     codes = sorted(desk.assignee_codes(ref))
     if not codes:
         return "0", []
+    # A co-handling unit (协办) sees the orders it has an active assignment on.
+    co = f"{alias}.id IN (SELECT order_id FROM assignments WHERE assignee = ? AND role = 'co' AND active = 1)"
     if desk.role == Role.TOWNSHIP and desk.town:
         town = ref.town(desk.town)
         return (
             f"({alias}.town = ? AND ({alias}.primary_assignee = ? OR {alias}.police_assignee = ? "
-            f"OR {alias}.informed = ?))",
-            [town.code, f"ZZ-{town.code}", town.station_code, f"ZZ-{town.code}"],
+            f"OR {alias}.informed = ? OR {co}))",
+            [town.code, f"ZZ-{town.code}", town.station_code, f"ZZ-{town.code}", f"ZZ-{town.code}"],
         )
     code = codes[0]
     column = "police_assignee" if code.startswith("GA-") else "primary_assignee"
     if code.startswith("ZZ-"):  # a centre also sees what grassroots routing told it of (``informed``)
-        return f"({alias}.{column} = ? OR {alias}.informed = ?)", [code, code]
-    return f"{alias}.{column} = ?", [code]
+        return f"({alias}.{column} = ? OR {alias}.informed = ? OR {co})", [code, code, code]
+    if code.startswith("GA-"):  # a police station is never a co-unit
+        return f"{alias}.{column} = ?", [code]
+    return f"({alias}.{column} = ? OR {co})", [code, code]
 
 
 def _like(term: str) -> str:

@@ -265,3 +265,32 @@ def test_snapshot_the_preview_with_co_units(snap_compare, db, ref, lang: str, si
         await settle(pilot)
 
     assert snap_compare(make_app(db, ref, FixedClock(T0), lang=lang), terminal_size=size, run_before=run_before)
+
+
+def test_a_co_units_desk_sees_the_order_until_it_returns_its_part(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    no = ok(db, "dispatch", *WAGES, "--single", "--with", "SFJ", "--with", "ZZ")
+
+    def listed(*desk: str) -> list[str]:
+        return [o["order_no"] for o in json.loads(ok(db, "orders", *desk, "--json"))["orders"]]
+
+    assert listed("--role", "department", "--desk-dept", "SFJ") == [no]
+    assert listed("--role", "township", "--desk-town", "HZ") == [no]  # the town's centre is a co-unit
+    assert listed("--role", "department", "--desk-dept", "MZJ") == []
+    assert listed("--role", "township", "--desk-town", "SHH") == []
+    assert no in fails(db, "act", no, "sign", "--role", "department", "--dept", "MZJ")
+    ok(
+        db,
+        "act",
+        no,
+        "return",
+        "--assignee",
+        "SFJ",
+        "--note",
+        "不涉及人民调解",
+        "--role",
+        "department",
+        "--dept",
+        "SFJ",
+    )
+    assert listed("--role", "department", "--desk-dept", "SFJ") == []
