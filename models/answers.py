@@ -7,6 +7,8 @@ the field. :func:`best_answers` ranks the answers in force for a caller's words 
 
 from __future__ import annotations
 
+import hashlib
+import tomllib
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,7 +48,25 @@ def load_answers(path: Path, ref: Reference) -> list[Answer]:
     """The answers of ``path``; a missing file is an empty knowledge base, a bad entry one clear error."""
     if not path.exists():
         return []
-    data = read_toml(path)
+    return parse_answers(read_toml(path), ref, path)
+
+
+def digest(text: str) -> str:
+    """The version of a knowledge base's text: its SHA-256 (what the sync server announces and desks compare)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def answers_from_text(text: str, ref: Reference, name: str = FILE) -> list[Answer]:
+    """The answers of a knowledge base received as text (from the sync server), checked like a file."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ReferenceDataError(t("config.bad_toml", path=name, error=exc)) from None
+    return parse_answers(data, ref, Path(name))
+
+
+def parse_answers(data: dict[str, Any], ref: Reference, path: Path) -> list[Answer]:
+    """The answers of a parsed ``answers.toml`` (``path`` names it in errors)."""
     items = data.get("answer", [])
     if not isinstance(items, list):
         raise _fault(path, 0, "answer", t("kb.not_list"))

@@ -32,7 +32,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static, TextArea
 from textual.worker import get_current_worker
 
-from fengqiao.models.answers import Answer, best_answers, default_answers
+from fengqiao.models.answers import Answer, best_answers
 from fengqiao.models.classifier import Classifier, Suggestion, build_classifier
 from fengqiao.models.clock import local
 from fengqiao.models.errors import FengqiaoError, PermissionDenied, ValidationError
@@ -48,6 +48,7 @@ from fengqiao.models.text import LIMITS
 from fengqiao.store.drafts import load_draft, save_draft
 from fengqiao.store.governance import Touching
 from fengqiao.store.intake import desk_history
+from fengqiao.store.kb import answers_in_use
 from fengqiao.store.orders import CallSummary, OrderStore, Repeat
 
 from .address_field import VillageCompletion
@@ -817,7 +818,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         """The knowledge-base answers in force that fit the caller's words and the suggested tags, best first."""
         if self._answers is None:
             try:
-                self._answers = default_answers(self.ref)
+                self._answers = answers_in_use(self.ctx.db, self.ref)  # synced from the server, else the file
             except FengqiaoError as exc:  # a county's answers.toml with a fault: say it once, work without
                 self._answers = []
                 self.notify(str(exc), severity="error", timeout=10, markup=False)

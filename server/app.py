@@ -18,8 +18,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import t
-from fengqiao.store.wire import MAX_PULL, PROTOCOL, Hello, PullResponse, PushRequest, PushResponse
+from fengqiao.store.wire import MAX_PULL, PROTOCOL, AnswersFile, Hello, PullResponse, PushRequest, PushResponse
 
 from .field import FieldConfig, FieldService, mount
 from .limits import BoundedBody, Limits
@@ -116,6 +117,16 @@ def create_app(
     @app.get("/v1/hello", response_model=Hello, summary="Who this token is, the epoch, the head, what is expected")
     def hello(desk: Desk) -> Hello:
         return store.hello(desk)
+
+    @app.get("/v1/answers", response_model=AnswersFile, summary="The county's knowledge base (answers.toml)")
+    def answers(desk: Desk) -> AnswersFile:
+        try:
+            got = store.answers_file()
+        except FengqiaoError as exc:  # the county's file has a fault: the desks keep the copy they have
+            raise HTTPException(503, str(exc)) from None
+        if got is None:
+            raise HTTPException(404, t("kb.none_served"))
+        return AnswersFile(toml=got[0], sha256=got[1])
 
     @app.post("/v1/push", response_model=PushResponse, summary="Push a batch of this desk's events, in its order")
     def push(desk: Desk, body: PushRequest) -> PushResponse:

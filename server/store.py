@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
 import threading
@@ -69,6 +70,9 @@ from .scope import backfill_town_scope, desk_scope_codes, scope_holders, subject
 COUNTER = "events"
 PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
 CHUNK = 500
+
+
+log = logging.getLogger("fengqiao.server")
 
 
 class ServerError(FengqiaoError):
@@ -149,6 +153,7 @@ class ServerStore:
         self.dialect = self.engine.dialect.name
         self._lock = threading.Lock()
         self._signer: Signer | None = None
+        self._answers: tuple[int, str, str] | None = None  # (mtime, text, sha) of answers.toml
         if create:
             self.init()
 
@@ -331,7 +336,34 @@ class ServerStore:
             expected=(int(dh[0]) if dh else 0) + 1,
             server_time=to_db(self.clock()),
             server_key=self.public_key(),
+            answers=self._answers_sha(),
         )
+
+    def _answers_sha(self) -> str | None:
+        try:
+            got = self.answers_file()
+        except FengqiaoError as exc:  # announced as none: desks keep their copy; the operator sees why in the log
+            log.warning("answers.toml not served: %s", exc)
+            return None
+        return got[1] if got else None
+
+    def answers_file(self) -> tuple[str, str] | None:
+        """(text, SHA-256) of the knowledge base beside the server's reference data (``answers.toml``), checked
+        against that reference data; None when there is none. Read again when the file changes."""
+        from importlib import resources
+
+        from fengqiao.models.answers import FILE, answers_from_text, digest
+
+        base = self.ref.directory or Path(str(resources.files("fengqiao.fixtures")))
+        path = Path(base) / FILE
+        if not path.exists():
+            return None
+        stamp = path.stat().st_mtime_ns
+        if self._answers is None or self._answers[0] != stamp:
+            text = path.read_text(encoding="utf-8")
+            answers_from_text(text, self.ref, str(path))  # a fault is the operator's to fix: raised, one line
+            self._answers = (stamp, text, digest(text))
+        return self._answers[1], self._answers[2]
 
     # ---- push ----------------------------------------------------------------------------------
     def _lock_counter(self, conn: Connection) -> int:

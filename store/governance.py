@@ -1004,17 +1004,18 @@ class GovernanceStore:
         """Record a call as answered on the spot with a knowledge-base answer: the call (with its tag and the
         answer used) and the event, one transaction; nothing is dispatched. An expired or unknown answer, or a
         tag the answer is not for, is refused with one line."""
-        from fengqiao.models.answers import answers_by_id, default_answers
+        from fengqiao.models.answers import answers_by_id
         from fengqiao.models.clock import local
         from fengqiao.models.intake import validate_intake
         from fengqiao.models.machine import CallInfo
 
+        from .kb import answers_in_use
         from .projection import insert_call
         from .rollups import Tracker
 
         if not may_act(self.desk, self.ref, None, GKind.ANSWER_CALL):
             raise PermissionDenied(t("kb.cannot_answer", desk=self.desk.name), action="answer_call", reason="role")
-        answer = answers_by_id(default_answers(self.ref)).get(answer_id.strip())
+        answer = answers_by_id(answers_in_use(self.db, self.ref)).get(answer_id.strip())
         now = ensure_utc(self.clock())
         if answer is None:
             raise ValidationError(t("kb.no_answer", id=answer_id.strip()[:40]), field="answer")
@@ -1072,13 +1073,14 @@ class AnswerFigures:
 
 def answer_figures(db: Database, ref: Reference, first: datetime, end: datetime) -> list[AnswerFigures]:
     """:class:`AnswerFigures` for calls received in [first, end) (``kpi`` and the reports)."""
-    from fengqiao.models.answers import default_answers
     from fengqiao.models.kpi import REPEAT_MAX, REPEAT_MIN
+
+    from .kb import answers_in_use
 
     lo, hi = to_db(ensure_utc(first)), to_db(ensure_utc(end))
     min_days, max_days = REPEAT_MIN.total_seconds() / 86400, REPEAT_MAX.total_seconds() / 86400
     tags_of: dict[str, set[str]] = {}
-    for answer in default_answers(ref):
+    for answer in answers_in_use(db, ref):
         tags_of.setdefault(answer.owner, set()).update(answer.tags)
     out = []
     with db.read() as conn:

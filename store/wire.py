@@ -103,6 +103,14 @@ class Hello(BaseModel):
     expected: int  # the desk_seq the server expects next from this desk
     server_time: str
     server_key: str | None = None  # the public key the server signs events with (store/signing.py)
+    answers: str | None = None  # SHA-256 of the county's knowledge base (GET /v1/answers); None: none served
+
+
+class AnswersFile(BaseModel):
+    """The county's knowledge base (``answers.toml``) as the server serves it."""
+
+    sha256: str
+    toml: str
 
 
 class PushRequest(BaseModel):

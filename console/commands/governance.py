@@ -666,25 +666,38 @@ def register_answers(app: typer.Typer) -> None:
 
     @app.command("answers")
     def answers_cmd(
+        ctx: typer.Context,
         expired: Annotated[bool, typer.Option("--expired", help="only the expired ones (for their owners)")] = False,
         owner: Annotated[str | None, typer.Option("--owner", help="one owner unit's answers")] = None,
         as_json: Json = False,
     ) -> None:
-        """The knowledge base: answers in force (or expired), by owner."""
-        from fengqiao.models.answers import as_dict, default_answers
+        """The knowledge base: answers in force (or expired), by owner; synced from the server when this desk
+        syncs, else the reference folder's answers.toml."""
+        from fengqiao.models.answers import as_dict
         from fengqiao.models.clock import local
         from fengqiao.models.reference import default_reference
+        from fengqiao.store.kb import answers_in_use, synced
 
         ref = default_reference()
         today = local(system_clock()).date()
+        with _opened(ctx, None, None, None, None) as store:
+            everything = answers_in_use(store.db, ref)
+            copy = synced(store.db)
         rows = [
             a
-            for a in default_answers(ref)
+            for a in everything
             if a.in_force(today) != expired and (owner is None or a.owner == owner.strip().upper())
         ]
+        source = (
+            {"from": "server", "sha256": copy.sha256, "synced_at": copy.synced_at.isoformat()}
+            if copy
+            else {"from": "file"}
+        )
         if as_json:
-            echo(dumps({"answers": [as_dict(a) for a in rows]}))
+            echo(dumps({"answers": [as_dict(a) for a in rows], "source": source}))
             return
+        if copy is not None:
+            echo(t("kb.from_server", at=fmt_local(copy.synced_at), sha=copy.sha256[:12]))
         if not rows:
             echo(t("kb.none"))
             return

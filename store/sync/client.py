@@ -6,15 +6,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fengqiao.models.answers import digest
 from fengqiao.models.clock import Clock, from_db, system_clock
+from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import t
 from fengqiao.models.roles import Desk
 from fengqiao.models.validate import CLOCK_SKEW
 
 from ..db import Database
+from ..kb import keep_synced, synced_sha
 from ..signing import fingerprint, is_key
-from ..wire import MAX_PULL, Hello, PullResponse, PushRequest, PushResponse, WireEvent
-from .errors import SyncError, SyncTooLarge, SyncUnavailable
+from ..wire import MAX_PULL, AnswersFile, Hello, PullResponse, PushRequest, PushResponse, WireEvent
+from .errors import SyncAuthError, SyncError, SyncTooLarge, SyncUnavailable
 from .log import META_CURSOR, META_EPOCH, META_PUSHED, DeskLog, meta_int
 from .transport import HttpTransport
 
@@ -50,10 +53,11 @@ class SyncReport:
     waiting: int = 0
     clock_skew: float | None = None  # seconds this desk's clock is ahead of the server's (negative: behind)
     problems: list[str] = field(default_factory=list)
+    answers: bool = False  # a new knowledge base came from the server
 
     @property
     def changed(self) -> bool:
-        return bool(self.pulled or self.refused or self.quarantined or self.epoch_reset or self.orders)
+        return bool(self.pulled or self.refused or self.quarantined or self.epoch_reset or self.orders or self.answers)
 
 
 class _Restart(Exception):
@@ -140,8 +144,29 @@ class SyncClient:
         rejected = self._push(report) if push else None
         if pull:
             self._pull(report)
+            if hello.answers and hello.answers != synced_sha(self.db):
+                self._answers(report)
         if rejected:
             raise SyncError(rejected)
+
+    def _answers(self, report: SyncReport) -> None:
+        """Fetch the county's knowledge base and keep it if it checks out; else say why and keep the old one."""
+        try:
+            got = self.transport.call("GET", "/v1/answers", AnswersFile)
+        except SyncAuthError:
+            raise
+        except SyncError as exc:  # the events went through; the answers wait for the next round
+            report.problems.append(t("sync.answers_failed", error=str(exc)))
+            return
+        if digest(got.toml) != got.sha256:
+            report.problems.append(t("sync.answers_failed", error=t("sync.garbage", server=self.transport.where)))
+            return
+        try:
+            keep_synced(self.db, self.log.ref, got.toml, self.clock())
+        except FengqiaoError as exc:  # checked against this desk's reference data: a fault keeps the old copy
+            report.problems.append(t("sync.answers_bad", error=str(exc)))
+            return
+        report.answers = True
 
     def _clock_check(self, hello: Hello, report: SyncReport) -> None:
         """Warn when this desk's clock is far from the server's: past ``CLOCK_SKEW`` its events are refused."""
