@@ -369,3 +369,28 @@ def test_a_tap_after_the_session_ended_is_kept_and_sent_once_signed_in_again(wor
     first_signin(page, person.login, fresh, password="another-pass-2")
     until(lambda: kinds(world, o.id) == ["dispatch", "sign"])
     expect(page.locator("#queue-banner")).to_have_count(0)
+
+
+def test_a_co_unit_sees_its_part_marked_and_reports_it_while_the_order_waits_for_the_lead(
+    world: World, page: Page
+) -> None:
+    from dataclasses import replace
+
+    wages = replace(FORM_HZ, phone="13857500009", description="工地老板拖欠三个月工资", address="黄泽镇工业园")
+    o = world.orders.dispatch(wages, "B03", mode="single", co=("SFJ",))
+    world.sync()
+    person, code = world.person("赵六", "SFJ")
+    page.goto("/m/")
+    first_signin(page, person.login, code)
+    card = page.locator(f".card[data-no='{o.order_no}']")
+    expect(card.locator("[data-role=co]")).to_have_text("协办")
+    card.click()
+    expect(page.locator("#d-role")).to_have_text("协办")
+    later(world, 3)
+    page.locator("[data-act=sign]").click()
+    expect(page.locator("#d-status")).to_have_text("已签收")
+    until(lambda: "sign" in kinds(world, o.id))
+    world.sync()
+    state = world.orders.order(o.order_no)
+    co = next(a for a in state.assignments if a.role == "co")
+    assert co.status == "signed" and state.status == "dispatched"  # the lead has not signed: the order waits
