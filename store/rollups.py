@@ -6,7 +6,9 @@ days cost, not what the archive costs. The tables (migration ``0010_rollups.sql`
 * ``kpi_rollup`` — per (scope, day, key, dept) the additive :class:`~fengqiao.models.kpi.Counts`. Scopes: ``a``
   an assignee (key; ``dept`` its department), ``w`` a town, ``t`` a tag, ``*`` everything (key ``ALL``). The
   assignment counts are per assignment; the order counts once per order, except in scope ``a`` where they are
-  once per *active* assignment (the department view's rule: an order counts for every assignee still on it).
+  once per *active* assignment (the department view's rule: an order counts for every assignee still on it), and
+  the redo counts (``LEAD_FIELDS``) only for the active lead assignment (migration ``0013_rates.py`` added them,
+  the return counts and ``basic_satisfied``).
   ``sign_base``/``arrival_base``/``feedback_base`` hold only the part that does not depend on the time of
   asking (done, or returned): the rest is in ``kpi_pending``.
 * ``kpi_pending`` — one row per assignment and measure that is not done yet, with its deadline: it joins the

@@ -353,3 +353,29 @@ def test_rollups_stop_at_an_older_version_until_the_newest() -> None:
 
     assert migrations.head() == 13
     assert [name for v, name in migrations.steps() if v == 13] == ["0013_rates.py"]
+
+
+# ---- the cockpit -------------------------------------------------------------------------------------------------
+
+
+async def test_cockpit_shows_the_return_and_redo_rates(db_path: Path, store: OrderStore, clock: FixedClock) -> None:
+    """Both timelines in one store: over 30 days returns 3 of 20 lead assignments (15.0%), redos 4 of 8 visited
+    orders (50.0%); today (only o8) a return rate of 0/1 and no redo base. Shown at 80x24, lower is better (↓)."""
+    from fengqiao.console.app import FengqiaoApp
+    from fengqiao.models.reference import default_reference
+    from fengqiao.models.roles import make_desk
+
+    from .intake_helpers import settle
+
+    week.build(store, clock)
+    build_redo(store, clock)
+    desk = make_desk(default_reference(), "指挥中心-督导台", "supervisor", operator="李四")
+    app_ = FengqiaoApp(db=Database(db_path), desk=desk, clock=FixedClock(week.END), watch_store=False)
+    async with app_.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        lines = [strip.text for strip in app_.screen._compositor.render_strips()]  # noqa: SLF001
+    found = {
+        line.split()[0]: [w for w in line.split() if w.endswith("%") or w == "—"] for line in lines if "率↓" in line
+    }
+    assert found["回退率↓"][:3] == ["0.0%", "0.0%", "15.0%"], found
+    assert found["重办率↓"][:3] == ["—", "—", "50.0%"], found
