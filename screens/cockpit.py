@@ -203,7 +203,7 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
     @property
     def kpi_store(self) -> KpiStore:
         if self._kpi_store is None:
-            if self.ctx.kpi_problem:  # the config's [kpi.weights] was bad: said once, the defaults are used
+            if self.ctx.kpi_problem:  # the config's [kpi] section was bad: said once, the defaults are used
                 self.notify(self.ctx.kpi_problem, severity="warning", timeout=10)
             self._kpi_store = self.ctx.kpi
         return self._kpi_store

@@ -379,3 +379,17 @@ async def test_cockpit_shows_the_return_and_redo_rates(db_path: Path, store: Ord
     }
     assert found["回退率↓"][:3] == ["0.0%", "0.0%", "15.0%"], found
     assert found["重办率↓"][:3] == ["—", "—", "50.0%"], found
+
+
+def test_console_uses_the_defaults_and_says_why(tmp_path: Path) -> None:
+    """The console (and its cockpit) opens with a bad basic_weight: the defaults, and the one line it shows once."""
+    from fengqiao.console.app import config_weights
+    from fengqiao.console.config import load_config
+
+    config = tmp_path / "config.toml"
+    config.write_text("[kpi]\nbasic_weight = 2\n", encoding="utf-8")
+    weights, problem = config_weights(load_config(config))
+    assert weights == Weights() and problem is not None
+    assert "basic_weight" in problem and "「2」" in problem and "\n" not in problem
+    config.write_text("[kpi]\nbasic_weight = 0.5\n", encoding="utf-8")
+    assert config_weights(load_config(config)) == (Weights(basic_weight=0.5), None)
