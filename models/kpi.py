@@ -15,9 +15,9 @@ in short:
   judged justified, or not judged yet, is left out.
 * Order measures (resolution, repeat calls, satisfaction, on-site resolution) belong to every assignee still
   on the order: the department that has it now and, on a dual order, the police station.
-* Two more rates the reviewing offices grade, outside the score: the return rate (回退率) = lead assignments
-  returned / lead assignments dispatched (per assignment, like sign-off: a police station on a dual order cannot
-  return and is left out), and the redo rate (重办率) = orders reopened after a follow-up visit / orders visited
+* Two more rates the reviewing offices grade, outside the score: the return rate (回退率) = assignments
+  returned / assignments dispatched (per assignment, like sign-off; a police station on a dual order cannot
+  return and is left out of both), and the redo rate (重办率) = orders reopened after a follow-up visit / orders visited
   (per order, for the lead unit only: the department that has the order now, which a reopen sends back to work).
 * The satisfaction rate counts 基本满意 with the weight ``[kpi] basic_weight`` (default 1: as 满意).
 """
@@ -97,7 +97,7 @@ class Counts:
     onsite_resolved: int = 0
     reopened: int = 0
     # Added with the return and redo rates (schema 13); kept after the older counts so exports keep their order.
-    return_base: int = 0  # lead (primary) assignments dispatched, returns included: the ones that may return
+    return_base: int = 0  # assignments dispatched that may return (not a dual order's police station), returns included
     returned: int = 0  # ... of them returned (回退), however the return was judged
     basic_satisfied: int = 0  # orders whose (latest) visit was basically satisfied (also in ``satisfied``)
     redo_base: int = 0  # orders visited: their visit stands, or they were reopened after one (lead unit only)

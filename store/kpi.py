@@ -51,6 +51,7 @@ from .rollups import (
     REDO_BASE,
     REDONE,
     RESOLVED,
+    RETURNABLE,
     RETURNED,
     SATISFIED_SQL,
     has_rollups,
@@ -87,7 +88,7 @@ SELECT {{key}} AS key,
   {_count(f"{_COUNTED} AND (a.fed_back_at IS NOT NULL OR a.status = 'returned' OR a.feedback_due < :now)")}
     AS feedback_base,
   {_count(f"{_COUNTED} AND a.fed_back_at <= a.feedback_due")} AS fed_back_on_time,
-  {_count(LEAD)} AS return_base,
+  {_count(RETURNABLE)} AS return_base,
   {_count(RETURNED)} AS returned
 FROM orders o CROSS JOIN assignments a ON a.order_id = o.id
 WHERE {_IN_WINDOW} {{where}}

@@ -53,8 +53,9 @@ COUNTED = "(a.status <> 'returned' OR a.return_justified = 0)"
 SATISFIED_SQL = ", ".join(f"'{s}'" for s in SATISFIED)
 FED_BACK = "(o.fed_back_at IS NOT NULL OR o.reopen_count > 0)"
 RESOLVED = "(o.result = 'resolved' AND o.reopen_count = 0)"
-LEAD = "a.role = 'primary'"  # the lead unit's assignment: the only one that can return, and that a reopen reworks
-RETURNED = f"({LEAD} AND a.status = 'returned')"
+LEAD = "a.role = 'primary'"  # the lead unit's assignment: the one a reopen sends back to work
+RETURNABLE = "a.role <> 'police'"  # every assignment may be returned but the police station's on a dual order
+RETURNED = f"({RETURNABLE} AND a.status = 'returned')"
 REDO_BASE = "(o.visited_at IS NOT NULL OR o.redo_count > 0)"  # visited: the visit stands, or a reopen followed it
 REDONE = "o.redo_count > 0"
 MINUTES = "(julianday({end}) - julianday(a.dispatched_at)) * 1440.0"
@@ -111,7 +112,7 @@ SELECT o.id, {DAY}, a.assignee, a.dept, o.town, o.tag, a.id, a.active, {LEAD},
   {COUNTED} AND a.onsite = 1 AND a.arrived_at <= a.arrive_due,
   {COUNTED} AND (a.fed_back_at IS NOT NULL OR a.status = 'returned'),
   {COUNTED} AND a.fed_back_at <= a.feedback_due,
-  {LEAD}, {RETURNED},
+  {RETURNABLE}, {RETURNED},
   CASE WHEN {COUNTED} AND a.signed_at IS NULL AND a.status <> 'returned' THEN a.sign_due END,
   CASE WHEN {COUNTED} AND a.onsite = 1 AND a.arrived_at IS NULL AND a.status <> 'returned' THEN a.arrive_due END,
   CASE WHEN {COUNTED} AND a.fed_back_at IS NULL AND a.status <> 'returned' THEN a.feedback_due END,

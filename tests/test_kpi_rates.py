@@ -23,9 +23,9 @@ SCJG: redo 3/4 = 0.75, return 0/5; satisfaction (p1, p4 satisfied, p3 basic) 3/3
 Total: redo 4/5 = 0.8.
 
 On the shared week (tests/kpi_timeline.py): SCJG returned o5, o6, o7 (judged unjustified, justified, not judged:
-all are returns) of its 8 lead assignments, 3/8; ZJJ 0/2; SFJ 0/4; the police station has no lead assignment (no
-return base); the total 3/14. Redo: SCJG's visited orders o1, o2, o4, none reopened after a visit (o4's reopen
-followed an unresolved feedback), 0/3.
+all are returns) of its 8 assignments, 3/8; ZJJ 0/2; SFJ 0/4; the police station cannot return (no return base);
+the total 3/14. Redo: SCJG's visited orders o1, o2, o4, none reopened after a visit (o4's reopen followed an
+unresolved feedback), 0/3.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from fengqiao.models.clock import UTC, FixedClock
 from fengqiao.models.errors import ValidationError
 from fengqiao.models.kpi import Counts, KpiRow, Weights, Window, rates, satisfaction
 from fengqiao.models.machine import Action
-from fengqiao.store import rollups
+from fengqiao.store import migrations, rollups
 from fengqiao.store.audit import verify
 from fengqiao.store.db import Database
 from fengqiao.store.kpi import KpiStore
@@ -52,6 +52,7 @@ from fengqiao.store.orders import OrderStore
 from . import kpi_timeline as week
 
 WEEK = Window(date(2026, 11, 20), date(2026, 11, 28))
+RATES_STEP = next(v for v, name in migrations.steps() if name.endswith("_rates.py"))  # 0013 (as assigned)
 T1 = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)  # 2026-11-21 09:00 Shanghai
 M = timedelta(minutes=1)
 H = timedelta(hours=1)
@@ -321,14 +322,14 @@ def test_migration_fills_redo_count_from_the_log(
     with db.read() as conn:
         redo_counts = dict(conn.exec_driver_sql("SELECT id, redo_count FROM orders").all())
     db.close()
-    # Back to schema 12: without 0013's columns (their values gone), the version number of before.
+    # Back to the schema before this step: without its columns (their values gone), the version number of before.
     import sqlite3
 
     raw = sqlite3.connect(db_path)
     raw.execute("ALTER TABLE orders DROP COLUMN redo_count")
     for column in ("return_base", "returned", "basic_satisfied", "redo_base", "redone"):
         raw.execute(f"ALTER TABLE kpi_rollup DROP COLUMN {column}")
-    raw.execute("PRAGMA user_version = 12")
+    raw.execute(f"PRAGMA user_version = {RATES_STEP - 1}")
     raw.commit()
     raw.close()
 
@@ -346,20 +347,30 @@ def test_migration_fills_redo_count_from_the_log(
         new.close()
 
 
-def test_rollups_stop_at_an_older_version_until_the_newest() -> None:
-    """A file upgraded only part of the way keeps the rebuild marker: the newest code's rollups are not written
-    into tables of an older shape (store/migrations/__init__.py)."""
-    from fengqiao.store import migrations
-
-    assert migrations.head() == 13
-    assert [name for v, name in migrations.steps() if v == 13] == ["0013_rates.py"]
+def test_a_file_stopped_at_an_older_version_keeps_the_rebuild_for_later(db_path: Path) -> None:
+    """Upgrading part of the way (target=10: the rollup tables, without this step's columns) leaves the rebuild
+    marker for later instead of writing the newest code's counts into tables of an older shape; opening the file
+    then migrates it to the newest and rebuilds (store/migrations/__init__.py)."""
+    old = Database(db_path, migrate=False)
+    with old.write() as conn:
+        assert migrations.upgrade(conn, db_path, target=10) == 10
+    with old.read() as conn:
+        assert conn.exec_driver_sql("SELECT value FROM meta WHERE key = 'kpi.rollups'").scalar() == "rebuild"
+    old.close()
+    new = Database(db_path)
+    try:
+        assert new.schema_version() == migrations.head()
+        with new.read() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM meta WHERE key = 'kpi.rollups'").scalar() == 0
+    finally:
+        new.close()
 
 
 # ---- the cockpit -------------------------------------------------------------------------------------------------
 
 
 async def test_cockpit_shows_the_return_and_redo_rates(db_path: Path, store: OrderStore, clock: FixedClock) -> None:
-    """Both timelines in one store: over 30 days returns 3 of 20 lead assignments (15.0%), redos 4 of 8 visited
+    """Both timelines in one store: over 30 days returns 3 of 20 assignments that may return (15.0%), redos 4 of 8 visited
     orders (50.0%); today (only o8) a return rate of 0/1 and no redo base. Shown at 80x24, lower is better (↓)."""
     from fengqiao.console.app import FengqiaoApp
     from fengqiao.models.reference import default_reference
