@@ -100,8 +100,8 @@ class Counts:
     return_base: int = 0  # assignments dispatched that may return (not a dual order's police station), returns included
     returned: int = 0  # ... of them returned (回退), however the return was judged
     basic_satisfied: int = 0  # orders whose (latest) visit was basically satisfied (also in ``satisfied``)
-    redo_base: int = 0  # orders visited: their visit stands, or they were reopened after one (lead unit only)
-    redone: int = 0  # orders reopened after a visit (重办; lead unit only)
+    redo_base: int = 0  # orders visited: their visit stands, or they were reopened after one (a unit's row: its lead)
+    redone: int = 0  # orders reopened after a visit (重办; in a unit's row only where it is the lead unit)
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
