@@ -62,8 +62,8 @@ log = logging.getLogger("fengqiao.console")
 
 
 def config_weights(config: Config | None = None) -> tuple[Weights, str | None]:
-    """The score weights from the desk's config ([kpi.weights]; the file when not given); the defaults and the
-    problem if bad."""
+    """The KPI weights from the desk's config ([kpi.weights] and [kpi] basic_weight; the file when not given); the
+    defaults and the problem if bad."""
     try:
         return Weights.from_config((config or load_config()).section("kpi")), None
     except FengqiaoError as exc:

@@ -71,6 +71,7 @@ class Report:
             "to": self.window.last.isoformat(),
             "generated_at": to_db(self.generated_at),
             "weights": first.weights.as_dict(),
+            "basic_weight": first.weights.basic_weight,
             "views": {by: table.to_json() for by, table in self.tables.items()},
             "phones_masked": not self.unmasked,
             "frequent_callers": [_frequent_json(f, self.phone) for f in self.callers],
@@ -161,6 +162,11 @@ def _write_csv(report: Report, kpi: KpiStore, path: Path) -> None:
                 out.writerow([by, *(csv_cell(row[c]) if row[c] is not None else "" for c in cols)])
 
 
+def _basic_line(report: Report) -> str:
+    """The weight of 基本满意 in this report's satisfaction rate ([kpi] basic_weight)."""
+    return t("kpi.about.basic_weight", weight=f"{report.tables['department'].weights.basic_weight:g}")
+
+
 def _md_cell(value: Any) -> str:
     return md_escape("" if value is None else str(value))  # no links, images, bold or HTML from caller text
 
@@ -210,6 +216,7 @@ def _write_md(report: Report, kpi: KpiStore, path: Path) -> None:
         lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
         lines.append("")
     lines += [f"## {t('kpi.definitions')}", ""] + [f"- {t('kpi.about.' + k)}" for k in ABOUT_KEYS]
+    lines.append(f"- {_basic_line(report)}")
     lines.append(
         f"- {t('kpi.col.score')}: "
         + ", ".join(
@@ -272,5 +279,6 @@ def _write_xlsx(report: Report, kpi: KpiStore, path: Path) -> None:
         for k, v in report.tables["department"].weights.as_dict().items()
     ]
     about += [[t("kpi.definitions"), t("kpi.about." + k)] for k in ABOUT_KEYS]
+    about.append([t("kpi.definitions"), _basic_line(report)])
     sheet(t("kpi.sheet.about"), ["", ""], about, [None, None])
     wb.save(path)

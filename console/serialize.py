@@ -120,6 +120,7 @@ def order_json(
         "cancelled_at": to_db_opt(o.cancelled_at),
         "cancel_reason": o.cancel_reason,
         "reopen_count": o.reopen_count,
+        "redo_count": o.redo_count,
         "escalations": o.escalations,
         "notes": o.notes,
         "urges": o.urges,

@@ -15,12 +15,17 @@ in short:
   judged justified, or not judged yet, is left out.
 * Order measures (resolution, repeat calls, satisfaction, on-site resolution) belong to every assignee still
   on the order: the department that has it now and, on a dual order, the police station.
+* Two more rates the reviewing offices grade, outside the score: the return rate (回退率) = assignments
+  returned / assignments dispatched (per assignment, like sign-off; a police station on a dual order cannot
+  return and is left out of both), and the redo rate (重办率) = orders reopened after a follow-up visit / orders visited
+  (per order, for the lead unit only: the department that has the order now, which a reopen sends back to work).
+* The satisfaction rate counts 基本满意 with the weight ``[kpi] basic_weight`` (default 1: as 满意).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
@@ -36,8 +41,9 @@ SATISFIED = ("satisfied", "basic")  # 满意 + 基本满意
 
 FIVE = ("sign_rate", "arrival_rate", "feedback_rate", "resolution_rate", "repeat_rate")
 EXTRA = ("satisfaction_rate", "onsite_resolution_rate")
-RATES = FIVE + EXTRA
-LOWER_IS_BETTER = frozenset({"repeat_rate"})
+GRADED = ("return_rate", "redo_rate")  # graded by the reviewing offices beside the five, not part of the score
+RATES = FIVE + EXTRA + GRADED
+LOWER_IS_BETTER = frozenset({"repeat_rate", "return_rate", "redo_rate"})
 
 # rate -> (numerator count, denominator count)
 RATE_PARTS: dict[str, tuple[str, str]] = {
@@ -48,6 +54,8 @@ RATE_PARTS: dict[str, tuple[str, str]] = {
     "repeat_rate": ("repeat_orders", "repeat_base"),  # calls taken without a number cannot repeat: left out
     "satisfaction_rate": ("satisfied", "visited"),
     "onsite_resolution_rate": ("onsite_resolved", "onsite_fed_back"),
+    "return_rate": ("returned", "return_base"),
+    "redo_rate": ("redone", "redo_base"),
 }
 
 RATE_DIGITS = 6  # rates in JSON and reports: fractions to 1e-6 (spreadsheets keep 15 significant digits)
@@ -88,6 +96,12 @@ class Counts:
     onsite_fed_back: int = 0
     onsite_resolved: int = 0
     reopened: int = 0
+    # Added with the return and redo rates (schema 13); kept after the older counts so exports keep their order.
+    return_base: int = 0  # assignments dispatched that may return (not a dual order's police station), returns included
+    returned: int = 0  # ... of them returned (回退), however the return was judged
+    basic_satisfied: int = 0  # orders whose (latest) visit was basically satisfied (also in ``satisfied``)
+    redo_base: int = 0  # orders visited: their visit stands, or they were reopened after one (a unit's row: its lead)
+    redone: int = 0  # orders reopened after a visit (重办; in a unit's row only where it is the lead unit)
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
@@ -117,39 +131,59 @@ def fmt_rate(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def rates(c: Counts) -> dict[str, float | None]:
-    return {name: rate(getattr(c, num), getattr(c, den)) for name, (num, den) in RATE_PARTS.items()}
+def satisfaction(c: Counts, basic_weight: float = 1.0) -> float | None:
+    """(满意 + basic_weight × 基本满意) / visited; with the default weight 1 exactly ``satisfied / visited``."""
+    if basic_weight == 1.0 or not c.visited:
+        return rate(c.satisfied, c.visited)
+    return (c.satisfied - c.basic_satisfied + basic_weight * c.basic_satisfied) / c.visited
+
+
+def rates(c: Counts, weights: Weights | None = None) -> dict[str, float | None]:
+    """Every rate of ``c``; ``weights`` gives the satisfaction rate's weight of 基本满意 (default 1)."""
+    out = {name: rate(getattr(c, num), getattr(c, den)) for name, (num, den) in RATE_PARTS.items()}
+    out["satisfaction_rate"] = satisfaction(c, DEFAULT_BASIC_WEIGHT if weights is None else weights.basic_weight)
+    return out
 
 
 # ---- score ------------------------------------------------------------------------------------------
 
 
+DEFAULT_BASIC_WEIGHT = 1.0  # 基本满意 counts as 满意 unless the desk's config says otherwise
+SCORE_KEYS = tuple(name.removesuffix("_rate") for name in FIVE)  # the keys of [kpi.weights]
+
+
 @dataclass(frozen=True)
 class Weights:
-    """Weights of the five rates in the score (config ``[kpi.weights]``); they need not add up to 100."""
+    """The desk's KPI weights: the five rates' weights in the score (config ``[kpi.weights]``; they need not add
+    up to 100) and the weight of 基本满意 in the satisfaction rate (``[kpi] basic_weight``, 0 to 1; some cities
+    count it as half, 0.5)."""
 
     sign: float = 20
     arrival: float = 20
     feedback: float = 20
     resolution: float = 20
     repeat: float = 20
+    basic_weight: float = DEFAULT_BASIC_WEIGHT
 
     def of(self, rate_name: str) -> float:
         return float(getattr(self, rate_name.removesuffix("_rate")))
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        """The score's weights (``[kpi.weights]``), as ``kpi --json`` prints them under ``weights``."""
+        return {key: float(getattr(self, key)) for key in SCORE_KEYS}
 
     @classmethod
     def from_config(cls, kpi_section: Mapping[str, Any]) -> Weights:
-        """Read ``weights`` of the config's ``[kpi]`` section (``[kpi.weights]``); missing keys keep their default.
+        """Read the config's ``[kpi]`` section: ``weights`` (``[kpi.weights]``; missing keys keep their default)
+        and ``basic_weight``.
 
-        Refuses unknown keys, negative or non-numeric weights and weights that are all zero.
+        Refuses unknown keys, negative or non-numeric weights and weights that are all zero; a ``basic_weight``
+        that is not a number from 0 to 1.
         """
         section = kpi_section.get("weights", {})
         if not isinstance(section, Mapping):
             raise ValidationError(t("kpi.weight_table"), field="kpi.weights")
-        known = {f.name for f in fields(cls)}
+        known = set(SCORE_KEYS)
         values: dict[str, float] = {}
         for key, value in section.items():
             if key not in known:
@@ -159,7 +193,10 @@ class Weights:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
                 raise ValidationError(t("kpi.weight_bad", key=key, value=value), field="kpi.weights")
             values[key] = float(value)
-        weights = cls(**values)
+        basic = kpi_section.get("basic_weight", DEFAULT_BASIC_WEIGHT)
+        if isinstance(basic, bool) or not isinstance(basic, (int, float)) or not 0 <= basic <= 1:
+            raise ValidationError(t("kpi.basic_weight_bad", value=basic), field="kpi.basic_weight")
+        weights = cls(**values, basic_weight=float(basic))
         if sum(weights.as_dict().values()) <= 0:
             raise ValidationError(t("kpi.weight_zero"), field="kpi.weights")
         return weights
@@ -259,7 +296,7 @@ class KpiRow:
 
     @property
     def rates(self) -> dict[str, float | None]:
-        return rates(self.counts)
+        return rates(self.counts, self.weights)
 
     @property
     def score(self) -> float | None:
@@ -384,15 +421,17 @@ def periods(
     out = []
     for n in spans:
         cur_w = last_days(today, n)
-        cur = rates(sum_counts(daily.get(d, Counts()) for d in cur_w.day_list()))
-        prev = rates(sum_counts(daily.get(d, Counts()) for d in cur_w.previous().day_list()))
+        cur = rates(sum_counts(daily.get(d, Counts()) for d in cur_w.day_list()), weights)
+        prev = rates(sum_counts(daily.get(d, Counts()) for d in cur_w.previous().day_list()), weights)
         out.append(PeriodFigures(n, cur, prev, compare(cur, prev), score(cur, weights), score(prev, weights)))
     return out
 
 
-def series(daily: Mapping[date, Counts], today: date, days: int, name: str) -> list[float | None]:
+def series(
+    daily: Mapping[date, Counts], today: date, days: int, name: str, weights: Weights | None = None
+) -> list[float | None]:
     """One rate per day for the ``days`` days ending today (None where the day has no denominator)."""
-    return [rates(daily.get(d, Counts()))[name] for d in last_days(today, days).day_list()]
+    return [rates(daily.get(d, Counts()), weights)[name] for d in last_days(today, days).day_list()]
 
 
 SPARK = "▁▂▃▄▅▆▇█"

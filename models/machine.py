@@ -243,6 +243,7 @@ class OrderState:
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     reopen_count: int = 0
+    redo_count: int = 0  # reopens after a follow-up visit (unsatisfied), not after an unresolved feedback: 重办
     escalations: int = 0
     last_escalated_at: datetime | None = None
     linked_calls: list[CallInfo] = field(default_factory=list)
@@ -622,6 +623,8 @@ def _h_reopen(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None
     a.ext_status = a.ext_hours = a.ext_reason = None
     o.visited_at = None
     o.reopen_count += 1
+    if unsatisfied:
+        o.redo_count += 1
 
 
 def _h_close(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ Layout (80x24 and up; from 140 columns both frequent-caller panels show and tabl
 
     header
     today's counts (2 lines)
-    the five KPIs and the score: today, 7 and 30 days, change against the previous period, sparkline
+    the five KPIs, the return and redo rates, the score: today, 7 and 30 days, change, sparkline
     [open work by department] [frequent callers | frequent addresses]
     feedback status (1 line)
     footer
@@ -45,6 +45,8 @@ from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.kpi import (
     EXTRA,
     FIVE,
+    GRADED,
+    LOWER_IS_BETTER,
     Counts,
     PeriodFigures,
     fmt_rate,
@@ -201,7 +203,7 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
     @property
     def kpi_store(self) -> KpiStore:
         if self._kpi_store is None:
-            if self.ctx.kpi_problem:  # the config's [kpi.weights] was bad: said once, the defaults are used
+            if self.ctx.kpi_problem:  # the config's [kpi] section was bad: said once, the defaults are used
                 self.notify(self.ctx.kpi_problem, severity="warning", timeout=10)
             self._kpi_store = self.ctx.kpi
         return self._kpi_store
@@ -447,11 +449,11 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         by_days = {p.days: p for p in fig.periods}
         weights = self.kpi_store.weights
         rows: list[list[Text]] = []
-        for name in (*FIVE, *(EXTRA if self.tall else ()), "score"):
+        for name in (*FIVE, *GRADED, *(EXTRA if self.tall else ()), "score"):
             label = t("kpi.col.score") if name == "score" else t(f"kpi.short.{name}")
             cells = [
                 Text(
-                    label + ("↓" if name == "repeat_rate" else ""),
+                    label + ("↓" if name in LOWER_IS_BETTER else ""),
                     style="bold" if name == "score" else "dim" if name in EXTRA else "",
                 )
             ]
@@ -469,12 +471,12 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
                     cells += [Text(fmt_rate(p.rates[name])), delta_text(name, p.change[name], self.style)]
             if name == "score":
                 values = [
-                    score(rates(fig.daily.get(d, Counts())), weights)
+                    score(rates(fig.daily.get(d, Counts()), weights), weights)
                     for d in last_days(fig.today, spark_days).day_list()
                 ]
                 line = sparkline([None if v is None else v / 100 for v in values])
             else:
-                line = sparkline(series(fig.daily, fig.today, spark_days, name))
+                line = sparkline(series(fig.daily, fig.today, spark_days, name, weights))
             cells.append(Text(line, style=self.style("$accent")))
             rows.append(cells)
         key = repr([[(c.plain, str(c.style)) for c in row] for row in rows])

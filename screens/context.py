@@ -38,7 +38,7 @@ class DeskContext:
     store: OrderStore  # orders: intake, actions, detail
     kpi: KpiStore  # the cockpit's figures, with the configured score weights
     kpi_weights: Weights = DEFAULT_WEIGHTS
-    kpi_problem: str | None = None  # the config's [kpi.weights] was bad: the defaults are used, the cockpit says so
+    kpi_problem: str | None = None  # the config's [kpi] section was bad: the defaults are used, the cockpit says so
     caller: str | None = None  # a caller's number to fill in on the intake screen at start (screen-pop)
     read_only: bool = False  # the dashboard: the store's connections refuse writes
     start_unmasked: bool = False  # the dashboard's --unmasked: full numbers from the start, each recorded first

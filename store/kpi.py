@@ -44,10 +44,15 @@ from .rollups import (
     FED_BACK,
     FIELDS,
     GAP,
+    LEAD,
     MEASURES,
     MINUTES,
     ORDER_FIELDS,
+    REDO_BASE,
+    REDONE,
     RESOLVED,
+    RETURNABLE,
+    RETURNED,
     SATISFIED_SQL,
     has_rollups,
     select,
@@ -82,7 +87,9 @@ SELECT {{key}} AS key,
   {_count(f"{_COUNTED} AND a.onsite = 1 AND a.arrived_at <= a.arrive_due")} AS arrived_on_time,
   {_count(f"{_COUNTED} AND (a.fed_back_at IS NOT NULL OR a.status = 'returned' OR a.feedback_due < :now)")}
     AS feedback_base,
-  {_count(f"{_COUNTED} AND a.fed_back_at <= a.feedback_due")} AS fed_back_on_time
+  {_count(f"{_COUNTED} AND a.fed_back_at <= a.feedback_due")} AS fed_back_on_time,
+  {_count(RETURNABLE)} AS return_base,
+  {_count(RETURNED)} AS returned
 FROM orders o CROSS JOIN assignments a ON a.order_id = o.id
 WHERE {_IN_WINDOW} {{where}}
 GROUP BY 1
@@ -102,7 +109,10 @@ SELECT {{key}} AS key,
   {_count(f"o.visited_at IS NOT NULL AND o.satisfaction IN ({_SATISFIED_SQL})")} AS satisfied,
   {_count(f"o.onsite = 1 AND {_FED_BACK}")} AS onsite_fed_back,
   {_count(f"o.onsite = 1 AND {_RESOLVED}")} AS onsite_resolved,
-  {_count("o.reopen_count > 0")} AS reopened
+  {_count("o.reopen_count > 0")} AS reopened,
+  {_count("o.visited_at IS NOT NULL AND o.satisfaction = 'basic'")} AS basic_satisfied,
+  {_count(f"{REDO_BASE} {{lead}}")} AS redo_base,
+  {_count(f"{REDONE} {{lead}}")} AS redone
 FROM orders o LEFT JOIN kpi_repeats r ON r.order_id = o.id {{join}}
 WHERE {_IN_WINDOW} {{where}}
 GROUP BY 1
@@ -153,6 +163,7 @@ class KpiTable:
             "rows": [r.to_json() for r in self.rows],
             "total": self.total.to_json(),
             "weights": self.weights.as_dict(),
+            "basic_weight": self.weights.basic_weight,
             "generated_at": to_db(self.generated_at),
         }
 
@@ -466,8 +477,11 @@ class KpiStore:
 
     def _order_counts(self, conn: Connection, window: Window, by: str, dept: str | None) -> dict[str, dict[str, Any]]:
         # Order measures go to every assignee still on the order: join its active assignments when needed.
-        join = "CROSS JOIN assignments a ON a.order_id = o.id AND a.active = 1" if by == "department" or dept else ""
-        sql = _ORDER_COUNTS.format(key=self._key(by), join=join, where=_MINE if dept else "")
+        # The redo counts go to the lead unit alone (a reopen reworks the lead assignment, not the police's).
+        joined = by == "department" or bool(dept)
+        join = "CROSS JOIN assignments a ON a.order_id = o.id AND a.active = 1" if joined else ""
+        lead = f"AND {LEAD}" if joined else ""
+        sql = _ORDER_COUNTS.format(key=self._key(by), join=join, lead=lead, where=_MINE if dept else "")
         return {row["key"]: dict(row) for row in conn.exec_driver_sql(sql, self._params(window, dept=dept)).mappings()}
 
     def _spreads(self, conn: Connection, window: Window, by: str, dept: str | None) -> dict[str, dict[str, Spread]]:

@@ -55,6 +55,7 @@ ORDER_COLUMNS = (
     "village",
     "grid",
     "informed",
+    "redo_count",
 )
 ASSIGNMENT_COLUMNS = (
     "id",
@@ -159,6 +160,7 @@ def order_tuple(o: OrderState) -> tuple[Any, ...]:
         o.call.village,
         o.call.grid,
         "|".join(o.informed) or None,
+        o.redo_count,
     )
 
 

@@ -6,7 +6,9 @@ days cost, not what the archive costs. The tables (migration ``0010_rollups.sql`
 * ``kpi_rollup`` — per (scope, day, key, dept) the additive :class:`~fengqiao.models.kpi.Counts`. Scopes: ``a``
   an assignee (key; ``dept`` its department), ``w`` a town, ``t`` a tag, ``*`` everything (key ``ALL``). The
   assignment counts are per assignment; the order counts once per order, except in scope ``a`` where they are
-  once per *active* assignment (the department view's rule: an order counts for every assignee still on it).
+  once per *active* assignment (the department view's rule: an order counts for every assignee still on it), and
+  the redo counts (``LEAD_FIELDS``) only for the active lead assignment (migration ``0014_rates.py`` added them,
+  the return counts and ``basic_satisfied``).
   ``sign_base``/``arrival_base``/``feedback_base`` hold only the part that does not depend on the time of
   asking (done, or returned): the rest is in ``kpi_pending``.
 * ``kpi_pending`` — one row per assignment and measure that is not done yet, with its deadline: it joins the
@@ -51,6 +53,11 @@ COUNTED = "(a.status <> 'returned' OR a.return_justified = 0)"
 SATISFIED_SQL = ", ".join(f"'{s}'" for s in SATISFIED)
 FED_BACK = "(o.fed_back_at IS NOT NULL OR o.reopen_count > 0)"
 RESOLVED = "(o.result = 'resolved' AND o.reopen_count = 0)"
+LEAD = "a.role = 'primary'"  # the lead unit's assignment: the one a reopen sends back to work
+RETURNABLE = "a.role <> 'police'"  # every assignment may be returned but the police station's on a dual order
+RETURNED = f"({RETURNABLE} AND a.status = 'returned')"
+REDO_BASE = "(o.visited_at IS NOT NULL OR o.redo_count > 0)"  # visited: the visit stands, or a reopen followed it
+REDONE = "o.redo_count > 0"
 MINUTES = "(julianday({end}) - julianday(a.dispatched_at)) * 1440.0"
 GAP = "(julianday(p.arrived_at) - julianday(q.arrived_at)) * 1440.0"
 DAY = "date(o.call_at, '+480 minutes')"
@@ -67,6 +74,8 @@ ASSIGNMENT_FIELDS = (
     "arrived_on_time",
     "feedback_base",
     "fed_back_on_time",
+    "return_base",
+    "returned",
 )
 ORDER_FIELDS = (
     "orders",
@@ -79,7 +88,11 @@ ORDER_FIELDS = (
     "onsite_fed_back",
     "onsite_resolved",
     "reopened",
+    "basic_satisfied",
+    "redo_base",
+    "redone",
 )
+LEAD_FIELDS = ("redo_base", "redone")  # order counts that go to the lead unit alone in scope 'a' (the last ones)
 FIELDS = ASSIGNMENT_FIELDS + ORDER_FIELDS
 NA = len(ASSIGNMENT_FIELDS)
 MEASURES = ("sign", "arrive", "feedback", "gap")  # in the order of models.kpi.SPREADS
@@ -88,7 +101,7 @@ BASE_OF = {"sign": "sign_base", "arrive": "arrival_base", "feedback": "feedback_
 ALL = "ALL"
 
 _A_SELECT = f"""
-SELECT o.id, {DAY}, a.assignee, a.dept, o.town, o.tag, a.id, a.active,
+SELECT o.id, {DAY}, a.assignee, a.dept, o.town, o.tag, a.id, a.active, {LEAD},
   a.status = 'returned' AND a.return_justified = 1,
   a.status = 'returned' AND a.return_justified = 0,
   a.status = 'returned' AND a.return_justified IS NULL,
@@ -99,6 +112,7 @@ SELECT o.id, {DAY}, a.assignee, a.dept, o.town, o.tag, a.id, a.active,
   {COUNTED} AND a.onsite = 1 AND a.arrived_at <= a.arrive_due,
   {COUNTED} AND (a.fed_back_at IS NOT NULL OR a.status = 'returned'),
   {COUNTED} AND a.fed_back_at <= a.feedback_due,
+  {RETURNABLE}, {RETURNED},
   CASE WHEN {COUNTED} AND a.signed_at IS NULL AND a.status <> 'returned' THEN a.sign_due END,
   CASE WHEN {COUNTED} AND a.onsite = 1 AND a.arrived_at IS NULL AND a.status <> 'returned' THEN a.arrive_due END,
   CASE WHEN {COUNTED} AND a.fed_back_at IS NULL AND a.status <> 'returned' THEN a.feedback_due END,
@@ -112,7 +126,8 @@ _O_SELECT = f"""
 SELECT o.id, {DAY}, o.town, o.tag,
   {FED_BACK}, {RESOLVED}, o.phone <> '', r.order_id IS NOT NULL AND o.phone <> '',
   o.visited_at IS NOT NULL, o.visited_at IS NOT NULL AND o.satisfaction IN ({SATISFIED_SQL}),
-  o.onsite = 1 AND {FED_BACK}, o.onsite = 1 AND {RESOLVED}, o.reopen_count > 0
+  o.onsite = 1 AND {FED_BACK}, o.onsite = 1 AND {RESOLVED}, o.reopen_count > 0,
+  o.visited_at IS NOT NULL AND o.satisfaction = 'basic', {REDO_BASE}, {REDONE}
 FROM orders o LEFT JOIN kpi_repeats r ON r.order_id = o.id
 WHERE o.status <> 'cancelled' {{where}}
 """
@@ -250,16 +265,18 @@ def _contribute(conn: Connection, ids: Sequence[str] | None, out: Contribution) 
         for key in (("w", day, town, ""), ("t", day, tag, ""), ("*", day, ALL, "")):
             out.add(key, NA, (1, *flags))
     minutes = out.minutes
+    not_lead = len(LEAD_FIELDS)
     for row in raw.execute(_A_SELECT.format(where=where), params):
-        oid, day, assignee, dept, town, tag, aid, active = row[:8]
-        flags = (1, *row[8:18])
-        dues = row[18:21]
-        spans = row[21:24]
+        oid, day, assignee, dept, town, tag, aid, active, lead = row[:9]
+        flags = (1, *row[9:21])
+        dues = row[21:24]
+        spans = row[24:27]
         keys = (("a", day, assignee, dept), ("w", day, town, ""), ("t", day, tag, ""), ("*", day, ALL, ""))
         for key in keys:
             out.add(key, 0, flags)
         if active and oid in orders:
-            out.add(keys[0], NA, (1, *orders[oid]))
+            mine = orders[oid] if lead else (*orders[oid][:-not_lead], *(0,) * not_lead)
+            out.add(keys[0], NA, (1, *mine))
         for measure, due in zip(PENDING_MEASURES, dues, strict=True):
             if due is not None:
                 out.pending[(aid, measure)] = (day, assignee, dept, town, tag, due)

@@ -75,9 +75,10 @@ def store(db: Database, ref: Reference, clock: FixedClock) -> OrderStore:
 
 
 def write_as_schema_10(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the store write the orders row as the code of schema 10 and before did (without 0011's village and
-    grid columns), for tests that fill a file of an older schema and then migrate it. ``monkeypatch.undo()``
-    before opening the file again."""
+    """Make the store write the orders row as the code of schema 10 and before did (without the columns later
+    steps added at the end: 0012's village, grid and informed, 0014's redo_count), for tests that fill a file of an
+    older schema (before 0010's rollups) and then migrate it. ``monkeypatch.undo()`` before opening the file
+    again."""
     from fengqiao.store import projection
 
     first = projection.ORDER_COLUMNS[: projection.ORDER_COLUMNS.index("village")]

@@ -18,7 +18,7 @@ import pytest
 from fengqiao.models.clock import UTC, FixedClock, ensure_utc, to_db
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.intake import IntakeForm
-from fengqiao.models.kpi import Window, last_days, local_date
+from fengqiao.models.kpi import Weights, Window, last_days, local_date
 from fengqiao.models.machine import Action, Intent
 from fengqiao.models.reference import default_reference
 from fengqiao.models.roles import Desk
@@ -64,6 +64,11 @@ def same_figures(db: Database, clock: Any, *, depts: tuple[str | None, ...] = (N
                     assert ra.counts == rb.counts and ra.spreads == rb.spreads, (window, by, dept, ra.key)
                 compared += 1
         assert rolled.daily(window) == plain.daily(window)
+        # 基本满意 counted as half ([kpi] basic_weight): the same satisfaction rates both ways
+        half = Weights(basic_weight=0.5)
+        ha = KpiStore(db, clock=clock, weights=half).table(window, "department")
+        hb = KpiStore(db, clock=clock, weights=half, rollups=False).table(window, "department")
+        assert ha.to_json() == hb.to_json(), window
     assert rolled.live().today_counts == plain.live().today_counts
     with db.read() as conn:
         assert rollups.differences(conn) == 0
@@ -179,6 +184,57 @@ def test_random_histories_on_one_desk(tmp_path: Path, seed: int) -> None:
             same_figures(db, clock)
     clock.advance(hours=30)  # no writes: deadlines pass, pending work joins the denominators
     assert same_figures(db, clock) > 0
+    db.close()
+
+
+def _push(store: OrderStore, clock: FixedClock, no: str, rng: random.Random) -> None:
+    """Drive one order through sign-off, arrival and feedback to a follow-up visit (often unsatisfied) and a reopen;
+    sometimes the reworked order is then returned and reassigned, or cancelled. Refused steps are skipped."""
+    steps = [
+        Intent(Action.SIGN),
+        Intent(Action.SIGN, assignee="GA"),
+        Intent(Action.ARRIVE),
+        Intent(Action.ARRIVE, assignee="GA"),
+        Intent(Action.FEEDBACK, result=rng.choice(["resolved", "unresolved"]), note="已处置"),
+        Intent(Action.FEEDBACK, assignee="GA", result="resolved", note="已处置"),
+        Intent(Action.VISIT, satisfaction=rng.choice(["unsatisfied", "unsatisfied", "basic", "satisfied"])),
+        Intent(Action.REOPEN, note="群众不满意"),
+    ]
+    steps += rng.choice(
+        [
+            [],
+            [Intent(Action.RETURN, note="不属于本单位"), Intent(Action.REASSIGN, to=rng.choice(DEPTS), note="改派")],
+            [Intent(Action.CANCEL, note="撤销")],
+            [Intent(Action.FEEDBACK, result="resolved", note="重办"), Intent(Action.VISIT, satisfaction="basic")],
+        ]
+    )
+    for intent in steps:
+        clock.advance(minutes=rng.uniform(1, 120))
+        try:
+            store.act(no, intent)
+        except FengqiaoError:
+            continue
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_random_histories_with_visits_and_redos(tmp_path: Path, seed: int) -> None:
+    """Random work plus orders pushed to a visit and a reopen: the counts of the return and redo rates and of
+    基本满意 are exercised (not only zeros) and the rollups stay exactly the raw computation."""
+    clock = FixedClock(START)
+    db = Database(tmp_path / "desk.db")
+    store = OrderStore(db, ref=REF, desk=Desk(name="test-desk", operator="tester"), clock=clock)
+    rng = random.Random(seed)
+    drive = Driver(store, clock, rng)
+    for i in range(160):
+        drive.step()
+        if drive.orders and rng.random() < 0.3:
+            _push(store, clock, rng.choice(sorted(drive.orders)), rng)
+        if i == 80:
+            same_figures(db, clock, depts=(None, "SCJG", "GA"))
+    assert same_figures(db, clock) > 0
+    total = KpiStore(db, clock=clock).table(last_days(local_date(clock()), 30), "department").total.counts
+    assert total.returned and total.basic_satisfied, total
+    assert 0 < total.redone < total.redo_base and total.redone <= total.reopened, total
     db.close()
 
 

@@ -101,14 +101,16 @@ def upgrade(conn: Connection, path: Path | str = "", target: int | None = None) 
                 conn.exec_driver_sql("INSERT INTO meta (key, value) VALUES ('app', ?)", (APP_ID,))
             conn.exec_driver_sql(f"PRAGMA user_version = {version}")
             current = version
-    _data_steps(conn)
+    if current == newest:  # the backfills are the newest code's: a file stopped at an older version waits for them
+        _data_steps(conn)
     return current
 
 
 def _data_steps(conn: Connection) -> None:
     """Backfills SQL cannot express, asked for by a step's marker in ``meta`` (same transaction).
 
-    ``kpi.rollups`` (0010_rollups.sql): the KPI rollups recomputed from the projection (store/rollups.py)."""
+    ``kpi.rollups`` (0010_rollups.sql, again 0014_rates.py): the KPI rollups recomputed from the projection
+    (store/rollups.py)."""
     tables = {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "meta" not in tables or "kpi_rollup" not in tables:
         return
