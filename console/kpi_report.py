@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from fengqiao.models.kpi import RATES, SPREADS, Counts, Window, fmt_rate
 from fengqiao.models.markdown import md_escape
 from fengqiao.models.phone import mask_phone
 from fengqiao.models.privacy import PhoneView
+from fengqiao.models.routing import describe_assignee
 from fengqiao.models.text import looks_like_formula, spreadsheet_text
 from fengqiao.store.kpi import Frequent, KpiStore, KpiTable
 
@@ -54,7 +55,10 @@ class Report:
     tables: dict[str, KpiTable]
     callers: list[Frequent]
     addresses: list[Frequent]
-    phone: PhoneView = mask_phone  # how callers' numbers are shown (full only for a recorded supervisor export)
+    phone: PhoneView = mask_phone
+    answers: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # calls answered on the spot, per answer owner  # how callers' numbers are shown (full only for a recorded supervisor export)
 
     @property
     def unmasked(self) -> bool:
@@ -76,6 +80,7 @@ class Report:
             "phones_masked": not self.unmasked,
             "frequent_callers": [_frequent_json(f, self.phone) for f in self.callers],
             "frequent_addresses": [_frequent_json(f, None) for f in self.addresses],
+            "answers": self.answers,
         }
 
 
@@ -94,7 +99,42 @@ def build(kpi: KpiStore, window: Window) -> Report:
     tables = {by: kpi.table(window, by) for by in REPORT_VIEWS}
     callers = kpi.frequent(window.start, window.end, by="phone", limit=200)
     addresses = kpi.frequent(window.start, window.end, by="address", limit=200)
-    return Report(window, tables["department"].generated_at, tables, callers, addresses)
+    report = Report(window, tables["department"].generated_at, tables, callers, addresses)
+    report.answers = answer_rows(kpi.db, kpi.ref, window)
+    return report
+
+
+def answer_rows(db: Any, ref: Any, window: Window) -> list[dict[str, Any]]:
+    """Calls answered on the spot per answer owner in the window (store.governance.answer_figures): what ``kpi``
+    shows under its table and the reports carry."""
+    from fengqiao.store.governance import answer_figures
+
+    return [
+        {
+            "owner": f.owner,
+            "answered": f.answered,
+            "called_back": f.called_back,
+            "dispatched_same_tags": f.dispatched_same_tags,
+            "spot_rate": f.spot_rate,
+            "callback_rate": f.callback_rate,
+        }
+        for f in answer_figures(db, ref, window.start, window.end)
+    ]
+
+
+def _answer_table(report: Report, kpi: KpiStore) -> tuple[list[str], list[list[Any]]]:
+    head = [t("kpi.col.key"), t("kpi.col.name"), t("kb.spot"), t("kb.spot_rate"), t("kb.callback_rate")]
+    rows = [
+        [
+            a["owner"],
+            describe_assignee(kpi.ref, a["owner"], get_lang()),
+            a["answered"],
+            a["spot_rate"],
+            a["callback_rate"],
+        ]
+        for a in report.answers
+    ]
+    return head, rows
 
 
 def csv_cell(value: Any) -> Any:
@@ -215,6 +255,13 @@ def _write_md(report: Report, kpi: KpiStore, path: Path) -> None:
         ]
         lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
         lines.append("")
+    if report.answers:
+        head, rows = _answer_table(report, kpi)
+        lines += [f"## {t('kb.report_title')}", "", "| " + " | ".join(head) + " |", "|---|---|---:|---:|---:|"]
+        lines += [
+            "| " + " | ".join(_md_cell(c if i < 3 else fmt_rate(c)) for i, c in enumerate(row)) + " |" for row in rows
+        ]
+        lines.append("")
     lines += [f"## {t('kpi.definitions')}", ""] + [f"- {t('kpi.about.' + k)}" for k in ABOUT_KEYS]
     lines.append(f"- {_basic_line(report)}")
     lines.append(
@@ -268,6 +315,9 @@ def _write_xlsx(report: Report, kpi: KpiStore, path: Path) -> None:
         )
     for name, (head, rows) in _frequent_rows(report, kpi).items():
         sheet(t(f"kpi.sheet.{name}"), head, rows, [None] * len(head))
+    if report.answers:
+        head, rows = _answer_table(report, kpi)
+        sheet(t("kb.report_title"), head, rows, [None, None, None, "0.0%", "0.0%"])
     w = report.window
     about: list[list[Any]] = [
         [t("kpi.window"), f"{w.first.isoformat()} — {w.last.isoformat()}"],

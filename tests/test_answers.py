@@ -140,6 +140,31 @@ def test_cli_answer_answers_and_kpi(db_path: Path) -> None:
     assert bad.exit_code != 0 and "KB999" in bad.output and len(bad.output.strip().splitlines()) == 1
 
 
+def test_the_reports_carry_the_calls_answered_on_the_spot(db_path: Path, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from openpyxl import load_workbook
+
+    base = ["--db", str(db_path)]
+    result = runner.invoke(cli_app, [*base, "answer", "KB001", "--town", "HZ", "--phone", "13857512345", "--text", "社保卡丢了"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    from fengqiao.models.clock import local, system_clock
+
+    today = local(system_clock()).date()
+    window = ["--from", (today - timedelta(days=7)).isoformat(), "--to", today.isoformat()]
+    for fmt in ("json", "md", "xlsx"):
+        out = tmp_path / f"r.{fmt}"
+        done = runner.invoke(cli_app, [*base, "report", *window, "--format", fmt, "-o", str(out)])
+        assert done.exit_code == 0, done.output
+    answers = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["answers"]
+    assert [(a["owner"], a["answered"], a["spot_rate"]) for a in answers if a["answered"]] == [("RSJ", 1, 1.0)]
+    md = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert "## 直接办结（知识库当场答复）" in md and "| RSJ | 人力资源和社会保障局 | 1 | 100.0% |" in md
+    sheet = load_workbook(tmp_path / "r.xlsx")["直接办结（知识库当场答复）"]
+    rows = [[c.value for c in r] for r in sheet.iter_rows(min_row=2)]
+    assert ["RSJ", "人力资源和社会保障局", 1, 1.0, 0.0] in rows
+
+
 # ---- the console ---------------------------------------------------------------------------------------
 
 

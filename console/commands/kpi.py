@@ -52,21 +52,11 @@ def _echo_answers(answers: list[dict[str, Any]]) -> None:
 
 
 def _answer_rows(db: Any, window: Any) -> list[dict[str, Any]]:
-    """Calls answered on the spot per answer owner in the window (store.governance.answer_figures)."""
+    """Calls answered on the spot per answer owner in the window (the reports carry the same rows)."""
+    from fengqiao.console.kpi_report import answer_rows
     from fengqiao.models.reference import default_reference
-    from fengqiao.store.governance import answer_figures
 
-    return [
-        {
-            "owner": f.owner,
-            "answered": f.answered,
-            "called_back": f.called_back,
-            "dispatched_same_tags": f.dispatched_same_tags,
-            "spot_rate": f.spot_rate,
-            "callback_rate": f.callback_rate,
-        }
-        for f in answer_figures(db, default_reference(), window.start, window.end)
-    ]
+    return answer_rows(db, default_reference(), window)
 
 
 def register(app: typer.Typer) -> None:
