@@ -100,7 +100,16 @@ def test_report_xlsx_equals_kpi_json(demo_db: Path, tmp_path: Path) -> None:
     target = tmp_path / "review.xlsx"
     assert "review.xlsx" in ok(demo_db, "report", *WINDOW, "--format", "xlsx", "-o", str(target))
     wb = load_workbook(target)
-    assert wb.sheetnames == ["部门排名", "镇街", "标签", "村社", "高频来电", "高频地址", "说明"]
+    assert wb.sheetnames == [
+        "部门排名",
+        "镇街",
+        "标签",
+        "村社",
+        "高频来电",
+        "高频地址",
+        "直接办结（知识库当场答复）",
+        "说明",
+    ]
     from fengqiao.console.kpi_report import column_label, columns
 
     cols = columns()
