@@ -126,6 +126,44 @@ def tfidf_profiles(docs: list[Counter[str]]) -> tuple[dict[str, float], dict[str
     return idf, dict(postings)
 
 
+# A caller often starts with who they are and where they live before the matter (issue 15: "long messages whose
+# first sentence is background"): "我们小区是2015年交房的。楼上天天漏水…". Such a leading sentence names places and
+# trades (小区, 超市, 打工) that pull other tags up. A leading sentence that sets the scene (it starts with the
+# caller, their family or their place, or with a time long past) and says nothing of a problem (no complaint,
+# request, harm or trouble word) is dropped when a sentence follows it. Rules written from Chinese usage and checked
+# on a development set of scene-setting sentences (tests/test_classifier_record.py keeps a separate test set).
+_SENTENCE = re.compile(r"[^。！？!?；;\n]*[。！？!?；;\n]+|[^。！？!?；;\n]+$")
+_SETTING = re.compile(
+    r"^\s*(?:(?:我|我们|咱|咱们|本人)(?:是|家|们家|住|在|今年|去年|以前|之前|老家|刚|也|儿子|女儿|孩子|老公|老婆|丈夫"
+    r"|妻子|爸|妈|父亲|母亲|这个|这|那|村|小区|厂|单位|公司|店|楼|的)"
+    r"|上个月|上个星期|去年|前年|前几年|以前|之前|平时|本来)"
+)
+_PROBLEM = re.compile(
+    r"投诉|举报|反映|要求|希望|麻烦|请|帮|怎么办|怎么|为什么|为啥|不给|不让|不肯|不管|不理|没人|没有|一直|总是|老是|"
+    r"经常|天天|半夜|深夜|太|严重|被|坏|漏|堵|吵|噪|臭|脏|拖欠|欠|骗|假|乱|违|偷|抢|停|断|受伤|打人|闹|纠纷|问题|"
+    r"故障|不合格|超标|危险|隐患|着火|冒烟|污染|扰民|霸占|占了|堆|倒了|咨询|想问|请问|能不能|可不可以|吗|[?？]"
+)
+BACKGROUND_MIN_REST = 6  # the rest must still say something: at least this many characters
+
+
+def drop_background(text: str) -> str:
+    """``text`` without its leading scene-setting sentences (see above); unchanged when too little would be left.
+
+    Only whole sentences (ended by 。！？；) are dropped: a clause before a comma often carries the matter itself
+    ("我在超市买的牛奶，回家发现过期了"), so a background typed with commas only is left as it is."""
+    sentences = _SENTENCE.findall(text)
+    dropped = 0
+    while dropped < len(sentences) - 1:
+        first = sentences[dropped]
+        if not _SETTING.search(first) or _PROBLEM.search(first):
+            break
+        dropped += 1
+    if not dropped:
+        return text
+    rest = "".join(sentences[dropped:])
+    return rest if len(_DROP.sub("", rest)) >= BACKGROUND_MIN_REST else text
+
+
 def clean(text: str) -> str:
     """``text`` without the record-style openings and the noise listed above (already normalized text)."""
     out = _RECORD.sub(r"\1", _NAME.sub("", text))
@@ -567,7 +605,7 @@ class Classifier:
         A very long description is read as its beginning (what the matter is) and its end (what was just
         typed), so a refresh stays within a few milliseconds however much the call-taker writes.
         """
-        s = clean(normalize(text))
+        s = drop_background(clean(normalize(text)))
         if len(s) > 2 * WINDOW:
             s = s[:WINDOW] + "。" + s[-WINDOW:]
         out: dict[int, tuple[float, list[str]]] = {}

@@ -163,6 +163,56 @@ def abstain_and_category_rows() -> list[Row]:
     return out
 
 
+def background_rows() -> list[Row]:
+    """A scene-setting first sentence before each untuned call (tests/test_classifier_record.py's held-out list):
+    how often it moves the first suggestion and the top-1 then, with and without ``drop_background``."""
+    from fengqiao.models import classifier as c
+
+    from ..test_classifier_record import BACKGROUND
+
+    rows = _rows("calls_fresh.csv") + _rows("calls_blind.csv")
+    clf = build_classifier(default_reference())
+
+    def top(text: str) -> str | None:
+        found = clf.suggest(text)
+        return found[0].code if found else None
+
+    def run() -> tuple[int, int]:
+        plain = {r["text"]: top(r["text"]) for r in rows}
+        moved = right = 0
+        for b in BACKGROUND:
+            for r in rows:
+                got = top(b + r["text"])
+                moved += got != plain[r["text"]]
+                right += got == r["tag"]
+        return moved, right
+
+    moved, right = run()
+    kept = c.drop_background
+    c.drop_background = lambda text: text  # the floor: the same suggester reading the background too
+    try:
+        moved0, right0 = run()
+    finally:
+        c.drop_background = kept
+    n = len(rows) * len(BACKGROUND)
+    return [
+        Row(
+            "intake",
+            f"scene-setting first sentence ({len(BACKGROUND)} × {len(rows)} fresh+blind calls): first suggestion moved",
+            100 * moved / n,
+            "%",
+            note=f"{moved} of {n}; without dropping the background: {moved0} ({100 * moved0 / n:.1f}%)",
+        ),
+        Row(
+            "intake",
+            "scene-setting first sentence: top-1",
+            100 * right / n,
+            "%",
+            note=f"without dropping the background: {100 * right0 / n:.1f}%",
+        ),
+    ]
+
+
 def english_rows() -> list[Row]:
     """The English suggester on the held-out English set (tests/data/calls_en.csv), overall, per kind and per
     category; its grouped cross-validation over fixtures/examples_en.csv; its latency and training time. Floor:
@@ -517,6 +567,7 @@ def bench(ctx: Context) -> list[Row]:
     return (
         accuracy_rows()
         + abstain_and_category_rows()
+        + background_rows()
         + english_rows()
         + cross_validation_rows()
         + latency_rows(ctx)
