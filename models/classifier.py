@@ -259,11 +259,14 @@ def _grams(text: str, sizes: tuple[int, ...]) -> Counter[str]:
 
 
 class _History:
-    """Nearest neighbours over past descriptions (character 2/3-grams, TF-IDF, cosine) via an inverted index."""
+    """Nearest neighbours over past descriptions (character 2/3-grams, TF-IDF, cosine) via an inverted index.
+
+    ``grams``: how a description becomes terms (the English suggester gives word stems and their bigrams)."""
 
     SIZES = (2, 3)
 
-    def __init__(self) -> None:
+    def __init__(self, grams: Callable[[str], Counter[str]] | None = None) -> None:
+        self._terms = grams or (lambda text: _grams(text, self.SIZES))
         self.tags: list[int] = []
         self.texts: list[str] = []
         self.norms: list[float] = []
@@ -285,7 +288,7 @@ class _History:
             if not key[0] or key in self.seen:
                 continue
             self.seen.add(key)
-            grams = _grams(text, self.SIZES)
+            grams = self._terms(text)
             if not grams:
                 continue
             docs.append((text, tag, grams))
@@ -298,7 +301,7 @@ class _History:
         if not key[0] or key in self.seen:
             return
         self.seen.add(key)
-        grams = _grams(text, self.SIZES)
+        grams = self._terms(text)
         if grams:
             self.df.update(grams.keys())
             self._index(text, tag, grams)
@@ -317,7 +320,7 @@ class _History:
         """``(doc, cosine)`` of the ``k`` closest past descriptions."""
         if not self.tags:
             return []
-        grams = _grams(text, self.SIZES)
+        grams = self._terms(text)
         if not grams:
             return []
         n = len(self.tags)
@@ -337,6 +340,19 @@ class _History:
                 acc[doc] += w * dw
         best = sorted(acc.items(), key=lambda kv: kv[1], reverse=True)[:k]
         return [(doc, s / qnorm) for doc, s in best]
+
+
+def add_history_votes(out: dict[int, tuple[float, list[str]]], history: _History, text: str) -> None:
+    """Add the desk history's vote to ``out``: the closest earlier calls vote for their tags (a near-twin fully)."""
+    if not len(history):
+        return
+    votes: dict[int, float] = defaultdict(float)
+    for doc, sim in history.neighbours(text):
+        if sim >= HISTORY_MIN_SIM:
+            votes[history.tags[doc]] += sim * min(1.0, sim / HISTORY_FULL_SIM)
+    for tag, v in votes.items():
+        total, ev = out.get(tag, (0.0, []))
+        out[tag] = (total + HISTORY_WEIGHT * min(v, 1.5), ev + ["history"])
 
 
 # ---- the example calls ---------------------------------------------------------------------------------
@@ -520,12 +536,18 @@ class Classifier:
         pairs = [(text, self._index_of[code]) for text, code in items if code in self._index_of and text]
         if len(pairs) > HISTORY_LIMIT:
             pairs = pairs[:HISTORY_LIMIT]
+        if self.english is not None:  # English calls teach the English suggester (word terms), the rest this one
+            self.english.history.build([(t, i) for t, i in pairs if self.english.handles(t)])
+            pairs = [(t, i) for t, i in pairs if not self.english.handles(t)]
         self.history.build(pairs)
 
     def learn(self, text: str, code: str) -> None:
         """The desk chose ``code`` for ``text``: remember it for the next similar call."""
         if code in self._index_of and text.strip():
-            self.history.add(text, self._index_of[code])
+            if self.english is not None and self.english.handles(text):
+                self.english.history.add(text, self._index_of[code])
+            else:
+                self.history.add(text, self._index_of[code])
 
     # ---- scoring -------------------------------------------------------------------------------------
     def _phrase_scores(self, s: str) -> dict[int, list[tuple[float, str]]]:
@@ -623,14 +645,7 @@ class Classifier:
             for tag, p in self.examples.probabilities(short, self.example_temperature).items():
                 total, ev = out.get(tag, (0.0, []))
                 out[tag] = (total + self.example_weight * p, ev + ["examples"] if p >= EXAMPLE_EVIDENCE else ev)
-        if len(self.history):
-            votes: dict[int, float] = defaultdict(float)
-            for doc, sim in self.history.neighbours(s):
-                if sim >= HISTORY_MIN_SIM:
-                    votes[self.history.tags[doc]] += sim * min(1.0, sim / HISTORY_FULL_SIM)
-            for tag, v in votes.items():
-                total, ev = out.get(tag, (0.0, []))
-                out[tag] = (total + HISTORY_WEIGHT * min(v, 1.5), ev + ["history"])
+        add_history_votes(out, self.history, s)
         return out
 
     def suggest(self, text: str, top: int = 3) -> list[Suggestion]:
@@ -676,12 +691,13 @@ def build_classifier(ref: Reference | None = None, history: Iterable[tuple[str, 
     """A classifier over the packaged lexicon and example calls, and ``history`` (newest first)."""
     ref = ref or default_reference()
     if ref is shipped_reference():  # the cached model and lexicon were built over the shipped tags
-        clf = Classifier(ref, default_classifier_lexicon(), history, examples=default_example_model())
+        clf = Classifier(ref, default_classifier_lexicon(), examples=default_example_model())
     else:
-        clf = Classifier(ref, load_lexicon(ref=ref), history, examples=load_examples(ref=ref))
+        clf = Classifier(ref, load_lexicon(ref=ref), examples=load_examples(ref=ref))
     from .classifier_en import build_english_classifier  # English hook (a cycle at import time otherwise)
 
     clf.english = build_english_classifier(ref)
+    clf.add_history(history)  # after the English hook: English calls go to its history
     return clf
 
 

@@ -24,6 +24,7 @@ suggester when :func:`is_english` says it is English (mostly ASCII letters, at l
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import tomllib
@@ -35,7 +36,16 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from .classifier import ELLIPSIS, ExampleModel, Suggestion, _read_fixture, load_examples, tfidf_profiles
+from .classifier import (
+    ELLIPSIS,
+    ExampleModel,
+    Suggestion,
+    _History,
+    _read_fixture,
+    add_history_votes,
+    load_examples,
+    tfidf_profiles,
+)
 from .errors import ReferenceDataError
 from .reference import Reference, default_reference, shipped_reference
 
@@ -347,6 +357,7 @@ class EnglishClassifier:
         self._by_first = {w: sorted(lst, key=len, reverse=True) for w, lst in by_first.items()}
         self.profile_weight = PROFILE_WEIGHT
         self._build_profiles(phrases)
+        self.history = _History(grams=features)  # the desk's English calls (Classifier.add_history / learn)
 
     def _build_profiles(self, phrases: list[_Phrase]) -> None:
         """Each tag's phrases as one bag of content words; TF-IDF over the tags, L2-normalized."""
@@ -417,6 +428,7 @@ class EnglishClassifier:
             for tag, p in self.examples.probabilities(words, self.example_temperature).items():
                 total, ev = out.get(tag, (0.0, []))
                 out[tag] = (total + self.example_weight * p, ev + ["examples"] if p >= EXAMPLE_EVIDENCE else ev)
+        add_history_votes(out, self.history, text)
         return out
 
     def suggest(self, text: str, top: int = 3) -> list[Suggestion]:
@@ -453,7 +465,10 @@ def default_english_classifier() -> EnglishClassifier:
 def build_english_classifier(ref: Reference | None = None) -> EnglishClassifier:
     ref = ref or default_reference()
     if ref is shipped_reference():
-        return default_english_classifier()
+        # The built model is shared (built once per process); each classifier gets a history of its own.
+        mine = copy.copy(default_english_classifier())
+        mine.history = _History(grams=features)
+        return mine
     return EnglishClassifier(ref, load_lexicon_en(ref=ref), load_examples_en(ref=ref))
 
 

@@ -216,3 +216,24 @@ def test_without_examples_the_phrases_still_point_the_way(ref) -> None:  # noqa:
     clf = EnglishClassifier(ref, load_lexicon_en(ref=ref), None)
     assert clf.suggest("there is a burst water main on the road")[0].code == "C04"
     assert clf.suggest("qwzx vbnm") == []
+
+
+def test_the_desk_history_learns_english_calls_too() -> None:
+    """A desk that files English calls about a bar's music under property disputes (its estate's management lets
+    the unit) gets that tag first for the next such call; Chinese calls still teach the Chinese history."""
+    from fengqiao.models.classifier import build_classifier
+
+    query = "the bar downstairs is playing loud music every night"
+    fresh = build_classifier()
+    assert fresh.suggest(query)[0].code == "C14"  # commercial noise, before the desk taught it anything
+    clf = build_classifier()
+    clf.learn("the bar downstairs is playing loud music every night again", "B02")
+    clf.learn("the bar downstairs is playing loud music every single night", "B02")
+    first = clf.suggest(query)[0]
+    assert (first.code, first.evidence) == ("B02", ("history",))
+    assert len(clf.english.history) == 2 and len(clf.history) == 0
+    built = build_classifier(
+        history=[("the bar downstairs is playing loud music every night again", "B02"), ("店里买到假货", "B01")]
+    )
+    assert (len(built.english.history), len(built.history)) == (1, 1)  # each language to its own history
+    assert "history" in next(s for s in built.suggest(query) if s.code == "B02").evidence
