@@ -462,6 +462,14 @@ class OrderStore:
         if address and address.strip():
             clauses.append("SELECT id FROM calls WHERE address = ? AND received_at >= ?")
             params += [address.strip(), since]
+            # The same address typed with other spacing ("金桂苑 3幢" / "金桂苑3幢", a full-width space from a
+            # Chinese input method): compared without whitespace over the window's calls (ix_calls_received).
+            compact = "".join(address.split())
+            clauses.append(
+                "SELECT id FROM calls INDEXED BY ix_calls_received WHERE received_at >= ? "
+                "AND replace(replace(replace(address, ' ', ''), '\u3000', ''), char(9), '') = ?"
+            )
+            params += [since, compact]
         if not clauses:
             return []
         sql = (

@@ -291,3 +291,15 @@ def test_read_only_database(db_path: Path, ref, clock) -> None:
     s = OrderStore(db, ref=ref, clock=clock)
     with pytest.raises(StoreError, match="只读"):
         s.dispatch(FORM, "B01")
+
+
+def test_recent_calls_find_an_address_typed_with_other_spacing(store: OrderStore, clock) -> None:  # noqa: ANN001
+    store.dispatch(
+        IntakeForm(phone="13857500001", town="LS", address="金桂苑 3幢", description="物业把门禁停了"), "B02"
+    )
+    clock.advance(hours=1)
+    store.dispatch(IntakeForm(phone="13857500002", town="LS", address="金桂苑5幢", description="物业不修电梯"), "B02")
+    for typed in ("金桂苑3幢", "金桂苑　3幢", " 金桂苑 3 幢 ", "金桂苑 3幢"):
+        found = store.recent_calls(address=typed)
+        assert [c.phone for c in found] == ["13857500001"], typed  # not 5幢, and once only
+    assert store.recent_calls(address="金桂苑") == []
