@@ -116,7 +116,7 @@ class RepeatPanel(Vertical):
         table = self.table
         table.clear()
         for r in rows:
-            same_address = bool(address) and r.address == address
+            same_address = bool(address) and _compact(r.address) == _compact(address)
             rel = (
                 t("intake.rel_both")
                 if r.same_phone and same_address
@@ -162,7 +162,7 @@ class RepeatPanel(Vertical):
         if not rows:
             return Text(t("intake.recent_none"), style="dim")
         by_phone = sum(1 for r in rows if r.same_phone)
-        by_address = sum(1 for r in rows if self.address and r.address == self.address)
+        by_address = sum(1 for r in rows if self.address and _compact(r.address) == _compact(self.address))
         text = Text(no_wrap=True, overflow="ellipsis")
         if repeat is not None:
             text.append(t("intake.repeat_mark", order_no=repeat.order_no, status=t(f"status.{repeat.status}")) + "  ")
@@ -201,3 +201,8 @@ class RepeatPanel(Vertical):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.rows:
             self.query_one("#recent-title", Static).update(self._title(self.rows, self.repeat))
+
+
+def _compact(address: str) -> str:
+    """An address without its spacing (the store finds "金桂苑 3幢" for "金桂苑3幢", store.orders.recent_calls)."""
+    return "".join(address.split())

@@ -122,6 +122,8 @@ class WarningsScreen(DeskMixin, LocalizedMixin, Screen[None]):
             for w in self.warnings:
                 level = Text(f" {t(f'gov.level_{w.level}')} ", style=LEVEL_STYLE.get(w.level, ""))
                 what = safe(f"{w.summary} · {w.address}" if w.address else w.summary, single_line=True)
+                if w.twin_of:  # raised offline on another desk for the same problem: close it as a duplicate
+                    what = Text.assemble((t("gov.twin_of", no=w.twin_of) + " ", "bold yellow"), what)
                 table.add_row(level, short_no(w.no) if narrow else w.no, t(f"gov.status_{w.status}"), what, key=w.id)
         self.query_one("#gv-title", Static).update(
             title + "  " + t("govui.toggle_hint" if not self.show_cases else "govui.toggle_back")

@@ -351,6 +351,7 @@ class WarningRow:
     measures: int
     case_id: str | None
     updated_at: datetime
+    twin_of: str | None = None  # an earlier open warning of the same rule and place (raised offline elsewhere)
 
 
 @dataclass(frozen=True)
@@ -392,9 +393,18 @@ class Touching:
         return bool(self.warnings or self.cases)
 
 
+# Two desks offline may each raise a warning for one problem (same rule, town and key). Every desk derives the
+# same answer from the projection: the earliest open one (raised_at, then id) is the warning, a later one is shown
+# as its twin (``twin_of``) and left out of the counts, until the town closes it (or the first one closes).
+_TWIN = (
+    "(SELECT t.no FROM warnings t WHERE t.rule = w.rule AND t.town = w.town AND t.key = w.key "
+    "AND t.status IN ('open', 'signed') AND w.status IN ('open', 'signed') "
+    "AND (t.raised_at < w.raised_at OR (t.raised_at = w.raised_at AND t.id < w.id)) "
+    "ORDER BY t.raised_at, t.id LIMIT 1)"
+)
 _W_SELECT = (
     "SELECT id, no, rule, level, town, address, phone, summary, calls, status, raised_at, signed_by, measures, "
-    "case_id, updated_at FROM warnings w"
+    f"case_id, updated_at, {_TWIN} FROM warnings w"
 )
 _C_SELECT = (
     "SELECT c.id, c.no, c.title, c.town, c.address, c.owner, c.members, c.status, c.opened_at, c.follow_up, "
@@ -421,6 +431,7 @@ def _warning_row(r: Any) -> WarningRow:
         int(r[12]),
         r[13],
         from_db(r[14]),
+        r[15],
     )
 
 
@@ -532,7 +543,8 @@ class GovernanceStore:
             if not has_tables(conn):
                 return out
             for level, n in conn.exec_driver_sql(
-                f"SELECT level, count(*) FROM warnings w WHERE {scope} AND status IN ('open', 'signed') GROUP BY level",
+                f"SELECT level, count(*) FROM warnings w WHERE {scope} AND status IN ('open', 'signed') "
+                f"AND {_TWIN} IS NULL GROUP BY level",
                 args,
             ):
                 out[level] = int(n)

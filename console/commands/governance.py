@@ -209,6 +209,7 @@ def register(app: typer.Typer) -> None:
                                 "raised_at": r.raised_at.isoformat(),
                                 "measures": r.measures,
                                 "case_id": r.case_id,
+                                "twin_of": r.twin_of,
                             }
                             for r in rows
                         ]
@@ -234,7 +235,8 @@ def register(app: typer.Typer) -> None:
                         t(f"gov.level_{r.level}"),
                         t(f"gov.status_{r.status}"),
                         _town(store, r.town),
-                        visible(f"{r.summary} · {r.address}" if r.address else r.summary, single_line=True),
+                        (t("gov.twin_of", no=r.twin_of) + " " if r.twin_of else "")
+                        + visible(f"{r.summary} · {r.address}" if r.address else r.summary, single_line=True),
                     ]
                     for r in rows
                 ],

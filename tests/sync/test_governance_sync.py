@@ -92,3 +92,23 @@ def test_the_server_refuses_a_warning_step_from_a_desk_that_does_not_hold_it(hub
     refused = hub.server.refused()
     assert [r["reason"] for r in refused] == ["role", "malformed"]
     assert gov_of(ct).warning(w.no).status == "open"
+
+
+def test_two_desks_offline_raise_one_problem_twice_and_every_desk_shows_the_later_as_its_twin(hub: Hub) -> None:
+    a = hub.add("CT1", "call_taker", prefix="SZ")
+    b = hub.add("CT2", "call_taker", prefix="SY")
+    hz = hub.add("HZ-C", "township", town="HZ")
+    for desk, phones in ((a, PHONES[:3]), (b, ["13857500011", "13857500012", "13857500013"])):
+        for phone in phones:
+            desk.store.dispatch(replace(FORM_HZ, phone=phone), "A04")
+            hub.clock.advance(hours=1)
+    hub.sync_all()
+    views = [[(w.no, w.twin_of) for w in gov_of(d).warnings()] for d in (a, b, hz)]
+    assert views[0] == views[1] == views[2]
+    (first, none), (second, twin) = sorted(views[0], key=lambda x: x[1] is not None)
+    assert none is None and twin == first and first.startswith("YJ-SZ")  # CT1's came first
+    assert all(sum(gov_of(d).counts()[lvl] for lvl in ("red", "orange", "yellow")) == 1 for d in (a, b, hz))
+    gov_of(hz).sign(second, "")
+    gov_of(hz).close(second, f"与 {first} 重复")
+    hub.sync_all()
+    assert [(w.no, w.twin_of) for w in gov_of(a).warnings()] == [(first, None)]
