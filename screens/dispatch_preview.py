@@ -333,31 +333,19 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         self._co_search(event.value)
 
     def _co_search(self, query: str) -> None:
-        options = self.query_one("#co-list", OptionList)
-        options.clear_options()
-        en = get_lang() == "en"
-        hits = [(e, _) for e, _ in department_finder(self.ref).search(query, limit=None) if e.code != "GA"]
-        if query.strip():
-            hits = hits[:6]
-        options.add_options(
-            [Option(Text(f"{e.code:<5} {e.en if en else e.zh}", no_wrap=True), id=e.code) for e, _ in hits]
-        )
-        if hits:
-            options.highlighted = 0
+        self._list_depts("#co-list", query, skip=("GA",))  # a police station comes with a dual dispatch
 
     def action_co_move(self, step: int) -> None:
-        options = self.query_one("#co-list", OptionList)
-        if options.option_count:
-            options.highlighted = ((options.highlighted or 0) + step) % options.option_count
+        _move(self.query_one("#co-list", OptionList), step)
 
     @on(Input.Submitted, "#co-dept")
     def _co_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        options = self.query_one("#co-list", OptionList)
-        if options.highlighted is None:
+        code = _highlighted(self.query_one("#co-list", OptionList))
+        if code is None:
             self.say(t("intake.pick_co_first"))
             return
-        self._choose_co(options.get_option_at_index(options.highlighted).id or "")
+        self._choose_co(code)
 
     @on(OptionList.OptionSelected, "#co-list")
     def _co_selected(self, event: OptionList.OptionSelected) -> None:
@@ -381,30 +369,35 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
         self._dept_search(event.value)
 
     def _dept_search(self, query: str) -> None:
-        options = self.query_one("#override-list", OptionList)
+        self.dept_matches = self._list_depts("#override-list", query)
+
+    def _list_depts(self, selector: str, query: str, skip: tuple[str, ...] = ()) -> list[str]:
+        """Fill the option list ``selector`` with the departments matching ``query`` (all of them when it is empty,
+        else the best six), the first highlighted; returns their codes."""
+        options = self.query_one(selector, OptionList)
         options.clear_options()
         en = get_lang() == "en"
-        hits = department_finder(self.ref).search(query, limit=None if not query.strip() else 6)
-        self.dept_matches = [e.code for e, _ in hits]
+        hits = [e for e, _ in department_finder(self.ref).search(query, limit=None) if e.code not in skip]
+        if query.strip():
+            hits = hits[:6]
         options.add_options(
-            [Option(Text(f"{e.code:<5} {e.en if en else e.zh}", no_wrap=True), id=e.code) for e, _ in hits]
+            [Option(Text(f"{e.code:<5} {e.en if en else e.zh}", no_wrap=True), id=e.code) for e in hits]
         )
         if hits:
             options.highlighted = 0
+        return [e.code for e in hits]
 
     def action_dept_move(self, step: int) -> None:
-        options = self.query_one("#override-list", OptionList)
-        if options.option_count:
-            options.highlighted = ((options.highlighted or 0) + step) % options.option_count
+        _move(self.query_one("#override-list", OptionList), step)
 
     @on(Input.Submitted, "#override-dept")
     def _dept_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        options = self.query_one("#override-list", OptionList)
-        if options.highlighted is None:
+        code = _highlighted(self.query_one("#override-list", OptionList))
+        if code is None:
             self.say(t("intake.pick_dept_first"))
             return
-        self._choose_dept(options.get_option_at_index(options.highlighted).id or "")
+        self._choose_dept(code)
 
     @on(OptionList.OptionSelected, "#override-list")
     def _dept_selected(self, event: OptionList.OptionSelected) -> None:
@@ -436,3 +429,14 @@ class DispatchPreview(LocalizedMixin, ModalScreen[DispatchChoice | None]):
     def _reason_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_confirm()
+
+
+def _move(options: OptionList, step: int) -> None:
+    if options.option_count:
+        options.highlighted = ((options.highlighted or 0) + step) % options.option_count
+
+
+def _highlighted(options: OptionList) -> str | None:
+    if options.highlighted is None:
+        return None
+    return options.get_option_at_index(options.highlighted).id or ""
