@@ -37,9 +37,7 @@ from fengqiao.models.roles import Desk, Role
 from fengqiao.models.routing import describe_assignee
 from fengqiao.screens.alerts import alert_line
 from fengqiao.screens.base import DeskBar, describe_binding, localize_bindings
-from fengqiao.screens.board import BoardScreen
 from fengqiao.screens.caller_pop import CallerPopProvider, pop_caller
-from fengqiao.screens.cockpit import CockpitScreen
 from fengqiao.screens.context import DeskContext
 from fengqiao.screens.help import HelpScreen
 from fengqiao.screens.intake import IntakeScreen
@@ -148,6 +146,20 @@ HOME_MODE = {
 }
 
 
+def board_screen() -> Screen[Any]:
+    """The board's screen (its module imported on first use: screens/board.py and its filters are not small)."""
+    from fengqiao.screens.board import BoardScreen
+
+    return BoardScreen()
+
+
+def cockpit_screen() -> Screen[Any]:
+    """The cockpit's screen (imported on first use, as the board's)."""
+    from fengqiao.screens.cockpit import CockpitScreen
+
+    return CockpitScreen()
+
+
 class FengqiaoApp(App[None]):
     """One desk's console over its SQLite store."""
 
@@ -168,7 +180,8 @@ class FengqiaoApp(App[None]):
         Binding("f11", "warnings", "govui.open_panel", id="app.warnings", show=False),
     ]
 
-    MODES: ClassVar[dict[str, Any]] = {"intake": IntakeScreen, "board": BoardScreen, "cockpit": CockpitScreen}
+    # The board and the cockpit are imported when first opened (a call-taker's console starts on the intake).
+    MODES: ClassVar[dict[str, Any]] = {"intake": IntakeScreen, "board": board_screen, "cockpit": cockpit_screen}
     DEFAULT_MODE = "intake"
 
     def __init__(
