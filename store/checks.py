@@ -45,13 +45,12 @@ def shipped_schema() -> dict[str, tuple[str, str]]:
     """What the migrations create on a new file (built once per process in memory)."""
     global _SHIPPED
     if _SHIPPED is None:
-        from sqlalchemy import create_engine
-
+        from .db import DEFAULT_BUSY_MS, Engine
         from .migrations import upgrade
 
-        engine = create_engine("sqlite://")
+        engine = Engine(":memory:", DEFAULT_BUSY_MS)
         try:
-            with engine.begin() as conn:
+            with engine.connect() as conn, conn.begin():
                 upgrade(conn)
                 _SHIPPED = schema_objects(conn)
         finally:
