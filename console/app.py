@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, time
 from typing import Any, ClassVar
@@ -223,6 +223,8 @@ class FengqiaoApp(App[None]):
         self.sync_text = ""  # the header's sync status ("" when no sync server is configured)
         self.sync: ConsoleSync | None = None  # while syncing
         self.intake: IntakeScreen | None = None  # the intake screen, once its mode was opened
+        self._painted = False  # the first frame is on the terminal (Textual's Ready event)
+        self._after_paint: list[Callable[[], object]] = []
         self._signals: list[signal.Signals] = []
         # Screen-pops from `fengqiao pop` (console/popsock.py): a live console listens, tests ask for it.
         self._listen = watch_store if listen is None else listen
@@ -233,6 +235,21 @@ class FengqiaoApp(App[None]):
     def _make_intake(self) -> IntakeScreen:
         self.intake = IntakeScreen()
         return self.intake
+
+    def on_ready(self) -> None:
+        """The first frame has been drawn: start what was waiting for it (the intake's classifier build)."""
+        self._painted = True
+        waiting, self._after_paint = self._after_paint, []
+        for callback in waiting:
+            callback()
+
+    def after_first_paint(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once the console's first frame is on the screen (at once if it already is): work
+        that would otherwise compete with the first paint for the interpreter."""
+        if self._painted:
+            callback()
+        else:
+            self._after_paint.append(callback)
 
     @property
     def ctx(self) -> DeskContext:

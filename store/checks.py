@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .signing import Verifier, is_key
-
 STATUS = 11  # position of the server outcome in store.audit's event rows
 
 
@@ -189,6 +187,8 @@ def anchoring(conn: Any, tables: dict[str, str]) -> Anchoring:
     meta = dict(conn.exec_driver_sql("SELECT key, value FROM meta WHERE key LIKE 'sync.%'").all())
     out.key = meta.get("sync.server_key")
     tips = conn.exec_driver_sql(_FOREIGN_TIPS).all()
+    from .signing import Verifier, is_key  # cryptography: only when a file is checked, not for every start
+
     if out.key is None or not is_key(out.key):
         out.unanchored = len(tips)
         out.key = None
