@@ -174,7 +174,7 @@ def rss():
 async def main():
     ref = default_reference()
     db = Database(sys.argv[1])
-    desk = make_desk(ref, "110-1", "supervisor")
+    desk = make_desk(ref, "110-1", "call_taker")
     app = FengqiaoApp(desk_context(db, desk, ref=ref, lang="zh"), watch_store=False, listen=False)
     out = {}
     async with app.run_test(size=(100, 30)) as pilot:
@@ -188,7 +188,7 @@ async def main():
                 await app.workers.wait_for_complete()
                 if mode == "board" and app.screen.query("DataTable") and app.screen.query_one("DataTable").row_count:
                     break
-                if mode == "cockpit" and "%" in str(app.screen.query_one("#cp-kpis").render()):
+                if mode == "cockpit" and getattr(app.screen, "_live", None) is not None:
                     break
             await pilot.pause(0.3)
             out[mode] = rss()
@@ -235,7 +235,7 @@ def bench(ctx: Context) -> list[Row]:
     shutil.copyfile(ctx.demo_db(size), work)
     mem = memory(work)
     for stage, what in (
-        ("start", "console RSS at start (intake, supervisor desk)"),
+        ("start", "console RSS at start (the intake, a call-taker desk)"),
         ("board", "console RSS after opening the board"),
         ("cockpit", "console RSS after opening board and cockpit"),
     ):
