@@ -214,7 +214,6 @@ def bench(ctx: Context) -> list[Row]:
     rows = []
     for name, what in (
         ("sign-in", "first paint: `fengqiao run --caller N` → its first frame (the sign-in form)"),
-        ("run", "`fengqiao run --caller N`: sign-in's last Enter → the number in the phone field"),
         ("dashboard", "first paint: `fengqiao dashboard` → the cockpit's KPI figures"),
     ):
         value = statistics.median(times[name])
@@ -230,6 +229,16 @@ def bench(ctx: Context) -> list[Row]:
                 f"Footer) in the same pty, min {min(times['floor']):.0f} ms",
             )
         )
+    after = times["run"]
+    rows.append(
+        Row(
+            "paint",
+            "`fengqiao run --caller N`: the sign-in's last Enter → the number in the phone field",
+            statistics.median(after),
+            "ms",
+            note=f"median of {len(after)}, max {max(after):.0f} ms; the intake is ready under the sign-in form",
+        )
+    )
     size = 10_000 if ctx.quick else 100_000
     work = ctx.scratch("paint-mem.db")
     shutil.copyfile(ctx.demo_db(size), work)
