@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, time
 from typing import Any, ClassVar
@@ -37,9 +37,7 @@ from fengqiao.models.roles import Desk, Role
 from fengqiao.models.routing import describe_assignee
 from fengqiao.screens.alerts import alert_line
 from fengqiao.screens.base import DeskBar, describe_binding, localize_bindings
-from fengqiao.screens.board import BoardScreen
 from fengqiao.screens.caller_pop import CallerPopProvider, pop_caller
-from fengqiao.screens.cockpit import CockpitScreen
 from fengqiao.screens.context import DeskContext
 from fengqiao.screens.help import HelpScreen
 from fengqiao.screens.intake import IntakeScreen
@@ -148,6 +146,20 @@ HOME_MODE = {
 }
 
 
+def board_screen() -> Screen[Any]:
+    """The board's screen (its module imported on first use: screens/board.py and its filters are not small)."""
+    from fengqiao.screens.board import BoardScreen
+
+    return BoardScreen()
+
+
+def cockpit_screen() -> Screen[Any]:
+    """The cockpit's screen (imported on first use, as the board's)."""
+    from fengqiao.screens.cockpit import CockpitScreen
+
+    return CockpitScreen()
+
+
 class FengqiaoApp(App[None]):
     """One desk's console over its SQLite store."""
 
@@ -168,7 +180,8 @@ class FengqiaoApp(App[None]):
         Binding("f11", "warnings", "govui.open_panel", id="app.warnings", show=False),
     ]
 
-    MODES: ClassVar[dict[str, Any]] = {"intake": IntakeScreen, "board": BoardScreen, "cockpit": CockpitScreen}
+    # The board and the cockpit are imported when first opened (a call-taker's console starts on the intake).
+    MODES: ClassVar[dict[str, Any]] = {"intake": IntakeScreen, "board": board_screen, "cockpit": cockpit_screen}
     DEFAULT_MODE = "intake"
 
     def __init__(
@@ -210,6 +223,8 @@ class FengqiaoApp(App[None]):
         self.sync_text = ""  # the header's sync status ("" when no sync server is configured)
         self.sync: ConsoleSync | None = None  # while syncing
         self.intake: IntakeScreen | None = None  # the intake screen, once its mode was opened
+        self._painted = False  # the first frame is on the terminal (Textual's Ready event)
+        self._after_paint: list[Callable[[], object]] = []
         self._signals: list[signal.Signals] = []
         # Screen-pops from `fengqiao pop` (console/popsock.py): a live console listens, tests ask for it.
         self._listen = watch_store if listen is None else listen
@@ -220,6 +235,21 @@ class FengqiaoApp(App[None]):
     def _make_intake(self) -> IntakeScreen:
         self.intake = IntakeScreen()
         return self.intake
+
+    def on_ready(self) -> None:
+        """The first frame has been drawn: start what was waiting for it (the intake's classifier build)."""
+        self._painted = True
+        waiting, self._after_paint = self._after_paint, []
+        for callback in waiting:
+            callback()
+
+    def after_first_paint(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once the console's first frame is on the screen (at once if it already is): work
+        that would otherwise compete with the first paint for the interpreter."""
+        if self._painted:
+            callback()
+        else:
+            self._after_paint.append(callback)
 
     @property
     def ctx(self) -> DeskContext:

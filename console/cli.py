@@ -20,11 +20,11 @@ import typer
 from typer.core import TyperGroup
 
 from fengqiao.models.errors import FengqiaoError
-from fengqiao.models.i18n import LANGS, set_lang, t
+from fengqiao.models.i18n import t
 from fengqiao.models.text import clip
 
-from .options import REFERENCE_ENV, Lang, use_reference
-from .state import State
+from .launch import apply_globals
+from .options import REFERENCE_ENV, Lang
 from .textout import echo
 
 log = logging.getLogger("fengqiao")
@@ -80,7 +80,38 @@ class Group(TyperGroup):
             ctx.exit(70)
 
 
-app = typer.Typer(
+class FeatureTyper(typer.Typer):
+    """The main app: the feature modules' commands are registered when typer first reads them (at the first
+    ``app()``, CliRunner invoke or ``--help``): all of them, or only the module :func:`main` chose for the
+    command being run."""
+
+    features: Any = None  # what registers the commands, run once
+
+    def _load_features(self) -> None:
+        load, self.features = self.features, None
+        if load is not None:
+            load()
+
+    @property
+    def registered_commands(self) -> Any:
+        self._load_features()
+        return self.__dict__["_commands"]
+
+    @registered_commands.setter
+    def registered_commands(self, value: Any) -> None:
+        self.__dict__["_commands"] = value
+
+    @property
+    def registered_groups(self) -> Any:
+        self._load_features()
+        return self.__dict__["_groups"]
+
+    @registered_groups.setter
+    def registered_groups(self, value: Any) -> None:
+        self.__dict__["_groups"] = value
+
+
+app = FeatureTyper(
     cls=Group,
     add_completion=False,
     no_args_is_help=False,
@@ -113,31 +144,52 @@ def main_callback(
         ),
     ] = None,
 ) -> None:
-    use_reference(reference)
-    state = State(db, lang.value if lang else None)
+    state = apply_globals(db, lang.value if lang else None, reference)
     ctx.obj = state
-    chosen = state.lang or (state.config.lang if state.config.lang in LANGS else None) or "zh"
-    set_lang(chosen)
     if ctx.invoked_subcommand is None:
         from .commands.console import run_console
 
         run_console(state)
 
 
-def _register_features() -> None:
+def _register_features(only: tuple[str, ...] | None = None) -> None:
     import importlib
 
     from .commands import FEATURES
 
     for name in FEATURES:
-        importlib.import_module(f"fengqiao.console.commands.{name}").register(app)
+        if only is None or name in only:
+            importlib.import_module(f"fengqiao.console.commands.{name}").register(app)
 
 
-_register_features()
+app.features = _register_features  # every command, when typer first asks (tests, --help)
+GLOBAL_VALUE_OPTIONS = ("--db", "--lang", "--reference")  # the global options that take a value
+
+
+def feature_of(argv: list[str]) -> str | None:
+    """The feature module whose command ``argv`` runs (``console`` for ``fengqiao`` alone), or None when it is
+    not plain which (``--help``, an unknown command or option): then every module is registered."""
+    from .commands import COMMANDS
+
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in GLOBAL_VALUE_OPTIONS:
+            i += 2
+        elif arg.startswith(tuple(f"{o}=" for o in GLOBAL_VALUE_OPTIONS)):
+            i += 1
+        elif arg.startswith("-"):
+            return None
+        else:
+            return next((module for module, names in COMMANDS.items() if arg in names), None)
+    return "console"  # no command: the console opens
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: registers only the command being run (typer builds every command it knows)."""
+    feature = feature_of(sys.argv[1:])
+    if feature is not None and app.features is not None:
+        app.features = lambda: _register_features((feature,))
     try:
         app()
     except KeyboardInterrupt:

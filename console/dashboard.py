@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from sqlalchemy import event
 from textual.app import SystemCommand
 from textual.screen import Screen
 
@@ -37,8 +36,8 @@ from .syncworker import SyncSetup
 def make_read_only(db: Database) -> None:
     """Every connection of ``db`` refuses writes from now on."""
 
-    @event.listens_for(db.engine, "connect")
-    def _query_only(dbapi_conn: Any, _record: Any) -> None:
+    @db.engine.on_connect
+    def _query_only(dbapi_conn: Any) -> None:
         dbapi_conn.execute("PRAGMA query_only=ON")
 
     db.engine.dispose()  # connections opened before (migrations) are closed and reopened read-only

@@ -3,7 +3,9 @@
 A telephony system runs ``fengqiao pop`` on every call; with a console running on the store it only has to
 connect to the console's socket (:mod:`fengqiao.console.popsock`) and write the number, which takes a few
 milliseconds, while importing the whole command line (typer, the store, every command) takes a third of a
-second. Anything else, or a pop with no console listening, goes to :func:`fengqiao.console.cli.main`.
+second. Then opening the console or the dashboard with plain options skips typer too
+(:func:`fengqiao.console.launch.fast_start`). Anything else, or a pop with no console listening, goes to
+:func:`fengqiao.console.cli.main`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ def _fast_pop(argv: list[str]) -> int | None:
 
 def main() -> None:
     status = _fast_pop(sys.argv[1:])
+    if status is None:  # `fengqiao`, `fengqiao run …`, `fengqiao dashboard …` with plain options: no typer
+        from .launch import fast_start
+
+        status = fast_start(sys.argv[1:])
     if status is not None:
         sys.exit(status)
     from .cli import main as cli_main

@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from fengqiao.console.config import Config, load_config
 from fengqiao.models.clock import parse_user_time, system_clock
 from fengqiao.models.reference import default_reference
 from fengqiao.models.roles import Desk, make_desk
+
+if TYPE_CHECKING:
+    import typer
 
 
 class State:

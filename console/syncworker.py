@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fengqiao.models.clock import Clock
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.store.db import Database
-from fengqiao.store.sync import SyncClient, SyncLoop, SyncReport, SyncStatus
+
+if TYPE_CHECKING:  # the sync client brings httpx and pydantic: imported only when a [sync] server is configured
+    from fengqiao.store.sync import SyncClient, SyncReport, SyncStatus
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class SyncSetup:
 
     @classmethod
     def failed(cls, problem: str) -> SyncSetup:
+        from fengqiao.store.sync import SyncStatus
+
         return cls(error=f"{SyncStatus('error').text()} {problem}")
 
 
@@ -53,9 +57,13 @@ class ConsoleSync:
     ) -> None:
         self.db = db
         self._show_text, self._changed, self._call_from_thread = show, changed, call_from_thread
+        from fengqiao.store.sync import SyncLoop
+
         self.loop = SyncLoop(client, db, desk_name, interval=interval, on_status=self._on_status, clock=clock)
 
     def start(self) -> None:
+        from fengqiao.store.sync import SyncStatus
+
         self._show_text(SyncStatus().text(), None)
         self.loop.start()
 

@@ -4,28 +4,28 @@
 A tag is also found by the English words callers use for it (``fixtures/lexicon_en.toml``): ``fake`` finds
 消费纠纷, ``noise`` the noise tags, ``water`` 停水 and the pipe and flooding tags; such a match ranks below the
 tag's own name, pinyin and initials, and the tag with more entries for the word comes first.
-Pinyin (with every reading of a character that has several: 剡 is shan or yan) comes from pypinyin; typing
+Pinyin (with every reading of a character that has several: 剡 is shan or yan) comes from the shipped table of
+the reference data's readings (:mod:`.readings`, made by pypinyin; pypinyin itself only for other names); typing
 slips (``xiaofie``) are forgiven with rapidfuzz. Pure functions over the reference data; build once, search
 in well under a millisecond.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from pypinyin import Style, pinyin
 from rapidfuzz import fuzz, process
 
 from .classifier import normalize
 from .classifier_en import default_lexicon_en, load_lexicon_en, shipped_reference, stem
+from .readings import MAX_READINGS, readings
 from .reference import Reference, default_reference
 
-MAX_READINGS = 8  # heteronym combinations kept per name
+__all__ = ["MAX_READINGS", "Entry", "Finder", "make_entry", "readings"]
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,6 @@ class Entry:
     full: tuple[str, ...] = ()  # full pinyin readings without spaces: ("huangzezhen",)
     initials: tuple[str, ...] = ()  # ("hzz",)
     en_terms: tuple[str, ...] = ()  # English caller words that should find it (a tag's lexicon_en entries)
-
-
-def readings(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Full pinyin and initials of ``text``, for each combination of a character's readings (a few at most)."""
-    syllables = pinyin(text, style=Style.NORMAL, heteronym=True, errors=lambda s: list(s.lower()))  # type: ignore[arg-type,return-value]  # pypinyin accepts a list
-    options = [tuple(dict.fromkeys(s)) or ("",) for s in syllables]
-    combos = list(itertools.islice(itertools.product(*options), MAX_READINGS))
-    full = tuple(dict.fromkeys("".join(c) for c in combos))
-    initials = tuple(dict.fromkeys("".join(p[:1] for p in c) for c in combos))
-    return full, initials
 
 
 def make_entry(code: str, zh: str, en: str, extra: Iterable[str] = (), en_terms: Iterable[str] = ()) -> Entry:

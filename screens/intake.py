@@ -215,6 +215,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.classifier: Classifier | None = None
+        self._accept_when_ready: int | None = None  # F2/F3/F4 pressed while the classifier was still loading
         self.suggestions: list[Suggestion] = []
         self.tag_code = ""
         self.call_started: datetime | None = None
@@ -322,7 +323,12 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.query_one(TextArea).cursor_blink = False
         self.show_suggestions(ready=False)
         self.show_tag()
-        self.load_classifier()
+        # Built in a thread once the console's first frame is on the screen, not competing with it.
+        after_paint = getattr(self.app, "after_first_paint", None)
+        if after_paint is None:  # an app that is not the desk's console (some tests): at once
+            self.load_classifier()
+        else:
+            after_paint(self.load_classifier)
         self.fill_home_town()
         self.set_focus(self.query_one("#phone", Input))  # now, not later: a restored draft moves it on
         if self.ctx.read_only:
@@ -965,6 +971,10 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def on_intake_screen_classifier_ready(self, message: ClassifierReady) -> None:
         self.classifier = message.classifier
         self.refresh_suggestions()
+        pending, self._accept_when_ready = self._accept_when_ready, None
+        if pending is not None and self.is_current:  # F2 pressed while it loaded: taken now
+            self.say("")
+            self.action_accept(pending)
 
     @on(TextArea.Changed, "#description")
     def refresh_suggestions(self) -> None:
@@ -996,6 +1006,10 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     # ---- choosing the tag and sending ----------------------------------------------------------
     def action_accept(self, index: int) -> None:
+        if self.classifier is None and self.query_one(TextArea).text.strip():
+            self._accept_when_ready = index  # the suggestions are not there yet: take this one when they are
+            self.say(t("intake.suggest_waiting", n=index + 1), notice=True)
+            return
         if index >= len(self.suggestions):
             self.say(t("intake.no_suggestion_n", n=index + 1), error=True)
             return

@@ -19,14 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.engine import Connection
-
 from fengqiao.models.clock import to_db
 from fengqiao.models.reference import Reference
 from fengqiao.models.roles import Desk, Role
 
 from .board import visibility_sql
-from .db import Database, get_meta, set_meta
+from .db import Connection, Database, get_meta, set_meta
 
 WATCHED = {
     Role.DEPARTMENT: "new",

@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from fengqiao.models.clock import Clock, system_clock, to_db
 from fengqiao.models.errors import StoreError
 from fengqiao.models.events import GENESIS, hash_fields, new_id, payload_text
@@ -40,7 +38,7 @@ from fengqiao.models.roles import Desk
 from fengqiao.models.text import clip
 
 from .checks import Anchoring, anchoring, derived_differences, is_missing_order, schema_differences
-from .db import Database, raw_sqlite
+from .db import Connection, Database, raw_sqlite
 from .governance import check_subjects
 from .projection import (
     ASSIGNMENT_COLUMNS,

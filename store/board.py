@@ -25,8 +25,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from fengqiao.models.clock import Clock, from_db, from_db_opt, system_clock, to_db
 from fengqiao.models.errors import ValidationError
 from fengqiao.models.i18n import t
@@ -35,7 +33,7 @@ from fengqiao.models.phone import fold_width
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk, Role
 
-from .db import Database
+from .db import Connection, Database
 
 DUE_KEY = "coalesce(o.next_due, '~')"
 OPEN_SQL = "o.status NOT IN ('closed', 'cancelled')"

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .signing import Verifier, is_key
-
 STATUS = 11  # position of the server outcome in store.audit's event rows
 
 
@@ -45,13 +43,12 @@ def shipped_schema() -> dict[str, tuple[str, str]]:
     """What the migrations create on a new file (built once per process in memory)."""
     global _SHIPPED
     if _SHIPPED is None:
-        from sqlalchemy import create_engine
-
+        from .db import DEFAULT_BUSY_MS, Engine
         from .migrations import upgrade
 
-        engine = create_engine("sqlite://")
+        engine = Engine(":memory:", DEFAULT_BUSY_MS)
         try:
-            with engine.begin() as conn:
+            with engine.connect() as conn, conn.begin():
                 upgrade(conn)
                 _SHIPPED = schema_objects(conn)
         finally:
@@ -190,6 +187,8 @@ def anchoring(conn: Any, tables: dict[str, str]) -> Anchoring:
     meta = dict(conn.exec_driver_sql("SELECT key, value FROM meta WHERE key LIKE 'sync.%'").all())
     out.key = meta.get("sync.server_key")
     tips = conn.exec_driver_sql(_FOREIGN_TIPS).all()
+    from .signing import Verifier, is_key  # cryptography: only when a file is checked, not for every start
+
     if out.key is None or not is_key(out.key):
         out.unanchored = len(tips)
         out.key = None

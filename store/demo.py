@@ -24,8 +24,6 @@ from datetime import datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from fengqiao.models.clock import UTC, Clock, ensure_utc, local, local_day, system_clock
 from fengqiao.models.events import GENESIS, new_id
 from fengqiao.models.machine import (
@@ -42,7 +40,7 @@ from fengqiao.models.machine import (
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.routing import route
 
-from .db import Database
+from .db import Connection, Database
 from .demo_villages import DemoVillages
 from .projection import (
     CALL_COLUMNS,

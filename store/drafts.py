@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.engine import Connection
-
 from fengqiao.models.clock import from_db, to_db
 from fengqiao.models.intake import Draft
 
-from .db import Database
+from .db import Connection, Database
 
 
 def save_draft(db: Database, desk: str, draft: Draft, at: datetime) -> None:

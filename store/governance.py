@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from fengqiao.models import governance as gov
 from fengqiao.models import roles
 from fengqiao.models.clock import Clock, ensure_utc, from_db, local_day, system_clock, to_db, to_db_opt
@@ -40,7 +38,7 @@ from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk, Role
 from fengqiao.models.text import check_text
 
-from .db import Database
+from .db import Connection, Database
 from .projection import append_events, load_events_of, save_order
 
 WARNING_COLUMNS = (

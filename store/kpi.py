@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from fengqiao.models.clock import Clock, ensure_utc, from_db, local, system_clock, to_db
 from fengqiao.models.errors import ValidationError
 from fengqiao.models.i18n import get_lang, t
@@ -38,7 +36,7 @@ from fengqiao.models.routing import describe_assignee
 from fengqiao.models.villages import GRASSROOTS
 
 from .board import PENDING_DUE
-from .db import Database, raw_sqlite
+from .db import Connection, Database, raw_sqlite
 from .rollups import (
     COUNTED,
     FED_BACK,

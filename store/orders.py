@@ -11,8 +11,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from fengqiao.models import roles
 from fengqiao.models.clock import (
     Clock,
@@ -52,7 +50,7 @@ from fengqiao.models.routing import Route, route
 from fengqiao.models.text import check_text
 
 from .board import visibility_sql
-from .db import Database
+from .db import Connection, Database
 from .drafts import drop_draft_in
 from .governance import default_rules, raise_for_call
 from .projection import append_events, insert_call, load_events, load_state, save_order

@@ -11,11 +11,11 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from fengqiao.models.clock import from_db, to_db, to_db_opt
 from fengqiao.models.events import GENESIS, STORED_COLUMNS, seal
 from fengqiao.models.machine import CallInfo, Event, OrderState, replay
+
+from .db import Connection
 
 ORDER_COLUMNS = (
     "id",

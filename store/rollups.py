@@ -40,12 +40,10 @@ from datetime import timedelta
 from itertools import accumulate
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from fengqiao.models.clock import from_db, to_db
 from fengqiao.models.kpi import PERCENTILES, SATISFIED, Spread, nearest_rank
 
-from .db import raw_sqlite
+from .db import Connection, raw_sqlite
 
 # ---- the KPI rules as SQL (store/kpi.py's raw queries use the same text) ---------------------------------
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Connection
-
 from fengqiao.models.machine import Event, replay
 
+from .db import Connection
 from .projection import EVENT_SELECT, load_events, row_to_event
 
 

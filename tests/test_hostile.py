@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
-from sqlalchemy import event
 
 from fengqiao.console.cli import ERROR_LIMIT
 from fengqiao.console.textout import dumps, table
@@ -414,8 +413,8 @@ def _fill_until_full(db: Database, store: OrderStore) -> int:
 def _cap_pages(db: Database) -> None:
     """Simulate a full disk: each new connection may not grow the file beyond its present size."""
 
-    @event.listens_for(db.engine, "connect")
-    def _limit(dbapi_conn, _record) -> None:  # noqa: ANN001
+    @db.engine.on_connect
+    def _limit(dbapi_conn) -> None:  # noqa: ANN001
         pages = dbapi_conn.execute("PRAGMA page_count").fetchone()[0]
         dbapi_conn.execute(f"PRAGMA max_page_count = {pages + 2}")
 
@@ -441,8 +440,8 @@ def test_full_disk_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     def capped(self: Database):  # noqa: ANN202
         engine = original(self)
 
-        @event.listens_for(engine, "connect")
-        def _limit(dbapi_conn, _record) -> None:  # noqa: ANN001
+        @engine.on_connect
+        def _limit(dbapi_conn) -> None:  # noqa: ANN001
             pages = dbapi_conn.execute("PRAGMA page_count").fetchone()[0]
             dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
 

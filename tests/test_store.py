@@ -283,9 +283,9 @@ def test_read_only_database(db_path: Path, ref, clock) -> None:
 
     if os.geteuid() == 0:
         # root ignores file permissions; simulate with SQLite's own read-only mode instead
-        from sqlalchemy import create_engine
+        from fengqiao.store.db import Engine
 
-        db.engine = create_engine(f"sqlite:///file:{db_path}?mode=ro&uri=true")
+        db.engine = Engine(db_path, db.busy_ms, readonly=True)  # SQLite's mode=ro
     else:
         db_path.chmod(0o444)
     s = OrderStore(db, ref=ref, clock=clock)

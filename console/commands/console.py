@@ -1,4 +1,7 @@
-"""CLI commands for the console itself: ``run`` (and the console that ``fengqiao`` alone opens)."""
+"""CLI commands for the console itself: ``run`` (and the console that ``fengqiao`` alone opens).
+
+The console is opened by :func:`fengqiao.console.launch.run_console` (also reached without typer, see there).
+"""
 
 from __future__ import annotations
 
@@ -6,35 +9,13 @@ from typing import Annotated
 
 import typer
 
+from fengqiao.console.launch import run_console
 from fengqiao.console.options import AsLang, apply_lang
-from fengqiao.console.state import State, state_of
+from fengqiao.console.state import state_of
 from fengqiao.models.errors import ValidationError
-from fengqiao.models.i18n import get_lang, t
+from fengqiao.models.i18n import t
 from fengqiao.models.phone import fold_width
-from fengqiao.models.reference import default_reference
-from fengqiao.models.roles import Desk, make_desk
 from fengqiao.models.text import visible
-
-
-def run_console(state: State, *, desk: Desk | None = None, caller: str | None = None) -> None:
-    from fengqiao.console.app import FengqiaoApp, desk_context  # Textual is only imported when the console opens
-    from fengqiao.models.alerts import check_bell, parse_night
-
-    from .sync import console_sync
-
-    check_bell(state.config.bell)  # a bad setting is said before anything opens
-    parse_night(state.config.night)
-    db = state.open_db()
-    try:
-        chosen = desk or state.desk(use_config_role=True)
-        if chosen.role is None:
-            chosen = make_desk(
-                default_reference(), chosen.name, "call_taker", operator=chosen.operator, prefix=chosen.prefix
-            )
-        ctx = desk_context(db, chosen, lang=get_lang(), caller=caller, config=state.config, sign_in=True)
-        FengqiaoApp(ctx, sync=console_sync(state.config, db, chosen)).run()
-    finally:
-        db.close()
 
 
 def run_cmd(

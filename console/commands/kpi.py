@@ -188,29 +188,7 @@ def register(app: typer.Typer) -> None:
         lang: AsLang = None,
     ) -> None:
         """Open the cockpit read-only (for supervisors, also over SSH): nothing can be changed from it."""
-        from fengqiao.models.privacy import check_unmasked
-        from fengqiao.models.roles import Role
+        from fengqiao.console.launch import open_dashboard
 
         apply_lang(lang)
-        state: Any = ctx.obj
-        cfg = state.config
-        weights = Weights.from_config(cfg.section("kpi"))
-        chosen = state.desk(name=desk, role=role, dept=dept, town=town, use_config_role=True)
-        if unmasked:
-            check_unmasked(chosen)  # refused before anything opens
-        from fengqiao.console.dashboard import run_dashboard
-
-        # A supervisor's cockpit may show full numbers (u, --unmasked): a separate writer for the access log.
-        access_db = state.open_db() if chosen.role == Role.SUPERVISOR else None
-        from .sync import console_sync
-
-        db = state.open_db()
-        run_dashboard(
-            db,
-            chosen,
-            lang=get_lang(),
-            weights=weights,
-            unmasked=unmasked,
-            access_db=access_db,
-            sync=console_sync(cfg, db, chosen),
-        )  # as the console: the [sync] section, if any
+        open_dashboard(ctx.obj, desk=desk, role=role, dept=dept, town=town, unmasked=unmasked)

@@ -15,11 +15,13 @@ import re
 import sqlite3
 from importlib import resources
 from pathlib import Path
-
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING
 
 from fengqiao.models.errors import StoreError
 from fengqiao.models.i18n import t
+
+if TYPE_CHECKING:
+    from ..db import Connection
 
 APP_ID = "fengqiao"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.(sql|py)$")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from fengqiao.models.clock import from_db, system_clock, to_db
 from fengqiao.models.governance import GKind, is_subject
@@ -20,7 +18,7 @@ from fengqiao.models.machine import Action, CallInfo, replay, step
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.validate import validate_event
 
-from ..db import Database, get_meta, set_meta
+from ..db import Connection, Database, get_meta, set_meta
 from ..governance import recompute_subjects
 from ..projection import (
     CALL_COLUMNS,
@@ -96,7 +94,7 @@ def recompute(conn: Connection, order_ids: Iterable[str]) -> None:
         if states:
             try:
                 conn.exec_driver_sql(UPSERT_ORDER, [order_tuple(s) for s in states])
-            except IntegrityError:
+            except sqlite3.IntegrityError:
                 for s in states:  # find the order whose number another order here already uses
                     clash = conn.exec_driver_sql(
                         "SELECT id FROM orders WHERE order_no = ? AND id != ?", (s.order_no, s.id)
@@ -253,7 +251,7 @@ class DeskLog:
             if rows:
                 try:
                     conn.exec_driver_sql(INSERT_EVENT, rows)
-                except IntegrityError:
+                except sqlite3.IntegrityError:
                     raise SyncError(t("sync.diverged_local", desk=me)) from None
                 new = len(rows)
             if calls:
