@@ -9,10 +9,9 @@ KPI figures read: the synced copy when there is one, else ``answers.toml`` besid
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy.exc import OperationalError
 
 from fengqiao.models.answers import Answer, answers_from_text, default_answers, digest
 from fengqiao.models.clock import ensure_utc, from_db, to_db
@@ -37,7 +36,7 @@ def synced(db: Database) -> Synced | None:
             rows: dict[str, str] = dict(
                 conn.exec_driver_sql("SELECT key, value FROM meta WHERE key IN (?, ?, ?)", (TEXT, SHA, AT)).all()
             )
-        except OperationalError:  # a file without the schema yet has nothing synced
+        except sqlite3.OperationalError:  # a file without the schema yet has nothing synced
             return None
     if TEXT not in rows or SHA not in rows:
         return None

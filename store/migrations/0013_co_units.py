@@ -8,7 +8,10 @@ refers to the table, and it all runs in the migration's transaction.
 
 from __future__ import annotations
 
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fengqiao.store.db import Connection
 
 OLD = "CHECK (role IN ('primary', 'police'))"
 NEW = "CHECK (role IN ('primary', 'police', 'co'))"

@@ -12,7 +12,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fengqiao.store.db import Connection
 
 ROLLUP_COLUMNS = ("return_base", "returned", "basic_satisfied", "redo_base", "redone")
 
