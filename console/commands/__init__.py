@@ -4,4 +4,4 @@ The main CLI (``console/cli.py``) holds only the global options and error handli
 in ``FEATURES`` (in this order, which is the order of ``fengqiao --help``); an area edits only its own module here.
 """
 
-FEATURES = ("console", "setup", "orders", "intake", "board", "kpi", "governance", "sync", "audit")
+FEATURES = ("console", "setup", "orders", "merging", "intake", "board", "kpi", "governance", "sync", "audit")
