@@ -790,8 +790,8 @@ def _h_unmerge(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> Non
 
 
 def _h_unmerged(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
-    merge, order_id = str(p["merge"]), str(p["order_id"])
-    kept = [x for x in o.absorbed if not (x.merge == merge and x.order_id == order_id)]
+    order_id = str(p["order_id"])  # whichever merge recorded it: the order is no longer merged into this one
+    kept = [x for x in o.absorbed if x.order_id != order_id]
     if len(kept) == len(o.absorbed):
         raise _refuse(o, ev.kind, "not_merged_here", redundant=True)
     o.absorbed = kept

@@ -90,7 +90,7 @@ def merge(
         when, now = store._when(at, floor=_floor([keep, *others]))
         stamp = Stamp(when, now, store.desk.name, store.desk.actor)
         states = {keep.id: keep, **{o.id: o for o in others}}
-        events = [ev for o in others for ev in _drop_void(conn, o, stamp, reason)]
+        events = [ev for o in (keep, *others) for ev in _drop_void(conn, o, stamp, reason)]
         _apply_all(states, events)
         step = merge_events(
             keep, others, merge_id=new_id(), ids=[new_id() for _ in range(len(others) + 1)], stamp=stamp, reason=reason
@@ -182,10 +182,10 @@ def split(
 def _drop_void(conn: Connection, o: OrderState, stamp: Stamp, reason: str) -> list[Event]:
     """``unmerged`` events for the absorbed orders ``o`` records whose merge never took (a concurrent merge on
     another desk won): they would keep ``o`` from being merged itself."""
-    live = {(x.merge, x.order_id) for x in merged_calls_in(conn, o)}
+    live = {x.order_id for x in merged_calls_in(conn, o)}
     out = []
     for x in o.absorbed:
-        if (x.merge, x.order_id) not in live:
+        if x.order_id not in live:
             payload = {"merge": x.merge, "order_id": x.order_id, "order_no": x.order_no, "reason": reason}
             out.append(
                 Event(
@@ -206,12 +206,11 @@ def _drop_void(conn: Connection, o: OrderState, stamp: Stamp, reason: str) -> li
 
 
 def merged_calls_in(conn: Connection, o: OrderState) -> list[Absorbed]:
-    """The orders merged into ``o`` whose merge took: the absorbed order's own events say it is merged into ``o``
-    by that merge. An absorbed order this desk does not hold (out of its scope) is shown as ``o`` recorded it."""
+    """The orders merged into ``o`` whose merge took: the absorbed order's own events say it is merged into ``o``. An absorbed order this desk does not hold (out of its scope) is shown as ``o`` recorded it."""
     out = []
     for x in o.absorbed:
         other = load_state(conn, x.order_id)
-        if other is None or (other.merge is not None and other.merge.merge == x.merge and other.merge.into == o.id):
+        if other is None or (other.merge is not None and other.merge.into == o.id):
             out.append(x)
     return out
 

@@ -1,0 +1,120 @@
+"""Merge and split between three desks through the sync server: the new event kinds travel, every desk replays
+them to the same state, and two desks merging or splitting the same orders offline converge by the rule of
+models/machine.py ("merge and split"): the first step to reach the server takes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fengqiao.models.intake import IntakeForm
+from fengqiao.models.machine import Action, Intent
+from fengqiao.store.audit import verify
+
+from .hub import FORM, Hub, HubDesk
+
+FORM_B = IntakeForm(phone="13900000002", town="SHH", description="同一家店，我也买到假货", address="人民路1号")
+FORM_C = IntakeForm(phone="13900000003", town="SHH", description="人民路那家店卖假货", address="人民路1号")
+
+
+def world(hub: Hub) -> tuple[HubDesk, HubDesk, HubDesk, list[str]]:
+    ct1 = hub.add("CT1", "call_taker", prefix="SZ")
+    ct2 = hub.add("CT2", "call_taker", prefix="SZB")
+    scjg = hub.add("SCJG", "department", dept="SCJG")
+    nos = []
+    for form in (FORM, FORM_B, FORM_C):
+        nos.append(ct1.store.dispatch(form, "B01").order_no)
+        hub.clock.advance(minutes=1)
+    hub.sync_all()
+    return ct1, ct2, scjg, nos
+
+
+def dump(d: HubDesk) -> list[Any]:
+    return [d.rows(f"SELECT * FROM {table} ORDER BY 1") for table in ("orders", "assignments", "calls")]
+
+
+def outcomes(d: HubDesk) -> dict[str, str]:
+    return dict(d.rows("SELECT event_id, status FROM event_state WHERE status IS NOT NULL"))
+
+
+def converged(hub: Hub, *desks: HubDesk) -> None:
+    hub.sync_all(rounds=3)
+    first = dump(desks[0])
+    for d in desks[1:]:
+        assert dump(d) == first, d.name
+    for d in (*desks, *hub.desks.values()):
+        assert verify(d.db, clock=hub.clock).faults == [], d.name
+
+
+def test_merge_and_split_travel_to_every_desk(sqlite_hub: Hub) -> None:
+    hub = sqlite_hub
+    ct1, ct2, scjg, (a, b, c) = world(hub)
+    scjg.store.act(b, Intent(Action.SIGN))
+    hub.sync_all()
+    ct1.store.merge(a, [b], reason="同一家店")
+    hub.clock.advance(minutes=1)
+    hub.sync_all()
+    ct2.store.split(c, ["ZJJ", "SW"], reason="两个单位")
+    converged(hub, ct1, ct2)
+    for d in (ct1, ct2, scjg):
+        gone = d.store.order(b)
+        assert gone.merge is not None and gone.merge.into_no == a and not gone.active_assignments
+        assert [x.order_no for x in d.store.merged_calls(d.store.order(a))] == [b]
+    # the department was told: its assignment on b is withdrawn, the merge is on the order's timeline
+    _state, entries = scjg.store.timeline(b)
+    assert [(e.event.kind, e.status) for e in entries][-1] == ("merge-into", "applied")
+    parent = ct1.store.order(c)
+    children = ct1.store.children(parent)
+    assert [(unit, st) for _no, unit, st in children] == [("ZJJ", "dispatched"), ("SW", "dispatched")]
+    assert all(no.startswith("SZB-") for no, _u, _s in children)
+    hub.clock.advance(minutes=1)
+    ct2.store.unmerge(b, reason="不是一件事")
+    converged(hub, ct1, ct2)
+    assert ct1.store.order(b).status == "signed" and ct1.store.merged_calls(ct1.store.order(a)) == []
+    assert scjg.store.order(b).primary.active
+
+
+def test_two_desks_merge_the_same_order_into_different_targets_offline(sqlite_hub: Hub) -> None:
+    hub = sqlite_hub
+    ct1, ct2, _scjg, (a, b, c) = world(hub)
+    ct1.store.merge(b, [a], reason="desk 1")  # offline: A into B
+    ct2.store.merge(c, [a], reason="desk 2")  # offline: A into C
+    ct2.sync()  # desk 2 reaches the server first: its merge takes
+    converged(hub, ct1, ct2)
+    for d in (ct1, ct2):
+        assert d.store.order(a).merge.into_no == c
+        assert [x.order_no for x in d.store.merged_calls(d.store.order(c))] == [a]
+        assert d.store.merged_calls(d.store.order(b)) == []  # recorded on B, but A's merge into B never took
+    ids = {e.event.id: e for e in ct1.store.timeline(a)[1]}
+    lost = [e for e in ids.values() if e.event.kind == "merge-into" and e.event.desk == "CT1"]
+    assert [e.status for e in lost] == ["conflict"] and outcomes(ct1)[lost[0].event.id] == "conflict"
+    # B holds a merge that never took: merging B later lets that go first, in the same step
+    ct1.store.merge(c, [b], reason="B too")
+    converged(hub, ct1, ct2)
+    assert ct2.store.order(b).merge.into_no == c
+
+
+def test_two_desks_merge_a_into_b_and_b_into_a_offline(sqlite_hub: Hub) -> None:
+    hub = sqlite_hub
+    ct1, ct2, _scjg, (a, b, _c) = world(hub)
+    ct1.store.merge(b, [a])  # A into B
+    ct2.store.merge(a, [b])  # B into A
+    ct1.sync()
+    converged(hub, ct1, ct2)
+    for d in (ct1, ct2):
+        sa, sb = d.store.order(a), d.store.order(b)
+        assert sa.merge is not None and sa.merge.into_no == b and sb.merge is None  # desk 1 first: A into B
+        assert sb.status == "dispatched"
+
+
+def test_a_merge_and_a_split_of_one_order_offline(sqlite_hub: Hub) -> None:
+    hub = sqlite_hub
+    ct1, ct2, _scjg, (a, b, _c) = world(hub)
+    ct1.store.split(a, ["ZJJ"])
+    ct2.store.merge(b, [a])
+    ct2.sync()  # the merge first: A is merged, the split still made its child (an order of its own)
+    converged(hub, ct1, ct2)
+    for d in (ct1, ct2):
+        sa = d.store.order(a)
+        assert sa.merge is not None and sa.merge.into_no == b
+        assert [unit for _no, unit, st in d.store.children(sa)] == ["ZJJ"]
+    assert {st for st in outcomes(ct1).values()} <= {"applied", "redundant", "conflict"}
