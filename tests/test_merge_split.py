@@ -211,3 +211,28 @@ def test_two_desks_merging_one_order_into_two_targets(store: OrderStore, clock) 
     )
     result = replay([*events, late[1]])  # desk 2's merge-into reaches the server second
     assert result.statuses["x2"] == "conflict" and result.state.merge.into == b.id
+
+
+# ---- KPIs ----------------------------------------------------------------------------------------
+
+
+def test_an_absorbed_order_counts_in_no_kpi_and_its_calls_count_once(store: OrderStore, clock) -> None:
+    """An absorbed order is cancelled-like: out of every rate, so its withdrawn assignment (past its sign-off
+    deadline when merged) is neither late nor failed; the department is graded on the order kept."""
+    from datetime import date
+
+    from fengqiao.models.kpi import Window
+    from fengqiao.store.kpi import KpiStore
+
+    a, b, _c = three(store, clock)
+    store.act(a.order_no, Intent(Action.SIGN))
+    clock.advance(hours=2)  # b's sign-off deadline has passed
+    store.merge(a.order_no, [b.order_no], reason="同一件事")
+    week = Window(date(2026, 11, 21), date(2026, 11, 28))
+    row = next(r for r in KpiStore(store.db, clock=clock).table(week, "department").rows if r.key == "SCJG").to_json()
+    # a (signed on time) and c (dual, still open, past its deadline): b is left out
+    assert row["dispatched"] == 2 and row["orders"] == 2
+    assert (row["signed_on_time"], row["sign_base"]) == (1, 2)
+    store.unmerge(b.order_no)  # back at work, with a fresh window: graded again, from now on
+    row = next(r for r in KpiStore(store.db, clock=clock).table(week, "department").rows if r.key == "SCJG").to_json()
+    assert row["dispatched"] == 3
