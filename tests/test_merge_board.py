@@ -145,3 +145,22 @@ def test_split_confirmation_snapshot(snap_compare, tmp_path: Path, size: tuple[i
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
     scene.db.close()
+
+
+async def test_detail_shows_the_merge_and_the_split(scene) -> None:
+    from fengqiao.screens.detail import DetailScreen
+
+    store = store_of(scene)
+    store.merge(scene.overdue.order_no, [scene.dual.order_no], reason="同一家店")
+    result = store.split(scene.overdue.order_no, ["ZJJ"])
+    app = make_app(scene, "call_taker")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.push_screen(DetailScreen(scene.overdue.order_no))
+        await settle(pilot)
+        shown = str(app.screen.query_one("#detail-call").render())
+        assert f"并入的 {scene.dual.order_no} 来电" in shown
+        assert f"子工单：{result.children[0].order_no}→ZJJ 待签收" in shown
+        await app.pop_screen()
+        await app.push_screen(DetailScreen(scene.dual.order_no))
+        await settle(pilot)
+        assert f"已并入 {scene.overdue.order_no}" in str(app.screen.query_one("#detail-call").render())
