@@ -118,3 +118,47 @@ def test_a_merge_and_a_split_of_one_order_offline(sqlite_hub: Hub) -> None:
         assert sa.merge is not None and sa.merge.into_no == b
         assert [unit for _no, unit, st in d.store.children(sa)] == ["ZJJ"]
     assert {st for st in outcomes(ct1).values()} <= {"applied", "redundant", "conflict"}
+
+
+def test_the_units_of_a_merged_order_are_told(tmp_path) -> None:  # noqa: ANN001
+    """The notice of a withdrawal: the webhook of each unit whose assignment a merge withdrew, and again when the
+    merge is undone; a split's children are announced like any new order."""
+    import json
+
+    import httpx
+
+    from fengqiao.server.webhooks import Deliverer, WebhookConfig
+
+    path = tmp_path / "server.toml"
+    path.write_text(
+        '[webhooks]\nmsgtype = "text"\nSCJG = "https://robot.example/scjg"\nZJJ = "https://robot.example/zjj"\n'
+    )
+    hub = Hub(f"sqlite:///{tmp_path / 'server.db'}", tmp_path, hooks=WebhookConfig.load(path))
+    sent: list[dict[str, Any]] = []
+
+    def robot(request: httpx.Request) -> httpx.Response:
+        sent.append({"url": str(request.url), **json.loads(request.content)})
+        return httpx.Response(200, json={"errcode": 0, "errmsg": "ok"})
+
+    def delivered() -> list[tuple[str, str]]:
+        deliverer = Deliverer(hub.server, clock=hub.clock, client=httpx.Client(transport=httpx.MockTransport(robot)))
+        while deliverer.deliver_due():
+            pass
+        out = [(m["url"].rsplit("/", 1)[1], m["text"]["content"].splitlines()[0]) for m in sent]
+        sent.clear()
+        return out
+
+    try:
+        ct1, _ct2, _scjg, (a, b, _c) = world(hub)
+        assert len(delivered()) == 3  # three new orders for SCJG
+        ct1.store.merge(a, [b], reason="同一家店")
+        ct1.sync()
+        assert delivered() == [("scjg", f"工单 {b} 已并入 {a}：市场监督管理局 的任务已撤回，无需再办")]
+        hub.clock.advance(minutes=1)
+        ct1.store.unmerge(b)
+        ct1.store.split(a, ["ZJJ"])
+        ct1.sync()
+        got = delivered()
+        assert got[0] == ("scjg", f"【新派单】{b}") and got[1][0] == "zjj"
+    finally:
+        hub.close()
