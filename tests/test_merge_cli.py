@@ -68,3 +68,14 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     ok(db, "merge", a, b)
     assert "不能拆分" in fails(db, "split", b, "--to", "ZJJ")
     assert "不是有效的操作" in fails(db, "act", b, "merge-into")  # a merge is never one order's action
+
+
+def test_roles(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    a, b, _c = three(db)
+    assert "不能" in fails(db, "merge", a, b, "--role", "department", "--dept", "SCJG")
+    assert "不能" in fails(db, "split", a, "--to", "ZJJ", "--role", "supervisor")  # a split dispatches
+    assert ok(db, "merge", a, b, "--role", "supervisor").startswith("已把")
+    assert ok(db, "split", a, "--to", "ZJJ", "--role", "call_taker").startswith("已拆分")
+    assert ok(db, "unmerge", b, "--role", "supervisor") == f"已撤销合并：{b}"
+    assert "未发现问题" in ok(db, "check")

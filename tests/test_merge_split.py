@@ -236,3 +236,50 @@ def test_an_absorbed_order_counts_in_no_kpi_and_its_calls_count_once(store: Orde
     store.unmerge(b.order_no)  # back at work, with a fresh window: graded again, from now on
     row = next(r for r in KpiStore(store.db, clock=clock).table(week, "department").rows if r.key == "SCJG").to_json()
     assert row["dispatched"] == 3
+
+
+def test_merged_before_merge_into_is_what_prevents_cycles(store: OrderStore, clock) -> None:
+    """The planted bug: with ``merge-into`` written before ``merged``, two offline desks' merges A→B and B→A can
+    both take; the simulation's cross-order check (tests/sync/sim.py) reports the cycle."""
+    from fengqiao.models.merging import Stamp, merge_events
+
+    from .sync.sim import _merge_problems
+
+    a, b, _c = three(store, clock)
+    with store.db.read() as conn:
+        base = {o.id: load_events(conn, o.id) for o in (a, b)}
+    sa, sb = store.order(a.order_no), store.order(b.order_no)
+    stamp = Stamp(clock(), clock(), "D1", "x")
+    one = merge_events(sb, [sa], merge_id="m1", ids=["e1", "e2"], stamp=stamp, reason="")[::-1]  # wrong order
+    two = merge_events(sa, [sb], merge_id="m2", ids=["e3", "e4"], stamp=stamp, reason="")[::-1]
+    order = [one[0], two[0], one[1], two[1]]  # both merge-into first, then both merged
+    truth = {oid: replay(base[oid] + [e for e in order if e.order_id == oid]) for oid in base}
+    assert all(r.state.merge is not None for r in truth.values())  # both took: a cycle
+    assert any("cycle" in p for p in _merge_problems(truth))
+    right = [*merge_events(sb, [sa], merge_id="m1", ids=["e1", "e2"], stamp=stamp, reason="")]
+    truth = {oid: replay(base[oid] + [e for e in right if e.order_id == oid]) for oid in base}
+    assert _merge_problems(truth) == []
+
+
+def test_replaying_merge_histories_with_clone_equals_deepcopy(store: OrderStore, clock) -> None:
+    """OrderState.clone() copies the merge and split lists too (tests/sync/test_merge.py checks the rest)."""
+    import random
+
+    from .sync.test_merge import deep_replay
+
+    a, b, c = three(store, clock)
+    store.merge(a.order_no, [b.order_no, c.order_no])
+    clock.advance(minutes=5)
+    store.unmerge(c.order_no)
+    store.split(a.order_no, ["ZJJ"])
+    with pytest.raises(DomainError):
+        store.merge(c.order_no, [a.order_no])  # refused: a holds b
+    with store.db.read() as conn:
+        histories = [load_events(conn, o.id) for o in (a, b, c)]
+    rng = random.Random(3)
+    for events in histories:
+        for order in (events, [events[0], *rng.sample(events[1:], len(events) - 1)]):
+            fast = replay(order)
+            state, statuses = deep_replay(order)
+            assert fast.statuses == statuses
+            assert fast.state == state
