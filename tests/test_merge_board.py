@@ -63,6 +63,12 @@ async def test_keys_are_offered_by_role_and_state(scene) -> None:
         assert isinstance(app.screen, HelpScreen)
         shown = " ".join(" ".join(row) for row in app.screen._rows)
         assert "合并工单" in shown and "拆分工单" in shown
+        await pilot.press("escape")
+        await settle(pilot)
+        from fengqiao.screens.palette import ScreenKeys
+
+        names = [hit.text async for hit in ScreenKeys(app.screen).discover()]
+        assert "合并工单" in names and "拆分工单" in names and "撤销合并" not in names
     dept = make_app(scene, "department", dept="SCJG")
     async with dept.run_test(size=(80, 24)) as pilot:
         board = await open_board(pilot)

@@ -4,6 +4,7 @@ models/machine.py ("merge and split"): the first step to reach the server takes.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fengqiao.models.intake import IntakeForm
@@ -87,6 +88,17 @@ def test_two_desks_merge_the_same_order_into_different_targets_offline(sqlite_hu
     ids = {e.event.id: e for e in ct1.store.timeline(a)[1]}
     lost = [e for e in ids.values() if e.event.kind == "merge-into" and e.event.desk == "CT1"]
     assert [e.status for e in lost] == ["conflict"] and outcomes(ct1)[lost[0].event.id] == "conflict"
+    # the losing merge is a conflict in `fengqiao order A --json` on every desk, with the reason
+    from typer.testing import CliRunner
+
+    from fengqiao.console.cli import app
+
+    for d in (ct1, ct2):
+        out = CliRunner().invoke(app, ["--db", str(hub.workdir / f"{d.name}.db"), "order", a, "--json"])
+        assert out.exit_code == 0, out.output
+        conflicts = json.loads(out.stdout)["conflicts"]
+        assert [(x["kind"], x["desk"]) for x in conflicts] == [("merge-into", "CT1")]
+        assert c in conflicts[0]["reason"]  # 已并入 C
     # B holds a merge that never took: merging B later lets that go first, in the same step
     ct1.store.merge(c, [b], reason="B too")
     converged(hub, ct1, ct2)
@@ -123,8 +135,6 @@ def test_a_merge_and_a_split_of_one_order_offline(sqlite_hub: Hub) -> None:
 def test_the_units_of_a_merged_order_are_told(tmp_path) -> None:  # noqa: ANN001
     """The notice of a withdrawal: the webhook of each unit whose assignment a merge withdrew, and again when the
     merge is undone; a split's children are announced like any new order."""
-    import json
-
     import httpx
 
     from fengqiao.server.webhooks import Deliverer, WebhookConfig
