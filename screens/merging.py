@@ -21,7 +21,7 @@ from textual.binding import Binding
 from fengqiao.models import roles
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import t
-from fengqiao.models.machine import WORKING_STATUSES, Action, OrderState
+from fengqiao.models.machine import OPEN_STATUSES, WORKING_STATUSES, Action, OrderState
 from fengqiao.store.attention import mark_seen
 
 from .base import safe
@@ -47,8 +47,8 @@ def may(desk: Any, ref: Any, state: OrderState, step: str) -> bool:
     """Whether the board offers ``step`` on ``state`` to this desk now."""
     if not roles.can_take(desk, ref, state, _STEPS[step]):
         return False
-    if step == "merge_orders":
-        return state.merge is None and state.status in WORKING_STATUSES
+    if step == "merge_orders":  # the order kept: any open one (the store refuses a closed one too)
+        return state.merge is None and state.status in OPEN_STATUSES
     if step == "unmerge_orders":
         return bool(state.absorbed) or state.merge is not None
     return (
