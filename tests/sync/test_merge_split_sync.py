@@ -172,3 +172,53 @@ def test_the_units_of_a_merged_order_are_told(tmp_path) -> None:  # noqa: ANN001
         assert got[0] == ("scjg", f"【新派单】{b}") and got[1][0] == "zjj"
     finally:
         hub.close()
+
+
+def test_end_to_end_with_real_processes(tmp_path) -> None:  # noqa: ANN001
+    """``fengqiao server run`` and two call-taker desks using only the command line: offline, each merges the same
+    order into another one and one splits an order; after ``fengqiao sync --once`` all round, both desks show the
+    same orders, the losing merge as a conflict, and ``fengqiao check`` is clean on both."""
+    from .test_e2e import World
+
+    w = World(tmp_path)
+    try:
+        a_cfg = w.desk("110-1", "call_taker", "SZ", timeout=5)
+        b_cfg = w.desk("110-2", "call_taker", "SZB", timeout=5)
+        a_db, b_db = tmp_path / "a.db", tmp_path / "b.db"
+        w.start_server()
+        nos = [
+            w.run(
+                "dispatch",
+                "--phone",
+                f"1390000000{i}",
+                "--town",
+                "SHH",
+                "--tag",
+                "B01",
+                "--text",
+                "假货",
+                config=a_cfg,
+                db=a_db,
+            ).strip()
+            for i in range(3)
+        ]
+        w.run("sync", "--once", config=a_cfg, db=a_db)
+        w.run("sync", "--once", config=b_cfg, db=b_db)
+        # offline: both merge the first order, into different ones; desk B also splits the third
+        w.run("merge", nos[1], nos[0], "--reason", "desk A", config=a_cfg, db=a_db)
+        w.run("merge", nos[2], nos[0], "--reason", "desk B", config=b_cfg, db=b_db)
+        w.run("split", nos[2], "--to", "ZJJ", config=b_cfg, db=b_db)
+        for cfg, db in ((b_cfg, b_db), (a_cfg, a_db), (b_cfg, b_db)):  # desk B reaches the server first
+            w.run("sync", "--once", config=cfg, db=db)
+        views = []
+        for cfg, db in ((a_cfg, a_db), (b_cfg, b_db)):
+            first = json.loads(w.run("order", nos[0], "--json", config=cfg, db=db))
+            assert first["merged_into"]["order_no"] == nos[2]
+            assert [(c["kind"], c["desk"]) for c in first["conflicts"]] == [("merge-into", "110-1")]
+            third = json.loads(w.run("order", nos[2], "--json", config=cfg, db=db))
+            assert [c["assignee"] for c in third["children"]] == ["ZJJ"]
+            assert "未发现问题" in w.run("check", config=cfg, db=db)
+            views.append(w.run("orders", "--json", "--limit", "100", config=cfg, db=db))
+        assert views[0] == views[1]
+    finally:
+        w.close()
