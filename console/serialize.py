@@ -137,6 +137,21 @@ def order_json(
         "grid": _grid_json(ref, o.grid),
         "rule": o.rule,
         "informed": [{"code": c, "name": describe_assignee(ref, c, lang)} for c in o.informed],
+        # merge and split (models/merging.py): absorbed orders as this order's events record them
+        "merged_into": None
+        if o.merge is None
+        else {"order_id": o.merge.into, "order_no": o.merge.into_no, "merge": o.merge.merge, "at": to_db(o.merge.at)},
+        "absorbed": [
+            {
+                "order_id": x.order_id,
+                "order_no": x.order_no,
+                "merge": x.merge,
+                "call": {**x.call.to_payload(), "phone": see(x.call.phone)},
+            }
+            for x in o.absorbed
+        ],
+        "parent": None if o.parent is None else {"order_id": o.parent[0], "order_no": o.parent[1]},
+        "children": [{"order_id": c.order_id, "order_no": c.order_no, "assignee": c.assignee} for c in o.children],
     }
     place = geo.find_place(ref.directory, o.town, o.call.address)
     for a in out["assignments"]:  # an arrival's distance from the place the call's address names

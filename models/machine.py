@@ -79,6 +79,12 @@ class Action(StrEnum):
     HAND = "hand"  # a unit's lead hands an assignment to one of its people (the phone page); no status change
     NOTE = "note"
     URGE = "urge"
+    # Merge and split (issue 17): events on several orders at once, see "Merge and split" below.
+    MERGE_INTO = "merge-into"  # on each absorbed order: its assignments withdrawn, the order merged into another
+    MERGED = "merged"  # on the surviving order: the absorbed orders' calls held as its own linked calls
+    UNMERGE = "unmerge"  # on an absorbed order: back to work, its withdrawn assignments with fresh deadlines
+    UNMERGED = "unmerged"  # on the surviving order: the absorbed order's calls let go
+    SPLIT = "split"  # on the parent: the child orders it was split into (each a dispatch carrying ``parent``)
 
 
 # Actions that target one assignment of the order (the rest act on the order as a whole).
@@ -96,7 +102,12 @@ ASSIGNMENT_ACTIONS = frozenset(
         Action.URGE,
     }
 )
-USER_ACTIONS = tuple(a for a in Action if a not in (Action.DISPATCH, Action.LINK, Action.HAND))
+# Merge and split act on several orders in one step (store/orders.py: OrderStore.merge, unmerge, split), never
+# as an intent on one order.
+MULTI_ORDER_ACTIONS = frozenset({Action.MERGE_INTO, Action.MERGED, Action.UNMERGE, Action.UNMERGED, Action.SPLIT})
+USER_ACTIONS = tuple(
+    a for a in Action if a not in (Action.DISPATCH, Action.LINK, Action.HAND) and a not in MULTI_ORDER_ACTIONS
+)
 
 RESULTS = ("resolved", "unresolved")
 SATISFACTIONS = ("satisfied", "basic", "unsatisfied")
@@ -170,6 +181,38 @@ class CallInfo:
         )
 
 
+@dataclass(frozen=True)
+class MergeLink:
+    """Where a merged order went: the surviving order, and the merge (one id shared by its events)."""
+
+    merge: str
+    into: str  # the surviving order's id
+    into_no: str
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Absorbed:
+    """An order merged into this one, as the surviving order's ``merged`` event recorded it. The absorbed order's
+    own ``merge-into`` decides whether the merge took (store/orders.py ``merged_calls`` checks it)."""
+
+    merge: str
+    order_id: str
+    order_no: str
+    call: CallInfo
+
+
+@dataclass(frozen=True)
+class Child:
+    """One child order of a split: its own order, with its own number and unit."""
+
+    split: str
+    order_id: str
+    order_no: str
+    assignee: str
+
+
 @dataclass
 class AssignmentState:
     id: str
@@ -203,6 +246,7 @@ class AssignmentState:
     holder_name: str | None = None
     location: dict[str, Any] | None = None  # where the arrival was recorded: {lat, lon, accuracy_m}
     photos: list[dict[str, Any]] = field(default_factory=list)  # the feedback's evidence: {sha256, size, mime}
+    withdrawn: str | None = None  # the merge that withdrew it (``merge-into``); cleared by ``unmerge``
 
     def pending_deadline(self) -> tuple[str, datetime] | None:
         """The next deadline this assignment still has to meet, if any."""
@@ -254,6 +298,12 @@ class OrderState:
     last_urged_at: datetime | None = None
     informed: tuple[str, ...] = ()  # told of the order without an assignment (grassroots routing: ZZ-<town>)
     rule: str | None = None  # the grassroots routing rule that chose the primary assignee (``B04/*/*→TJ``)
+    # Merge and split (``merge-into``/``merged``/``unmerge``/``unmerged``/``split``, and a child's dispatch):
+    merge: MergeLink | None = None  # this order is merged into another (it is then cancelled-like)
+    absorbed: list[Absorbed] = field(default_factory=list)  # orders merged into this one, as its events say
+    unmerged: tuple[str, ...] = ()  # merges of this order undone (a second ``unmerge`` of one is redundant)
+    children: list[Child] = field(default_factory=list)  # the child orders this one was split into
+    parent: tuple[str, str] | None = None  # (order id, order number) of the order this one was split from
 
     @property
     def village(self) -> str | None:
@@ -336,6 +386,8 @@ class OrderState:
         new = copy.copy(self)
         new.assignments = [copy.copy(a) for a in self.assignments]
         new.linked_calls = list(self.linked_calls)
+        new.absorbed = list(self.absorbed)
+        new.children = list(self.children)
         return new
 
 
@@ -463,6 +515,7 @@ def apply(state: OrderState | None, ev: Event) -> OrderState:
             informed=tuple(p.get("informed") or ()),
             rule=p.get("rule"),
         )
+        _note_parent(o, p)
         for i, data in enumerate(p["assignments"], start=1):
             o.assignments.append(_new_assignment(data, at, o.onsite, i))
         o.status = _derive_status(o)
@@ -681,6 +734,104 @@ def _h_urge(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
     o.last_urged_at = at
 
 
+# ---- merge and split ------------------------------------------------------------------------------
+#
+# A merge is one step on several orders, so it is one event on each (all with the same ``merge`` id, written in
+# one transaction): first ``merged`` on the surviving order, then ``merge-into`` on each absorbed one. Each
+# order's own events decide its state, replayed in server order like every other event:
+#
+# * ``merge-into`` takes only on an order still being worked (dispatched, signed, arrived, returned), not merged
+#   already and holding no absorbed orders itself. Two desks merging the same order offline: the first
+#   ``merge-into`` in server order takes, the other is a conflict (redundant when it names the same target).
+# * ``merged`` on the survivor only records what the merging desk asked for; it is never refused for the
+#   survivor's state. Whether an absorbed order really is merged is its own ``merge-into``'s outcome; the
+#   store shows only the absorbed orders whose merge took (``OrderStore.merged_calls``).
+# * Because ``merged`` comes first and an order holding absorbed orders cannot be merged, two desks merging
+#   A into B and B into A offline cannot both take: whichever of the two merges reached the server first
+#   wins on both orders, the other is a conflict on the order it would have absorbed. (With ``merged`` after
+#   ``merge-into`` an interleaving of the two desks' pushes could take both.)
+# * ``unmerge`` on the absorbed order, then ``unmerged`` on the survivor, undo one absorbed order.
+# * ``split`` on the parent records its children, never refused for the parent's state either: the children
+#   are orders of their own (each a dispatch with ``parent``), written in the same transaction, and take
+#   whatever happened to the parent meanwhile. "The parent cannot close while a child is open" is checked
+#   by the store when a desk closes it (a cross-order rule; the parent's events do not see its children's).
+
+
+def _note_parent(o: OrderState, p: dict[str, Any]) -> None:
+    parent = p.get("parent")
+    if isinstance(parent, dict):
+        o.parent = (str(parent["id"]), str(parent["order_no"]))
+
+
+def _h_merge_into(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
+    merge, into = str(p["merge"]), str(p["into"])
+    if o.merge is not None:
+        same = o.merge.merge == merge or o.merge.into == into
+        raise _refuse(o, ev.kind, "already_merged", redundant=same, order_no=o.merge.into_no)
+    if into == o.id:
+        raise _refuse(o, ev.kind, "merge_self")
+    if o.absorbed:
+        raise _refuse(o, ev.kind, "merge_holds_others", count=len(o.absorbed))
+    if not _is_open_for_work(o):
+        raise _refuse(o, ev.kind, "merge_needs_open")
+    reason = str(p.get("reason") or "")
+    for a in o.active_assignments:
+        a.active, a.withdrawn = False, merge
+    o.merge = MergeLink(merge, into, str(p["into_no"]), at, reason)
+    o.cancelled_at, o.cancel_reason = at, reason
+
+
+def _h_merged(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
+    merge = str(p["merge"])
+    if any(x.merge == merge for x in o.absorbed):
+        raise _refuse(o, ev.kind, "already_merged_here", redundant=True)
+    fresh = []
+    for item in p["orders"]:
+        if item["id"] == o.id:
+            raise _refuse(o, ev.kind, "merge_self")
+        if not any(x.order_id == item["id"] for x in o.absorbed):
+            fresh.append(
+                Absorbed(merge, str(item["id"]), str(item["order_no"]), CallInfo.from_payload(item["call"], ev.desk))
+            )
+    if not fresh:
+        raise _refuse(o, ev.kind, "already_merged_here", redundant=True)
+    o.absorbed.extend(fresh)
+
+
+def _h_unmerge(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
+    merge = str(p["merge"])
+    if o.merge is None or o.merge.merge != merge:
+        raise _refuse(o, ev.kind, "not_merged", redundant=merge in o.unmerged)
+    dues = {k: from_db_opt(p.get(k)) for k in ("sign_due", "arrive_due", "feedback_due")}
+    for a in o.assignments:
+        if a.withdrawn == merge:
+            a.active, a.withdrawn, a.window_start = True, None, at
+            a.sign_due = dues["sign_due"] or a.sign_due
+            a.arrive_due = dues["arrive_due"] or a.arrive_due
+            a.feedback_due = dues["feedback_due"] or a.feedback_due
+    o.merge = None
+    o.unmerged = (*o.unmerged, merge)
+    o.cancelled_at = o.cancel_reason = None
+
+
+def _h_unmerged(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
+    order_id = str(p["order_id"])  # whichever merge recorded it: the order is no longer merged into this one
+    kept = [x for x in o.absorbed if x.order_id != order_id]
+    if len(kept) == len(o.absorbed):
+        raise _refuse(o, ev.kind, "not_merged_here", redundant=True)
+    o.absorbed = kept
+
+
+def _h_split(o: OrderState, ev: Event, at: datetime, p: dict[str, Any]) -> None:
+    split = str(p["split"])
+    if any(c.split == split for c in o.children):
+        raise _refuse(o, ev.kind, "already_split", redundant=True)
+    children = [Child(split, str(c["id"]), str(c["order_no"]), str(c["assignee"])) for c in p["children"]]
+    if not children or any(c.order_id == o.id for c in children):
+        raise _refuse(o, ev.kind, "bad_split")
+    o.children.extend(children)
+
+
 _HANDLERS: dict[str, Callable[..., None]] = {  # keyed by the event kind, a str (Action is a StrEnum)
     Action.SIGN: _h_sign,
     Action.ARRIVE: _h_arrive,
@@ -700,6 +851,11 @@ _HANDLERS: dict[str, Callable[..., None]] = {  # keyed by the event kind, a str 
     Action.HAND: _h_hand,
     Action.NOTE: _h_note,
     Action.URGE: _h_urge,
+    Action.MERGE_INTO: _h_merge_into,
+    Action.MERGED: _h_merged,
+    Action.UNMERGE: _h_unmerge,
+    Action.UNMERGED: _h_unmerged,
+    Action.SPLIT: _h_split,
 }
 
 KNOWN_KINDS = frozenset({Action.DISPATCH, *_HANDLERS})

@@ -41,6 +41,12 @@ class Role(StrEnum):
 
 ASSIGNEE_WORK = frozenset({Action.SIGN, Action.ARRIVE, Action.FEEDBACK, Action.RETURN, Action.EXTEND})
 
+# Merge and split (models/merging.py): a call-taker or a township centre (in its town) merges duplicate orders and
+# splits one into child orders (a split dispatches, so only desks that may dispatch); a supervisor merges and
+# undoes merges too.
+MERGE_ACTIONS = frozenset({Action.MERGE_INTO, Action.MERGED, Action.UNMERGE, Action.UNMERGED})
+SPLIT_ACTIONS = frozenset({Action.SPLIT})
+
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {  # every desk may add a progress note to what it sees
     Role.CALL_TAKER: frozenset(
         {Action.DISPATCH, Action.LINK, Action.CANCEL, Action.REASSIGN, Action.NOTE, Action.URGE}
@@ -61,6 +67,9 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {  # every desk may add a progress
         }
     ),
 }
+ROLE_ACTIONS[Role.CALL_TAKER] |= MERGE_ACTIONS | SPLIT_ACTIONS
+ROLE_ACTIONS[Role.TOWNSHIP] |= MERGE_ACTIONS | SPLIT_ACTIONS
+ROLE_ACTIONS[Role.SUPERVISOR] |= MERGE_ACTIONS
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from .machine import (
     OrderState,
     deadlines,
 )
+from .merging import MAX_CHILDREN, MAX_MERGE
 from .reference import Reference
 from .routing import MAX_CO_UNITS
 from .villages import GRASSROOTS
@@ -150,6 +151,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "assignments": Spec("list", items=ASSIGNMENT, max_items=1 + MAX_CO_UNITS),
         "rule": _s(NAME, required=False),
         "informed": Spec("list", required=False, items=_s(SHORT, codes="assignee"), max_items=4),
+        "parent": Spec("obj", required=False, fields={"id": _s(SHORT), "order_no": _s(40)}),  # a split's child
     },
     Action.SIGN: {"note": NOTE, "person": PERSON},
     Action.ARRIVE: {"note": NOTE, "person": PERSON, "location": LOCATION, "no_location": Spec("bool", required=False)},
@@ -175,6 +177,35 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
     # A progress note: its words (the same bound as a feedback text) and who it is for.
     Action.NOTE: {"text": _s(NOTE_LEN), "visibility": _s(16, choices=VISIBILITIES), "person": PERSON},
     Action.URGE: {"note": NOTE},
+    # Merge and split (models/merging.py): one id shared by the events of one step on several orders.
+    Action.MERGED: {
+        "merge": _s(SHORT),
+        "orders": Spec(
+            "list",
+            items=Spec("obj", fields={"id": _s(SHORT), "order_no": _s(40), "call": CALL}),
+            max_items=MAX_MERGE,
+        ),
+        "reason": NOTE,
+    },
+    Action.MERGE_INTO: {"merge": _s(SHORT), "into": _s(SHORT), "into_no": _s(40), "reason": NOTE},
+    Action.UNMERGE: {
+        "merge": _s(SHORT),
+        "from": _s(SHORT),
+        "reason": NOTE,
+        "sign_due": Spec("time"),
+        "arrive_due": Spec("time", nullable=True, required=False),
+        "feedback_due": Spec("time"),
+    },
+    Action.UNMERGED: {"merge": _s(SHORT), "order_id": _s(SHORT), "order_no": _s(40), "reason": NOTE},
+    Action.SPLIT: {
+        "split": _s(SHORT),
+        "children": Spec(
+            "list",
+            items=Spec("obj", fields={"id": _s(SHORT), "order_no": _s(40), "assignee": _s(SHORT, codes="assignee")}),
+            max_items=MAX_CHILDREN,
+        ),
+        "reason": NOTE,
+    },
 }
 # Risk warnings and cases (models/governance.py): subjects of the log beside orders, in their own table (the
 # hostile-event generator of tests/hostile builds order events from SCHEMAS; tests/test_governance.py these).
@@ -440,6 +471,8 @@ def _validate(
         _same_dues(p["assignment"], deadlines(ref, tag.code, event_at), "assignment")
     elif kind == Action.REOPEN and tag is not None:
         _same_due(p["feedback_due"], event_at + timedelta(hours=tag.feedback_h), "feedback_due")
+    elif kind == Action.UNMERGE and tag is not None:  # the withdrawn assignments' fresh deadlines
+        _same_dues(p, deadlines(ref, tag.code, event_at), "")
     elif kind == Action.APPROVE_EXTENSION and target is not None and target.ext_hours:
         _same_due(p["feedback_due"], target.feedback_due + timedelta(hours=target.ext_hours), "feedback_due")
 
@@ -476,7 +509,7 @@ def _same_dues(a: dict[str, Any], dues: dict[str, str | None], path: str) -> Non
     for key, want in dues.items():
         have = a.get(key)
         if have != want:
-            raise Invalid(f"{path}.{key}", "deadline", value=str(have)[:27], expected=str(want))
+            raise Invalid(f"{path}.{key}" if path else key, "deadline", value=str(have)[:27], expected=str(want))
 
 
 def _same_due(have: str, want: datetime, path: str) -> None:

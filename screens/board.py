@@ -11,7 +11,8 @@ slice by its sort key (keyset paging), so the board behaves the same with a hund
 * Search (``/``): order number, phone, address, words of the description. Filters (F3): state, department,
   category, town, overdue only, repeat calls only, dual only; sort (F4): deadline, age, newest, town.
   F8 is the supervisor's escalation queue: open overdue orders, the longest overdue first.
-* Single-letter actions on the focused row (see :mod:`screens.actions`), Enter for the detail.
+* Single-letter actions on the focused row (see :mod:`screens.actions`), Enter for the detail; ``g`` merges other
+  orders into the focused one, ``z`` undoes that, ``l`` splits it into child orders (:mod:`screens.merging`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from .actions import ACTION_BINDINGS, ActionsMixin, Offer
 from .base import LocalizedMixin, safe
 from .boardfilter import FilterScreen, filter_summary
 from .literal import LiteralInput
+from .merging import MERGE_BINDINGS, MergeMixin
 from .messages import StoreChanged
 from .orderfmt import age_text, assignee_label, countdown_cell, flags_text, short_no, status_label, tag_label
 from .palette import ScreenKeys
@@ -147,7 +149,7 @@ class BoardTable(LocalizedMixin, DataTable[Text]):
             self.refresh_coordinate(coord)
 
 
-class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
+class BoardScreen(MergeMixin, ActionsMixin, LocalizedMixin, Screen[None]):
     COMMANDS: ClassVar = {ScreenKeys}
 
     DEFAULT_CSS = """
@@ -162,6 +164,7 @@ class BoardScreen(ActionsMixin, LocalizedMixin, Screen[None]):
 
     BINDINGS: ClassVar = [
         *ACTION_BINDINGS,
+        *MERGE_BINDINGS,  # g merge, z undo a merge, l split (screens/merging.py)
         Binding("slash,f2", "search", "board.search", show=True, id="board.search"),
         Binding("f3", "filters", "board.filters", show=True, id="board.filters"),
         Binding("f4", "sort", "board.sort_next", show=False, id="board.sort_next"),

@@ -102,6 +102,9 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         try:
             state, events = store.order_with_events(self.order_no)
             offer = Offer(state, store.allowed(state))
+            # merge and split (store/merging.py): the absorbed orders whose merge took, the children's states
+            self.merged_orders = store.merged_calls(state) if state.absorbed else []
+            self.split_children = store.children(state) if state.children else []
             if not self.ctx.read_only:
                 mark_seen(self.ctx.db, self.ctx.desk, state.id, self.ctx.clock())  # opened: it no longer floats
         except FengqiaoError as exc:
@@ -216,6 +219,7 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
                 style="italic",
             )
             call.append_text(safe(linked.description, single_line=True))
+        self._merge_lines(call, o)
         call.append("\n" + t("detail.routing") + "：", style="bold")
         route = [t(f"mode.{o.mode}")]
         if o.one_team:
@@ -236,6 +240,25 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         self.query_one("#detail-call", Static).update(call)
         self.query_one("#detail-assignments", Static).update(self._assignments(o, now, lang))
         self.query_one("#detail-timeline", Static).update(self._timeline(o, now, lang))
+
+    def _merge_lines(self, call: Text, o: OrderState) -> None:
+        """Merge and split: where this order went, the calls of the orders merged into it, its parent, children."""
+        if o.merge is not None:
+            call.append(
+                "\n"
+                + t("cli.merged_into", order_no=o.merge.into_no, at=fmt_local(o.merge.at), reason="").rstrip("：: "),
+                style="bold",
+            )
+        for x in getattr(self, "merged_orders", []):
+            at, phone = fmt_local(x.call.received_at), self._phone(x.call.phone)
+            call.append("\n" + t("detail.merged_call", order_no=x.order_no, at=at, phone=phone) + " ", style="italic")
+            call.append_text(safe(x.call.description, single_line=True))
+        if o.parent is not None:
+            call.append("\n" + t("cli.split_from", order_no=o.parent[1]), style="bold")
+        children = getattr(self, "split_children", [])
+        if children:
+            listed = ", ".join(f"{no}→{unit} {status_label(st) if st != '-' else '-'}" for no, unit, st in children)
+            call.append("\n" + t("cli.split_children", children=listed))
 
     def _assignments(self, o: OrderState, now: datetime, lang: str) -> Group:
         ref = self.ctx.ref
@@ -354,6 +377,23 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
             return text
         if ev.kind == "reassign":
             text.append("→ " + assignee_label(ref, p.get("assignment", {}).get("assignee"), lang) + " ")
+        if ev.kind == "merge-into":
+            text.append(f"→ {str(p.get('into_no', ''))[:40]} ")
+        if ev.kind == "merged":
+            text.append(
+                "← "
+                + " ".join(str(x.get("order_no", ""))[:40] for x in p.get("orders", []) if isinstance(x, dict))
+                + " "
+            )
+        if ev.kind == "unmerged":
+            text.append(f"↩ {str(p.get('order_no', ''))[:40]} ")
+        if ev.kind == "split":
+            listed = [
+                f"{str(c.get('order_no', ''))[:40]}→{str(c.get('assignee', ''))[:40]}"
+                for c in p.get("children", [])
+                if isinstance(c, dict)
+            ]
+            text.append(" ".join(listed) + " ")
         if ev.kind == "note":
             visibility = str(p.get("visibility", "internal"))
             label = t(f"note.{visibility}") if visibility in ("internal", "caller") else visibility[:16]

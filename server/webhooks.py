@@ -117,6 +117,13 @@ class WebhookConfig:
             targets = [a for a in after.assignments if a.id not in old]
         elif ev.kind == Action.REOPEN:
             targets = list(after.active_assignments)
+        elif ev.kind in (Action.MERGE_INTO, Action.UNMERGE):  # merged away: its units told their work is withdrawn
+            merge = str(ev.payload.get("merge"))  # ... and, the merge undone, that it is theirs again
+            if ev.kind == Action.MERGE_INTO:
+                targets = [a for a in after.assignments if a.withdrawn == merge]
+            else:
+                gone = {a.id for a in before.assignments if a.withdrawn == merge} if before else set()
+                targets = [a for a in after.active_assignments if a.id in gone]
         else:
             return []
         rows = []
@@ -138,6 +145,10 @@ class WebhookConfig:
                                 self.lang,
                                 link=self.link(after.id, a.assignee) if self.link else None,
                                 reopened=ev.kind == Action.REOPEN,
+                                merged_into=after.merge.into_no
+                                if ev.kind == Action.MERGE_INTO and after.merge
+                                else None,
+                                unmerged=ev.kind == Action.UNMERGE,
                             ),
                             ensure_ascii=False,
                         ),
@@ -160,6 +171,8 @@ def message(
     *,
     link: str | None = None,
     reopened: bool = False,
+    merged_into: str | None = None,
+    unmerged: bool = False,
 ) -> dict:
     """The DingTalk robot JSON body (``msgtype`` text, markdown or actionCard) announcing order ``o`` to
     ``assignee``; with ``link``, the phone page's signed link to the order (buttons on an actionCard)."""
@@ -178,6 +191,13 @@ def message(
     title = t("server.hook_title", lang=lang, **values)
     if reopened:
         title = t("server.hook_reopened", lang=lang, order_no=o.order_no)
+    if merged_into is not None:  # withdrawn: a plain notice, no buttons (there is nothing left to do)
+        text = t("server.hook_withdrawn", lang=lang, into=merged_into, **values)
+        if msgtype == "text":
+            return {"msgtype": "text", "text": {"content": text}}
+        return {"msgtype": "markdown", "markdown": {"title": text, "text": md_escape(text)}}
+    if unmerged:
+        title = t("server.hook_unmerged", lang=lang, order_no=o.order_no)
     if msgtype == "text":
         text = t("server.hook_text", lang=lang, **values)
         return {"msgtype": "text", "text": {"content": text + (f"\n{link}" if link else "")}}

@@ -31,6 +31,7 @@ from fengqiao.models.intake import IntakeForm, validate_intake
 from fengqiao.models.machine import (
     ASSIGNMENT_ACTIONS,
     OPEN_STATUSES,
+    Absorbed,
     Action,
     CallInfo,
     Event,
@@ -49,6 +50,7 @@ from fengqiao.models.roles import Desk
 from fengqiao.models.routing import Route, route
 from fengqiao.models.text import check_text
 
+from . import merging
 from .board import visibility_sql
 from .db import Connection, Database
 from .drafts import drop_draft_in
@@ -289,6 +291,8 @@ class OrderStore:
             else:
                 target = None
             roles.check(self.desk, self.ref, state, action, target)
+            if action == Action.CLOSE:
+                merging.check_close(conn, state)  # a split's parent waits for its children
             when, now = self._when(at, floor=state.updated_at)
             if target is not None and intent.assignee is None:
                 intent = replace(intent, assignee=target.assignee)
@@ -407,6 +411,33 @@ class OrderStore:
             mine = [a for a in mine if a.id in legal] or mine
         return mine[0].assignee if len(mine) == 1 else None
 
+    # ---- merge and split (store/merging.py) -----------------------------------------------------
+    def merge(
+        self, keep_no: str, other_nos: Sequence[str], *, reason: str = "", at: datetime | None = None
+    ) -> merging.MergeResult:
+        """Merge ``other_nos`` into ``keep_no`` in one transaction (their assignments withdrawn)."""
+        return merging.merge(self, keep_no, list(other_nos), reason=reason, at=at)
+
+    def unmerge(self, order_no: str, *, reason: str = "", at: datetime | None = None) -> list[OrderState]:
+        """Undo the merge of ``order_no`` (merged into another, or holding merged orders)."""
+        return merging.unmerge(self, order_no, reason=reason, at=at)
+
+    def split(
+        self, order_no: str, units: Sequence[str], *, reason: str = "", at: datetime | None = None
+    ) -> merging.SplitResult:
+        """Split ``order_no`` into one child order per unit."""
+        return merging.split(self, order_no, list(units), reason=reason, at=at)
+
+    def merged_calls(self, state: OrderState) -> list[Absorbed]:
+        """The orders merged into ``state`` whose merge took (their calls are its linked calls too)."""
+        with self.db.read() as conn:
+            return merging.merged_calls_in(conn, state)
+
+    def children(self, state: OrderState) -> list[tuple[str, str, str]]:
+        """(order number, unit, status) of the child orders ``state`` was split into."""
+        with self.db.read() as conn:
+            return merging.children_in(conn, state)
+
     # ---- queries -------------------------------------------------------------------------------
     def _order_id(self, conn: Connection, order_no: str) -> str:
         key = order_no.strip().upper()
@@ -442,7 +473,14 @@ class OrderStore:
         """The actions this desk may take on ``state`` now: the state machine's and the role's rules together."""
         when = at or self.clock()
         out = []
+        blocked = set()
+        if state.children:
+            with self.db.read() as conn:
+                if merging.open_children_in(conn, state):
+                    blocked.add(Action.CLOSE)  # a split's parent waits for its children
         for action, target in legal_actions(state, when):
+            if action in blocked:
+                continue
             asg = state.assignment(target) if target else None
             if roles.can_take(self.desk, self.ref, state, action, asg):
                 out.append((action, target))

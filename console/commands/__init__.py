@@ -4,7 +4,7 @@ The main CLI (``console/cli.py``) holds only the global options and error handli
 in ``FEATURES`` (in this order, which is the order of ``fengqiao --help``); an area edits only its own module here.
 """
 
-FEATURES = ("console", "setup", "orders", "intake", "board", "kpi", "governance", "sync", "audit")
+FEATURES = ("console", "setup", "orders", "merging", "intake", "board", "kpi", "governance", "sync", "audit")
 
 # The command (or command group) names each module registers, so that ``fengqiao run`` imports only
 # console/commands/console.py and not every area's module (typer builds each command it knows at every start);
@@ -13,6 +13,7 @@ COMMANDS = {
     "console": ("run", "pop"),
     "setup": ("init", "taxonomy", "demo"),
     "orders": ("dispatch", "orders", "order", "act", "note"),
+    "merging": ("merge", "unmerge", "split"),
     "intake": ("classify",),
     "board": ("desk",),
     "kpi": ("kpi", "report", "dashboard"),

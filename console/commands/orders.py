@@ -14,7 +14,7 @@ from fengqiao.models.clock import fmt_duration, fmt_local
 from fengqiao.models.errors import StoreError, ValidationError
 from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.intake import IntakeForm
-from fengqiao.models.machine import VISIBILITIES, Action, Intent
+from fengqiao.models.machine import MULTI_ORDER_ACTIONS, VISIBILITIES, Action, Intent
 from fengqiao.models.privacy import phone_view
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.routing import describe_assignee
@@ -237,6 +237,7 @@ def order_cmd(
         phone_view(store.desk, unmasked=unmasked)  # refused before anything is read
         state, entries = store.timeline(number)
         see = phones_for(store.db, store.desk, unmasked=unmasked, target="order", orders=[state.order_no])
+        merged, children = store.merged_calls(state), store.children(state)  # merge and split (store/merging.py)
     finally:
         store.db.close()
     lang = get_lang()
@@ -255,6 +256,7 @@ def order_cmd(
     if state.village and state.village in ref.villages:  # grassroots: the village, its grid, the rule, who is told
         echo(t("grassroots.cli_village", **village_lines(ref, state, lang)))
     echo(f"{t('field.description')}: {visible(state.call.description)}")
+    _merge_lines(state, merged, children, see)
     echo("")
     rows = []
     for a in state.assignments:
@@ -316,6 +318,36 @@ def order_cmd(
             max_width=48,
         )
     )
+
+
+def _merge_lines(state: Any, merged: list[Any], children: list[tuple[str, str, str]], see: Any) -> None:
+    """Where a merged order went, the orders merged into this one (their calls), a split's parent or children."""
+    if state.merge is not None:
+        link = state.merge
+        echo(
+            t(
+                "cli.merged_into",
+                order_no=link.into_no,
+                at=fmt_local(link.at),
+                reason=visible(link.reason, single_line=True) or "-",
+            )
+        )
+    if merged:
+        listed = "; ".join(
+            f"{x.order_no} {see(x.call.phone)} {visible(x.call.description, single_line=True)}" for x in merged
+        )
+        echo(t("cli.merged_from", orders=listed))
+    if state.parent is not None:
+        echo(t("cli.split_from", order_no=state.parent[1]))
+    if children:
+        echo(
+            t(
+                "cli.split_children",
+                children=", ".join(
+                    f"{no}→{unit} {t(f'status.{st}') if st != '-' else '-'}" for no, unit, st in children
+                ),
+            )
+        )
 
 
 def village_lines(ref: Any, state: Any, lang: str) -> dict[str, str]:
@@ -392,7 +424,7 @@ def act_cmd(
     town: Annotated[str | None, typer.Option("--town", help="town of a township desk")] = None,
 ) -> None:
     """Take an action on an order (sign, arrive, feedback, …) — one transaction."""
-    valid = [a.value for a in Action if a not in (Action.DISPATCH, Action.LINK)]
+    valid = [a.value for a in Action if a not in (Action.DISPATCH, Action.LINK) and a not in MULTI_ORDER_ACTIONS]
     if action not in valid:
         raise ValidationError(
             t("error.bad_choice", value=action, field=t("field.action"), choices=", ".join(valid)), field="action"

@@ -80,6 +80,7 @@ def cases() -> list[Case]:
     out.append(Case(Action.DISPATCH, "assignments[0].feedback_due", "deadline", "ten years"))
     out.append(Case(Action.REASSIGN, "assignment.feedback_due", "deadline", "ten years"))
     out.append(Case(Action.REOPEN, "feedback_due", "deadline", "ten years"))
+    out.append(Case(Action.UNMERGE, "feedback_due", "deadline", "ten years"))
     return out
 
 
@@ -118,6 +119,7 @@ def base_payload(kind: str, ref: Reference, o: OrderState, at: datetime, prefix:
                     **dues,
                 }
             ],
+            "parent": {"id": new_id(), "order_no": f"{prefix}-20261128-9995"},  # a split's child
         }
     return {
         Action.SIGN: {"note": "签收", "person": "u-1"},
@@ -153,6 +155,19 @@ def base_payload(kind: str, ref: Reference, o: OrderState, at: datetime, prefix:
         Action.LINK: {"call": call},
         Action.NOTE: {"text": "已电话联系来电人", "visibility": "caller"},
         Action.URGE: {"note": "请尽快签收"},
+        Action.MERGED: {
+            "merge": new_id(),
+            "orders": [{"id": new_id(), "order_no": f"{prefix}-20261128-9999", "call": call}],
+            "reason": "同一件事",
+        },
+        Action.MERGE_INTO: {"merge": new_id(), "into": new_id(), "into_no": f"{prefix}-20261128-9998", "reason": ""},
+        Action.UNMERGE: {"merge": new_id(), "from": new_id(), "reason": "", **deadlines(ref, tag.code, at)},
+        Action.UNMERGED: {"merge": new_id(), "order_id": new_id(), "order_no": f"{prefix}-20261128-9997", "reason": ""},
+        Action.SPLIT: {
+            "split": new_id(),
+            "children": [{"id": new_id(), "order_no": f"{prefix}-20261128-9996", "assignee": "ZJJ"}],
+            "reason": "",
+        },
     }[Action(kind)]
 
 

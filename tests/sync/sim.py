@@ -11,7 +11,11 @@ desk comes online and syncs until quiet, and :meth:`Simulation.check` lists ever
 * each desk's order kept: the server's order of a desk's events is that desk's own order (and hash chain);
 * all replicas identical: every desk's orders, assignments, calls and event outcomes equal the replay of
   the server's log (a department desk: for the orders it may see);
-* conflicts visible: every event the replay marks as a conflict is marked so on every desk that has it.
+* conflicts visible: every event the replay marks as a conflict is marked so on every desk that has it;
+* merges agree across orders: an order merged into another is listed on the survivor, and never both ways.
+
+Desks also merge, unmerge and split orders (issue 17), offline too, so the same orders are merged and split
+concurrently.
 
 Used by tests/sync/test_faults.py (short, seeded) and by ``make bench`` (longer runs).
 """
@@ -158,8 +162,10 @@ class Simulation:
         client_cls: type[SyncClient] = SyncClient,
         faults: Faults | None = None,
         hostile: bool = False,
+        merge_rate: float = 0.12,
     ) -> None:
         self.rng = random.Random(seed)
+        self.merge_rate = merge_rate  # of a desk's actions on orders: a merge, an undone merge or a split
         self.steps = steps
         self.client_cls = client_cls
         self.faults = faults if faults is not None else Faults()
@@ -267,6 +273,12 @@ class Simulation:
                 store.link(no, IntakeForm(phone=f"139{rng.randrange(10**8):08d}", town="HZ", description="又打来了"))
                 self.counts["links"] += 1
                 return
+        if (
+            role in ("call_taker", "township", "supervisor")
+            and rng.random() < self.merge_rate
+            and self.merge_or_split(d, rows)
+        ):
+            return
         state = store.order(row.order_no)
         options = store.allowed(state)
         if not options:
@@ -289,6 +301,32 @@ class Simulation:
             self.counts[f"act {action}"] += 1
         except FengqiaoError:
             self.counts["refused locally"] += 1
+
+    def merge_or_split(self, d: SimDesk, rows: list[Any]) -> bool:
+        """Merge two or three open orders, undo a merge, or split an order (issue 17): desks offline for long
+        stretches merge and split the same orders concurrently. False when nothing was tried."""
+        rng, store = self.rng, d.store
+        working = [r.order_no for r in rows if r.status in ("dispatched", "signed", "arrived", "returned")]
+        choice = rng.random()
+        try:
+            if choice < 0.45 and len(working) >= 2:
+                picked = rng.sample(working, min(len(working), rng.choice([2, 2, 3])))
+                store.merge(picked[0], picked[1:], reason="同一件事")
+                self.counts["merges"] += 1
+            elif choice < 0.6:
+                merged = [r.order_no for r in store.list_orders(limit=40, status=["cancelled"])]
+                if not merged:
+                    return False
+                store.unmerge(rng.choice(merged), reason="不是同一件事")
+                self.counts["unmerges"] += 1
+            elif d.desk.role != "supervisor" and working:
+                store.split(rng.choice(working), rng.sample(REASSIGN_TO, rng.choice([1, 2])), reason="分给各单位")
+                self.counts["splits"] += 1
+            else:
+                return False
+        except FengqiaoError:
+            self.counts["merge or split refused locally"] += 1
+        return True
 
     def garbage(self, d: SimDesk) -> None:
         """A hostile desk appends an event of any kind with a payload and times a desk would never write."""
@@ -406,6 +444,11 @@ class Simulation:
         self.counts["conflicts"] = len(conflicts)
         self.counts["redundant"] = sum(1 for r in truth.values() for st in r.statuses.values() if st == "redundant")
         self.counts["events"] = len(srv)
+        problems += _merge_problems(truth)
+        self.counts["merges taken"] = sum(1 for r in truth.values() if r.state is not None and r.state.merge)
+        self.counts["merge conflicts"] = sum(
+            1 for e in srv if e["kind"] == "merge-into" and truth[e["order_id"]].statuses.get(e["id"]) == "conflict"
+        )
         for d in self.honest:
             problems += self._check_replica(d, truth, by_id, conflicts)
             report = verify(d.db, clock=self.clock)
@@ -498,6 +541,30 @@ class Simulation:
                     ]
                 )
         return all(x == dumps[0] for x in dumps)
+
+
+def _merge_problems(truth: dict[str, Any]) -> list[str]:
+    """Merges agree across orders: a merged order's survivor lists it, the survivor is not merged back into it
+    (no cycle), and a split's children name their parent."""
+    out = []
+    states = {oid: r.state for oid, r in truth.items() if r.state is not None}
+    for oid, s in states.items():
+        if s.merge is not None:
+            survivor = states.get(s.merge.into)
+            if survivor is None or not any(x.order_id == oid for x in survivor.absorbed):
+                out.append(f"order {s.order_no} is merged into {s.merge.into_no}, which does not list it")
+            seen, at = {oid}, survivor
+            while at is not None and at.merge is not None:
+                if at.merge.into in seen:
+                    out.append(f"merge cycle through {s.order_no}")
+                    break
+                seen.add(at.merge.into)
+                at = states.get(at.merge.into)
+        for child in s.children:
+            c = states.get(child.order_id)
+            if c is None or c.parent != (oid, s.order_no):
+                out.append(f"child {child.order_no} of {s.order_no} does not name its parent")
+    return out
 
 
 class _Row:
