@@ -42,7 +42,9 @@ def test_faults_on_sqlite(tmp_path: Path, seed: int) -> None:
         sim.close()
 
 
-@pytest.mark.parametrize("seed", (3, 11))
+# Seeds whose runs include a lost concurrent merge (the assertion below); over seeds 1-15 every run had 0
+# violations, 7 of them without a concurrent merge that lost (docs/sync.md).
+@pytest.mark.parametrize("seed", (8, 11))
 def test_concurrent_merges_and_splits(tmp_path: Path, seed: int) -> None:
     """Desks merge, unmerge and split often, offline for long stretches: the same orders are merged into
     different targets, both ways, split while merged; every desk still converges, 0 violations."""
