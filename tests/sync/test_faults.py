@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -42,25 +43,35 @@ def test_faults_on_sqlite(tmp_path: Path, seed: int) -> None:
         sim.close()
 
 
-# Seeds whose runs include a lost concurrent merge (the assertion below); over seeds 1-15 every run had 0
-# violations, 7 of them without a concurrent merge that lost (docs/sync.md).
-@pytest.mark.parametrize("seed", (8, 11))
-def test_concurrent_merges_and_splits(tmp_path: Path, seed: int) -> None:
+def test_concurrent_merges_and_splits(tmp_path: Path) -> None:
     """Desks merge, unmerge and split often, offline for long stretches: the same orders are merged into
-    different targets, both ways, split while merged; every desk still converges, 0 violations."""
-    faults = Faults(offline=0.12)
-    sim = Simulation(
-        f"sqlite:///{tmp_path / 'server.db'}", tmp_path, seed=seed, steps=STEPS, faults=faults, merge_rate=0.4
-    )
-    try:
-        problems = sim.run()
-        assert problems == [], "\n".join(problems)
-        assert sim.replicas_equal()
-        c = sim.counts
-        assert c["merges"] >= 5 and c["splits"] >= 1 and c["unmerges"] >= 1, c
-        assert c["merges taken"] >= 2 and c["merge conflicts"] >= 1, c  # concurrent merges happened and lost
-    finally:
-        sim.close()
+    different targets, both ways, split while merged; every desk still converges, 0 violations.
+
+    Whether a run holds a concurrent merge that loses depends on timing as well as on the seed (event ids are
+    time-ordered UUIDv7), so runs go on, seed after seed, until together they hold one (about every second run
+    does); each run must be clean."""
+    total: Counter[str] = Counter()
+    for seed in range(1, 13):
+        faults = Faults(offline=0.12)
+        sim = Simulation(
+            f"sqlite:///{tmp_path / f'server-{seed}.db'}",
+            tmp_path / f"run-{seed}",
+            seed=seed,
+            steps=STEPS,
+            faults=faults,
+            merge_rate=0.4,
+        )
+        try:
+            problems = sim.run()
+            assert problems == [], f"seed {seed}:\n" + "\n".join(problems)
+            assert sim.replicas_equal(), seed
+            total.update(sim.counts)
+        finally:
+            sim.close()
+        if total["merges"] >= 5 and total["splits"] and total["unmerges"] and total["merge conflicts"] and seed >= 2:
+            break
+    assert total["merges"] >= 5 and total["splits"] >= 1 and total["unmerges"] >= 1, total
+    assert total["merges taken"] >= 2 and total["merge conflicts"] >= 1, total  # concurrent merges happened and lost
 
 
 def test_faults_on_postgresql(tmp_path: Path, pg_database: str) -> None:
