@@ -1,0 +1,1 @@
+-- Schema version 14: reserved for another branch's migration (an empty step keeps the numbers gap-free).
