@@ -188,6 +188,7 @@ class DemoResult:
     orders: int
     calls: int
     events: int
+    order_rows: int = 0  # order rows written (an order whose events span several batches is written in each)
 
 
 @dataclass
@@ -658,16 +659,17 @@ def generate(
     if parallel is None:
         parallel = orders >= 5000 and ref is None
     batches = _batches_in_worker(kwargs) if parallel else _produce(ref or default_reference(), **kwargs)
-    made = calls = events = 0
+    made = calls = events = rows = 0
     try:
         for b in batches:
             with db.write() as conn:
                 conn.exec_driver_sql(f"PRAGMA cache_size = -{DEMO_CACHE_KIB}")
                 _write(conn, b)
             made, calls, events = b.orders_made, b.calls_made, events + len(b.events)
+            rows += len(b.orders) + len(b.order_updates)
             if progress:
                 progress(b.done, orders)
     finally:
         with db.write() as conn:  # back to SQLite's default for whoever borrows the connection next
             conn.exec_driver_sql("PRAGMA cache_size = -2000")
-    return DemoResult(orders=made, calls=calls, events=events)
+    return DemoResult(orders=made, calls=calls, events=events, order_rows=rows)

@@ -135,5 +135,8 @@ def bench(ctx: Context) -> list[Row]:
                 note="state machine, hashing",
             ),
             Row("demo", f"  orders per second, {n:,} orders", n / seconds, "orders/s"),
+            Row(
+                "demo", f"  order rows written per order, {n:,} orders", result.order_rows / n, "", note="once a batch"
+            ),
         ]
     return rows
