@@ -89,14 +89,47 @@ SELECT id, call_id FROM orders
 UNION SELECT c.order_id, c.id FROM calls c JOIN orders o ON o.id = c.order_id)"""
 
 
+_SEARCH_ALL_LINKED = 15  # the schema version from which every linked repeat call is in the search index
+_SIZES = (
+    "SELECT z.sz, length(o.order_no), length(c.phone), length(c.address), length(c.description) "
+    "FROM order_search_docs d JOIN order_search_docsize z ON z.id = d.doc "
+    "JOIN orders o ON o.id = d.order_id JOIN calls c ON c.id = d.call_id"
+)
+
+
+def _varints(blob: bytes) -> list[int]:
+    """The numbers of an FTS5 docsize blob (SQLite varints: seven bits a byte, most significant first)."""
+    out, value = [], 0
+    for byte in blob:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            out.append(value)
+            value = 0
+    return out
+
+
+def search_size_differences(conn: Any) -> int:
+    """Documents of ``order_search`` whose indexed texts are not those of their order and call, by length.
+
+    The index is contentless (it keeps no copy of the texts, only their trigrams), but FTS5 records how many
+    tokens each column of a document had; a text indexed with two U+FFFF after it has exactly as many trigrams
+    as characters. A document indexed with other words of another length, or with a column missing, differs."""
+    bad = 0
+    for sz, *lengths in conn.exec_driver_sql(_SIZES):
+        if not isinstance(sz, bytes) or _varints(sz) != lengths:
+            bad += 1
+    return bad
+
+
 def derived_differences(conn: Any, tables: dict[str, str]) -> list[tuple[str, str, int]]:
     """(table, detail key, count) for each derived table that is not what the log (through the projection,
     itself checked against the replay) makes it:
 
     * ``kpi_repeats`` — the repeat-call rows, recomputed from orders and calls as the migration defines them
       (a forged row changes the repeat-call rate);
-    * ``order_search_docs`` and the ``order_search`` index — a document for every order, none but for an order's
-      own or linked calls, and an index entry for each document (a removed entry hides an order from search);
+    * ``order_search_docs`` and the ``order_search`` index — a document for every order and (schema 15 on) every
+      linked repeat call, none but for those, an index entry for each document (a removed entry hides an order
+      from search), each entry's column sizes those of its texts (an entry indexed with other words);
     * ``kpi_rollup``, ``kpi_rollup_minutes``, ``kpi_pending`` — the KPI rollups, recomputed from the projection
       (store/rollups.py): an edited row changes the KPIs;
     * ``event_state`` — the server never sends another desk's refused events (refusals are answered to the
@@ -116,15 +149,16 @@ def derived_differences(conn: Any, tables: dict[str, str]) -> list[tuple[str, st
             out.append(("kpi_repeats", "derived_repeats", n))
     if "order_search_docs" in tables:
         n = count(f"SELECT count(*) FROM (SELECT order_id, call_id FROM order_search_docs EXCEPT {_DOCS_EXPECTED})")
-        # every order's own call is indexed (a linked call may not be: the projection can link a call row that
-        # was stored before its order, which the insert trigger does not see)
-        n += count(
-            "SELECT count(*) FROM (SELECT id, call_id FROM orders EXCEPT SELECT order_id, call_id "
-            "FROM order_search_docs)"
-        )
+        # every order's own call is indexed, and (from 0015, whose trigger also indexes linked calls stored before
+        # their order, and whose backfill indexed those an older file had missed) every linked repeat call
+        strict = int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0) >= _SEARCH_ALL_LINKED
+        expected = _DOCS_EXPECTED if strict else "SELECT id, call_id FROM orders"
+        n += count(f"SELECT count(*) FROM ({expected} EXCEPT SELECT order_id, call_id FROM order_search_docs)")
         if "order_search" in tables:
             n += count("SELECT count(*) FROM (SELECT doc FROM order_search_docs EXCEPT SELECT rowid FROM order_search)")
             n += count("SELECT count(*) FROM (SELECT rowid FROM order_search EXCEPT SELECT doc FROM order_search_docs)")
+        if "order_search_docsize" in tables:
+            n += search_size_differences(conn)
         if n:
             out.append(("order_search", "derived_search", n))
     if "kpi_rollup" in tables:

@@ -110,7 +110,62 @@ def _upsert_sql(table: str, columns: Sequence[str], key: str = "id") -> str:
 
 
 UPSERT_ORDER = _upsert_sql("orders", ORDER_COLUMNS)
+# What no event after the dispatch changes (models/machine.py): an order's row already stored is brought up to
+# date by UPDATE_ORDER, which sets only the other columns, so SQLite leaves the indexes over these alone.
+ORDER_FIXED = frozenset(
+    (
+        "id",
+        "order_no",
+        "call_id",
+        "tag",
+        "category",
+        "town",
+        "mode",
+        "onsite",
+        "desk",
+        "phone",
+        "call_at",
+        "created_at",
+        "one_team",
+        "override_dept",
+        "override_reason",
+        "repeat_of",
+        "village",
+        "grid",
+        "informed",
+    )
+)
+ASSIGNMENT_FIXED = frozenset(
+    ("id", "order_id", "seq", "role", "assignee", "dept", "town", "onsite", "dispatched_at", "feedback_due_original")
+)
+
+
+def _update_sql(table: str, columns: Sequence[str], fixed: frozenset[str]) -> tuple[str, list[int]]:
+    """``UPDATE table SET <changing columns> WHERE id = ?`` and the positions of a full row's values it takes."""
+    changing = [i for i, c in enumerate(columns) if c not in fixed]
+    sets = ", ".join(f"{columns[i]} = ?" for i in changing)
+    return f"UPDATE {table} SET {sets} WHERE id = ?", [*changing, columns.index("id")]
+
+
+INSERT_ORDER = f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}) VALUES ({', '.join('?' for _ in ORDER_COLUMNS)})"
+UPDATE_ORDER, _ORDER_UPDATE_AT = _update_sql("orders", ORDER_COLUMNS, ORDER_FIXED)
+UPDATE_ASSIGNMENT, _ASSIGNMENT_UPDATE_AT = _update_sql("assignments", ASSIGNMENT_COLUMNS, ASSIGNMENT_FIXED)
+
+
+def order_update(row: Sequence[Any]) -> tuple[Any, ...]:
+    """UPDATE_ORDER's parameters for an :func:`order_tuple` row."""
+    return tuple(row[i] for i in _ORDER_UPDATE_AT)
+
+
+def assignment_update(row: Sequence[Any]) -> tuple[Any, ...]:
+    """UPDATE_ASSIGNMENT's parameters for an :func:`assignment_tuples` row."""
+    return tuple(row[i] for i in _ASSIGNMENT_UPDATE_AT)
+
+
 UPSERT_ASSIGNMENT = _upsert_sql("assignments", ASSIGNMENT_COLUMNS)
+INSERT_ASSIGNMENT = (
+    f"INSERT INTO assignments ({', '.join(ASSIGNMENT_COLUMNS)}) VALUES ({', '.join('?' for _ in ASSIGNMENT_COLUMNS)})"
+)
 INSERT_CALL = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' for _ in CALL_COLUMNS)})"
 UPSERT_HEAD = (
     "INSERT INTO desk_heads (desk, seq, hash) VALUES (?, ?, ?) "

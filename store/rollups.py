@@ -399,6 +399,12 @@ class Tracker:
         _merge(self.before, contributions(self.conn, new))
         self.ids |= new
 
+    def watch_new(self, ids: Iterable[str]) -> None:
+        """Watch orders the transaction inserts that are not stored yet (they contribute nothing before): the same
+        as :meth:`watch` without reading their rows."""
+        if self.active:
+            self.ids.update(ids)
+
     def watch_calls(self, calls: Iterable[tuple[str, str]]) -> None:
         """Watch the orders a new call (phone, received_at as stored) can make repeat-call orders."""
         if not self.active:
