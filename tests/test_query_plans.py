@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 
 from fengqiao.models.roles import Desk, Role
 from fengqiao.store.board import BoardFilter, BoardQuery
@@ -28,10 +27,10 @@ def traced(tmp_path: Path, clock) -> tuple[Database, list[str]]:
     generate(db, orders=400, days=5, seed=9, clock=clock, parallel=False)
     seen: list[str] = []
 
-    def on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+    def on_connect(dbapi_conn: sqlite3.Connection) -> None:
         dbapi_conn.set_trace_callback(seen.append)  # each statement with its parameters filled in
 
-    event.listen(db.engine, "connect", on_connect)
+    db.engine.on_connect(on_connect)
     db.engine.dispose()  # new connections, traced
     return db, seen
 

@@ -15,7 +15,7 @@
 --    ix_board_town, ix_board_primary and ix_board_police serve as well (tests/test_query_plans.py checks
 --    the board's and the lists' queries still search an index).
 
-DROP TRIGGER order_search_on_order;
+DROP TRIGGER IF EXISTS order_search_on_order;
 CREATE TRIGGER order_search_on_order AFTER INSERT ON orders
 BEGIN
     INSERT OR IGNORE INTO order_search_docs (order_id, call_id) VALUES (NEW.id, NEW.call_id);
@@ -39,8 +39,8 @@ INSERT INTO order_search (rowid, order_no, phone, address, description)
     FROM order_search_docs d JOIN orders o ON o.id = d.order_id JOIN calls c ON c.id = d.call_id
     WHERE NOT EXISTS (SELECT 1 FROM order_search s WHERE s.rowid = d.doc);
 
-DROP INDEX ix_orders_call_at;
-DROP INDEX ix_orders_status;
-DROP INDEX ix_orders_town;
-DROP INDEX ix_orders_assignee;
-DROP INDEX ix_orders_police;
+DROP INDEX IF EXISTS ix_orders_call_at;
+DROP INDEX IF EXISTS ix_orders_status;
+DROP INDEX IF EXISTS ix_orders_town;
+DROP INDEX IF EXISTS ix_orders_assignee;
+DROP INDEX IF EXISTS ix_orders_police;
