@@ -12,9 +12,9 @@ from typing import Any
 
 from fengqiao.models.clock import from_db, system_clock, to_db
 from fengqiao.models.governance import GKind, is_subject
-from fengqiao.models.governance import step as gov_step
+from fengqiao.models.governance import apply as gov_apply
 from fengqiao.models.i18n import t
-from fengqiao.models.machine import Action, CallInfo, replay, step
+from fengqiao.models.machine import Action, CallInfo, Fold, apply, replay
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.validate import validate_event
 
@@ -338,17 +338,17 @@ def quarantine(conn: Connection, new: list[WireEvent], ref: Reference, now: date
     orders = sorted({ev.order_id for ev in new})
     for i in range(0, len(orders), 400):
         for events in load_events_of(conn, orders[i : i + 400]).values():
-            state: Any = None
-            stepper = gov_step if events and is_subject(events[0].order_id) else step
+            # in place through the order's history, copying only when an event is refused (models/machine.py)
+            fold = Fold(None, gov_apply if events and is_subject(events[0].order_id) else apply)
             for e in events:
                 if e.id in new_ids and e.id not in bad:
-                    problem = validate_event(e, ref=ref, now=now, state=state, future=PULL_FUTURE)
+                    problem = validate_event(e, ref=ref, now=now, state=fold.state, future=PULL_FUTURE)
                     if problem is not None:
                         marks.append((e.id, "quarantined", problem.message))
                         continue
                 elif e.id in bad:
                     continue
-                state, _status, _why = stepper(state, e)
+                fold.step(e)
     for event_id, _status, reason in marks:
         ev = by_id[event_id]
         messages.append(t("validate.quarantined", id=event_id, kind=ev.kind[:40], desk=ev.desk[:40], reason=reason))
