@@ -267,12 +267,15 @@ def floor_push(url: str, floor_url: str, since: int = 0) -> float:
 
 
 def _desk_tables(conn: sqlite3.Connection) -> list[str]:
+    """The desk's plain tables (a full-text index and its shadow tables are filled by triggers)."""
+    rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
+    virtual = [name for name, sql in rows if (sql or "").upper().startswith("CREATE VIRTUAL")]
     return [
-        r[0]
-        for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "AND name NOT IN ('meta', 'schema_version') ORDER BY name"
-        )
+        name
+        for name, _sql in rows
+        if not name.startswith("sqlite_")
+        and name not in ("meta", "schema_version")
+        and not any(name == v or name.startswith(v + "_") for v in virtual)
     ]
 
 
