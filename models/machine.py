@@ -919,6 +919,45 @@ def replay(events: list[Event]) -> Replayed:
     return Replayed(state, statuses, reasons)
 
 
+class Fold:
+    """One order's state folded forward event by event, changed in place (no copy per event).
+
+    The state given is copied once, on the first event, so the caller's object is never changed; each event
+    is then applied in place. When an event is refused (illegal, redundant, malformed) the half-applied
+    working copy is thrown away and rebuilt from that first copy and the events applied since, and the
+    refused event is answered exactly as :func:`step_with` answers it. So ``Fold(s).step(e)`` gives what
+    ``step(s, e)`` gives, event after event, and copies only when an event is refused.
+    """
+
+    __slots__ = ("_apply", "_base", "_fresh", "_since", "state")
+
+    def __init__(self, state: Any = None, apply_fn: Callable[[Any, Event], Any] = apply) -> None:
+        self.state = state
+        self._apply = apply_fn
+        self._base: Any = None
+        self._fresh = True  # no copy taken yet: self.state is the caller's object
+        self._since: list[Event] = []
+
+    def step(self, ev: Event) -> tuple[Any, str, str | None]:
+        """(state after ``ev``, applied | redundant | conflict | unknown, reason): as :func:`step`."""
+        if self._fresh:
+            self._base = self.state
+            self.state = self.state.clone() if self.state is not None else None
+            self._since = []
+            self._fresh = False
+        try:
+            self.state = self._apply(self.state, ev)
+        except (DomainError, *MALFORMED):
+            state = self._base.clone() if self._base is not None else None
+            for done in self._since:  # the working copy may be half-changed: rebuild it
+                state = self._apply(state, done)
+            self.state = state
+            self._fresh = True  # the next event copies again; self.state is never handed to apply again
+            return step_with(self._apply, state, ev)
+        self._since.append(ev)
+        return self.state, "applied", None
+
+
 # ---- building events -------------------------------------------------------------------------------
 
 

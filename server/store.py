@@ -43,7 +43,7 @@ from fengqiao.models.clock import Clock, system_clock, to_db
 from fengqiao.models.errors import FengqiaoError, PermissionDenied, ValidationError
 from fengqiao.models.events import GENESIS, STORED_COLUMNS
 from fengqiao.models.i18n import t
-from fengqiao.models.machine import KNOWN_KINDS, Action, Event, replay, step
+from fengqiao.models.machine import KNOWN_KINDS, Action, Event, Fold, apply, replay, step
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk, Role, make_desk
 from fengqiao.models.validate import validate_event
@@ -114,6 +114,7 @@ class _Order:
     state: Any = None  # an OrderState; for a warning or a case its models.governance state
     scope: set[str] = field(default_factory=set)
     dispatch_refused: bool = False
+    fold: Fold | None = None  # the order's state folded in place through this batch (no copy per event)
 
 
 @dataclass
@@ -502,6 +503,15 @@ class ServerStore:
         with self.write() as conn:
             return self._push_tx(conn, self.desk_of(row), request)
 
+    def _insert_many(self, conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
+        """One executemany of plain tuples through the driver (no SQLAlchemy statement per row)."""
+        if not rows:
+            return
+        cols = list(rows[0])
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+        conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
+
     def _push_tx(self, conn: Connection, desk: Desk, request: PushRequest) -> PushResponse:
         now = to_db(self.clock())
         incoming = sorted(request.events, key=lambda e: e.desk_seq)
@@ -595,7 +605,13 @@ class ServerStore:
                 if problem is not None:
                     verdict = ("invalid", t("validate.refused", id=w.id, kind=w.kind[:40], reason=problem.message))
                 if verdict is None:
-                    new_state, status, _why = (gov.step if gov.is_subject(w.order_id) else step)(info.state, ev)
+                    if self.hooks is not None:  # the hooks compare the state before and after: a copy each
+                        new_state, status, _why = (gov.step if gov.is_subject(w.order_id) else step)(info.state, ev)
+                    else:
+                        if info.fold is None:
+                            info.fold = Fold(info.state, gov.apply if gov.is_subject(w.order_id) else apply)
+                        new_state, status, _why = info.fold.step(ev)
+                        info.state = info.fold.state  # after a refused event: the rebuilt state
             except (KeyError, TypeError, ValueError, AttributeError):
                 verdict = ("malformed", t("server.malformed", kind=w.kind))
             if verdict is not None:
@@ -656,16 +672,12 @@ class ServerStore:
                 known[w.id] = ("event", head, w.hash, status, None)
                 results.append(EventResult(id=w.id, status="stored", seq=head, state=status, sig=sig))
             d_seq, d_hash = w.desk_seq, w.hash
-        if new_events:
-            conn.execute(SrvEvent.__table__.insert(), new_events)
-            conn.execute(SrvSig.__table__.insert(), new_sigs)
-        if new_refused:
-            conn.execute(SrvRefused.__table__.insert(), new_refused)
-        if new_scope:
-            conn.execute(SrvScope.__table__.insert(), new_scope)
-        if new_nos:
-            conn.execute(SrvOrderNo.__table__.insert(), new_nos)
-        if new_hooks:
+        self._insert_many(conn, SrvEvent.__tablename__, new_events)
+        self._insert_many(conn, SrvSig.__tablename__, new_sigs)
+        self._insert_many(conn, SrvRefused.__tablename__, new_refused)
+        self._insert_many(conn, SrvScope.__tablename__, new_scope)
+        self._insert_many(conn, SrvOrderNo.__tablename__, new_nos)
+        if new_hooks:  # few, and with the table's defaults
             conn.execute(SrvWebhook.__table__.insert(), new_hooks)
         if head != before:
             conn.execute(update(SrvCounter.__table__).where(SrvCounter.name == COUNTER).values(value=head))

@@ -12,9 +12,9 @@ from typing import Any
 
 from fengqiao.models.clock import from_db, system_clock, to_db
 from fengqiao.models.governance import GKind, is_subject
-from fengqiao.models.governance import step as gov_step
+from fengqiao.models.governance import apply as gov_apply
 from fengqiao.models.i18n import t
-from fengqiao.models.machine import Action, CallInfo, replay, step
+from fengqiao.models.machine import Action, CallInfo, Fold, apply, replay
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.validate import validate_event
 
@@ -64,8 +64,9 @@ def meta_int(conn: Connection, key: str) -> int:
     return int(value) if value else 0
 
 
-def recompute(conn: Connection, order_ids: Iterable[str]) -> None:
-    """Replay each order (server order, then this desk's pending events) into the projection and statuses."""
+def recompute(conn: Connection, order_ids: Iterable[str], loaded: dict[str, list[Any]] | None = None) -> None:
+    """Replay each order (server order, then this desk's pending events) into the projection and statuses.
+    ``loaded``: orders' events already read in this transaction (as ``load_events_of`` reads them now)."""
     every = set(order_ids)
     subjects = {i for i in every if is_subject(i)}
     if subjects:  # warnings and cases: their own replay and tables (store/governance.py)
@@ -75,7 +76,13 @@ def recompute(conn: Connection, order_ids: Iterable[str]) -> None:
     ids = sorted(every - subjects)
     for i in range(0, len(ids), 400):
         chunk = ids[i : i + 400]
-        events = load_events_of(conn, chunk)
+        if loaded is None:
+            events = load_events_of(conn, chunk)
+        else:
+            events = {oid: loaded[oid] for oid in chunk if oid in loaded}
+            missing = [oid for oid in chunk if oid not in loaded]
+            if missing:
+                events.update(load_events_of(conn, missing))
         states, statuses, gone = [], [], []
         for oid in chunk:
             evs = events.get(oid, [])
@@ -275,10 +282,11 @@ class DeskLog:
                 conn.exec_driver_sql(UPSERT_SEQ, [(ev.id, ev.seq, ev.sig) for ev in resp.events])
             if crash:
                 crash("pull:stored")
+            loaded: dict[str, list[Any]] = {}
             self.quarantined = quarantine(
-                conn, [ev for ev in resp.events if ev.id in fresh], self.ref, now or system_clock()
+                conn, [ev for ev in resp.events if ev.id in fresh], self.ref, now or system_clock(), loaded
             )
-            recompute(conn, touched)
+            recompute(conn, touched, loaded)  # the orders' events as quarantine read them, less the quarantined
             set_meta(conn, META_CURSOR, resp.cursor)
             if not resp.more and get_meta(conn, META_SIGS_PENDING):
                 conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (META_SIGS_PENDING,))
@@ -321,9 +329,16 @@ class DeskLog:
 PULL_FUTURE = timedelta(days=4)  # the server checked against its clock; this desk's may lag behind it
 
 
-def quarantine(conn: Connection, new: list[WireEvent], ref: Reference, now: datetime) -> list[str]:
+def quarantine(
+    conn: Connection,
+    new: list[WireEvent],
+    ref: Reference,
+    now: datetime,
+    loaded: dict[str, list[Any]] | None = None,
+) -> list[str]:
     """Validate the events just pulled, each against its order's state before it; mark the invalid ones
-    ``quarantined`` (with the reason) so the replay leaves them out. Returns one message per event."""
+    ``quarantined`` (with the reason) so the replay leaves them out. Returns one message per event. Fills
+    ``loaded`` with the events of the orders it read, the quarantined left out (what the replay reads next)."""
     if not new:
         return []
     messages: list[str] = []
@@ -337,18 +352,25 @@ def quarantine(conn: Connection, new: list[WireEvent], ref: Reference, now: date
     bad = {m[0] for m in marks}
     orders = sorted({ev.order_id for ev in new})
     for i in range(0, len(orders), 400):
-        for events in load_events_of(conn, orders[i : i + 400]).values():
-            state: Any = None
-            stepper = gov_step if events and is_subject(events[0].order_id) else step
+        for oid, events in load_events_of(conn, orders[i : i + 400]).items():
+            # in place through the order's history, copying only when an event is refused (models/machine.py)
+            fold = Fold(None, gov_apply if events and is_subject(events[0].order_id) else apply)
             for e in events:
                 if e.id in new_ids and e.id not in bad:
-                    problem = validate_event(e, ref=ref, now=now, state=state, future=PULL_FUTURE)
+                    problem = validate_event(e, ref=ref, now=now, state=fold.state, future=PULL_FUTURE)
                     if problem is not None:
                         marks.append((e.id, "quarantined", problem.message))
                         continue
                 elif e.id in bad:
                     continue
-                state, _status, _why = stepper(state, e)
+                fold.step(e)
+            if loaded is not None:
+                loaded[oid] = events  # the quarantined are taken out below
+    if loaded is not None and marks:
+        out = {m[0] for m in marks}
+        for oid in {by_id[i].order_id for i in out}:
+            if oid in loaded:
+                loaded[oid] = [e for e in loaded[oid] if e.id not in out]
     for event_id, _status, reason in marks:
         ev = by_id[event_id]
         messages.append(t("validate.quarantined", id=event_id, kind=ev.kind[:40], desk=ev.desk[:40], reason=reason))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -194,6 +195,7 @@ def server_process(url: str, workdir: Path) -> Iterator[str]:
 def backend(kind: str, workdir: Path) -> Iterator[str | None]:
     """A fresh server database URL (None: PostgreSQL is not reachable)."""
     if kind == "sqlite":
+        workdir.mkdir(parents=True, exist_ok=True)
         path = workdir / "server.db"
         for p in workdir.glob("server.db*"):
             p.unlink()
@@ -215,46 +217,97 @@ def backend(kind: str, workdir: Path) -> Iterator[str | None]:
         admin.close()
 
 
-def floor_insert(url: str, source: Path) -> float:
-    """Seconds to bulk-insert the same event rows into a bare table of the same database: the floor."""
-    import sqlite3
+PUSH_TABLES = {  # what a push writes into the server's database: (the rows after global seq ?, stable order)
+    "srv_events": ("seq > ?", "seq"),
+    "srv_sigs": ("seq > ?", "seq"),
+    "srv_scope": ("granted_seq > ?", "order_id, assignee"),
+    "srv_order_nos": ("order_id IN (SELECT order_id FROM srv_events WHERE seq > ?)", "order_no"),
+    "srv_desk_heads": ("desk IN (SELECT desk FROM srv_events WHERE seq > ?)", "desk"),
+}
 
-    src = sqlite3.connect(source)
-    rows = src.execute(
-        "SELECT id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, "
-        "payload, prev_hash, hash FROM events ORDER BY seq"
-    ).fetchall()
+
+def _sa_rows(url: str, table: str, since: int = 0) -> tuple[list[str], list[tuple[object, ...]]]:
+    from sqlalchemy import create_engine
+
+    where, order = PUSH_TABLES[table]
+    mark = "?" if url.startswith("sqlite") else "%s"
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        result = conn.exec_driver_sql(
+            f"SELECT * FROM {table} WHERE {where.replace('?', mark)} ORDER BY {order}", (since,)
+        )
+        cols, rows = list(result.keys()), [tuple(r) for r in result]
+    engine.dispose()
+    return cols, rows
+
+
+def floor_push(url: str, floor_url: str, since: int = 0) -> float:
+    """Seconds to write the rows the push wrote (read back from the server's database, ``PUSH_TABLES``) into a
+    fresh database of the same schema on the same server, one executemany per table in one transaction: the
+    push's floor. Checks that the floor's rows equal the real ones."""
+    from sqlalchemy import create_engine
+
+    real = {t: _sa_rows(url, t, since) for t in PUSH_TABLES}
+    ServerStore(floor_url).close()  # the same schema, empty but for its own meta and counter
+    engine = create_engine(floor_url)
+    mark = "?" if floor_url.startswith("sqlite") else "%s"
+    with engine.connect() as conn:
+        started = time.perf_counter()
+        with conn.begin():
+            for table, (cols, rows) in real.items():
+                if rows:
+                    conn.exec_driver_sql(
+                        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})", rows
+                    )
+        seconds = time.perf_counter() - started
+    engine.dispose()
+    for table in PUSH_TABLES:
+        assert _sa_rows(floor_url, table, since) == real[table], f"floor rows differ from the push's in {table}"
+    return seconds
+
+
+def _desk_tables(conn: sqlite3.Connection) -> list[str]:
+    """The desk's plain tables (a full-text index and its shadow tables are filled by triggers)."""
+    rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
+    virtual = [name for name, sql in rows if (sql or "").upper().startswith("CREATE VIRTUAL")]
+    return [
+        name
+        for name, _sql in rows
+        if not name.startswith("sqlite_")
+        and name not in ("meta", "schema_version")
+        and not any(name == v or name.startswith(v + "_") for v in virtual)
+    ]
+
+
+def floor_pull(pulled: Path, ctx: Context) -> float:
+    """Seconds to write the rows the pull wrote into the desk's file (events, statuses, calls, the projection
+    and its rollups: every table that was empty before and is not now) into a fresh desk file of the same
+    schema, one executemany per table in one transaction: the pull's floor. Checks the rows are equal."""
+    target = ctx.scratch("pull-floor.db")
+    Database(target).close()
+    fresh = sqlite3.connect(target)
+    src = sqlite3.connect(pulled)
+    empty = {t for t in _desk_tables(fresh) if fresh.execute(f"SELECT count(*) FROM {t}").fetchone()[0] == 0}
+    real: dict[str, tuple[list[str], list[tuple[object, ...]]]] = {}
+    for table in _desk_tables(src):
+        if table not in empty:
+            continue
+        cur = src.execute(f"SELECT * FROM {table} ORDER BY 1, 2")
+        rows = cur.fetchall()
+        if rows:
+            real[table] = ([d[0] for d in cur.description], rows)
     src.close()
-    ddl = (
-        "CREATE TABLE floor_events (seq BIGINT PRIMARY KEY, id TEXT UNIQUE, order_id TEXT, assignment_id TEXT, "
-        "kind TEXT, actor TEXT, desk TEXT, desk_seq BIGINT, event_at TEXT, recorded_at TEXT, payload TEXT, "
-        "prev_hash TEXT, hash TEXT)"
-    )
-    numbered = [(i, *r) for i, r in enumerate(rows, start=1)]
-    if url.startswith("sqlite"):
-        conn = sqlite3.connect(url.split("///", 1)[1])
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute(ddl)
-        started = time.perf_counter()
-        conn.executemany("INSERT INTO floor_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", numbered)
-        conn.commit()
-        seconds = time.perf_counter() - started
-        conn.execute("DROP TABLE floor_events")
-        conn.close()
-        return seconds
-    import psycopg
-
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-        conn.execute(ddl)
-        conn.commit()
-        started = time.perf_counter()
-        with conn.cursor() as cur:
-            cur.executemany("INSERT INTO floor_events VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", numbered)
-        conn.commit()
-        seconds = time.perf_counter() - started
-        conn.execute("DROP TABLE floor_events")
-        conn.commit()
+    fresh.execute("PRAGMA journal_mode=WAL")
+    fresh.execute("PRAGMA synchronous=FULL")
+    started = time.perf_counter()
+    with fresh:
+        for table, (cols, rows) in real.items():
+            fresh.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+    seconds = time.perf_counter() - started
+    for table, (cols, rows) in real.items():
+        got = fresh.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY 1, 2").fetchall()
+        assert sorted(map(repr, got)) == sorted(map(repr, rows)), f"floor rows differ from the pull's in {table}"
+    fresh.close()
     return seconds
 
 
@@ -291,6 +344,9 @@ def bench_backend(kind: str, ctx: Context, n: int, desks: int) -> list[Row]:
             assert report.pushed == n, report
             client.transport.close()
             db.close()
+            with backend(kind, ctx.tmp / f"sync-{kind}-floor") as floor_url:
+                assert floor_url is not None
+                push_floor = floor_push(url, floor_url)
             # 2. an empty supervisor desk pulls them: events, calls, projections, statuses
             target = ctx.scratch(f"pull-{kind}.db")
             db = Database(target)
@@ -308,6 +364,7 @@ def bench_backend(kind: str, ctx: Context, n: int, desks: int) -> list[Row]:
             idle_ms = (time.perf_counter() - started) * 1000 / 200
             client.transport.close()
             db.close()
+            pull_floor = floor_pull(target, ctx)
             # 3. twenty desks push at once
             dbs = [copy_desk(p, ctx, f"many-{kind}-{i}.db") for i, p in enumerate(many)]
             clients = [
@@ -336,25 +393,34 @@ def bench_backend(kind: str, ctx: Context, n: int, desks: int) -> list[Row]:
             for c, d in zip(clients, dbs, strict=True):
                 c.transport.close()
                 d.close()
-        floor = floor_insert(url, one)
+        with backend(kind, ctx.tmp / f"sync-{kind}-floor") as floor_url:
+            assert floor_url is not None
+            many_floor = floor_push(url, floor_url, since=n)  # the rows after the first push's
     rows += [
         Row(
             "sync",
             f"{label}: push {n:,} events (1 desk, 1,000/request)",
             push_s,
             "s",
-            floor,
-            note="floor: bare bulk insert of the same rows",
+            push_floor,
+            note="floor: the same server rows (events, sigs, scope, order numbers, heads), executemany",
         ),
         Row(
             "sync",
             f"{label}: pull {n:,} events into an empty desk ({orders:,} orders)",
             pull_s,
             "s",
-            floor,
-            note="with projections, in 5,000-event pages",
+            pull_floor,
+            note="in 5,000-event pages; floor: the same desk rows and projections, executemany",
         ),
-        Row("sync", f"{label}: {desks} desks pushing {per * desks:,} events at once", many_s, "s", floor),
+        Row(
+            "sync",
+            f"{label}: {desks} desks pushing {per * desks:,} events at once",
+            many_s,
+            "s",
+            many_floor,
+            note="floor: the same server rows, executemany",
+        ),
         Row("sync", f"{label}: push rate, one desk", n / push_s, "events/s"),
         Row("sync", f"{label}: push rate, {desks} desks at once", per * desks / many_s, "events/s"),
         Row("sync", f"{label}: pull rate", n / pull_s, "events/s"),

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from fengqiao.console.cli import app
 from fengqiao.models.errors import DomainError, Redundant
-from fengqiao.models.machine import Action, Intent, OrderState, apply, replay
+from fengqiao.models.machine import Action, Fold, Intent, OrderState, apply, replay, step
 from fengqiao.store.db import Database
 from fengqiao.store.demo import generate
 from fengqiao.store.projection import assignment_tuples, load_events, order_tuple
@@ -48,6 +48,39 @@ def test_clone_replays_exactly_like_deepcopy(tmp_path: Path, clock) -> None:
             assert fast.statuses == statuses
             assert order_tuple(fast.state) == order_tuple(state)
             assert assignment_tuples(fast.state) == assignment_tuples(state)
+
+
+def test_fold_in_place_answers_like_step(tmp_path: Path, clock) -> None:
+    """Fold (in place, a copy only on a refusal) gives step's state, status and reason event after event, on
+    shuffled histories where many events are refused; the state it starts from is never changed."""
+    db = Database(tmp_path / "demo.db")
+    generate(db, orders=200, days=30, seed=7, clock=clock)
+    with db.read() as conn:
+        ids = [r[0] for r in conn.exec_driver_sql("SELECT id FROM orders")]
+        histories = [load_events(conn, oid) for oid in ids]
+    db.close()
+    rng = random.Random(7)
+    refused = 0
+    for events in histories:
+        shuffled = [events[0], *rng.sample(events[1:], len(events) - 1)]
+        for order in (events, shuffled, shuffled[1:]):
+            cut = rng.randrange(len(order))
+            start = replay(order[:cut]).state  # a state the caller still holds, as the server's loaded orders
+            before = None if start is None else (order_tuple(start), assignment_tuples(start))
+            fold, state = Fold(start), start
+            for ev in order[cut:]:
+                state, status, reason = step(state, ev)
+                got, got_status, got_reason = fold.step(ev)
+                assert (got_status, got_reason) == (status, reason)
+                refused += status != "applied"
+                if state is None:
+                    assert got is None
+                else:
+                    assert order_tuple(got) == order_tuple(state)
+                    assert assignment_tuples(got) == assignment_tuples(state)
+            if start is not None:
+                assert (order_tuple(start), assignment_tuples(start)) == before
+    assert refused > 50  # the refusal path ran often
 
 
 def cancel_meets_sign(hub: Hub) -> tuple[HubDesk, HubDesk, OrderState]:
