@@ -86,7 +86,20 @@ class Desk:
         return self.operator or self.name
 
     def assignee_codes(self, ref: Reference) -> frozenset[str]:
-        """The assignee codes whose assignments this desk works on (empty: not tied to assignees)."""
+        """The assignee codes whose assignments this desk works on (empty: not tied to assignees). Kept per
+        reference on the desk: the sync server asks for every event of a push."""
+        cache: dict[int, tuple[Reference, frozenset[str]]] | None = self.__dict__.get("_codes")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_codes", cache)  # a frozen dataclass: a private memo, not a field
+        hit = cache.get(id(ref))
+        if hit is not None and hit[0] is ref:
+            return hit[1]
+        codes = self._assignee_codes(ref)
+        cache[id(ref)] = (ref, codes)
+        return codes
+
+    def _assignee_codes(self, ref: Reference) -> frozenset[str]:
         if self.role == Role.DEPARTMENT and self.dept:
             code = self.dept.upper()
             if code in ("ZZ", "GA") and self.town:
