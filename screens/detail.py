@@ -373,7 +373,12 @@ class DetailScreen(ActionsMixin, LocalizedMixin, Screen[None]):
         if ev.assignment_id and ev.assignment_id in by_id:
             text.append(assignee_label(ref, by_id[ev.assignment_id].assignee, lang) + " ", style="dim")
         if ev.kind == "dispatch":
-            text.append(" + ".join(assignee_label(ref, a["assignee"], lang) for a in p.get("assignments", [])))
+            text.append(
+                " + ".join(
+                    assignee_label(ref, a["assignee"], lang) + (t("detail.co_role") if a.get("role") == "co" else "")
+                    for a in p.get("assignments", [])
+                )
+            )
             return text
         if ev.kind == "reassign":
             text.append("→ " + assignee_label(ref, p.get("assignment", {}).get("assignee"), lang) + " ")

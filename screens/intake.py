@@ -1156,7 +1156,10 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
                 markup=False,
             )
         else:
-            where = " + ".join(describe_assignee(self.ref, a.assignee, lang) for a in state.assignments)
+            where = " + ".join(
+                describe_assignee(self.ref, a.assignee, lang) + (t("detail.co_role") if a.role == "co" else "")
+                for a in state.assignments
+            )
             self.notify(
                 f"{tag_label(self.ref, state.tag)} → {where}",
                 title=t("intake.dispatched_title", order_no=state.order_no),
