@@ -222,7 +222,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.busy = False
         self.looked_phone = ""
         self.looked_address = ""
-        self._answers: list[Answer] | None = None  # the knowledge base, read when first needed
+        self._answers: list[Answer] = []  # the knowledge base in use (store.kb.answers_in_use)
+        self._answers_fault: str | None = None  # its fault, said once: then the console works without it
         self._join_case: str | None = None  # the case (专班) the call being sent joins (Ctrl+G on the banner)
         self._address_timer: Timer | None = None
         self._clear_armed_at: datetime | None = None
@@ -822,11 +823,11 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     # ---- answers on the spot (知识库, 直接办结) ----------------------------------------------------
     def fitting_answers(self) -> list[Answer]:
         """The knowledge-base answers in force that fit the caller's words and the suggested tags, best first."""
-        if self._answers is None:
-            try:
+        if self._answers_fault is None:
+            try:  # asked each time: a sync may bring a new version (one meta row read; a version is parsed once)
                 self._answers = answers_in_use(self.ctx.db, self.ref)  # synced from the server, else the file
             except FengqiaoError as exc:  # a county's answers.toml with a fault: say it once, work without
-                self._answers = []
+                self._answers, self._answers_fault = [], str(exc)
                 self.notify(str(exc), severity="error", timeout=10, markup=False)
         text = self.query_one(TextArea).text
         if not text.strip():

@@ -29,23 +29,26 @@ class Synced:
     synced_at: datetime
 
 
-def synced(db: Database) -> Synced | None:
-    """The knowledge base last received from the server, if any."""
+def _meta(db: Database, *keys: str) -> dict[str, str]:
     with db.read() as conn:
         try:
-            rows: dict[str, str] = dict(
-                conn.exec_driver_sql("SELECT key, value FROM meta WHERE key IN (?, ?, ?)", (TEXT, SHA, AT)).all()
-            )
+            marks = ", ".join("?" for _ in keys)
+            return dict(conn.exec_driver_sql(f"SELECT key, value FROM meta WHERE key IN ({marks})", keys).all())
         except sqlite3.OperationalError:  # a file without the schema yet has nothing synced
-            return None
+            return {}
+
+
+def synced(db: Database) -> Synced | None:
+    """The knowledge base last received from the server, if any."""
+    rows = _meta(db, TEXT, SHA, AT)
     if TEXT not in rows or SHA not in rows:
         return None
     return Synced(rows[TEXT], rows[SHA], from_db(rows[AT]) if AT in rows else datetime.min)
 
 
 def synced_sha(db: Database) -> str | None:
-    got = synced(db)
-    return got.sha256 if got else None
+    """The version of the synced knowledge base (its text is read only when that version is new here)."""
+    return _meta(db, SHA).get(SHA)
 
 
 def keep_synced(db: Database, ref: Reference, text: str, at: datetime) -> list[Answer]:
@@ -57,7 +60,6 @@ def keep_synced(db: Database, ref: Reference, text: str, at: datetime) -> list[A
                 "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
-    _parsed.clear()
     return answers
 
 
@@ -66,9 +68,13 @@ _parsed: dict[str, list[Answer]] = {}
 
 def answers_in_use(db: Database | None, ref: Reference) -> list[Answer]:
     """The synced knowledge base if this desk has one, else the reference folder's (models.answers)."""
-    got = synced(db) if db is not None else None
-    if got is None:
+    sha = synced_sha(db) if db is not None else None
+    if sha is None:
         return default_answers(ref)
-    if got.sha256 not in _parsed:
+    if sha not in _parsed:  # content-addressed: a version is parsed once per process
+        got = synced(db)  # type: ignore[arg-type]
+        if got is None:
+            return default_answers(ref)
         _parsed[got.sha256] = answers_from_text(got.text, ref)
-    return _parsed[got.sha256]
+        return _parsed[got.sha256]
+    return _parsed[sha]

@@ -204,3 +204,25 @@ def test_answer_reader(snap_compare, db, ref, lang: str, size: tuple[int, int]) 
         await settle(pilot)
 
     assert snap_compare(make_app(db, ref, FixedClock(T0), lang=lang), terminal_size=size, run_before=run_before)
+
+
+async def test_a_knowledge_base_synced_while_the_console_runs_is_offered_at_once(db, ref) -> None:  # noqa: ANN001
+    """No restart: the next words the call-taker types are matched against the version the sync just kept."""
+    from importlib import resources
+
+    from fengqiao.store.kb import keep_synced
+
+    shipped = (Path(str(resources.files("fengqiao.fixtures"))) / "answers.toml").read_text(encoding="utf-8")
+    extra = (
+        '\n[[answer]]\nid = "KB900"\ntags = ["C03"]\ntitle = "黄泽镇计划停水"\n'
+        'text = "12月3日黄泽镇区管网检修停水，请提前储水。"\nsource = "县水务集团停水公告"\nowner = "SW"\n'
+        'expires = "2027-01-31"\nkeywords = ["停水", "没水"]\n'
+    )
+    app = make_app(db, ref, FixedClock(T0))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await fill(pilot, "13857512345", "hz", "黄泽镇前岩村", "家里怎么停水了")
+        assert "KB900" not in [a.id for a in app.screen.fitting_answers()]
+        keep_synced(db, ref, shipped + extra, T0)  # what a sync round does with the server's new version
+        await pilot.press("space")
+        await settle(pilot)
+        assert "KB900" in [a.id for a in app.screen.fitting_answers()]
