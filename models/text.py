@@ -160,3 +160,16 @@ def spreadsheet_text(text: str, *, csv: bool = False) -> str:
     if csv and looks_like_formula(shown):
         return "'" + shown
     return shown
+
+
+# An address typed with other spacing is the same address ("金桂苑 3幢", "金桂苑3幢", a Chinese input method's
+# full-width space, a tab): store.orders.recent_calls compares addresses without these, by an index over the same
+# expression (migration 0016_address_compact.sql), and the recent-calls panel counts them the same way.
+ADDRESS_SPACES = (" ", "\u3000", "\t")
+
+
+def compact_address(address: str) -> str:
+    """``address`` without :data:`ADDRESS_SPACES`."""
+    for space in ADDRESS_SPACES:
+        address = address.replace(space, "")
+    return address

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Static
 from fengqiao.models.clock import local
 from fengqiao.models.i18n import get_lang, name, t
 from fengqiao.models.reference import Reference
+from fengqiao.models.text import compact_address
 from fengqiao.store.orders import REPEAT_WINDOW, CallSummary, Repeat
 
 from .base import safe
@@ -71,9 +72,9 @@ class RepeatPanel(Vertical):
 
     def on_mount(self) -> None:
         self.add_class("-empty")
-        self._columns(self._is_compact())
+        self._columns(self._iscompact_address())
 
-    def _is_compact(self) -> bool:
+    def _iscompact_address(self) -> bool:
         """Narrow screens (80 columns): short order numbers and tag codes, so the caller's words have room."""
         width = self.size.width or self.app.size.width
         return width < COMPACT_BELOW
@@ -91,7 +92,7 @@ class RepeatPanel(Vertical):
         table.add_column(t("intake.col_text"), key="text")
 
     def on_resize(self) -> None:
-        if self._is_compact() != self._compact:
+        if self._iscompact_address() != self._compact:
             self._columns(not self._compact)
             if self.rows and self._now is not None:
                 self.show(self.rows, self.repeat, self.phone, self.address, self._now)
@@ -110,13 +111,13 @@ class RepeatPanel(Vertical):
     def show(self, rows: list[CallSummary], repeat: Repeat | None, phone: str, address: str, now: datetime) -> None:
         self.rows, self.repeat, self.phone, self.address = rows, repeat, phone, address
         self._now = now
-        compact = self._is_compact()
+        compact = self._iscompact_address()
         if compact != self._compact:
             self._columns(compact)
         table = self.table
         table.clear()
         for r in rows:
-            same_address = bool(address) and _compact(r.address) == _compact(address)
+            same_address = bool(address) and compact_address(r.address) == compact_address(address)
             rel = (
                 t("intake.rel_both")
                 if r.same_phone and same_address
@@ -162,7 +163,9 @@ class RepeatPanel(Vertical):
         if not rows:
             return Text(t("intake.recent_none"), style="dim")
         by_phone = sum(1 for r in rows if r.same_phone)
-        by_address = sum(1 for r in rows if self.address and _compact(r.address) == _compact(self.address))
+        by_address = sum(
+            1 for r in rows if self.address and compact_address(r.address) == compact_address(self.address)
+        )
         text = Text(no_wrap=True, overflow="ellipsis")
         if repeat is not None:
             text.append(t("intake.repeat_mark", order_no=repeat.order_no, status=t(f"status.{repeat.status}")) + "  ")
@@ -201,8 +204,3 @@ class RepeatPanel(Vertical):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.rows:
             self.query_one("#recent-title", Static).update(self._title(self.rows, self.repeat))
-
-
-def _compact(address: str) -> str:
-    """An address without its spacing (the store finds "金桂苑 3幢" for "金桂苑3幢", store.orders.recent_calls)."""
-    return "".join(address.split())

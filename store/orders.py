@@ -48,7 +48,7 @@ from fengqiao.models.phone import normalize_phone
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk
 from fengqiao.models.routing import Route, route
-from fengqiao.models.text import check_text
+from fengqiao.models.text import check_text, compact_address
 
 from . import merging
 from .board import visibility_sql
@@ -130,6 +130,11 @@ def find_repeat(conn: Connection, phone: str, at: datetime) -> Repeat | None:
         return None
     open_ = row.status not in ("closed", "cancelled")
     return Repeat(row.id, row.order_no, row.status, row.tag, from_db(row.call_at), open_)
+
+
+# The address without models.text.ADDRESS_SPACES, as SQL: the expression of ix_calls_address_compact
+# (migration 0016), written the same way so SQLite uses that index.
+COMPACT_ADDRESS_SQL = "replace(replace(replace(address, ' ', ''), '\u3000', ''), char(9), '')"
 
 
 class OrderStore:
@@ -495,17 +500,9 @@ class OrderStore:
         if phone:
             clauses.append("SELECT id FROM calls WHERE phone = ? AND received_at >= ?")
             params += [phone, since]
-        if address and address.strip():
-            clauses.append("SELECT id FROM calls WHERE address = ? AND received_at >= ?")
-            params += [address.strip(), since]
-            # The same address typed with other spacing ("金桂苑 3幢" / "金桂苑3幢", a full-width space from a
-            # Chinese input method): compared without whitespace over the window's calls (ix_calls_received).
-            compact = "".join(address.split())
-            clauses.append(
-                "SELECT id FROM calls INDEXED BY ix_calls_received WHERE received_at >= ? "
-                "AND replace(replace(replace(address, ' ', ''), '\u3000', ''), char(9), '') = ?"
-            )
-            params += [since, compact]
+        if address and address.strip():  # also typed with other spacing (models.text.compact_address)
+            clauses.append(f"SELECT id FROM calls WHERE {COMPACT_ADDRESS_SQL} = ? AND received_at >= ?")
+            params += [compact_address(address), since]
         if not clauses:
             return []
         sql = (

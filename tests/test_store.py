@@ -303,3 +303,14 @@ def test_recent_calls_find_an_address_typed_with_other_spacing(store: OrderStore
         found = store.recent_calls(address=typed)
         assert [c.phone for c in found] == ["13857500001"], typed  # not 5幢, and once only
     assert store.recent_calls(address="金桂苑") == []
+    from fengqiao.store.orders import COMPACT_ADDRESS_SQL
+
+    with store.db.read() as conn:  # the lookup reads the matching calls by ix_calls_address_compact, not a scan
+        plan = " ".join(
+            str(r[-1])
+            for r in conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN SELECT id FROM calls WHERE {COMPACT_ADDRESS_SQL} = ? AND received_at >= ?",
+                ("金桂苑3幢", "2026-01-01"),
+            ).all()
+        )
+    assert "ix_calls_address_compact" in plan, plan
