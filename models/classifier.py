@@ -537,8 +537,12 @@ class Classifier:
         if len(pairs) > HISTORY_LIMIT:
             pairs = pairs[:HISTORY_LIMIT]
         if self.english is not None:  # English calls teach the English suggester (word terms), the rest this one
-            self.english.history.build([(t, i) for t, i in pairs if self.english.handles(t)])
-            pairs = [(t, i) for t, i in pairs if not self.english.handles(t)]
+            english: list[tuple[str, int]] = []
+            chinese: list[tuple[str, int]] = []
+            for pair in pairs:
+                (english if self.english.handles(pair[0]) else chinese).append(pair)
+            self.english.history.build(english)
+            pairs = chinese
         self.history.build(pairs)
 
     def learn(self, text: str, code: str) -> None:

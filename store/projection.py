@@ -102,11 +102,13 @@ CALL_COLUMNS = (
 EVENT_COLUMNS = STORED_COLUMNS
 
 
+def _insert_sql(table: str, columns: Sequence[str]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+
+
 def _upsert_sql(table: str, columns: Sequence[str], key: str = "id") -> str:
-    cols = ", ".join(columns)
-    marks = ", ".join("?" for _ in columns)
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
-    return f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    return f"{_insert_sql(table, columns)} ON CONFLICT ({key}) DO UPDATE SET {updates}"
 
 
 UPSERT_ORDER = _upsert_sql("orders", ORDER_COLUMNS)
@@ -147,7 +149,7 @@ def _update_sql(table: str, columns: Sequence[str], fixed: frozenset[str]) -> tu
     return f"UPDATE {table} SET {sets} WHERE id = ?", [*changing, columns.index("id")]
 
 
-INSERT_ORDER = f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}) VALUES ({', '.join('?' for _ in ORDER_COLUMNS)})"
+INSERT_ORDER = _insert_sql("orders", ORDER_COLUMNS)
 UPDATE_ORDER, _ORDER_UPDATE_AT = _update_sql("orders", ORDER_COLUMNS, ORDER_FIXED)
 UPDATE_ASSIGNMENT, _ASSIGNMENT_UPDATE_AT = _update_sql("assignments", ASSIGNMENT_COLUMNS, ASSIGNMENT_FIXED)
 
@@ -163,15 +165,13 @@ def assignment_update(row: Sequence[Any]) -> tuple[Any, ...]:
 
 
 UPSERT_ASSIGNMENT = _upsert_sql("assignments", ASSIGNMENT_COLUMNS)
-INSERT_ASSIGNMENT = (
-    f"INSERT INTO assignments ({', '.join(ASSIGNMENT_COLUMNS)}) VALUES ({', '.join('?' for _ in ASSIGNMENT_COLUMNS)})"
-)
-INSERT_CALL = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' for _ in CALL_COLUMNS)})"
+INSERT_ASSIGNMENT = _insert_sql("assignments", ASSIGNMENT_COLUMNS)
+INSERT_CALL = _insert_sql("calls", CALL_COLUMNS)
 UPSERT_HEAD = (
     "INSERT INTO desk_heads (desk, seq, hash) VALUES (?, ?, ?) "
     "ON CONFLICT (desk) DO UPDATE SET seq = excluded.seq, hash = excluded.hash"
 )
-INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
+INSERT_EVENT = _insert_sql("events", EVENT_COLUMNS)
 
 
 def order_tuple(o: OrderState) -> tuple[Any, ...]:
