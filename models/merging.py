@@ -32,7 +32,7 @@ from .machine import (
     deadlines,
 )
 from .reference import Reference
-from .routing import department_assignee
+from .routing import distinct_units
 
 MAX_MERGE = 20  # orders absorbed in one merge
 MAX_CHILDREN = 8  # child orders made by one split
@@ -170,15 +170,16 @@ def split_events(
         )
     town = ref.town(parent.town)
     dues = deadlines(ref, parent.tag, stamp.at)
-    planned, seen = [], set()
-    for child in children:
-        who, _ = department_assignee(ref, child.dept, town, pilot=False)
-        if who.dept == "GA":
-            raise ValidationError(t("error.override_police"), field="to")
-        if who.code in seen:
-            raise ValidationError(t("error.split_twice", unit=who.code), field="to")
-        seen.add(who.code)
-        planned.append((child, who))
+    units = distinct_units(
+        ref,
+        town,
+        [c.dept for c in children],
+        role="primary",
+        field="to",
+        police="error.override_police",
+        twice="error.split_twice",
+    )
+    planned = list(zip(children, units, strict=True))
     listed = [{"id": c.order_id, "order_no": c.order_no, "assignee": who.code} for c, who in planned]
     split = _event(parent.id, Action.SPLIT, ids[0], stamp, {"split": split_id, "children": listed, "reason": reason})
     _trial(parent, split)

@@ -30,6 +30,7 @@ from .i18n import get_lang, t
 from .machine import WORKING_STATUSES, Action, AssignmentState, OrderState, Status
 from .names import check_name
 from .reference import Reference
+from .villages import GRASSROOTS_PREFIXES
 
 
 class Role(StrEnum):
@@ -205,9 +206,6 @@ def make_desk(
         operator=operator,
         prefix=(prefix or (town if r == Role.TOWNSHIP and town else "SZ")).upper(),
     )
-
-
-GRASSROOTS_PREFIXES = ("TJ-", "WG-", "SO-")
 
 
 def _grassroots_town(ref: Reference, code: str) -> str | None:

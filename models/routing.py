@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from .errors import ValidationError
 from .i18n import get_lang, t
 from .reference import Reference, Tag, Town
-from .villages import GRASSROOTS, GrassrootsRule, Village, grid_for
+from .villages import GRASSROOTS, GRASSROOTS_PREFIXES, GrassrootsRule, Village, grid_for
 
 
 @dataclass(frozen=True)
@@ -66,25 +66,73 @@ MAX_CO_UNITS = 3  # co-handling units on one order, the police station of a dual
 
 def co_units(ref: Reference, town: Town, codes: Sequence[str], taken: Sequence[Assignee]) -> tuple[Assignee, ...]:
     """The co-handling units (``--with``) for a call in ``town``: each a department code (or ZZ for the township
-    centre), resolved like an override (no pilot redirect); not the police station (that is a dual dispatch), not a
-    unit already on the order, at most :data:`MAX_CO_UNITS` with the police station of a dual dispatch."""
-    out: list[Assignee] = []
-    seen = {a.code for a in taken}
-    for raw in codes:
-        code = raw.strip().upper()
-        if not code:
-            continue
-        who, _ = department_assignee(ref, code, town, pilot=False, role="co")
-        if who.dept == "GA":
-            raise ValidationError(t("error.co_police"), field="with")
-        if who.code in seen:
-            raise ValidationError(t("error.co_twice", unit=name_of(who)), field="with")
-        seen.add(who.code)
-        out.append(who)
+    centre, or a grassroots unit of the town), resolved like an override (no pilot redirect); not the police station
+    (that is a dual dispatch), not a unit already on the order, at most :data:`MAX_CO_UNITS` with the police station
+    of a dual dispatch."""
+    named = [code for code in codes if code.strip()]
+    out = distinct_units(
+        ref, town, named, taken, role="co", field="with", police="error.co_police", twice="error.co_twice"
+    )
     police = sum(1 for a in taken if a.role == "police")
     if len(out) + police > MAX_CO_UNITS:
         raise ValidationError(t("error.co_too_many", limit=MAX_CO_UNITS, asked=len(out) + police), field="with")
+    return out
+
+
+def distinct_units(
+    ref: Reference,
+    town: Town,
+    codes: Sequence[str],
+    taken: Sequence[Assignee] = (),
+    *,
+    role: str,
+    field: str,
+    police: str,
+    twice: str,
+) -> tuple[Assignee, ...]:
+    """Units named by hand for a call in ``town`` (co-units, a split's children), each resolved by
+    :func:`unit_assignee`. Raises ValidationError (``field``) with the message ``police``
+    for the police station and ``twice`` for a unit named twice or already in ``taken``."""
+    out: list[Assignee] = []
+    seen = {a.code for a in taken}
+    for code in codes:
+        who = unit_assignee(ref, code, town, role=role, field=field)
+        if who.dept == "GA":
+            raise ValidationError(t(police), field=field)
+        if who.code in seen:
+            raise ValidationError(t(twice, unit=name_of(who), code=who.code), field=field)
+        seen.add(who.code)
+        out.append(who)
     return tuple(out)
+
+
+def unit_assignee(ref: Reference, code: str, town: Town, *, role: str = "primary", field: str = "dept") -> Assignee:
+    """The unit ``code`` names for a call in ``town``, resolved like an override (no pilot redirect): a department
+    code (ZZ the town's centre, GA its police station), or a grassroots unit of the town: ``TJ-<village>`` (its
+    mediation committee), ``WG-<grid>`` (a grid's worker) or ``SO-<organisation>`` (one that serves the town).
+    Raises ValidationError naming the code for an unknown unit or one of another town."""
+    key = code.strip().upper()
+    prefix, rest = key[:3], key[3:]
+    zh = get_lang() == "zh"
+    here = town.name_zh if zh else town.name_en
+    if prefix == "TJ-" and rest in ref.villages:
+        village = ref.villages[rest]
+        if village.town != town.code:
+            raise ValidationError(t("error.unit_other_town", unit=key, town=here), field=field)
+        return mediation(ref, village, role)
+    if prefix == "WG-" and rest in ref.grids:
+        if ref.villages[ref.grids[rest].village].town != town.code:
+            raise ValidationError(t("error.unit_other_town", unit=key, town=here), field=field)
+        return grid_worker(ref, rest, town.code, role)
+    if prefix == "SO-" and rest in ref.organisations:
+        if not ref.organisations[rest].serves_call(town.code, None):
+            raise ValidationError(t("error.unit_other_town", unit=key, town=here), field=field)
+        return organisation(ref, rest, town.code, role)
+    if prefix in GRASSROOTS_PREFIXES:
+        raise ValidationError(t("error.unknown_unit", code=code), field=field)
+    if key not in ref.departments:
+        raise ValidationError(t("error.unknown_dept", code=code), field=field)
+    return department_assignee(ref, key, town, pilot=False, role=role)[0]
 
 
 def name_of(who: Assignee) -> str:

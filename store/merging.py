@@ -144,13 +144,13 @@ def unmerge(store: OrderStore, order_no: str, *, reason: str = "", at: datetime 
 def split(
     store: OrderStore, order_no: str, units: list[str], *, reason: str = "", at: datetime | None = None
 ) -> SplitResult:
-    """Split ``order_no`` into one child order per unit in ``units`` (department codes)."""
+    """Split ``order_no`` into one child order per unit in ``units``: department codes, or grassroots units of the
+    order's town (``TJ-<village>``, ``WG-<grid>``, ``SO-<organisation>``). An unknown unit is refused in the same
+    transaction, before anything is written."""
     reason = check_text("reason", reason)
     codes = [u.strip().upper() for u in units if u.strip()]
     if not codes:
         raise ValidationError(t("error.split_needs_units"), field="to")
-    for code in codes:
-        store.ref.department(code)  # an unknown code: its own message, before anything is numbered
     with store.db.write() as conn:
         parent = store._load_visible(conn, order_no)
         roles.check(store.desk, store.ref, parent, Action.SPLIT)

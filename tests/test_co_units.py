@@ -40,6 +40,11 @@ def test_route_takes_co_units_and_refuses_bad_ones() -> None:
         with pytest.raises(ValidationError):
             route(ref, "B03", "HZ", co=("NOSUCH",))
     assert len(route(ref, "B03", "HZ", mode="single", co=("ZZ", "SFJ", "MZJ")).co) == 3
+    # a grassroots unit of the town may co-handle; one of another town may not
+    plan = route(ref, "B03", "HZ", mode="single", co=("TJ-HZ-QY",))
+    assert [(a.code, a.dept, a.role) for a in plan.co] == [("TJ-HZ-QY", "TJ", "co")]
+    with using("zh"), pytest.raises(ValidationError, match="TJ-SHH-GS 不在黄泽镇"):
+        route(ref, "B03", "HZ", co=("TJ-SHH-GS",))
 
 
 def test_a_lead_and_two_co_units_where_the_co_units_feedback_does_not_complete_the_order(tmp_path: Path) -> None:

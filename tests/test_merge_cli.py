@@ -64,7 +64,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     assert "太长" in fails(db, "merge", a, b, "--reason", "长" * 5000)
     assert count(db, "events") == events
     english = fails(db, "split", a, "--to", "ZJJ", "--to", "ZJJ", lang="en")
-    assert english.endswith("Unit ZJJ is named twice")
+    assert english.endswith("Unit Housing and Urban-Rural Development Bureau (ZJJ) is named twice")
     ok(db, "merge", a, b)
     assert "不能拆分" in fails(db, "split", b, "--to", "ZJJ")
     assert "不是有效的操作" in fails(db, "act", b, "merge-into")  # a merge is never one order's action

@@ -155,6 +155,36 @@ def test_bad_splits_are_refused_with_one_line(store: OrderStore, clock) -> None:
     assert kinds(store, a.order_no) == ["dispatch", "merged"]
 
 
+def test_a_split_child_may_go_to_a_grassroots_unit_of_the_orders_town(store: OrderStore, clock) -> None:
+    a, _b, _c = three(store, clock)  # calls in 剡湖街道 (SHH)
+    result = store.split(
+        a.order_no, ["tj-shh-gs", "WG-SHH-GS-2", "SO-CQ-AX"], reason="社区调解、网格员和志愿者各管一块"
+    )
+    assert [(c.primary.assignee, c.primary.dept, c.primary.town) for c in result.children] == [
+        ("TJ-SHH-GS", "TJ", "SHH"),
+        ("WG-SHH-GS-2", "WG", "SHH"),
+        ("SO-CQ-AX", "SO", "SHH"),
+    ]
+    for child in result.children:  # each grassroots unit works its child like any unit
+        work_to_visit(store, child.order_no)
+    assert verify(store.db, clock=store.clock).faults == []
+
+
+def test_a_split_to_a_grassroots_unit_of_another_town_or_an_unknown_one_is_refused(store: OrderStore, clock) -> None:
+    a, _b, _c = three(store, clock)
+    before = kinds(store, a.order_no)
+    for units, message in [
+        (["TJ-HZ-QY"], "TJ-HZ-QY 不在剡湖街道"),  # 前岩村 is in 黄泽镇
+        (["WG-HZ-QY-1"], "WG-HZ-QY-1 不在剡湖街道"),
+        (["TJ-NOWHERE"], "未知单位「TJ-NOWHERE」"),
+        (["TJ-SHH-GS", "tj-shh-gs"], "鼓山社区.*（TJ-SHH-GS）写了两次"),
+    ]:
+        with pytest.raises(ValidationError, match=message) as exc:
+            store.split(a.order_no, units)
+        assert "\n" not in str(exc.value)
+    assert kinds(store, a.order_no) == before  # nothing written
+
+
 # ---- the replay rule of concurrent merges --------------------------------------------------------
 
 
