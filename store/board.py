@@ -231,6 +231,11 @@ class BoardQuery:
         self.clock = clock
         self._broad_cache: dict[tuple[Any, ...], bool] = {}
 
+    def forget_plans(self) -> None:
+        """Forget which filters were found broad (each is probed once); the next page of any filter probes
+        again, as a filter met for the first time does. For measuring a filter change."""
+        self._broad_cache.clear()
+
     # ---- building the query --------------------------------------------------------------------
     def where(
         self, f: BoardFilter, now: datetime, conn: Connection | None = None
