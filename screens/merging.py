@@ -20,13 +20,13 @@ from textual.binding import Binding
 
 from fengqiao.models import roles
 from fengqiao.models.errors import FengqiaoError
-from fengqiao.models.i18n import t
+from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.machine import OPEN_STATUSES, WORKING_STATUSES, Action, OrderState
 from fengqiao.store.attention import mark_seen
 
 from .base import safe
 from .forms import ActionForm, ConfirmScreen, FormField
-from .orderfmt import tag_label
+from .orderfmt import assignee_label, tag_label
 
 log = logging.getLogger("fengqiao.board")
 
@@ -133,13 +133,19 @@ class MergeMixin:
         def filled(values: dict[str, Any] | None) -> None:
             if values:
                 units = numbers(values["units"])
-                message = Text(t("board.confirm_split", order_no=state.order_no, units=" ".join(units)) + "\n")
+                named = t("board.units_sep").join(self._unit(code) for code in units)
+                message = Text(t("board.confirm_split", order_no=state.order_no, units=named) + "\n")
                 message.append_text(safe(values["note"]))
                 self._confirm_step(
                     t("board.key_split"), message, lambda: self._split(state.order_no, units, values["note"])
                 )
 
         self.app.push_screen(ActionForm(t("board.key_split"), self._subtitle(state), fields), filled)
+
+    def _unit(self, code: str) -> str:
+        """A unit's name and code (前岩村人民调解委员会 TJ-HZ-QY); an unknown code as typed (the store refuses it)."""
+        label = assignee_label(self.ctx.ref, code, get_lang())
+        return f"{label} {code}" if label != code else code
 
     def _confirm_step(self, title: str, message: Text, run: Any) -> None:
         def answered(yes: bool | None) -> None:
@@ -170,7 +176,7 @@ class MergeMixin:
     def _split(self, order_no: str, units: list[str], reason: str) -> None:
         def run() -> tuple[OrderState, str]:
             result = self.ctx.store.split(order_no, units, reason=reason)
-            children = " ".join(f"{c.order_no}→{c.primary.assignee}" for c in result.children)
+            children = " ".join(f"{c.order_no}→{self._unit(c.primary.assignee)}" for c in result.children)
             return result.parent, t("board.split_done", order_no=result.parent.order_no, children=children)
 
         self._run(run)
