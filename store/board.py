@@ -479,11 +479,12 @@ class BoardQuery:
         codes = sorted(self.desk.assignee_codes(self.ref))
         if not codes:
             return rows
+        # by the page's order ids (`+assignee`: not by the unit's index, which holds every assignment it ever had)
         marks = ", ".join("?" for _ in rows)
         asg_marks = ", ".join("?" for _ in codes)
         found = conn.exec_driver_sql(
             "SELECT order_id, assignee, dept, town, status, active, onsite, dispatched_at, signed_at, sign_due, "
-            f"arrive_due, feedback_due FROM assignments WHERE order_id IN ({marks}) AND assignee IN ({asg_marks}) "
+            f"arrive_due, feedback_due FROM assignments WHERE order_id IN ({marks}) AND +assignee IN ({asg_marks}) "
             "ORDER BY order_id, seq",
             (*[r.id for r in rows], *codes),
         ).all()

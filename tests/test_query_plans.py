@@ -111,3 +111,49 @@ def test_the_plan_check_can_fail(traced, clock) -> None:
     store = OrderStore(db, desk=Desk(name="d", role=Role.DEPARTMENT, dept="SCJG"), clock=clock)
     plans = _run(db, clock, [lambda: store.list_orders()], seen)
     assert _full_scans(plans)
+
+
+def _assignment_plans(db: Database, statements: list[str]) -> list[tuple[str, list[str]]]:
+    with db.read() as conn:
+        raw = conn.connection.driver_connection
+        return [
+            (sql, [r[3] for r in raw.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()])
+            for sql in (s.strip() for s in statements)
+            if sql.upper().startswith("SELECT") and "assignments" in sql
+        ]
+
+
+def _by_whole_unit(plans: list[tuple[str, list[str]]]) -> list[tuple[str, str]]:
+    """Plan steps that read a unit's assignments through the unit's index: every assignment it ever had (about
+    100,000 for a county department on a 1M store), where a page needs a handful."""
+    return [(sql, line) for sql, lines in plans for line in lines if "ix_assignments_assignee (assignee=?)" in line]
+
+
+@pytest.mark.parametrize(
+    "desk", [Desk(name="d", role=Role.DEPARTMENT, dept="SCJG"), Desk(name="t", role=Role.TOWNSHIP, town="HZ")]
+)
+def test_a_units_board_reads_only_the_assignments_of_its_page(traced, clock, desk: Desk) -> None:
+    """A department's or township's board: its co-handled orders through the co-unit index (migration 0017), the
+    own view of a page by the page's order ids."""
+    db, seen = traced
+    board = BoardQuery(db, desk=desk, clock=clock)
+    seen.clear()
+    shown = 0
+    for f in (BoardFilter(), BoardFilter(scope="all"), BoardFilter(scope="signed")):
+        shown += len(board.page(f))
+        board.count(f)
+    assert shown  # the own view only reads assignments for a page with rows
+    plans = _assignment_plans(db, list(seen))
+    assert any("ix_assignments_co" in line for _, lines in plans for line in lines)
+    assert _by_whole_unit(plans) == [], "\n".join(f"{a} -> {b}" for a, b in _by_whole_unit(plans))
+
+
+def test_the_unit_index_check_can_fail(traced, clock) -> None:
+    """Without the co-unit index the same board reads the department's every assignment."""
+    db, seen = traced
+    with db.write() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_assignments_co")
+    board = BoardQuery(db, desk=Desk(name="d", role=Role.DEPARTMENT, dept="SCJG"), clock=clock)
+    seen.clear()
+    board.page(BoardFilter())
+    assert _by_whole_unit(_assignment_plans(db, list(seen)))

@@ -228,13 +228,20 @@ def bench(ctx: Context) -> list[Row]:
                     note="a filter change (its plan probed again); the floor's page checked equal",
                 )
             )
+        dept_where = (
+            f"{OPEN} AND (o.primary_assignee = 'SCJG' OR o.id IN "
+            "(SELECT order_id FROM assignments WHERE assignee = 'SCJG' AND role = 'co' AND active = 1))"
+        )
+        if [r.order_no for r in dept.page(f, limit=PAGE)] != [r[1] for r in _plain(raw, dept_where)]:
+            raise AssertionError("the department desk's floor page differs from its board's")
         rows.append(
             Row(
                 area,
                 "department desk (SCJG): open board",
                 timed(lambda: dept.page(f, limit=PAGE)),
                 "ms",
-                timed(lambda: _plain(raw, f"{OPEN} AND o.primary_assignee = 'SCJG'")),
+                timed(lambda: _plain(raw, dept_where)),
+                note="floor: the same page in plain SQL (its lead and co-handled orders), checked equal",
             )
         )
         phone = raw.execute("SELECT phone FROM orders ORDER BY call_at DESC LIMIT 1").fetchone()[0]
