@@ -189,7 +189,7 @@ class DeskLog:
         by_id = {w.id: w for w in sent}
         seqs, refused, touched = [], [], set()
         taken = {}
-        for r in resp.results:
+        for r in resp.outcomes(sent):
             w = by_id.get(r.id)
             if w is None:
                 continue
