@@ -143,8 +143,8 @@ def create_app(
     @app.get("/v1/pull", response_model=PullResponse, summary="Events after the cursor this desk may see")
     def pull(
         desk: Desk, cursor: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=MAX_PULL)] = 1000
-    ) -> PullResponse:
-        return store.pull(desk, cursor, limit)
+    ) -> Response:
+        return Response(store.pull(desk, cursor, limit).model_dump_json(), media_type="application/json")
 
     @app.get(
         "/v1/photos/{sha256}",

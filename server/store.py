@@ -49,7 +49,7 @@ from fengqiao.models.validate import validate_event
 from fengqiao.store.db import sqlite_engine
 from fengqiao.store.projection import row_to_event
 from fengqiao.store.signing import Signer, new_private_key
-from fengqiao.store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, Run, ServerEvent
+from fengqiao.store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, Run
 
 from .schema import (
     SrvCounter,
@@ -715,13 +715,10 @@ class ServerStore:
         if signed:
             sigs.update(signed)
             self._keep_sigs(signed)
-        out = [
-            ServerEvent.model_construct(
-                seq=int(r.seq), sig=sigs.get(int(r.seq)), **{c: getattr(r, c) for c in STORED_COLUMNS}
-            )
-            for r in events
-        ]
-        return PullResponse(epoch=epoch, head=head, cursor=upto, more=upto < head, events=out)
+        names = ("seq", *STORED_COLUMNS)
+        out = [{**dict(zip(names, r, strict=True)), "sig": sigs.get(int(r.seq))} for r in events]
+        answer = {"epoch": epoch, "head": head, "cursor": upto, "more": upto < head, "events": out}
+        return PullResponse.model_validate(answer)  # one validation of the page, in pydantic's core
 
     def _keep_sigs(self, signed: list[tuple[int, str]]) -> None:
         """Keep signatures made for a pull (``srv_sigs``), so the next desk to receive those events gets them

@@ -25,7 +25,7 @@ Statuses:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -136,6 +136,17 @@ class EventResult(BaseModel):
     sig: str | None = None  # stored or duplicate: the server's signature over the event
 
 
+class Outcome(NamedTuple):
+    """What a push answer says of one event (an :class:`EventResult`'s fields, or an event of a run)."""
+
+    id: str
+    status: str
+    seq: int | None = None
+    sig: str | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
 class Run(BaseModel):
     """Events ``first``…``last`` of the desk's chain, taken as ``status``, numbered ``seq``… by the server."""
 
@@ -153,20 +164,18 @@ class PushResponse(BaseModel):
     results: list[EventResult]  # protocol 2: only what is not in a run (refused, rejected, gap)
     runs: list[Run] = Field(default_factory=list, max_length=MAX_PUSH)
 
-    def outcomes(self, sent: list[WireEvent]) -> list[EventResult]:
-        """One result per event of ``sent`` the answer speaks of: the runs spelled out, then the other results
+    def outcomes(self, sent: list[WireEvent]) -> list[Outcome]:
+        """One outcome per event of ``sent`` the answer speaks of: the runs spelled out, then the other results
         (a run's number of an event the batch did not hold is left out: the next push asks again)."""
         by_seq = {w.desk_seq: w for w in sent}
-        out: list[EventResult] = []
+        out: list[Outcome] = []
         for run in self.runs:
             for d in range(run.first, min(run.last, run.first + MAX_PUSH) + 1):
                 w = by_seq.get(d)
                 if w is not None:
-                    sig = run.sig if d == run.last else None
-                    out.append(
-                        EventResult.model_construct(id=w.id, status=run.status, seq=run.seq + d - run.first, sig=sig)
-                    )
-        return out + self.results
+                    out.append(Outcome(w.id, run.status, run.seq + d - run.first, run.sig if d == run.last else None))
+        out.extend(Outcome(r.id, r.status, r.seq, r.sig, r.reason, r.message) for r in self.results)
+        return out
 
 
 class PullResponse(BaseModel):

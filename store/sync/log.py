@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -14,7 +13,7 @@ from fengqiao.models.clock import from_db, system_clock, to_db
 from fengqiao.models.governance import GKind, is_subject
 from fengqiao.models.governance import apply as gov_apply
 from fengqiao.models.i18n import t
-from fengqiao.models.machine import Action, CallInfo, Fold, apply, replay
+from fengqiao.models.machine import Action, CallInfo, Fold, Replayed, apply, replay
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.validate import validate_event
 
@@ -64,9 +63,15 @@ def meta_int(conn: Connection, key: str) -> int:
     return int(value) if value else 0
 
 
-def recompute(conn: Connection, order_ids: Iterable[str], loaded: dict[str, list[Any]] | None = None) -> None:
+def recompute(
+    conn: Connection,
+    order_ids: Iterable[str],
+    loaded: dict[str, list[Any]] | None = None,
+    folded: dict[str, Replayed] | None = None,
+) -> None:
     """Replay each order (server order, then this desk's pending events) into the projection and statuses.
-    ``loaded``: orders' events already read in this transaction (as ``load_events_of`` reads them now)."""
+    ``loaded``: orders' events already read in this transaction (as ``load_events_of`` reads them now);
+    ``folded``: the replay of some of them, already done (:func:`quarantine` folds what it validates)."""
     every = set(order_ids)
     subjects = {i for i in every if is_subject(i)}
     if subjects:  # warnings and cases: their own replay and tables (store/governance.py)
@@ -86,7 +91,7 @@ def recompute(conn: Connection, order_ids: Iterable[str], loaded: dict[str, list
         states, statuses, gone = [], [], []
         for oid in chunk:
             evs = events.get(oid, [])
-            result = replay(evs)
+            result = folded[oid] if folded is not None and oid in folded else replay(evs)
             if result.state is None:  # its dispatch was refused or has not arrived: no order to show
                 gone.append(oid)
             else:
@@ -283,10 +288,11 @@ class DeskLog:
             if crash:
                 crash("pull:stored")
             loaded: dict[str, list[Any]] = {}
+            folded: dict[str, Replayed] = {}
             self.quarantined = quarantine(
-                conn, [ev for ev in resp.events if ev.id in fresh], self.ref, now or system_clock(), loaded
+                conn, [ev for ev in resp.events if ev.id in fresh], self.ref, now or system_clock(), loaded, folded
             )
-            recompute(conn, touched, loaded)  # the orders' events as quarantine read them, less the quarantined
+            recompute(conn, touched, loaded, folded)  # the orders as quarantine read and folded them
             set_meta(conn, META_CURSOR, resp.cursor)
             if not resp.more and get_meta(conn, META_SIGS_PENDING):
                 conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (META_SIGS_PENDING,))
@@ -335,10 +341,12 @@ def quarantine(
     ref: Reference,
     now: datetime,
     loaded: dict[str, list[Any]] | None = None,
+    folded: dict[str, Replayed] | None = None,
 ) -> list[str]:
     """Validate the events just pulled, each against its order's state before it; mark the invalid ones
     ``quarantined`` (with the reason) so the replay leaves them out. Returns one message per event. Fills
-    ``loaded`` with the events of the orders it read, the quarantined left out (what the replay reads next)."""
+    ``loaded`` with the events of the orders it read, the quarantined left out (what the replay reads next),
+    and ``folded`` with the replay of each order's (not a warning's or a case's) that its checking did."""
     if not new:
         return []
     messages: list[str] = []
@@ -353,8 +361,12 @@ def quarantine(
     orders = sorted({ev.order_id for ev in new})
     for i in range(0, len(orders), 400):
         for oid, events in load_events_of(conn, orders[i : i + 400]).items():
-            # in place through the order's history, copying only when an event is refused (models/machine.py)
-            fold = Fold(None, gov_apply if events and is_subject(events[0].order_id) else apply)
+            # in place through the order's history, copying only when an event is refused (models/machine.py);
+            # the outcomes are the replay's (Fold answers as step does), so the projection reuses them
+            subject = bool(events) and is_subject(events[0].order_id)
+            fold = Fold(None, gov_apply if subject else apply)
+            statuses: dict[str, str] = {}
+            reasons: dict[str, str] = {}
             for e in events:
                 if e.id in new_ids and e.id not in bad:
                     problem = validate_event(e, ref=ref, now=now, state=fold.state, future=PULL_FUTURE)
@@ -363,9 +375,14 @@ def quarantine(
                         continue
                 elif e.id in bad:
                     continue
-                fold.step(e)
+                _state, status, reason = fold.step(e)
+                statuses[e.id] = status
+                if reason is not None:
+                    reasons[e.id] = reason
             if loaded is not None:
                 loaded[oid] = events  # the quarantined are taken out below
+            if folded is not None and not subject:
+                folded[oid] = Replayed(fold.state, statuses, reasons)
     if loaded is not None and marks:
         out = {m[0] for m in marks}
         for oid in {by_id[i].order_id for i in out}:
@@ -403,7 +420,7 @@ def _calls_of(ev: WireEvent) -> list[tuple[Any, ...]]:
     if ev.kind not in (Action.DISPATCH, Action.LINK, GKind.NOTICE_CALL, GKind.ANSWER_CALL):
         return []
     try:
-        payload = json.loads(ev.payload)
+        payload = read_payload(ev.payload)
         call = CallInfo.from_payload(payload["call"], ev.desk)
     except (ValueError, KeyError, TypeError):
         return []
