@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select, update
+from sqlalchemy import BigInteger, Text, any_, bindparam, create_engine, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -228,7 +229,8 @@ class ServerStore:
         for i in range(0, len(seqs), CHUNK):
             chunk = list(seqs[i : i + CHUNK])
             out.update(
-                (int(r[0]), r[1]) for r in conn.execute(select(SrvSig.seq, SrvSig.sig).where(SrvSig.seq.in_(chunk)))
+                (int(r[0]), r[1])
+                for r in conn.execute(select(SrvSig.seq, SrvSig.sig).where(self._among(SrvSig.seq, chunk)))
             )
         return out
 
@@ -374,18 +376,25 @@ class ServerStore:
             stmt = stmt.with_for_update()
         return int(conn.execute(stmt).scalar_one())
 
+    def _among(self, column: Any, values: Sequence[Any]) -> Any:
+        """``column IN values``; on PostgreSQL ``= ANY(array)``, one parameter (planned once, not per list)."""
+        if self.dialect == "sqlite":
+            return column.in_(values)
+        kind = BigInteger() if values and isinstance(values[0], int) else Text()
+        return column == any_(bindparam("among", list(values), type_=ARRAY(kind), unique=True))
+
     def _known(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, Any, str, str | None, str | None]]:
         """id -> ("event", seq, hash, state, None) or ("refused", desk_seq, hash, reason, message)."""
         found: dict[str, tuple[str, Any, str, str | None, str | None]] = {}
         for chunk in _chunks(ids):
             for r in conn.execute(
-                select(SrvEvent.id, SrvEvent.seq, SrvEvent.hash, SrvEvent.state).where(SrvEvent.id.in_(chunk))
+                select(SrvEvent.id, SrvEvent.seq, SrvEvent.hash, SrvEvent.state).where(self._among(SrvEvent.id, chunk))
             ):
                 found[r.id] = ("event", int(r.seq), r.hash, r.state, None)
             for r in conn.execute(
                 select(
                     SrvRefused.id, SrvRefused.desk_seq, SrvRefused.hash, SrvRefused.reason, SrvRefused.message
-                ).where(SrvRefused.id.in_(chunk))
+                ).where(self._among(SrvRefused.id, chunk))
             ):
                 found[r.id] = ("refused", int(r.desk_seq), r.hash, r.reason, r.message)
         return found
@@ -396,13 +405,15 @@ class ServerStore:
         events: dict[str, list[Event]] = {oid: [] for oid in wanted}
         cols = [getattr(SrvEvent, c) for c in STORED_COLUMNS]
         for chunk in _chunks(wanted):
-            for r in conn.execute(select(*cols).where(SrvEvent.order_id.in_(chunk)).order_by(SrvEvent.seq)):
+            for r in conn.execute(select(*cols).where(self._among(SrvEvent.order_id, chunk)).order_by(SrvEvent.seq)):
                 events[r.order_id].append(_event(r))
-            for r in conn.execute(select(SrvScope.order_id, SrvScope.assignee).where(SrvScope.order_id.in_(chunk))):
+            for r in conn.execute(
+                select(SrvScope.order_id, SrvScope.assignee).where(self._among(SrvScope.order_id, chunk))
+            ):
                 out[r.order_id].scope.add(r.assignee)
             for r in conn.execute(
                 select(SrvRefused.order_id).where(
-                    SrvRefused.order_id.in_(chunk), SrvRefused.kind == str(Action.DISPATCH)
+                    self._among(SrvRefused.order_id, chunk), SrvRefused.kind == str(Action.DISPATCH)
                 )
             ):
                 out[r.order_id].dispatch_refused = True
@@ -538,7 +549,7 @@ class ServerStore:
         for chunk in _chunks(sorted(nos)):
             taken.update(
                 conn.execute(
-                    select(SrvOrderNo.order_no, SrvOrderNo.order_id).where(SrvOrderNo.order_no.in_(chunk))
+                    select(SrvOrderNo.order_no, SrvOrderNo.order_id).where(self._among(SrvOrderNo.order_no, chunk))
                 ).all()
             )
         # In desk order: an EventResult where something is to say, else (status, desk_seq, seq, id, hash, state)
