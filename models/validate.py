@@ -311,22 +311,20 @@ def _under(seg: str | int, exc: Invalid) -> Invalid:
     return exc
 
 
-def _codes(ref: Reference, name: str) -> Callable[[str], bool]:
-    if name == "tag":
-        return lambda v: v in ref.tags
-    if name == "town":
-        return lambda v: v in ref.towns
-    if name == "category":
-        return lambda v: v in ref.categories
-    if name == "dept":
-        return lambda v: v in ref.departments or v in GRASSROOTS
-    if name == "village":
-        return lambda v: v in ref.villages
-    if name == "grid":
-        return lambda v: v in ref.grids
-    if name == "sha256":
-        return lambda v: len(v) == 64 and all(c in "0123456789abcdef" for c in v)
-    return ref.assignee_known
+_CODES: dict[str, Callable[[Reference, str], bool]] = {
+    "tag": lambda ref, v: v in ref.tags,
+    "town": lambda ref, v: v in ref.towns,
+    "category": lambda ref, v: v in ref.categories,
+    "dept": lambda ref, v: v in ref.departments or v in GRASSROOTS,
+    "village": lambda ref, v: v in ref.villages,
+    "grid": lambda ref, v: v in ref.grids,
+    "sha256": lambda _ref, v: len(v) == 64 and all(c in "0123456789abcdef" for c in v),
+}
+
+
+def _known_code(name: str) -> Callable[[Reference, str], bool]:
+    """Whether a value is a code of the reference set ``name`` (any other name: an assignee's code)."""
+    return _CODES.get(name) or (lambda ref, v: ref.assignee_known(v))
 
 
 Check = Callable[[Any, Reference], None]  # raises Invalid with a path relative to the value
@@ -404,7 +402,8 @@ def _compile(spec: Spec) -> Check:
 
         return check_time
     if kind == "str":
-        max_len, choices, codes = spec.max_len, spec.choices, spec.codes
+        max_len, choices = spec.max_len, spec.choices
+        codes = None if spec.codes is None else _known_code(spec.codes)
 
         def check_str(value: Any, ref: Reference) -> None:
             if value is None and null(value):
@@ -415,7 +414,7 @@ def _compile(spec: Spec) -> Check:
                 raise Invalid(None, "size", limit=max_len)
             if choices is not None and value not in choices:
                 raise Invalid(None, "choice", value=value[:40], choices="/".join(choices))
-            if codes is not None and not _codes(ref, codes)(value):
+            if codes is not None and not codes(ref, value):
                 raise Invalid(None, "code", value=value[:40])
 
         return check_str

@@ -32,6 +32,7 @@ from ..projection import (
     load_events_of,
     order_tuple,
     read_payload,
+    row_to_event,
 )
 from ..rollups import Tracker
 from ..wire import PullResponse, PushResponse, WireEvent, wire_from_row
@@ -360,7 +361,7 @@ def quarantine(
     bad = {m[0] for m in marks}
     orders = sorted({ev.order_id for ev in new})
     for i in range(0, len(orders), 400):
-        for oid, events in load_events_of(conn, orders[i : i + 400]).items():
+        for oid, events in _events_of(conn, orders[i : i + 400], new).items():
             # in place through the order's history, copying only when an event is refused (models/machine.py);
             # the outcomes are the replay's (Fold answers as step does), so the projection reuses them
             subject = bool(events) and is_subject(events[0].order_id)
@@ -395,6 +396,31 @@ def quarantine(
     if marks:
         conn.exec_driver_sql(UPSERT_STATUS, marks)
     return messages
+
+
+def _events_of(conn: Connection, order_ids: list[str], new: list[WireEvent]) -> dict[str, list[Any]]:
+    """``load_events_of`` for orders of a pulled page, read from the page itself where every event this file
+    holds of the order came in it (a new order: in server order, nothing pending before it)."""
+    mine: dict[str, list[WireEvent]] = {oid: [] for oid in order_ids}
+    for ev in new:
+        if ev.order_id in mine:
+            mine[ev.order_id].append(ev)
+    held = dict(
+        conn.exec_driver_sql(
+            f"SELECT order_id, count(*) FROM events WHERE order_id IN ({_marks(order_ids)}) GROUP BY order_id",
+            tuple(order_ids),
+        ).all()
+    )
+    out: dict[str, list[Any]] = {}
+    rest = []
+    for oid, evs in mine.items():
+        if held.get(oid) == len(evs) and all(isinstance(getattr(e, "seq", None), int) for e in evs):
+            out[oid] = [row_to_event(e) for e in sorted(evs, key=lambda e: e.seq)]  # type: ignore[attr-defined]
+        else:
+            rest.append(oid)
+    if rest:
+        out.update(load_events_of(conn, rest))
+    return out
 
 
 def _unreadable(ev: WireEvent) -> str | None:
