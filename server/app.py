@@ -144,7 +144,7 @@ def create_app(
     def pull(
         desk: Desk, cursor: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=MAX_PULL)] = 1000
     ) -> Response:
-        return Response(store.pull(desk, cursor, limit).model_dump_json(), media_type="application/json")
+        return Response(store.pull_json(desk, cursor, limit), media_type="application/json")
 
     @app.get(
         "/v1/photos/{sha256}",
