@@ -53,6 +53,11 @@ UPSERT_STATUS = (
     "INSERT INTO event_state (event_id, status, reason) VALUES (?, ?, ?) ON CONFLICT (event_id) "
     "DO UPDATE SET status = excluded.status, reason = excluded.reason"
 )
+UPSERT_ALL = (
+    "INSERT INTO event_state (event_id, server_seq, sig, status, reason) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (event_id) DO UPDATE SET server_seq = excluded.server_seq, "
+    "sig = coalesce(excluded.sig, event_state.sig), status = excluded.status, reason = excluded.reason"
+)
 UPSERT_SEQ = (
     "INSERT INTO event_state (event_id, server_seq, sig) VALUES (?, ?, ?) ON CONFLICT (event_id) "
     "DO UPDATE SET server_seq = excluded.server_seq, sig = coalesce(excluded.sig, event_state.sig)"
@@ -69,10 +74,12 @@ def recompute(
     order_ids: Iterable[str],
     loaded: dict[str, list[Any]] | None = None,
     folded: dict[str, Replayed] | None = None,
+    seqs: dict[str, tuple[int, str | None]] | None = None,
 ) -> None:
     """Replay each order (server order, then this desk's pending events) into the projection and statuses.
     ``loaded``: orders' events already read in this transaction (as ``load_events_of`` reads them now);
-    ``folded``: the replay of some of them, already done (:func:`quarantine` folds what it validates)."""
+    ``folded``: the replay of some of them, already done (:func:`quarantine` folds what it validates);
+    ``seqs``: server numbers and signatures not yet written, written with the outcomes (and taken out)."""
     every = set(order_ids)
     subjects = {i for i in every if is_subject(i)}
     if subjects:  # warnings and cases: their own replay and tables (store/governance.py)
@@ -117,6 +124,12 @@ def recompute(
                 raise
             conn.exec_driver_sql(UPSERT_ASSIGNMENT, [row for s in states for row in assignment_tuples(s)])
         rollups.finish()
+        if seqs:
+            whole = [(i, *seqs.pop(i), status, why) for i, status, why in statuses if i in seqs]
+            if whole:
+                conn.exec_driver_sql(UPSERT_ALL, whole)
+                done = {w[0] for w in whole}
+                statuses = [row for row in statuses if row[0] not in done]
         if statuses:
             conn.exec_driver_sql(UPSERT_STATUS, statuses)
 
@@ -278,6 +291,10 @@ class DeskLog:
                     "seq = excluded.seq, hash = excluded.hash WHERE excluded.seq > desk_heads.seq",
                     (me, own.desk_seq, own.hash),
                 )
+            news = [ev for ev in resp.events if ev.id in fresh]
+            alone = _alone(conn, news)
+            # their numbers go in with their outcomes, one write each (nothing reads them from the file before)
+            later = {ev.id: (ev.seq, ev.sig) for ev in news if ev.order_id in alone}
             if resp.events:
                 # numbers are unique: one still held by another event here is stale (a restore nobody announced)
                 conn.exec_driver_sql(
@@ -285,15 +302,17 @@ class DeskLog:
                     f"({_marks(resp.events)}) AND event_id NOT IN ({_marks(resp.events)})",
                     (*(ev.seq for ev in resp.events), *(ev.id for ev in resp.events)),
                 )
-                conn.exec_driver_sql(UPSERT_SEQ, [(ev.id, ev.seq, ev.sig) for ev in resp.events])
+                now_seqs = [(ev.id, ev.seq, ev.sig) for ev in resp.events if ev.id not in later]
+                if now_seqs:
+                    conn.exec_driver_sql(UPSERT_SEQ, now_seqs)
             if crash:
                 crash("pull:stored")
             loaded: dict[str, list[Any]] = {}
             folded: dict[str, Replayed] = {}
-            self.quarantined = quarantine(
-                conn, [ev for ev in resp.events if ev.id in fresh], self.ref, now or system_clock(), loaded, folded
-            )
-            recompute(conn, touched, loaded, folded)  # the orders as quarantine read and folded them
+            self.quarantined = quarantine(conn, news, self.ref, now or system_clock(), loaded, folded, alone)
+            recompute(conn, touched, loaded, folded, later)  # the orders as quarantine read and folded them
+            if later:  # the quarantined among them: no outcome to go with
+                conn.exec_driver_sql(UPSERT_SEQ, [(i, seq, sig) for i, (seq, sig) in later.items()])
             set_meta(conn, META_CURSOR, resp.cursor)
             if not resp.more and get_meta(conn, META_SIGS_PENDING):
                 conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (META_SIGS_PENDING,))
@@ -343,25 +362,22 @@ def quarantine(
     now: datetime,
     loaded: dict[str, list[Any]] | None = None,
     folded: dict[str, Replayed] | None = None,
+    alone: set[str] | None = None,
 ) -> list[str]:
     """Validate the events just pulled, each against its order's state before it; mark the invalid ones
     ``quarantined`` (with the reason) so the replay leaves them out. Returns one message per event. Fills
     ``loaded`` with the events of the orders it read, the quarantined left out (what the replay reads next),
-    and ``folded`` with the replay of each order's (not a warning's or a case's) that its checking did."""
+    and ``folded`` with the replay of each order's (not a warning's or a case's) that its checking did.
+    ``alone``: orders all of whose events here are among ``new`` (:func:`_alone`), read from ``new`` itself."""
     if not new:
         return []
     messages: list[str] = []
-    marks: list[tuple[str, str, str]] = []
-    new_ids = {ev.id for ev in new}
+    checked: list[tuple[str, str, str]] = []
     by_id = {ev.id: ev for ev in new}
-    for ev in new:  # unreadable at the wire level: no event to validate
-        why = _unreadable(ev)
-        if why is not None:
-            marks.append((ev.id, "quarantined", why))
-    bad = {m[0] for m in marks}
+    unread: dict[str, str] = {}  # unreadable at the wire level: no event to validate
     orders = sorted({ev.order_id for ev in new})
     for i in range(0, len(orders), 400):
-        for oid, events in _events_of(conn, orders[i : i + 400], new).items():
+        for oid, events in _events_of(conn, orders[i : i + 400], new, alone or set()).items():
             # in place through the order's history, copying only when an event is refused (models/machine.py);
             # the outcomes are the replay's (Fold answers as step does), so the projection reuses them
             subject = bool(events) and is_subject(events[0].order_id)
@@ -369,13 +385,16 @@ def quarantine(
             statuses: dict[str, str] = {}
             reasons: dict[str, str] = {}
             for e in events:
-                if e.id in new_ids and e.id not in bad:
+                wire = by_id.get(e.id)
+                if wire is not None:
+                    why = _unreadable(wire, e.payload)
+                    if why is not None:
+                        unread[e.id] = why
+                        continue
                     problem = validate_event(e, ref=ref, now=now, state=fold.state, future=PULL_FUTURE)
                     if problem is not None:
-                        marks.append((e.id, "quarantined", problem.message))
+                        checked.append((e.id, "quarantined", problem.message))
                         continue
-                elif e.id in bad:
-                    continue
                 _state, status, reason = fold.step(e)
                 statuses[e.id] = status
                 if reason is not None:
@@ -384,6 +403,7 @@ def quarantine(
                 loaded[oid] = events  # the quarantined are taken out below
             if folded is not None and not subject:
                 folded[oid] = Replayed(fold.state, statuses, reasons)
+    marks = [(ev.id, "quarantined", unread[ev.id]) for ev in new if ev.id in unread] + checked
     if loaded is not None and marks:
         out = {m[0] for m in marks}
         for oid in {by_id[i].order_id for i in out}:
@@ -398,38 +418,44 @@ def quarantine(
     return messages
 
 
-def _events_of(conn: Connection, order_ids: list[str], new: list[WireEvent]) -> dict[str, list[Any]]:
-    """``load_events_of`` for orders of a pulled page, read from the page itself where every event this file
-    holds of the order came in it (a new order: in server order, nothing pending before it)."""
-    mine: dict[str, list[WireEvent]] = {oid: [] for oid in order_ids}
+def _alone(conn: Connection, new: list[WireEvent]) -> set[str]:
+    """The orders (not warnings or cases) of the events ``new`` just stored of which this file holds no other
+    event: a new order, its events all in the page."""
+    mine: dict[str, int] = {}
+    for ev in new:
+        if not is_subject(ev.order_id) and isinstance(getattr(ev, "seq", None), int):
+            mine[ev.order_id] = mine.get(ev.order_id, 0) + 1
+    ids = sorted(mine)
+    out: set[str] = set()
+    for i in range(0, len(ids), 400):
+        chunk = ids[i : i + 400]
+        sql = f"SELECT order_id, count(*) FROM events WHERE order_id IN ({_marks(chunk)}) GROUP BY order_id"
+        out.update(oid for oid, n in conn.exec_driver_sql(sql, tuple(chunk)).all() if n == mine[oid])
+    return out
+
+
+def _events_of(conn: Connection, order_ids: list[str], new: list[WireEvent], alone: set[str]) -> dict[str, list[Any]]:
+    """``load_events_of`` for orders of a pulled page; those ``alone`` read from the page itself (in server
+    order: the file holds no pending event of them)."""
+    mine: dict[str, list[WireEvent]] = {oid: [] for oid in order_ids if oid in alone}
     for ev in new:
         if ev.order_id in mine:
             mine[ev.order_id].append(ev)
-    held = dict(
-        conn.exec_driver_sql(
-            f"SELECT order_id, count(*) FROM events WHERE order_id IN ({_marks(order_ids)}) GROUP BY order_id",
-            tuple(order_ids),
-        ).all()
-    )
-    out: dict[str, list[Any]] = {}
-    rest = []
-    for oid, evs in mine.items():
-        if held.get(oid) == len(evs) and all(isinstance(getattr(e, "seq", None), int) for e in evs):
-            out[oid] = [row_to_event(e) for e in sorted(evs, key=lambda e: e.seq)]  # type: ignore[attr-defined]
-        else:
-            rest.append(oid)
+    out = {oid: [row_to_event(e) for e in sorted(evs, key=lambda e: e.seq)] for oid, evs in mine.items()}  # type: ignore[attr-defined]
+    rest = [oid for oid in order_ids if oid not in mine]
     if rest:
         out.update(load_events_of(conn, rest))
     return out
 
 
-def _unreadable(ev: WireEvent) -> str | None:
+def _unreadable(ev: WireEvent, payload: dict[str, Any]) -> str | None:
+    """Why ``ev`` cannot be read as an event (``payload``: its payload as ``read_payload`` read it), or None."""
     for name in ("event_at", "recorded_at"):
         try:
             from_db(getattr(ev, name))
         except (TypeError, ValueError):
             return t("validate.type", field=name, expected="time")
-    if not read_payload(ev.payload) and ev.payload.strip() != "{}":
+    if not payload and ev.payload.strip() != "{}":
         return t("validate.type", field="payload", expected="object")
     return None
 
