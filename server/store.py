@@ -36,7 +36,7 @@ import pydantic_core
 from sqlalchemy import BigInteger, Text, any_, bindparam, create_engine, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from fengqiao.models import governance as gov
 from fengqiao.models import roles
@@ -517,8 +517,23 @@ class ServerStore:
             return self._push_tx(conn, self.desk_of(row), request)
 
     def _insert_many(self, conn: Connection, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        """One executemany of plain tuples through the driver (no SQLAlchemy statement per row)."""
+        """One executemany of plain tuples through the driver (no SQLAlchemy statement per row); on PostgreSQL
+        a ``COPY`` (in the same transaction, with the same constraints), several times faster."""
         if not rows:
+            return
+        if self.dialect == "postgresql" and len(rows) > 1:
+            import psycopg
+
+            sql = f"COPY {table} ({', '.join(cols)}) FROM STDIN"
+            try:
+                with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+                    with cur.copy(sql) as copy:
+                        for row in rows:
+                            copy.write_row(row)
+            except psycopg.IntegrityError as exc:  # as SQLAlchemy would have raised them: the callers know those
+                raise IntegrityError(sql, None, exc) from None
+            except psycopg.Error as exc:
+                raise OperationalError(sql, None, exc) from None
             return
         mark = "?" if self.dialect == "sqlite" else "%s"
         sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"

@@ -328,3 +328,19 @@ def test_a_desk_syncs_with_a_server_of_protocol_1(hub: Hub, monkeypatch: pytest.
     assert (report.pushed, report.waiting, report.problems) == (5, 0, []) and asked == [2, 2, 2]
     assert ct.rows("SELECT server_seq FROM event_state ORDER BY server_seq") == [(i,) for i in range(1, 6)]
     assert verify(ct.db).ok
+
+
+def test_a_batch_insert_that_fails_is_the_databases_error_and_stores_nothing(hub: Hub) -> None:
+    """The push's rows go in as one batch (a COPY on PostgreSQL): a broken one is an IntegrityError, a database
+    failure ServerUnavailable (a 503 the desk retries), as with a plain INSERT; nothing of the batch stays."""
+    from sqlalchemy.exc import IntegrityError
+
+    from fengqiao.server.store import ServerUnavailable
+
+    s = hub.server
+    with pytest.raises(IntegrityError), s.write() as conn:
+        s._insert_many(conn, "srv_order_nos", ("order_no", "order_id"), [("X-1", "a"), ("X-1", "b")])
+    with pytest.raises(ServerUnavailable), s.write() as conn:
+        s._insert_many(conn, "srv_order_nos", ("order_no", "no_such_column"), [("X-2", "a"), ("X-3", "b")])
+    with s.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM srv_order_nos").scalar() == 0
