@@ -10,10 +10,13 @@ share one PostgreSQL database.
   the answer says which ``desk_seq`` is expected); the hash chain is checked; the desk's role is checked
   against the order as the server has it (the same rules as the console, models/roles.py; a desk whose order
   a concurrent change took away, e.g. a reassignment it had not yet pulled, is not refused). A business
-  conflict (two desks signed, an action no longer legal) is stored and answered ``state = conflict``.
+  conflict (two desks signed, an action no longer legal) is stored and answered ``state = conflict``. The
+  answer gives the events taken as runs of consecutive numbers (protocol 2; one result per event to a desk of
+  protocol 1) and one signature, over the newest event taken. The rows go in one batch per table.
 * **Pull**: ``seq > cursor`` up to the counter's committed value, so no committed row is ever skipped. A
   desk that does not see everything (department, township) gets only the events of orders assigned to it (or
-  that it dispatched), and, when an order becomes its, that order's earlier history too.
+  that it dispatched), and, when an order becomes its, that order's earlier history too. Each event that ends
+  a run of its desk's chain in the page is signed (once: ``srv_sigs`` keeps it).
 * **Epoch**: a random id stored in ``srv_meta``; ``new_epoch`` changes it after a restore from backup, and
   every desk then re-pushes what it authored and pulls from the start.
 """
