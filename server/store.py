@@ -529,7 +529,7 @@ class ServerStore:
 
             sql = f"COPY {table} ({', '.join(cols)}) FROM STDIN"
             try:
-                with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+                with conn.connection.driver_connection.cursor() as cur:
                     with cur.copy(sql) as copy:
                         for row in rows:
                             copy.write_row(row)
@@ -840,7 +840,7 @@ def _answer(
         status, desk_seq, seq, event_id, _hash, state = a
         sig = tip_sig if a is tip else None
         if not runs:
-            results.append(EventResult(id=event_id, status=status, seq=seq, state=state, sig=sig))  # type: ignore[arg-type]
+            results.append(EventResult(id=event_id, status=status, seq=seq, state=state, sig=sig))
             continue
         last = out[-1] if out else None
         if (
@@ -852,7 +852,7 @@ def _answer(
             last.last = desk_seq
             last.sig = sig
         else:
-            out.append(Run(status=status, first=desk_seq, last=desk_seq, seq=seq, sig=sig))  # type: ignore[arg-type]
+            out.append(Run(status=status, first=desk_seq, last=desk_seq, seq=seq, sig=sig))
     return results, out
 
 

@@ -35,7 +35,7 @@ from ..projection import (
     row_to_event,
 )
 from ..rollups import Tracker
-from ..wire import PullResponse, PushResponse, WireEvent, wire_from_row
+from ..wire import PullResponse, PushResponse, ServerEvent, WireEvent, wire_from_row
 from .errors import SyncError, SyncUnavailable
 
 log = logging.getLogger("fengqiao.sync")
@@ -357,7 +357,7 @@ PULL_FUTURE = timedelta(days=4)  # the server checked against its clock; this de
 
 def quarantine(
     conn: Connection,
-    new: list[WireEvent],
+    new: list[ServerEvent],
     ref: Reference,
     now: datetime,
     loaded: dict[str, list[Any]] | None = None,
@@ -418,12 +418,12 @@ def quarantine(
     return messages
 
 
-def _alone(conn: Connection, new: list[WireEvent]) -> set[str]:
+def _alone(conn: Connection, new: list[ServerEvent]) -> set[str]:
     """The orders (not warnings or cases) of the events ``new`` just stored of which this file holds no other
     event: a new order, its events all in the page."""
     mine: dict[str, int] = {}
     for ev in new:
-        if not is_subject(ev.order_id) and isinstance(getattr(ev, "seq", None), int):
+        if not is_subject(ev.order_id):
             mine[ev.order_id] = mine.get(ev.order_id, 0) + 1
     ids = sorted(mine)
     out: set[str] = set()
@@ -434,14 +434,14 @@ def _alone(conn: Connection, new: list[WireEvent]) -> set[str]:
     return out
 
 
-def _events_of(conn: Connection, order_ids: list[str], new: list[WireEvent], alone: set[str]) -> dict[str, list[Any]]:
+def _events_of(conn: Connection, order_ids: list[str], new: list[ServerEvent], alone: set[str]) -> dict[str, list[Any]]:
     """``load_events_of`` for orders of a pulled page; those ``alone`` read from the page itself (in server
     order: the file holds no pending event of them)."""
-    mine: dict[str, list[WireEvent]] = {oid: [] for oid in order_ids if oid in alone}
+    mine: dict[str, list[ServerEvent]] = {oid: [] for oid in order_ids if oid in alone}
     for ev in new:
         if ev.order_id in mine:
             mine[ev.order_id].append(ev)
-    out = {oid: [row_to_event(e) for e in sorted(evs, key=lambda e: e.seq)] for oid, evs in mine.items()}  # type: ignore[attr-defined]
+    out = {oid: [row_to_event(e) for e in sorted(evs, key=lambda e: e.seq)] for oid, evs in mine.items()}
     rest = [oid for oid in order_ids if oid not in mine]
     if rest:
         out.update(load_events_of(conn, rest))
