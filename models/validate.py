@@ -282,92 +282,204 @@ class Problem:
 
 
 class Invalid(Exception):
-    def __init__(self, path: str, code: str, **kw: Any) -> None:
+    """A field that does not fit. A compiled check raises it about the value it was given (``path`` None) or a
+    key of it; each enclosing object or list adds its key or index as the error passes (:func:`_under`), so a
+    path is only ever built for a field that is wrong, and the message from the whole path (:attr:`problem`)."""
+
+    def __init__(self, path: str | None, code: str, **kw: Any) -> None:
         super().__init__(path)
-        self.problem = Problem(path, code, t(f"validate.{code}", field=path, **kw))
+        self.parts: list[str | int] = [] if path is None else [path]  # innermost first
+        self.code = code
+        self.kw = kw
+
+    @property
+    def path(self) -> str:
+        out = ""
+        for seg in reversed(self.parts):
+            out = f"{out}[{seg}]" if isinstance(seg, int) else f"{out}.{seg}" if out else seg
+        return out
+
+    @property
+    def problem(self) -> Problem:
+        path = self.path
+        return Problem(path, self.code, t(f"validate.{self.code}", field=path, **self.kw))
 
 
-def _codes(ref: Reference, name: str) -> Callable[[str], bool]:
-    if name == "tag":
-        return lambda v: v in ref.tags
-    if name == "town":
-        return lambda v: v in ref.towns
-    if name == "category":
-        return lambda v: v in ref.categories
-    if name == "dept":
-        return lambda v: v in ref.departments or v in GRASSROOTS
-    if name == "village":
-        return lambda v: v in ref.villages
-    if name == "grid":
-        return lambda v: v in ref.grids
-    if name == "sha256":
-        return lambda v: len(v) == 64 and all(c in "0123456789abcdef" for c in v)
-    return ref.assignee_known
+def _under(seg: str | int, exc: Invalid) -> Invalid:
+    """``exc`` with its path put under ``seg`` (a field name, or a list index)."""
+    exc.parts.append(seg)
+    return exc
 
 
-def check_value(spec: Spec, value: Any, path: str, ref: Reference) -> None:
-    """Raise :class:`Invalid` unless ``value`` fits ``spec``."""
-    if value is None:
-        if spec.nullable:
-            return
-        raise Invalid(path, "type", expected=spec.type)
-    if spec.type in ("str", "time"):
-        if not isinstance(value, str):
-            raise Invalid(path, "type", expected=spec.type)
-        if spec.type == "time":
+_CODES: dict[str, Callable[[Reference, str], bool]] = {
+    "tag": lambda ref, v: v in ref.tags,
+    "town": lambda ref, v: v in ref.towns,
+    "category": lambda ref, v: v in ref.categories,
+    "dept": lambda ref, v: v in ref.departments or v in GRASSROOTS,
+    "village": lambda ref, v: v in ref.villages,
+    "grid": lambda ref, v: v in ref.grids,
+    "sha256": lambda _ref, v: len(v) == 64 and all(c in "0123456789abcdef" for c in v),
+}
+
+
+def _known_code(name: str) -> Callable[[Reference, str], bool]:
+    """Whether a value is a code of the reference set ``name`` (any other name: an assignee's code)."""
+    return _CODES.get(name) or (lambda ref, v: ref.assignee_known(v))
+
+
+Check = Callable[[Any, Reference], None]  # raises Invalid with a path relative to the value
+_COMPILED: dict[int, tuple[Spec, Check]] = {}  # by the spec's id; the spec is kept so the id stays its own
+
+
+def check_value(spec: Spec, value: Any, key: str, ref: Reference) -> None:
+    """Raise :class:`Invalid` (at ``key``) unless ``value`` fits ``spec``."""
+    try:
+        _compiled(spec)(value, ref)
+    except Invalid as exc:
+        raise _under(key, exc) from None
+
+
+_FIELD_CHECKS: dict[int, tuple[Mapping[str, Spec], Check]] = {}
+
+
+def check_fields(fields: Mapping[str, Spec], data: Mapping[str, Any], ref: Reference) -> None:
+    """Raise :class:`Invalid` unless the object ``data`` has exactly the ``fields`` (required ones, each fitting)."""
+    got = _FIELD_CHECKS.get(id(fields))
+    if got is None or got[0] is not fields:
+        got = _FIELD_CHECKS[id(fields)] = (fields, _fields_check(fields))
+    got[1](data, ref)
+
+
+def _compiled(spec: Spec) -> Check:
+    got = _COMPILED.get(id(spec))
+    if got is None or got[0] is not spec:
+        got = _COMPILED[id(spec)] = (spec, _compile(spec))
+    return got[1]
+
+
+def _fields_check(fields: Mapping[str, Spec]) -> Check:
+    """The check of an object's fields (no unknown key, every required one, each fitting its spec)."""
+    parts = [(key, spec.required, _compiled(spec)) for key, spec in fields.items()]
+    known = frozenset(fields)
+
+    def check(data: Any, ref: Reference) -> None:
+        for key in data:
+            if key not in known:
+                raise Invalid(str(key)[:40], "extra")
+        for key, required, fn in parts:
+            if key in data:
+                try:
+                    fn(data[key], ref)
+                except Invalid as exc:
+                    raise _under(key, exc) from None
+            elif required:
+                raise Invalid(key, "missing")
+
+    return check
+
+
+def _compile(spec: Spec) -> Check:
+    """One spec as a function: the same checks in the same order as ever, decided once instead of per value."""
+    kind, nullable = spec.type, spec.nullable
+
+    def null(_value: Any) -> bool:  # None: fine when nullable, else a type error
+        if nullable:
+            return True
+        raise Invalid(None, "type", expected=kind)
+
+    if kind == "time":
+
+        def check_time(value: Any, _ref: Reference) -> None:
+            if value is None and null(value):
+                return
+            if not isinstance(value, str):
+                raise Invalid(None, "type", expected=kind)
             try:
                 when = from_db(value)
             except ValueError:
-                raise Invalid(path, "type", expected=spec.type) from None
-            _bounds(when, path)
-            return
-        if spec.max_len is not None and len(value) > spec.max_len:
-            raise Invalid(path, "size", limit=spec.max_len)
-        if spec.choices is not None and value not in spec.choices:
-            raise Invalid(path, "choice", value=value[:40], choices="/".join(spec.choices))
-        if spec.codes is not None and not _codes(ref, spec.codes)(value):
-            raise Invalid(path, "code", value=value[:40])
-    elif spec.type == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise Invalid(path, "type", expected="int")
-        if (spec.lo is not None and value < spec.lo) or (spec.hi is not None and value > spec.hi):
-            raise Invalid(path, "range", lo=spec.lo, hi=spec.hi)
-    elif spec.type == "num":
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise Invalid(path, "type", expected="number")
-        if (spec.lo is not None and value < spec.lo) or (spec.hi is not None and value > spec.hi):
-            raise Invalid(path, "range", lo=spec.lo, hi=spec.hi)
-    elif spec.type == "bool":
-        if not isinstance(value, bool):
-            raise Invalid(path, "type", expected="bool")
-    elif spec.type == "obj":
-        if not isinstance(value, dict):
-            raise Invalid(path, "type", expected="object")
-        check_fields(spec.fields, value, path, ref)
-    elif spec.type == "list":
-        if not isinstance(value, list):
-            raise Invalid(path, "type", expected="list")
-        if len(value) < spec.min_items or (spec.max_items is not None and len(value) > spec.max_items):
-            raise Invalid(path, "size", limit=spec.max_items)
-        for i, item in enumerate(value):
-            assert spec.items is not None
-            check_value(spec.items, item, f"{path}[{i}]", ref)
+                raise Invalid(None, "type", expected=kind) from None
+            _bounds(when, None)
+
+        return check_time
+    if kind == "str":
+        max_len, choices = spec.max_len, spec.choices
+        codes = None if spec.codes is None else _known_code(spec.codes)
+
+        def check_str(value: Any, ref: Reference) -> None:
+            if value is None and null(value):
+                return
+            if not isinstance(value, str):
+                raise Invalid(None, "type", expected=kind)
+            if max_len is not None and len(value) > max_len:
+                raise Invalid(None, "size", limit=max_len)
+            if choices is not None and value not in choices:
+                raise Invalid(None, "choice", value=value[:40], choices="/".join(choices))
+            if codes is not None and not codes(ref, value):
+                raise Invalid(None, "code", value=value[:40])
+
+        return check_str
+    if kind in ("int", "num"):
+        lo, hi = spec.lo, spec.hi
+
+        def check_number(value: Any, _ref: Reference) -> None:
+            if value is None and null(value):
+                return
+            if kind == "int":
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise Invalid(None, "type", expected="int")
+            elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise Invalid(None, "type", expected="number")
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                raise Invalid(None, "range", lo=lo, hi=hi)
+
+        return check_number
+    if kind == "bool":
+
+        def check_bool(value: Any, _ref: Reference) -> None:
+            if value is None and null(value):
+                return
+            if not isinstance(value, bool):
+                raise Invalid(None, "type", expected="bool")
+
+        return check_bool
+    if kind == "obj":
+        inner = _fields_check(spec.fields)
+
+        def check_obj(value: Any, ref: Reference) -> None:
+            if value is None and null(value):
+                return
+            if not isinstance(value, dict):
+                raise Invalid(None, "type", expected="object")
+            inner(value, ref)
+
+        return check_obj
+    if kind == "list":
+        assert spec.items is not None
+        item, least, most = _compiled(spec.items), spec.min_items, spec.max_items
+
+        def check_list(value: Any, ref: Reference) -> None:
+            if value is None and null(value):
+                return
+            if not isinstance(value, list):
+                raise Invalid(None, "type", expected="list")
+            if len(value) < least or (most is not None and len(value) > most):
+                raise Invalid(None, "size", limit=most)
+            for i, v in enumerate(value):
+                try:
+                    item(v, ref)
+                except Invalid as exc:
+                    raise _under(f"[{i}]", exc) from None
+
+        return check_list
+
+    def check_other(value: Any, _ref: Reference) -> None:  # a type with no rule of its own: only None matters
+        if value is None:
+            null(value)
+
+    return check_other
 
 
-def check_fields(fields: Mapping[str, Spec], data: Mapping[str, Any], path: str, ref: Reference) -> None:
-    prefix = f"{path}." if path else ""
-    for key in data:
-        if key not in fields:
-            raise Invalid(f"{prefix}{str(key)[:40]}", "extra")
-    for key, spec in fields.items():
-        if key not in data:
-            if spec.required:
-                raise Invalid(f"{prefix}{key}", "missing")
-            continue
-        check_value(spec, data[key], f"{prefix}{key}", ref)
-
-
-def _bounds(when: datetime, path: str) -> None:
+def _bounds(when: datetime, path: str | None) -> None:
     if when < EARLIEST:
         raise Invalid(path, "time", when=to_db(when)[:19])
 
@@ -431,7 +543,7 @@ def _validate(
             check_value(spec, envelope[key], key, ref)
     if not isinstance(p, dict):
         raise Invalid("payload", "type", expected="object")
-    check_fields(schema, p, "", ref)
+    check_fields(schema, p, ref)
     # times: sane bounds, the event not after its recording, nothing recorded in the future
     _bounds(event_at, "event_at")
     _bounds(recorded_at, "recorded_at")

@@ -5,9 +5,10 @@ plain functions run in FastAPI's thread pool; all state is in the database (serv
 processes (``--workers``, or several machines) can serve one PostgreSQL database.
 """
 
+import json
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError as PydanticError
 
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import t
@@ -26,7 +28,7 @@ from .field import FieldConfig, FieldService, mount
 from .limits import BoundedBody, Limits
 from .schema import SrvDesk
 from .store import ServerStore, ServerUnavailable
-from .textcheck import bad_event_text, bad_text
+from .textcheck import bad_event_text, bad_text, suspect_text
 from .webhooks import Deliverer, WebhookConfig
 
 log = logging.getLogger("fengqiao.server")
@@ -128,19 +130,21 @@ def create_app(
             raise HTTPException(404, t("kb.none_served"))
         return AnswersFile(toml=got[0], sha256=got[1])
 
-    @app.post("/v1/push", response_model=PushResponse, summary="Push a batch of this desk's events, in its order")
-    def push(desk: Desk, body: PushRequest) -> PushResponse:
-        for i, w in enumerate(body.events):
-            why = bad_event_text(w.model_dump(), f"events[{i}]")
-            if why:
-                raise HTTPException(400, why)
-        return store.push(desk, body)
+    @app.post(
+        "/v1/push",
+        response_model=PushResponse,
+        summary="Push a batch of this desk's events, in its order",
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": PUSH_SCHEMA}}}},
+    )
+    def push(body: Annotated[PushRequest, Depends(push_body)], desk: Desk) -> Response:  # the body read first
+        answer = store.push(desk, body)
+        return Response(answer.model_dump_json(), media_type="application/json")  # already a PushResponse
 
     @app.get("/v1/pull", response_model=PullResponse, summary="Events after the cursor this desk may see")
     def pull(
         desk: Desk, cursor: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=MAX_PULL)] = 1000
-    ) -> PullResponse:
-        return store.pull(desk, cursor, limit)
+    ) -> Response:
+        return Response(store.pull_json(desk, cursor, limit), media_type="application/json")
 
     @app.get(
         "/v1/photos/{sha256}",
@@ -158,7 +162,55 @@ def create_app(
         store.hooks.link = service.link  # departments' messages carry the signed link to the order's page
     mount(app, service)
     app.state.field = service
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+PUSH_SCHEMA = {"$ref": "#/components/schemas/PushRequest"}
+
+
+async def push_body(request: Request) -> PushRequest:
+    """The push's body, parsed once from its bytes by pydantic. Text that cannot be stored (a NUL, a lone
+    surrogate) leaves a trace in the bytes; only then, and for a body pydantic refuses, the body is read the
+    long way, so the answers are FastAPI's (422) and the text check's (400, naming where)."""
+    raw = await request.body()
+    if not suspect_text(raw):
+        try:
+            return PushRequest.model_validate_json(raw)
+        except PydanticError:
+            pass
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        pos = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
+        err = {"type": "json_invalid", "loc": ("body", pos), "msg": "JSON decode error", "input": {}}
+        raise RequestValidationError([err]) from None
+    try:
+        body = PushRequest.model_validate(data)
+    except PydanticError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    for i, w in enumerate(body.events):
+        why = bad_event_text(w.model_dump(), f"events[{i}]")
+        if why:
+            raise HTTPException(400, why)
+    return body
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The app's OpenAPI description with the push body's schema (read by :func:`push_body`, not by FastAPI)."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = plain()
+            schema = PushRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            found = spec.setdefault("components", {}).setdefault("schemas", {})
+            found.update(schema.pop("$defs", {}))
+            found["PushRequest"] = schema
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    return openapi
 
 
 def _where(loc: Any) -> str:

@@ -57,7 +57,8 @@ class SrvDeskHead(ServerModel, table=True):
 
 
 class SrvSig(ServerModel, table=True):
-    """The server's Ed25519 signature over each stored event (store/signing.py), by global ``seq``."""
+    """The server's Ed25519 signatures (store/signing.py) by global ``seq``: of each push's newest event, and of
+    the events a pull signed where a run of a desk's chain ended (kept so they are signed once)."""
 
     __tablename__ = "srv_sigs"
     seq: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})

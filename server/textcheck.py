@@ -46,3 +46,23 @@ def bad_event_text(event: dict[str, Any], where: str) -> str | None:
             return None  # not JSON: the store's own checks refuse it as malformed
         return bad_text(decoded, f"{where}.payload")
     return None
+
+
+_SURROGATE_LEADS = (b"\\ud", b"\\uD", b"\xed")  # an escape \uD800-\uDFFF; UTF-8-like bytes ED A0-ED BF
+
+
+def suspect_text(raw: bytes) -> bool:
+    """Whether a JSON body may hold text :func:`bad_event_text` refuses, from its bytes alone: a NUL is only ever
+    the escape ``\\u0000`` (in a payload, ``\\\\u0000``: it contains the same bytes), a lone surrogate an escape
+    ``\\uD800``-``\\uDFFF`` or its surrogate-escaped UTF-8 bytes (``ED A0``-``ED BF``). False means none can be
+    there; True, that the text must be looked at (a pair of surrogates, a Hangul syllable, are fine)."""
+    if b"\\u0000" in raw:
+        return True
+    for lead in _SURROGATE_LEADS:
+        at = raw.find(lead)
+        while at >= 0:
+            nxt = raw[at + len(lead) : at + len(lead) + 1]
+            if nxt and (nxt in b"89abcdefABCDEF" if lead[0] == 0x5C else 0xA0 <= nxt[0] <= 0xBF):
+                return True
+            at = raw.find(lead, at + 1)
+    return False

@@ -2,11 +2,13 @@
 
 A desk's own chain is anchored by its ``desk_heads`` row; the copies of other desks' chains that sync brings
 were anchored to nothing: whoever can write the file could rewrite such an event and recompute its hash and
-the links after it. So the server signs every event it takes, binding the authoring desk, the number in its
-chain, the event id and its hash. A signature over an event's hash is a signed head of its desk's chain up to
-that event: every earlier event linked to it by hashes is vouched for as well. The desk stores each signature
-beside the event (``event_state.sig``) and ``fengqiao check`` verifies, for every run of consecutive events of
-a desk that it holds, the newest one's signature against the server key the desk learned at its first sync.
+the links after it. So the server signs events, binding the authoring desk, the number in its chain, the event
+id and its hash. A signature over an event's hash is a signed head of its desk's chain up to that event: every
+earlier event linked to it by hashes is vouched for as well. The desk stores each signature beside the event
+(``event_state.sig``) and ``fengqiao check`` verifies, for every run of consecutive events of a desk that it
+holds, the newest one's signature against the server key the desk learned at its first sync. The server signs
+exactly those: the newest event a push took (its answer), and in a pull each event that ends a run of its desk's
+chain in the page (server/store.py).
 
 A desk compares the key at every sync: a key replaced in the file (to re-sign rewritten events) no longer
 matches the server's, and sync stops with both fingerprints.

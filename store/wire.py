@@ -3,7 +3,14 @@
 An event travels exactly as it is stored: the same text for times and payload, so the receiver can check the
 SHA-256 of the desk's hash chain byte for byte. Nothing here touches a database or the network.
 
-Push results, one per event:
+Push answers (protocol 2): the events taken where nothing went wrong come back as **runs**, each a range of
+consecutive ``desk_seq`` given consecutive server numbers (``stored``: new; ``duplicate``: held already, with
+its original numbers); the batch's last run carries the server's signature over its last event (the newest
+event of the desk's chain the server took: store/signing.py). Everything else is one result per event. A
+request without ``protocol`` (a desk of protocol 1) gets every event as a result, as before; a server of
+protocol 1 ignores the field and answers per event, which this client reads the same way.
+
+Statuses:
 
 * ``stored``    — new on the server, at ``seq`` in its global order; ``state`` is its outcome in the replay
   of the order in server order (applied | redundant | conflict | unknown). A business conflict is a
@@ -18,13 +25,13 @@ Push results, one per event:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from fengqiao.models.events import hash_fields
 
-PROTOCOL = 1
+PROTOCOL = 2  # 2: push answers in runs (PushResponse.runs), signatures only where a run ends
 MAX_PUSH = 2000
 MAX_PULL = 5000
 
@@ -114,6 +121,7 @@ class AnswersFile(BaseModel):
 
 
 class PushRequest(BaseModel):
+    protocol: int = 1  # the desk's protocol; absent: a desk of protocol 1, answered one result per event
     epoch: str | None = None
     events: list[WireEvent] = Field(max_length=MAX_PUSH)
 
@@ -128,11 +136,46 @@ class EventResult(BaseModel):
     sig: str | None = None  # stored or duplicate: the server's signature over the event
 
 
+class Outcome(NamedTuple):
+    """What a push answer says of one event (an :class:`EventResult`'s fields, or an event of a run)."""
+
+    id: str
+    status: str
+    seq: int | None = None
+    sig: str | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+class Run(BaseModel):
+    """Events ``first``…``last`` of the desk's chain, taken as ``status``, numbered ``seq``… by the server."""
+
+    status: Literal["stored", "duplicate"]
+    first: int = Field(ge=1)
+    last: int = Field(ge=1)
+    seq: int = Field(ge=1)
+    sig: str | None = Field(default=None, max_length=128)  # over event ``last``: on the batch's last run
+
+
 class PushResponse(BaseModel):
     epoch: str
     head: int
     expected: int
-    results: list[EventResult]
+    results: list[EventResult]  # protocol 2: only what is not in a run (refused, rejected, gap)
+    runs: list[Run] = Field(default_factory=list, max_length=MAX_PUSH)
+
+    def outcomes(self, sent: list[WireEvent]) -> list[Outcome]:
+        """One outcome per event of ``sent`` the answer speaks of: the runs spelled out, then the other results
+        (a run's number of an event the batch did not hold is left out: the next push asks again)."""
+        by_seq = {w.desk_seq: w for w in sent}
+        out: list[Outcome] = []
+        for run in self.runs:
+            for d in range(run.first, min(run.last, run.first + MAX_PUSH) + 1):
+                w = by_seq.get(d)
+                if w is not None:
+                    out.append(Outcome(w.id, run.status, run.seq + d - run.first, run.sig if d == run.last else None))
+        out.extend(Outcome(r.id, r.status, r.seq, r.sig, r.reason, r.message) for r in self.results)
+        return out
 
 
 class PullResponse(BaseModel):

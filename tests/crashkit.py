@@ -275,7 +275,7 @@ class _Desk:
 
         class AckLog(DeskLog):
             def record_push(self, me, sent, resp):  # noqa: ANN001, ANN202
-                for r in resp.results:  # the answer is the acknowledgement, whatever the desk does next
+                for r in resp.outcomes(sent):  # the answer is the acknowledgement, whatever the desk does next
                     if r.status in ("stored", "duplicate") and r.seq is not None:
                         acks[r.id] = r.seq
                         stats["duplicates"] += r.status == "duplicate"

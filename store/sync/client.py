@@ -16,7 +16,7 @@ from fengqiao.models.validate import CLOCK_SKEW
 from ..db import Database
 from ..kb import keep_synced, synced_sha
 from ..signing import fingerprint, is_key
-from ..wire import MAX_PULL, AnswersFile, Hello, PullResponse, PushRequest, PushResponse, WireEvent
+from ..wire import MAX_PULL, PROTOCOL, AnswersFile, Hello, PullResponse, PushRequest, PushResponse, WireEvent
 from .errors import SyncAuthError, SyncError, SyncTooLarge, SyncUnavailable
 from .log import META_CURSOR, META_EPOCH, META_PUSHED, DeskLog, meta_int
 from .transport import HttpTransport
@@ -211,7 +211,10 @@ class SyncClient:
                 return None
             try:
                 resp = self.transport.call(
-                    "POST", "/v1/push", PushResponse, body=PushRequest(epoch=self.log.meta(META_EPOCH), events=batch)
+                    "POST",
+                    "/v1/push",
+                    PushResponse,
+                    body=PushRequest(protocol=PROTOCOL, epoch=self.log.meta(META_EPOCH), events=batch),
                 )
             except SyncTooLarge:
                 if len(batch) == 1:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -14,7 +13,7 @@ from fengqiao.models.clock import from_db, system_clock, to_db
 from fengqiao.models.governance import GKind, is_subject
 from fengqiao.models.governance import apply as gov_apply
 from fengqiao.models.i18n import t
-from fengqiao.models.machine import Action, CallInfo, Fold, apply, replay
+from fengqiao.models.machine import Action, CallInfo, Fold, Replayed, apply, replay
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.validate import validate_event
 
@@ -33,9 +32,10 @@ from ..projection import (
     load_events_of,
     order_tuple,
     read_payload,
+    row_to_event,
 )
 from ..rollups import Tracker
-from ..wire import PullResponse, PushResponse, WireEvent, wire_from_row
+from ..wire import PullResponse, PushResponse, ServerEvent, WireEvent, wire_from_row
 from .errors import SyncError, SyncUnavailable
 
 log = logging.getLogger("fengqiao.sync")
@@ -53,6 +53,11 @@ UPSERT_STATUS = (
     "INSERT INTO event_state (event_id, status, reason) VALUES (?, ?, ?) ON CONFLICT (event_id) "
     "DO UPDATE SET status = excluded.status, reason = excluded.reason"
 )
+UPSERT_ALL = (
+    "INSERT INTO event_state (event_id, server_seq, sig, status, reason) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (event_id) DO UPDATE SET server_seq = excluded.server_seq, "
+    "sig = coalesce(excluded.sig, event_state.sig), status = excluded.status, reason = excluded.reason"
+)
 UPSERT_SEQ = (
     "INSERT INTO event_state (event_id, server_seq, sig) VALUES (?, ?, ?) ON CONFLICT (event_id) "
     "DO UPDATE SET server_seq = excluded.server_seq, sig = coalesce(excluded.sig, event_state.sig)"
@@ -64,9 +69,17 @@ def meta_int(conn: Connection, key: str) -> int:
     return int(value) if value else 0
 
 
-def recompute(conn: Connection, order_ids: Iterable[str], loaded: dict[str, list[Any]] | None = None) -> None:
+def recompute(
+    conn: Connection,
+    order_ids: Iterable[str],
+    loaded: dict[str, list[Any]] | None = None,
+    folded: dict[str, Replayed] | None = None,
+    seqs: dict[str, tuple[int, str | None]] | None = None,
+) -> None:
     """Replay each order (server order, then this desk's pending events) into the projection and statuses.
-    ``loaded``: orders' events already read in this transaction (as ``load_events_of`` reads them now)."""
+    ``loaded``: orders' events already read in this transaction (as ``load_events_of`` reads them now);
+    ``folded``: the replay of some of them, already done (:func:`quarantine` folds what it validates);
+    ``seqs``: server numbers and signatures not yet written, written with the outcomes (and taken out)."""
     every = set(order_ids)
     subjects = {i for i in every if is_subject(i)}
     if subjects:  # warnings and cases: their own replay and tables (store/governance.py)
@@ -86,7 +99,7 @@ def recompute(conn: Connection, order_ids: Iterable[str], loaded: dict[str, list
         states, statuses, gone = [], [], []
         for oid in chunk:
             evs = events.get(oid, [])
-            result = replay(evs)
+            result = folded[oid] if folded is not None and oid in folded else replay(evs)
             if result.state is None:  # its dispatch was refused or has not arrived: no order to show
                 gone.append(oid)
             else:
@@ -111,6 +124,12 @@ def recompute(conn: Connection, order_ids: Iterable[str], loaded: dict[str, list
                 raise
             conn.exec_driver_sql(UPSERT_ASSIGNMENT, [row for s in states for row in assignment_tuples(s)])
         rollups.finish()
+        if seqs:
+            whole = [(i, *seqs.pop(i), status, why) for i, status, why in statuses if i in seqs]
+            if whole:
+                conn.exec_driver_sql(UPSERT_ALL, whole)
+                done = {w[0] for w in whole}
+                statuses = [row for row in statuses if row[0] not in done]
         if statuses:
             conn.exec_driver_sql(UPSERT_STATUS, statuses)
 
@@ -189,7 +208,7 @@ class DeskLog:
         by_id = {w.id: w for w in sent}
         seqs, refused, touched = [], [], set()
         taken = {}
-        for r in resp.results:
+        for r in resp.outcomes(sent):
             w = by_id.get(r.id)
             if w is None:
                 continue
@@ -272,6 +291,10 @@ class DeskLog:
                     "seq = excluded.seq, hash = excluded.hash WHERE excluded.seq > desk_heads.seq",
                     (me, own.desk_seq, own.hash),
                 )
+            news = [ev for ev in resp.events if ev.id in fresh]
+            alone = _alone(conn, news)
+            # their numbers go in with their outcomes, one write each (nothing reads them from the file before)
+            later = {ev.id: (ev.seq, ev.sig) for ev in news if ev.order_id in alone}
             if resp.events:
                 # numbers are unique: one still held by another event here is stale (a restore nobody announced)
                 conn.exec_driver_sql(
@@ -279,14 +302,17 @@ class DeskLog:
                     f"({_marks(resp.events)}) AND event_id NOT IN ({_marks(resp.events)})",
                     (*(ev.seq for ev in resp.events), *(ev.id for ev in resp.events)),
                 )
-                conn.exec_driver_sql(UPSERT_SEQ, [(ev.id, ev.seq, ev.sig) for ev in resp.events])
+                now_seqs = [(ev.id, ev.seq, ev.sig) for ev in resp.events if ev.id not in later]
+                if now_seqs:
+                    conn.exec_driver_sql(UPSERT_SEQ, now_seqs)
             if crash:
                 crash("pull:stored")
             loaded: dict[str, list[Any]] = {}
-            self.quarantined = quarantine(
-                conn, [ev for ev in resp.events if ev.id in fresh], self.ref, now or system_clock(), loaded
-            )
-            recompute(conn, touched, loaded)  # the orders' events as quarantine read them, less the quarantined
+            folded: dict[str, Replayed] = {}
+            self.quarantined = quarantine(conn, news, self.ref, now or system_clock(), loaded, folded, alone)
+            recompute(conn, touched, loaded, folded, later)  # the orders as quarantine read and folded them
+            if later:  # the quarantined among them: no outcome to go with
+                conn.exec_driver_sql(UPSERT_SEQ, [(i, seq, sig) for i, (seq, sig) in later.items()])
             set_meta(conn, META_CURSOR, resp.cursor)
             if not resp.more and get_meta(conn, META_SIGS_PENDING):
                 conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (META_SIGS_PENDING,))
@@ -331,41 +357,53 @@ PULL_FUTURE = timedelta(days=4)  # the server checked against its clock; this de
 
 def quarantine(
     conn: Connection,
-    new: list[WireEvent],
+    new: list[ServerEvent],
     ref: Reference,
     now: datetime,
     loaded: dict[str, list[Any]] | None = None,
+    folded: dict[str, Replayed] | None = None,
+    alone: set[str] | None = None,
 ) -> list[str]:
     """Validate the events just pulled, each against its order's state before it; mark the invalid ones
     ``quarantined`` (with the reason) so the replay leaves them out. Returns one message per event. Fills
-    ``loaded`` with the events of the orders it read, the quarantined left out (what the replay reads next)."""
+    ``loaded`` with the events of the orders it read, the quarantined left out (what the replay reads next),
+    and ``folded`` with the replay of each order's (not a warning's or a case's) that its checking did.
+    ``alone``: orders all of whose events here are among ``new`` (:func:`_alone`), read from ``new`` itself."""
     if not new:
         return []
     messages: list[str] = []
-    marks: list[tuple[str, str, str]] = []
-    new_ids = {ev.id for ev in new}
+    checked: list[tuple[str, str, str]] = []
     by_id = {ev.id: ev for ev in new}
-    for ev in new:  # unreadable at the wire level: no event to validate
-        why = _unreadable(ev)
-        if why is not None:
-            marks.append((ev.id, "quarantined", why))
-    bad = {m[0] for m in marks}
+    unread: dict[str, str] = {}  # unreadable at the wire level: no event to validate
     orders = sorted({ev.order_id for ev in new})
     for i in range(0, len(orders), 400):
-        for oid, events in load_events_of(conn, orders[i : i + 400]).items():
-            # in place through the order's history, copying only when an event is refused (models/machine.py)
-            fold = Fold(None, gov_apply if events and is_subject(events[0].order_id) else apply)
+        for oid, events in _events_of(conn, orders[i : i + 400], new, alone or set()).items():
+            # in place through the order's history, copying only when an event is refused (models/machine.py);
+            # the outcomes are the replay's (Fold answers as step does), so the projection reuses them
+            subject = bool(events) and is_subject(events[0].order_id)
+            fold = Fold(None, gov_apply if subject else apply)
+            statuses: dict[str, str] = {}
+            reasons: dict[str, str] = {}
             for e in events:
-                if e.id in new_ids and e.id not in bad:
+                wire = by_id.get(e.id)
+                if wire is not None:
+                    why = _unreadable(wire, e.payload)
+                    if why is not None:
+                        unread[e.id] = why
+                        continue
                     problem = validate_event(e, ref=ref, now=now, state=fold.state, future=PULL_FUTURE)
                     if problem is not None:
-                        marks.append((e.id, "quarantined", problem.message))
+                        checked.append((e.id, "quarantined", problem.message))
                         continue
-                elif e.id in bad:
-                    continue
-                fold.step(e)
+                _state, status, reason = fold.step(e)
+                statuses[e.id] = status
+                if reason is not None:
+                    reasons[e.id] = reason
             if loaded is not None:
                 loaded[oid] = events  # the quarantined are taken out below
+            if folded is not None and not subject:
+                folded[oid] = Replayed(fold.state, statuses, reasons)
+    marks = [(ev.id, "quarantined", unread[ev.id]) for ev in new if ev.id in unread] + checked
     if loaded is not None and marks:
         out = {m[0] for m in marks}
         for oid in {by_id[i].order_id for i in out}:
@@ -380,13 +418,44 @@ def quarantine(
     return messages
 
 
-def _unreadable(ev: WireEvent) -> str | None:
+def _alone(conn: Connection, new: list[ServerEvent]) -> set[str]:
+    """The orders (not warnings or cases) of the events ``new`` just stored of which this file holds no other
+    event: a new order, its events all in the page."""
+    mine: dict[str, int] = {}
+    for ev in new:
+        if not is_subject(ev.order_id):
+            mine[ev.order_id] = mine.get(ev.order_id, 0) + 1
+    ids = sorted(mine)
+    out: set[str] = set()
+    for i in range(0, len(ids), 400):
+        chunk = ids[i : i + 400]
+        sql = f"SELECT order_id, count(*) FROM events WHERE order_id IN ({_marks(chunk)}) GROUP BY order_id"
+        out.update(oid for oid, n in conn.exec_driver_sql(sql, tuple(chunk)).all() if n == mine[oid])
+    return out
+
+
+def _events_of(conn: Connection, order_ids: list[str], new: list[ServerEvent], alone: set[str]) -> dict[str, list[Any]]:
+    """``load_events_of`` for orders of a pulled page; those ``alone`` read from the page itself (in server
+    order: the file holds no pending event of them)."""
+    mine: dict[str, list[ServerEvent]] = {oid: [] for oid in order_ids if oid in alone}
+    for ev in new:
+        if ev.order_id in mine:
+            mine[ev.order_id].append(ev)
+    out = {oid: [row_to_event(e) for e in sorted(evs, key=lambda e: e.seq)] for oid, evs in mine.items()}
+    rest = [oid for oid in order_ids if oid not in mine]
+    if rest:
+        out.update(load_events_of(conn, rest))
+    return out
+
+
+def _unreadable(ev: WireEvent, payload: dict[str, Any]) -> str | None:
+    """Why ``ev`` cannot be read as an event (``payload``: its payload as ``read_payload`` read it), or None."""
     for name in ("event_at", "recorded_at"):
         try:
             from_db(getattr(ev, name))
         except (TypeError, ValueError):
             return t("validate.type", field=name, expected="time")
-    if not read_payload(ev.payload) and ev.payload.strip() != "{}":
+    if not payload and ev.payload.strip() != "{}":
         return t("validate.type", field="payload", expected="object")
     return None
 
@@ -403,7 +472,7 @@ def _calls_of(ev: WireEvent) -> list[tuple[Any, ...]]:
     if ev.kind not in (Action.DISPATCH, Action.LINK, GKind.NOTICE_CALL, GKind.ANSWER_CALL):
         return []
     try:
-        payload = json.loads(ev.payload)
+        payload = read_payload(ev.payload)
         call = CallInfo.from_payload(payload["call"], ev.desk)
     except (ValueError, KeyError, TypeError):
         return []

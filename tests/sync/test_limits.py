@@ -17,11 +17,14 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fengqiao.models.clock import FixedClock
 from fengqiao.server.app import create_app
 from fengqiao.server.limits import BoundedBody, Limits, uvicorn_options
 from fengqiao.server.store import ServerStore
+from fengqiao.server.textcheck import bad_event_text, suspect_text
 
 from .hub import Hub
 
@@ -182,6 +185,12 @@ def test_openapi_describes_the_error_answers(tmp_path: Path) -> None:
             op = next(iter(spec["paths"][path].values()))
             assert {"400", "401", "413", "429", "503"} <= set(op["responses"]), path
         assert "413" in spec["info"]["description"] and "429" in spec["info"]["description"]
+        body = spec["paths"]["/v1/push"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        schemas = spec["components"]["schemas"]
+        assert (
+            body == {"$ref": "#/components/schemas/PushRequest"} and "protocol" in schemas["PushRequest"]["properties"]
+        )
+        assert {"WireEvent", "PushResponse", "Run"} <= set(schemas)
     finally:
         store.close()
 
@@ -206,6 +215,27 @@ def test_bad_text_is_a_400_not_a_500_or_503(hub: Hub, bad: str, escaped: str) ->
         assert "events[0]" in resp.json()["detail"]
     assert hub.server.events() == [] and hub.server.refused() == []  # nothing stored
     assert ct.sync().waiting == 0  # the honest event still goes through
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(["a", "短", "한", "😀", "\\", "u", "0", "d", "8", "\x00", "\ud800", "\udfff"])),
+    st.booleans(),
+    st.booleans(),
+)
+def test_the_byte_scan_sees_every_text_the_check_refuses(text: str, in_payload: bool, ascii_only: bool) -> None:
+    """The push reads a body the long way only when its bytes may hold a NUL or a lone surrogate
+    (server/textcheck.py): whatever the text and wherever it is, the scan never misses one the check refuses."""
+    event = {"id": "e1", "actor": "x", "payload": "{}"}
+    if in_payload:
+        event["payload"] = json.dumps({"note": text}, ensure_ascii=ascii_only)
+    else:
+        event["actor"] = text
+    raw = json.dumps({"events": [event]}, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    if bad_event_text(json.loads(raw)["events"][0], "events[0]"):
+        assert suspect_text(raw), raw
+    if not ascii_only and not any(c in text for c in ("\x00", "\ud800", "\udfff", "\\")):
+        assert not suspect_text(raw), raw  # as desks send it (UTF-8): plain text, emoji and Hangul go the short way
 
 
 def test_a_batch_over_the_body_limit_is_split_not_stuck(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from fengqiao.models.machine import Action, Intent
+from fengqiao.store.audit import verify
+from fengqiao.store.signing import Verifier
 from fengqiao.store.sync import SimulatedCrash
 from fengqiao.store.wire import PushRequest
 
@@ -275,3 +277,70 @@ def test_concurrent_pushes_get_gap_free_numbers_in_commit_order(hub: Hub) -> Non
     puller.join()
     assert not errors
     assert seen == list(range(1, 97))
+
+
+def test_a_push_is_answered_in_runs_with_one_signature(hub: Hub) -> None:
+    """Protocol 2: the events taken come back as ranges of desk and server numbers; a refused event is the one
+    result, and splits the run; the signature is over the newest event taken."""
+    a = hub.add("CT1", "call_taker", prefix="SZ")
+    a.store.dispatch(FORM, "B01")
+    a.forge("no-such-order-" + "0" * 20, "dispatch", {"order_no": "XX-1", "town": "SHH"})  # refused: prefix
+    a.store.dispatch(FORM_HZ, "A03")
+    a.store.dispatch(FORM, "B02")
+    batch = PushRequest(protocol=2, events=[a.wire(i) for i in (1, 2, 3, 4)]).model_dump(mode="json")
+    body = hub.post("/v1/push", a.token, batch).json()
+    assert [(r["id"], r["status"], r["reason"]) for r in body["results"]] == [(a.wire(2).id, "refused", "prefix")]
+    runs = [(r["status"], r["first"], r["last"], r["seq"]) for r in body["runs"]]
+    assert runs == [("stored", 1, 1, 1), ("stored", 3, 4, 2)] and body["expected"] == 5
+    key = Verifier(hub.server.public_key())
+    assert body["runs"][0]["sig"] is None and key.valid(body["runs"][1]["sig"], "CT1", 4, a.wire(4).id, a.wire(4).hash)
+    again = hub.post("/v1/push", a.token, batch).json()
+    assert [(r["status"], r["first"], r["last"], r["seq"]) for r in again["runs"]] == [
+        ("duplicate", 1, 1, 1),
+        ("duplicate", 3, 4, 2),
+    ]
+    assert [r["status"] for r in again["results"]] == ["refused"]
+    old = hub.post("/v1/push", a.token, {k: v for k, v in batch.items() if k != "protocol"}).json()  # a 1 desk
+    assert [(r["status"], r["seq"]) for r in old["results"]] == [
+        ("duplicate", 1),
+        ("refused", None),
+        ("duplicate", 2),
+        ("duplicate", 3),
+    ]
+    assert "runs" not in old or old["runs"] == []
+
+
+def test_a_desk_syncs_with_a_server_of_protocol_1(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server of protocol 1 ignores the desk's `protocol` and answers one result per event: the desk reads it
+    the same way (acknowledgements, numbers, the signed head)."""
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    for _ in range(5):
+        ct.store.dispatch(FORM, "B01")
+    real = hub.server.push
+    asked: list[int] = []
+
+    def old_server(row, request):  # noqa: ANN001, ANN202
+        asked.append(request.protocol)
+        return real(row, request.model_copy(update={"protocol": 1}))
+
+    monkeypatch.setattr(hub.server, "push", old_server)
+    report = ct.sync(push_batch=2)
+    assert (report.pushed, report.waiting, report.problems) == (5, 0, []) and asked == [2, 2, 2]
+    assert ct.rows("SELECT server_seq FROM event_state ORDER BY server_seq") == [(i,) for i in range(1, 6)]
+    assert verify(ct.db).ok
+
+
+def test_a_batch_insert_that_fails_is_the_databases_error_and_stores_nothing(hub: Hub) -> None:
+    """The push's rows go in as one batch (a COPY on PostgreSQL): a broken one is an IntegrityError, a database
+    failure ServerUnavailable (a 503 the desk retries), as with a plain INSERT; nothing of the batch stays."""
+    from sqlalchemy.exc import IntegrityError
+
+    from fengqiao.server.store import ServerUnavailable
+
+    s = hub.server
+    with pytest.raises(IntegrityError), s.write() as conn:
+        s._insert_many(conn, "srv_order_nos", ("order_no", "order_id"), [("X-1", "a"), ("X-1", "b")])
+    with pytest.raises(ServerUnavailable), s.write() as conn:
+        s._insert_many(conn, "srv_order_nos", ("order_no", "no_such_column"), [("X-2", "a"), ("X-3", "b")])
+    with s.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM srv_order_nos").scalar() == 0

@@ -20,7 +20,7 @@ from fengqiao.store.signing import Verifier, fingerprint
 from fengqiao.store.sync import SyncError
 from fengqiao.store.sync.log import META_SERVER_KEY, DeskLog
 
-from .hub import FORM, Hub, HubDesk
+from .hub import FORM, FORM_HZ, Hub, HubDesk
 
 COLS = "id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, payload, prev_hash, hash"
 
@@ -72,16 +72,54 @@ def _kinds(d: HubDesk) -> set[str]:
     return {f.kind for f in verify(d.db).faults}
 
 
-def test_the_server_signs_what_it_stores_and_the_desk_keeps_it(hub: Hub) -> None:
+def test_the_server_signs_the_newest_event_of_each_run_and_the_desk_keeps_it(hub: Hub) -> None:
+    """Protocol 2 signs where `check` looks: the newest event of each run of a desk's chain in what a desk
+    receives (a pull), and the newest event a push took (its answer), not every event."""
     ct, sup = _world(hub)
     key = hub.server.public_key()
     assert sup.rows("SELECT value FROM meta WHERE key = ?", META_SERVER_KEY) == [(key,)]
-    rows = sup.rows(
-        "SELECT e.desk, e.desk_seq, e.id, e.hash, s.sig FROM events e JOIN event_state s ON s.event_id = e.id"
+    sql = (
+        "SELECT e.desk, e.desk_seq, e.id, e.hash, s.sig FROM events e JOIN event_state s ON s.event_id = e.id "
+        "ORDER BY e.desk_seq"
     )
-    assert len(rows) == 3 and all(Verifier(key).valid(sig, *rest) for *rest, sig in rows)
-    own = ct.rows("SELECT s.sig FROM events e JOIN event_state s ON s.event_id = e.id")
-    assert len(own) == 3 and all(sig for (sig,) in own)  # the push answer carries them too
+    for d in (sup, ct):  # one pull, one push: CT1's events 1-3 are one run on both
+        rows = d.rows(sql)
+        assert [r[1] for r in rows if r[4] is not None] == [3], d.name
+        assert all(Verifier(key).valid(sig, *rest) for *rest, sig in rows if sig is not None)
+        assert not Verifier(key).valid(rows[-1][4], *rows[0][:4])  # a signature binds its own event
+
+
+def test_runs_a_desk_receives_page_by_page_are_each_anchored(sqlite_hub: Hub) -> None:
+    """Pages cut a desk's chain anywhere, and a desk that sees only some orders holds runs with holes: every run
+    the desk ends up holding has a signed newest event, and a rewrite inside any run is found."""
+    hub = sqlite_hub
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    town = hub.add("HZ", "township", town="HZ")
+    for form in (FORM_HZ, FORM, FORM_HZ, FORM_HZ, FORM, FORM_HZ):  # SHH's orders are not the HZ centre's
+        ct.store.dispatch(form, "B01")
+        hub.clock.advance(minutes=1)
+    ct.sync()
+    town.sync(pull_limit=2)
+    assert town.rows("SELECT desk_seq FROM events WHERE desk = 'CT1' ORDER BY desk_seq") == [(1,), (3,), (4,), (6,)]
+    report = verify(town.db)
+    assert report.ok and report.anchor is not None and report.anchor.verified == 3, report.faults
+    _rewrite(town, "CT1", 3, actor="别人")
+    assert _kinds(town) == {"bad_sig"}
+
+
+def test_a_signature_made_for_one_pull_is_kept_for_the_next(sqlite_hub: Hub) -> None:
+    hub = sqlite_hub
+    ct, sup = _world(hub)
+    other = hub.add("SUP2", "supervisor")
+    with hub.server.read() as conn:
+        kept = dict(conn.exec_driver_sql("SELECT seq, sig FROM srv_sigs").all())
+    assert list(kept) == [3]  # the push's newest event (the pull found it there)
+    hub.server._signer = None  # a wrong key now would give other signatures: the kept ones must be used
+    with hub.server.write() as conn:
+        conn.exec_driver_sql("UPDATE srv_meta SET value = ? WHERE key = 'sign_key'", ("11" * 32,))
+    other.sync()
+    assert other.rows("SELECT s.sig FROM event_state s WHERE s.sig IS NOT NULL") == [(kept[3],)]
+    del ct, sup
 
 
 def test_a_rewritten_last_event_with_its_hash_recomputed_is_found(sqlite_hub: Hub) -> None:
@@ -133,7 +171,8 @@ def test_a_desk_synced_before_signatures_fetches_them_again(sqlite_hub: Hub) -> 
     assert report.ok and report.anchor is not None and report.anchor.unanchored == 1
     assert [n.kind for n in report.notes] == ["unanchored"]
     sup.sync()
-    assert sup.rows("SELECT count(*) FROM event_state WHERE sig IS NULL") == [(0,)]
+    signed = "SELECT e.desk_seq FROM events e JOIN event_state s ON s.event_id = e.id WHERE s.sig IS NOT NULL"
+    assert sup.rows(signed) == [(3,)]  # the run's newest event: what check verifies
     report = verify(sup.db)
     assert report.ok and report.anchor is not None and report.anchor.verified == 1
 
