@@ -52,56 +52,22 @@ def hash_fields(
     Each field is length-prefixed (``<length>:<text>;``) so no two different events share a body.
     """
     return link_hash(
-        id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, payload, prev_hash
+        (id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, payload, prev_hash)
     )
 
 
-def link_hash(
-    id: str,
-    order_id: str,
-    assignment_id: str | None,
-    kind: str,
-    actor: str,
-    desk: str,
-    desk_seq: int,
-    event_at: str,
-    recorded_at: str,
-    payload: str,
-    prev_hash: str,
-) -> str:
-    """:func:`hash_fields` with positional arguments, in the three parts below."""
-    return link_digest(
-        link_head(id, order_id, assignment_id, kind, actor, desk),
-        desk_seq,
-        link_tail(event_at, recorded_at, payload),
-        prev_hash,
-    )
-
-
-# The body of a link, split where its place in the chain goes: a process that builds many events (the demo's
-# workers) encodes the fields before and after ``desk_seq`` once, and the one that seals them into their chains
-# adds the sequence number and the previous hash (tests/test_audit.py compares with chain_digest).
-
-
-def link_head(id: str, order_id: str, assignment_id: str | None, kind: str, actor: str, desk: str) -> bytes:
+def link_hash(values: tuple[Any, ...]) -> str:
+    """:func:`hash_fields` of the stored values in column order (``STORED_COLUMNS`` but the hash): the body of
+    :func:`chain_digest`, spelled out for speed (the demo seals millions; tests/test_audit.py compares)."""
+    id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, payload, prev_hash = values
     aid = assignment_id or ""
-    return (
-        f"{len(id)}:{id};{len(order_id)}:{order_id};{len(aid)}:{aid};{len(kind)}:{kind};{len(actor)}:{actor};"
-        f"{len(desk)}:{desk};"
-    ).encode("utf-8", "surrogatepass")
-
-
-def link_tail(event_at: str, recorded_at: str, payload: str) -> bytes:
-    return f"{len(event_at)}:{event_at};{len(recorded_at)}:{recorded_at};{len(payload)}:{payload};".encode(
-        "utf-8", "surrogatepass"
-    )
-
-
-def link_digest(head: bytes, desk_seq: int, tail: bytes, prev_hash: str) -> str:
     seq = str(desk_seq)
-    middle = f"{len(seq)}:{seq};".encode()
-    end = f"{len(prev_hash)}:{prev_hash};".encode("utf-8", "surrogatepass")
-    return hashlib.sha256(b"".join((head, middle, tail, end))).hexdigest()
+    body = (
+        f"{len(id)}:{id};{len(order_id)}:{order_id};{len(aid)}:{aid};{len(kind)}:{kind};{len(actor)}:{actor};"
+        f"{len(desk)}:{desk};{len(seq)}:{seq};{len(event_at)}:{event_at};{len(recorded_at)}:{recorded_at};"
+        f"{len(payload)}:{payload};{len(prev_hash)}:{prev_hash};"
+    )
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def chain_digest(fields: Iterable[str]) -> str:

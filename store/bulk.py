@@ -5,10 +5,10 @@ over the store.
 * The store is copied as it is (``VACUUM INTO``: schema, settings and whatever it already holds) into
   ``<store>.bulk-partial`` beside it. The copy's secondary indexes and triggers on the tables a bulk build writes
   are dropped (their SQL kept) and it is written with no journal and no syncing: nothing else can see it.
-* :meth:`BulkBuild.finish` creates the indexes again, rebuilds the derived tables from the rows (:func:`derive`:
-  the search documents and index, the repeat-call table, the KPI rollups, each by the definition
-  ``fengqiao check`` verifies it against), restores the triggers, switches the copy to WAL, syncs it to disk and
-  renames it over the store. Until that rename the store is untouched: a build that fails or is killed leaves
+* :meth:`BulkBuild.finish` creates the indexes again, rebuilds the derived tables from the rows (the search
+  documents and index, the repeat-call table, the KPI rollups, each by the definition ``fengqiao check``
+  verifies it against; the rollups summed on a second connection meanwhile), restores the triggers, switches the
+  copy to WAL, syncs it to disk and renames it over the store (which needs room for the copy beside it). Until that rename the store is untouched: a build that fails or is killed leaves
   the store as it was and a partial file no one opens (the next build removes it).
 * While the build runs, the store is held in rollback-journal mode under a write lock: no one else can write
   to it (a write would be lost with the old file), and opening it elsewhere waits, then says it is locked. A
@@ -17,13 +17,17 @@ over the store.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from .db import Database, _explain
-from .rollups import build_all
+from fengqiao.models.errors import StoreError
+from fengqiao.models.i18n import t
+
+from .db import Database, _explain, replace_durably
+from .rollups import Contribution, compute_all, write_all
 
 # The tables a bulk build writes, whose secondary indexes and triggers wait for the end.
 TABLES = ("events", "calls", "orders", "assignments", "order_search_docs", "kpi_repeats", "kpi_pending")
@@ -57,18 +61,38 @@ def fill_search(raw: sqlite3.Connection) -> None:
     raw.execute(f"{INSERT_SEARCH} ORDER BY d.doc")
 
 
-def derive(raw: sqlite3.Connection) -> None:
-    """Every derived table recomputed from orders, assignments and calls: search documents and index, repeat
-    calls, KPI rollups (what the triggers and the rollup tracker keep up row by row)."""
-    raw.execute("DELETE FROM order_search_docs")
-    raw.execute(
-        f"INSERT INTO order_search_docs (order_id, call_id) SELECT d.* FROM ({DOCS_EXPECTED}) d "
-        "JOIN calls c ON c.id = d.call_id ORDER BY c.received_at, c.id"
-    )
-    fill_search(raw)
-    raw.execute("DELETE FROM kpi_repeats")
-    raw.execute(f"INSERT INTO kpi_repeats (order_id, repeat_call_at) {REPEATS_EXPECTED}")
-    build_all(raw)
+class _Rollups:
+    """The KPI rollups of every order, summed on a second connection in a thread while the first goes on writing
+    (SQLite works without holding Python's lock). :attr:`read` is set once the store's rows have been read into
+    the thread's temporary tables: the writer waits for that before it writes again."""
+
+    def __init__(self, path: Path) -> None:
+        self.read = threading.Event()
+        self.result: Contribution | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(path,), name="bulk-rollups", daemon=True)
+        self.thread.start()
+
+    def _run(self, path: Path) -> None:
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA temp_store=MEMORY")
+                conn.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+                self.result = compute_all(conn, self.read.set)
+            finally:
+                conn.close()
+        except BaseException as exc:  # noqa: BLE001 - raised again by get()
+            self.error = exc
+        finally:
+            self.read.set()
+
+    def get(self) -> Contribution:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
 
 
 class BulkBuild:
@@ -81,20 +105,34 @@ class BulkBuild:
         self.partial = self.path.with_name(self.path.name + ".bulk-partial")
         self.guard: sqlite3.Connection | None = None
         self.conn: sqlite3.Connection | None = None
-        self.indexes: list[str] = []
+        self.indexes: list[tuple[str, str]] = []  # (name, SQL)
         self.triggers: list[str] = []
 
-    def _fail(self, exc: sqlite3.Error) -> Exception:
-        return _explain(exc, self.path, self.db.busy_ms)
+    @contextmanager
+    def _or_abort(self) -> Iterator[None]:
+        """Any failure drops the copy and releases the store; a driver error becomes one plain sentence."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            self.abort()
+            raise _explain(exc, self.path, self.db.busy_ms) from None
+        except BaseException:
+            self.abort()
+            raise
 
     def open(self) -> sqlite3.Connection:
         self.db.close()  # its idle connections; it opens new ones (on the new file) when next used
         _remove(self.partial)
-        try:
+        with self._or_abort():
             guard = sqlite3.connect(self.path, timeout=self.db.busy_ms / 1000, isolation_level=None)
             self.guard = guard
             # Out of WAL needs every other connection closed: a store open elsewhere is not rebuilt.
-            guard.execute("PRAGMA journal_mode=DELETE")
+            try:
+                guard.execute("PRAGMA journal_mode=DELETE")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+                    raise
+                raise StoreError(t("store.open_elsewhere", path=self.path)) from None
             guard.execute("BEGIN IMMEDIATE")  # no one else writes to the store until it is replaced
             copy = sqlite3.connect(self.path, isolation_level=None)
             try:
@@ -118,26 +156,26 @@ class BulkBuild:
                 f"AND tbl_name IN ({marks}) ORDER BY rowid",
                 TABLES,
             ).fetchall():
-                (self.indexes if kind == "index" else self.triggers).append(sql)
+                if kind == "index":
+                    self.indexes.append((name, sql))
+                else:
+                    self.triggers.append(sql)
                 conn.execute(f"DROP {kind.upper()} {name}")
             conn.execute("BEGIN")
-            return conn
-        except sqlite3.Error as exc:
-            self.abort()
-            raise self._fail(exc) from None
-        except BaseException:
-            self.abort()
-            raise
+        return conn
 
-    def finish(self, derived: Callable[[sqlite3.Connection], None] = derive) -> None:
-        """Indexes, derived tables, triggers; then the copy, synced to disk, replaces the store."""
+    def finish(self, *, copied: bool = False) -> None:
+        """Indexes, derived tables, triggers; then the copy, synced to disk, replaces the store. ``copied``: the
+        derived tables were written like the others (the bench's floor): only the search index is built."""
         conn = self.conn
         assert conn is not None and self.guard is not None
-        try:
+        with self._or_abort():
             conn.execute("PRAGMA threads=2")  # the index sorts may use a second core
-            for sql in self.indexes:
-                conn.execute(sql)
-            derived(conn)
+            if copied:
+                self._create(name for name, _ in self.indexes)
+                fill_search(conn)
+            else:
+                self._derive(conn)
             for sql in self.triggers:
                 conn.execute(sql)
             conn.execute("COMMIT")
@@ -145,18 +183,39 @@ class BulkBuild:
             conn.execute("PRAGMA journal_mode=WAL")  # the store's mode, recorded in the file's header
             conn.close()
             self.conn = None
-            _sync(self.partial)
             self.guard.rollback()
             self.guard.close()
             self.guard = None
-            os.replace(self.partial, self.path)
-            _sync_dir(self.path.parent)
-        except sqlite3.Error as exc:
-            self.abort()
-            raise self._fail(exc) from None
-        except BaseException:
-            self.abort()
-            raise
+            replace_durably(self.partial, self.path)
+
+    def _create(self, names: Iterable[str]) -> None:
+        assert self.conn is not None
+        wanted = set(names)
+        for name, sql in self.indexes:
+            if name in wanted:
+                self.conn.execute(sql)
+
+    def _derive(self, conn: sqlite3.Connection) -> None:
+        """Every derived table recomputed from orders, assignments and calls (what the triggers and the rollup
+        tracker keep up row by row), by the definitions ``check`` verifies them against. The repeat calls first
+        (the rollups count them), then the rollups are summed beside the other indexes and the search index."""
+        self._create(["ix_calls_phone"])  # the repeat-call rule reads calls by phone
+        conn.execute("DELETE FROM kpi_repeats")
+        conn.execute(f"INSERT INTO kpi_repeats (order_id, repeat_call_at) {REPEATS_EXPECTED}")
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA locking_mode=NORMAL")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchall()  # gives up the exclusive lock
+        rollups = _Rollups(self.partial)
+        rollups.read.wait()
+        conn.execute("BEGIN")
+        self._create(name for name, _ in self.indexes if name != "ix_calls_phone")
+        conn.execute("DELETE FROM order_search_docs")
+        conn.execute(
+            f"INSERT INTO order_search_docs (order_id, call_id) SELECT d.* FROM ({DOCS_EXPECTED}) d "
+            "JOIN calls c ON c.id = d.call_id ORDER BY c.received_at, c.id"
+        )
+        fill_search(conn)
+        write_all(conn, rollups.get())
 
     def abort(self) -> None:
         """Drop the copy and release the store (left as it was)."""
@@ -176,21 +235,3 @@ def _remove(path: Path) -> None:
             p.unlink()
         except FileNotFoundError:
             pass
-
-
-def _sync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _sync_dir(folder: Path) -> None:
-    if os.name == "nt":  # a folder cannot be opened for syncing there; the rename is durable on close
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

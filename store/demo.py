@@ -40,7 +40,7 @@ from itertools import accumulate
 from typing import Any
 
 from fengqiao.models.clock import UTC, Clock, ensure_utc, local, local_day, system_clock, to_db
-from fengqiao.models.events import GENESIS, link_digest, link_head, link_tail, new_id, payload_text
+from fengqiao.models.events import GENESIS, link_hash, new_id, payload_text
 from fengqiao.models.machine import (
     ASSIGNMENT_ACTIONS,
     INTENT_PAYLOADS,
@@ -194,6 +194,7 @@ _SATISFACTION_CUM = list(accumulate([85, 10, 5]))
 _FORMS = (0, 1, 2, 3)  # the four ways a description is worded
 _DEPT_STEPS = frozenset((Action.SIGN, Action.ARRIVE, Action.FEEDBACK, Action.EXTEND))
 _LAST = 1 << 30  # the dispatch comes after the calls linked in its own call slot
+_UNSEALED = ""  # the id of an event not yet written (the writer gives it one)
 
 
 @dataclass
@@ -414,7 +415,7 @@ class _Routes:
 
 
 # One order as the plan hands it on: (slot, order id, order number, call time, (call id, phone, town, address,
-# description, village, grid), tag, mode, repeat_of, steps up to now, linked calls). A linked call:
+# description, village, grid), route, repeat_of, steps up to now, linked calls). A linked call:
 # (time, slot, its place in the slot, (call id, phone, town, address, description, village, grid)).
 Script = tuple[Any, ...]
 
@@ -432,7 +433,7 @@ class _Chunk:
 class _Lives:
     """What :func:`_simulate` makes of a chunk: events not yet in any desk's chain, and final rows."""
 
-    events: list[tuple[Any, ...]]  # (time, 0 step | 1 call, slot, n, id, order id, assignment id, kind, desk, payload)
+    events: list[tuple[Any, ...]]  # (time, 0 step | 1 call, slot, n, order id, assignment id, kind, desk, payload)
     orders: list[tuple[Any, ...]]
     assignments: list[tuple[Any, ...]]
     calls: list[tuple[Any, ...]]
@@ -509,7 +510,7 @@ def _plan(
         links: list[tuple[Any, ...]] = []
         open_orders[order_id] = (steps[-1][0], links)
         now = [s for s in steps if s[0] <= end] if steps[-1][0] > end else steps
-        waiting.append((i, order_id, order_no, at, call, tag, mode, repeat_of, now, links))
+        waiting.append((i, order_id, order_no, at, call, plan, repeat_of, now, links))
     yield from hand_on(None)
     yield _Chunk(chunk, first, None, calls, counters)
 
@@ -548,7 +549,7 @@ class _Templates:
         self.by_value[intent] = self.by_object[id(intent)] = made
 
 
-def _simulate(ref: Reference, chunk: _Chunk, routes: _Routes, templates: _Templates) -> _Lives:
+def _simulate(ref: Reference, chunk: _Chunk, templates: _Templates) -> _Lives:
     """Each order's life: its dispatch, the steps of its plan and its linked calls in time order, each built and
     applied to the order's state (in place); a step the state refuses is left out, as a desk would be refused it."""
     templates.start()
@@ -556,9 +557,8 @@ def _simulate(ref: Reference, chunk: _Chunk, routes: _Routes, templates: _Templa
     orders: list[tuple[Any, ...]] = []
     assignments: list[tuple[Any, ...]] = []
     calls: list[tuple[Any, ...]] = []
-    for slot, order_id, order_no, at, fields, tag, mode, repeat_of, steps, links in chunk.orders:
+    for slot, order_id, order_no, at, fields, plan, repeat_of, steps, links in chunk.orders:
         call_id, phone, town, address, description, village, grid = fields
-        plan = routes(tag, town, mode, village, grid)
         call = CallInfo(call_id, phone, "", town, address, description, at, "110-1", village, grid)
         payload = dispatch_payload(
             ref,
@@ -569,7 +569,7 @@ def _simulate(ref: Reference, chunk: _Chunk, routes: _Routes, templates: _Templa
             assignment_ids=[new_id() for _ in plan.assignees],
             repeat_of=repeat_of,
         )
-        ev = Event(new_id(), order_id, "dispatch", at, at, "110-1", "110-1", None, payload)
+        ev = Event(_UNSEALED, order_id, "dispatch", at, at, "110-1", "110-1", None, payload)
         o = apply(None, ev)
         _event(events, to_db(at), 1, slot, _LAST, ev, payload_text(payload))
         calls.append(call_tuple(call, order_id, linked=False, repeat_of=repeat_of))
@@ -602,7 +602,7 @@ def _simulate(ref: Reference, chunk: _Chunk, routes: _Routes, templates: _Templa
 def _link(o: OrderState, link: tuple[Any, ...], events: list[tuple[Any, ...]], calls: list[tuple[Any, ...]]) -> None:
     at, slot, k, (call_id, phone, town, address, description, village, grid) = link
     call = CallInfo(call_id, phone, "", town, address, description, at, "110-1", village, grid)
-    ev = link_event(o, call, event_id=new_id(), at=at, desk="110-1", actor="110-1", recorded_at=at)
+    ev = link_event(o, call, event_id=_UNSEALED, at=at, desk="110-1", actor="110-1", recorded_at=at)
     apply(o, ev)
     _event(events, to_db(at), 1, slot, k, ev, payload_text(ev.payload))
     calls.append(call_tuple(call, o.id, linked=True, repeat_of=o.id))
@@ -629,13 +629,13 @@ def _step(
         if known is not None:  # the same payload as the first event built for this intent (INTENT_PAYLOADS)
             kind, payload, text = known
             target = pick_assignment(o, action, intent.assignee).id if action in ASSIGNMENT_ACTIONS else None
-            ev = Event(new_id(), o.id, kind, at, at, desk, desk, target, payload)
+            ev = Event(_UNSEALED, o.id, kind, at, at, desk, desk, target, payload)
         else:
             ev = build(
                 ref,
                 o,
                 intent,
-                event_id=new_id(),
+                event_id=_UNSEALED,
                 at=at,
                 desk=desk,
                 actor=desk,
@@ -653,18 +653,15 @@ def _step(
 
 
 def _event(events: list[tuple[Any, ...]], at: str, rank: int, slot: int, n: int, ev: Event, text: str) -> None:
-    """An event in the order the writer seals it (time, then steps before calls, then the call slot and the place
-    in it), with the parts of its chain link that do not depend on its place in the chain."""
-    head = link_head(ev.id, ev.order_id, ev.assignment_id, ev.kind, ev.actor, ev.desk)
-    events.append(
-        (at, rank, slot, n, ev.id, ev.order_id, ev.assignment_id, ev.kind, ev.desk, text, head, link_tail(at, at, text))
-    )
+    """An event as the writer seals it into its desk's chain: in the order of (time, steps before the calls of
+    that moment, the call slot, the place in it); the desk is the actor too. Its id is given when it is sealed."""
+    events.append((at, rank, slot, n, ev.order_id, ev.assignment_id, ev.kind, ev.desk, text))
 
 
 def _lives_here(ref: Reference, chunks: Iterable[_Chunk]) -> Iterator[_Lives]:
-    routes, templates = _Routes(ref), _Templates()
+    templates = _Templates()
     for chunk in chunks:
-        yield _simulate(ref, chunk, routes, templates)
+        yield _simulate(ref, chunk, templates)
 
 
 # ---- processes ---------------------------------------------------------------------------------------------
@@ -690,13 +687,13 @@ def _worker_main(inbox: Any, outbox: Any) -> None:
     """Simulates the chunks it is given, in order, and hands on what they make; an error travels as text."""
     try:
         ref = default_reference()
-        routes, templates = _Routes(ref), _Templates()
+        templates = _Templates()
         while True:
             item = inbox.get()
             if item is None or isinstance(item, str):
                 outbox.put(item)
                 return
-            outbox.put(_simulate(ref, item, routes, templates))
+            outbox.put(_simulate(ref, item, templates))
     except BaseException:  # noqa: BLE001 - reported by the parent
         import traceback
 
@@ -758,7 +755,7 @@ class _Writer:
 
     def __init__(self, conn: Any, heads: dict[str, tuple[int, str]]) -> None:
         self.conn = conn
-        self.heads = {desk: [seq, h] for desk, (seq, h) in heads.items()}
+        self.heads: dict[str, list[Any]] = {desk: [seq, h] for desk, (seq, h) in heads.items()}  # desk -> [seq, hash]
         self.waiting: list[tuple[Any, ...]] = []  # events of orders handed on, later than what is written
         self.events = 0
 
@@ -776,14 +773,15 @@ class _Writer:
             cut = bisect_left(waiting, (lives.limit, 1, lives.first_slot + len(lives.orders), -1))
         heads = self.heads
         rows = []
-        for at, _, _, _, event_id, order_id, assignment_id, kind, desk, text, start, tail in waiting[:cut]:
+        for at, _, _, _, order_id, assignment_id, kind, desk, text in waiting[:cut]:
+            event_id = new_id()  # in the order events are written, as on a desk (and the id index grows at its end)
             head = heads.get(desk)
             if head is None:
                 head = heads[desk] = [0, GENESIS]
             seq = head[0] + 1
-            prev = head[1]
-            digest = link_digest(start, seq, tail, prev)
-            rows.append((event_id, order_id, assignment_id, kind, desk, desk, seq, at, at, text, prev, digest))
+            row = (event_id, order_id, assignment_id, kind, desk, desk, seq, at, at, text, head[1])
+            digest = link_hash(row)
+            rows.append((*row, digest))
             head[0], head[1] = seq, digest
         conn.executemany(INSERT_EVENT, rows)
         del waiting[:cut]

@@ -34,7 +34,7 @@ import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import accumulate
@@ -312,9 +312,10 @@ def _sums(n: int, prefix: str = "f", lead: str | None = None) -> str:
     return ", ".join(["count(*)", *cols])
 
 
-def _contribute_all(raw: Any, out: Contribution) -> None:
+def _contribute_all(raw: Any, out: Contribution, read: Callable[[], None] | None = None) -> None:
     """:func:`_contribute` for every order at once: the same expressions, the counts summed by SQL per day and
-    key (``GROUP BY``) instead of order by order in Python; durations and pending deadlines as there."""
+    key (``GROUP BY``) instead of order by order in Python; durations and pending deadlines as there. The
+    store's tables are read first, into temporary tables; ``read`` is called once that is done."""
     names_o = ", ".join(f"f{i}" for i in range(_NO))
     names_a = ", ".join(f"f{i}" for i in range(_AF))
     raw.execute("DROP TABLE IF EXISTS temp.rollup_o")
@@ -326,6 +327,9 @@ def _contribute_all(raw: Any, out: Contribution) -> None:
         "sign_due, arrive_due, feedback_due, sign_min, arrive_min, feedback_min)"
     )
     raw.execute(f"INSERT INTO temp.rollup_a SELECT {_A_COLUMNS} {_A_FROM}")
+    _gaps(raw, "", (), out)
+    if read is not None:
+        read()
     try:
         counts = out.counts
 
@@ -368,18 +372,22 @@ def _contribute_all(raw: Any, out: Contribution) -> None:
                 pending[(aid, "arrive")] = (day, assignee, dept, town, tag, a_due)
             if f_due is not None:
                 pending[(aid, "feedback")] = (day, assignee, dept, town, tag, f_due)
-            keys = (("a", day, assignee, dept), ("w", day, town, ""), ("t", day, tag, ""), ("*", day, ALL, ""))
+            scopes: tuple[RowKey, ...] = (
+                ("a", day, assignee, dept),
+                ("w", day, town, ""),
+                ("t", day, tag, ""),
+                ("*", day, ALL, ""),
+            )
             for lists, value in zip(by_measure, spans, strict=True):
                 if value is not None:
-                    for key in keys:
-                        lists[key].append(value)
-        for measure, lists in zip(MEASURES, by_measure, strict=False):
-            for key, values in lists.items():
-                out.minutes[(*key, measure)] = values
+                    for row_key in scopes:
+                        lists[row_key].append(value)
+        for name, lists in zip(MEASURES, by_measure, strict=False):
+            for row_key, values in lists.items():
+                out.minutes[(*row_key, name)] = values
     finally:
         raw.execute("DROP TABLE IF EXISTS temp.rollup_o")
         raw.execute("DROP TABLE IF EXISTS temp.rollup_a")
-    _gaps(raw, "", (), out)
 
 
 # ---- writing ------------------------------------------------------------------------------------------------
@@ -534,14 +542,25 @@ def rebuild(conn: Connection) -> None:
 
 
 def build_all(raw: Any) -> None:
-    """:func:`rebuild` on a plain sqlite3 connection (the demo's bulk build): the tables emptied, then every row
-    written once from :func:`contributions` of all orders (what :func:`apply` writes from nothing)."""
+    """:func:`rebuild` on a plain sqlite3 connection: every rollup row written once from the contributions of all
+    orders (what :func:`apply` writes from nothing)."""
+    write_all(raw, compute_all(raw))
+
+
+def compute_all(raw: Any, read: Callable[[], None] | None = None) -> Contribution:
+    """The rollups of all orders (``read``: see :func:`_contribute_all`). It only reads the store: the demo's bulk
+    build runs it on a second connection while the first builds the indexes."""
+    out = Contribution()
+    _contribute_all(raw, out, read)
+    return out
+
+
+def write_all(raw: Any, want: Contribution) -> None:
+    """The rollup tables emptied, then ``want`` written (a row that counts nothing is left out, as apply() drops
+    it)."""
     for table in ("kpi_rollup", "kpi_rollup_minutes", "kpi_pending"):
         raw.execute(f"DELETE FROM {table}")
-    want = Contribution()
-    _contribute_all(raw, want)
-    raw.executemany(_UPSERT_COUNTS, [(*k, *row) for k, row in want.counts.items() if any(row)])
-    raw.executemany(_DROP_EMPTY, [k for k, row in want.counts.items() if any(row) and not (row[0] or row[NA])])
+    raw.executemany(_UPSERT_COUNTS, [(*k, *row) for k, row in want.counts.items() if row[0] or row[NA]])
     raw.executemany(_UPSERT_MINUTES, [(*k, *pack(sorted(v))) for k, v in want.minutes.items() if v])
     raw.executemany(_UPSERT_PENDING, [(*k, *v) for k, v in want.pending.items()])
 
