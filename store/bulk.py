@@ -31,7 +31,7 @@ from .rollups import Contribution, compute_all, write_all
 
 # The tables a bulk build writes, whose secondary indexes and triggers wait for the end.
 TABLES = ("events", "calls", "orders", "assignments", "order_search_docs", "kpi_repeats", "kpi_pending")
-BULK_CACHE_KIB = 512 * 1024
+BULK_CACHE_KIB = 1024 * 1024  # the index sorts at a million orders stay in memory
 
 # ---- the derived tables, as ``fengqiao check`` defines them (store/checks.py compares with these) ---------
 
