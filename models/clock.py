@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from .errors import ValidationError
@@ -51,6 +52,7 @@ def ensure_utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
 
 
+@lru_cache(maxsize=1 << 14)  # the same moment is written several times (an event, its row, a deadline)
 def to_db(dt: datetime) -> str:
     """Fixed-width UTC text, 27 characters: ``2026-11-28T01:30:00.000000Z``."""
     return ensure_utc(dt).isoformat(timespec="microseconds")[:-6] + "Z"  # drop "+00:00"
@@ -60,6 +62,7 @@ def to_db_opt(dt: datetime | None) -> str | None:
     return None if dt is None else to_db(dt)
 
 
+@lru_cache(maxsize=1 << 14)
 def from_db(text: str) -> datetime:
     if len(text) != 27 or text[-1] != "Z":
         raise ValueError(f"not a stored UTC time: {text!r}")

@@ -57,6 +57,7 @@ OPEN_STATUSES = frozenset(
     {Status.DISPATCHED, Status.SIGNED, Status.ARRIVED, Status.RETURNED, Status.FED_BACK, Status.VISITED}
 )
 WORKING_STATUSES = frozenset({Status.DISPATCHED, Status.SIGNED, Status.ARRIVED, Status.RETURNED})
+_STAGE_STATUS = (Status.DISPATCHED, Status.SIGNED, Status.ARRIVED, Status.FED_BACK)
 
 
 class Action(StrEnum):
@@ -317,7 +318,10 @@ class OrderState:
     @property
     def primary(self) -> AssignmentState:
         """The current department assignment (the latest primary one)."""
-        return [a for a in self.assignments if a.role == "primary"][-1]
+        for a in reversed(self.assignments):
+            if a.role == "primary":
+                return a
+        raise IndexError("the order has no primary assignment")
 
     @property
     def police(self) -> AssignmentState | None:
@@ -418,8 +422,8 @@ def _derive_status(o: OrderState) -> Status:
         return Status.VISITED
     if o.primary.status == "returned":
         return Status.RETURNED
-    stage = min(_STAGE[a.status] for a in o.holding)
-    return [Status.DISPATCHED, Status.SIGNED, Status.ARRIVED, Status.FED_BACK][stage]
+    stage = min([_STAGE[a.status] for a in o.assignments if a.active and a.role != "co"])
+    return _STAGE_STATUS[stage]
 
 
 def _note_overdue(o: OrderState, a: AssignmentState, deadline: datetime | None, done_at: datetime) -> None:
@@ -433,12 +437,13 @@ def _note_overdue(o: OrderState, a: AssignmentState, deadline: datetime | None, 
 def _note_missed(o: OrderState, at: datetime) -> None:
     """Any event after a pending deadline shows the order was overdue from that deadline on (a cancel, a
     return, an escalation or an extension decided too late, not only the late step itself)."""
-    if not _is_open_for_work(o):
+    if o.status not in WORKING_STATUSES:
         return
-    for a in o.active_assignments:
-        pending = a.pending_deadline()
-        if pending is not None:
-            _note_overdue(o, a, pending[1], at)
+    for a in o.assignments:
+        if a.active:
+            pending = a.pending_deadline()
+            if pending is not None:
+                _note_overdue(o, a, pending[1], at)
 
 
 def missed_by(state: OrderState, now: datetime) -> OrderState:
@@ -1048,6 +1053,28 @@ def pick_assignment(o: OrderState, action: Action, assignee: str | None) -> Assi
         if nxt is not None:
             return o.assignment(nxt[3])
     return o.primary
+
+
+# The actions whose payload :func:`build` makes from the intent alone (not from the order, the time or the
+# reference data): a caller building many such events may build the first one for an intent and reuse its
+# kind and payload for the others (the demo generator does; tests/test_machine.py checks the claim).
+INTENT_PAYLOADS = frozenset(
+    {
+        Action.SIGN,
+        Action.ARRIVE,
+        Action.FEEDBACK,
+        Action.RETURN,
+        Action.CANCEL,
+        Action.EXTEND,
+        Action.REFUSE_EXTENSION,
+        Action.ESCALATE,
+        Action.VISIT,
+        Action.CLOSE,
+        Action.JUDGE_RETURN,
+        Action.NOTE,
+        Action.URGE,
+    }
+)
 
 
 def build(

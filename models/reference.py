@@ -127,34 +127,36 @@ class Reference:
         return sep.join(parts)
 
     def tag(self, code: str) -> Tag:
-        from .errors import ValidationError
-        from .i18n import t
+        found = (self.tags.get(code) if isinstance(code, str) else None) or self.tags.get(code.strip().upper())
+        if found is None:
+            from .errors import ValidationError
+            from .i18n import t
 
-        key = code.strip().upper()
-        if key not in self.tags:
             raise ValidationError(t("error.unknown_tag_of", code=code, ranges=self.tag_ranges()), field="tag")
-        return self.tags[key]
+        return found
 
     def town(self, code: str) -> Town:
-        from .errors import ValidationError
-        from .i18n import t
-
-        key = code.strip().upper()
-        if key in self.towns:
-            return self.towns[key]
+        found = (self.towns.get(code) if isinstance(code, str) else None) or self.towns.get(code.strip().upper())
+        if found is not None:
+            return found
         for town in self.towns.values():  # a Chinese or English name is fine too
             if code.strip() in (town.name_zh, town.name_en):
                 return town
-        raise ValidationError(t("error.unknown_town", code=code), field="town")
-
-    def department(self, code: str) -> Department:
         from .errors import ValidationError
         from .i18n import t
 
-        key = code.strip().upper()
-        if key not in self.departments:
+        raise ValidationError(t("error.unknown_town", code=code), field="town")
+
+    def department(self, code: str) -> Department:
+        found = (self.departments.get(code) if isinstance(code, str) else None) or self.departments.get(
+            code.strip().upper()
+        )
+        if found is None:
+            from .errors import ValidationError
+            from .i18n import t
+
             raise ValidationError(t("error.unknown_dept", code=code), field="dept")
-        return self.departments[key]
+        return found
 
     def tags_in(self, category: str) -> list[Tag]:
         return [tag for tag in self.tags.values() if tag.category == category]

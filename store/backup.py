@@ -32,7 +32,7 @@ from fengqiao.models.i18n import t
 
 from . import migrations
 from .audit import CheckReport, verify
-from .db import SQLITE_MAGIC, Database, _explain
+from .db import SQLITE_MAGIC, Database, _explain, replace_durably, sync_file
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,6 @@ class RestoreResult:
 
 def _ro_uri(path: Path) -> str:
     return f"file:{quote(str(path.absolute()))}?mode=ro"
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -136,14 +128,7 @@ def backup(db: Database, dest: Path, *, force: bool = False, clock: Clock = syst
             if problems != ["ok"]:
                 raise StoreError(t("audit.backup_bad_copy", path=dest, detail="; ".join(problems[:3])))
             snap = snapshot(dst, partial)
-        _fsync(partial)
-        os.replace(partial, dest)
-        with contextlib.suppress(OSError):  # make the rename itself durable (not possible on every platform)
-            fd = os.open(dest.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        replace_durably(partial, dest)
     except OSError as exc:
         raise StoreError(t("audit.backup_failed", path=dest, error=exc.strerror or exc)) from None
     finally:
@@ -300,6 +285,6 @@ def _save_aside(db_path: Path, saved_as: Path, busy_ms: int, *, readable: bool) 
                 part = Path(str(db_path) + suffix)
                 if part.exists():
                     shutil.copyfile(part, Path(str(saved_as) + suffix))
-        _fsync(saved_as)
+        sync_file(saved_as)
     except OSError as exc:
         raise StoreError(t("audit.backup_failed", path=saved_as, error=exc.strerror or exc)) from None

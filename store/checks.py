@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bulk import DOCS_EXPECTED, REPEATS_EXPECTED
+
 STATUS = 11  # position of the server outcome in store.audit's event rows
 
 
@@ -77,16 +79,9 @@ def schema_differences(conn: Any) -> list[tuple[str, str, str]]:
 
 # ---- derived tables against the log -----------------------------------------------------------------------
 
-_REPEATS_EXPECTED = """SELECT * FROM (
-SELECT o.id, min(c.received_at) FROM orders o JOIN calls c ON c.phone = o.phone
-WHERE c.received_at >= strftime('%Y-%m-%dT%H:%M:%S', substr(o.call_at, 1, 19), '+480 seconds') || substr(o.call_at, 20)
-  AND c.received_at <= strftime('%Y-%m-%dT%H:%M:%S', substr(o.call_at, 1, 19), '+259200 seconds')
-                       || substr(o.call_at, 20)
-GROUP BY o.id)"""
-
-_DOCS_EXPECTED = """SELECT * FROM (
-SELECT id, call_id FROM orders
-UNION SELECT c.order_id, c.id FROM calls c JOIN orders o ON o.id = c.order_id)"""
+# What the derived tables must hold, as the bulk build (store/bulk.py) makes them.
+_REPEATS_EXPECTED = REPEATS_EXPECTED
+_DOCS_EXPECTED = DOCS_EXPECTED
 
 
 _SEARCH_ALL_LINKED = 15  # the schema version from which every linked repeat call is in the search index

@@ -545,6 +545,26 @@ def set_meta(conn: Connection, key: str, value: str | int | None) -> None:
         )
 
 
+def sync_file(path: Path) -> None:
+    """Flush a file's data to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_durably(partial: Path, target: Path) -> None:
+    """``partial``, synced to disk, renamed over ``target``; the rename made durable too where the platform allows
+    it (a backup, a bulk-built store)."""
+    sync_file(partial)
+    os.replace(partial, target)
+    try:
+        sync_file(target.parent)
+    except OSError:
+        pass
+
+
 def open_db(path: Path | str | None = None, **kwargs: Any) -> Database:
     """Open the desk's database: ``path``, else ``$FENGQIAO_DB``, else the user data dir.
 

@@ -8,25 +8,42 @@ linked to the open order). Orders whose next step falls after "now" stay open wh
 has fresh, near-due and overdue work.
 
 Every event goes through the same domain functions as the console (routing, ``dispatch_payload``,
-``build``/``apply`` of the state machine, the desk hash chain, the projection rows); only the writing is
-batched, one transaction per batch. Events are written in time order, so each desk's chain reads
-chronologically. For large demos a worker process computes the next batch while the writer stores this one.
+``build``/``apply`` of the state machine, the desk hash chain, the projection rows). How it is computed:
+
+1. **The plan** (:func:`_plan`, one random stream, in call order): each call's caller, place, tag and words,
+   whether it is a repeat call linked to the caller's open order, and each order's number, route and the steps
+   of its life with their times. An order is handed on once no later call can link to it (72 hours after its
+   call), in chunks of :data:`CHUNK` orders.
+2. **The orders' lives** (:func:`_simulate`, per chunk): each order's dispatch, steps and linked calls, in time
+   order, built and applied to its state in place; a step the state refuses is left out. This is pure
+   computation and the bulk of the work: with ``parallel`` two worker processes take the chunks in turn.
+3. **The writing** (in the calling process): the events of all chunks in one time order (the plan's order: time,
+   then steps before the calls of that moment), sealed into each desk's hash chain, and the final rows of
+   orders, assignments and calls, into a bulk build of the store (store/bulk.py: no secondary index or insert
+   trigger until the end, then the indexes, search index, repeat calls and KPI rollups built once, and the
+   finished file renamed over the store).
+
+The same seed gives the same history whatever the number of processes (ids aside: they are fresh UUIDs).
 """
 
 from __future__ import annotations
 
-import heapq
 import multiprocessing
 import random
-from collections.abc import Callable, Iterator, Mapping
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cache
 from itertools import accumulate
 from typing import Any
 
-from fengqiao.models.clock import UTC, Clock, ensure_utc, local, local_day, system_clock
-from fengqiao.models.events import GENESIS, new_id
+from fengqiao.models.clock import UTC, Clock, ensure_utc, local, local_day, system_clock, to_db
+from fengqiao.models.events import GENESIS, link_hash, new_id, payload_text
 from fengqiao.models.machine import (
+    ASSIGNMENT_ACTIONS,
+    INTENT_PAYLOADS,
     Action,
     CallInfo,
     Event,
@@ -36,29 +53,24 @@ from fengqiao.models.machine import (
     build,
     dispatch_payload,
     link_event,
+    pick_assignment,
 )
 from fengqiao.models.reference import Reference, default_reference
-from fengqiao.models.routing import route
+from fengqiao.models.routing import Route, route
 
-from .db import Connection, Database
+from .bulk import BulkBuild
+from .db import Database
 from .demo_villages import DemoVillages
 from .projection import (
-    CALL_COLUMNS,
     INSERT_ASSIGNMENT,
     INSERT_CALL,
     INSERT_EVENT,
     INSERT_ORDER,
-    UPDATE_ASSIGNMENT,
-    UPDATE_ORDER,
     UPSERT_HEAD,
-    DeskChain,
     assignment_tuples,
-    assignment_update,
     call_tuple,
     order_tuple,
-    order_update,
 )
-from .rollups import Tracker
 
 # Relative call volume per tag (default 1): the matters that fill a real 110 linkage desk.
 TAG_WEIGHTS = {
@@ -173,12 +185,16 @@ SAYINGS = [
     "麻烦快一点",
 ]
 FREQUENT_CALLERS = 400  # numbers that ring again and again (the 鹿山街道 property-row pattern)
-# Events per batch (one transaction). An order whose life spans several batches has its row written once in each,
-# so larger batches write fewer rows (about 1.3 writes an order at 100,000 events, 2.5 at 20,000).
-BATCH_EVENTS = 100_000
-# The page cache while the demo writes (KiB, SQLite's negative form): the orders table and its indexes stay in
-# memory instead of being read back from the file for every batch (the default is 2 MB).
-DEMO_CACHE_KIB = 256 * 1024
+REPEAT_WINDOW = timedelta(hours=72)  # a call this soon after the caller's last order is a repeat call
+CHUNK = 2000  # orders simulated (and written) together; the chunks, not the processes, fix the history
+_QUARTERS = ["东", "西", "南", "北", "新", "前", "后", "上", "下"]
+_LANDFORMS = ["山", "溪", "湖", "塘", "岙", "坂"]
+_SATISFACTIONS = ["satisfied", "basic", "unsatisfied"]
+_SATISFACTION_CUM = list(accumulate([85, 10, 5]))
+_FORMS = (0, 1, 2, 3)  # the four ways a description is worded
+_DEPT_STEPS = frozenset((Action.SIGN, Action.ARRIVE, Action.FEEDBACK, Action.EXTEND))
+_LAST = 1 << 30  # the dispatch comes after the calls linked in its own call slot
+_UNSEALED = ""  # the id of an event not yet written (the writer gives it one)
 
 
 @dataclass
@@ -186,35 +202,42 @@ class DemoResult:
     orders: int
     calls: int
     events: int
-    order_rows: int = 0  # order rows written (an order whose events span several batches is written in each)
-
-
-@dataclass
-class _Flight:
-    """An order in progress: its state and the steps still to come."""
-
-    state: OrderState
-    plan: list[tuple[datetime, Intent]]
+    order_rows: int = 0  # order rows written (each order once, as its life ends)
 
 
 def _weighted(rng: random.Random, table: Mapping[str, float], keys: list[str]) -> Callable[[], str]:
     weights = [table.get(k, 1.0) for k in keys]
-    cum: list[float] = []
-    total = 0.0
-    for w in weights:
-        total += w
-        cum.append(total)
+    cum = list(accumulate(weights))
+    total = cum[-1]
 
     def pick() -> str:
-        import bisect
-
-        return keys[bisect.bisect_left(cum, rng.random() * total)]
+        return keys[bisect_left(cum, rng.random() * total)]
 
     return pick
 
 
 def _mobile(rng: random.Random) -> str:
     return f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
+
+
+@cache
+def _intent(
+    action: Action,
+    assignee: str | None = None,
+    note: str = "",
+    result: str | None = None,
+    satisfaction: str | None = None,
+    to: str | None = None,
+    hours: int | None = None,
+    justified: bool | None = None,
+) -> Intent:
+    """One Intent object per distinct step (a plan has about seven; there are a few hundred distinct ones)."""
+    return Intent(action, assignee, note, result, satisfaction, to, hours, justified)
+
+
+@cache
+def _with_assignee(intent: Intent, assignee: str) -> Intent:
+    return replace(intent, assignee=assignee)
 
 
 class _Generator:
@@ -227,15 +250,13 @@ class _Generator:
         self.pick_town = _weighted(rng, TOWN_WEIGHTS, list(ref.towns))
         self.frequent = [(_mobile(rng), self.pick_town(), self._address(None)) for _ in range(FREQUENT_CALLERS)]
         self.depts = [d for d in ref.departments if d not in ("GA", "RX")]
+        self.others: dict[str, list[str]] = {}  # departments to reassign to, by the department returning
 
     def _address(self, town: str | None) -> str:
         rng = self.rng
         if rng.random() < 0.5:
             return f"{rng.choice(ROADS)}{rng.randrange(1, 400)}号"
-        return (
-            f"{rng.choice(['东', '西', '南', '北', '新', '前', '后', '上', '下'])}{rng.choice(['山', '溪', '湖', '塘', '岙', '坂'])}"
-            f"{rng.choice(VILLAGES)}{rng.randrange(1, 30)}幢"
-        )
+        return f"{rng.choice(_QUARTERS)}{rng.choice(_LANDFORMS)}{rng.choice(VILLAGES)}{rng.randrange(1, 30)}幢"
 
     def call_times(self, n: int) -> list[datetime]:
         """``n`` call times between start and end, by local hour of day (evening peak), sorted."""
@@ -243,9 +264,10 @@ class _Generator:
         midnight = local(self.start).replace(hour=0, minute=0, second=0, microsecond=0)
         span_days = (self.end - self.start).days + 2
         cum = list(accumulate(HOUR_WEIGHTS))
+        total = cum[-1] + 0.0
         times: list[datetime] = []
         while len(times) < n:
-            hour = rng.choices(range(24), cum_weights=cum)[0]
+            hour = bisect_right(cum, rng.random() * total, 0, 23)  # rng.choices(range(24), cum_weights=cum)
             when = (
                 midnight + timedelta(days=rng.randrange(span_days), hours=hour, seconds=rng.random() * 3600)
             ).astimezone(UTC)
@@ -268,22 +290,27 @@ class _Generator:
         words = tag.keywords or (tag.name_zh,)
         kw = rng.choice(words)
         other = rng.choice(words)
-        forms = [
-            f"报警人称{kw}，{rng.choice(SAYINGS)}",
-            f"{kw}的问题，{other}，{rng.choice(SAYINGS)}",
-            f"来电反映{tag.name_zh}：{kw}，{rng.choice(SAYINGS)}",
-            f"{kw}，对方不肯处理，{rng.choice(SAYINGS)}",
-        ]
-        return rng.choice(forms)
+        sayings = [rng.choice(SAYINGS) for _ in _FORMS]  # one drawn for each wording, then a wording
+        form = rng.choice(_FORMS)
+        if form == 0:
+            return f"报警人称{kw}，{sayings[0]}"
+        if form == 1:
+            return f"{kw}的问题，{other}，{sayings[1]}"
+        if form == 2:
+            return f"来电反映{tag.name_zh}：{kw}，{sayings[2]}"
+        return f"{kw}，对方不肯处理，{sayings[3]}"
 
-    def plan(self, o: OrderState, at: datetime) -> list[tuple[datetime, Intent]]:
-        """The rest of this order's life, as (time, intent) steps; cut off at 'now' by the caller."""
+    def plan(
+        self, tag_code: str, primary: str, primary_dept: str, police: str | None, at: datetime
+    ) -> list[tuple[datetime, Intent]]:
+        """The rest of an order's life, as (time, intent) steps in time order; cut off at 'now' by the caller.
+        ``primary``/``primary_dept``: the lead unit's assignee and department; ``police``: the station's."""
         rng = self.rng
-        tag = self.ref.tags[o.tag]
+        tag = self.ref.tags[tag_code]
         steps: list[tuple[datetime, Intent]] = []
         if rng.random() < 0.02:
             steps.append(
-                (at + timedelta(minutes=rng.uniform(2, 40)), Intent(Action.CANCEL, note="报警人称已自行解决，撤销"))
+                (at + timedelta(minutes=rng.uniform(2, 40)), _intent(Action.CANCEL, note="报警人称已自行解决，撤销"))
             )
             return steps
 
@@ -295,45 +322,51 @@ class _Generator:
         t = at
         if rng.random() < 0.03:  # returned to the call-taker, then reassigned
             t = t + timedelta(minutes=late(tag.sign_min, 0.1))
-            steps.append((t, Intent(Action.RETURN, assignee=o.primary.assignee, note="不属于本单位职责范围")))
-            to = rng.choice([d for d in self.depts if d != o.primary.dept])
+            steps.append((t, _intent(Action.RETURN, assignee=primary, note="不属于本单位职责范围")))
+            others = self.others.get(primary_dept)
+            if others is None:
+                others = self.others[primary_dept] = [d for d in self.depts if d != primary_dept]
+            to = rng.choice(others)
             t = t + timedelta(minutes=rng.uniform(3, 30))
-            steps.append((t, Intent(Action.REASSIGN, to=to, note="重新研判后改派")))
+            steps.append((t, _intent(Action.REASSIGN, to=to, note="重新研判后改派")))
             if rng.random() < 0.5:
                 steps.append(
                     (
                         t + timedelta(hours=rng.uniform(1, 48)),
-                        Intent(Action.JUDGE_RETURN, justified=rng.random() < 0.6, note="督导判定"),
+                        _intent(Action.JUDGE_RETURN, justified=rng.random() < 0.6, note="督导判定"),
                     )
                 )
         base = t
         # None stands for the department's assignment as it is when the step runs (after any reassignment).
-        for code in [None] + ([o.police.assignee] if o.police else []):
+        for code in [None] + ([police] if police else []):
             sign_after = late(tag.sign_min, 0.08)
             if code is None and sign_after > tag.sign_min * 1.3 and rng.random() < 0.4:
                 steps.append(
                     (
                         base + timedelta(minutes=tag.sign_min * 1.15),
-                        Intent(Action.ESCALATE, note="超时未签收，请立即签收处置"),
+                        _intent(Action.ESCALATE, note="超时未签收，请立即签收处置"),
                     )
                 )
             tw = base + timedelta(minutes=sign_after)
-            steps.append((tw, Intent(Action.SIGN, assignee=code)))
+            steps.append((tw, _intent(Action.SIGN, assignee=code)))
             if tag.onsite:
                 arrive_after = max(late(tag.arrive_min or 30, 0.1), sign_after + rng.uniform(1, 10))
                 tw = base + timedelta(minutes=arrive_after)
-                steps.append((tw, Intent(Action.ARRIVE, assignee=code)))
+                steps.append((tw, _intent(Action.ARRIVE, assignee=code)))
             if code is None and rng.random() < 0.03:
-                steps.append((tw + timedelta(minutes=5), Intent(Action.EXTEND, hours=24, note="需协调多方，申请延期")))
+                steps.append((tw + timedelta(minutes=5), _intent(Action.EXTEND, hours=24, note="需协调多方，申请延期")))
                 steps.append(
-                    (tw + timedelta(minutes=rng.uniform(20, 120)), Intent(Action.APPROVE_EXTENSION, note="同意延期"))
+                    (
+                        tw + timedelta(minutes=rng.uniform(20, 120)),
+                        _intent(Action.APPROVE_EXTENSION, note="同意延期"),
+                    )
                 )
             feedback_after = max(late(tag.feedback_h, 0.06), (tw - base).total_seconds() / 3600 + 0.2)
             resolved = rng.random() < 0.9
             steps.append(
                 (
                     base + timedelta(hours=feedback_after),
-                    Intent(
+                    _intent(
                         Action.FEEDBACK,
                         assignee=code,
                         result="resolved" if resolved else "unresolved",
@@ -343,19 +376,21 @@ class _Generator:
             )
         steps.sort(key=lambda s: s[0])
         last = steps[-1][0]
-        satisfaction = rng.choices(["satisfied", "basic", "unsatisfied"], weights=[85, 10, 5])[0]
+        # rng.choices(_SATISFACTIONS, weights=[85, 10, 5])[0], drawn the same way
+        satisfaction = _SATISFACTIONS[bisect_right(_SATISFACTION_CUM, rng.random() * 100.0, 0, 2)]
         visit_at = last + timedelta(hours=rng.uniform(2, 30))
-        steps.append((visit_at, Intent(Action.VISIT, satisfaction=satisfaction, note="电话回访")))
+        steps.append((visit_at, _intent(Action.VISIT, satisfaction=satisfaction, note="电话回访")))
         if satisfaction == "unsatisfied" and rng.random() < 0.6:
-            steps.append((visit_at + timedelta(minutes=10), Intent(Action.REOPEN, note="群众不满意，重新办理")))
+            steps.append((visit_at + timedelta(minutes=10), _intent(Action.REOPEN, note="群众不满意，重新办理")))
             fb = visit_at + timedelta(hours=rng.uniform(2, tag.feedback_h))
-            steps.append((fb, Intent(Action.FEEDBACK, result="resolved", note="重新处置，已化解")))
+            steps.append((fb, _intent(Action.FEEDBACK, result="resolved", note="重新处置，已化解")))
             visit_at = fb + timedelta(hours=rng.uniform(2, 24))
-            steps.append((visit_at, Intent(Action.VISIT, satisfaction="basic", note="二次回访")))
-        steps.append((visit_at + timedelta(minutes=rng.uniform(1, 120)), Intent(Action.CLOSE, note="")))
+            steps.append((visit_at, _intent(Action.VISIT, satisfaction="basic", note="二次回访")))
+        steps.append((visit_at + timedelta(minutes=rng.uniform(1, 120)), _intent(Action.CLOSE, note="")))
         return steps
 
 
+@cache
 def _desk_for(action: Action, assignee: str | None) -> str:
     if action in (Action.SIGN, Action.ARRIVE, Action.FEEDBACK, Action.RETURN, Action.EXTEND):
         return f"dept-{assignee}" if assignee else "dept"
@@ -364,160 +399,167 @@ def _desk_for(action: Action, assignee: str | None) -> str:
     return "supervisor-1"
 
 
+class _Routes:
+    """route() by (tag, town, mode, village, grid), each worked out once."""
+
+    def __init__(self, ref: Reference) -> None:
+        self.ref = ref
+        self.known: dict[tuple[str, str, str, str | None, str | None], Route] = {}
+
+    def __call__(self, tag: str, town: str, mode: str, village: str | None, grid: str | None) -> Route:
+        key = (tag, town, mode, village, grid)
+        found = self.known.get(key)
+        if found is None:
+            found = self.known[key] = route(self.ref, tag, town, mode=mode, village=village, grid=grid)
+        return found
+
+
+# One order as the plan hands it on: (slot, order id, order number, call time, (call id, phone, town, address,
+# description, village, grid), route, repeat_of, steps up to now, linked calls). A linked call:
+# (time, slot, its place in the slot, (call id, phone, town, address, description, village, grid)).
+Script = tuple[Any, ...]
+
+
 @dataclass
-class _Batch:
-    """Rows ready to write: what one transaction of the demo adds."""
+class _Chunk:
+    orders: list[Script]
+    first_slot: int  # the first order's call slot
+    limit: str | None  # the next chunk's first call time (stored text); None for the last chunk
+    calls: int  # calls made so far (linked repeat calls included)
+    counters: dict[tuple[str, str], int] | None = None  # the order-number counters, with the last chunk
 
-    events: list[tuple[Any, ...]]
+
+@dataclass
+class _Lives:
+    """What :func:`_simulate` makes of a chunk: events not yet in any desk's chain, and final rows."""
+
+    events: list[tuple[Any, ...]]  # (time, 0 step | 1 call, slot, n, order id, assignment id, kind, desk, payload)
+    orders: list[tuple[Any, ...]]
+    assignments: list[tuple[Any, ...]]
     calls: list[tuple[Any, ...]]
-    orders: list[tuple[Any, ...]]  # orders new in this batch: full rows (INSERT_ORDER)
-    assignments: list[tuple[Any, ...]]  # assignments new in this batch (INSERT_ASSIGNMENT)
-    order_updates: list[tuple[Any, ...]]  # orders stored by an earlier batch (UPDATE_ORDER)
-    assignment_updates: list[tuple[Any, ...]]  # their assignments stored by an earlier batch (UPDATE_ASSIGNMENT)
-    heads: list[tuple[str, int, str]]  # (desk, seq, hash) after this batch
-    counters: list[tuple[str, str, int]]  # (prefix, day, last) after this batch
-    done: int  # calls slots handled so far (for progress)
-    orders_made: int
-    calls_made: int
+    first_slot: int
+    limit: str | None
+    done: int  # call slots handled so far (for progress)
+    call_count: int
+    counters: dict[tuple[str, str], int] | None
 
 
-def _produce(
-    ref: Reference,
-    *,
-    orders: int,
-    days: int,
-    seed: int,
-    end: datetime,
-    heads: dict[str, tuple[int, str]],
-    counters: dict[tuple[str, str], int],
-) -> Iterator[_Batch]:
-    """The history, as batches of rows in time order. Pure computation: no database (it may run in a worker
-    process while the caller writes the previous batch)."""
+def _plan(
+    ref: Reference, *, orders: int, days: int, seed: int, end: datetime, counters: dict[tuple[str, str], int]
+) -> Iterator[_Chunk]:
+    """The history's random choices, in call order (one random stream: see the module docstring), as chunks of
+    orders no later call can link to."""
     rng = random.Random(seed)
     start = end - timedelta(days=days)
     gen = _Generator(ref, rng, start, end)
     places = DemoVillages(ref)  # villages and grids for the calls (no random numbers drawn)
+    routes = _Routes(ref)
     times = gen.call_times(orders)
-
-    chains: dict[str, DeskChain] = {}
-    heap: list[tuple[datetime, int, str]] = []  # (when, tiebreak, order id)
-    flights: dict[str, _Flight] = {}
+    days_of: dict[tuple[int, int, int, int], str] = {}  # local day by UTC hour (China keeps whole-hour offsets)
+    # Orders a later call may still link to, in call order, and by id: (time of the last step of its plan, its
+    # linked calls); it is open before that time.
+    waiting: deque[Script] = deque()
+    open_orders: dict[str, tuple[datetime, list[tuple[Any, ...]]]] = {}
     last_by_phone: dict[str, tuple[str, datetime]] = {}
-    tiebreak = 0
-    made = calls = 0
-    pending_events: list[tuple[str, Event]] = []
-    pending_calls: list[tuple[Any, ...]] = []
-    dirty: dict[str, OrderState] = {}  # the orders this batch changed, each written once, as its events leave it
-    stored: dict[str, int] = {}  # open orders written by an earlier batch: how many assignments were stored
+    chunk: list[Script] = []
+    calls = 0
+    first = 0
 
-    def chain(desk: str) -> DeskChain:
-        if desk not in chains:
-            chains[desk] = DeskChain.at(desk, *heads.get(desk, (0, GENESIS)))
-        return chains[desk]
-
-    def batch(done: int) -> _Batch:
-        rows = [chain(desk).seal(ev) for desk, ev in pending_events]
-        new_orders, new_assignments, order_updates, assignment_updates = [], [], [], []
-        for order_id, o in dirty.items():
-            row = order_tuple(o)
-            have = stored.get(order_id)  # None: the order's row is not stored yet
-            if have is None:
-                new_orders.append(row)
-            else:
-                order_updates.append(order_update(row))
-            for k, a in enumerate(assignment_tuples(o)):
-                if have is not None and k < have:
-                    assignment_updates.append(assignment_update(a))
-                else:
-                    new_assignments.append(a)
-            if order_id in flights:
-                stored[order_id] = len(o.assignments)
-            else:
-                stored.pop(order_id, None)  # closed or cancelled: no later batch writes it
-        out = _Batch(
-            events=rows,
-            calls=list(pending_calls),
-            orders=new_orders,
-            assignments=new_assignments,
-            order_updates=order_updates,
-            assignment_updates=assignment_updates,
-            heads=[(c.desk, c.seq, c.hash) for c in chains.values()],
-            counters=[(p, d, n) for (p, d), n in counters.items()],
-            done=done,
-            orders_made=made,
-            calls_made=calls,
-        )
-        pending_events.clear()
-        pending_calls.clear()
-        dirty.clear()
-        return out
-
-    def push(when: datetime, order_id: str) -> None:
-        nonlocal tiebreak
-        tiebreak += 1
-        heapq.heappush(heap, (when, tiebreak, order_id))
-
-    def run_steps_until(limit: datetime) -> None:
-        while heap and heap[0][0] <= limit:
-            _when, _, order_id = heapq.heappop(heap)
-            flight = flights[order_id]
-            step_at, intent = flight.plan.pop(0)
-            o = flight.state
-            assignee = intent.assignee
-            if intent.action in (Action.SIGN, Action.ARRIVE, Action.FEEDBACK, Action.EXTEND) and assignee is None:
-                assignee = o.primary.assignee
-                intent = replace(intent, assignee=assignee)
-            desk = _desk_for(Action(intent.action), assignee)
-            try:
-                ev = build(
-                    ref,
-                    o,
-                    intent,
-                    event_id=new_id(),
-                    at=step_at,
-                    desk=desk,
-                    actor=desk,
-                    recorded_at=step_at,
-                    new_assignment_id=new_id() if intent.action == Action.REASSIGN else None,
-                    check=False,
-                )
-                apply(o, ev)
-            except Exception:  # a plan step the state no longer allows (e.g. escalation after the fact): skip it
-                ev = None
-            if ev is not None:
-                pending_events.append((desk, ev))
-                dirty[o.id] = o
-            if not flight.plan:
-                del flights[order_id]  # done: closed or cancelled
-            elif flight.plan[0][0] <= end:
-                push(flight.plan[0][0], order_id)
+    def hand_on(upto: datetime | None) -> Iterator[_Chunk]:
+        nonlocal chunk, first
+        while waiting and (upto is None or waiting[0][3] < upto):
+            script = waiting.popleft()
+            del open_orders[script[1]]
+            chunk.append(script)
+            if len(chunk) == CHUNK:
+                nxt = first + CHUNK
+                yield _Chunk(chunk, first, to_db(times[nxt]) if nxt < len(times) else None, calls)
+                chunk, first = [], nxt
 
     for i, at in enumerate(times):
-        run_steps_until(at)
+        yield from hand_on(at - REPEAT_WINDOW)
+        k = 0
         while True:  # a linked repeat call opens no order: take another call in the same slot
             phone, town, address = gen.caller()
             address, village, grid = places.place(town, address)
             tag = gen.pick_tag()
-            call = CallInfo(new_id(), phone, "", town, address, gen.description(tag), at, "110-1", village, grid)
+            call = (new_id(), phone, town, address, gen.description(tag), village, grid)
             calls += 1
             earlier = last_by_phone.get(phone)
-            repeat_of = earlier[0] if earlier and at - earlier[1] <= timedelta(hours=72) else None
-            if repeat_of is None or repeat_of not in flights or rng.random() >= 0.5:
+            repeat_of = earlier[0] if earlier and at - earlier[1] <= REPEAT_WINDOW else None
+            # the earlier order is still open when a step of its plan is still to come
+            target = open_orders[repeat_of] if repeat_of is not None else None
+            if target is None or not target[0] > at or rng.random() >= 0.5:
                 break
-            o = flights[repeat_of].state
-            ev = link_event(o, call, event_id=new_id(), at=at, desk="110-1", actor="110-1", recorded_at=at)
-            apply(o, ev)
-            pending_events.append(("110-1", ev))
-            pending_calls.append(call_tuple(call, o.id, linked=True, repeat_of=o.id))
-            dirty[o.id] = o
+            target[1].append((at, i, k, call))
+            k += 1
         mode = ref.tags[tag].dispatch
         if rng.random() < 0.04:
             mode = "dual" if mode == "single" else "single"
-        plan = route(ref, tag, town, mode=mode, village=call.village, grid=call.grid)
-        day = local_day(at)
+        plan = routes(tag, town, mode, village, grid)
+        hour = (at.year, at.month, at.day, at.hour)
+        day = days_of.get(hour)
+        if day is None:
+            day = days_of[hour] = local_day(at)
         counters[("SZ", day)] = counters.get(("SZ", day), 0) + 1
         order_no = f"SZ-{day}-{counters[('SZ', day)]:04d}"
         order_id = new_id()
+        last_by_phone[phone] = (order_id, at)
+        police = plan.police.code if plan.police else None
+        steps = gen.plan(tag, plan.primary.code, plan.primary.dept, police, at)
+        links: list[tuple[Any, ...]] = []
+        open_orders[order_id] = (steps[-1][0], links)
+        now = [s for s in steps if s[0] <= end] if steps[-1][0] > end else steps
+        waiting.append((i, order_id, order_no, at, call, plan, repeat_of, now, links))
+    yield from hand_on(None)
+    yield _Chunk(chunk, first, None, calls, counters)
+
+
+class _Templates:
+    """The kind, payload and its text that build() made for each intent of INTENT_PAYLOADS, found by the intent's
+    value, and during one chunk by the intent object (equal intents of a chunk are one object: the plan's
+    cached ones, pickled once per chunk), which spares hashing the intent at every step."""
+
+    def __init__(self) -> None:
+        self.by_value: dict[Intent, tuple[str, Any, str]] = {}
+        self.by_object: dict[int, tuple[str, Any, str]] = {}
+        self.assigned: dict[tuple[int, str], Intent] = {}
+
+    def start(self) -> None:
+        """A new chunk: the objects of the last one may be gone, and their ids reused."""
+        self.by_object.clear()
+        self.assigned.clear()
+
+    def with_assignee(self, intent: Intent, assignee: str) -> Intent:
+        key = (id(intent), assignee)
+        found = self.assigned.get(key)
+        if found is None:
+            found = self.assigned[key] = _with_assignee(intent, assignee)
+        return found
+
+    def get(self, intent: Intent) -> tuple[str, Any, str] | None:
+        found = self.by_object.get(id(intent))
+        if found is None:
+            found = self.by_value.get(intent)
+            if found is not None:
+                self.by_object[id(intent)] = found
+        return found
+
+    def put(self, intent: Intent, made: tuple[str, Any, str]) -> None:
+        self.by_value[intent] = self.by_object[id(intent)] = made
+
+
+def _simulate(ref: Reference, chunk: _Chunk, templates: _Templates) -> _Lives:
+    """Each order's life: its dispatch, the steps of its plan and its linked calls in time order, each built and
+    applied to the order's state (in place); a step the state refuses is left out, as a desk would be refused it."""
+    templates.start()
+    events: list[tuple[Any, ...]] = []
+    orders: list[tuple[Any, ...]] = []
+    assignments: list[tuple[Any, ...]] = []
+    calls: list[tuple[Any, ...]] = []
+    for slot, order_id, order_no, at, fields, plan, repeat_of, steps, links in chunk.orders:
+        call_id, phone, town, address, description, village, grid = fields
+        call = CallInfo(call_id, phone, "", town, address, description, at, "110-1", village, grid)
         payload = dispatch_payload(
             ref,
             order_no=order_no,
@@ -527,102 +569,231 @@ def _produce(
             assignment_ids=[new_id() for _ in plan.assignees],
             repeat_of=repeat_of,
         )
-        ev = Event(
-            id=new_id(),
-            order_id=order_id,
-            kind=str(Action.DISPATCH),
-            event_at=at,
-            recorded_at=at,
-            desk="110-1",
-            actor="110-1",
-            payload=payload,
-        )
+        ev = Event(_UNSEALED, order_id, "dispatch", at, at, "110-1", "110-1", None, payload)
         o = apply(None, ev)
-        pending_events.append(("110-1", ev))
-        pending_calls.append(call_tuple(call, order_id, linked=False, repeat_of=repeat_of))
-        dirty[order_id] = o
-        last_by_phone[phone] = (order_id, at)
-        made += 1
-        steps = gen.plan(o, at)
-        flights[order_id] = _Flight(o, steps)
-        if steps[0][0] <= end:
-            push(steps[0][0], order_id)
-        if len(pending_events) >= BATCH_EVENTS:
-            yield batch(i + 1)
-    run_steps_until(end)
-    yield batch(len(times))
+        _event(events, to_db(at), 1, slot, _LAST, ev, payload_text(payload))
+        calls.append(call_tuple(call, order_id, linked=False, repeat_of=repeat_of))
+        pending = iter(links)
+        nxt = next(pending, None)
+        for n, (step_at, intent) in enumerate(steps):
+            while nxt is not None and nxt[0] < step_at:  # a call at a step's very time comes after the step
+                _link(o, nxt, events, calls)
+                nxt = next(pending, None)
+            _step(ref, o, n, slot, step_at, intent, events, templates)
+        while nxt is not None:
+            _link(o, nxt, events, calls)
+            nxt = next(pending, None)
+        orders.append(order_tuple(o))
+        assignments.extend(assignment_tuples(o))
+    events.sort()
+    return _Lives(
+        events,
+        orders,
+        assignments,
+        calls,
+        chunk.first_slot,
+        chunk.limit,
+        chunk.first_slot + len(chunk.orders),
+        chunk.calls,
+        chunk.counters,
+    )
 
 
-_CALL_LINKED = CALL_COLUMNS.index("linked")
-_CALL_PHONE, _CALL_AT = CALL_COLUMNS.index("phone"), CALL_COLUMNS.index("received_at")
+def _link(o: OrderState, link: tuple[Any, ...], events: list[tuple[Any, ...]], calls: list[tuple[Any, ...]]) -> None:
+    at, slot, k, (call_id, phone, town, address, description, village, grid) = link
+    call = CallInfo(call_id, phone, "", town, address, description, at, "110-1", village, grid)
+    ev = link_event(o, call, event_id=_UNSEALED, at=at, desk="110-1", actor="110-1", recorded_at=at)
+    apply(o, ev)
+    _event(events, to_db(at), 1, slot, k, ev, payload_text(ev.payload))
+    calls.append(call_tuple(call, o.id, linked=True, repeat_of=o.id))
 
 
-def _write(conn: Connection, b: _Batch) -> None:
-    if b.events:
-        conn.exec_driver_sql(INSERT_EVENT, b.events)
-    # An order's own call first (orders.call_id refers to it), then the orders, then the linked repeat calls. The
-    # search index takes a linked call in either order (0015: the order's trigger also indexes linked calls already
-    # stored), this order only spares the lookup.
-    own = [c for c in b.calls if not c[_CALL_LINKED]]
-    linked = [c for c in b.calls if c[_CALL_LINKED]]
-    # The KPI rollups of every order the batch changes (one not stored yet contributes nothing before) or makes a
-    # repeat-call order.
-    rollups = Tracker(conn)
-    rollups.watch(u[-1] for u in b.order_updates)
-    rollups.watch_new(o[0] for o in b.orders)
-    rollups.watch_calls((c[_CALL_PHONE], c[_CALL_AT]) for c in b.calls)
-    if own:
-        conn.exec_driver_sql(INSERT_CALL, own)
-    if b.orders:
-        conn.exec_driver_sql(INSERT_ORDER, b.orders)
-    if b.order_updates:
-        conn.exec_driver_sql(UPDATE_ORDER, b.order_updates)
-    if b.assignments:
-        conn.exec_driver_sql(INSERT_ASSIGNMENT, b.assignments)
-    if b.assignment_updates:
-        conn.exec_driver_sql(UPDATE_ASSIGNMENT, b.assignment_updates)
-    if linked:
-        conn.exec_driver_sql(INSERT_CALL, linked)
-    rollups.finish()
-    if b.heads:
-        conn.exec_driver_sql(UPSERT_HEAD, b.heads)
-    if b.counters:
-        conn.exec_driver_sql(
-            "INSERT INTO order_counters (prefix, day, last) VALUES (?, ?, ?) "
-            "ON CONFLICT (prefix, day) DO UPDATE SET last = excluded.last",
-            b.counters,
-        )
-
-
-def _worker(queue: Any, kwargs: dict[str, Any]) -> None:
-    """Runs :func:`_produce` in a child process and hands each batch over; an error travels as text."""
+def _step(
+    ref: Reference,
+    o: OrderState,
+    n: int,
+    slot: int,
+    at: datetime,
+    intent: Intent,
+    events: list[tuple[Any, ...]],
+    templates: _Templates,
+) -> None:
+    action = intent.action
+    assignee = intent.assignee
+    if assignee is None and action in _DEPT_STEPS:
+        assignee = o.primary.assignee
+        intent = templates.with_assignee(intent, assignee)
+    desk = _desk_for(action, assignee)
     try:
-        for b in _produce(default_reference(), **kwargs):
-            queue.put(b)
-        queue.put(None)
+        known = templates.get(intent)
+        if known is not None:  # the same payload as the first event built for this intent (INTENT_PAYLOADS)
+            kind, payload, text = known
+            target = pick_assignment(o, action, intent.assignee).id if action in ASSIGNMENT_ACTIONS else None
+            ev = Event(_UNSEALED, o.id, kind, at, at, desk, desk, target, payload)
+        else:
+            ev = build(
+                ref,
+                o,
+                intent,
+                event_id=_UNSEALED,
+                at=at,
+                desk=desk,
+                actor=desk,
+                recorded_at=at,
+                new_assignment_id=new_id() if action == Action.REASSIGN else None,
+                check=False,
+            )
+            text = payload_text(ev.payload)
+            if action in INTENT_PAYLOADS:
+                templates.put(intent, (ev.kind, ev.payload, text))
+        apply(o, ev)
+    except Exception:  # a plan step the state no longer allows (e.g. escalation after the fact): skip it
+        return
+    _event(events, to_db(at), 0, slot, n, ev, text)
+
+
+def _event(events: list[tuple[Any, ...]], at: str, rank: int, slot: int, n: int, ev: Event, text: str) -> None:
+    """An event as the writer seals it into its desk's chain: in the order of (time, steps before the calls of
+    that moment, the call slot, the place in it); the desk is the actor too. Its id is given when it is sealed."""
+    events.append((at, rank, slot, n, ev.order_id, ev.assignment_id, ev.kind, ev.desk, text))
+
+
+def _lives_here(ref: Reference, chunks: Iterable[_Chunk]) -> Iterator[_Lives]:
+    templates = _Templates()
+    for chunk in chunks:
+        yield _simulate(ref, chunk, templates)
+
+
+# ---- processes ---------------------------------------------------------------------------------------------
+
+WORKERS = 2
+
+
+def _planner_main(queues: list[Any], kwargs: dict[str, Any]) -> None:
+    """Plans the history in a child process; chunk c goes to worker c mod the number of workers."""
+    end: str | None = None
+    try:
+        for c, chunk in enumerate(_plan(default_reference(), **kwargs)):
+            queues[c % len(queues)].put(chunk)
+    except BaseException:  # noqa: BLE001 - reported by the parent through the workers
+        import traceback
+
+        end = traceback.format_exc()
+    for q in queues:
+        q.put(end)
+
+
+def _worker_main(inbox: Any, outbox: Any) -> None:
+    """Simulates the chunks it is given, in order, and hands on what they make; an error travels as text."""
+    try:
+        ref = default_reference()
+        templates = _Templates()
+        while True:
+            item = inbox.get()
+            if item is None or isinstance(item, str):
+                outbox.put(item)
+                return
+            outbox.put(_simulate(ref, item, templates))
     except BaseException:  # noqa: BLE001 - reported by the parent
         import traceback
 
-        queue.put(traceback.format_exc())
+        outbox.put(traceback.format_exc())
 
 
-def _batches_in_worker(kwargs: dict[str, Any]) -> Iterator[_Batch]:
-    ctx: Any = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    queue = ctx.Queue(maxsize=2)
-    proc = ctx.Process(target=_worker, args=(queue, kwargs), daemon=True)
-    proc.start()
+def _start_method() -> str:
+    """fork where there is one (no start-up, and a caller's unguarded main script is not run again); the workers
+    need nothing from this process but their arguments, so spawn works as well (tests/test_demo.py runs it)."""
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _lives_in_workers(kwargs: dict[str, Any]) -> Iterator[_Lives]:
+    ctx: Any = multiprocessing.get_context(_start_method())
+    inboxes = [ctx.Queue(maxsize=2) for _ in range(WORKERS)]
+    outboxes = [ctx.Queue(maxsize=2) for _ in range(WORKERS)]
+    procs = [ctx.Process(target=_planner_main, args=(inboxes, kwargs), daemon=True)]
+    procs += [
+        ctx.Process(target=_worker_main, args=(inbox, outbox), daemon=True)
+        for inbox, outbox in zip(inboxes, outboxes, strict=True)
+    ]
+    for p in procs:
+        p.start()
     try:
+        c = 0
         while True:
-            item = queue.get()
+            item = _receive(outboxes[c % WORKERS], procs)
             if item is None:
                 return
             if isinstance(item, str):
                 raise RuntimeError(f"demo generator failed:\n{item}")
             yield item
+            c += 1
     finally:
-        if proc.is_alive():
-            proc.terminate()
-        proc.join()
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join()
+
+
+def _receive(box: Any, procs: list[Any]) -> Any:
+    import queue
+
+    while True:
+        try:
+            return box.get(timeout=2)
+        except queue.Empty:
+            dead = [p for p in procs if p.exitcode not in (None, 0)]
+            if dead:
+                raise RuntimeError(f"demo generator failed: a worker process exited with {dead[0].exitcode}") from None
+
+
+# ---- writing -----------------------------------------------------------------------------------------------
+
+
+class _Writer:
+    """Seals the events into their desks' chains in time order and writes every row into the bulk build."""
+
+    def __init__(self, conn: Any, heads: dict[str, tuple[int, str]]) -> None:
+        self.conn = conn
+        self.heads: dict[str, list[Any]] = {desk: [seq, h] for desk, (seq, h) in heads.items()}  # desk -> [seq, hash]
+        self.waiting: list[tuple[Any, ...]] = []  # events of orders handed on, later than what is written
+        self.events = 0
+
+    def write(self, lives: _Lives) -> None:
+        conn = self.conn
+        conn.executemany(INSERT_CALL, lives.calls)
+        conn.executemany(INSERT_ORDER, lives.orders)
+        conn.executemany(INSERT_ASSIGNMENT, lives.assignments)
+        waiting = self.waiting
+        waiting += lives.events
+        waiting.sort()
+        if lives.limit is None:
+            cut = len(waiting)
+        else:  # every event before the next chunk's first call is known now
+            cut = bisect_left(waiting, (lives.limit, 1, lives.first_slot + len(lives.orders), -1))
+        heads = self.heads
+        rows = []
+        for at, _, _, _, order_id, assignment_id, kind, desk, text in waiting[:cut]:
+            event_id = new_id()  # in the order events are written, as on a desk (and the id index grows at its end)
+            head = heads.get(desk)
+            if head is None:
+                head = heads[desk] = [0, GENESIS]
+            seq = head[0] + 1
+            row = (event_id, order_id, assignment_id, kind, desk, desk, seq, at, at, text, head[1])
+            digest = link_hash(row)
+            rows.append((*row, digest))
+            head[0], head[1] = seq, digest
+        conn.executemany(INSERT_EVENT, rows)
+        del waiting[:cut]
+        self.events += len(rows)
+
+    def close(self, counters: Mapping[tuple[str, str], int]) -> None:
+        self.conn.executemany(UPSERT_HEAD, [(desk, seq, h) for desk, (seq, h) in self.heads.items()])
+        self.conn.executemany(
+            "INSERT INTO order_counters (prefix, day, last) VALUES (?, ?, ?) "
+            "ON CONFLICT (prefix, day) DO UPDATE SET last = excluded.last",
+            [(p, d, n) for (p, d), n in counters.items()],
+        )
 
 
 def generate(
@@ -638,36 +809,37 @@ def generate(
 ) -> DemoResult:
     """Write ``orders`` orders spread over the ``days`` days up to ``clock()``.
 
-    The history is computed in batches; each batch is written in its own transaction, so a demo interrupted
-    half-way leaves a consistent store. With ``parallel`` (the default for 5,000 orders or more, and when the
-    packaged reference data is used) a worker process computes the next batch while this one writes.
+    The store is built in bulk (store/bulk.py): a copy of it is filled, indexed and renamed over it only when
+    complete, so a demo interrupted half-way leaves the store as it was. With ``parallel`` (the default for
+    5,000 orders or more, and when the packaged reference data is used) the plan and the orders' lives are
+    computed in three worker processes while this one writes.
     """
     end = ensure_utc(clock())
-    with db.read() as conn:
-        heads = {d: (int(q), str(h)) for d, q, h in conn.exec_driver_sql("SELECT desk, seq, hash FROM desk_heads")}
-        counters = {(p, d): int(n) for p, d, n in conn.exec_driver_sql("SELECT prefix, day, last FROM order_counters")}
-    kwargs: dict[str, Any] = {
-        "orders": orders,
-        "days": days,
-        "seed": seed,
-        "end": end,
-        "heads": heads,
-        "counters": counters,
-    }
     if parallel is None:
         parallel = orders >= 5000 and ref is None
-    batches = _batches_in_worker(kwargs) if parallel else _produce(ref or default_reference(), **kwargs)
-    made = calls = events = rows = 0
+    bulk = BulkBuild(db)
+    conn = bulk.open()
     try:
-        for b in batches:
-            with db.write() as conn:
-                conn.exec_driver_sql(f"PRAGMA cache_size = -{DEMO_CACHE_KIB}")
-                _write(conn, b)
-            made, calls, events = b.orders_made, b.calls_made, events + len(b.events)
-            rows += len(b.orders) + len(b.order_updates)
+        heads = {d: (int(q), str(h)) for d, q, h in conn.execute("SELECT desk, seq, hash FROM desk_heads")}
+        counters = {(p, d): int(n) for p, d, n in conn.execute("SELECT prefix, day, last FROM order_counters")}
+        kwargs: dict[str, Any] = {"orders": orders, "days": days, "seed": seed, "end": end, "counters": counters}
+        if parallel:
+            lives = _lives_in_workers(kwargs)
+        else:
+            reference = ref or default_reference()
+            lives = _lives_here(reference, _plan(reference, **kwargs))
+        writer = _Writer(conn, heads)
+        made = calls = 0
+        for part in lives:
+            writer.write(part)
+            made, calls = part.done, part.call_count
+            if part.counters is not None:
+                counters = part.counters
             if progress:
-                progress(b.done, orders)
-    finally:
-        with db.write() as conn:  # back to SQLite's default for whoever borrows the connection next
-            conn.exec_driver_sql("PRAGMA cache_size = -2000")
-    return DemoResult(orders=made, calls=calls, events=events, order_rows=rows)
+                progress(part.done, orders)
+        writer.close(counters)
+        bulk.finish()
+    except BaseException:
+        bulk.abort()
+        raise
+    return DemoResult(orders=made, calls=calls, events=writer.events, order_rows=made)

@@ -34,7 +34,7 @@ import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import accumulate
@@ -98,8 +98,7 @@ PENDING_MEASURES = ("sign", "arrive", "feedback")
 BASE_OF = {"sign": "sign_base", "arrive": "arrival_base", "feedback": "feedback_base"}
 ALL = "ALL"
 
-_A_SELECT = f"""
-SELECT o.id, {DAY}, a.assignee, a.dept, o.town, o.tag, a.id, a.active, {LEAD},
+_A_COLUMNS = f"""o.id, {DAY}, a.assignee, a.dept, o.town, o.tag, a.id, a.active, {LEAD},
   a.status = 'returned' AND a.return_justified = 1,
   a.status = 'returned' AND a.return_justified = 0,
   a.status = 'returned' AND a.return_justified IS NULL,
@@ -116,19 +115,16 @@ SELECT o.id, {DAY}, a.assignee, a.dept, o.town, o.tag, a.id, a.active, {LEAD},
   CASE WHEN {COUNTED} AND a.fed_back_at IS NULL AND a.status <> 'returned' THEN a.feedback_due END,
   CASE WHEN {COUNTED} THEN {MINUTES.format(end="a.signed_at")} END,
   CASE WHEN {COUNTED} THEN {MINUTES.format(end="a.arrived_at")} END,
-  CASE WHEN {COUNTED} THEN {MINUTES.format(end="a.fed_back_at")} END
-FROM orders o CROSS JOIN assignments a ON a.order_id = o.id
-WHERE o.status <> 'cancelled' {{where}}
-"""
-_O_SELECT = f"""
-SELECT o.id, {DAY}, o.town, o.tag,
+  CASE WHEN {COUNTED} THEN {MINUTES.format(end="a.fed_back_at")} END"""
+_A_FROM = "FROM orders o CROSS JOIN assignments a ON a.order_id = o.id WHERE o.status <> 'cancelled'"
+_A_SELECT = f"SELECT {_A_COLUMNS} {_A_FROM} {{where}}"
+_O_COLUMNS = f"""o.id, {DAY}, o.town, o.tag,
   {FED_BACK}, {RESOLVED}, o.phone <> '', r.order_id IS NOT NULL AND o.phone <> '',
   o.visited_at IS NOT NULL, o.visited_at IS NOT NULL AND o.satisfaction IN ({SATISFIED_SQL}),
   o.onsite = 1 AND {FED_BACK}, o.onsite = 1 AND {RESOLVED}, o.reopen_count > 0,
-  o.visited_at IS NOT NULL AND o.satisfaction = 'basic', {REDO_BASE}, {REDONE}
-FROM orders o LEFT JOIN kpi_repeats r ON r.order_id = o.id
-WHERE o.status <> 'cancelled' {{where}}
-"""
+  o.visited_at IS NOT NULL AND o.satisfaction = 'basic', {REDO_BASE}, {REDONE}"""
+_O_FROM = "FROM orders o LEFT JOIN kpi_repeats r ON r.order_id = o.id WHERE o.status <> 'cancelled'"
+_O_SELECT = f"SELECT {_O_COLUMNS} {_O_FROM} {{where}}"
 _G_SELECT = f"""
 SELECT {DAY}, p.assignee, p.dept, q.assignee, q.dept, o.town, o.tag, {GAP}
 FROM orders o
@@ -246,7 +242,7 @@ def contributions(conn: Connection, ids: Iterable[str] | None = None) -> Contrib
     """The rollup rows of the orders ``ids`` (all orders when None), computed from the projection."""
     out = Contribution()
     if ids is None:
-        _contribute(conn, None, out)
+        _contribute_all(raw_sqlite(conn), out)
         return out
     chunk_ids = sorted(set(ids))
     for i in range(0, len(chunk_ids), 500):
@@ -282,6 +278,11 @@ def _contribute(conn: Connection, ids: Sequence[str] | None, out: Contribution) 
             if value is not None:
                 for key in keys:
                     minutes[(*key, measure)].append(value)
+    _gaps(raw, where, params, out)
+
+
+def _gaps(raw: Any, where: str, params: tuple[str, ...], out: Contribution) -> None:
+    minutes = out.minutes
     for day, p_code, p_dept, q_code, q_dept, town, tag, gap in raw.execute(_G_SELECT.format(where=where), params):
         if gap is None:
             continue
@@ -293,6 +294,100 @@ def _contribute(conn: Connection, ids: Sequence[str] | None, out: Contribution) 
             ("*", day, ALL, ""),
         ):
             minutes[(*key, "gap")].append(gap)
+
+
+_NO = len(ORDER_FIELDS) - 1  # order flags after the leading 1 (``orders``)
+_AF = len(ASSIGNMENT_FIELDS) - 1  # assignment flags after the leading 1 (``dispatched``)
+
+
+def _sums(n: int, prefix: str = "f", lead: str | None = None) -> str:
+    """``count(*), total(f0), …`` over ``n`` flag columns; with ``lead``, the lead-only flags (the last ones) count
+    only where ``lead`` holds."""
+    cols = []
+    for i in range(n):
+        flag = f"{prefix}{i}"
+        if lead is not None and i >= n - len(LEAD_FIELDS):
+            flag = f"CASE WHEN {lead} THEN {flag} END"
+        cols.append(f"sum(CASE WHEN {flag} THEN 1 ELSE 0 END)")
+    return ", ".join(["count(*)", *cols])
+
+
+def _contribute_all(raw: Any, out: Contribution, read: Callable[[], None] | None = None) -> None:
+    """:func:`_contribute` for every order at once: the same expressions, the counts summed by SQL per day and
+    key (``GROUP BY``) instead of order by order in Python; durations and pending deadlines as there. The
+    store's tables are read first, into temporary tables; ``read`` is called once that is done."""
+    names_o = ", ".join(f"f{i}" for i in range(_NO))
+    names_a = ", ".join(f"f{i}" for i in range(_AF))
+    raw.execute("DROP TABLE IF EXISTS temp.rollup_o")
+    raw.execute("DROP TABLE IF EXISTS temp.rollup_a")
+    raw.execute(f"CREATE TEMP TABLE rollup_o (id PRIMARY KEY, day, town, tag, {names_o}) WITHOUT ROWID")
+    raw.execute(f"INSERT INTO temp.rollup_o SELECT {_O_COLUMNS} {_O_FROM}")
+    raw.execute(
+        f"CREATE TEMP TABLE rollup_a (oid, day, assignee, dept, town, tag, aid, active, lead, {names_a}, "
+        "sign_due, arrive_due, feedback_due, sign_min, arrive_min, feedback_min)"
+    )
+    raw.execute(f"INSERT INTO temp.rollup_a SELECT {_A_COLUMNS} {_A_FROM}")
+    _gaps(raw, "", (), out)
+    if read is not None:
+        read()
+    try:
+        counts = out.counts
+
+        def add(key: RowKey, start: int, sums: Sequence[int]) -> None:
+            row = counts.get(key)
+            if row is None:
+                row = counts[key] = [0] * len(FIELDS)
+            row[start : start + len(sums)] = [a + b for a, b in zip(row[start : start + len(sums)], sums, strict=True)]
+
+        for scope, group, key in (("w", "town", "town"), ("t", "tag", "tag"), ("*", "", f"'{ALL}'")):
+            by = f"day, {group}" if group else "day"
+            for day, k, *sums in raw.execute(f"SELECT day, {key}, {_sums(_NO)} FROM temp.rollup_o GROUP BY {by}"):
+                add((scope, day, k, ""), NA, sums)
+        for scope, group, key, dept in (
+            ("a", "assignee, dept", "assignee", "dept"),
+            ("w", "town", "town", "''"),
+            ("t", "tag", "tag", "''"),
+            ("*", "", f"'{ALL}'", "''"),
+        ):
+            by = f"day, {group}" if group else "day"
+            sql = f"SELECT day, {key}, {dept}, {_sums(_AF)} FROM temp.rollup_a GROUP BY {by}"
+            for day, k, d, *sums in raw.execute(sql):
+                add((scope, day, k, d), 0, sums)
+        sql = (
+            f"SELECT a.day, a.assignee, a.dept, {_sums(_NO, 'o.f', lead='a.lead')} FROM temp.rollup_a a "
+            "JOIN temp.rollup_o o ON o.id = a.oid WHERE a.active GROUP BY a.day, a.assignee, a.dept"
+        )
+        for day, k, d, *sums in raw.execute(sql):
+            add(("a", day, k, d), NA, sums)
+        pending = out.pending
+        by_measure: list[defaultdict[RowKey, list[float]]] = [defaultdict(list) for _ in range(3)]
+        sql = (
+            "SELECT day, assignee, dept, town, tag, aid, sign_due, arrive_due, feedback_due, sign_min, arrive_min, "
+            "feedback_min FROM temp.rollup_a"
+        )
+        for day, assignee, dept, town, tag, aid, s_due, a_due, f_due, *spans in raw.execute(sql):
+            if s_due is not None:
+                pending[(aid, "sign")] = (day, assignee, dept, town, tag, s_due)
+            if a_due is not None:
+                pending[(aid, "arrive")] = (day, assignee, dept, town, tag, a_due)
+            if f_due is not None:
+                pending[(aid, "feedback")] = (day, assignee, dept, town, tag, f_due)
+            scopes: tuple[RowKey, ...] = (
+                ("a", day, assignee, dept),
+                ("w", day, town, ""),
+                ("t", day, tag, ""),
+                ("*", day, ALL, ""),
+            )
+            for lists, value in zip(by_measure, spans, strict=True):
+                if value is not None:
+                    for row_key in scopes:
+                        lists[row_key].append(value)
+        for name, lists in zip(MEASURES, by_measure, strict=False):
+            for row_key, values in lists.items():
+                out.minutes[(*row_key, name)] = values
+    finally:
+        raw.execute("DROP TABLE IF EXISTS temp.rollup_o")
+        raw.execute("DROP TABLE IF EXISTS temp.rollup_a")
 
 
 # ---- writing ------------------------------------------------------------------------------------------------
@@ -443,10 +538,31 @@ def _merge(into: Contribution, part: Contribution) -> None:
 
 def rebuild(conn: Connection) -> None:
     """Recompute every rollup from the projection (the migration's backfill)."""
-    raw = raw_sqlite(conn)
+    build_all(raw_sqlite(conn))
+
+
+def build_all(raw: Any) -> None:
+    """:func:`rebuild` on a plain sqlite3 connection: every rollup row written once from the contributions of all
+    orders (what :func:`apply` writes from nothing)."""
+    write_all(raw, compute_all(raw))
+
+
+def compute_all(raw: Any, read: Callable[[], None] | None = None) -> Contribution:
+    """The rollups of all orders (``read``: see :func:`_contribute_all`). It only reads the store: the demo's bulk
+    build runs it on a second connection while the first builds the indexes."""
+    out = Contribution()
+    _contribute_all(raw, out, read)
+    return out
+
+
+def write_all(raw: Any, want: Contribution) -> None:
+    """The rollup tables emptied, then ``want`` written (a row that counts nothing is left out, as apply() drops
+    it)."""
     for table in ("kpi_rollup", "kpi_rollup_minutes", "kpi_pending"):
         raw.execute(f"DELETE FROM {table}")
-    apply(conn, Contribution(), contributions(conn))
+    raw.executemany(_UPSERT_COUNTS, [(*k, *row) for k, row in want.counts.items() if row[0] or row[NA]])
+    raw.executemany(_UPSERT_MINUTES, [(*k, *pack(sorted(v))) for k, v in want.minutes.items() if v])
+    raw.executemany(_UPSERT_PENDING, [(*k, *v) for k, v in want.pending.items()])
 
 
 def differences(conn: Connection) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fengqiao.console.commands.audit import CHECK_FAILED
-from fengqiao.models.events import hash_fields
+from fengqiao.models.events import GENESIS, STORED_COLUMNS, chain_digest, hash_fields
 from fengqiao.store.db import Database
 from fengqiao.store.rollups import rebuild
 from tests.test_cli import ok, run
@@ -338,3 +338,43 @@ def test_check_accepts_overdue_moments_the_console_recorded(tmp_path: Path) -> N
     faults = verify(db, clock=later).faults
     db.close()
     assert len(faults) == 1 and "first_overdue_at" in faults[0].message and "SZ-20261128-0002" in faults[0].message
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        (
+            "e1",
+            "o1",
+            None,
+            "dispatch",
+            "110-1",
+            "110-1",
+            1,
+            "2026-11-28T01:30:00.000000Z",
+            "2026-11-28T01:30:00.000000Z",
+            "{}",
+            GENESIS,
+        ),
+        (
+            "e2",
+            "o1",
+            "a1",
+            "feedback",
+            "dept-ZJJ",
+            "dept-ZJJ",
+            12345,
+            "t",
+            "u",
+            '{"text":"已到场处置，双方达成一致"}',
+            "f" * 64,
+        ),
+        ("", "", "", "", "", "", 0, "", "", "", ""),
+        ("e;3:", "o:;", "a\ud800", "k", "x" * 300, "d", 7, "a", "b", "中" * 1000, "0"),
+    ],
+)
+def test_hash_fields_is_the_chain_digest_of_the_stored_fields(fields) -> None:
+    """hash_fields (spelled out for the demo's millions of links) is the chain's definition, chain_digest."""
+    named = dict(zip([c for c in STORED_COLUMNS if c != "hash"], fields, strict=True))
+    texts = [named[c] or "" if c == "assignment_id" else str(named[c]) for c in STORED_COLUMNS if c != "hash"]
+    assert hash_fields(**named) == chain_digest(texts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fengqiao.models.machine import replay
 from fengqiao.store.demo import generate
 from fengqiao.store.projection import load_events, order_tuple
@@ -42,14 +44,14 @@ def test_demo_is_reproducible(tmp_path, clock) -> None:
     assert numbers[0] == numbers[1]
 
 
-def test_parallel_generation_writes_the_same_history(tmp_path, clock) -> None:
-    """The worker-process pipeline computes exactly what the single process does (same seed, same clock)."""
+def _one_and_parallel(tmp_path, clock, orders: int, seed: int) -> list[tuple]:
+    """What the single process and the worker processes write for the same seed (ids aside)."""
     from fengqiao.store.db import Database
 
     seen = []
-    for name, parallel in (("one.db", False), ("two.db", True)):
+    for name, parallel in (("one.db", False), ("workers.db", True)):
         db = Database(tmp_path / name)
-        result = generate(db, orders=300, days=3, seed=5, clock=clock, parallel=parallel)
+        result = generate(db, orders=orders, days=3, seed=seed, clock=clock, parallel=parallel)
         with db.read() as conn:
             seen.append(
                 (
@@ -63,29 +65,114 @@ def test_parallel_generation_writes_the_same_history(tmp_path, clock) -> None:
                 )
             )
         db.close()
-    assert seen[0] == seen[1]
+    return seen
 
 
-def test_every_linked_repeat_call_is_in_the_search_index(db, clock) -> None:
-    """A batch's linked repeat calls used to be written before their orders, so the index never saw about one in five."""
-    generate(db, orders=3000, days=20, seed=11, clock=clock)
+def test_parallel_generation_writes_the_same_history(tmp_path, clock, monkeypatch) -> None:
+    """The worker-process pipeline computes exactly what the single process does (same seed, same clock), in
+    chunks small enough that each worker takes several."""
+    from fengqiao.store import demo
+
+    monkeypatch.setattr(demo, "CHUNK", 40)  # fork: the workers see it
+    one, workers = _one_and_parallel(tmp_path, clock, 300, 5)
+    assert one == workers
+
+
+def _rows(path) -> dict[str, list[tuple]]:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        return {
+            t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall())
+            for t in ("orders", "assignments", "calls", "events", "desk_heads", "order_counters", "kpi_rollup")
+        }
+    finally:
+        conn.close()
+
+
+def test_a_demo_that_fails_half_way_leaves_the_store_as_it_was(tmp_path, clock, monkeypatch) -> None:
+    """The bulk build fills a copy and renames it over the store only when complete: a failure after some chunks
+    were written leaves the store (here with an earlier demo in it) exactly as it was, and no partial file."""
+    from fengqiao.store import demo
+    from fengqiao.store.db import Database
+    from tests.test_audit import check
+
+    path = tmp_path / "s.db"
+    db = Database(path)
+    generate(db, orders=60, days=3, seed=2, clock=clock, parallel=False)
+    db.close()
+    before = _rows(path)
+    monkeypatch.setattr(demo, "CHUNK", 50)
+    real, made = demo._simulate, []
+
+    def failing(*args, **kw):
+        if len(made) == 3:
+            raise OSError("disk pulled out")
+        made.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(demo, "_simulate", failing)
+    db = Database(path)
+    with pytest.raises(OSError, match="disk pulled out"):
+        generate(db, orders=400, days=3, seed=3, clock=clock, parallel=False)
+    db.close()
+    assert made == [1, 1, 1]  # three chunks were written into the copy before the failure
+    assert _rows(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("s.db")) in (
+        ["s.db"],
+        ["s.db", "s.db-shm", "s.db-wal"],
+    )
+    code, report = check(path, "--quick")
+    assert code == 0 and report["faults"] == []
+
+
+def test_a_demo_appends_to_a_store_with_history(tmp_path, clock) -> None:
+    """A second demo into the same store continues every desk's chain and the order numbers of each day; the
+    derived tables are rebuilt over old and new rows alike, and check is clean."""
+    from fengqiao.store.db import Database
+    from tests.test_audit import check
+
+    path = tmp_path / "s.db"
+    db = Database(path)
+    first = generate(db, orders=200, days=3, seed=2, clock=clock, parallel=False)
+    second = generate(db, orders=150, days=3, seed=4, clock=clock, parallel=False)
     with db.read() as conn:
-        linked = conn.exec_driver_sql("SELECT count(*) FROM calls WHERE linked = 1").scalar()
-        indexed = conn.exec_driver_sql(
-            "SELECT count(*) FROM calls c JOIN order_search_docs d ON d.call_id = c.id AND d.order_id = c.order_id "
-            "WHERE c.linked = 1"
-        ).scalar()
-        # and the words of a linked call find its order through the full-text index
-        call_id, order_id, phone = conn.exec_driver_sql(
-            "SELECT id, order_id, phone FROM calls WHERE linked = 1 ORDER BY received_at DESC LIMIT 1"
-        ).first()
-        doc = conn.exec_driver_sql("SELECT doc FROM order_search_docs WHERE call_id = ?", (call_id,)).scalar()
-        hits = [
-            r[0]
-            for r in conn.exec_driver_sql(
-                "SELECT rowid FROM order_search WHERE order_search MATCH ?", (f'phone:"{phone}"',)
-            ).all()
-        ]
-    assert linked >= 5
-    assert indexed == linked
-    assert doc in hits, order_id
+        assert conn.exec_driver_sql("SELECT count(*) FROM orders").scalar() == 350
+        assert conn.exec_driver_sql("SELECT count(*) FROM events").scalar() == first.events + second.events
+        assert conn.exec_driver_sql("SELECT count(DISTINCT order_no) FROM orders").scalar() == 350
+    db.close()
+    code, report = check(path)
+    assert code == 0 and report["faults"] == [], report["faults"]
+
+
+def test_a_store_open_in_another_program_is_not_rebuilt(tmp_path, clock) -> None:
+    """Replacing the file under a program that has it open would lose what it writes: one line says so, and the
+    store is left as it was."""
+    from fengqiao.models.errors import StoreError
+    from fengqiao.models.i18n import t
+    from fengqiao.store.db import Database
+
+    path = tmp_path / "s.db"
+    db = Database(path, busy_ms=200)
+    other = Database(path)  # another desk program, with the store open
+    with other.read() as conn:
+        conn.exec_driver_sql("SELECT count(*) FROM orders").scalar()
+        with pytest.raises(StoreError) as err:
+            generate(db, orders=30, days=2, seed=1, clock=clock, parallel=False)
+    assert str(err.value) == t("store.open_elsewhere", path=path)  # one line, not "locked, try again"
+    other.close()
+    with db.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM orders").scalar() == 0
+    assert not (tmp_path / "s.db.bulk-partial").exists()
+    db.close()
+
+
+def test_workers_started_by_spawn_write_the_same_history(tmp_path, clock, monkeypatch) -> None:
+    """The worker processes need nothing from this one but their arguments: started by spawn (as on Windows and
+    macOS) they compute what the single process does."""
+    from fengqiao.store import demo
+
+    monkeypatch.setattr(demo, "_start_method", lambda: "spawn")
+    one, workers = _one_and_parallel(tmp_path, clock, 250, 8)
+    assert one == workers

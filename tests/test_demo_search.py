@@ -1,6 +1,6 @@
 """Issue 18 item 3: every linked repeat call of a demo store is found by the board's search, whichever of the
 call and its order is stored first; ``fengqiao check`` finds a search index that disagrees with the calls; the
-demo writes each order's row once a batch, as the replay of its events makes it."""
+demo writes each order's row once, as the replay of its events makes it."""
 
 from __future__ import annotations
 
@@ -57,11 +57,11 @@ def _not_found(db: Database, calls: list[tuple[str, str, str, str]], clock) -> l
 
 
 def test_a_demo_store_finds_every_linked_call_by_its_words(db, clock, monkeypatch: pytest.MonkeyPatch) -> None:
-    """2,000 orders over several batches (so orders are written by one batch and updated by the next): every
-    linked repeat call's address and words find its order through the search index; the rows equal the replay."""
-    monkeypatch.setattr(demo, "BATCH_EVENTS", 2000)
+    """2,000 orders in chunks of 300 (so a chunk's later events are written with the next chunks'): every linked
+    repeat call's address and words find its order through the search index; the rows equal the replay."""
+    monkeypatch.setattr(demo, "CHUNK", 300)
     result = generate(db, orders=2000, days=2, seed=11, clock=clock, parallel=False)
-    assert result.events > 4 * 2000  # several batches
+    assert result.events > 4 * 2000
     with db.read() as conn:
         calls = _linked_calls(conn)
         ids = [r[0] for r in conn.exec_driver_sql("SELECT id FROM orders").all()]
@@ -75,8 +75,8 @@ def test_a_demo_store_finds_every_linked_call_by_its_words(db, clock, monkeypatc
     assert _not_found(db, calls, clock) == [calls[0][0]]
 
 
-def test_check_is_clean_on_a_demo_store_of_several_batches(tmp_path: Path, clock, monkeypatch) -> None:
-    monkeypatch.setattr(demo, "BATCH_EVENTS", 1500)
+def test_check_is_clean_on_a_demo_store_of_several_chunks(tmp_path: Path, clock, monkeypatch) -> None:
+    monkeypatch.setattr(demo, "CHUNK", 150)
     db = Database(tmp_path / "demo.db")
     generate(db, orders=600, days=10, seed=3, clock=clock, parallel=False)
     db.close()

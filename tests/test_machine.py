@@ -12,6 +12,7 @@ import pytest
 from fengqiao.models.clock import UTC
 from fengqiao.models.errors import DomainError, Redundant, ValidationError
 from fengqiao.models.machine import (
+    INTENT_PAYLOADS,
     Action,
     CallInfo,
     Event,
@@ -309,3 +310,36 @@ def test_replay_marks_redundant_and_conflicting_events() -> None:
 def test_redundant_is_a_domain_error() -> None:
     with pytest.raises(Redundant):
         do(in_state("signed"), Action.SIGN)
+
+
+@pytest.mark.parametrize("action", sorted(INTENT_PAYLOADS))
+def test_intent_payloads_depend_on_the_intent_alone(action: Action) -> None:
+    """INTENT_PAYLOADS (the demo reuses one payload per intent): build() gives the same kind and payload for the
+    same intent on other orders, in other states, at other times; the other actions are not in the set because
+    some of them do not (a reassignment's deadlines follow its time)."""
+    details = {**DETAILS, Action.NOTE: {"note": "已电话联系", "visibility": "caller"}, Action.URGE: {"note": "请加快"}}
+    intent = Intent(action, **details[action])
+    made = []
+    for o, minutes in ((new_order(), 1), (in_state("arrived"), 300), (new_order("C14", "HZ", mode="dual"), 4000)):
+        at = T0 + timedelta(minutes=minutes)
+        ev = build(REF, o, intent, event_id=_id(), at=at, desk="d", actor="d", recorded_at=at, check=False)
+        made.append((ev.kind, ev.payload))
+    assert made[0] == made[1] == made[2]
+    # and a state-dependent action is not in the set: its payload moves with the time
+    o = in_state("returned")
+    reassigned = [
+        build(
+            REF,
+            o,
+            Intent(Action.REASSIGN, to="ZJJ", note="改派"),
+            event_id=_id(),
+            at=T0 + timedelta(hours=h),
+            desk="d",
+            actor="d",
+            recorded_at=T0,
+            new_assignment_id="a",
+            check=False,
+        ).payload
+        for h in (1, 2)
+    ]
+    assert reassigned[0] != reassigned[1] and Action.REASSIGN not in INTENT_PAYLOADS
