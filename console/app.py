@@ -19,42 +19,45 @@ import signal
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widget import AwaitMount
 
 from fengqiao.models.alerts import DEFAULT_NIGHT, bell_rings, check_bell, parse_night
 from fengqiao.models.clock import Clock, system_clock
+from fengqiao.models.desk import Desk, Role
 from fengqiao.models.errors import FengqiaoError
-from fengqiao.models.governance import WarningRules
 from fengqiao.models.i18n import get_lang, set_lang, t
-from fengqiao.models.kpi import DEFAULT_WEIGHTS, Weights
 from fengqiao.models.reference import Reference, default_reference
-from fengqiao.models.roles import Desk, Role
-from fengqiao.models.routing import describe_assignee
-from fengqiao.screens.alerts import alert_line
 from fengqiao.screens.base import DeskBar, describe_binding, localize_bindings
-from fengqiao.screens.caller_pop import CallerPopProvider, pop_caller
-from fengqiao.screens.context import DeskContext
-from fengqiao.screens.help import HelpScreen
+from fengqiao.screens.context import DeskContext, Lazy
 from fengqiao.screens.intake import IntakeScreen
 from fengqiao.screens.messages import PasteRefused, StoreChanged, UrgeRequested
 from fengqiao.screens.shift import HandoverScreen, SignInScreen
-from fengqiao.store.attention import Scan, scan
-from fengqiao.store.board import mark_overdue
 from fengqiao.store.db import Database
-from fengqiao.store.kpi import KpiStore
-from fengqiao.store.orders import OrderStore
-from fengqiao.store.shifts import pending_handover
 
 from .config import Config, load_config
-from .popsock import PopListener, socket_path
-from .syncworker import ConsoleSync, SyncSetup
 
-__all__ = ["FengqiaoApp", "StoreChanged", "SyncSetup", "desk_context"]
+if TYPE_CHECKING:
+    from textual.command import Provider
+
+    from fengqiao.models.governance import WarningRules
+    from fengqiao.models.kpi import Weights
+    from fengqiao.store.attention import Scan
+    from fengqiao.store.kpi import KpiStore
+    from fengqiao.store.orders import OrderStore
+
+    from .popsock import PopListener
+    from .syncworker import ConsoleSync, SyncSetup
+
+# What only some moments need (the board, the cockpit, help, alerts, the stores behind the screens) is imported
+# when first used: the console's first frame is the sign-in form, and it waits for none of it.
+
+__all__ = ["FengqiaoApp", "StoreChanged", "desk_context"]
 
 log = logging.getLogger("fengqiao.console")
 
@@ -62,6 +65,8 @@ log = logging.getLogger("fengqiao.console")
 def config_weights(config: Config | None = None) -> tuple[Weights, str | None]:
     """The KPI weights from the desk's config ([kpi.weights] and [kpi] basic_weight; the file when not given); the
     defaults and the problem if bad."""
+    from fengqiao.models.kpi import DEFAULT_WEIGHTS, Weights
+
     try:
         return Weights.from_config((config or load_config()).section("kpi")), None
     except FengqiaoError as exc:
@@ -88,20 +93,27 @@ def desk_context(
     if lang:
         set_lang(lang)
     ref = ref or default_reference()
-    problem = None
-    if weights is None:
-        weights, problem = config_weights(config)
     bell, night = config_bell(config)
+
+    def orders() -> OrderStore:
+        from fengqiao.store.orders import OrderStore
+
+        return OrderStore(db, ref=ref, desk=desk, clock=clock, rules=warning_rules(ref, config))
+
+    def kpis() -> tuple[KpiStore, str | None]:
+        from fengqiao.store.kpi import KpiStore
+
+        chosen, problem = (weights, None) if weights is not None else config_weights(config)
+        return KpiStore(db, ref=ref, clock=clock, weights=chosen), problem
+
     return DeskContext(
         db=db,
         desk=desk,
         ref=ref,
         clock=clock,
         lang=get_lang(),
-        store=OrderStore(db, ref=ref, desk=desk, clock=clock, rules=warning_rules(ref, config)),
-        kpi=KpiStore(db, ref=ref, clock=clock, weights=weights),
-        kpi_weights=weights,
-        kpi_problem=problem,
+        orders=Lazy(orders),
+        kpis=Lazy(kpis),
         caller=caller,
         read_only=read_only,
         start_unmasked=unmasked,
@@ -160,12 +172,19 @@ def cockpit_screen() -> Screen[Any]:
     return CockpitScreen()
 
 
+def caller_pop_provider() -> type[Provider]:
+    """The palette's screen-pop commands (imported when the palette first opens)."""
+    from fengqiao.screens.caller_pop import CallerPopProvider
+
+    return CallerPopProvider
+
+
 class FengqiaoApp(App[None]):
     """One desk's console over its SQLite store."""
 
     TITLE = "fengqiao"
     ENABLE_COMMAND_PALETTE = True
-    COMMANDS = App.COMMANDS | {CallerPopProvider}  # screen-pop: Ctrl+P, the caller's number, Enter
+    COMMANDS = App.COMMANDS | {caller_pop_provider}  # screen-pop: Ctrl+P, the caller's number, Enter
     CSS = """
     Screen { background: $background; }
     """
@@ -225,6 +244,8 @@ class FengqiaoApp(App[None]):
         self.intake: IntakeScreen | None = None  # the intake screen, once its mode was opened
         self._painted = False  # the first frame is on the terminal (Textual's Ready event)
         self._after_paint: list[Callable[[], object]] = []
+        # With a sign-in first, keys (and pastes) that come before its form is up wait for it (then go there).
+        self._held: list[events.Event] | None = [] if ctx.sign_in else None
         self._signals: list[signal.Signals] = []
         # Screen-pops from `fengqiao pop` (console/popsock.py): a live console listens, tests ask for it.
         self._listen = watch_store if listen is None else listen
@@ -233,15 +254,44 @@ class FengqiaoApp(App[None]):
             self._modes["intake"] = self._make_intake
 
     def _make_intake(self) -> IntakeScreen:
-        self.intake = IntakeScreen()
+        # Someone signs in first: the form is composed once the sign-in form is drawn (build_home).
+        self.intake = IntakeScreen(deferred=self._held is not None)
         return self.intake
 
     def on_ready(self) -> None:
-        """The first frame has been drawn: start what was waiting for it (the intake's classifier build)."""
+        """The first frame has been drawn: start what was waiting for it (the sign-in; the intake's classifier)."""
         self._painted = True
+        if self._held is not None:
+            self.call_later(self._sign_in_first)
         waiting, self._after_paint = self._after_paint, []
         for callback in waiting:
             callback()
+
+    async def on_event(self, event: events.Event) -> None:
+        if self._held is not None and isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            self._held.append(event)  # typed before the sign-in form is up: it gets them once it is
+            return
+        await super().on_event(event)
+
+    async def _sign_in_first(self) -> None:
+        """The sign-in, pushed after the first frame (pushed before it, Textual would draw it a frame later): the
+        keys typed so far go to its fields, and the home screen's rest is built once the sign-in is drawn."""
+        await self.ask_sign_in()
+        held, self._held = self._held or [], None
+        for event in held:
+            await super().on_event(event)
+        self.screen.call_after_refresh(self._build_home)
+
+    def _build_home(self) -> None:
+        if self.intake is not None and self.intake.deferred:
+            self.intake.call_later(self.intake.build_form)
+
+    async def wait_for_home(self) -> None:
+        """Until the screen under the sign-in is ready for keys (the intake's deferred form is composed)."""
+        if self.intake is not None and self.intake.deferred:
+            self._build_home()
+        if self.intake is not None:
+            await self.intake.form_built.wait()
 
     def after_first_paint(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` once the console's first frame is on the screen (at once if it already is): work
@@ -303,17 +353,19 @@ class FengqiaoApp(App[None]):
                 for bar in screen.query(DeskBar):
                     bar.set_desk_text(self.desk_text())
 
-    def ask_sign_in(self) -> None:
+    def ask_sign_in(self) -> AwaitMount:
         def signed(desk: Desk | None) -> None:
             if desk is not None:
                 self.set_operator(desk)
                 self.notify(t("shift.signed_in", actor=desk.actor), timeout=4, markup=False)
                 self._pending_handover()
 
-        self.push_screen(SignInScreen(pin_required=self._ctx.pin_required), signed)
+        return self.push_screen(SignInScreen(pin_required=self._ctx.pin_required), signed)
 
     @work(thread=True, group="shift", exclusive=True, exit_on_error=False)
     def _pending_handover(self) -> None:
+        from fengqiao.store.shifts import pending_handover
+
         try:
             handover = pending_handover(self.db, self.desk)
         except FengqiaoError as exc:
@@ -347,8 +399,6 @@ class FengqiaoApp(App[None]):
         self._catch_hangup()
         if self._listen and "intake" in self._modes and not self._ctx.read_only:
             self.run_worker(self._listen_for_pops(), group="pop", exit_on_error=False)
-        if self._ctx.sign_in:
-            self.ask_sign_in()
         if self._watch_store:
             self.set_interval(1.0, self._poll_store)
             self.set_interval(OVERDUE_EVERY, self._mark_overdue)
@@ -363,6 +413,8 @@ class FengqiaoApp(App[None]):
             return None
         if setup.client is None:
             return None
+        from .syncworker import ConsoleSync
+
         sync = ConsoleSync(
             setup.client,
             self.db,
@@ -390,12 +442,16 @@ class FengqiaoApp(App[None]):
 
     # ---- screen-pop from `fengqiao pop` ----------------------------------------------------------------
     async def _listen_for_pops(self) -> None:
+        from .popsock import PopListener, socket_path
+
         listener = PopListener(socket_path(self.db.path), self.screen_pop)
         if await listener.start():
             self.pops = listener
 
     def screen_pop(self, phone: str) -> None:
         """A number from the telephony system: on the intake form, or waiting as the next caller."""
+        from fengqiao.screens.caller_pop import pop_caller
+
         pop_caller(self, phone)
 
     # ---- quitting: the call being taken is kept --------------------------------------------------
@@ -451,6 +507,8 @@ class FengqiaoApp(App[None]):
         return self._scan_attention(self.clock())
 
     def _scan_attention(self, now: datetime) -> Scan:
+        from fengqiao.store.attention import Scan, scan
+
         self._last_scan = now
         if self._ctx.read_only:
             return Scan([])
@@ -465,6 +523,8 @@ class FengqiaoApp(App[None]):
 
     def _alert(self, found: Scan, now: datetime) -> None:
         """A toast (always) and the terminal bell (as the desk's config says) for orders that need someone."""
+        from fengqiao.screens.alerts import alert_line
+
         ref, lang = self._ctx.ref, self._ctx.lang
         lines = [alert_line(ref, a, lang) for a in found.alerts[:ALERT_LINES]]
         rest = len(found.alerts) - len(lines) + found.more
@@ -481,6 +541,8 @@ class FengqiaoApp(App[None]):
     @work(thread=True, group="overdue", exclusive=True, exit_on_error=False)
     def _mark_overdue(self) -> None:
         """Record the first overdue moment of orders whose deadline passed (a projection field, for the KPIs)."""
+        from fengqiao.store.board import mark_overdue
+
         mark_overdue(self.db, self.clock())
 
     def _announce(self, seq: int) -> None:
@@ -496,6 +558,7 @@ class FengqiaoApp(App[None]):
     @work(thread=True, group="urge", exit_on_error=False)
     def _urge(self, order_no: str) -> None:
         from fengqiao.models.machine import Action, Intent
+        from fengqiao.models.routing import describe_assignee
         from fengqiao.store.attention import mark_seen
 
         try:
@@ -515,6 +578,8 @@ class FengqiaoApp(App[None]):
 
     # ---- help and palette ----------------------------------------------------------------------
     def action_help(self) -> None:
+        from fengqiao.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return

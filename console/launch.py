@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fengqiao.models.desk import Desk, make_desk
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import LANGS, get_lang, set_lang, t
 from fengqiao.models.reference import REFERENCE_ENV, default_reference, set_reference_dir
-from fengqiao.models.roles import Desk, make_desk
 
 from .state import State
 
