@@ -95,10 +95,12 @@ def desk_context(
     ref = ref or default_reference()
     bell, night = config_bell(config)
 
+    rules = Lazy(lambda: warning_rules(ref, config))
+
     def orders() -> OrderStore:
         from fengqiao.store.orders import OrderStore
 
-        return OrderStore(db, ref=ref, desk=desk, clock=clock, rules=warning_rules(ref, config))
+        return OrderStore(db, ref=ref, desk=desk, clock=clock, rules=rules.get())
 
     def kpis() -> tuple[KpiStore, str | None]:
         from fengqiao.store.kpi import KpiStore
@@ -112,6 +114,7 @@ def desk_context(
         ref=ref,
         clock=clock,
         lang=get_lang(),
+        rules=rules,
         orders=Lazy(orders),
         kpis=Lazy(kpis),
         caller=caller,
@@ -398,7 +401,7 @@ class FengqiaoApp(App[None]):
         self.sub_title = t("app.subtitle")
         self._catch_hangup()
         if self._listen and "intake" in self._modes and not self._ctx.read_only:
-            self.run_worker(self._listen_for_pops(), group="pop", exit_on_error=False)
+            self.after_first_paint(lambda: self.run_worker(self._listen_for_pops(), group="pop", exit_on_error=False))
         if self._watch_store:
             self.set_interval(1.0, self._poll_store)
             self.set_interval(OVERDUE_EVERY, self._mark_overdue)

@@ -87,15 +87,21 @@ class LiveLoaded(Message):
         session: int | None = None,
         recorded: frozenset[str] = frozenset(),
         record_error: str | None = None,
-        warnings: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
-        self.warnings = warnings or {}
         self.live = live
         self.generation = generation
         self.session = session
         self.recorded = recorded
         self.record_error = record_error
+
+
+class WarningsLoaded(Message):
+    """Open risk warnings by level and open cases (the counts line names them once they are read)."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        super().__init__()
+        self.counts = counts
 
 
 class TrendLoaded(Message):
@@ -180,6 +186,7 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self._layout: dict[str, str] = {}
         self._error: str | None = None
         self._kpi_store: KpiStore | None = None
+        self._warnings: dict[str, int] = {}  # open warnings by level and open cases (read after the figures)
         self._trend_stale = False
         # Full numbers: asked for (``u`` or --unmasked), the asking's session, the numbers recorded in it.
         self._want_full = False
@@ -221,8 +228,7 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.set_class(self.tall, "-tall")
         if self.ctx.start_unmasked and self._may_unmask():
             self._want_full, self._session = True, 1  # `fengqiao dashboard --unmasked`: recorded before shown
-        self._load_live()
-        self._load_trend()
+        self._load_live()  # then the warnings and the trend: today's figures show first
         self.set_interval(LIVE_EVERY, self._tick_live)
         self.set_interval(TREND_EVERY, self._tick_trend)
 
@@ -257,7 +263,6 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def _fetch_live(self, generation: int, session: int | None, recorded: frozenset[str]) -> None:
         try:
             live = self.kpi_store.live()
-            warnings = self.ctx.governance().counts()  # open warnings by level, open cases
         except FengqiaoError as exc:
             self.post_message(LoadFailed(str(exc)))
             return
@@ -270,7 +275,16 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
                 recorded = recorded | frozenset(new)
             except FengqiaoError as exc:
                 error = str(exc)
-        self.post_message(LiveLoaded(live, generation, session, recorded, error, warnings))
+        self.post_message(LiveLoaded(live, generation, session, recorded, error))
+
+    @work(thread=True, group="cockpit-warnings", exclusive=True, exit_on_error=False)
+    def _fetch_warnings(self) -> None:
+        try:
+            counts = self.ctx.governance().counts()  # open warnings by level, open cases
+        except FengqiaoError as exc:
+            self.post_message(LoadFailed(str(exc)))
+            return
+        self.post_message(WarningsLoaded(counts))
 
     def _record_access(self, phones: list[str]) -> None:
         """Write who sees which numbers in full to the access log (worker thread; before they are shown)."""
@@ -311,12 +325,18 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         if message.generation < self._shown_generation:
             return  # an older snapshot that finished late
         self._shown_generation = message.generation
-        self._warnings = message.warnings
+        first = self._live is None
         self._live = message.live
         self._error = None
-        if self._trend is not None and local_date(self._trend.computed_at) != local_date(message.live.now):
-            self._load_trend()  # a new day: yesterday becomes part of the trend
+        if first or (self._trend is not None and local_date(self._trend.computed_at) != local_date(message.live.now)):
+            self._load_trend()  # after the first figures; on a new day, yesterday becomes part of the trend
         self._render_all()
+        self._fetch_warnings()
+
+    def on_warnings_loaded(self, message: WarningsLoaded) -> None:
+        self._warnings = message.counts
+        if self._live is not None:
+            self._set("cp-counts", self._counts_text(self._live))
 
     def on_trend_loaded(self, message: TrendLoaded) -> None:
         self._trend = message.trend
@@ -421,7 +441,7 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
                 text.append(f"  {t(key)} ")
                 mark = "!" if style.startswith("bold") else ""
                 text.append(f"{value}{mark}", style=self.style(style or "bold"))
-            if items is line1 and getattr(self, "_warnings", None):
+            if items is line1 and self._warnings:
                 w = self._warnings  # open risk warnings by level, and open cases (F11 lists them)
                 text.append(f"  {t('cockpit.warnings')} ")
                 for level, style in (("red", "bold $error"), ("orange", "bold $warning"), ("yellow", "bold")):

@@ -21,6 +21,7 @@ from fengqiao.models.reference import Reference
 from fengqiao.store.db import Database
 
 if TYPE_CHECKING:
+    from fengqiao.models.governance import WarningRules
     from fengqiao.models.kpi import Weights
     from fengqiao.store.governance import GovernanceStore
     from fengqiao.store.kpi import KpiStore
@@ -58,6 +59,7 @@ class DeskContext:
     ref: Reference
     clock: Clock
     lang: str
+    rules: Lazy[WarningRules]  # the risk-warning rules (the config's [warnings]), for orders and governance alike
     orders: Lazy[OrderStore]  # orders: intake, actions, detail (``store``)
     kpis: Lazy[tuple[KpiStore, str | None]]  # the cockpit's figures, with the configured score weights, and the
     # config's [kpi] problem (bad: the defaults are used, the cockpit says so)
@@ -90,7 +92,7 @@ class DeskContext:
         """Risk warnings and cases, as this desk sees them (the same desk, clock and rules as the orders)."""
         from fengqiao.store.governance import GovernanceStore
 
-        return GovernanceStore(self.db, ref=self.ref, desk=self.store.desk, clock=self.clock, rules=self.store.rules)
+        return GovernanceStore(self.db, ref=self.ref, desk=self.desk, clock=self.clock, rules=self.rules.get())
 
     @property
     def access_log_db(self) -> Database:

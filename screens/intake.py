@@ -86,9 +86,13 @@ QUIT_CONFIRM = 30.0  # a second Ctrl+Q within this quits with a call being taken
 FIELD_IDS = {"phone": "#phone", "name": "#name", "town": "#town", "address": "#address", "description": "#description"}
 
 
-class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
+class FormBox(Vertical):
+    """The intake's form (``#form``). The form's CSS is this class's, not the screen's: Textual parses a widget
+    class's CSS when the class is first mounted, so the console's first frame (the sign-in over a form not yet
+    composed) does not parse it, and not again each time a mode's screen re-parses the app's CSS."""
+
+    SCOPED_CSS = False  # the rules name the screen (its -wide/-tall/-huge classes) and the recent-calls panel
     DEFAULT_CSS = """
-    IntakeScreen { layout: vertical; }
     IntakeScreen #form { height: 1fr; padding: 0 1; }
     IntakeScreen .row { height: 1; margin-bottom: 0; }
     IntakeScreen .label { width: 9; color: $text-muted; }
@@ -111,7 +115,6 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     IntakeScreen #description.-bad { border: round $error; }
     IntakeScreen #tag-line { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     IntakeScreen.-wide #form { padding: 0 2; }
-    IntakeScreen ToastRack { dock: top; align: right top; margin-top: 5; }  /* over the description's empty end */
     IntakeScreen.-tall #form { height: auto; }
     IntakeScreen.-tall #description { height: 12; }
     IntakeScreen.-tall RepeatPanel { height: 1fr; }
@@ -120,6 +123,13 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     IntakeScreen.-huge #form { height: 3fr; }
     IntakeScreen.-huge #description { height: 1fr; min-height: 12; }
     IntakeScreen.-huge RepeatPanel { height: 2fr; }
+    """
+
+
+class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
+    DEFAULT_CSS = """
+    IntakeScreen { layout: vertical; }
+    IntakeScreen ToastRack { dock: top; align: right top; margin-top: 5; }  /* over the description's empty end */
     """
 
     BINDINGS = [
@@ -272,7 +282,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         from .town_field import TownField, TownHint
 
         hint = TownHint("", id="town-hint")
-        with Vertical(id="form"):
+        with FormBox(id="form"):
             with Horizontal(classes="row"):
                 yield Label(t("intake.l_phone"), classes="label")
                 yield FormInput(
