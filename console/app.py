@@ -19,6 +19,7 @@ import signal
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, time
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, work
@@ -33,7 +34,7 @@ from fengqiao.models.desk import Desk, Role
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import get_lang, set_lang, t
 from fengqiao.models.reference import Reference, default_reference
-from fengqiao.screens.base import DeskBar, describe_binding, localize_bindings
+from fengqiao.screens.base import ComposedLater, DeskBar, describe_binding, localize_bindings
 from fengqiao.screens.context import DeskContext, Lazy
 from fengqiao.screens.intake import IntakeScreen
 from fengqiao.screens.messages import PasteRefused, StoreChanged, UrgeRequested
@@ -205,6 +206,7 @@ class FengqiaoApp(App[None]):
     # The board and the cockpit are imported when first opened (a call-taker's console starts on the intake).
     MODES: ClassVar[dict[str, Any]] = {"intake": IntakeScreen, "board": board_screen, "cockpit": cockpit_screen}
     DEFAULT_MODE = "intake"
+    DEFER_HOME: ClassVar[bool] = False  # compose the home screen's content after the first frame (the dashboard)
 
     def __init__(
         self,
@@ -247,54 +249,80 @@ class FengqiaoApp(App[None]):
         self.intake: IntakeScreen | None = None  # the intake screen, once its mode was opened
         self._painted = False  # the first frame is on the terminal (Textual's Ready event)
         self._after_paint: list[Callable[[], object]] = []
-        # With a sign-in first, keys (and pastes) that come before its form is up wait for it (then go there).
-        self._held: list[events.Event] | None = [] if ctx.sign_in else None
+        # With a sign-in first (or the home screen's content after the first frame, DEFER_HOME), keys and pastes
+        # that come before its form is up wait for it, then go there.
+        self._held: list[events.Event] | None = [] if ctx.sign_in or self.DEFER_HOME else None
         self._signals: list[signal.Signals] = []
         # Screen-pops from `fengqiao pop` (console/popsock.py): a live console listens, tests ask for it.
         self._listen = watch_store if listen is None else listen
         self.pops: PopListener | None = None
         if "intake" in self._modes:  # Textual's per-instance copy of MODES: keep a handle on the intake screen
             self._modes["intake"] = self._make_intake
+        if self._held is not None and self.DEFAULT_MODE in self._modes:  # its content after the first frame
+            self._modes[self.DEFAULT_MODE] = partial(self._composed_later, self._modes[self.DEFAULT_MODE])
 
     def _make_intake(self) -> IntakeScreen:
-        # Someone signs in first: the form is composed once the sign-in form is drawn (build_home).
-        self.intake = IntakeScreen(deferred=self._held is not None)
+        self.intake = IntakeScreen()
         return self.intake
 
+    def _composed_later(self, make: Callable[[], Screen[Any]]) -> Screen[Any]:
+        screen = make()
+        if isinstance(screen, ComposedLater):
+            screen.deferred = True
+        return screen
+
+    @property
+    def home_screen(self) -> Screen[Any] | None:
+        """The screen at the bottom of the current mode's stack (under a sign-in, a handover, help)."""
+        stack = self.screen_stack
+        return stack[0] if stack else None
+
     def on_ready(self) -> None:
-        """The first frame has been drawn: start what was waiting for it (the sign-in; the intake's classifier)."""
+        """The first frame has been drawn (a header): start what was waiting for it (the sign-in, or the home
+        screen's content; the intake's classifier)."""
         self._painted = True
         if self._held is not None:
-            self.call_later(self._sign_in_first)
+            self.call_later(self._sign_in_first if self._ctx.sign_in else self._open_home)
         waiting, self._after_paint = self._after_paint, []
         for callback in waiting:
             callback()
 
     async def on_event(self, event: events.Event) -> None:
         if self._held is not None and isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
-            self._held.append(event)  # typed before the sign-in form is up: it gets them once it is
+            self._held.append(event)  # typed before the sign-in (or the home screen) is up: it gets them then
             return
         await super().on_event(event)
 
-    async def _sign_in_first(self) -> None:
-        """The sign-in, pushed after the first frame (pushed before it, Textual would draw it a frame later): the
-        keys typed so far go to its fields, and the home screen's rest is built once the sign-in is drawn."""
-        await self.ask_sign_in()
+    async def _release_held(self) -> None:
         held, self._held = self._held or [], None
         for event in held:
             await super().on_event(event)
+
+    async def _sign_in_first(self) -> None:
+        """The sign-in, pushed after the first frame (pushed before it, Textual would draw it a frame later): the
+        keys typed so far go to its fields, and the home screen's content is composed once the sign-in is drawn."""
+        await self.ask_sign_in()
+        await self._release_held()
         self.screen.call_after_refresh(self._build_home)
 
+    async def _open_home(self) -> None:
+        """The home screen's content (the dashboard's cockpit), composed after the first frame; then the keys."""
+        home = self.home_screen
+        if isinstance(home, ComposedLater):
+            await home.compose_content()
+        await self._release_held()
+
     def _build_home(self) -> None:
-        if self.intake is not None and self.intake.deferred:
-            self.intake.call_later(self.intake.build_form)
+        home = self.home_screen
+        if isinstance(home, ComposedLater) and home.deferred:
+            home.call_later(home.compose_content)
 
     async def wait_for_home(self) -> None:
-        """Until the screen under the sign-in is ready for keys (the intake's deferred form is composed)."""
-        if self.intake is not None and self.intake.deferred:
+        """Until the screen under the sign-in is ready for keys (its deferred content is composed)."""
+        home = self.home_screen
+        if isinstance(home, ComposedLater):
             self._build_home()
-        if self.intake is not None:
-            await self.intake.form_built.wait()
+            await home.content_ready.wait()
 
     def after_first_paint(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` once the console's first frame is on the screen (at once if it already is): work

@@ -78,9 +78,9 @@ def open_dashboard(
     unmasked: bool = False,
 ) -> None:
     """``fengqiao dashboard``: the cockpit read-only, as the desk's config (or the options) says."""
+    from fengqiao.models.desk import Role
     from fengqiao.models.kpi import Weights
     from fengqiao.models.privacy import check_unmasked
-    from fengqiao.models.roles import Role
 
     from .dashboard import run_dashboard
     from .syncsetup import console_sync

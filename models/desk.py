@@ -146,3 +146,12 @@ def _grassroots_town(ref: Reference, code: str) -> str | None:
     if code.startswith("WG-"):
         return ref.villages[ref.grids[rest].village].town
     return None
+
+
+def shows_full_phone(desk: Desk) -> bool:
+    """Callers' numbers are personal data: shown in full only to desks that must call back.
+
+    Call-takers, township centres and departments contact callers; supervisors (and the cockpit, reports and
+    exports) see ``138****5678`` unless they ask for the full number, which is audited.
+    """
+    return desk.role in (None, Role.CALL_TAKER, Role.TOWNSHIP, Role.DEPARTMENT)

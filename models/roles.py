@@ -23,13 +23,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .desk import Desk, Role, make_desk
+from .desk import Desk, Role, make_desk, shows_full_phone
 from .errors import PermissionDenied
 from .i18n import get_lang, t
 from .machine import WORKING_STATUSES, Action, AssignmentState, OrderState, Status
 from .reference import Reference
 
-__all__ = ["Desk", "Role", "make_desk"]  # the desk itself is models/desk.py (light: the console's start needs it)
+__all__ = [
+    "Desk",
+    "Role",
+    "make_desk",
+    "shows_full_phone",
+]  # the desk itself is models/desk.py (light: the console's start needs it)
 
 
 ASSIGNEE_WORK = frozenset({Action.SIGN, Action.ARRIVE, Action.FEEDBACK, Action.RETURN, Action.EXTEND})
@@ -88,15 +93,6 @@ def own_deadline(desk: Desk, ref: Reference, o: OrderState) -> tuple[str, dateti
         if pending and (best is None or pending[1] < best[1]):
             best = (pending[0], pending[1], a.window_start, a.id)
     return best
-
-
-def shows_full_phone(desk: Desk) -> bool:
-    """Callers' numbers are personal data: shown in full only to desks that must call back.
-
-    Call-takers, township centres and departments contact callers; supervisors (and the cockpit, reports and
-    exports) see ``138****5678`` unless they ask for the full number, which is audited.
-    """
-    return desk.role in (None, Role.CALL_TAKER, Role.TOWNSHIP, Role.DEPARTMENT)
 
 
 def can_see(desk: Desk, ref: Reference, o: OrderState) -> bool:

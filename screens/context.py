@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import time
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from fengqiao.models.governance import WarningRules
     from fengqiao.models.kpi import Weights
     from fengqiao.store.governance import GovernanceStore
-    from fengqiao.store.kpi import KpiStore
+    from fengqiao.store.kpi import KpiStore, Live
     from fengqiao.store.orders import OrderStore
 
     from .base import DeskBar
@@ -71,6 +72,7 @@ class DeskContext:
     night: tuple[time, time] = DEFAULT_NIGHT  # the night hours for bell = "day"
     sign_in: bool = False  # the console asks who is on shift before anything else (fengqiao run)
     pin_required: bool = False  # ... with a PIN (the config's [desk] pin = true)
+    live_ahead: Future[Live] | None = None  # the dashboard's first live figures, read while the app starts
 
     @property
     def store(self) -> OrderStore:

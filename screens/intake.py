@@ -40,7 +40,7 @@ from fengqiao.models.phone import fold_width, normalize_phone
 from fengqiao.models.reference import Reference
 from fengqiao.models.text import LIMITS
 
-from .base import LocalizedMixin, safe
+from .base import ComposedLater, LocalizedMixin, safe
 from .context import DeskMixin
 from .form_field import FormInput
 from .messages import PasteRefused, StoreChanged
@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 
 # The form's own modules (its fields' finders, the classifier, the dispatch preview, the stores it reads) are
 # imported where they are used, from the form's composition on: a console that asks who is on shift draws that
-# first, and only then composes this form (build_form).
+# first, and only then composes this form (ComposedLater.compose_content).
 
 
 def build_classifier(ref: Reference, history: list[tuple[str, str]]) -> Classifier:
@@ -126,7 +126,7 @@ class FormBox(Vertical):
     """
 
 
-class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
+class IntakeScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
     DEFAULT_CSS = """
     IntakeScreen { layout: vertical; }
     IntakeScreen ToastRack { dock: top; align: right top; margin-top: 5; }  /* over the description's empty end */
@@ -223,10 +223,10 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     # ---- state ---------------------------------------------------------------------------------
     def __init__(self, *, deferred: bool = False, **kwargs: Any) -> None:
         """``deferred``: the console asks who is on shift first, so the form is composed (and what only it needs
-        imported) once that sign-in is on the screen (:meth:`build_form`); until then the screen is its header."""
+        imported) once that sign-in is on the screen (:meth:`compose_content`); until then the screen is its
+        header."""
         super().__init__(**kwargs)
-        self.deferred = deferred
-        self.form_built = asyncio.Event()  # the form is composed, focused and filling in
+        self.deferred = deferred  # the form once the sign-in is drawn (ComposedLater)
         self.classifier: Classifier | None = None
         self._accept_when_ready: int | None = None  # F2/F3/F4 pressed while the classifier was still loading
         self.suggestions: list[Suggestion] = []
@@ -343,17 +343,9 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def on_mount(self) -> None:
         if not self.deferred:
-            self._form_composed()
+            self.start_content()
 
-    async def build_form(self) -> None:
-        """Compose the deferred form (the sign-in over it is drawn by now) and start it as :meth:`on_mount` would."""
-        if not self.deferred:
-            return
-        self.deferred = False
-        await self.recompose()
-        self._form_composed()
-
-    def _form_composed(self) -> None:
+    def start_content(self) -> None:
         for widget in self.query(Input):
             widget.cursor_blink = False
         self.description_area.cursor_blink = False
@@ -372,7 +364,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             self._start_caller()
         else:
             self.load_stored_draft()
-        self.form_built.set()
+        self.content_started()
 
     def _start_caller(self) -> None:
         caller = self.ctx.caller
@@ -684,7 +676,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def quit_requested(self) -> bool:
         """Ctrl+Q (or the palette's Quit): True to quit now; with a call being taken, the first press asks."""
-        if not self.form_built.is_set() or self.form_is_empty() or self.ctx.read_only:
+        if not self.content_ready.is_set() or self.form_is_empty() or self.ctx.read_only:
             return True
         now = self.now()
         if self._quit_armed_at is not None and (now - self._quit_armed_at).total_seconds() <= QUIT_CONFIRM:
@@ -704,7 +696,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         phone = fold_width(phone).strip()
         if not phone:
             return
-        if not self.form_built.is_set():  # the form comes once the sign-in is drawn: the number waits for it
+        if not self.content_ready.is_set():  # the form comes once the sign-in is drawn: the number waits for it
             self._early_pops.append(phone)
             return
         if self.same_caller(phone):

@@ -26,12 +26,12 @@ from datetime import datetime
 from typing import Any
 
 from fengqiao.models.clock import Clock, from_db, from_db_opt, system_clock, to_db
+from fengqiao.models.desk import Desk, Role
 from fengqiao.models.errors import ValidationError
 from fengqiao.models.i18n import t
-from fengqiao.models.machine import Status
 from fengqiao.models.phone import fold_width
 from fengqiao.models.reference import Reference, default_reference
-from fengqiao.models.roles import Desk, Role
+from fengqiao.models.status import Status
 
 from .db import Connection, Database
 
