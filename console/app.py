@@ -206,7 +206,6 @@ class FengqiaoApp(App[None]):
     # The board and the cockpit are imported when first opened (a call-taker's console starts on the intake).
     MODES: ClassVar[dict[str, Any]] = {"intake": IntakeScreen, "board": board_screen, "cockpit": cockpit_screen}
     DEFAULT_MODE = "intake"
-    DEFER_HOME: ClassVar[bool] = False  # compose the home screen's content after the first frame (the dashboard)
 
     def __init__(
         self,
@@ -232,7 +231,8 @@ class FengqiaoApp(App[None]):
             set_lang(ctx.lang)
         home = HOME_MODE.get(ctx.desk.role, "intake")  # the desk's home screen opens first (if this app has it)
         # The desk's role decides the first screen, so this app's default mode is set per instance.
-        self.DEFAULT_MODE = home if home in self.MODES else next(iter(self.MODES))  # type: ignore[misc]
+        if self.MODES:  # (an app with none, the dashboard, has its default screen)
+            self.DEFAULT_MODE = home if home in self.MODES else next(iter(self.MODES))  # type: ignore[misc]
         super().__init__(**kwargs)
         if ctx.desk.role == Role.DEPARTMENT:  # a department takes no calls: no intake mode, key or palette entry
             self._modes.pop("intake", None)
@@ -249,16 +249,15 @@ class FengqiaoApp(App[None]):
         self.intake: IntakeScreen | None = None  # the intake screen, once its mode was opened
         self._painted = False  # the first frame is on the terminal (Textual's Ready event)
         self._after_paint: list[Callable[[], object]] = []
-        # With a sign-in first (or the home screen's content after the first frame, DEFER_HOME), keys and pastes
-        # that come before its form is up wait for it, then go there.
-        self._held: list[events.Event] | None = [] if ctx.sign_in or self.DEFER_HOME else None
+        # With a sign-in first, keys (and pastes) that come before its form is up wait for it, then go there.
+        self._held: list[events.Event] | None = [] if ctx.sign_in else None
         self._signals: list[signal.Signals] = []
         # Screen-pops from `fengqiao pop` (console/popsock.py): a live console listens, tests ask for it.
         self._listen = watch_store if listen is None else listen
         self.pops: PopListener | None = None
         if "intake" in self._modes:  # Textual's per-instance copy of MODES: keep a handle on the intake screen
             self._modes["intake"] = self._make_intake
-        if self._held is not None and self.DEFAULT_MODE in self._modes:  # its content after the first frame
+        if self._held is not None and self.DEFAULT_MODE in self._modes:  # its content once the sign-in is drawn
             self._modes[self.DEFAULT_MODE] = partial(self._composed_later, self._modes[self.DEFAULT_MODE])
 
     def _make_intake(self) -> IntakeScreen:
@@ -278,18 +277,17 @@ class FengqiaoApp(App[None]):
         return stack[0] if stack else None
 
     def on_ready(self) -> None:
-        """The first frame has been drawn (a header): start what was waiting for it (the sign-in, or the home
-        screen's content; the intake's classifier)."""
+        """The first frame has been drawn: start what was waiting for it (the sign-in; the intake's classifier)."""
         self._painted = True
         if self._held is not None:
-            self.call_later(self._sign_in_first if self._ctx.sign_in else self._open_home)
+            self.call_later(self._sign_in_first)
         waiting, self._after_paint = self._after_paint, []
         for callback in waiting:
             callback()
 
     async def on_event(self, event: events.Event) -> None:
         if self._held is not None and isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
-            self._held.append(event)  # typed before the sign-in (or the home screen) is up: it gets them then
+            self._held.append(event)  # typed before the sign-in form is up: it gets them once it is
             return
         await super().on_event(event)
 
@@ -304,13 +302,6 @@ class FengqiaoApp(App[None]):
         await self.ask_sign_in()
         await self._release_held()
         self.screen.call_after_refresh(self._build_home)
-
-    async def _open_home(self) -> None:
-        """The home screen's content (the dashboard's cockpit), composed after the first frame; then the keys."""
-        home = self.home_screen
-        if isinstance(home, ComposedLater):
-            await home.compose_content()
-        await self._release_held()
 
     def _build_home(self) -> None:
         home = self.home_screen

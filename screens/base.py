@@ -122,11 +122,11 @@ class ComposedLater:
     """Mix into a Screen whose content the console may compose after its first frame: while ``deferred`` the
     screen's ``compose`` yields its header only, and :meth:`compose_content` composes the rest.
 
-    Two reasons: a console that asks who is on shift draws the sign-in first (the intake under it can wait, with
-    the modules only its form needs); and Textual draws a mode's first screen once inside its start-up batch and
-    throws that drawing away, so what is composed then is drawn twice before anything shows (the dashboard's
-    cockpit, with its tables). The screen starts its content in :meth:`start_content` (from its ``on_mount``,
-    or once composed later) and calls :meth:`content_started` at the end; ``content_ready`` is then set.
+    A console that asks who is on shift draws the sign-in first: the home screen under it (the intake, the
+    cockpit) waits for that, with the modules only its content needs; and Textual draws a mode's first screen once
+    inside its start-up batch and throws that drawing away, so content composed then would be drawn twice before
+    the sign-in shows. The screen starts its content in :meth:`start_content` (from its ``on_mount``, or once
+    composed later) and calls :meth:`content_started` at the end; ``content_ready`` is then set.
     """
 
     deferred = False
