@@ -231,8 +231,7 @@ class FengqiaoApp(App[None]):
             set_lang(ctx.lang)
         home = HOME_MODE.get(ctx.desk.role, "intake")  # the desk's home screen opens first (if this app has it)
         # The desk's role decides the first screen, so this app's default mode is set per instance.
-        if self.MODES:  # (an app with none, the dashboard, has its default screen)
-            self.DEFAULT_MODE = home if home in self.MODES else next(iter(self.MODES))  # type: ignore[misc]
+        self.DEFAULT_MODE = home if home in self.MODES else next(iter(self.MODES))  # type: ignore[misc]
         super().__init__(**kwargs)
         if ctx.desk.role == Role.DEPARTMENT:  # a department takes no calls: no intake mode, key or palette entry
             self._modes.pop("intake", None)
@@ -259,6 +258,13 @@ class FengqiaoApp(App[None]):
             self._modes["intake"] = self._make_intake
         if self._held is not None and self.DEFAULT_MODE in self._modes:  # its content once the sign-in is drawn
             self._modes[self.DEFAULT_MODE] = partial(self._composed_later, self._modes[self.DEFAULT_MODE])
+        # While the app starts, the home screen is its default screen, not its mode's: Textual draws a mode's first
+        # screen once inside its start-up batch and throws that drawing away (then re-parses every stylesheet),
+        # and draws the default screen once, after it. The mode is back once the app is mounted (F5/F6/F7).
+        self._home: Callable[[], Screen[Any]] | None = self._modes.pop(self.DEFAULT_MODE, None)
+
+    def get_default_screen(self) -> Screen[Any]:
+        return self._home() if self._home is not None else super().get_default_screen()
 
     def _make_intake(self) -> IntakeScreen:
         self.intake = IntakeScreen()
@@ -416,6 +422,8 @@ class FengqiaoApp(App[None]):
         self.push_screen(HandoverScreen("give"), given)
 
     def on_mount(self) -> None:
+        if self._home is not None:
+            self._modes[self.DEFAULT_MODE] = self._home
         self.title = t("app.title")
         self.sub_title = t("app.subtitle")
         self._catch_hangup()

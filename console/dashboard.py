@@ -50,11 +50,7 @@ def make_read_only(db: Database) -> None:
 class DashboardApp(FengqiaoApp):
     """The cockpit alone, read-only."""
 
-    # The cockpit is the app's default screen, not a mode's: Textual draws a mode's first screen once inside its
-    # start-up batch and throws that away (with the cockpit's tables, a drawing as long as the rest of its start);
-    # the default screen is drawn once, after. The mode is still called "cockpit" (there is no other).
-    MODES: ClassVar[dict[str, Any]] = {}
-    DEFAULT_MODE = "cockpit"
+    MODES: ClassVar[dict[str, Any]] = {"cockpit": CockpitScreen}
 
     def __init__(
         self,
@@ -78,9 +74,6 @@ class DashboardApp(FengqiaoApp):
                 db, desk, lang=lang, clock=clock, ref=ref, weights=weights, unmasked=unmasked, access_db=access_db
             )
         super().__init__(ctx, **kwargs)  # whatever the desk's role, the cockpit (the only mode here) opens
-
-    def get_default_screen(self) -> Screen[Any]:
-        return CockpitScreen()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "switch_mode" and parameters and parameters[0] != "cockpit":

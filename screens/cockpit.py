@@ -188,6 +188,7 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         self._error: str | None = None
         self._kpi_store: KpiStore | None = None
         self._warnings: dict[str, int] = {}  # open warnings by level and open cases (read after the figures)
+        self._away = False  # another screen was on top (a mode switch, help): the figures may be behind
         self._trend_stale = False
         # Full numbers: asked for (``u`` or --unmasked), the asking's session, the numbers recorded in it.
         self._want_full = False
@@ -265,9 +266,13 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         else:
             self._trend_stale = True
 
+    def on_screen_suspend(self) -> None:
+        self._away = True
+
     def on_screen_resume(self) -> None:
-        if self._live is not None:
+        if self._live is not None and self._away:  # back from another screen: catch up (not at the start)
             self._load_live()
+        self._away = False
         if self._trend_stale:
             self._trend_stale = False
             self._load_trend()
