@@ -91,6 +91,11 @@ class SignInScreen(DeskMixin, LocalizedMixin, ModalScreen[Desk]):
         for field in self.query(Input):
             field.cursor_blink = False
         self.query_one("#shift-name").focus()
+        self.call_after_refresh(self._warm)
+
+    def _warm(self) -> None:
+        """Once the form is drawn: import what the sign-in's Enter will need, so it does not wait for it then."""
+        import fengqiao.store.shifts  # noqa: F401
 
     def _ids(self) -> list[str]:
         return ["shift-name", "shift-staff"] + (["shift-pin"] if self.pin_required else [])

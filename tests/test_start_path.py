@@ -132,19 +132,20 @@ asyncio.run(main())
 
 
 def test_the_form_waits_for_the_sign_in_to_be_drawn(tmp_path: Path) -> None:
-    # `fengqiao run --caller N` headless: at the first frame and when the sign-in is drawn, none of the form's
-    # modules is imported; once the form is composed under it (with the caller's number) they all are.
+    # `fengqiao run --caller N` headless: at the first frame and when the sign-in is up (drawn next), none of the
+    # form's modules is imported; once the form is composed under it (with the caller's number) they all are.
     Database(tmp_path / "desk.db").close()  # a store made before, as `fengqiao init` leaves it
     code = f"""
 import asyncio
 from fengqiao.console.app import FengqiaoApp, desk_context
 from fengqiao.models.desk import make_desk
 from fengqiao.models.reference import default_reference
+from fengqiao.screens.shift import SignInScreen
 from fengqiao.store.db import Database
 
 FORM = {FORM!r}
 seen = {{}}
-ready, build = FengqiaoApp.on_ready, FengqiaoApp._build_home
+ready, mounted = FengqiaoApp.on_ready, SignInScreen.on_mount
 
 def note(when):
     seen[when] = sorted(m for m in FORM if m in sys.modules or m.split(".")[0] in sys.modules and m == "rapidfuzz")
@@ -153,11 +154,11 @@ def noting_ready(self):
     note("first frame")
     ready(self)
 
-def noting_build(self):
-    note("sign-in drawn")
-    build(self)
+def noting_mount(self):
+    mounted(self)
+    note("sign-in up")
 
-FengqiaoApp.on_ready, FengqiaoApp._build_home = noting_ready, noting_build
+FengqiaoApp.on_ready, SignInScreen.on_mount = noting_ready, noting_mount
 
 async def main():
     db = Database({str(tmp_path / "desk.db")!r})
@@ -180,7 +181,7 @@ print(json.dumps(seen))
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen == {"first frame": [], "sign-in drawn": [], "form": sorted(FORM)}
+    assert seen == {"first frame": [], "sign-in up": [], "form": sorted(FORM)}
 
 
 async def test_keys_typed_before_the_sign_in_is_up_go_to_its_fields(
