@@ -256,15 +256,19 @@ class FengqiaoApp(App[None]):
         self.pops: PopListener | None = None
         if "intake" in self._modes:  # Textual's per-instance copy of MODES: keep a handle on the intake screen
             self._modes["intake"] = self._make_intake
-        if self._held is not None and self.DEFAULT_MODE in self._modes:  # its content once the sign-in is drawn
-            self._modes[self.DEFAULT_MODE] = partial(self._composed_later, self._modes[self.DEFAULT_MODE])
         # While the app starts, the home screen is its default screen, not its mode's: Textual draws a mode's first
         # screen once inside its start-up batch and throws that drawing away (then re-parses every stylesheet),
         # and draws the default screen once, after it. The mode is back once the app is mounted (F5/F6/F7).
-        self._home: Callable[[], Screen[Any]] | None = self._modes.pop(self.DEFAULT_MODE, None)
+        make = self._modes.get(self.DEFAULT_MODE)
+        self._home: Callable[[], Screen[Any]] | None = make if callable(make) else None
+        self._first: Callable[[], Screen[Any]] | None = None
+        if self._home is not None:
+            del self._modes[self.DEFAULT_MODE]
+            # with a sign-in first, its content once the sign-in is drawn
+            self._first = partial(self._composed_later, self._home) if self._held is not None else self._home
 
     def get_default_screen(self) -> Screen[Any]:
-        return self._home() if self._home is not None else super().get_default_screen()
+        return self._first() if self._first is not None else super().get_default_screen()
 
     def _make_intake(self) -> IntakeScreen:
         self.intake = IntakeScreen()
