@@ -17,7 +17,7 @@ import asyncio
 import threading
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import on, work
@@ -383,41 +383,30 @@ class IntakeScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
     def field(self, name: str) -> Widget:
         return self.query_one(FIELD_IDS[name])
 
+    # The form's widgets by their ids (their classes' modules are imported with the form, not for a lookup).
     @property
     def description_area(self) -> TextArea:
-        from textual.widgets import TextArea
-
-        return self.query_one(TextArea)
+        return cast("TextArea", self.query_one("#description"))
 
     @property
     def town_field(self) -> TownField:
-        from .town_field import TownField
-
-        return self.query_one(TownField)
+        return cast("TownField", self.query_one("#town"))
 
     @property
     def address_field(self) -> AddressInput:
-        from .address_field import AddressInput
-
-        return self.query_one(AddressInput)
+        return cast("AddressInput", self.query_one("#address"))
 
     @property
     def banner(self) -> GovBanner:
-        from .gov_banner import GovBanner
-
-        return self.query_one(GovBanner)
+        return cast("GovBanner", self.query_one("#gov-banner"))
 
     @property
     def repeats(self) -> RepeatPanel:
-        from .repeat_panel import RepeatPanel
-
-        return self.query_one(RepeatPanel)
+        return cast("RepeatPanel", self.query_one("#repeats"))
 
     @property
     def suggestion_bar(self) -> SuggestionBar:
-        from .suggestion_bar import SuggestionBar
-
-        return self.query_one(SuggestionBar)
+        return cast("SuggestionBar", self.query_one("#suggestions"))
 
     def say(self, message: str = "", *, error: bool = False, notice: bool = False) -> None:
         """The status line. An error (or a notice) stays until the next action: a field's own passing remark
