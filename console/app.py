@@ -36,9 +36,7 @@ from fengqiao.models.i18n import get_lang, set_lang, t
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.screens.base import ComposedLater, DeskBar, describe_binding, localize_bindings
 from fengqiao.screens.context import DeskContext, Lazy
-from fengqiao.screens.intake import IntakeScreen
 from fengqiao.screens.messages import PasteRefused, StoreChanged, UrgeRequested
-from fengqiao.screens.shift import HandoverScreen, SignInScreen
 from fengqiao.store.db import Database
 
 from .config import Config, load_config
@@ -48,6 +46,7 @@ if TYPE_CHECKING:
 
     from fengqiao.models.governance import WarningRules
     from fengqiao.models.kpi import Weights
+    from fengqiao.screens.intake import IntakeScreen
     from fengqiao.store.attention import Scan
     from fengqiao.store.kpi import KpiStore
     from fengqiao.store.orders import OrderStore
@@ -162,6 +161,13 @@ HOME_MODE = {
 }
 
 
+def intake_screen() -> Screen[Any]:
+    """The intake's screen (imported when the app has it: the dashboard has not)."""
+    from fengqiao.screens.intake import IntakeScreen
+
+    return IntakeScreen()
+
+
 def board_screen() -> Screen[Any]:
     """The board's screen (its module imported on first use: screens/board.py and its filters are not small)."""
     from fengqiao.screens.board import BoardScreen
@@ -204,7 +210,7 @@ class FengqiaoApp(App[None]):
     ]
 
     # The board and the cockpit are imported when first opened (a call-taker's console starts on the intake).
-    MODES: ClassVar[dict[str, Any]] = {"intake": IntakeScreen, "board": board_screen, "cockpit": cockpit_screen}
+    MODES: ClassVar[dict[str, Any]] = {"intake": intake_screen, "board": board_screen, "cockpit": cockpit_screen}
     DEFAULT_MODE = "intake"
 
     def __init__(
@@ -271,6 +277,8 @@ class FengqiaoApp(App[None]):
         return self._first() if self._first is not None else super().get_default_screen()
 
     def _make_intake(self) -> IntakeScreen:
+        from fengqiao.screens.intake import IntakeScreen
+
         self.intake = IntakeScreen()
         return self.intake
 
@@ -392,6 +400,8 @@ class FengqiaoApp(App[None]):
                 self.notify(t("shift.signed_in", actor=desk.actor), timeout=4, markup=False)
                 self._pending_handover()
 
+        from fengqiao.screens.shift import SignInScreen
+
         return self.push_screen(SignInScreen(pin_required=self._ctx.pin_required), signed)
 
     @work(thread=True, group="shift", exclusive=True, exit_on_error=False)
@@ -404,6 +414,8 @@ class FengqiaoApp(App[None]):
             self.call_from_thread(self.notify, str(exc), severity="error", timeout=8, markup=False)
             return
         if handover is not None:
+            from fengqiao.screens.shift import HandoverScreen
+
             self.call_from_thread(self.push_screen, HandoverScreen("take", handover))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -415,6 +427,8 @@ class FengqiaoApp(App[None]):
 
     def action_handover(self) -> None:
         """F12: the outgoing operator hands over; then the next one signs in."""
+        from fengqiao.screens.shift import HandoverScreen, SignInScreen
+
         if not self._ctx.sign_in or isinstance(self.screen, (HandoverScreen, SignInScreen)):
             return
 
