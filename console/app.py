@@ -19,42 +19,45 @@ import signal
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, time
-from typing import Any, ClassVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widget import AwaitMount
 
 from fengqiao.models.alerts import DEFAULT_NIGHT, bell_rings, check_bell, parse_night
 from fengqiao.models.clock import Clock, system_clock
+from fengqiao.models.desk import Desk, Role
 from fengqiao.models.errors import FengqiaoError
-from fengqiao.models.governance import WarningRules
 from fengqiao.models.i18n import get_lang, set_lang, t
-from fengqiao.models.kpi import DEFAULT_WEIGHTS, Weights
 from fengqiao.models.reference import Reference, default_reference
-from fengqiao.models.roles import Desk, Role
-from fengqiao.models.routing import describe_assignee
-from fengqiao.screens.alerts import alert_line
-from fengqiao.screens.base import DeskBar, describe_binding, localize_bindings
-from fengqiao.screens.caller_pop import CallerPopProvider, pop_caller
-from fengqiao.screens.context import DeskContext
-from fengqiao.screens.help import HelpScreen
-from fengqiao.screens.intake import IntakeScreen
+from fengqiao.screens.base import ComposedLater, DeskBar, describe_binding, localize_bindings
+from fengqiao.screens.context import DeskContext, Lazy
 from fengqiao.screens.messages import PasteRefused, StoreChanged, UrgeRequested
-from fengqiao.screens.shift import HandoverScreen, SignInScreen
-from fengqiao.store.attention import Scan, scan
-from fengqiao.store.board import mark_overdue
 from fengqiao.store.db import Database
-from fengqiao.store.kpi import KpiStore
-from fengqiao.store.orders import OrderStore
-from fengqiao.store.shifts import pending_handover
 
 from .config import Config, load_config
-from .popsock import PopListener, socket_path
-from .syncworker import ConsoleSync, SyncSetup
 
-__all__ = ["FengqiaoApp", "StoreChanged", "SyncSetup", "desk_context"]
+if TYPE_CHECKING:
+    from textual.command import Provider
+
+    from fengqiao.models.governance import WarningRules
+    from fengqiao.models.kpi import Weights
+    from fengqiao.screens.intake import IntakeScreen
+    from fengqiao.store.attention import Scan
+    from fengqiao.store.kpi import KpiStore
+    from fengqiao.store.orders import OrderStore
+
+    from .popsock import PopListener
+    from .syncworker import ConsoleSync, SyncSetup
+
+# What only some moments need (the board, the cockpit, help, alerts, the stores behind the screens) is imported
+# when first used: the console's first frame is the sign-in form, and it waits for none of it.
+
+__all__ = ["FengqiaoApp", "StoreChanged", "desk_context"]
 
 log = logging.getLogger("fengqiao.console")
 
@@ -62,6 +65,8 @@ log = logging.getLogger("fengqiao.console")
 def config_weights(config: Config | None = None) -> tuple[Weights, str | None]:
     """The KPI weights from the desk's config ([kpi.weights] and [kpi] basic_weight; the file when not given); the
     defaults and the problem if bad."""
+    from fengqiao.models.kpi import DEFAULT_WEIGHTS, Weights
+
     try:
         return Weights.from_config((config or load_config()).section("kpi")), None
     except FengqiaoError as exc:
@@ -88,20 +93,30 @@ def desk_context(
     if lang:
         set_lang(lang)
     ref = ref or default_reference()
-    problem = None
-    if weights is None:
-        weights, problem = config_weights(config)
     bell, night = config_bell(config)
+
+    rules = Lazy(lambda: warning_rules(ref, config))
+
+    def orders() -> OrderStore:
+        from fengqiao.store.orders import OrderStore
+
+        return OrderStore(db, ref=ref, desk=desk, clock=clock, rules=rules.get())
+
+    def kpis() -> tuple[KpiStore, str | None]:
+        from fengqiao.store.kpi import KpiStore
+
+        chosen, problem = (weights, None) if weights is not None else config_weights(config)
+        return KpiStore(db, ref=ref, clock=clock, weights=chosen), problem
+
     return DeskContext(
         db=db,
         desk=desk,
         ref=ref,
         clock=clock,
         lang=get_lang(),
-        store=OrderStore(db, ref=ref, desk=desk, clock=clock, rules=warning_rules(ref, config)),
-        kpi=KpiStore(db, ref=ref, clock=clock, weights=weights),
-        kpi_weights=weights,
-        kpi_problem=problem,
+        rules=rules,
+        orders=Lazy(orders),
+        kpis=Lazy(kpis),
         caller=caller,
         read_only=read_only,
         start_unmasked=unmasked,
@@ -146,6 +161,13 @@ HOME_MODE = {
 }
 
 
+def intake_screen() -> Screen[Any]:
+    """The intake's screen (imported when the app has it: the dashboard has not)."""
+    from fengqiao.screens.intake import IntakeScreen
+
+    return IntakeScreen()
+
+
 def board_screen() -> Screen[Any]:
     """The board's screen (its module imported on first use: screens/board.py and its filters are not small)."""
     from fengqiao.screens.board import BoardScreen
@@ -160,12 +182,19 @@ def cockpit_screen() -> Screen[Any]:
     return CockpitScreen()
 
 
+def caller_pop_provider() -> type[Provider]:
+    """The palette's screen-pop commands (imported when the palette first opens)."""
+    from fengqiao.screens.caller_pop import CallerPopProvider
+
+    return CallerPopProvider
+
+
 class FengqiaoApp(App[None]):
     """One desk's console over its SQLite store."""
 
     TITLE = "fengqiao"
     ENABLE_COMMAND_PALETTE = True
-    COMMANDS = App.COMMANDS | {CallerPopProvider}  # screen-pop: Ctrl+P, the caller's number, Enter
+    COMMANDS = App.COMMANDS | {caller_pop_provider}  # screen-pop: Ctrl+P, the caller's number, Enter
     CSS = """
     Screen { background: $background; }
     """
@@ -181,7 +210,7 @@ class FengqiaoApp(App[None]):
     ]
 
     # The board and the cockpit are imported when first opened (a call-taker's console starts on the intake).
-    MODES: ClassVar[dict[str, Any]] = {"intake": IntakeScreen, "board": board_screen, "cockpit": cockpit_screen}
+    MODES: ClassVar[dict[str, Any]] = {"intake": intake_screen, "board": board_screen, "cockpit": cockpit_screen}
     DEFAULT_MODE = "intake"
 
     def __init__(
@@ -225,23 +254,84 @@ class FengqiaoApp(App[None]):
         self.intake: IntakeScreen | None = None  # the intake screen, once its mode was opened
         self._painted = False  # the first frame is on the terminal (Textual's Ready event)
         self._after_paint: list[Callable[[], object]] = []
+        # With a sign-in first, keys (and pastes) that come before its form is up wait for it, then go there.
+        self._held: list[events.Event] | None = [] if ctx.sign_in else None
         self._signals: list[signal.Signals] = []
         # Screen-pops from `fengqiao pop` (console/popsock.py): a live console listens, tests ask for it.
         self._listen = watch_store if listen is None else listen
         self.pops: PopListener | None = None
         if "intake" in self._modes:  # Textual's per-instance copy of MODES: keep a handle on the intake screen
             self._modes["intake"] = self._make_intake
+        # While the app starts, the home screen is its default screen, not its mode's: Textual draws a mode's first
+        # screen once inside its start-up batch and throws that drawing away (then re-parses every stylesheet),
+        # and draws the default screen once, after it. The mode is back once the app is mounted (F5/F6/F7).
+        make = self._modes.get(self.DEFAULT_MODE)
+        self._home: Callable[[], Screen[Any]] | None = make if callable(make) else None
+        self._first: Callable[[], Screen[Any]] | None = None
+        if self._home is not None:
+            del self._modes[self.DEFAULT_MODE]
+            # with a sign-in first, its content once the sign-in is drawn
+            self._first = partial(self._composed_later, self._home) if self._held is not None else self._home
+
+    def get_default_screen(self) -> Screen[Any]:
+        return self._first() if self._first is not None else super().get_default_screen()
 
     def _make_intake(self) -> IntakeScreen:
+        from fengqiao.screens.intake import IntakeScreen
+
         self.intake = IntakeScreen()
         return self.intake
 
+    def _composed_later(self, make: Callable[[], Screen[Any]]) -> Screen[Any]:
+        screen = make()
+        if isinstance(screen, ComposedLater):
+            screen.deferred = True
+        return screen
+
+    @property
+    def home_screen(self) -> Screen[Any] | None:
+        """The screen at the bottom of the current mode's stack (under a sign-in, a handover, help)."""
+        stack = self.screen_stack
+        return stack[0] if stack else None
+
     def on_ready(self) -> None:
-        """The first frame has been drawn: start what was waiting for it (the intake's classifier build)."""
+        """The first frame has been drawn: start what was waiting for it (the sign-in; the intake's classifier)."""
         self._painted = True
+        if self._held is not None:
+            self.call_later(self._sign_in_first)
         waiting, self._after_paint = self._after_paint, []
         for callback in waiting:
             callback()
+
+    async def on_event(self, event: events.Event) -> None:
+        if self._held is not None and isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            self._held.append(event)  # typed before the sign-in form is up: it gets them once it is
+            return
+        await super().on_event(event)
+
+    async def _release_held(self) -> None:
+        held, self._held = self._held or [], None
+        for event in held:
+            await super().on_event(event)
+
+    async def _sign_in_first(self) -> None:
+        """The sign-in, pushed after the first frame (pushed before it, Textual would draw it a frame later): the
+        keys typed so far go to its fields, and the home screen's content is composed once the sign-in is drawn."""
+        await self.ask_sign_in()
+        await self._release_held()
+        self.screen.call_after_refresh(self._build_home)
+
+    def _build_home(self) -> None:
+        home = self.home_screen
+        if isinstance(home, ComposedLater) and home.deferred:
+            home.call_later(home.compose_content)
+
+    async def wait_for_home(self) -> None:
+        """Until the screen under the sign-in is ready for keys (its deferred content is composed)."""
+        home = self.home_screen
+        if isinstance(home, ComposedLater):
+            self._build_home()
+            await home.content_ready.wait()
 
     def after_first_paint(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` once the console's first frame is on the screen (at once if it already is): work
@@ -303,23 +393,29 @@ class FengqiaoApp(App[None]):
                 for bar in screen.query(DeskBar):
                     bar.set_desk_text(self.desk_text())
 
-    def ask_sign_in(self) -> None:
+    def ask_sign_in(self) -> AwaitMount:
         def signed(desk: Desk | None) -> None:
             if desk is not None:
                 self.set_operator(desk)
                 self.notify(t("shift.signed_in", actor=desk.actor), timeout=4, markup=False)
                 self._pending_handover()
 
-        self.push_screen(SignInScreen(pin_required=self._ctx.pin_required), signed)
+        from fengqiao.screens.shift import SignInScreen
+
+        return self.push_screen(SignInScreen(pin_required=self._ctx.pin_required), signed)
 
     @work(thread=True, group="shift", exclusive=True, exit_on_error=False)
     def _pending_handover(self) -> None:
+        from fengqiao.store.shifts import pending_handover
+
         try:
             handover = pending_handover(self.db, self.desk)
         except FengqiaoError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error", timeout=8, markup=False)
             return
         if handover is not None:
+            from fengqiao.screens.shift import HandoverScreen
+
             self.call_from_thread(self.push_screen, HandoverScreen("take", handover))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -331,6 +427,8 @@ class FengqiaoApp(App[None]):
 
     def action_handover(self) -> None:
         """F12: the outgoing operator hands over; then the next one signs in."""
+        from fengqiao.screens.shift import HandoverScreen, SignInScreen
+
         if not self._ctx.sign_in or isinstance(self.screen, (HandoverScreen, SignInScreen)):
             return
 
@@ -342,13 +440,13 @@ class FengqiaoApp(App[None]):
         self.push_screen(HandoverScreen("give"), given)
 
     def on_mount(self) -> None:
+        if self._home is not None:
+            self._modes[self.DEFAULT_MODE] = self._home
         self.title = t("app.title")
         self.sub_title = t("app.subtitle")
         self._catch_hangup()
         if self._listen and "intake" in self._modes and not self._ctx.read_only:
-            self.run_worker(self._listen_for_pops(), group="pop", exit_on_error=False)
-        if self._ctx.sign_in:
-            self.ask_sign_in()
+            self.after_first_paint(lambda: self.run_worker(self._listen_for_pops(), group="pop", exit_on_error=False))
         if self._watch_store:
             self.set_interval(1.0, self._poll_store)
             self.set_interval(OVERDUE_EVERY, self._mark_overdue)
@@ -363,6 +461,8 @@ class FengqiaoApp(App[None]):
             return None
         if setup.client is None:
             return None
+        from .syncworker import ConsoleSync
+
         sync = ConsoleSync(
             setup.client,
             self.db,
@@ -390,12 +490,16 @@ class FengqiaoApp(App[None]):
 
     # ---- screen-pop from `fengqiao pop` ----------------------------------------------------------------
     async def _listen_for_pops(self) -> None:
+        from .popsock import PopListener, socket_path
+
         listener = PopListener(socket_path(self.db.path), self.screen_pop)
         if await listener.start():
             self.pops = listener
 
     def screen_pop(self, phone: str) -> None:
         """A number from the telephony system: on the intake form, or waiting as the next caller."""
+        from fengqiao.screens.caller_pop import pop_caller
+
         pop_caller(self, phone)
 
     # ---- quitting: the call being taken is kept --------------------------------------------------
@@ -451,6 +555,8 @@ class FengqiaoApp(App[None]):
         return self._scan_attention(self.clock())
 
     def _scan_attention(self, now: datetime) -> Scan:
+        from fengqiao.store.attention import Scan, scan
+
         self._last_scan = now
         if self._ctx.read_only:
             return Scan([])
@@ -465,6 +571,8 @@ class FengqiaoApp(App[None]):
 
     def _alert(self, found: Scan, now: datetime) -> None:
         """A toast (always) and the terminal bell (as the desk's config says) for orders that need someone."""
+        from fengqiao.screens.alerts import alert_line
+
         ref, lang = self._ctx.ref, self._ctx.lang
         lines = [alert_line(ref, a, lang) for a in found.alerts[:ALERT_LINES]]
         rest = len(found.alerts) - len(lines) + found.more
@@ -481,6 +589,8 @@ class FengqiaoApp(App[None]):
     @work(thread=True, group="overdue", exclusive=True, exit_on_error=False)
     def _mark_overdue(self) -> None:
         """Record the first overdue moment of orders whose deadline passed (a projection field, for the KPIs)."""
+        from fengqiao.store.board import mark_overdue
+
         mark_overdue(self.db, self.clock())
 
     def _announce(self, seq: int) -> None:
@@ -496,6 +606,7 @@ class FengqiaoApp(App[None]):
     @work(thread=True, group="urge", exit_on_error=False)
     def _urge(self, order_no: str) -> None:
         from fengqiao.models.machine import Action, Intent
+        from fengqiao.models.routing import describe_assignee
         from fengqiao.store.attention import mark_seen
 
         try:
@@ -515,6 +626,8 @@ class FengqiaoApp(App[None]):
 
     # ---- help and palette ----------------------------------------------------------------------
     def action_help(self) -> None:
+        from fengqiao.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return

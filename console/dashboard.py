@@ -14,20 +14,24 @@ the command line), not attributes the screens look for.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from textual.app import SystemCommand
 from textual.screen import Screen
 
 from fengqiao.models.clock import Clock, system_clock
+from fengqiao.models.desk import Desk
 from fengqiao.models.i18n import t
 from fengqiao.models.kpi import DEFAULT_WEIGHTS, Weights
 from fengqiao.models.reference import Reference
-from fengqiao.models.roles import Desk
 from fengqiao.screens.cockpit import CockpitScreen
 from fengqiao.screens.context import DeskContext
 from fengqiao.store.db import Database
+from fengqiao.store.kpi import Live
 
 from .app import FengqiaoApp, desk_context
 from .syncworker import SyncSetup
@@ -108,6 +112,21 @@ def dashboard_context(
     )  # access_db writes the access log only
 
 
+def read_ahead(ctx: DeskContext) -> Future[Live]:
+    """Today's figures, read in a thread from now on: SQLite lets the query run while Textual starts, and the
+    cockpit draws them in its first frame (screens/cockpit.py, ``live_ahead``)."""
+    ahead: Future[Live] = Future()
+
+    def read() -> None:
+        try:
+            ahead.set_result(ctx.kpi.live())
+        except BaseException as exc:  # noqa: BLE001 - handed to the cockpit, which reads again and says it
+            ahead.set_exception(exc)
+
+    threading.Thread(target=read, name="cockpit-first-live", daemon=True).start()
+    return ahead
+
+
 def run_dashboard(
     db: Database,
     desk: Desk,
@@ -122,7 +141,7 @@ def run_dashboard(
     make_read_only(db)
     try:
         ctx = dashboard_context(db, desk, lang=lang, weights=weights, unmasked=unmasked, access_db=access_db)
-        DashboardApp(ctx, sync=sync).run()
+        DashboardApp(replace(ctx, live_ahead=read_ahead(ctx)), sync=sync).run()
     finally:
         db.close()
         if access_db is not None:

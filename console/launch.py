@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fengqiao.models.desk import Desk, make_desk
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import LANGS, get_lang, set_lang, t
 from fengqiao.models.reference import REFERENCE_ENV, default_reference, set_reference_dir
-from fengqiao.models.roles import Desk, make_desk
 
 from .state import State
 
@@ -78,9 +78,9 @@ def open_dashboard(
     unmasked: bool = False,
 ) -> None:
     """``fengqiao dashboard``: the cockpit read-only, as the desk's config (or the options) says."""
+    from fengqiao.models.desk import Role
     from fengqiao.models.kpi import Weights
     from fengqiao.models.privacy import check_unmasked
-    from fengqiao.models.roles import Role
 
     from .dashboard import run_dashboard
     from .syncsetup import console_sync

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from fengqiao.console.config import Config, load_config
 from fengqiao.models.clock import parse_user_time, system_clock
+from fengqiao.models.desk import Desk, make_desk
 from fengqiao.models.reference import default_reference
-from fengqiao.models.roles import Desk, make_desk
 
 if TYPE_CHECKING:
     import typer

@@ -71,12 +71,14 @@ def console_sync(config: Any, db: Any, desk: Any, clock: Any = system_clock) -> 
     None when no server and token are configured."""
     from fengqiao.models.errors import FengqiaoError
 
-    from .syncworker import SyncSetup
-
     try:
         settings = sync_settings(config)
     except FengqiaoError as exc:
+        from .syncworker import SyncSetup
+
         return SyncSetup.failed(str(exc))
     if not settings["server"] or not settings["token"]:
-        return None
+        return None  # (the sync worker's module is not imported: the console's start waits for nothing it shows)
+    from .syncworker import SyncSetup
+
     return SyncSetup(client=lambda: make_client(db, desk, clock, settings), interval=settings["interval"])

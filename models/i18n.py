@@ -6,18 +6,20 @@ to Chinese, then to the key itself, and formats ``{placeholders}`` with the keyw
 
 from __future__ import annotations
 
+import re
 import threading
-import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
+CATALOGUES = Path(__file__).resolve().parent.parent / "fixtures" / "i18n"  # fengqiao/fixtures/i18n/<lang>.toml
 
 _current = DEFAULT_LANG
+_TABLE = re.compile(r"^\[([A-Za-z0-9_-]+)[.\]]", re.M)  # a table header's first name: [kpi] and [kpi.col] -> kpi
 
 
 def _flatten(prefix: str, node: dict[str, Any], out: dict[str, str]) -> None:
@@ -29,14 +31,58 @@ def _flatten(prefix: str, node: dict[str, Any], out: dict[str, str]) -> None:
             out[full] = str(value)
 
 
+class Strings:
+    """One language's catalogue, read a top-level table at a time: ``t("shift.name")`` parses ``[shift]`` (and
+    ``[shift.*]``) the first time a key of it is asked for. The console's first frame needs a few tables of the
+    catalogue, and parsing all of it (pure-Python TOML) cost that frame several milliseconds."""
+
+    def __init__(self, text: str) -> None:
+        self._chunks: dict[str, list[str]] = {}  # top-level name -> the text of its tables, in file order
+        heads = list(_TABLE.finditer(text))
+        root = text[: heads[0].start()] if heads else text  # keys before the first table
+        for head, after in zip(heads, [*heads[1:], None], strict=True):
+            chunk = text[head.start() : after.start() if after is not None else len(text)]
+            self._chunks.setdefault(head.group(1), []).append(chunk)
+        self._flat: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._parse(root)
+
+    def _parse(self, text: str) -> None:
+        import tomllib
+
+        out: dict[str, str] = {}
+        _flatten("", tomllib.loads(text), out)
+        self._flat.update(out)
+
+    def _load(self, table: str) -> bool:
+        with self._lock:
+            chunks = self._chunks.pop(table, None)
+            if chunks is not None:
+                self._parse("".join(chunks))
+        return chunks is not None
+
+    def get(self, key: str) -> str | None:
+        text = self._flat.get(key)
+        if text is None and self._chunks and self._load(key.partition(".")[0]):
+            text = self._flat.get(key)
+        return text
+
+    def all(self) -> dict[str, str]:
+        for table in list(self._chunks):
+            self._load(table)
+        return self._flat
+
+
 @cache
-def catalogue(lang: str) -> dict[str, str]:
+def strings(lang: str) -> Strings:
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}; choose one of {', '.join(LANGS)}")
-    text = resources.files("fengqiao.fixtures").joinpath("i18n", f"{lang}.toml").read_text(encoding="utf-8")
-    out: dict[str, str] = {}
-    _flatten("", tomllib.loads(text), out)
-    return out
+    return Strings((CATALOGUES / f"{lang}.toml").read_text(encoding="utf-8"))
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    """Every string of ``lang``, by dotted key."""
+    return strings(lang).all()
 
 
 _here = threading.local()  # a per-thread override: a server thread answering one request in its language
@@ -44,7 +90,7 @@ _here = threading.local()  # a per-thread override: a server thread answering on
 
 def set_lang(lang: str) -> None:
     global _current
-    catalogue(lang)  # validates
+    strings(lang)  # validates
     _current = lang
 
 
@@ -55,7 +101,7 @@ def get_lang() -> str:
 @contextmanager
 def using(lang: str) -> Iterator[None]:
     """Answer in ``lang`` on this thread only, for the duration (the process's language stays)."""
-    catalogue(lang)
+    strings(lang)
     before = getattr(_here, "lang", None)
     _here.lang = lang
     try:
@@ -66,16 +112,16 @@ def using(lang: str) -> Iterator[None]:
 
 def t(key: str, /, lang: str | None = None, **kwargs: Any) -> str:
     lang = lang or get_lang()
-    text = catalogue(lang).get(key)
+    text = strings(lang).get(key)
     if text is None and lang != DEFAULT_LANG:
-        text = catalogue(DEFAULT_LANG).get(key)
+        text = strings(DEFAULT_LANG).get(key)
     if text is None:
         return key
     return text.format(**kwargs) if kwargs else text
 
 
 def has(key: str, lang: str | None = None) -> bool:
-    return key in catalogue(lang or get_lang())
+    return strings(lang or get_lang()).get(key) is not None
 
 
 def name(obj: Any, lang: str | None = None) -> str:

@@ -40,23 +40,8 @@ from .errors import DomainError, Redundant, ValidationError
 from .i18n import get_lang, t
 from .reference import Reference, default_reference
 from .routing import Route, department_assignee, describe_assignee
+from .status import OPEN_STATUSES, WORKING_STATUSES, Status  # noqa: F401 - re-exported: the states are the machine's too
 
-
-class Status(StrEnum):
-    DISPATCHED = "dispatched"
-    SIGNED = "signed"
-    ARRIVED = "arrived"
-    FED_BACK = "fed_back"
-    VISITED = "visited"
-    CLOSED = "closed"
-    RETURNED = "returned"
-    CANCELLED = "cancelled"
-
-
-OPEN_STATUSES = frozenset(
-    {Status.DISPATCHED, Status.SIGNED, Status.ARRIVED, Status.RETURNED, Status.FED_BACK, Status.VISITED}
-)
-WORKING_STATUSES = frozenset({Status.DISPATCHED, Status.SIGNED, Status.ARRIVED, Status.RETURNED})
 _STAGE_STATUS = (Status.DISPATCHED, Status.SIGNED, Status.ARRIVED, Status.FED_BACK)
 
 

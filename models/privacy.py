@@ -1,7 +1,7 @@
 """Callers' phone numbers are personal data: who sees them in full, and the record of every full view.
 
 * Desks that must call back (call-takers, township centres, departments, the operator's CLI) see full
-  numbers (:func:`models.roles.shows_full_phone`); supervisors, the cockpit, reports and exports see
+  numbers (:func:`models.desk.shows_full_phone`); supervisors, the cockpit, reports and exports see
   ``138****5678``.
 * ``--unmasked`` (full numbers where they would be masked) is for the supervisor role only, and every use is
   written to the access log (``store.audit.record_access``): an append-only, hash-chained table like the
@@ -16,11 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .desk import Desk, Role, shows_full_phone
 from .errors import PermissionDenied
-from .events import chain_digest
 from .i18n import t
 from .phone import mask_phone, show_no_number
-from .roles import Desk, Role, shows_full_phone
 
 PhoneView = Callable[[str], str]
 
@@ -114,4 +113,6 @@ def access_hash(
     prev_hash: str,
 ) -> str:
     """The hash of one access-log line from its stored column values (same scheme as events)."""
+    from .events import chain_digest  # the event model: the cockpit's masked numbers do without it
+
     return chain_digest((id, desk, str(desk_seq), actor, role, action, target, detail, at, prev_hash))

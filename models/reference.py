@@ -13,17 +13,17 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ReferenceDataError
 
 if TYPE_CHECKING:
-    from .villages import GrassrootsRule, Grid, Organisation, Village
+    from .villages import Grassroots, GrassrootsRule, Grid, Organisation, Village
 
 REFERENCE_ENV = "FENGQIAO_REFERENCE"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"  # the shipped reference data (fengqiao/fixtures)
 BY_LOCATION = ("ZZ", "GA")  # resolved by the call's town
 DISPATCH_MODES = ("single", "dual")
 
@@ -88,11 +88,35 @@ class Reference:
     towns: dict[str, Town]
     stations: dict[str, Station]
     directory: Path | None = None  # where it was loaded from
-    # villages, communities, grids, social organisations and the grassroots routing rules (models/villages.py)
-    villages: dict[str, Village] = field(default_factory=dict)
-    grids: dict[str, Grid] = field(default_factory=dict)
-    organisations: dict[str, Organisation] = field(default_factory=dict)
-    grassroots_rules: tuple[GrassrootsRule, ...] = ()
+    # villages, communities, grids, social organisations and the grassroots routing rules (models/villages.py);
+    # None: read from ``directory`` when first used (the shipped data: the console's first frame needs none of it)
+    loaded_grassroots: Grassroots | None = field(default=None, repr=False)
+
+    @cached_property
+    def grassroots(self) -> Grassroots:
+        if self.loaded_grassroots is not None:
+            return self.loaded_grassroots
+        from .villages import Grassroots, load_grassroots
+
+        if self.directory is None:
+            return Grassroots({}, {}, {}, ())
+        return load_grassroots(self.directory, self.towns, self.tags)
+
+    @property
+    def villages(self) -> dict[str, Village]:
+        return self.grassroots.villages
+
+    @property
+    def grids(self) -> dict[str, Grid]:
+        return self.grassroots.grids
+
+    @property
+    def organisations(self) -> dict[str, Organisation]:
+        return self.grassroots.organisations
+
+    @property
+    def grassroots_rules(self) -> tuple[GrassrootsRule, ...]:
+        return self.grassroots.rules
 
     def assignee_known(self, code: str) -> bool:
         """Whether ``code`` names an assignee: a department, a station, ``ZZ-<town>``, ``TJ-<village>`` (its
@@ -222,9 +246,11 @@ def _unique(path: Path, line: int, code: str, seen: dict[str, int]) -> None:
     seen[code] = line
 
 
-def load_reference(directory: Path | str | None = None) -> Reference:
-    """Load and validate the four CSV files from ``directory`` (default: the packaged ``fixtures/``)."""
-    base = Path(directory) if directory is not None else Path(str(resources.files("fengqiao.fixtures")))
+def load_reference(directory: Path | str | None = None, *, grassroots_later: bool = False) -> Reference:
+    """Load and validate the four CSV files from ``directory`` (default: the packaged ``fixtures/``), and the
+    grassroots files (villages, grids, organisations, their routing) now or, ``grassroots_later``, when first
+    used."""
+    base = Path(directory) if directory is not None else FIXTURES
 
     path = base / "categories.csv"
     categories: dict[str, Category] = {}
@@ -369,21 +395,11 @@ def load_reference(directory: Path | str | None = None) -> Reference:
     for cat in categories:
         if not any(tag.category == cat for tag in tags.values()):
             raise ReferenceDataError(f"{path.name}: category {cat} has no tags")
+    if grassroots_later:
+        return Reference(categories, tags, departments, towns, stations, base)
     from .villages import load_grassroots
 
-    grassroots = load_grassroots(base, towns, tags)
-    return Reference(
-        categories,
-        tags,
-        departments,
-        towns,
-        stations,
-        base,
-        grassroots.villages,
-        grassroots.grids,
-        grassroots.organisations,
-        grassroots.rules,
-    )
+    return Reference(categories, tags, departments, towns, stations, base, load_grassroots(base, towns, tags))
 
 
 def _with_station(town: Town, code: str) -> Town:
@@ -411,8 +427,9 @@ def reference_dir() -> Path | None:
 
 @cache
 def shipped_reference() -> Reference:
-    """The packaged reference data, loaded once per process."""
-    return load_reference()
+    """The packaged reference data, loaded once per process (its villages and grids when first used: checked by
+    the tests, they need no checking at start)."""
+    return load_reference(grassroots_later=True)
 
 
 @cache

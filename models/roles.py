@@ -21,23 +21,20 @@ it may do everything the state machine allows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-from .errors import PermissionDenied, ValidationError
+from .desk import Desk, Role, make_desk, shows_full_phone
+from .errors import PermissionDenied
 from .i18n import get_lang, t
 from .machine import WORKING_STATUSES, Action, AssignmentState, OrderState, Status
-from .names import check_name
 from .reference import Reference
-from .villages import GRASSROOTS_PREFIXES
 
-
-class Role(StrEnum):
-    CALL_TAKER = "call_taker"
-    TOWNSHIP = "township"
-    DEPARTMENT = "department"
-    SUPERVISOR = "supervisor"
+__all__ = [
+    "Desk",
+    "Role",
+    "make_desk",
+    "shows_full_phone",
+]  # the desk itself is models/desk.py (light: the console's start needs it)
 
 
 ASSIGNEE_WORK = frozenset({Action.SIGN, Action.ARRIVE, Action.FEEDBACK, Action.RETURN, Action.EXTEND})
@@ -73,57 +70,6 @@ ROLE_ACTIONS[Role.TOWNSHIP] |= MERGE_ACTIONS | SPLIT_ACTIONS
 ROLE_ACTIONS[Role.SUPERVISOR] |= MERGE_ACTIONS
 
 
-@dataclass(frozen=True)
-class Desk:
-    name: str = "desk"
-    role: Role | None = None
-    dept: str | None = None  # department desks: SCJG, an assignee code such as GA-HZ / ZZ-HZ, or TJ-/WG-/SO-…
-    town: str | None = None  # township desks (and ZZ/GA department desks)
-    operator: str = ""
-    prefix: str = "SZ"  # order numbers: SZ-20261128-0042
-
-    @property
-    def actor(self) -> str:
-        return self.operator or self.name
-
-    def assignee_codes(self, ref: Reference) -> frozenset[str]:
-        """The assignee codes whose assignments this desk works on (empty: not tied to assignees). Kept per
-        reference on the desk: the sync server asks for every event of a push."""
-        cache: dict[int, tuple[Reference, frozenset[str]]] | None = self.__dict__.get("_codes")
-        if cache is None:
-            cache = {}
-            object.__setattr__(self, "_codes", cache)  # a frozen dataclass: a private memo, not a field
-        hit = cache.get(id(ref))
-        if hit is not None and hit[0] is ref:
-            return hit[1]
-        codes = self._assignee_codes(ref)
-        cache[id(ref)] = (ref, codes)
-        return codes
-
-    def _assignee_codes(self, ref: Reference) -> frozenset[str]:
-        if self.role == Role.DEPARTMENT and self.dept:
-            code = self.dept.upper()
-            if code in ("ZZ", "GA") and self.town:
-                town = ref.town(self.town)
-                return frozenset({f"ZZ-{town.code}"} if code == "ZZ" else {town.station_code})
-            return frozenset({code})
-        if self.role == Role.TOWNSHIP and self.town:
-            town = ref.town(self.town)
-            return frozenset({f"ZZ-{town.code}", town.station_code})
-        return frozenset()
-
-    def sees_all(self) -> bool:
-        return self.role in (None, Role.CALL_TAKER, Role.SUPERVISOR)
-
-    def works_on(self, ref: Reference, a: AssignmentState) -> bool:
-        """Whether assignment ``a`` is this desk's own work (always False for desks not tied to assignees)."""
-        if a.assignee not in self.assignee_codes(ref):
-            return False
-        if self.role == Role.TOWNSHIP and a.dept == "GA":
-            return a.town == self.town  # the shared station's work for other towns belongs to their centres
-        return True
-
-
 def current_assignments(o: OrderState) -> list[AssignmentState]:
     """The order's current department assignment, on a dual order its police station's, and its co-handling
     units' (协办) that have not returned their part."""
@@ -147,84 +93,6 @@ def own_deadline(desk: Desk, ref: Reference, o: OrderState) -> tuple[str, dateti
         if pending and (best is None or pending[1] < best[1]):
             best = (pending[0], pending[1], a.window_start, a.id)
     return best
-
-
-def make_desk(
-    ref: Reference,
-    name: str,
-    role: str | None,
-    *,
-    dept: str | None = None,
-    town: str | None = None,
-    operator: str = "",
-    prefix: str | None = None,
-) -> Desk:
-    """Validate a desk definition (from the config file or the command line)."""
-    name = check_name(name, what="desk")
-    operator = check_name(operator or "", what="operator", required=False)
-    if role is None or role == "":
-        return Desk(name=name, operator=operator, prefix=prefix or "SZ")
-    try:
-        r = Role(role)
-    except ValueError:
-        raise ValidationError(
-            t("error.unknown_role", role=role, roles=", ".join(r.value for r in Role)), field="role"
-        ) from None
-    if r == Role.DEPARTMENT:
-        if not dept:
-            raise ValidationError(t("error.role_needs_dept"), field="dept")
-        code = dept.strip().upper()
-        if code.startswith(GRASSROOTS_PREFIXES):
-            # a grassroots unit (TJ-<village>, WG-<grid>, SO-<organisation>): works on its own assignments
-            if not ref.assignee_known(code):
-                raise ValidationError(t("error.unknown_dept", code=dept), field="dept")
-            dept, town = code, (town or _grassroots_town(ref, code))
-        elif code.startswith(("ZZ-", "GA-")):
-            town_code = code[3:]
-            if code.startswith("GA-"):
-                if code not in ref.stations:
-                    raise ValidationError(t("error.unknown_dept", code=dept), field="dept")
-            else:
-                ref.town(town_code)
-            dept, town = code[:2], (town or town_code)
-        else:
-            ref.department(code)
-            dept = code
-            if code in ("ZZ", "GA"):
-                if not town:
-                    raise ValidationError(t("error.role_needs_town"), field="town")
-                town = ref.town(town).code
-    if r == Role.TOWNSHIP:
-        if not town:
-            raise ValidationError(t("error.role_needs_town"), field="town")
-        town = ref.town(town).code
-    return Desk(
-        name=name,
-        role=r,
-        dept=dept,
-        town=town,
-        operator=operator,
-        prefix=(prefix or (town if r == Role.TOWNSHIP and town else "SZ")).upper(),
-    )
-
-
-def _grassroots_town(ref: Reference, code: str) -> str | None:
-    """The town of a grassroots unit (its village's); None for a social organisation (it may serve several)."""
-    rest = code[3:]
-    if code.startswith("TJ-"):
-        return ref.villages[rest].town
-    if code.startswith("WG-"):
-        return ref.villages[ref.grids[rest].village].town
-    return None
-
-
-def shows_full_phone(desk: Desk) -> bool:
-    """Callers' numbers are personal data: shown in full only to desks that must call back.
-
-    Call-takers, township centres and departments contact callers; supervisors (and the cockpit, reports and
-    exports) see ``138****5678`` unless they ask for the full number, which is audited.
-    """
-    return desk.role in (None, Role.CALL_TAKER, Role.TOWNSHIP, Role.DEPARTMENT)
 
 
 def can_see(desk: Desk, ref: Reference, o: OrderState) -> bool:

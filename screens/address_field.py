@@ -22,6 +22,7 @@ from fengqiao.models.reference import Reference
 from fengqiao.models.villages import village_in
 
 from .base import LocalizedMixin
+from .form_field import FormInput
 from .literal import LiteralInput
 from .town_field import CANDIDATES, TownField, TownHint
 
@@ -113,3 +114,7 @@ class VillageCompletion(LocalizedMixin, LiteralInput):
         self.cursor_position = len(self.value)
         self.recheck()
         return True
+
+
+class AddressInput(VillageCompletion, FormInput):
+    """The intake's address field: completes the chosen town's villages and communities."""

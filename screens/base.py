@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -115,3 +116,38 @@ class DeskBar(Widget):
 
     def watch_sync_text(self, value: str) -> None:
         self.query_one("#sync", Static).update(safe(value, single_line=True))
+
+
+class ComposedLater:
+    """Mix into a Screen whose content the console may compose after its first frame: while ``deferred`` the
+    screen's ``compose`` yields its header only, and :meth:`compose_content` composes the rest.
+
+    A console that asks who is on shift draws the sign-in first: the home screen under it (the intake, the
+    cockpit) waits for that, with the modules only its content needs; and Textual draws a mode's first screen once
+    inside its start-up batch and throws that drawing away, so content composed then would be drawn twice before
+    the sign-in shows. The screen starts its content in :meth:`start_content` (from its ``on_mount``, or once
+    composed later) and calls :meth:`content_started` at the end; ``content_ready`` is then set.
+    """
+
+    deferred = False
+
+    @property
+    def content_ready(self) -> asyncio.Event:
+        """Set once the content is composed and started."""
+        event: asyncio.Event | None = self.__dict__.get("_content_ready")
+        if event is None:
+            event = self.__dict__["_content_ready"] = asyncio.Event()
+        return event
+
+    async def compose_content(self) -> None:
+        if not self.deferred:
+            return
+        self.deferred = False
+        await self.recompose()  # type: ignore[attr-defined]  # a Screen's
+        self.start_content()
+
+    def start_content(self) -> None:
+        self.content_started()
+
+    def content_started(self) -> None:
+        self.content_ready.set()

@@ -49,7 +49,7 @@ def pop_caller(app: object, phone: str) -> None:
             return
         if phone:
             screen.pop_caller(phone)
-        else:
+        elif screen.content_ready.is_set():
             screen.query_one("#phone").focus()
 
     app.switch_mode("intake")  # type: ignore[attr-defined]

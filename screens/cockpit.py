@@ -40,6 +40,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from fengqiao.models.desk import Role
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.kpi import (
@@ -60,13 +61,12 @@ from fengqiao.models.kpi import (
     sparkline,
 )
 from fengqiao.models.privacy import PhoneView, check_unmasked, phone_view
-from fengqiao.models.roles import Role
 from fengqiao.models.routing import describe_assignee
 from fengqiao.models.text import fit_cells
 from fengqiao.models.villages import village_in
 from fengqiao.store.kpi import DeptLoad, Frequent, KpiStore, Live, Trend
 
-from .base import LocalizedMixin, safe
+from .base import ComposedLater, LocalizedMixin, safe
 from .context import DeskMixin
 from .messages import StoreChanged
 
@@ -74,6 +74,7 @@ WIDE = 140  # columns from which the cockpit shows both frequent panels and wide
 LIVE_EVERY = 60.0  # seconds: deadlines pass without any write
 TALL = 40  # rows from which the two extra rates and the times of the last 30 days show
 TREND_EVERY = 300.0
+FIRST_WAIT = 0.25  # seconds the dashboard's first frame waits for the figures being read while it started
 SORTS = ("overdue", "awaiting", "sign_rate", "score")
 
 
@@ -87,15 +88,21 @@ class LiveLoaded(Message):
         session: int | None = None,
         recorded: frozenset[str] = frozenset(),
         record_error: str | None = None,
-        warnings: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
-        self.warnings = warnings or {}
         self.live = live
         self.generation = generation
         self.session = session
         self.recorded = recorded
         self.record_error = record_error
+
+
+class WarningsLoaded(Message):
+    """Open risk warnings by level and open cases (the counts line names them once they are read)."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        super().__init__()
+        self.counts = counts
 
 
 class TrendLoaded(Message):
@@ -139,7 +146,7 @@ class _Figures:
     today: date
 
 
-class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
+class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
     """The supervisor's home screen (F7); also what ``fengqiao dashboard`` opens, read-only."""
 
     DEFAULT_CSS = """
@@ -180,6 +187,8 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self._layout: dict[str, str] = {}
         self._error: str | None = None
         self._kpi_store: KpiStore | None = None
+        self._warnings: dict[str, int] = {}  # open warnings by level and open cases (read after the figures)
+        self._away = False  # another screen was on top (a mode switch, help): the figures may be behind
         self._trend_stale = False
         # Full numbers: asked for (``u`` or --unmasked), the asking's session, the numbers recorded in it.
         self._want_full = False
@@ -189,6 +198,8 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
     # ---- composition ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield self.desk_app.make_header()
+        if self.deferred:  # the dashboard composes the rest after its first frame (ComposedLater)
+            return
         yield Static(t("cockpit.loading"), id="cp-counts")
         yield Static("", id="cp-kpis")
         yield Static("", id="cp-times")
@@ -221,10 +232,29 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.set_class(self.tall, "-tall")
         if self.ctx.start_unmasked and self._may_unmask():
             self._want_full, self._session = True, 1  # `fengqiao dashboard --unmasked`: recorded before shown
-        self._load_live()
-        self._load_trend()
+        if not self.deferred:
+            self.start_content()
+
+    def start_content(self) -> None:
+        if not self._live_ahead():
+            self._load_live()  # then the warnings and the trend: today's figures show first
         self.set_interval(LIVE_EVERY, self._tick_live)
         self.set_interval(TREND_EVERY, self._tick_trend)
+        self.content_started()
+
+    def _live_ahead(self) -> bool:
+        """The dashboard's first figures, read while the app started (``ctx.live_ahead``): shown now, so in the
+        first frame, if they come within FIRST_WAIT (else, or on an error, the live worker reads them again)."""
+        ahead = self.ctx.live_ahead
+        if ahead is None or self._want_full:  # full numbers are recorded in the access log before they show
+            return False
+        try:
+            live = ahead.result(timeout=FIRST_WAIT)
+        except Exception:  # noqa: BLE001 - too slow, or a store error the worker will say
+            return False
+        self._generation += 1
+        self.on_live_loaded(LiveLoaded(live, self._generation))
+        return True
 
     def _tick_live(self) -> None:
         if self.is_current:  # another mode is on screen: catch up when the cockpit comes back
@@ -236,9 +266,13 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         else:
             self._trend_stale = True
 
+    def on_screen_suspend(self) -> None:
+        self._away = True
+
     def on_screen_resume(self) -> None:
-        if self._live is not None:
+        if self._live is not None and self._away:  # back from another screen: catch up (not at the start)
             self._load_live()
+        self._away = False
         if self._trend_stale:
             self._trend_stale = False
             self._load_trend()
@@ -257,7 +291,6 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def _fetch_live(self, generation: int, session: int | None, recorded: frozenset[str]) -> None:
         try:
             live = self.kpi_store.live()
-            warnings = self.ctx.governance().counts()  # open warnings by level, open cases
         except FengqiaoError as exc:
             self.post_message(LoadFailed(str(exc)))
             return
@@ -270,7 +303,16 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
                 recorded = recorded | frozenset(new)
             except FengqiaoError as exc:
                 error = str(exc)
-        self.post_message(LiveLoaded(live, generation, session, recorded, error, warnings))
+        self.post_message(LiveLoaded(live, generation, session, recorded, error))
+
+    @work(thread=True, group="cockpit-warnings", exclusive=True, exit_on_error=False)
+    def _fetch_warnings(self) -> None:
+        try:
+            counts = self.ctx.governance().counts()  # open warnings by level, open cases
+        except FengqiaoError as exc:
+            self.post_message(LoadFailed(str(exc)))
+            return
+        self.post_message(WarningsLoaded(counts))
 
     def _record_access(self, phones: list[str]) -> None:
         """Write who sees which numbers in full to the access log (worker thread; before they are shown)."""
@@ -311,12 +353,25 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         if message.generation < self._shown_generation:
             return  # an older snapshot that finished late
         self._shown_generation = message.generation
-        self._warnings = message.warnings
+        first = self._live is None
         self._live = message.live
         self._error = None
         if self._trend is not None and local_date(self._trend.computed_at) != local_date(message.live.now):
             self._load_trend()  # a new day: yesterday becomes part of the trend
         self._render_all()
+        if first:  # the trend and the warnings once today's figures are on the screen (their threads would slow it)
+            self.call_after_refresh(self._after_first_figures)
+        else:
+            self._fetch_warnings()
+
+    def _after_first_figures(self) -> None:
+        self._load_trend()
+        self._fetch_warnings()
+
+    def on_warnings_loaded(self, message: WarningsLoaded) -> None:
+        self._warnings = message.counts
+        if self._live is not None and not self.deferred:
+            self._set("cp-counts", self._counts_text(self._live))
 
     def on_trend_loaded(self, message: TrendLoaded) -> None:
         self._trend = message.trend
@@ -386,7 +441,7 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.query_one(f"#{widget_id}", Static).update(content)
 
     def _render_all(self) -> None:
-        if self._live is None:
+        if self._live is None or self.deferred:
             return
         self._set("cp-counts", self._counts_text(self._live))
         self._render_kpis()
@@ -421,7 +476,7 @@ class CockpitScreen(DeskMixin, LocalizedMixin, Screen[None]):
                 text.append(f"  {t(key)} ")
                 mark = "!" if style.startswith("bold") else ""
                 text.append(f"{value}{mark}", style=self.style(style or "bold"))
-            if items is line1 and getattr(self, "_warnings", None):
+            if items is line1 and self._warnings:
                 w = self._warnings  # open risk warnings by level, and open cases (F11 lists them)
                 text.append(f"  {t('cockpit.warnings')} ")
                 for level, style in (("red", "bold $error"), ("orange", "bold $warning"), ("yellow", "bold")):

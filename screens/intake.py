@@ -17,7 +17,7 @@ import asyncio
 import threading
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import on, work
@@ -29,42 +29,51 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Label, Static, TextArea
+from textual.widgets import Footer, Input, Label, Static
 from textual.worker import get_current_worker
 
-from fengqiao.models.answers import Answer, best_answers
-from fengqiao.models.classifier import Classifier, Suggestion, build_classifier
 from fengqiao.models.clock import local
+from fengqiao.models.desk import Role
 from fengqiao.models.errors import FengqiaoError, PermissionDenied, ValidationError
-from fengqiao.models.governance import NoticeState
 from fengqiao.models.i18n import get_lang, t
-from fengqiao.models.intake import Draft, IntakeForm, validate_intake
-from fengqiao.models.machine import OrderState
 from fengqiao.models.phone import fold_width, normalize_phone
 from fengqiao.models.reference import Reference
-from fengqiao.models.roles import Role, check_dispatch
-from fengqiao.models.routing import describe_assignee
 from fengqiao.models.text import LIMITS
-from fengqiao.store.drafts import load_draft, save_draft
-from fengqiao.store.governance import Touching
-from fengqiao.store.intake import desk_history
-from fengqiao.store.kb import answers_in_use
-from fengqiao.store.orders import CallSummary, OrderStore, Repeat
 
-from .address_field import VillageCompletion
-from .answers import AnswerReader
-from .base import LocalizedMixin, safe
+from .base import ComposedLater, LocalizedMixin, safe
 from .context import DeskMixin
-from .dispatch_preview import DispatchChoice, DispatchPreview
-from .forms import ConfirmScreen
-from .gov_banner import GovBanner
-from .literal import LiteralInput, LiteralTextArea
+from .form_field import FormInput
 from .messages import PasteRefused, StoreChanged
-from .orderfmt import tag_label
-from .repeat_panel import RepeatPanel
-from .suggestion_bar import SuggestionBar
-from .tag_picker import TagPicker
-from .town_field import TownField, TownHint
+
+if TYPE_CHECKING:
+    from textual.widgets import TextArea
+
+    from fengqiao.models.answers import Answer
+    from fengqiao.models.classifier import Classifier, Suggestion
+    from fengqiao.models.governance import NoticeState
+    from fengqiao.models.intake import Draft, IntakeForm
+    from fengqiao.models.machine import OrderState
+    from fengqiao.store.governance import Touching
+    from fengqiao.store.orders import CallSummary, OrderStore, Repeat
+
+    from .address_field import AddressInput
+    from .dispatch_preview import DispatchChoice
+    from .gov_banner import GovBanner
+    from .repeat_panel import RepeatPanel
+    from .suggestion_bar import SuggestionBar
+    from .town_field import TownField
+
+# The form's own modules (its fields' finders, the classifier, the dispatch preview, the stores it reads) are
+# imported where they are used, from the form's composition on: a console that asks who is on shift draws that
+# first, and only then composes this form (ComposedLater.compose_content).
+
+
+def build_classifier(ref: Reference, history: list[tuple[str, str]]) -> Classifier:
+    """The suggester for this desk (in the classifier's worker thread, which imports its module)."""
+    from fengqiao.models.classifier import build_classifier as build
+
+    return build(ref, history)
+
 
 ADDRESS_DELAY = 0.4  # seconds of quiet before an address lookup
 CLEAR_CONFIRM = 3.0  # seconds within which a second Ctrl+N clears a filled form
@@ -74,22 +83,16 @@ DRAFT_MAX_WAIT = 0.8  # ... and at least this often while typing goes on (a cras
 QUIT_CONFIRM = 30.0  # a second Ctrl+Q within this quits with a call being taken (typing in between disarms it)
 
 
-class FormInput(LiteralInput):
-    """A one-line field of the intake form: Enter in it is the screen's priority ``advance_field`` binding, which
-    moves the focus before the next key is read, so keys typed right after Enter (a fast typist, a paste) go to
-    the next field and not the one being left."""
-
-
-class AddressInput(VillageCompletion, FormInput):
-    """The address field: completes the chosen town's villages and communities (screens/address_field.py)."""
-
-
 FIELD_IDS = {"phone": "#phone", "name": "#name", "town": "#town", "address": "#address", "description": "#description"}
 
 
-class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
+class FormBox(Vertical):
+    """The intake's form (``#form``). The form's CSS is this class's, not the screen's: Textual parses a widget
+    class's CSS when the class is first mounted, so the console's first frame (the sign-in over a form not yet
+    composed) does not parse it, and not again each time a mode's screen re-parses the app's CSS."""
+
+    SCOPED_CSS = False  # the rules name the screen (its -wide/-tall/-huge classes) and the recent-calls panel
     DEFAULT_CSS = """
-    IntakeScreen { layout: vertical; }
     IntakeScreen #form { height: 1fr; padding: 0 1; }
     IntakeScreen .row { height: 1; margin-bottom: 0; }
     IntakeScreen .label { width: 9; color: $text-muted; }
@@ -112,7 +115,6 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     IntakeScreen #description.-bad { border: round $error; }
     IntakeScreen #tag-line { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     IntakeScreen.-wide #form { padding: 0 2; }
-    IntakeScreen ToastRack { dock: top; align: right top; margin-top: 5; }  /* over the description's empty end */
     IntakeScreen.-tall #form { height: auto; }
     IntakeScreen.-tall #description { height: 12; }
     IntakeScreen.-tall RepeatPanel { height: 1fr; }
@@ -121,6 +123,13 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     IntakeScreen.-huge #form { height: 3fr; }
     IntakeScreen.-huge #description { height: 1fr; min-height: 12; }
     IntakeScreen.-huge RepeatPanel { height: 2fr; }
+    """
+
+
+class IntakeScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
+    DEFAULT_CSS = """
+    IntakeScreen { layout: vertical; }
+    IntakeScreen ToastRack { dock: top; align: right top; margin-top: 5; }  /* over the description's empty end */
     """
 
     BINDINGS = [
@@ -142,12 +151,12 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "advance_field":
-            return isinstance(self.focused, (FormInput, TownField))
+            return isinstance(self.focused, FormInput)
         return True
 
     async def action_advance_field(self) -> None:
         field = self.focused
-        if not isinstance(field, (FormInput, TownField)):
+        if not isinstance(field, FormInput):
             return
         # The keys typed before this Enter may still wait in the field's own queue (a fast burst: a script, a
         # paste of keys): let the field take them first. The app forwards nothing while this action runs, so
@@ -212,8 +221,12 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             self.error = error
 
     # ---- state ---------------------------------------------------------------------------------
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, deferred: bool = False, **kwargs: Any) -> None:
+        """``deferred``: the console asks who is on shift first, so the form is composed (and what only it needs
+        imported) once that sign-in is on the screen (:meth:`compose_content`); until then the screen is its
+        header."""
         super().__init__(**kwargs)
+        self.deferred = deferred  # the form once the sign-in is drawn (ComposedLater)
         self.classifier: Classifier | None = None
         self._accept_when_ready: int | None = None  # F2/F3/F4 pressed while the classifier was still loading
         self.suggestions: list[Suggestion] = []
@@ -243,6 +256,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self._draft_ready = False  # no draft is written before the stored one was looked at
         self.restored: Draft | None = None
         self._snapshot: Draft | None = None  # the form at the last change (for a flush while the screen goes)
+        self._early_pops: list[str] = []  # screen-pops that came before the deferred form was there
 
     @property
     def store(self) -> OrderStore:
@@ -258,8 +272,17 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     # ---- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield self.desk_app.make_header()
+        if self.deferred:
+            return
+        from .address_field import AddressInput
+        from .gov_banner import GovBanner
+        from .literal_area import LiteralTextArea
+        from .repeat_panel import RepeatPanel
+        from .suggestion_bar import SuggestionBar
+        from .town_field import TownField, TownHint
+
         hint = TownHint("", id="town-hint")
-        with Vertical(id="form"):
+        with FormBox(id="form"):
             with Horizontal(classes="row"):
                 yield Label(t("intake.l_phone"), classes="label")
                 yield FormInput(
@@ -319,9 +342,13 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if not self.deferred:
+            self.start_content()
+
+    def start_content(self) -> None:
         for widget in self.query(Input):
             widget.cursor_blink = False
-        self.query_one(TextArea).cursor_blink = False
+        self.description_area.cursor_blink = False
         self.show_suggestions(ready=False)
         self.show_tag()
         # Built in a thread once the console's first frame is on the screen, not competing with it.
@@ -337,11 +364,15 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             self._start_caller()
         else:
             self.load_stored_draft()
+        self.content_started()
 
     def _start_caller(self) -> None:
         caller = self.ctx.caller
         if caller:
             self.pop_caller(caller)
+        early, self._early_pops = self._early_pops, []
+        for phone in early:
+            self.pop_caller(phone)
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= 110, "-wide")
@@ -351,6 +382,31 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     # ---- small helpers -------------------------------------------------------------------------
     def field(self, name: str) -> Widget:
         return self.query_one(FIELD_IDS[name])
+
+    # The form's widgets by their ids (their classes' modules are imported with the form, not for a lookup).
+    @property
+    def description_area(self) -> TextArea:
+        return cast("TextArea", self.query_one("#description"))
+
+    @property
+    def town_field(self) -> TownField:
+        return cast("TownField", self.query_one("#town"))
+
+    @property
+    def address_field(self) -> AddressInput:
+        return cast("AddressInput", self.query_one("#address"))
+
+    @property
+    def banner(self) -> GovBanner:
+        return cast("GovBanner", self.query_one("#gov-banner"))
+
+    @property
+    def repeats(self) -> RepeatPanel:
+        return cast("RepeatPanel", self.query_one("#repeats"))
+
+    @property
+    def suggestion_bar(self) -> SuggestionBar:
+        return cast("SuggestionBar", self.query_one("#suggestions"))
 
     def say(self, message: str = "", *, error: bool = False, notice: bool = False) -> None:
         """The status line. An error (or a notice) stays until the next action: a field's own passing remark
@@ -378,11 +434,13 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             self.set_focus(self.field(name))
 
     def form(self) -> IntakeForm:
-        town = self.query_one(TownField)
+        from fengqiao.models.intake import IntakeForm
+
+        town = self.town_field
         return IntakeForm(
             phone=self.query_one("#phone", Input).value,
             town=town.code or town.value,
-            description=self.query_one(TextArea).text,
+            description=self.description_area.text,
             name=self.query_one("#name", Input).value,
             address=self.query_one("#address", Input).value,
             no_number=self.no_number,
@@ -401,7 +459,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             if self.call_started is None:
                 self.call_started = self.now()
             self.say(t("intake.no_number_on"), notice=True)
-            self.set_focus(self.query_one(TownField))
+            self.set_focus(self.town_field)
         else:
             self.say(t("intake.no_number_off"))
             self.set_focus(self.query_one("#phone", Input))
@@ -412,7 +470,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         phone = self.query_one("#phone", Input)
         if on:
             phone.value = ""
-            self.query_one(RepeatPanel).clear_rows()
+            self.repeats.clear_rows()
             self.looked_phone = ""
         phone.placeholder = t("intake.no_number_placeholder") if on else t("intake.phone_placeholder")
         phone.disabled = on
@@ -421,7 +479,9 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def valid_form(self) -> IntakeForm | None:
         """The form validated and normalized, or None after showing what is wrong."""
-        town = self.query_one(TownField)
+        from fengqiao.models.intake import validate_intake
+
+        town = self.town_field
         if town.value.strip() and not town.resolve():
             self.fail(t("error.unknown_town", code=town.value), "town")
             return None
@@ -448,14 +508,16 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     # ---- the draft: a call being taken is never lost ---------------------------------------------
     def current_draft(self) -> Draft:
-        town = self.query_one(TownField)
+        from fengqiao.models.intake import Draft
+
+        town = self.town_field
         return Draft(
             phone=self.query_one("#phone", Input).value,
             name=self.query_one("#name", Input).value,
             town=town.value,
             town_code=town.code,
             address=self.query_one("#address", Input).value,
-            description=self.query_one(TextArea).text,
+            description=self.description_area.text,
             tag=self.tag_code,
             no_number=self.no_number,
             call_started=self.call_started,
@@ -463,6 +525,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     @work(thread=True, group="intake-draft-load", exit_on_error=False)
     def load_stored_draft(self) -> None:
+        from fengqiao.store.drafts import load_draft
+
         try:
             draft = load_draft(self.ctx.db, self.ctx.desk.name)
         except FengqiaoError as exc:
@@ -488,14 +552,14 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         phone.value = draft.phone
         phone.cursor_position = len(draft.phone)
         self.query_one("#name", Input).value = draft.name
-        town = self.query_one(TownField)
+        town = self.town_field
         if draft.town_code and draft.town_code in self.ref.towns:
             town.choose(draft.town_code)
         else:
             town.clear_town()
             town.value = draft.town
         self.query_one("#address", Input).value = draft.address
-        area = self.query_one(TextArea)
+        area = self.description_area
         area.text = draft.description
         area.move_cursor(area.document.end)
         if draft.tag and draft.tag in self.ref.tags:
@@ -514,10 +578,15 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def current_value(self, name: str) -> str:
         widget = self.field(name)
-        return widget.text if isinstance(widget, TextArea) else widget.value  # type: ignore[attr-defined]
+        return widget.text if name == "description" else widget.value  # type: ignore[attr-defined]
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        """The description changed (the one TextArea here): the draft, then the suggestions and what they show."""
+        self._draft_changed()
+        if event.text_area.id == "description":
+            self.refresh_suggestions()
 
     @on(Input.Changed)
-    @on(TextArea.Changed)
     def _draft_changed(self) -> None:
         self._quit_armed_at = None  # typing after the first Ctrl+Q: the call goes on, the next Ctrl+Q asks again
         self.draft_soon()
@@ -556,6 +625,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     @work(thread=True, group="intake-draft", exit_on_error=False)
     def write_draft(self, draft: Draft, gen: int) -> None:
+        from fengqiao.store.drafts import save_draft
+
         with self._draft_lock:
             if gen != self._draft_gen:
                 return  # a newer save (or the dispatch) came first
@@ -566,6 +637,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def flush_draft(self) -> None:
         """Write the draft now, in this thread (quitting, a closed SSH session): nothing typed is left behind."""
+        from fengqiao.store.drafts import save_draft
+
         if not self._draft_ready or self.ctx.read_only:
             return
         self._next_draft_turn()
@@ -592,7 +665,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def quit_requested(self) -> bool:
         """Ctrl+Q (or the palette's Quit): True to quit now; with a call being taken, the first press asks."""
-        if self.form_is_empty() or self.ctx.read_only:
+        if not self.content_ready.is_set() or self.form_is_empty() or self.ctx.read_only:
             return True
         now = self.now()
         if self._quit_armed_at is not None and (now - self._quit_armed_at).total_seconds() <= QUIT_CONFIRM:
@@ -611,6 +684,9 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         waits as the next caller (shown above the description; Ctrl+T takes it once the form is free)."""
         phone = fold_width(phone).strip()
         if not phone:
+            return
+        if not self.content_ready.is_set():  # the form comes once the sign-in is drawn: the number waits for it
+            self._early_pops.append(phone)
             return
         if self.same_caller(phone):
             return  # the telephony system popped the call on the form again
@@ -638,7 +714,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         field.cursor_position = len(phone)
         self.call_started = self.now()
         self.check_phone(quiet=False)
-        self.set_focus(self.query_one(TownField))
+        self.set_focus(self.town_field)
 
     def show_waiting(self) -> None:
         """The next-caller line: the first waiting number and how many more, with the key that takes it."""
@@ -719,11 +795,13 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def fill_home_town(self) -> None:
         """A township centre's form starts with its own town chosen."""
         if self.home_town:
-            self.query_one(TownField).choose(self.home_town)
+            self.town_field.choose(self.home_town)
 
     def town_refused(self) -> str:
         """Why this desk may not dispatch in the chosen town ("" when it may)."""
-        code = self.query_one(TownField).code
+        from fengqiao.models.roles import check_dispatch
+
+        code = self.town_field.code
         if not code:
             return ""
         try:
@@ -736,13 +814,13 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         """Enter in a field: check it and move to the next field a call needs (the name is optional)."""
         if field.id == "phone":
             if self.check_phone(quiet=False) is not None:
-                town = self.query_one(TownField)
+                town = self.town_field
                 home = self.home_town and town.code == self.home_town
                 self.set_focus(self.query_one("#address", Input) if home else town)
         elif field.id == "name":
-            self.set_focus(self.query_one(TownField))
+            self.set_focus(self.town_field)
         elif field.id == "town":
-            town = self.query_one(TownField)
+            town = self.town_field
             if town.resolve() and (refused := self.town_refused()):
                 self.fail(refused, "town")
             elif town.code:
@@ -752,18 +830,19 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             else:
                 self.fail(t("error.unknown_town", code=town.value), "town")
         elif field.id == "address":
+            from .address_field import AddressInput
+
             if isinstance(field, AddressInput) and field.complete():
                 return  # the village's name is written; the rest of the address follows
             self.lookup_soon()
-            self.set_focus(self.query_one(TextArea))
+            self.set_focus(self.description_area)
 
     @on(Input.Blurred, "#town")
     def _town_blurred(self) -> None:
-        self.query_one(TownField).resolve()
+        self.town_field.resolve()
 
-    @on(TownField.Resolved)
-    def _town_resolved(self) -> None:
-        self.query_one(AddressInput).recheck()
+    def on_town_field_resolved(self) -> None:
+        self.address_field.recheck()
         self.show_suggestions()
         self.show_tag()
 
@@ -784,10 +863,10 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         if not force and (phone, address) == (self.looked_phone, self.looked_address):
             return
         self.looked_phone, self.looked_address = phone, address
-        town = self.query_one(TownField).code or ""
+        town = self.town_field.code or ""
         self.gov_lookup(town, address, phone)
         if not phone and not address:
-            self.query_one(RepeatPanel).clear_rows()
+            self.repeats.clear_rows()
             return
         self.lookup(phone, address)
 
@@ -816,20 +895,23 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def on_intake_screen_gov_looked(self, message: GovLooked) -> None:
         if message.key[1:] != (self.looked_address, self.looked_phone):
             return  # the form moved on while we were reading
-        banner = self.query_one(GovBanner)
+        banner = self.banner
         banner.show_notices(message.key[0], message.notices, self.now())
         banner.show_touching(message.touching)
 
     # ---- answers on the spot (知识库, 直接办结) ----------------------------------------------------
     def fitting_answers(self) -> list[Answer]:
         """The knowledge-base answers in force that fit the caller's words and the suggested tags, best first."""
+        from fengqiao.models.answers import best_answers
+        from fengqiao.store.kb import answers_in_use
+
         if self._answers_fault is None:
             try:  # asked each time: a sync may bring a new version (one meta row read; a version is parsed once)
                 self._answers = answers_in_use(self.ctx.db, self.ref)  # synced from the server, else the file
             except FengqiaoError as exc:  # a county's answers.toml with a fault: say it once, work without
                 self._answers, self._answers_fault = [], str(exc)
                 self.notify(str(exc), severity="error", timeout=10, markup=False)
-        text = self.query_one(TextArea).text
+        text = self.description_area.text
         if not text.strip():
             return []
         tags = [s.code for s in self.suggestions]
@@ -838,6 +920,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         return best_answers(self._answers, text, tags, local(self.now()).date())
 
     def show_answers(self) -> None:
+        from fengqiao.models.routing import describe_assignee
+
         line = self.query_one("#kb-line", Static)
         best = self.fitting_answers()
         if not best:
@@ -856,6 +940,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     def action_read_answers(self) -> None:
         """Ctrl+R: read the fitting answers in full; Enter there answers the call on the spot (no order)."""
+        from .answers import AnswerReader
+
         if self.busy:
             return
         best = self.fitting_answers()
@@ -864,6 +950,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             return
 
         def chosen(answer_id: str | None) -> None:
+
             if answer_id is None:
                 return
             answer = next(a for a in best if a.id == answer_id)
@@ -908,7 +995,9 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def action_join_case(self) -> None:
         """Ctrl+G: answer the call from the notice it is about (nothing dispatched), or mark it to join the case
         offered once it is sent."""
-        banner = self.query_one(GovBanner)
+        from .forms import ConfirmScreen
+
+        banner = self.banner
         notice = banner.notice
         if notice is not None and not self.busy:
             message = Text()
@@ -917,6 +1006,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             message.append_text(safe(notice.script))
 
             def decided(yes: bool | None) -> None:
+
                 if yes:
                     self.busy = True
                     self._forget_pending_draft()
@@ -952,7 +1042,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def on_intake_screen_looked(self, message: Looked) -> None:
         if (message.phone, message.address) != (self.looked_phone, self.looked_address):
             return  # the form moved on while we were reading
-        self.query_one(RepeatPanel).show(message.rows, message.repeat, message.phone, message.address, self.now())
+        self.repeats.show(message.rows, message.repeat, message.phone, message.address, self.now())
 
     def on_store_changed(self, message: StoreChanged) -> None:
         """Another desk (or this one) wrote: the states in the recent-calls list may have moved."""
@@ -962,6 +1052,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     # ---- suggestions ---------------------------------------------------------------------------
     @work(thread=True, group="intake-classifier", exclusive=True, exit_on_error=False)
     def load_classifier(self) -> None:
+        from fengqiao.store.intake import desk_history
+
         desk = self.ctx.desk.name
         try:
             history = desk_history(self.ctx.db, desk)
@@ -977,13 +1069,12 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
             self.say("")
             self.action_accept(pending)
 
-    @on(TextArea.Changed, "#description")
     def refresh_suggestions(self) -> None:
-        self.query_one(GovBanner).show_words(self.query_one(TextArea).text)
+        self.banner.show_words(self.description_area.text)
         self.call_after_refresh(self.show_answers)
         if self.classifier is None:
             return
-        text = self.query_one(TextArea).text
+        text = self.description_area.text
         self.suggestions = self.classifier.suggest(text, top=3)
         if self.field("description").has_class("-bad") and text.strip():
             self.mark(None)
@@ -991,11 +1082,13 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.show_suggestions()
 
     def show_suggestions(self, *, ready: bool = True) -> None:
-        self.query_one(SuggestionBar).show(
-            self.suggestions, self.query_one(TownField).code, self.tag_code, ready=ready and self.classifier is not None
+        self.suggestion_bar.show(
+            self.suggestions, self.town_field.code, self.tag_code, ready=ready and self.classifier is not None
         )
 
     def show_tag(self) -> None:
+        from .orderfmt import tag_label
+
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(t("field.tag") + " ", style="dim")
         if not self.tag_code:
@@ -1007,7 +1100,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     # ---- choosing the tag and sending ----------------------------------------------------------
     def action_accept(self, index: int) -> None:
-        if self.classifier is None and self.query_one(TextArea).text.strip():
+        if self.classifier is None and self.description_area.text.strip():
             self._accept_when_ready = index  # the suggestions are not there yet: take this one when they are
             self.say(t("intake.suggest_waiting", n=index + 1), notice=True)
             return
@@ -1024,6 +1117,8 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.draft_soon()
 
     def action_pick_tag(self) -> None:
+        from .tag_picker import TagPicker
+
         def chosen(code: str | None) -> None:
             if code:
                 self.set_tag(code)
@@ -1038,12 +1133,14 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.open_preview()
 
     def open_preview(self) -> None:
+        from .dispatch_preview import DispatchPreview
+
         if self.busy:
             return
         form = self.valid_form()
         if form is None:
             return
-        panel = self.query_one(RepeatPanel)
+        panel = self.repeats
         repeat = panel.repeat if panel.phone == form.phone else None
         tag = self.tag_code
         preview = DispatchPreview(self.store, form, tag, now=self.now(), repeat=repeat)
@@ -1055,7 +1152,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.app.push_screen(preview, decided)
 
     def send(self, form: IntakeForm, tag: str, choice: DispatchChoice) -> None:
-        self._join_case = self.query_one(GovBanner).case_no
+        self._join_case = self.banner.case_no
         self.busy = True
         self._forget_pending_draft()
         self._write_started = time.perf_counter()
@@ -1085,14 +1182,14 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def action_link(self) -> None:
         if self.busy:
             return
-        target = self.query_one(RepeatPanel).target()
+        target = self.repeats.target()
         if target is None or not target.order_no:
             self.say(t("intake.no_link_target"), error=True)
             return
         form = self.link_form()
         if form is None:
             return
-        self._join_case = self.query_one(GovBanner).case_no
+        self._join_case = self.banner.case_no
         self.busy = True
         self._forget_pending_draft()
         self._write_started = time.perf_counter()
@@ -1102,12 +1199,14 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
     def link_form(self) -> IntakeForm | None:
         """The call to link, or None after saying what is wrong: the phone is enough (the store takes the town and
         address from the order when they are empty); a town typed must be a town; the caller's words may be empty."""
+        from fengqiao.models.intake import IntakeForm
+
         phone = self.check_phone(quiet=False)
         if phone is None or not phone:  # a call without a number has no recent calls to link to
             if phone is None:
                 self.set_focus(self.field("phone"))
             return None
-        town = self.query_one(TownField)
+        town = self.town_field
         if town.value.strip() and not town.resolve():
             self.fail(t("error.unknown_town", code=town.value), "town")
             return None
@@ -1145,6 +1244,10 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
 
     # ---- after a write -------------------------------------------------------------------------
     def on_intake_screen_written(self, message: Written) -> None:
+        from fengqiao.models.routing import describe_assignee
+
+        from .orderfmt import tag_label
+
         self.busy = False
         self.last_write_ms = (time.perf_counter() - self._write_started) * 1000  # for the drill in make bench
         state = message.state
@@ -1207,13 +1310,13 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         self.show_waiting()
 
     def clear_form(self) -> None:
-        self.query_one(GovBanner).clear()
+        self.banner.clear()
         self.query_one("#phone", Input).value = ""
         self.query_one("#name", Input).value = ""
-        self.query_one(TownField).clear_town()
+        self.town_field.clear_town()
         self.fill_home_town()
         self.query_one("#address", Input).value = ""
-        self.query_one(TextArea).text = ""
+        self.description_area.text = ""
         self.tag_code = ""
         self.suggestions = []
         self.call_started = None
@@ -1224,7 +1327,7 @@ class IntakeScreen(DeskMixin, LocalizedMixin, Screen[None]):
         if self._address_timer is not None:
             self._address_timer.stop()
         self.mark(None)
-        self.query_one(RepeatPanel).clear_rows()
+        self.repeats.clear_rows()
         self.show_suggestions()
         self.show_tag()
         self.set_focus(self.query_one("#phone", Input))

@@ -14,18 +14,16 @@ Input would otherwise refuse it silently with a bell, and a TextArea would take 
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.cells import cell_len, get_character_cell_size
 from rich.text import Text
 from textual import events
-from textual.widgets import Input, TextArea
+from textual.widgets import Input
 
 from fengqiao.models.text import glyphs
 
 from .messages import PasteRefused
 
-__all__ = ["LiteralInput", "LiteralTextArea", "PasteRefused"]
+__all__ = ["LiteralInput", "PasteRefused"]  # LiteralTextArea: screens/literal_area.py
 
 
 class LiteralInput(Input):
@@ -62,23 +60,3 @@ class LiteralInput(Input):
             event.prevent_default()  # Input's handler does not run: nothing is pasted
             event.stop()
             self.post_message(PasteRefused(self, len(line), self.max_length))
-
-
-class LiteralTextArea(TextArea):
-    """A multi-line field whose control characters are shown as visible symbols; ``max_length`` for pastes."""
-
-    def __init__(self, *args: Any, max_length: int = 0, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_length = max_length
-
-    def get_line(self, line_index: int) -> Text:
-        return Text(glyphs(self.document.get_line(line_index), keep_tab=True), end="", no_wrap=True)
-
-    async def _on_paste(self, event: events.Paste) -> None:
-        if self.read_only or not self.max_length:
-            return
-        length = len(self.text) - len(self.selected_text) + len(event.text)
-        if length > self.max_length:
-            event.prevent_default()
-            event.stop()
-            self.post_message(PasteRefused(self, len(event.text), self.max_length))

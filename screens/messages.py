@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
-from textual.widgets import Input, TextArea
+
+if TYPE_CHECKING:
+    from textual.widgets import Input, TextArea
 
 
 class StoreChanged(Message):

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -22,16 +22,19 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from fengqiao.models.clock import fmt_local
+from fengqiao.models.desk import Desk
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import t
-from fengqiao.models.roles import Desk
-from fengqiao.store.board import BoardFilter, BoardQuery, BoardRow
-from fengqiao.store.shifts import Handover, Promise, acknowledge, hand_over, promises, shift_start, sign_in
 
 from .base import LocalizedMixin, safe
 from .context import DeskMixin
 from .literal import LiteralInput
-from .orderfmt import countdown_cell, status_label, tag_label
+
+if TYPE_CHECKING:
+    from fengqiao.store.board import BoardRow
+    from fengqiao.store.shifts import Handover, Promise
+
+# The sign-in is the console's first frame: the stores behind it and the handover are imported when used.
 
 OPEN_LISTED = 8  # open orders named on the handover screen (the count says how many in all)
 
@@ -88,6 +91,11 @@ class SignInScreen(DeskMixin, LocalizedMixin, ModalScreen[Desk]):
         for field in self.query(Input):
             field.cursor_blink = False
         self.query_one("#shift-name").focus()
+        self.call_after_refresh(self._warm)
+
+    def _warm(self) -> None:
+        """Once the form is drawn: import what the sign-in's Enter will need, so it does not wait for it then."""
+        import fengqiao.store.shifts  # noqa: F401
 
     def _ids(self) -> list[str]:
         return ["shift-name", "shift-staff"] + (["shift-pin"] if self.pin_required else [])
@@ -115,6 +123,8 @@ class SignInScreen(DeskMixin, LocalizedMixin, ModalScreen[Desk]):
 
     @work(thread=True, group="shift-sign-in", exclusive=True, exit_on_error=False)
     def _sign_in(self, name: str, staff: str, pin: str | None) -> None:
+        from fengqiao.store.shifts import sign_in
+
         ctx = self.ctx
         try:
             _op, acting = sign_in(ctx.db, ctx.desk, name, staff, pin, pin_required=self.pin_required, clock=ctx.clock)
@@ -124,11 +134,15 @@ class SignInScreen(DeskMixin, LocalizedMixin, ModalScreen[Desk]):
         self.post_message(self.Done(acting, None, None))
 
     @on(Done)
-    def _done(self, message: Done) -> None:
-        self._busy = False
+    async def _done(self, message: Done) -> None:
         if message.desk is not None:
+            home = getattr(self.app, "wait_for_home", None)
+            if home is not None:  # keys typed once this form is gone go to the screen beneath: it must be there
+                await home()
+            self._busy = False
             self.dismiss(message.desk)
             return
+        self._busy = False
         error = self.query_one("#shift-error", Static)
         error.update(Text(message.error or ""))
         error.add_class("-shown")
@@ -143,6 +157,8 @@ class SignInScreen(DeskMixin, LocalizedMixin, ModalScreen[Desk]):
 
 def open_lines(rows: list[BoardRow], total: int, ctx: Any) -> Text:
     """The open orders on this desk, one line each (``SZ-…  待签收 签收 3m00s  B01 消费纠纷``)."""
+    from .orderfmt import countdown_cell, status_label, tag_label
+
     now = ctx.clock()
     text = Text(t("shift.open_count", count=total), style="bold")
     for row in rows:
@@ -156,6 +172,8 @@ def open_lines(rows: list[BoardRow], total: int, ctx: Any) -> Text:
 
 
 def promise_lines(items: list[Promise] | list[dict[str, str]]) -> Text:
+    from fengqiao.store.shifts import Promise
+
     text = Text(t("shift.promised", count=len(items)), style="bold")
     for p in items:
         order_no, words = (p.order_no, p.text) if isinstance(p, Promise) else (p.get("order_no", ""), p.get("text", ""))
@@ -229,6 +247,9 @@ class HandoverScreen(DeskMixin, LocalizedMixin, ModalScreen[bool]):
 
     @work(thread=True, group="shift-load", exclusive=True, exit_on_error=False)
     def _load(self) -> None:
+        from fengqiao.store.board import BoardFilter, BoardQuery
+        from fengqiao.store.shifts import promises, shift_start
+
         ctx = self.ctx
         try:
             board = BoardQuery(ctx.db, desk=ctx.desk, ref=ctx.ref, clock=ctx.clock)
@@ -256,6 +277,8 @@ class HandoverScreen(DeskMixin, LocalizedMixin, ModalScreen[bool]):
 
     @work(thread=True, group="shift-save", exclusive=True, exit_on_error=False)
     def _save(self, notes: str) -> None:
+        from fengqiao.store.shifts import acknowledge, hand_over
+
         ctx = self.ctx
         try:
             if self.mode == "give":

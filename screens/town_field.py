@@ -19,7 +19,7 @@ from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.reference import Reference
 
 from .base import LocalizedMixin
-from .literal import LiteralInput
+from .form_field import FormInput
 
 CANDIDATES = 3
 
@@ -32,7 +32,7 @@ class TownHint(Static):
     """
 
 
-class TownField(LocalizedMixin, LiteralInput):  # Enter: IntakeScreen.action_advance_field
+class TownField(LocalizedMixin, FormInput):  # Enter: IntakeScreen.action_advance_field
     """An Input that resolves what is typed to a town of the reference data."""
 
     BINDINGS = [

@@ -26,14 +26,15 @@ from datetime import datetime
 from typing import Any
 
 from fengqiao.models.clock import Clock, from_db, from_db_opt, system_clock, to_db
+from fengqiao.models.desk import Desk, Role
 from fengqiao.models.errors import ValidationError
 from fengqiao.models.i18n import t
-from fengqiao.models.machine import Status
 from fengqiao.models.phone import fold_width
 from fengqiao.models.reference import Reference, default_reference
-from fengqiao.models.roles import Desk, Role
+from fengqiao.models.status import Status
 
 from .db import Connection, Database
+from .due import PENDING_DUE
 
 DUE_KEY = "coalesce(o.next_due, '~')"
 OPEN_SQL = "o.status NOT IN ('closed', 'cancelled')"
@@ -626,14 +627,6 @@ def has_attention_table(conn: Connection) -> bool:
     if found:
         conn.info["fq_attention"] = True
     return found
-
-
-# The deadline assignment ``a`` works toward now: sign-off, arrival (site visits), feedback; NULL when none.
-PENDING_DUE = (
-    "CASE WHEN a.status = 'dispatched' THEN a.sign_due "
-    "WHEN a.status = 'signed' AND a.onsite = 1 THEN a.arrive_due "
-    "WHEN a.status IN ('signed', 'arrived') THEN a.feedback_due END"
-)
 
 
 def mark_overdue(db: Database, now: datetime) -> int:

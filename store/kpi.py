@@ -35,8 +35,8 @@ from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.routing import describe_assignee
 from fengqiao.models.villages import GRASSROOTS
 
-from .board import PENDING_DUE
 from .db import Connection, Database, raw_sqlite
+from .due import PENDING_DUE
 from .rollups import (
     COUNTED,
     FED_BACK,

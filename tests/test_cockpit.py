@@ -288,6 +288,50 @@ async def test_dashboard_opens_the_cockpit_for_any_desk(demo_path: Path) -> None
     db.close()
 
 
+@pytest.mark.parametrize("ahead_fails", [False, True])
+async def test_the_dashboard_draws_the_figures_read_while_it_started(
+    demo_path: Path, monkeypatch: pytest.MonkeyPatch, ahead_fails: bool
+) -> None:
+    # `fengqiao dashboard` reads today's figures in a thread while Textual starts (console/dashboard.py,
+    # read_ahead): the cockpit draws them as it mounts, without reading them again; if that read failed, the
+    # cockpit's live worker reads them (and would say what is wrong).
+    from concurrent.futures import Future
+    from dataclasses import replace
+
+    from fengqiao.console.dashboard import dashboard_context
+
+    reads: list[int] = []
+    fetch = CockpitScreen._fetch_live
+
+    def noting_fetch(self: CockpitScreen, *args: Any) -> Any:
+        reads.append(1)
+        return fetch(self, *args)
+
+    monkeypatch.setattr(CockpitScreen, "_fetch_live", noting_fetch)
+    db = Database(demo_path)
+    make_read_only(db)
+    desk = make_desk(default_reference(), "110-1", "call_taker")
+    ctx = dashboard_context(db, desk, clock=FixedClock(T0))
+    ahead: Future[Any] = Future()
+    if ahead_fails:
+        ahead.set_exception(StoreError("the store is busy"))
+    else:
+        ahead.set_result(ctx.kpi.live())
+    app = DashboardApp(replace(ctx, live_ahead=ahead), watch_store=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CockpitScreen)
+        if ahead_fails:
+            assert reads == [1]
+        else:
+            assert reads == [] and screen._live is ahead.result()  # noqa: SLF001
+            assert "考核指标" in screen_text(app)  # before any worker has run
+        await settle(pilot)
+        assert "考核指标" in screen_text(app)
+    db.close()
+
+
 def test_dashboard_unmasked_needs_a_supervisor(
     demo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

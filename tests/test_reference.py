@@ -284,3 +284,16 @@ def test_a_broken_county_folder_names_file_and_line(
     res = CliRunner().invoke(app, ["--db", str(tmp_path / "fq.db"), "--reference", str(county), "taxonomy"])
     assert res.exit_code != 0 and "Traceback" not in res.output
     assert len(res.stderr.strip().splitlines()) == 1 and message in res.stderr
+
+
+def test_the_shipped_villages_load_when_first_used_and_equal_an_eager_load() -> None:
+    # The console's start loads the shipped reference data without its grassroots files (villages, grids,
+    # organisations, their routing); they are read when first asked for, the same as loaded at once.
+    from fengqiao.models.reference import load_reference
+
+    later = load_reference(grassroots_later=True)
+    assert "grassroots" not in later.__dict__  # not read yet
+    eager = load_reference()
+    assert later.villages == eager.villages and later.grids == eager.grids
+    assert later.organisations == eager.organisations and later.grassroots_rules == eager.grassroots_rules
+    assert later.villages  # the shipped data has villages

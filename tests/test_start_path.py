@@ -16,13 +16,17 @@ from pathlib import Path
 
 import pytest
 import typer
-from textual.widgets import Static, TextArea
+from textual import events
+from textual.widgets import Input, Static, TextArea
 
 from fengqiao.console import cli
-from fengqiao.console.app import FengqiaoApp
+from fengqiao.console.app import FengqiaoApp, desk_context
 from fengqiao.console.commands import COMMANDS, FEATURES
+from fengqiao.models.desk import make_desk
 from fengqiao.screens import intake as intake_module
 from fengqiao.screens.dispatch_preview import DispatchPreview
+from fengqiao.screens.shift import SignInScreen
+from fengqiao.store.db import Database
 
 from .intake_helpers import fill, make_app, paste, settle, type_text
 
@@ -35,6 +39,25 @@ HEAVY = (
     "fengqiao.screens.cockpit",
     "fengqiao.screens.boardfilter",
     "cryptography",  # the server's signatures, checked by `fengqiao check`
+)
+# What only the intake's form needs: the console draws the sign-in first, and composes the form under it (and
+# imports these) once that is drawn. Each of them is imported by the time the form is up (checked below).
+FORM = (
+    "fengqiao.models.classifier",
+    "fengqiao.models.finder",
+    "rapidfuzz",
+    "fengqiao.models.machine",
+    "fengqiao.models.governance",
+    "fengqiao.models.villages",
+    "fengqiao.store.orders",
+    "fengqiao.store.governance",
+    "fengqiao.store.drafts",
+    "fengqiao.screens.town_field",
+    "fengqiao.screens.address_field",
+    "fengqiao.screens.gov_banner",
+    "fengqiao.screens.repeat_panel",
+    "fengqiao.screens.suggestion_bar",
+    "textual.widgets._text_area",
 )
 ALL_COMMAND_MODULES = tuple(f"fengqiao.console.commands.{name}" for name in FEATURES if name != "console")
 
@@ -58,7 +81,9 @@ def test_importing_the_app_imports_nothing_heavy(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", [["run", "--caller", "13857512345"], [], ["dashboard"]])
 def test_the_entry_point_opens_the_console_without_typer(tmp_path: Path, command: list[str]) -> None:
     # `fengqiao [--db X] run --caller N` (and `fengqiao`, `fengqiao dashboard`) from the console script's entry
-    # point up to the app's run (stopped there): no typer, no click, nothing heavy.
+    # point up to the app's run (stopped there), on a store made before (a new one's migrations replay events):
+    # no typer, no click, nothing heavy, none of the intake form's modules.
+    Database(tmp_path / "desk.db").close()
     code = f"""
 import textual.app
 textual.app.App.run = lambda self, *a, **k: print("RAN", type(self).__name__)
@@ -69,7 +94,9 @@ try:
 except SystemExit as exc:
     assert exc.code == 0, exc.code
 """
-    found = loaded_after(code, tmp_path, also=("typer", "click"))
+    # (the dashboard's cockpit names grassroots units: it needs the villages, not the rest of the form's modules)
+    form = tuple(m for m in FORM if command != ["dashboard"] or m != "fengqiao.models.villages")
+    found = loaded_after(code, tmp_path, also=("typer", "click", *form))
     if command == ["dashboard"]:
         found = [m for m in found if m != "fengqiao.screens.cockpit"]  # what it shows
     assert found == []
@@ -104,9 +131,110 @@ asyncio.run(main())
     assert loaded_after(code, tmp_path) == []
 
 
+def test_the_form_waits_for_the_sign_in_to_be_drawn(tmp_path: Path) -> None:
+    # `fengqiao run --caller N` headless: at the first frame and when the sign-in is up (drawn next), none of the
+    # form's modules is imported; once the form is composed under it (with the caller's number) they all are.
+    Database(tmp_path / "desk.db").close()  # a store made before, as `fengqiao init` leaves it
+    code = f"""
+import asyncio
+from fengqiao.console.app import FengqiaoApp, desk_context
+from fengqiao.models.desk import make_desk
+from fengqiao.models.reference import default_reference
+from fengqiao.screens.shift import SignInScreen
+from fengqiao.store.db import Database
+
+FORM = {FORM!r}
+seen = {{}}
+ready, mounted = FengqiaoApp.on_ready, SignInScreen.on_mount
+
+def note(when):
+    seen[when] = sorted(m for m in FORM if m in sys.modules or m.split(".")[0] in sys.modules and m == "rapidfuzz")
+
+def noting_ready(self):
+    note("first frame")
+    ready(self)
+
+def noting_mount(self):
+    mounted(self)
+    note("sign-in up")
+
+FengqiaoApp.on_ready, SignInScreen.on_mount = noting_ready, noting_mount
+
+async def main():
+    db = Database({str(tmp_path / "desk.db")!r})
+    desk = make_desk(default_reference(), "110-1", "call_taker")
+    app = FengqiaoApp(desk_context(db, desk, caller="13857512345", sign_in=True), watch_store=False, listen=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(400):
+            await pilot.pause(0.02)
+            if app.intake is not None and app.intake.classifier is not None:
+                break
+        assert app.intake.query_one("#phone").value == "13857512345"
+        note("form")
+    db.close()
+
+asyncio.run(main())
+print(json.dumps(seen))
+"""
+    probe = f"import json, sys\n{code}"
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"first frame": [], "sign-in up": [], "form": sorted(FORM)}
+
+
+async def test_keys_typed_before_the_sign_in_is_up_go_to_its_fields(
+    db, ref, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    # The sign-in is pushed after the console's first frame: keys that came before (typed while it started, as a
+    # script or a fast typist would) wait for it and go to its name field.
+    ready = FengqiaoApp.on_ready
+
+    def keys_first(self: FengqiaoApp) -> None:
+        for ch in "zhang":
+            key = events.Key(ch, ch)
+            key.set_sender(self)
+            self.post_message(key)  # in the queue before the sign-in is pushed
+        ready(self)
+
+    monkeypatch.setattr(FengqiaoApp, "on_ready", keys_first)
+    app = FengqiaoApp(desk_context(db, make_desk(ref, "110-1", "call_taker"), clock=clock, ref=ref, sign_in=True))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, SignInScreen)
+        assert app.screen.query_one("#shift-name", Input).value == "zhang"
+
+
+async def test_the_sign_in_gives_way_only_to_a_form_that_is_there(
+    db, ref, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    # The form under the sign-in is not there yet when someone has signed in (here: it is composed only when asked
+    # for): the sign-in stays until it is, so the keys typed once the sign-in is gone land in the phone field.
+    async def sign_in_only(self: FengqiaoApp) -> None:
+        await self.ask_sign_in()
+        await self._release_held()
+
+    monkeypatch.setattr(FengqiaoApp, "_sign_in_first", sign_in_only)
+    app = FengqiaoApp(desk_context(db, make_desk(ref, "110-1", "call_taker"), clock=clock, ref=ref, sign_in=True))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.intake is not None and app.intake.deferred
+        await pilot.press(*"zhang", "enter", *"1024", "enter")
+        while isinstance(app.screen, SignInScreen):
+            await pilot.pause(0.01)
+        await pilot.press(*"13857512345")
+        await settle(pilot)
+        assert app.intake.query_one("#phone", Input).value == "13857512345"
+        assert app.desk.actor == "zhang(1024)"
+
+
 def test_the_dashboard_does_not_import_the_intake_or_the_board(tmp_path: Path) -> None:
-    found = loaded_after("import fengqiao.console.dashboard", tmp_path)
-    assert found == [m for m in found if m == "fengqiao.screens.cockpit"]  # the cockpit is what it shows
+    # (nor the sign-in and handover screens, the board's store or the state machine)
+    also = ("fengqiao.screens.intake", "fengqiao.screens.shift", "fengqiao.store.board", *FORM)
+    found = loaded_after("import fengqiao.console.dashboard", tmp_path, also=also)
+    # the cockpit is what it shows; it names grassroots units (the villages)
+    assert found == [m for m in found if m in ("fengqiao.screens.cockpit", "fengqiao.models.villages")]
 
 
 def test_the_command_table_matches_what_the_modules_register() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fengqiao.models.finder import village_finder
-from fengqiao.screens.intake import AddressInput
+from fengqiao.screens.address_field import AddressInput
 from fengqiao.screens.town_field import TownHint
 
 from .intake_helpers import make_app, paste, settle, type_text

@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import re
 import sqlite3
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,13 +23,14 @@ if TYPE_CHECKING:
     from ..db import Connection
 
 APP_ID = "fengqiao"
+HERE = Path(__file__).resolve().parent  # the migration files sit beside this module (also in the wheel)
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.(sql|py)$")
 
 
 def steps() -> list[tuple[int, str]]:
     """(version, file name) of every migration, in order. Versions must be 1, 2, 3, … without gaps."""
     found = []
-    for entry in resources.files(__name__).iterdir():
+    for entry in HERE.iterdir():
         match = _NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.name))
@@ -63,7 +63,7 @@ def split_sql(script: str) -> list[str]:
 
 def run_step(conn: Connection, name: str) -> None:
     if name.endswith(".sql"):
-        script = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
+        script = (HERE / name).read_text(encoding="utf-8")
         for statement in split_sql(script):
             conn.exec_driver_sql(statement)
     else:

@@ -113,7 +113,15 @@ def _drain(fd: int) -> None:
 
 
 def clean_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FENGQIAO_", "XDG_", "TEXTUAL"))}
+    # A terminal's environment: also without PYTHONDONTWRITEBYTECODE (set in some shells that run the bench), which
+    # made every round compile the project's modules again while the floor's Textual had its bytecode from pip;
+    # the warm-up round writes it, as the first start of an install does.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FENGQIAO_", "XDG_", "TEXTUAL"))
+        and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+    }
     env.update(
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / "config"),
