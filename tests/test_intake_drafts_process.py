@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import pty
 import signal
 import struct
@@ -68,7 +69,8 @@ class Console:
                 return
             if self.proc.poll() is not None:
                 raise AssertionError(f"console exited ({self.proc.returncode}) waiting for {label}")
-        raise AssertionError(f"timed out waiting for {label}")
+        shown = re.sub(rb"\x1b\[[0-?]*[ -/]*[@-~]", b"", self.seen[-3000:]).decode("utf-8", "replace")
+        raise AssertionError(f"timed out waiting for {label}; last drawn: {shown[-600:]!r}")
 
     def type(self, text: str) -> None:
         os.write(self.master, text.encode())
