@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import SystemCommand
 from textual.screen import Screen
@@ -34,7 +34,9 @@ from fengqiao.store.db import Database
 from fengqiao.store.kpi import Live
 
 from .app import FengqiaoApp, desk_context
-from .syncworker import SyncSetup
+
+if TYPE_CHECKING:
+    from .syncworker import SyncSetup
 
 
 def make_read_only(db: Database) -> None:
