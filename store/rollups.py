@@ -365,13 +365,11 @@ def _contribute_all(raw: Any, out: Contribution, read: Callable[[], None] | None
             "SELECT day, assignee, dept, town, tag, aid, sign_due, arrive_due, feedback_due, sign_min, arrive_min, "
             "feedback_min FROM temp.rollup_a"
         )
-        for day, assignee, dept, town, tag, aid, s_due, a_due, f_due, *spans in raw.execute(sql):
-            if s_due is not None:
-                pending[(aid, "sign")] = (day, assignee, dept, town, tag, s_due)
-            if a_due is not None:
-                pending[(aid, "arrive")] = (day, assignee, dept, town, tag, a_due)
-            if f_due is not None:
-                pending[(aid, "feedback")] = (day, assignee, dept, town, tag, f_due)
+        for day, assignee, dept, town, tag, aid, *times in raw.execute(sql):
+            dues, spans = times[:3], times[3:]
+            for measure, due in zip(PENDING_MEASURES, dues, strict=True):
+                if due is not None:
+                    pending[(aid, measure)] = (day, assignee, dept, town, tag, due)
             scopes: tuple[RowKey, ...] = (
                 ("a", day, assignee, dept),
                 ("w", day, town, ""),
