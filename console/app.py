@@ -333,6 +333,11 @@ class FengqiaoApp(App[None]):
             self._build_home()
             await home.content_ready.wait()
 
+    @property
+    def painted(self) -> bool:
+        """The first frame is on the terminal (a screen composed before it may leave some of its content for later)."""
+        return self._painted
+
     def after_first_paint(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` once the console's first frame is on the screen (at once if it already is): work
         that would otherwise compete with the first paint for the interpreter."""

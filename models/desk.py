@@ -102,7 +102,7 @@ def make_desk(
         if not dept:
             raise ValidationError(t("error.role_needs_dept"), field="dept")
         code = dept.strip().upper()
-        from .villages import GRASSROOTS_PREFIXES
+        from .grassroots import GRASSROOTS_PREFIXES
 
         if code.startswith(GRASSROOTS_PREFIXES):
             # a grassroots unit (TJ-<village>, WG-<grid>, SO-<organisation>): works on its own assignments

@@ -24,11 +24,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import ValidationError
+from .grassroots import GRASSROOTS, GRASSROOTS_PREFIXES
 from .i18n import get_lang, t
 from .reference import Reference, Tag, Town
-from .villages import GRASSROOTS, GRASSROOTS_PREFIXES, GrassrootsRule, Village, grid_for
+
+if TYPE_CHECKING:  # the villages' module loads with their data (Reference.villages), not with routing
+    from .villages import GrassrootsRule, Village
 
 
 @dataclass(frozen=True)
@@ -304,7 +308,7 @@ def route(
 def village_for(ref: Reference, town: str, address: str) -> tuple[str | None, str | None]:
     """The village and grid an address names in ``town`` (models/villages.py: the village's full name in the
     address; the grid by its area words, else the village's first grid); (None, None) when none."""
-    from .villages import village_in
+    from .villages import grid_for, village_in
 
     found = village_in(ref.villages, town, address)
     if found is None:

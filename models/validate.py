@@ -30,6 +30,7 @@ from .governance import (
     is_subject,
     parse_follow_up,
 )
+from .grassroots import GRASSROOTS
 from .i18n import t
 from .machine import (
     ASSIGNMENT_ACTIONS,
@@ -44,7 +45,6 @@ from .machine import (
 from .merging import MAX_CHILDREN, MAX_MERGE
 from .reference import Reference
 from .routing import MAX_CO_UNITS
-from .villages import GRASSROOTS
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(minutes=5)  # a call may be received at most this long after its dispatch says

@@ -25,8 +25,6 @@ from pathlib import Path
 from .errors import ReferenceDataError
 
 KINDS = ("village", "community")
-GRASSROOTS = ("TJ", "WG", "SO")  # mediation committee, grid worker, social organisation: the assignee prefixes
-GRASSROOTS_PREFIXES = tuple(f"{kind}-" for kind in GRASSROOTS)  # TJ-<village>, WG-<grid>, SO-<organisation>
 INFORM = ("ZZ",)
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,24}")
 _PHONE = re.compile(r"[0-9+() -]{5,20}")

@@ -12,11 +12,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, Static
 
+from fengqiao.models.grassroots import GRASSROOTS
 from fengqiao.models.i18n import name, t
 from fengqiao.models.machine import Status
 from fengqiao.models.reference import Reference
 from fengqiao.models.roles import Desk, Role
-from fengqiao.models.villages import GRASSROOTS
 from fengqiao.store.board import SORTS, BoardFilter
 
 from .base import LocalizedMixin

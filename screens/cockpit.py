@@ -30,12 +30,12 @@ from datetime import date
 from typing import Any, ClassVar
 
 from rich.cells import cell_len
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -57,13 +57,11 @@ from fengqiao.models.kpi import (
     periods,
     rates,
     score,
-    series,
     sparkline,
 )
 from fengqiao.models.privacy import PhoneView, check_unmasked, phone_view
 from fengqiao.models.routing import describe_assignee
 from fengqiao.models.text import fit_cells
-from fengqiao.models.villages import village_in
 from fengqiao.store.kpi import DeptLoad, Frequent, KpiStore, Live, Trend
 
 from .base import ComposedLater, LocalizedMixin, safe
@@ -146,13 +144,35 @@ class _Figures:
     today: date
 
 
+def text_grid(heads: list[Text], rows: list[list[Text]], *, right: range, gap: int = 2) -> Text:
+    """A table of one-line cells laid out as one Text: the heads bold, each column as wide as its widest cell,
+    the columns in ``right`` aligned right, ``gap`` spaces between columns (its Static crops, never wraps, a line).
+    What a borderless rich Table gives when it fits, for a fraction of its cost (it is laid out at every figure
+    change, and three times in the first frame)."""
+    widths = [max(cell_len(row[i].plain) for row in (heads, *rows)) for i in range(len(heads))]
+    out = Text(end="")
+    for n, row in enumerate((heads, *rows)):
+        if n:
+            out.append("\n")
+        for i, cell in enumerate(row):
+            pad = " " * (widths[i] - cell_len(cell.plain))
+            if i:
+                out.append(" " * gap)
+            if i in right:
+                out.append(pad)
+            out.append_text(Text(cell.plain, style="bold") if n == 0 else cell)
+            if i not in right and i < len(row) - 1:
+                out.append(pad)
+    return out
+
+
 class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
     """The supervisor's home screen (F7); also what ``fengqiao dashboard`` opens, read-only."""
 
     DEFAULT_CSS = """
     CockpitScreen { layout: vertical; }
     #cp-counts { height: 2; padding: 0 1; }
-    #cp-kpis { height: auto; padding: 0 1; }
+    #cp-kpis { height: auto; padding: 0 1; text-wrap: nowrap; text-overflow: clip; }
     #cp-panels { height: 1fr; }
     #cp-panels > DataTable {
         width: 1fr; height: 1fr; border-top: solid $primary; overflow-x: hidden; scrollbar-size-vertical: 1;
@@ -194,6 +214,8 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         self._want_full = False
         self._session = 0
         self._full: frozenset[str] = frozenset()
+        self._rendered_size: Size | None = None
+        self._panels = True  # the tables are mounted (compose decides)  # the size the figures were last laid out for
 
     # ---- composition ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -203,13 +225,32 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         yield Static(t("cockpit.loading"), id="cp-counts")
         yield Static("", id="cp-kpis")
         yield Static("", id="cp-times")
+        # The first screen of `fengqiao dashboard` draws the counts and the KPIs in its first frame and mounts the
+        # tables just after it (Textual's styling of three DataTables is most of what that frame would cost more).
+        self._panels = self.desk_app.painted
         with Horizontal(id="cp-panels"):
-            for name in ("depts", "callers", "addresses"):
-                table: DataTable[Any] = DataTable(id=f"cp-{name}", cursor_type="row", zebra_stripes=False)
-                table.border_title = t(f"cockpit.{name}_title")
-                yield table
+            if self._panels:
+                yield from self._panel_tables()
         yield Static("", id="cp-feedback")
         yield Footer()
+
+    def _panel_tables(self) -> list[DataTable[Any]]:
+        tables: list[DataTable[Any]] = []
+        for name in ("depts", "callers", "addresses"):
+            table: DataTable[Any] = DataTable(id=f"cp-{name}", cursor_type="row", zebra_stripes=False)
+            table.border_title = t(f"cockpit.{name}_title")
+            tables.append(table)
+        return tables
+
+    async def _mount_panels(self) -> None:
+        """The department and frequent-caller tables, once the first frame (counts and KPIs) is on the screen."""
+        if self._panels:
+            return
+        await self.query_one("#cp-panels", Horizontal).mount_all(self._panel_tables())
+        self._panels = True
+        if self.focused is None:  # as Textual focuses the first focusable widget of a screen composed whole
+            self.set_focus(self.query_one("#cp-depts", DataTable))
+        self._render_panels()
 
     @property
     def kpi_store(self) -> KpiStore:
@@ -232,6 +273,8 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         self.set_class(self.tall, "-tall")
         if self.ctx.start_unmasked and self._may_unmask():
             self._want_full, self._session = True, 1  # `fengqiao dashboard --unmasked`: recorded before shown
+        if not self._panels:
+            self.desk_app.after_first_paint(lambda: self.call_later(self._mount_panels))
         if not self.deferred:
             self.start_content()
 
@@ -278,6 +321,8 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
             self._load_trend()
 
     def on_resize(self) -> None:
+        if self.size == self._rendered_size:
+            return  # Textual sends a resize or two while it starts: the figures are already laid out for it
         self.set_class(self.wide, "-wide")
         self.set_class(self.tall, "-tall")
         self._render_all()
@@ -443,14 +488,20 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
     def _render_all(self) -> None:
         if self._live is None or self.deferred:
             return
+        self._rendered_size = self.size
         self._set("cp-counts", self._counts_text(self._live))
         self._render_kpis()
-        self._render_depts()
-        self._render_frequent("callers", self._live.callers)
-        self._render_frequent("addresses", self._live.addresses)
+        self._render_panels()
         self._set("cp-feedback", self._feedback_text(self._live))
         if self.tall and self._trend is not None and self._trend.month is not None:
             self._set("cp-times", self._times_text(self._trend.month.to_json()))
+
+    def _render_panels(self) -> None:
+        if self._live is None or not self._panels:
+            return
+        self._render_depts()
+        self._render_frequent("callers", self._live.callers)
+        self._render_frequent("addresses", self._live.addresses)
 
     def _counts_text(self, live: Live) -> Text:
         d = live.today
@@ -504,6 +555,8 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         by_days = {p.days: p for p in fig.periods}
         weights = self.kpi_store.weights
         rows: list[list[Text]] = []
+        # each day's rates once, for every sparkline (as models.kpi.series gives them, one KPI at a time)
+        day_rates = [rates(fig.daily.get(d, Counts()), weights) for d in last_days(fig.today, spark_days).day_list()]
         for name in (*FIVE, *GRADED, *(EXTRA if self.tall else ()), "score"):
             label = t("kpi.col.score") if name == "score" else t(f"kpi.short.{name}")
             cells = [
@@ -525,31 +578,25 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
                 else:
                     cells += [Text(fmt_rate(p.rates[name])), delta_text(name, p.change[name], self.style)]
             if name == "score":
-                values = [
-                    score(rates(fig.daily.get(d, Counts()), weights), weights)
-                    for d in last_days(fig.today, spark_days).day_list()
-                ]
+                values = [score(r, weights) for r in day_rates]
                 line = sparkline([None if v is None else v / 100 for v in values])
             else:
-                line = sparkline(series(fig.daily, fig.today, spark_days, name, weights))
+                line = sparkline([r[name] for r in day_rates])
             cells.append(Text(line, style=self.style("$accent")))
             rows.append(cells)
         key = repr([[(c.plain, str(c.style)) for c in row] for row in rows])
         if self._texts.get("cp-kpis") == key:
             return
         self._texts["cp-kpis"] = key
-        table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, expand=False, header_style="bold")
-        table.add_column(t("cockpit.kpi"), no_wrap=True)
+        heads = [Text(t("cockpit.kpi"))]
         for value_head, delta_head in (
             ("cockpit.p_today", "cockpit.vs_yesterday"),
             ("cockpit.p_7", "cockpit.vs_prev7"),
             ("cockpit.p_30", "cockpit.vs_prev30"),
         ):
-            table.add_column(t(value_head), justify="right", no_wrap=True)
-            table.add_column(t(delta_head), justify="right", no_wrap=True)
-        table.add_column(t("cockpit.trend", days=spark_days), no_wrap=True)
-        for row in rows:
-            table.add_row(*row)
+            heads += [Text(t(value_head)), Text(t(delta_head))]
+        heads.append(Text(t("cockpit.trend", days=spark_days)))
+        table = text_grid(heads, rows, right=range(1, 7))
         self.query_one("#cp-kpis", Static).update(table)
 
     @on(DataTable.RowSelected, "#cp-depts")
@@ -592,7 +639,7 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         return sorted(rows, key=key)
 
     def _render_depts(self) -> None:
-        if self._live is None:
+        if self._live is None or not self._panels:
             return
         lang = get_lang()
         wide = self.wide
@@ -653,6 +700,8 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
             who: Any = self._phone(f.key) if name == "callers" else safe(fit(f.key, who_width), single_line=True)
             cells: list[Any] = [who, str(f.calls)]
             if wide:
+                from fengqiao.models.villages import village_in  # loaded with the villages' data
+
                 town = ref.towns.get(f.town)
                 place = village_in(ref.villages, f.town, f.key) if name != "callers" else None
                 where = place or town

@@ -110,6 +110,11 @@ class DeskApp(Protocol):
 
     def make_header(self) -> DeskBar: ...
 
+    @property
+    def painted(self) -> bool: ...
+
+    def after_first_paint(self, callback: Callable[[], object]) -> None: ...
+
 
 class DeskMixin:
     """Mix into a Screen (or a widget on one) to reach the desk context as ``self.ctx``."""

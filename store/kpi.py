@@ -15,6 +15,7 @@ from typing import Any
 
 from fengqiao.models.clock import Clock, ensure_utc, from_db, local, system_clock, to_db
 from fengqiao.models.errors import ValidationError
+from fengqiao.models.grassroots import GRASSROOTS
 from fengqiao.models.i18n import get_lang, t
 from fengqiao.models.kpi import (
     DEFAULT_WEIGHTS,
@@ -33,7 +34,6 @@ from fengqiao.models.kpi import (
 )
 from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.routing import describe_assignee
-from fengqiao.models.villages import GRASSROOTS
 
 from .db import Connection, Database, raw_sqlite
 from .due import PENDING_DUE

@@ -332,6 +332,43 @@ async def test_the_dashboard_draws_the_figures_read_while_it_started(
     db.close()
 
 
+async def test_the_dashboard_mounts_its_tables_after_the_first_frame(demo_path: Path) -> None:
+    # `fengqiao dashboard` opens on the cockpit: its first frame is the counts and the KPIs, the department and
+    # frequent-caller tables are mounted once that frame is out (and the department table takes the focus); a key
+    # pressed before they are there changes nothing it should not. The console's F7 composes the cockpit whole.
+    frames: list[tuple[bool, str]] = []
+
+    class Noting(DashboardApp):
+        def on_ready(self) -> None:  # the first frame is on the terminal
+            frames.append((bool(self.screen.query("#cp-depts")), screen_text(self)))
+            super().on_ready()
+
+    from dataclasses import replace
+
+    from fengqiao.console.dashboard import dashboard_context, read_ahead
+
+    db = Database(demo_path)
+    make_read_only(db)
+    ctx = dashboard_context(db, make_desk(default_reference(), "110-1", "call_taker"), clock=FixedClock(T0))
+    app = Noting(replace(ctx, live_ahead=read_ahead(ctx)), watch_store=False)  # as run_dashboard opens it
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")  # the sort key, before or just as the tables come
+        await settle(pilot)
+        assert len(frames) == 1 and frames[0][0] is False and "考核指标" in frames[0][1]
+        depts = app.screen.query_one("#cp-depts", DataTable)
+        assert app.focused is depts and depts.row_count > 0
+        assert callers_first_cell(app) == "138****2345"
+    db.close()
+    app = cockpit_app(demo_path)  # a supervisor's console: the cockpit is its home, composed after the first frame
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.switch_mode("board")
+        await settle(pilot)
+        app.switch_mode("cockpit")
+        await settle(pilot)
+        assert app.screen.query_one("#cp-depts", DataTable).row_count > 0
+
+
 def test_dashboard_unmasked_needs_a_supervisor(
     demo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
