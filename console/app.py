@@ -189,6 +189,9 @@ def caller_pop_provider() -> type[Provider]:
     return CallerPopProvider
 
 
+HOLD_LIMIT = 5.0  # seconds keys may wait after a sign-in's Enter for its focus to move (a safety net)
+
+
 class FengqiaoApp(App[None]):
     """One desk's console over its SQLite store."""
 
@@ -256,6 +259,7 @@ class FengqiaoApp(App[None]):
         self._after_paint: list[Callable[[], object]] = []
         # With a sign-in first, keys (and pastes) that come before its form is up wait for it, then go there.
         self._held: list[events.Event] | None = [] if ctx.sign_in else None
+        self._hold_generation = 0  # which hold after an Enter a timer may still release
         self._signals: list[signal.Signals] = []
         # Screen-pops from `fengqiao pop` (console/popsock.py): a live console listens, tests ask for it.
         self._listen = watch_store if listen is None else listen
@@ -304,15 +308,46 @@ class FengqiaoApp(App[None]):
             callback()
 
     async def on_event(self, event: events.Event) -> None:
-        if self._held is not None and isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
-            self._held.append(event)  # typed before the sign-in form is up: it gets them once it is
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            if self._held is not None:
+                self._held.append(event)  # typed before the sign-in form is up, or while its focus moves on
+                return
+            await super().on_event(event)
+            self._hold_after(event)
             return
         await super().on_event(event)
 
+    def _hold_after(self, event: events.Event) -> bool:
+        """After an Enter on a screen whose Enter moves the focus or closes it (``HOLDS_AFTER_ENTER``, the
+        sign-in), the keys that follow wait until it has (:meth:`release_keys`). Textual hands a key to the
+        widget focused when the app reads it, and the focus moves only once the field has read its Enter: on a
+        busy machine "张三⏎1024⏎" typed at a person's pace put 1024 in the name. A timer lets them go at the
+        latest after HOLD_LIMIT seconds, whatever happens."""
+        if not (isinstance(event, events.Key) and event.key == "enter"):
+            return False
+        if not getattr(self.screen, "HOLDS_AFTER_ENTER", False):
+            return False
+        self._held = []
+        self._hold_generation += 1
+        generation = self._hold_generation
+        self.set_timer(HOLD_LIMIT, lambda: self.release_keys(generation))
+        return True
+
+    def release_keys(self, generation: int | None = None) -> None:
+        """Let the keys held after an Enter go (to the widget focused by then), once what is queued before this
+        call — the focus move of the screen that asks — has run."""
+        if generation is not None and generation != self._hold_generation:
+            return  # the timer of a hold already released
+        self._hold_generation += 1
+        self.call_later(self._release_held)
+
     async def _release_held(self) -> None:
         held, self._held = self._held or [], None
-        for event in held:
+        for n, event in enumerate(held):
             await super().on_event(event)
+            if self._hold_after(event):  # an Enter typed ahead: the rest waits for its focus move too
+                self._held = held[n + 1 :]
+                return
 
     async def _sign_in_first(self) -> None:
         """The sign-in, pushed after the first frame (pushed before it, Textual would draw it a frame later): the

@@ -61,7 +61,9 @@ class SignInScreen(DeskMixin, LocalizedMixin, ModalScreen[Desk]):
 
     DEFAULT_CSS = _CSS.format(name="SignInScreen")
     # Enter is the fields' own (Input.Submitted): a screen binding on Enter runs ahead of the keys still queued
-    # for the field, so "1024⏎" typed fast (or pasted) was read as an empty staff number.
+    # for the field, so "1024⏎" typed fast (or pasted) was read as an empty staff number. And the keys after an
+    # Enter wait (the app holds them) until the focus has moved on or the form is gone: see _release.
+    HOLDS_AFTER_ENTER = True
 
     class Done(Message):
         def __init__(self, desk: Desk | None, error: str | None, field: str | None) -> None:
@@ -111,12 +113,19 @@ class SignInScreen(DeskMixin, LocalizedMixin, ModalScreen[Desk]):
             current = self.focused.id if self.focused is not None else None
         if current in ids and ids.index(current) + 1 < len(ids):
             self.query_one(f"#{ids[ids.index(current) + 1]}").focus()
+            self._release()
             return
         self.submit()
 
+    def _release(self) -> None:
+        """The keys typed after the Enter go on now, to the field focused (the focus move is queued first)."""
+        release = getattr(self.app, "release_keys", None)
+        if release is not None:
+            release()
+
     def submit(self) -> None:
         if self._busy:
-            return
+            return  # the keys wait for the sign-in under way
         self._busy = True
         pin = self.query_one("#shift-pin", Input).value if self.pin_required else None
         self._sign_in(self.query_one("#shift-name", Input).value, self.query_one("#shift-staff", Input).value, pin)
@@ -141,6 +150,7 @@ class SignInScreen(DeskMixin, LocalizedMixin, ModalScreen[Desk]):
                 await home()
             self._busy = False
             self.dismiss(message.desk)
+            self._release()  # after the screen beneath has the focus back
             return
         self._busy = False
         error = self.query_one("#shift-error", Static)
@@ -153,6 +163,7 @@ class SignInScreen(DeskMixin, LocalizedMixin, ModalScreen[Desk]):
         self.query_one(f"#{target}").focus()
         if self.pin_required:
             self.query_one("#shift-pin", Input).value = ""
+        self._release()
 
 
 def open_lines(rows: list[BoardRow], total: int, ctx: Any) -> Text:
