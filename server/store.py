@@ -832,7 +832,8 @@ def _answer(
     consecutive desk and server numbers and only the rest as results; else one result per event (protocol 1).
     The signature is over ``tip``, the newest event taken."""
     results: list[EventResult] = []
-    out: list[Run] = []
+    out: list[list[Any]] = []  # [status, first, last, seq, sig]: models made once, at the end
+    last: list[Any] | None = None
     for a in answers:
         if isinstance(a, EventResult):
             results.append(a)
@@ -842,18 +843,13 @@ def _answer(
         if not runs:
             results.append(EventResult(id=event_id, status=status, seq=seq, state=state, sig=sig))
             continue
-        last = out[-1] if out else None
-        if (
-            last is not None
-            and last.status == status
-            and last.last + 1 == desk_seq
-            and last.seq + (desk_seq - last.first) == seq
-        ):
-            last.last = desk_seq
-            last.sig = sig
+        if last is not None and last[0] == status and last[2] + 1 == desk_seq and last[3] + (desk_seq - last[1]) == seq:
+            last[2] = desk_seq
+            last[4] = sig
         else:
-            out.append(Run(status=status, first=desk_seq, last=desk_seq, seq=seq, sig=sig))
-    return results, out
+            last = [status, desk_seq, desk_seq, seq, sig]
+            out.append(last)
+    return results, [Run(status=st, first=first, last=end, seq=seq, sig=sig) for st, first, end, seq, sig in out]
 
 
 def _event(r: Any) -> Event:

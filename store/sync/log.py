@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +35,7 @@ from ..projection import (
     row_to_event,
 )
 from ..rollups import Tracker
-from ..wire import PullResponse, PushResponse, ServerEvent, WireEvent, wire_from_row
+from ..wire import OutEvent, PullResponse, PushResponse, ServerEvent, WireEvent
 from .errors import SyncError, SyncUnavailable
 
 log = logging.getLogger("fengqiao.sync")
@@ -175,13 +175,15 @@ class DeskLog:
         with self.db.read() as conn:
             return max(0, DeskChain(conn, me).seq - meta_int(conn, META_PUSHED))
 
-    def outbox(self, me: str, limit: int) -> list[WireEvent]:
+    def outbox(self, me: str, limit: int) -> list[OutEvent]:
+        """The next ``limit`` events of this desk the server has not taken, as stored (plain rows)."""
         with self.db.read() as conn:
             after = meta_int(conn, META_PUSHED)
-            rows = conn.exec_driver_sql(
+            rows = conn.connection.driver_connection.execute(
                 f"{EVENT_SELECT} WHERE e.desk = ? AND e.desk_seq > ? ORDER BY e.desk_seq LIMIT ?", (me, after, limit)
-            ).all()
-        return [wire_from_row(r) for r in rows]
+            ).fetchall()
+        make = OutEvent._make
+        return [make(r) for r in rows]
 
     def adopt_epoch(self, epoch: str, me: str, *, reset: bool) -> None:
         """Remember the server's epoch; with ``reset``, forget every server number to re-push and re-pull."""
@@ -202,7 +204,7 @@ class DeskLog:
             set_meta(conn, META_EPOCH, epoch)
             set_meta(conn, META_DESK, me)
 
-    def record_push(self, me: str, sent: list[WireEvent], resp: PushResponse) -> PushOutcome:
+    def record_push(self, me: str, sent: Sequence[OutEvent | WireEvent], resp: PushResponse) -> PushOutcome:
         """Store what the server said about each event we sent; one transaction."""
         out = PushOutcome()
         by_id = {w.id: w for w in sent}
