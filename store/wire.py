@@ -31,7 +31,7 @@ from typing import Any, Literal, NamedTuple
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
 
-from fengqiao.models.events import hash_fields
+from fengqiao.models.events import link_hash
 
 PROTOCOL = 2  # 2: push answers in runs (PushResponse.runs), signatures only where a run ends
 MAX_PUSH = 2000
@@ -61,18 +61,21 @@ class WireEvent(BaseModel):
     hash: str = Field(min_length=64, max_length=64)
 
     def computed_hash(self) -> str:
-        return hash_fields(
-            id=self.id,
-            order_id=self.order_id,
-            assignment_id=self.assignment_id,
-            kind=self.kind,
-            actor=self.actor,
-            desk=self.desk,
-            desk_seq=self.desk_seq,
-            event_at=self.event_at,
-            recorded_at=self.recorded_at,
-            payload=self.payload,
-            prev_hash=self.prev_hash,
+        """``models.events.hash_fields`` of this event's fields (its tuple form: no keywords per event)."""
+        return link_hash(
+            (
+                self.id,
+                self.order_id,
+                self.assignment_id,
+                self.kind,
+                self.actor,
+                self.desk,
+                self.desk_seq,
+                self.event_at,
+                self.recorded_at,
+                self.payload,
+                self.prev_hash,
+            )
         )
 
     def row(self) -> tuple[Any, ...]:
