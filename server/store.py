@@ -620,7 +620,9 @@ class ServerStore:
                     )
                 )
                 continue
-            info = orders.setdefault(w.order_id, _Order())
+            info = orders.get(w.order_id)
+            if info is None:  # (not setdefault: that would make an _Order for every event)
+                info = orders[w.order_id] = _Order()
             verdict: tuple[str, str] | None
             try:
                 ev = parsed[w.id]
