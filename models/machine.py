@@ -310,8 +310,10 @@ class OrderState:
 
     @property
     def police(self) -> AssignmentState | None:
-        found = [a for a in self.assignments if a.role == "police" and a.active]
-        return found[-1] if found else None
+        for a in reversed(self.assignments):  # the latest active one
+            if a.role == "police" and a.active:
+                return a
+        return None
 
     @property
     def active_assignments(self) -> list[AssignmentState]:

@@ -100,7 +100,13 @@ def can_see(desk: Desk, ref: Reference, o: OrderState) -> bool:
         return True
     if o.informed and informed_of(desk, ref, o):
         return True
-    return any(desk.works_on(ref, a) for a in current_assignments(o))
+    # current_assignments(o), looked at in its order without building the list (the server asks per event)
+    if desk.works_on(ref, o.primary):
+        return True
+    police = o.police
+    if police is not None and desk.works_on(ref, police):
+        return True
+    return any(desk.works_on(ref, a) for a in o.co_units if a.active)
 
 
 def informed_of(desk: Desk, ref: Reference, o: OrderState) -> bool:

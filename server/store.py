@@ -121,6 +121,7 @@ class _Order:
     scope: set[str] = field(default_factory=set)
     dispatch_refused: bool = False
     fold: Fold | None = None  # the order's state folded in place through this batch (no copy per event)
+    holders_of: tuple[Any, ...] | None = None  # what scope_holders read when last asked: unchanged, same holders
 
 
 @dataclass
@@ -387,40 +388,38 @@ class ServerStore:
         kind = BigInteger() if values and isinstance(values[0], int) else Text()
         return column == any_(bindparam("among", list(values), type_=ARRAY(kind), unique=True))
 
+    def _rows_among(self, conn: Connection, sql: str, column: str, values: Sequence[Any]) -> Iterator[Any]:
+        """The rows of ``sql`` (its ``{among}`` is ``column`` among ``values``), in chunks, as driver SQL: one
+        ``= ANY(array)`` parameter on PostgreSQL, ``IN (?, …)`` on SQLite (no statement compiled per list)."""
+        for chunk in _chunks(values):
+            if self.dialect == "sqlite":
+                text = sql.format(among=f"{column} IN ({', '.join('?' * len(chunk))})")
+                yield from conn.exec_driver_sql(text, tuple(chunk))
+            else:
+                yield from conn.exec_driver_sql(sql.format(among=f"{column} = ANY(%s)"), (chunk,))
+
     def _known(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, Any, str, str | None, str | None]]:
         """id -> ("event", seq, hash, state, None) or ("refused", desk_seq, hash, reason, message)."""
         found: dict[str, tuple[str, Any, str, str | None, str | None]] = {}
-        for chunk in _chunks(ids):
-            for r in conn.execute(
-                select(SrvEvent.id, SrvEvent.seq, SrvEvent.hash, SrvEvent.state).where(self._among(SrvEvent.id, chunk))
-            ):
-                found[r.id] = ("event", int(r.seq), r.hash, r.state, None)
-            for r in conn.execute(
-                select(
-                    SrvRefused.id, SrvRefused.desk_seq, SrvRefused.hash, SrvRefused.reason, SrvRefused.message
-                ).where(self._among(SrvRefused.id, chunk))
-            ):
-                found[r.id] = ("refused", int(r.desk_seq), r.hash, r.reason, r.message)
+        for r in self._rows_among(conn, "SELECT id, seq, hash, state FROM srv_events WHERE {among}", "id", ids):
+            found[r[0]] = ("event", int(r[1]), r[2], r[3], None)
+        refused = "SELECT id, desk_seq, hash, reason, message FROM srv_refused WHERE {among}"
+        for r in self._rows_among(conn, refused, "id", ids):
+            found[r[0]] = ("refused", int(r[1]), r[2], r[3], r[4])
         return found
 
     def _load_orders(self, conn: Connection, order_ids: Iterable[str]) -> dict[str, _Order]:
         wanted = sorted(set(order_ids))
         out = {oid: _Order() for oid in wanted}
         events: dict[str, list[Event]] = {oid: [] for oid in wanted}
-        cols = [getattr(SrvEvent, c) for c in STORED_COLUMNS]
-        for chunk in _chunks(wanted):
-            for r in conn.execute(select(*cols).where(self._among(SrvEvent.order_id, chunk)).order_by(SrvEvent.seq)):
-                events[r.order_id].append(_event(r))
-            for r in conn.execute(
-                select(SrvScope.order_id, SrvScope.assignee).where(self._among(SrvScope.order_id, chunk))
-            ):
-                out[r.order_id].scope.add(r.assignee)
-            for r in conn.execute(
-                select(SrvRefused.order_id).where(
-                    self._among(SrvRefused.order_id, chunk), SrvRefused.kind == str(Action.DISPATCH)
-                )
-            ):
-                out[r.order_id].dispatch_refused = True
+        stored = f"SELECT {', '.join(STORED_COLUMNS)} FROM srv_events WHERE {{among}} ORDER BY seq"
+        for r in self._rows_among(conn, stored, "order_id", wanted):
+            events[r.order_id].append(_event(r))
+        for r in self._rows_among(conn, "SELECT order_id, assignee FROM srv_scope WHERE {among}", "order_id", wanted):
+            out[r[0]].scope.add(r[1])
+        refused = f"SELECT order_id FROM srv_refused WHERE {{among}} AND kind = '{Action.DISPATCH}'"  # our constant
+        for r in self._rows_among(conn, refused, "order_id", wanted):
+            out[r[0]].dispatch_refused = True
         for oid, evs in events.items():
             if evs:
                 out[oid].state = (gov.replay if gov.is_subject(oid) else replay)(evs).state
@@ -565,12 +564,8 @@ class ServerStore:
             str(ev.payload.get("order_no")) for ev in parsed.values() if ev is not None and ev.kind == Action.DISPATCH
         }
         taken: dict[str, str] = {}
-        for chunk in _chunks(sorted(nos)):
-            taken.update(
-                conn.execute(
-                    select(SrvOrderNo.order_no, SrvOrderNo.order_id).where(self._among(SrvOrderNo.order_no, chunk))
-                ).all()
-            )
+        numbers = "SELECT order_no, order_id FROM srv_order_nos WHERE {among}"
+        taken.update((r[0], r[1]) for r in self._rows_among(conn, numbers, "order_no", sorted(nos)))
         # In desk order: an EventResult where something is to say, else (status, desk_seq, seq, id, hash, state)
         answers: list[EventResult | tuple[str, int, int, str, str, str | None]] = []
         new_events: list[tuple[Any, ...]] = []
@@ -625,7 +620,9 @@ class ServerStore:
                     )
                 )
                 continue
-            info = orders.setdefault(w.order_id, _Order())
+            info = orders.get(w.order_id)
+            if info is None:  # (not setdefault: that would make an _Order for every event)
+                info = orders[w.order_id] = _Order()
             verdict: tuple[str, str] | None
             try:
                 ev = parsed[w.id]
@@ -667,13 +664,18 @@ class ServerStore:
                         new_hooks.extend(self.hooks.for_notice(self.ref, new_state, ev, now))
                     info.state = new_state
                 elif status == "applied" and new_state is not None:
-                    holders = scope_holders(new_state)
-                    if ev.kind == Action.DISPATCH:
-                        holders.append(author_scope(desk.name))  # the desk that sent it follows it too
-                    for holder in holders:
-                        if holder not in info.scope:
-                            info.scope.add(holder)
-                            new_scope.append((w.order_id, holder, head))
+                    # The holders come from the assignments (a list that only grows, assignees never change),
+                    # the informed units and the town: when those are as they were, so are the holders.
+                    read = (len(new_state.assignments), new_state.informed, new_state.town)
+                    if ev.kind == Action.DISPATCH or read != info.holders_of:
+                        info.holders_of = read
+                        holders = scope_holders(new_state)
+                        if ev.kind == Action.DISPATCH:
+                            holders.append(author_scope(desk.name))  # the desk that sent it follows it too
+                        for holder in holders:
+                            if holder not in info.scope:
+                                info.scope.add(holder)
+                                new_scope.append((w.order_id, holder, head))
                     if ev.kind == Action.DISPATCH:
                         taken[new_state.order_no] = new_state.id
                         new_nos.append((new_state.order_no, new_state.id))
@@ -832,7 +834,8 @@ def _answer(
     consecutive desk and server numbers and only the rest as results; else one result per event (protocol 1).
     The signature is over ``tip``, the newest event taken."""
     results: list[EventResult] = []
-    out: list[Run] = []
+    out: list[list[Any]] = []  # [status, first, last, seq, sig]: models made once, at the end
+    last: list[Any] | None = None
     for a in answers:
         if isinstance(a, EventResult):
             results.append(a)
@@ -842,18 +845,13 @@ def _answer(
         if not runs:
             results.append(EventResult(id=event_id, status=status, seq=seq, state=state, sig=sig))
             continue
-        last = out[-1] if out else None
-        if (
-            last is not None
-            and last.status == status
-            and last.last + 1 == desk_seq
-            and last.seq + (desk_seq - last.first) == seq
-        ):
-            last.last = desk_seq
-            last.sig = sig
+        if last is not None and last[0] == status and last[2] + 1 == desk_seq and last[3] + (desk_seq - last[1]) == seq:
+            last[2] = desk_seq
+            last[4] = sig
         else:
-            out.append(Run(status=status, first=desk_seq, last=desk_seq, seq=seq, sig=sig))
-    return results, out
+            last = [status, desk_seq, desk_seq, seq, sig]
+            out.append(last)
+    return results, [Run(status=st, first=first, last=end, seq=seq, sig=sig) for st, first, end, seq, sig in out]
 
 
 def _event(r: Any) -> Event:

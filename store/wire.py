@@ -25,11 +25,13 @@ Statuses:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
 
-from fengqiao.models.events import hash_fields
+from fengqiao.models.events import link_hash
 
 PROTOCOL = 2  # 2: push answers in runs (PushResponse.runs), signatures only where a run ends
 MAX_PUSH = 2000
@@ -59,18 +61,21 @@ class WireEvent(BaseModel):
     hash: str = Field(min_length=64, max_length=64)
 
     def computed_hash(self) -> str:
-        return hash_fields(
-            id=self.id,
-            order_id=self.order_id,
-            assignment_id=self.assignment_id,
-            kind=self.kind,
-            actor=self.actor,
-            desk=self.desk,
-            desk_seq=self.desk_seq,
-            event_at=self.event_at,
-            recorded_at=self.recorded_at,
-            payload=self.payload,
-            prev_hash=self.prev_hash,
+        """``models.events.hash_fields`` of this event's fields (its tuple form: no keywords per event)."""
+        return link_hash(
+            (
+                self.id,
+                self.order_id,
+                self.assignment_id,
+                self.kind,
+                self.actor,
+                self.desk,
+                self.desk_seq,
+                self.event_at,
+                self.recorded_at,
+                self.payload,
+                self.prev_hash,
+            )
         )
 
     def row(self) -> tuple[Any, ...]:
@@ -89,6 +94,32 @@ class WireEvent(BaseModel):
             self.prev_hash,
             self.hash,
         )
+
+
+class OutEvent(NamedTuple):
+    """One of the desk's own events as its outbox reads it: the stored text, column for column (``WireEvent``'s
+    fields), sent as it is (no model per event; the server validates what arrives)."""
+
+    id: str
+    order_id: str
+    assignment_id: str | None
+    kind: str
+    actor: str
+    desk: str
+    desk_seq: int
+    event_at: str
+    recorded_at: str
+    payload: str
+    prev_hash: str
+    hash: str
+
+
+def push_json(protocol: int, epoch: str | None, events: Sequence[OutEvent]) -> bytes:
+    """A :class:`PushRequest`'s JSON (the same keys, in its field order) written from the outbox's rows."""
+    names = OutEvent._fields
+    return pydantic_core.to_json(
+        {"protocol": protocol, "epoch": epoch, "events": [dict(zip(names, e, strict=True)) for e in events]}
+    )
 
 
 class ServerEvent(WireEvent):
@@ -164,7 +195,7 @@ class PushResponse(BaseModel):
     results: list[EventResult]  # protocol 2: only what is not in a run (refused, rejected, gap)
     runs: list[Run] = Field(default_factory=list, max_length=MAX_PUSH)
 
-    def outcomes(self, sent: list[WireEvent]) -> list[Outcome]:
+    def outcomes(self, sent: Sequence[WireEvent | OutEvent]) -> list[Outcome]:
         """One outcome per event of ``sent`` the answer speaks of: the runs spelled out, then the other results
         (a run's number of an event the batch did not hold is left out: the next push asks again)."""
         by_seq = {w.desk_seq: w for w in sent}

@@ -16,7 +16,7 @@ from fengqiao.models.validate import CLOCK_SKEW
 from ..db import Database
 from ..kb import keep_synced, synced_sha
 from ..signing import fingerprint, is_key
-from ..wire import MAX_PULL, PROTOCOL, AnswersFile, Hello, PullResponse, PushRequest, PushResponse, WireEvent
+from ..wire import MAX_PULL, PROTOCOL, AnswersFile, Hello, OutEvent, PullResponse, PushResponse, push_json
 from .errors import SyncAuthError, SyncError, SyncTooLarge, SyncUnavailable
 from .log import META_CURSOR, META_EPOCH, META_PUSHED, DeskLog, meta_int
 from .transport import HttpTransport
@@ -26,7 +26,7 @@ log = logging.getLogger("fengqiao.sync")
 PUSH_BYTES = 4 * 1024 * 1024  # a push body stays under half the server's 8 MiB limit (server/limits.py)
 
 
-def _fits(batch: list[WireEvent], budget: int) -> list[WireEvent]:
+def _fits(batch: list[OutEvent], budget: int) -> list[OutEvent]:
     """The leading events of ``batch`` whose JSON stays within ``budget`` bytes (at least one event).
 
     Estimated without serializing: a payload character is at most 3 bytes of UTF-8 (escapes that make it more
@@ -214,7 +214,7 @@ class SyncClient:
                     "POST",
                     "/v1/push",
                     PushResponse,
-                    body=PushRequest(protocol=PROTOCOL, epoch=self.log.meta(META_EPOCH), events=batch),
+                    body=push_json(PROTOCOL, self.log.meta(META_EPOCH), batch),
                 )
             except SyncTooLarge:
                 if len(batch) == 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +35,7 @@ from ..projection import (
     row_to_event,
 )
 from ..rollups import Tracker
-from ..wire import PullResponse, PushResponse, ServerEvent, WireEvent, wire_from_row
+from ..wire import MAX_PUSH, OutEvent, PullResponse, PushResponse, ServerEvent, WireEvent
 from .errors import SyncError, SyncUnavailable
 
 log = logging.getLogger("fengqiao.sync")
@@ -60,6 +60,12 @@ UPSERT_ALL = (
 )
 UPSERT_SEQ = (
     "INSERT INTO event_state (event_id, server_seq, sig) VALUES (?, ?, ?) ON CONFLICT (event_id) "
+    "DO UPDATE SET server_seq = excluded.server_seq, sig = coalesce(excluded.sig, event_state.sig)"
+)
+UPSERT_RUN = (  # UPSERT_SEQ for a run: this desk's events first…last, numbered from the run's seq, signed at last
+    "INSERT INTO event_state (event_id, server_seq, sig) "
+    "SELECT id, desk_seq + ?, CASE WHEN desk_seq = ? THEN ? END FROM events "
+    "WHERE desk = ? AND desk_seq BETWEEN ? AND ? ORDER BY desk_seq ON CONFLICT (event_id) "
     "DO UPDATE SET server_seq = excluded.server_seq, sig = coalesce(excluded.sig, event_state.sig)"
 )
 
@@ -175,13 +181,15 @@ class DeskLog:
         with self.db.read() as conn:
             return max(0, DeskChain(conn, me).seq - meta_int(conn, META_PUSHED))
 
-    def outbox(self, me: str, limit: int) -> list[WireEvent]:
+    def outbox(self, me: str, limit: int) -> list[OutEvent]:
+        """The next ``limit`` events of this desk the server has not taken, as stored (plain rows)."""
         with self.db.read() as conn:
             after = meta_int(conn, META_PUSHED)
-            rows = conn.exec_driver_sql(
+            rows = conn.connection.driver_connection.execute(
                 f"{EVENT_SELECT} WHERE e.desk = ? AND e.desk_seq > ? ORDER BY e.desk_seq LIMIT ?", (me, after, limit)
-            ).all()
-        return [wire_from_row(r) for r in rows]
+            ).fetchall()
+        make = OutEvent._make
+        return [make(r) for r in rows]
 
     def adopt_epoch(self, epoch: str, me: str, *, reset: bool) -> None:
         """Remember the server's epoch; with ``reset``, forget every server number to re-push and re-pull."""
@@ -202,19 +210,41 @@ class DeskLog:
             set_meta(conn, META_EPOCH, epoch)
             set_meta(conn, META_DESK, me)
 
-    def record_push(self, me: str, sent: list[WireEvent], resp: PushResponse) -> PushOutcome:
-        """Store what the server said about each event we sent; one transaction."""
+    def record_push(self, me: str, sent: Sequence[OutEvent | WireEvent], resp: PushResponse) -> PushOutcome:
+        """Store what the server said about each event we sent; one transaction.
+
+        A run of a protocol-2 answer over a batch of consecutive events (the outbox's) is written by one
+        statement from the events table: the same rows as one per event, without a Python tuple each."""
         out = PushOutcome()
-        by_id = {w.id: w for w in sent}
         seqs, refused, touched = [], [], set()
-        taken = {}
-        for r in resp.outcomes(sent):
+        taken: set[int] = set()
+        spans: list[tuple[int, int, int, str | None]] = []  # (first, last, seq of first, sig of last)
+        lo, hi = (sent[0].desk_seq, sent[-1].desk_seq) if sent else (0, -1)
+        consecutive = hi - lo + 1 == len(sent) and all(
+            a.desk_seq + 1 == b.desk_seq for a, b in zip(sent, sent[1:], strict=False)
+        )
+        if resp.runs and consecutive:
+            for run in resp.runs:
+                first, last = max(run.first, lo), min(run.last, hi, run.first + MAX_PUSH)
+                if first > last:
+                    continue
+                spans.append((first, last, run.seq + first - run.first, run.sig if last == run.last else None))
+                taken.update(range(first, last + 1))
+                if run.status == "stored":
+                    out.stored += last - first + 1
+                else:
+                    out.duplicates += last - first + 1
+            outcomes = resp.outcomes([])  # the results only: the runs are in ``spans``
+        else:
+            outcomes = resp.outcomes(sent)
+        by_id = {w.id: w for w in sent}
+        for r in outcomes:
             w = by_id.get(r.id)
             if w is None:
                 continue
             if r.status in ("stored", "duplicate") and r.seq is not None:
                 seqs.append((r.id, r.seq, r.sig))
-                taken[w.desk_seq] = True
+                taken.add(w.desk_seq)
                 if r.status == "stored":
                     out.stored += 1
                 else:
@@ -222,7 +252,7 @@ class DeskLog:
             elif r.status == "refused":
                 refused.append((r.id, "refused", r.message or r.reason))
                 touched.add(w.order_id)
-                taken[w.desk_seq] = True
+                taken.add(w.desk_seq)
                 out.refused += 1
             elif r.status == "rejected":
                 out.rejected.append(r.message or r.reason or "rejected")
@@ -231,6 +261,8 @@ class DeskLog:
             through = meta_int(conn, META_PUSHED)
             while through + 1 in taken:
                 through += 1
+            for first, last, seq, sig in spans:
+                conn.exec_driver_sql(UPSERT_RUN, (seq - first, last, sig, me, first, last))
             if seqs:
                 conn.exec_driver_sql(UPSERT_SEQ, seqs)
             if refused:

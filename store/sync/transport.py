@@ -43,10 +43,11 @@ class HttpTransport:
         model: type[M],
         *,
         params: dict[str, Any] | None = None,
-        body: BaseModel | None = None,
+        body: BaseModel | bytes | None = None,
     ) -> M:
+        """``body``: a message, or its JSON already written (a push from the outbox's rows)."""
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
-        content = body.model_dump_json().encode() if body is not None else None
+        content = body if isinstance(body, bytes) or body is None else body.model_dump_json().encode()
         if content is not None:
             headers["Content-Type"] = "application/json"
         try:

@@ -116,7 +116,7 @@ class FaultyTransport(HttpTransport):
         model: type[BaseModel],
         *,
         params: dict[str, Any] | None = None,
-        body: BaseModel | None = None,
+        body: BaseModel | bytes | None = None,
     ) -> Any:
         sim, f = self.sim, self.sim.faults
         rng = sim.rng
@@ -173,7 +173,7 @@ class Simulation:
         self.ref = default_reference()
         self.server = ServerStore(server_url, clock=self.clock)
         self.http = TestClient(create_app(self.server, deliver=False), raise_server_exceptions=False)
-        self.held: list[tuple[str, str, BaseModel | None]] = []
+        self.held: list[tuple[str, str, BaseModel | bytes | None]] = []
         self.counts: Counter[str] = Counter()
         self.desks: list[SimDesk] = []
         workdir.mkdir(parents=True, exist_ok=True)
@@ -238,7 +238,7 @@ class Simulation:
             token, path, body = self.held.pop(self.rng.randrange(len(self.held)))
             self.http.post(
                 path,
-                content=body.model_dump_json() if body else None,
+                content=body if isinstance(body, bytes) or body is None else body.model_dump_json(),
                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             )
             self.counts["late deliveries"] += 1

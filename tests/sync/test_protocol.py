@@ -330,6 +330,28 @@ def test_a_desk_syncs_with_a_server_of_protocol_1(hub: Hub, monkeypatch: pytest.
     assert verify(ct.db).ok
 
 
+@pytest.mark.parametrize("protocol", [1, 2])
+def test_the_desk_records_runs_as_it_records_results(hub: Hub, monkeypatch: pytest.MonkeyPatch, protocol: int) -> None:
+    """Whether the server answers in runs (protocol 2: the desk writes a run with one statement) or one result
+    per event (protocol 1), the desk keeps the same: each event's server number, the signature on each batch's
+    newest event."""
+    ct = hub.add("CT1", "call_taker", prefix="SZ")
+    for _ in range(5):
+        ct.store.dispatch(FORM, "B01")
+    real = hub.server.push
+    monkeypatch.setattr(
+        hub.server, "push", lambda row, request: real(row, request.model_copy(update={"protocol": protocol}))
+    )
+    report = ct.sync(push_batch=2)
+    assert (report.pushed, report.waiting, report.problems) == (5, 0, [])
+    rows = ct.rows(
+        "SELECT e.desk_seq, s.server_seq, s.sig IS NOT NULL FROM events e JOIN event_state s ON s.event_id = e.id "
+        "ORDER BY e.desk_seq"
+    )
+    assert rows == [(1, 1, 0), (2, 2, 1), (3, 3, 0), (4, 4, 1), (5, 5, 1)]
+    assert verify(ct.db).ok
+
+
 def test_a_batch_insert_that_fails_is_the_databases_error_and_stores_nothing(hub: Hub) -> None:
     """The push's rows go in as one batch (a COPY on PostgreSQL): a broken one is an IntegrityError, a database
     failure ServerUnavailable (a 503 the desk retries), as with a plain INSERT; nothing of the batch stays."""
