@@ -325,8 +325,8 @@ class FengqiaoApp(App[None]):
         latest after HOLD_LIMIT seconds, whatever happens."""
         if not (isinstance(event, events.Key) and event.key == "enter"):
             return False
-        if not getattr(self.screen, "HOLDS_AFTER_ENTER", False):
-            return False
+        if not getattr(self.screen, "HOLDS_AFTER_ENTER", False) or self.screen.focused is None:
+            return False  # (nothing focused: the Enter goes nowhere, nothing would release the keys)
         self._held = []
         self._hold_generation += 1
         generation = self._hold_generation
