@@ -36,11 +36,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
+from hashlib import sha256
 from itertools import accumulate
 from typing import Any
 
 from fengqiao.models.clock import UTC, Clock, ensure_utc, local, local_day, system_clock, to_db
-from fengqiao.models.events import GENESIS, link_hash, new_id, payload_text
+from fengqiao.models.events import GENESIS, new_id, payload_text
 from fengqiao.models.machine import (
     ASSIGNMENT_ACTIONS,
     INTENT_PAYLOADS,
@@ -415,7 +416,8 @@ class _Routes:
 
 
 # One order as the plan hands it on: (slot, order id, order number, call time, (call id, phone, town, address,
-# description, village, grid), route, repeat_of, steps up to now, linked calls). A linked call:
+# description, village, grid), the route's key (tag, town, mode, village, grid: the simulator works the route out
+# again, cheaper than pickling it), repeat_of, steps up to now, linked calls). A linked call:
 # (time, slot, its place in the slot, (call id, phone, town, address, description, village, grid)).
 Script = tuple[Any, ...]
 
@@ -496,7 +498,8 @@ def _plan(
         mode = ref.tags[tag].dispatch
         if rng.random() < 0.04:
             mode = "dual" if mode == "single" else "single"
-        plan = routes(tag, town, mode, village, grid)
+        key = (tag, town, mode, village, grid)
+        plan = routes(*key)
         hour = (at.year, at.month, at.day, at.hour)
         day = days_of.get(hour)
         if day is None:
@@ -510,17 +513,19 @@ def _plan(
         links: list[tuple[Any, ...]] = []
         open_orders[order_id] = (steps[-1][0], links)
         now = [s for s in steps if s[0] <= end] if steps[-1][0] > end else steps
-        waiting.append((i, order_id, order_no, at, call, plan, repeat_of, now, links))
+        waiting.append((i, order_id, order_no, at, call, key, repeat_of, now, links))
     yield from hand_on(None)
     yield _Chunk(chunk, first, None, calls, counters)
 
 
 class _Templates:
-    """The kind, payload and its text that build() made for each intent of INTENT_PAYLOADS, found by the intent's
-    value, and during one chunk by the intent object (equal intents of a chunk are one object: the plan's
-    cached ones, pickled once per chunk), which spares hashing the intent at every step."""
+    """What a simulating process works out once: the routes, by their keys; the kind, payload and its text that
+    build() made for each intent of INTENT_PAYLOADS, found by the intent's value, and during one chunk by the
+    intent object (equal intents of a chunk are one object: the plan's cached ones, pickled once per chunk), which
+    spares hashing the intent at every step."""
 
-    def __init__(self) -> None:
+    def __init__(self, ref: Reference) -> None:
+        self.routes = _Routes(ref)  # the routes of the orders (their keys come with the chunk)
         self.by_value: dict[Intent, tuple[str, Any, str]] = {}
         self.by_object: dict[int, tuple[str, Any, str]] = {}
         self.assigned: dict[tuple[int, str], Intent] = {}
@@ -557,7 +562,9 @@ def _simulate(ref: Reference, chunk: _Chunk, templates: _Templates) -> _Lives:
     orders: list[tuple[Any, ...]] = []
     assignments: list[tuple[Any, ...]] = []
     calls: list[tuple[Any, ...]] = []
-    for slot, order_id, order_no, at, fields, plan, repeat_of, steps, links in chunk.orders:
+    routes = templates.routes
+    for slot, order_id, order_no, at, fields, key, repeat_of, steps, links in chunk.orders:
+        plan = routes(*key)
         call_id, phone, town, address, description, village, grid = fields
         call = CallInfo(call_id, phone, "", town, address, description, at, "110-1", village, grid)
         payload = dispatch_payload(
@@ -659,7 +666,7 @@ def _event(events: list[tuple[Any, ...]], at: str, rank: int, slot: int, n: int,
 
 
 def _lives_here(ref: Reference, chunks: Iterable[_Chunk]) -> Iterator[_Lives]:
-    templates = _Templates()
+    templates = _Templates(ref)
     for chunk in chunks:
         yield _simulate(ref, chunk, templates)
 
@@ -687,7 +694,7 @@ def _worker_main(inbox: Any, outbox: Any) -> None:
     """Simulates the chunks it is given, in order, and hands on what they make; an error travels as text."""
     try:
         ref = default_reference()
-        templates = _Templates()
+        templates = _Templates(ref)
         while True:
             item = inbox.get()
             if item is None or isinstance(item, str):
@@ -772,17 +779,28 @@ class _Writer:
         else:  # every event before the next chunk's first call is known now
             cut = bisect_left(waiting, (lives.limit, 1, lives.first_slot + len(lives.orders), -1))
         heads = self.heads
-        rows = []
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
         for at, _, _, _, order_id, assignment_id, kind, desk, text in waiting[:cut]:
             event_id = new_id()  # in the order events are written, as on a desk (and the id index grows at its end)
             head = heads.get(desk)
             if head is None:
                 head = heads[desk] = [0, GENESIS]
             seq = head[0] + 1
-            row = (event_id, order_id, assignment_id, kind, desk, desk, seq, at, at, text, head[1])
-            digest = link_hash(row)
-            rows.append((*row, digest))
-            head[0], head[1] = seq, digest
+            prev = head[1]
+            # link_hash((event_id, order_id, assignment_id, kind, desk, desk, seq, at, at, text, prev)), spelled out
+            # once more (no tuple to unpack; the desk, the time and their lengths once): tests/test_demo.py compares
+            aid = assignment_id or ""
+            n = str(seq)
+            nd, na = len(desk), len(at)
+            body = (
+                f"{len(event_id)}:{event_id};{len(order_id)}:{order_id};{len(aid)}:{aid};{len(kind)}:{kind};"
+                f"{nd}:{desk};{nd}:{desk};{len(n)}:{n};{na}:{at};{na}:{at};{len(text)}:{text};{len(prev)}:{prev};"
+            )
+            digest = sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+            append((event_id, order_id, assignment_id, kind, desk, desk, seq, at, at, text, prev, digest))
+            head[0] = seq
+            head[1] = digest
         conn.executemany(INSERT_EVENT, rows)
         del waiting[:cut]
         self.events += len(rows)
