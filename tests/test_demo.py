@@ -195,3 +195,27 @@ def test_demo_events_are_sealed_as_a_desk_seals_them(db, clock) -> None:
         assert row[10] == last.get(row[5], GENESIS)
         assert row[11] == link_hash(tuple(row[:11]))
         last[row[5]] = row[11]
+
+
+def test_a_demo_gives_back_the_callers_garbage_collector_thresholds(db, clock, monkeypatch) -> None:
+    """The demo collects garbage less often while it runs, and leaves the calling process as it found it."""
+    import gc
+
+    from fengqiao.store import demo
+
+    before = gc.get_threshold()
+    seen = []
+    real = demo._simulate
+
+    def spying(*args, **kw):
+        seen.append(gc.get_threshold())
+        return real(*args, **kw)
+
+    monkeypatch.setattr(demo, "_simulate", spying)
+    gc.set_threshold(900, 11, 12)
+    try:
+        generate(db, orders=30, days=2, seed=1, clock=clock, parallel=False)
+        assert seen and all(t == demo.GC_THRESHOLDS for t in seen)
+        assert gc.get_threshold() == (900, 11, 12)
+    finally:
+        gc.set_threshold(*before)
