@@ -13,7 +13,7 @@ Every event goes through the same domain functions as the console (routing, ``di
 1. **The plan** (:func:`_plan`, one random stream, in call order): each call's caller, place, tag and words,
    whether it is a repeat call linked to the caller's open order, and each order's number, route and the steps
    of its life with their times. An order is handed on once no later call can link to it (72 hours after its
-   call), in chunks of :data:`CHUNK` orders.
+   call), in chunks of :data:`CHUNK` orders (the route by its key: the simulator works it out again).
 2. **The orders' lives** (:func:`_simulate`, per chunk): each order's dispatch, steps and linked calls, in time
    order, built and applied to its state in place; a step the state refuses is left out. This is pure
    computation and the bulk of the work: with ``parallel`` two worker processes take the chunks in turn.
@@ -23,7 +23,8 @@ Every event goes through the same domain functions as the console (routing, ``di
    trigger until the end, then the indexes, search index, repeat calls and KPI rollups built once, and the
    finished file renamed over the store).
 
-The same seed gives the same history whatever the number of processes (ids aside: they are fresh UUIDs).
+The same seed gives the same history whatever the number of processes (ids aside: they are fresh UUIDs). While a
+demo is made, the garbage collector runs less often in every process of it (:data:`GC_THRESHOLDS`).
 """
 
 from __future__ import annotations
