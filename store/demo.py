@@ -13,7 +13,7 @@ Every event goes through the same domain functions as the console (routing, ``di
 1. **The plan** (:func:`_plan`, one random stream, in call order): each call's caller, place, tag and words,
    whether it is a repeat call linked to the caller's open order, and each order's number, route and the steps
    of its life with their times. An order is handed on once no later call can link to it (72 hours after its
-   call), in chunks of :data:`CHUNK` orders.
+   call), in chunks of :data:`CHUNK` orders (the route by its key: the simulator works it out again).
 2. **The orders' lives** (:func:`_simulate`, per chunk): each order's dispatch, steps and linked calls, in time
    order, built and applied to its state in place; a step the state refuses is left out. This is pure
    computation and the bulk of the work: with ``parallel`` two worker processes take the chunks in turn.
@@ -23,24 +23,28 @@ Every event goes through the same domain functions as the console (routing, ``di
    trigger until the end, then the indexes, search index, repeat calls and KPI rollups built once, and the
    finished file renamed over the store).
 
-The same seed gives the same history whatever the number of processes (ids aside: they are fresh UUIDs).
+The same seed gives the same history whatever the number of processes (ids aside: they are fresh UUIDs). While a
+demo is made, the garbage collector runs less often in every process of it (:data:`GC_THRESHOLDS`).
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import random
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
+from hashlib import sha256
 from itertools import accumulate
 from typing import Any
 
 from fengqiao.models.clock import UTC, Clock, ensure_utc, local, local_day, system_clock, to_db
-from fengqiao.models.events import GENESIS, link_hash, new_id, payload_text
+from fengqiao.models.events import GENESIS, new_id, payload_text
 from fengqiao.models.machine import (
     ASSIGNMENT_ACTIONS,
     INTENT_PAYLOADS,
@@ -415,7 +419,8 @@ class _Routes:
 
 
 # One order as the plan hands it on: (slot, order id, order number, call time, (call id, phone, town, address,
-# description, village, grid), route, repeat_of, steps up to now, linked calls). A linked call:
+# description, village, grid), the route's key (tag, town, mode, village, grid: the simulator works the route out
+# again, cheaper than pickling it), repeat_of, steps up to now, linked calls). A linked call:
 # (time, slot, its place in the slot, (call id, phone, town, address, description, village, grid)).
 Script = tuple[Any, ...]
 
@@ -496,7 +501,8 @@ def _plan(
         mode = ref.tags[tag].dispatch
         if rng.random() < 0.04:
             mode = "dual" if mode == "single" else "single"
-        plan = routes(tag, town, mode, village, grid)
+        key = (tag, town, mode, village, grid)
+        plan = routes(*key)
         hour = (at.year, at.month, at.day, at.hour)
         day = days_of.get(hour)
         if day is None:
@@ -510,17 +516,19 @@ def _plan(
         links: list[tuple[Any, ...]] = []
         open_orders[order_id] = (steps[-1][0], links)
         now = [s for s in steps if s[0] <= end] if steps[-1][0] > end else steps
-        waiting.append((i, order_id, order_no, at, call, plan, repeat_of, now, links))
+        waiting.append((i, order_id, order_no, at, call, key, repeat_of, now, links))
     yield from hand_on(None)
     yield _Chunk(chunk, first, None, calls, counters)
 
 
 class _Templates:
-    """The kind, payload and its text that build() made for each intent of INTENT_PAYLOADS, found by the intent's
-    value, and during one chunk by the intent object (equal intents of a chunk are one object: the plan's
-    cached ones, pickled once per chunk), which spares hashing the intent at every step."""
+    """What a simulating process works out once: the routes, by their keys; the kind, payload and its text that
+    build() made for each intent of INTENT_PAYLOADS, found by the intent's value, and during one chunk by the
+    intent object (equal intents of a chunk are one object: the plan's cached ones, pickled once per chunk), which
+    spares hashing the intent at every step."""
 
-    def __init__(self) -> None:
+    def __init__(self, ref: Reference) -> None:
+        self.routes = _Routes(ref)  # the routes of the orders (their keys come with the chunk)
         self.by_value: dict[Intent, tuple[str, Any, str]] = {}
         self.by_object: dict[int, tuple[str, Any, str]] = {}
         self.assigned: dict[tuple[int, str], Intent] = {}
@@ -557,7 +565,9 @@ def _simulate(ref: Reference, chunk: _Chunk, templates: _Templates) -> _Lives:
     orders: list[tuple[Any, ...]] = []
     assignments: list[tuple[Any, ...]] = []
     calls: list[tuple[Any, ...]] = []
-    for slot, order_id, order_no, at, fields, plan, repeat_of, steps, links in chunk.orders:
+    routes = templates.routes
+    for slot, order_id, order_no, at, fields, key, repeat_of, steps, links in chunk.orders:
+        plan = routes(*key)
         call_id, phone, town, address, description, village, grid = fields
         call = CallInfo(call_id, phone, "", town, address, description, at, "110-1", village, grid)
         payload = dispatch_payload(
@@ -659,7 +669,7 @@ def _event(events: list[tuple[Any, ...]], at: str, rank: int, slot: int, n: int,
 
 
 def _lives_here(ref: Reference, chunks: Iterable[_Chunk]) -> Iterator[_Lives]:
-    templates = _Templates()
+    templates = _Templates(ref)
     for chunk in chunks:
         yield _simulate(ref, chunk, templates)
 
@@ -667,11 +677,28 @@ def _lives_here(ref: Reference, chunks: Iterable[_Chunk]) -> Iterator[_Lives]:
 # ---- processes ---------------------------------------------------------------------------------------------
 
 WORKERS = 2
+# The cyclic garbage collector's thresholds while a demo is made (Python's default: 700, 10, 10). Planning, pickling
+# and unpickling make millions of container objects that live on (chunks, rows, events waiting for their turn) and
+# hold no cycles worth collecting early: with the default the collector walks them again and again (a fifth of the
+# planner's time, three quarters of unpickling a chunk). Cycles are still collected, less often.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """:data:`GC_THRESHOLDS` meanwhile, then the caller's thresholds again."""
+    before = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _planner_main(queues: list[Any], kwargs: dict[str, Any]) -> None:
     """Plans the history in a child process; chunk c goes to worker c mod the number of workers."""
     end: str | None = None
+    gc.set_threshold(*GC_THRESHOLDS)  # a process of its own (spawn starts it with the default)
     try:
         for c, chunk in enumerate(_plan(default_reference(), **kwargs)):
             queues[c % len(queues)].put(chunk)
@@ -685,9 +712,10 @@ def _planner_main(queues: list[Any], kwargs: dict[str, Any]) -> None:
 
 def _worker_main(inbox: Any, outbox: Any) -> None:
     """Simulates the chunks it is given, in order, and hands on what they make; an error travels as text."""
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         ref = default_reference()
-        templates = _Templates()
+        templates = _Templates(ref)
         while True:
             item = inbox.get()
             if item is None or isinstance(item, str):
@@ -772,17 +800,28 @@ class _Writer:
         else:  # every event before the next chunk's first call is known now
             cut = bisect_left(waiting, (lives.limit, 1, lives.first_slot + len(lives.orders), -1))
         heads = self.heads
-        rows = []
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
         for at, _, _, _, order_id, assignment_id, kind, desk, text in waiting[:cut]:
             event_id = new_id()  # in the order events are written, as on a desk (and the id index grows at its end)
             head = heads.get(desk)
             if head is None:
                 head = heads[desk] = [0, GENESIS]
             seq = head[0] + 1
-            row = (event_id, order_id, assignment_id, kind, desk, desk, seq, at, at, text, head[1])
-            digest = link_hash(row)
-            rows.append((*row, digest))
-            head[0], head[1] = seq, digest
+            prev = head[1]
+            # link_hash((event_id, order_id, assignment_id, kind, desk, desk, seq, at, at, text, prev)), spelled out
+            # once more (no tuple to unpack; the desk, the time and their lengths once): tests/test_demo.py compares
+            aid = assignment_id or ""
+            n = str(seq)
+            nd, na = len(desk), len(at)
+            body = (
+                f"{len(event_id)}:{event_id};{len(order_id)}:{order_id};{len(aid)}:{aid};{len(kind)}:{kind};"
+                f"{nd}:{desk};{nd}:{desk};{len(n)}:{n};{na}:{at};{na}:{at};{len(text)}:{text};{len(prev)}:{prev};"
+            )
+            digest = sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+            append((event_id, order_id, assignment_id, kind, desk, desk, seq, at, at, text, prev, digest))
+            head[0] = seq
+            head[1] = digest
         conn.executemany(INSERT_EVENT, rows)
         del waiting[:cut]
         self.events += len(rows)
@@ -817,29 +856,30 @@ def generate(
     end = ensure_utc(clock())
     if parallel is None:
         parallel = orders >= 5000 and ref is None
-    bulk = BulkBuild(db)
-    conn = bulk.open()
-    try:
-        heads = {d: (int(q), str(h)) for d, q, h in conn.execute("SELECT desk, seq, hash FROM desk_heads")}
-        counters = {(p, d): int(n) for p, d, n in conn.execute("SELECT prefix, day, last FROM order_counters")}
-        kwargs: dict[str, Any] = {"orders": orders, "days": days, "seed": seed, "end": end, "counters": counters}
-        if parallel:
-            lives = _lives_in_workers(kwargs)
-        else:
-            reference = ref or default_reference()
-            lives = _lives_here(reference, _plan(reference, **kwargs))
-        writer = _Writer(conn, heads)
-        made = calls = 0
-        for part in lives:
-            writer.write(part)
-            made, calls = part.done, part.call_count
-            if part.counters is not None:
-                counters = part.counters
-            if progress:
-                progress(part.done, orders)
-        writer.close(counters)
-        bulk.finish()
-    except BaseException:
-        bulk.abort()
-        raise
+    with _fewer_collections():  # the writer's rows and events, as in the workers
+        bulk = BulkBuild(db)
+        conn = bulk.open()
+        try:
+            heads = {d: (int(q), str(h)) for d, q, h in conn.execute("SELECT desk, seq, hash FROM desk_heads")}
+            counters = {(p, d): int(n) for p, d, n in conn.execute("SELECT prefix, day, last FROM order_counters")}
+            kwargs: dict[str, Any] = {"orders": orders, "days": days, "seed": seed, "end": end, "counters": counters}
+            if parallel:
+                lives = _lives_in_workers(kwargs)
+            else:
+                reference = ref or default_reference()
+                lives = _lives_here(reference, _plan(reference, **kwargs))
+            writer = _Writer(conn, heads)
+            made = calls = 0
+            for part in lives:
+                writer.write(part)
+                made, calls = part.done, part.call_count
+                if part.counters is not None:
+                    counters = part.counters
+                if progress:
+                    progress(part.done, orders)
+            writer.close(counters)
+            bulk.finish()
+        except BaseException:
+            bulk.abort()
+            raise
     return DemoResult(orders=made, calls=calls, events=writer.events, order_rows=made)

@@ -176,3 +176,46 @@ def test_workers_started_by_spawn_write_the_same_history(tmp_path, clock, monkey
     monkeypatch.setattr(demo, "_start_method", lambda: "spawn")
     one, workers = _one_and_parallel(tmp_path, clock, 250, 8)
     assert one == workers
+
+
+def test_demo_events_are_sealed_as_a_desk_seals_them(db, clock) -> None:
+    """The writer spells the chain link's hash out inline: every event's hash is ``link_hash`` of its stored
+    fields, and each one's prev_hash is the hash before it on its desk."""
+    from fengqiao.models.events import GENESIS, link_hash
+
+    generate(db, orders=120, days=3, seed=9, clock=clock, parallel=False)
+    with db.read() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, payload, "
+            "prev_hash, hash FROM events ORDER BY desk, desk_seq"
+        ).all()
+    assert len(rows) > 500
+    last: dict[str, str] = {}
+    for row in rows:
+        assert row[10] == last.get(row[5], GENESIS)
+        assert row[11] == link_hash(tuple(row[:11]))
+        last[row[5]] = row[11]
+
+
+def test_a_demo_gives_back_the_callers_garbage_collector_thresholds(db, clock, monkeypatch) -> None:
+    """The demo collects garbage less often while it runs, and leaves the calling process as it found it."""
+    import gc
+
+    from fengqiao.store import demo
+
+    before = gc.get_threshold()
+    seen = []
+    real = demo._simulate
+
+    def spying(*args, **kw):
+        seen.append(gc.get_threshold())
+        return real(*args, **kw)
+
+    monkeypatch.setattr(demo, "_simulate", spying)
+    gc.set_threshold(900, 11, 12)
+    try:
+        generate(db, orders=30, days=2, seed=1, clock=clock, parallel=False)
+        assert seen and all(t == demo.GC_THRESHOLDS for t in seen)
+        assert gc.get_threshold() == (900, 11, 12)
+    finally:
+        gc.set_threshold(*before)
