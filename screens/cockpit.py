@@ -27,18 +27,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
 from fengqiao.models.desk import Role
 from fengqiao.models.errors import FengqiaoError
@@ -67,6 +67,9 @@ from fengqiao.store.kpi import DeptLoad, Frequent, KpiStore, Live, Trend
 from .base import ComposedLater, LocalizedMixin, safe
 from .context import DeskMixin
 from .messages import StoreChanged
+
+if TYPE_CHECKING:  # the tables' widget is imported when they are mounted, after the first frame
+    from textual.widgets import DataTable
 
 WIDE = 140  # columns from which the cockpit shows both frequent panels and wider tables
 LIVE_EVERY = 60.0  # seconds: deadlines pass without any write
@@ -235,6 +238,8 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         yield Footer()
 
     def _panel_tables(self) -> list[DataTable[Any]]:
+        from textual.widgets import DataTable
+
         tables: list[DataTable[Any]] = []
         for name in ("depts", "callers", "addresses"):
             table: DataTable[Any] = DataTable(id=f"cp-{name}", cursor_type="row", zebra_stripes=False)
@@ -249,7 +254,7 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         await self.query_one("#cp-panels", Horizontal).mount_all(self._panel_tables())
         self._panels = True
         if self.focused is None:  # as Textual focuses the first focusable widget of a screen composed whole
-            self.set_focus(self.query_one("#cp-depts", DataTable))
+            self.set_focus(self.query_one("#cp-depts"))
         self._render_panels()
 
     @property
@@ -599,9 +604,10 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         table = text_grid(heads, rows, right=range(1, 7))
         self.query_one("#cp-kpis", Static).update(table)
 
-    @on(DataTable.RowSelected, "#cp-depts")
-    def _open_dept(self, event: DataTable.RowSelected) -> None:
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a department row: the board, filtered to that unit's orders."""
+        if event.data_table.id != "cp-depts":
+            return
         event.stop()
         code = str(event.row_key.value)
         from textual.app import UnknownModeError
@@ -672,7 +678,7 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
                 cells += [str(d.open), "—" if s is None else f"{s:.1f}", "—" if r is None else str(r)]
             rows.append((d.code, tuple(cells)))
         self._sync("depts", columns, rows)
-        self.query_one("#cp-depts", DataTable).styles.width = self._dept_width()
+        self.query_one("#cp-depts").styles.width = self._dept_width()
 
     def _dept_width(self) -> int:
         """The department table is as wide as its columns (padding and scrollbar included)."""
@@ -712,13 +718,13 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         self._sync(name, columns, rows)
         if name == "callers":
             title = t("cockpit.callers_title") + (t("cockpit.full_mark") if self._want_full and self._full else "")
-            table = self.query_one("#cp-callers", DataTable)
+            table = self._table("callers")
             if table.border_title != title:
                 table.border_title = title
 
     def _sync(self, name: str, columns: list[tuple[str, str, int]], rows: list[tuple[str, tuple[Any, ...]]]) -> None:
         """Show ``rows`` in a table with fixed column widths, touching only the cells that changed."""
-        table = self.query_one(f"#cp-{name}", DataTable)
+        table = self._table(name)
         rows = [(key, tuple(c if isinstance(c, Text) else Text(str(c)) for c in cells)) for key, cells in rows]
         layout = repr(columns) + repr([k for k, _ in rows])
         self._layout[f"{name}_widths"] = str(sum(max(w, cell_len(label)) + 2 for _, label, w in columns) + 1)
@@ -740,6 +746,11 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
                     if _plain(value) != _plain(was):
                         table.update_cell(key, col, value)
         self._cells[name] = {key: tuple(cells) for key, cells in rows}
+
+    def _table(self, name: str) -> DataTable[Any]:
+        from textual.widgets import DataTable
+
+        return self.query_one(f"#cp-{name}", DataTable)
 
     def _times_text(self, month: dict[str, Any]) -> Text:
         """The last 30 days' times: median and 90th percentile of each step, and the dual-order arrival gap."""
