@@ -43,6 +43,8 @@ def config_path() -> Path:
 
 @dataclass
 class Config:
+    """The desk's settings file (config.toml), each section read and checked."""
+
     desk_name: str = ""
     role: str | None = None
     dept: str | None = None

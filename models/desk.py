@@ -28,6 +28,8 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Desk:
+    """Who writes: the desk (its name, role, department or town, order-number prefix) and the operator on it."""
+
     name: str = "desk"
     role: Role | None = None
     dept: str | None = None  # department desks: SCJG, an assignee code such as GA-HZ / ZZ-HZ, or TJ-/WG-/SO-…

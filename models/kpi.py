@@ -287,6 +287,8 @@ def spread(values: list[float]) -> Spread:
 
 @dataclass
 class KpiRow:
+    """One line of a KPI table: a unit, a town or a village, its counts and rates over the window."""
+
     key: str
     name: str
     counts: Counts
@@ -406,6 +408,8 @@ PERIODS = (1, 7, 30)  # today, 7 days, 30 days (each ending today)
 
 @dataclass(frozen=True)
 class PeriodFigures:
+    """The rates and score of the last ``days`` days, those of the days before, and the change."""
+
     days: int
     rates: dict[str, float | None]
     previous: dict[str, float | None]

@@ -30,6 +30,8 @@ DISPATCH_MODES = ("single", "dual")
 
 @dataclass(frozen=True)
 class Category:
+    """One of the four categories of linked incidents (A–D)."""
+
     code: str
     name_zh: str
     name_en: str
@@ -37,6 +39,8 @@ class Category:
 
 @dataclass(frozen=True)
 class Department:
+    """A county department or bureau that takes orders."""
+
     code: str
     name_zh: str
     name_en: str
@@ -47,6 +51,8 @@ class Department:
 
 @dataclass(frozen=True)
 class Town:
+    """A township or subdistrict: its police station, and whether it pilots a unified enforcement team."""
+
     code: str
     name_zh: str
     name_en: str
@@ -58,6 +64,8 @@ class Town:
 
 @dataclass(frozen=True)
 class Station:
+    """A police station (派出所)."""
+
     code: str  # e.g. GA-GLL
     name_zh: str
     name_en: str
@@ -66,6 +74,8 @@ class Station:
 
 @dataclass(frozen=True)
 class Tag:
+    """One of the 75 linked-incident tags: its category, owning department, dispatch mode, deadlines and keywords."""
+
     code: str
     category: str
     name_zh: str
@@ -82,6 +92,8 @@ class Tag:
 
 @dataclass(frozen=True)
 class Reference:
+    """The reference data the console works against: categories, tags, departments, towns, stations, directory."""
+
     categories: dict[str, Category]
     tags: dict[str, Tag]
     departments: dict[str, Department]

@@ -37,6 +37,8 @@ if TYPE_CHECKING:  # the villages' module loads with their data (Reference.villa
 
 @dataclass(frozen=True)
 class Assignee:
+    """A unit an order goes to (its code, department, town and names), and in what role."""
+
     code: str  # SCJG | ZZ-HZ | GA-HZ
     dept: str  # SCJG | ZZ | GA
     town: str | None  # the town for ZZ/GA assignees
@@ -47,6 +49,9 @@ class Assignee:
 
 @dataclass(frozen=True)
 class Route:
+    """Where a tag's order goes in a town: single or dual, the primary unit, the police, the co-handling and
+    informed units, and the grassroots rule that chose them."""
+
     tag: str
     town: str
     mode: str  # single | dual

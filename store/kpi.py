@@ -180,6 +180,8 @@ class Frequent:
 
 @dataclass(frozen=True)
 class Today:
+    """Today's counts for the cockpit: calls, orders, dispatches, closures, and open work by state."""
+
     calls: int = 0
     orders: int = 0
     dispatched: int = 0
@@ -193,6 +195,8 @@ class Today:
 
 @dataclass(frozen=True)
 class FeedbackStatus:
+    """The feedback loop's open work: follow-ups, closures, late feedback, extensions, returns to judge, redos."""
+
     awaiting_visit: int = 0
     awaiting_close: int = 0
     feedback_overdue: int = 0
