@@ -26,6 +26,12 @@ NEAR = [
     "HZ",
     "B04",
     "SCJG",
+    "ZZ-HZ",
+    "ZZ-QQ",
+    "GA",
+    "TJ",
+    "ab" * 32,
+    "AB" * 32,
     "resolved",
     "primary",
     "长" * 17,
@@ -108,7 +114,8 @@ def test_the_inline_modes_are_used() -> None:
     assert v._inline(Spec("str", max_len=8))[0] == v._TEXT
     assert v._inline(Spec("str", max_len=8, choices=("a",)))[0] == v._CHOICE
     assert v._inline(Spec("str", max_len=8, codes="town"))[0] == v._CODE
-    assert v._inline(Spec("str", max_len=8, codes="assignee"))[0] == v._CALL  # its own rule: the check
+    assert v._inline(Spec("str", max_len=8, codes="assignee"))[0] == v._PRED
+    assert v._inline(Spec("str", max_len=8, codes="town", choices=("HZ",)))[0] == v._CALL
     assert v._inline(Spec("bool"))[0] == v._BOOL
     assert v._inline(Spec("time"))[0] == v._TIME
     assert v._inline(Spec("int"))[0] == v._CALL
