@@ -142,65 +142,6 @@ class DeskInfo:
         return self.dept if self.dept and not self.town else "-".join(p for p in (self.dept, self.town) if p)
 
 
-class _EventRows:
-    """The ``srv_events`` rows of one push, written as the batch loop takes each event. On PostgreSQL they stream
-    into a ``COPY`` opened at the first one, so the database parses and inserts them while the server is still
-    judging the rest of the batch (its work and ours overlap; the same transaction, the same constraints); on
-    SQLite they are kept for one ``executemany`` after the loop. The loop runs no other statement meanwhile."""
-
-    __slots__ = ("_cm", "_conn", "_copy", "count", "rows", "stream")
-
-    def __init__(self, conn: Connection, stream: bool) -> None:
-        self._conn = conn
-        self.stream = stream
-        self.rows: list[tuple[Any, ...]] = []
-        self.count = 0
-        self._cm: Any = None
-        self._copy: Any = None
-
-    def add(self, row: tuple[Any, ...]) -> None:
-        self.count += 1
-        if not self.stream:
-            self.rows.append(row)
-            return
-        with _pg_errors(_COPY_EVENTS):
-            if self._copy is None:
-                cur = self._conn.connection.driver_connection.cursor()
-                self._cm = cur.copy(_COPY_EVENTS)
-                self._copy = self._cm.__enter__()
-            self._copy.write_row(row)
-
-    def close(self, exc: BaseException | None = None) -> None:
-        """End the COPY (``exc``: abandon it, the transaction is rolled back)."""
-        cm, self._cm, self._copy = self._cm, None, None
-        if cm is None:
-            return
-        if exc is not None:
-            try:
-                cm.__exit__(type(exc), exc, exc.__traceback__)
-            except Exception:  # noqa: BLE001 (the loop's own error is the one to report)
-                log.debug("abandoning a push's COPY", exc_info=True)
-            return
-        with _pg_errors(_COPY_EVENTS):
-            cm.__exit__(None, None, None)
-
-
-_COPY_EVENTS = f"COPY {SrvEvent.__tablename__} ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
-
-
-@contextmanager
-def _pg_errors(sql: str) -> Iterator[None]:
-    """psycopg's errors as SQLAlchemy would have raised them (the callers know those)."""
-    import psycopg
-
-    try:
-        yield
-    except psycopg.IntegrityError as exc:
-        raise IntegrityError(sql, None, exc) from None
-    except psycopg.Error as exc:
-        raise OperationalError(sql, None, exc) from None
-
-
 class ServerStore:
     """The server's database. Thread-safe; keeps nothing between calls but the engine."""
 
@@ -634,131 +575,124 @@ class ServerStore:
         taken.update((r[0], r[1]) for r in self._rows_among(conn, numbers, "order_no", sorted(nos)))
         # In desk order: an EventResult where something is to say, else (status, desk_seq, seq, id, hash, state)
         answers: list[EventResult | tuple[str, int, int, str, str, str | None]] = []
-        new_events = _EventRows(conn, stream=self.dialect == "postgresql")
+        new_events: list[tuple[Any, ...]] = []
         new_refused: list[tuple[Any, ...]] = []
         new_scope: list[tuple[str, str, int]] = []
         new_nos: list[tuple[str, str]] = []
         new_hooks: list[dict[str, Any]] = []
         blocked = False
-        try:
-            for w in incoming:
-                if w.desk != desk.name:
+        for w in incoming:
+            if w.desk != desk.name:
+                answers.append(
+                    EventResult(
+                        id=w.id,
+                        status="rejected",
+                        reason="forged_desk",
+                        message=t("server.forged_desk", desk=w.desk, token_desk=desk.name),
+                    )
+                )
+                continue
+            k = known.get(w.id)
+            if k is not None:
+                if k[2] != w.hash or w.computed_hash() != w.hash:
                     answers.append(
-                        EventResult(
-                            id=w.id,
-                            status="rejected",
-                            reason="forged_desk",
-                            message=t("server.forged_desk", desk=w.desk, token_desk=desk.name),
-                        )
+                        EventResult(id=w.id, status="rejected", reason="altered", message=t("server.altered", id=w.id))
                     )
-                    continue
-                k = known.get(w.id)
-                if k is not None:
-                    if k[2] != w.hash or w.computed_hash() != w.hash:
-                        answers.append(
-                            EventResult(
-                                id=w.id, status="rejected", reason="altered", message=t("server.altered", id=w.id)
-                            )
-                        )
-                    elif k[0] == "event":
-                        answers.append(("duplicate", w.desk_seq, k[1], w.id, w.hash, k[3]))
-                    else:
-                        answers.append(EventResult(id=w.id, status="refused", reason=k[3], message=k[4]))
-                    continue
-                if blocked or w.desk_seq > d_seq + 1:
-                    blocked = True
-                    answers.append(EventResult(id=w.id, status="gap"))
-                    continue
-                if w.desk_seq <= d_seq:
-                    answers.append(
-                        EventResult(
-                            id=w.id,
-                            status="rejected",
-                            reason="diverged",
-                            message=t("server.diverged", desk=desk.name, seq=w.desk_seq),
-                        )
-                    )
-                    continue
-                bad_hash = w.computed_hash() != w.hash
-                if bad_hash or w.prev_hash != d_hash:
-                    reason = "bad_hash" if bad_hash else "broken_chain"
-                    blocked = True
-                    answers.append(
-                        EventResult(
-                            id=w.id, status="rejected", reason=reason, message=t(f"server.{reason}", seq=w.desk_seq)
-                        )
-                    )
-                    continue
-                info = orders.get(w.order_id)
-                if info is None:  # (not setdefault: that would make an _Order for every event)
-                    info = orders[w.order_id] = _Order()
-                verdict: tuple[str, str] | None
-                try:
-                    ev = parsed[w.id]
-                    if ev is None:
-                        raise ValueError(w.id)
-                    verdict = self._judge(desk, ev, info, taken)  # who may: then what it says
-                    problem = None if verdict else validate_event(ev, ref=self.ref, now=clock_now, state=info.state)
-                    if problem is not None:
-                        verdict = ("invalid", t("validate.refused", id=w.id, kind=w.kind[:40], reason=problem.message))
-                    if verdict is None:
-                        if self.hooks is not None:  # the hooks compare the state before and after: a copy each
-                            new_state, status, _why = (gov.step if gov.is_subject(w.order_id) else step)(info.state, ev)
-                        else:
-                            if info.fold is None:
-                                info.fold = Fold(info.state, gov.apply if gov.is_subject(w.order_id) else apply)
-                            new_state, status, _why = info.fold.step(ev)
-                            info.state = info.fold.state  # after a refused event: the rebuilt state
-                except (KeyError, TypeError, ValueError, AttributeError):
-                    verdict = ("malformed", t("server.malformed", kind=w.kind))
-                if verdict is not None:
-                    new_refused.append(
-                        (w.id, w.desk, w.desk_seq, w.order_id, w.kind, w.hash, *verdict, w.model_dump_json(), now)
-                    )
-                    if w.kind == Action.DISPATCH:
-                        info.dispatch_refused = True
-                    known[w.id] = ("refused", w.desk_seq, w.hash, verdict[0], verdict[1])
-                    answers.append(EventResult(id=w.id, status="refused", reason=verdict[0], message=verdict[1]))
+                elif k[0] == "event":
+                    answers.append(("duplicate", w.desk_seq, k[1], w.id, w.hash, k[3]))
                 else:
-                    head += 1
-                    new_events.add((*w.row(), head, status, now))
-                    if status == "applied" and isinstance(new_state, _SUBJECT_STATES):
-                        for holder in [*subject_holders(new_state, self.ref), author_scope(desk.name)]:
+                    answers.append(EventResult(id=w.id, status="refused", reason=k[3], message=k[4]))
+                continue
+            if blocked or w.desk_seq > d_seq + 1:
+                blocked = True
+                answers.append(EventResult(id=w.id, status="gap"))
+                continue
+            if w.desk_seq <= d_seq:
+                answers.append(
+                    EventResult(
+                        id=w.id,
+                        status="rejected",
+                        reason="diverged",
+                        message=t("server.diverged", desk=desk.name, seq=w.desk_seq),
+                    )
+                )
+                continue
+            bad_hash = w.computed_hash() != w.hash
+            if bad_hash or w.prev_hash != d_hash:
+                reason = "bad_hash" if bad_hash else "broken_chain"
+                blocked = True
+                answers.append(
+                    EventResult(
+                        id=w.id, status="rejected", reason=reason, message=t(f"server.{reason}", seq=w.desk_seq)
+                    )
+                )
+                continue
+            info = orders.get(w.order_id)
+            if info is None:  # (not setdefault: that would make an _Order for every event)
+                info = orders[w.order_id] = _Order()
+            verdict: tuple[str, str] | None
+            try:
+                ev = parsed[w.id]
+                if ev is None:
+                    raise ValueError(w.id)
+                verdict = self._judge(desk, ev, info, taken)  # who may: then what it says
+                problem = None if verdict else validate_event(ev, ref=self.ref, now=clock_now, state=info.state)
+                if problem is not None:
+                    verdict = ("invalid", t("validate.refused", id=w.id, kind=w.kind[:40], reason=problem.message))
+                if verdict is None:
+                    if self.hooks is not None:  # the hooks compare the state before and after: a copy each
+                        new_state, status, _why = (gov.step if gov.is_subject(w.order_id) else step)(info.state, ev)
+                    else:
+                        if info.fold is None:
+                            info.fold = Fold(info.state, gov.apply if gov.is_subject(w.order_id) else apply)
+                        new_state, status, _why = info.fold.step(ev)
+                        info.state = info.fold.state  # after a refused event: the rebuilt state
+            except (KeyError, TypeError, ValueError, AttributeError):
+                verdict = ("malformed", t("server.malformed", kind=w.kind))
+            if verdict is not None:
+                new_refused.append(
+                    (w.id, w.desk, w.desk_seq, w.order_id, w.kind, w.hash, *verdict, w.model_dump_json(), now)
+                )
+                if w.kind == Action.DISPATCH:
+                    info.dispatch_refused = True
+                known[w.id] = ("refused", w.desk_seq, w.hash, verdict[0], verdict[1])
+                answers.append(EventResult(id=w.id, status="refused", reason=verdict[0], message=verdict[1]))
+            else:
+                head += 1
+                new_events.append((*w.row(), head, status, now))
+                if status == "applied" and isinstance(new_state, _SUBJECT_STATES):
+                    for holder in [*subject_holders(new_state, self.ref), author_scope(desk.name)]:
+                        if holder not in info.scope:
+                            info.scope.add(holder)
+                            new_scope.append((w.order_id, holder, head))
+                    if self.hooks is not None and isinstance(new_state, gov.NoticeState):
+                        new_hooks.extend(self.hooks.for_notice(self.ref, new_state, ev, now))
+                    info.state = new_state
+                elif status == "applied" and new_state is not None:
+                    # The holders come from the assignments (a list that only grows, assignees never change),
+                    # the informed units and the town: when those are as they were, so are the holders.
+                    read = (len(new_state.assignments), new_state.informed, new_state.town)
+                    if ev.kind == Action.DISPATCH or read != info.holders_of:
+                        info.holders_of = read
+                        holders = scope_holders(new_state)
+                        if ev.kind == Action.DISPATCH:
+                            holders.append(author_scope(desk.name))  # the desk that sent it follows it too
+                        for holder in holders:
                             if holder not in info.scope:
                                 info.scope.add(holder)
                                 new_scope.append((w.order_id, holder, head))
-                        if self.hooks is not None and isinstance(new_state, gov.NoticeState):
-                            new_hooks.extend(self.hooks.for_notice(self.ref, new_state, ev, now))
-                        info.state = new_state
-                    elif status == "applied" and new_state is not None:
-                        # The holders come from the assignments (a list that only grows, assignees never change),
-                        # the informed units and the town: when those are as they were, so are the holders.
-                        read = (len(new_state.assignments), new_state.informed, new_state.town)
-                        if ev.kind == Action.DISPATCH or read != info.holders_of:
-                            info.holders_of = read
-                            holders = scope_holders(new_state)
-                            if ev.kind == Action.DISPATCH:
-                                holders.append(author_scope(desk.name))  # the desk that sent it follows it too
-                            for holder in holders:
-                                if holder not in info.scope:
-                                    info.scope.add(holder)
-                                    new_scope.append((w.order_id, holder, head))
-                        if ev.kind == Action.DISPATCH:
-                            taken[new_state.order_no] = new_state.id
-                            new_nos.append((new_state.order_no, new_state.id))
-                        if self.hooks is not None:
-                            new_hooks.extend(self.hooks.for_event(self.ref, info.state, new_state, ev, now))
-                        info.state = new_state
-                    known[w.id] = ("event", head, w.hash, status, None)
-                    answers.append(("stored", w.desk_seq, head, w.id, w.hash, status))
-                d_seq, d_hash = w.desk_seq, w.hash
-        except BaseException as exc:
-            new_events.close(exc)
-            raise
-        new_events.close()
+                    if ev.kind == Action.DISPATCH:
+                        taken[new_state.order_no] = new_state.id
+                        new_nos.append((new_state.order_no, new_state.id))
+                    if self.hooks is not None:
+                        new_hooks.extend(self.hooks.for_event(self.ref, info.state, new_state, ev, now))
+                    info.state = new_state
+                known[w.id] = ("event", head, w.hash, status, None)
+                answers.append(("stored", w.desk_seq, head, w.id, w.hash, status))
+            d_seq, d_hash = w.desk_seq, w.hash
         tip = next((a for a in reversed(answers) if isinstance(a, tuple)), None)
         tip_sig = None if tip is None else self.signer().sign(desk.name, tip[1], tip[3], tip[4])
-        self._insert_many(conn, SrvEvent.__tablename__, EVENT_COLUMNS, new_events.rows)  # (SQLite)
+        self._insert_many(conn, SrvEvent.__tablename__, EVENT_COLUMNS, new_events)
         if tip is not None and tip_sig is not None and tip[0] == "stored":
             self._insert_many(conn, SrvSig.__tablename__, ("seq", "sig"), [(tip[2], tip_sig)])
         self._insert_many(conn, SrvRefused.__tablename__, REFUSED_COLUMNS, new_refused)
@@ -768,7 +702,7 @@ class ServerStore:
             conn.execute(SrvWebhook.__table__.insert(), new_hooks)
         if head != before:
             conn.execute(update(SrvCounter.__table__).where(SrvCounter.name == COUNTER).values(value=head))
-        if new_events.count or new_refused:
+        if new_events or new_refused:
             if had_head:
                 conn.execute(
                     update(SrvDeskHead.__table__).where(SrvDeskHead.desk == desk.name).values(seq=d_seq, hash=d_hash)

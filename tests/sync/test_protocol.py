@@ -371,7 +371,7 @@ def test_a_batch_insert_that_fails_is_the_databases_error_and_stores_nothing(hub
 def test_a_push_that_fails_after_its_first_rows_stream_stores_nothing(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On PostgreSQL a push's events stream into a COPY while the batch is still judged: a failure half-way
+    """A push is one transaction whatever its rows go in by (a COPY on PostgreSQL): a failure half-way
     (here the third event's role check) abandons it with the transaction; a row the database refuses (a
     server number another row holds) is its IntegrityError; nothing of the batch is kept either way, and the
     same push then goes through whole, numbered from 1 without a gap."""
