@@ -52,7 +52,7 @@ from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk, Role, make_desk
 from fengqiao.models.validate import validate_event
 from fengqiao.store.db import sqlite_engine
-from fengqiao.store.projection import row_to_event
+from fengqiao.store.projection import read_payload, read_time
 from fengqiao.store.signing import Signer, new_private_key
 from fengqiao.store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, Run
 
@@ -76,6 +76,8 @@ EVENT_COLUMNS = (*STORED_COLUMNS, "seq", "state", "received_at")
 REFUSED_COLUMNS = ("id", "desk", "desk_seq", "order_id", "kind", "hash", "reason", "message", "row", "received_at")
 PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
 CHUNK = 500
+_ACTIONS = {str(a): a for a in Action}
+_SUBJECT_STATES = (gov.WarningState, gov.CaseState, gov.NoticeState, gov.AnsweredState)
 
 
 log = logging.getLogger("fengqiao.server")
@@ -429,7 +431,7 @@ class ServerStore:
         """Why the server will not share ``ev`` from ``desk`` (reason code, message), or None."""
         ref = self.ref
         kind = ev.kind
-        if gov.is_subject(ev.order_id) or gov.is_kind(kind):
+        if kind in gov.KINDS or gov.is_subject(ev.order_id):
             return self._judge_subject(desk, ev, info)
         if kind == Action.DISPATCH:
             try:
@@ -456,8 +458,13 @@ class ServerStore:
             return "unknown_order", t("server.unknown_order", kind=kind)
         if kind not in KNOWN_KINDS:
             return None if roles.can_see(desk, ref, state) else ("role", t("server.not_yours", order_no=state.order_no))
-        target = next((a for a in state.assignments if a.id == ev.assignment_id), None)
-        if roles.can_take(desk, ref, state, Action(kind), target, once_held=True):
+        target = None
+        aid = ev.assignment_id
+        for a in state.assignments:  # (a loop, not next() of a generator: asked for every event)
+            if a.id == aid:
+                target = a
+                break
+        if roles.can_take(desk, ref, state, _ACTIONS[kind], target, once_held=True):
             return None  # its own order, or one taken from it by a change it had not yet seen
         return "role", t(
             "error.role_refused",
@@ -653,9 +660,7 @@ class ServerStore:
             else:
                 head += 1
                 new_events.append((*w.row(), head, status, now))
-                if status == "applied" and isinstance(
-                    new_state, gov.WarningState | gov.CaseState | gov.NoticeState | gov.AnsweredState
-                ):
+                if status == "applied" and isinstance(new_state, _SUBJECT_STATES):
                     for holder in [*subject_holders(new_state, self.ref), author_scope(desk.name)]:
                         if holder not in info.scope:
                             info.scope.add(holder)
@@ -855,8 +860,24 @@ def _answer(
 
 
 def _event(r: Any) -> Event:
-    """A domain event from a stored or wire row (raises ValueError/TypeError on malformed content)."""
-    ev = row_to_event(r)
+    """A domain event from a stored or wire row (raises ValueError/TypeError on malformed content): what
+    ``store.projection.row_to_event`` reads, a time read once when both are the same text, the payload by
+    pydantic's parser directly (anything else it gives, or refuses, read by ``read_payload`` as ever)."""
+    text = r.payload
+    payload: Any = None
+    if type(text) is str:
+        try:
+            payload = pydantic_core.from_json(text)
+        except Exception:  # noqa: BLE001 (read_payload decides, as ever)
+            payload = None
+    if type(payload) is not dict:
+        payload = read_payload(text)
+    event_at = read_time(r.event_at)
+    recorded_at = event_at if r.recorded_at == r.event_at else read_time(r.recorded_at)
+    ev = Event(
+        r.id, r.order_id, r.kind, event_at, recorded_at, r.desk, r.actor, r.assignment_id, payload, r.desk_seq,
+        r.prev_hash, r.hash,
+    )  # fmt: skip
     if not isinstance(ev.payload, dict):
         raise TypeError("payload is not an object")
     return ev

@@ -366,3 +366,53 @@ def test_a_batch_insert_that_fails_is_the_databases_error_and_stores_nothing(hub
         s._insert_many(conn, "srv_order_nos", ("order_no", "no_such_column"), [("X-2", "a"), ("X-3", "b")])
     with s.read() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM srv_order_nos").scalar() == 0
+
+
+def test_a_push_that_fails_after_its_first_rows_stream_stores_nothing(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A push is one transaction whatever its rows go in by (a COPY on PostgreSQL): a failure half-way
+    (here the third event's role check) abandons it with the transaction; a row the database refuses (a
+    server number another row holds) is its IntegrityError; nothing of the batch is kept either way, and the
+    same push then goes through whole, numbered from 1 without a gap."""
+    from sqlalchemy.exc import IntegrityError
+
+    a = hub.add("CT1", "call_taker", prefix="SZ")
+    for _ in range(4):
+        a.store.dispatch(FORM, "B01")
+    batch = PushRequest(protocol=2, events=[a.wire(i) for i in (1, 2, 3, 4)])
+    s = hub.server
+    desk_row = s.authenticate(a.token)
+    assert desk_row is not None
+    real, calls = s._judge, []
+
+    def judge(*args: object) -> object:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the server's process fails mid-batch")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(s, "_judge", judge)
+    with pytest.raises(RuntimeError):
+        s.push(desk_row, batch)
+    monkeypatch.setattr(s, "_judge", real)
+    with s.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM srv_events").scalar() == 0
+    b = hub.add("CT2", "call_taker", prefix="SZB")
+    b.store.dispatch(FORM, "B01")
+    b.store.dispatch(FORM, "B02")
+    stray = ("x", "o", None, "dispatch", "a", "CT2", 2, "t", "t", "{}", "p", "h", 100, "applied", "t")
+    cols = "id, order_id, assignment_id, kind, actor, desk, desk_seq, event_at, recorded_at, payload, prev_hash"
+    insert = f"INSERT INTO srv_events ({cols}, hash, seq, state, received_at) VALUES ({', '.join(['?'] * 15)})"
+    with s.write() as conn:  # a stray row holding CT2's second place: the push's second event is refused
+        conn.exec_driver_sql(insert if s.dialect == "sqlite" else insert.replace("?", "%s"), stray)
+    b_row = s.authenticate(b.token)
+    assert b_row is not None
+    with pytest.raises(IntegrityError):
+        s.push(b_row, PushRequest(protocol=2, events=[b.wire(1), b.wire(2)]))
+    with s.read() as conn:
+        assert [r[0] for r in conn.exec_driver_sql("SELECT id FROM srv_events")] == ["x"]
+    answer = s.push(desk_row, batch)
+    assert [(r.status, r.first, r.last, r.seq) for r in answer.runs] == [("stored", 1, 4, 1)]
+    with s.read() as conn:
+        assert [r[0] for r in conn.exec_driver_sql("SELECT seq FROM srv_events ORDER BY seq")] == [1, 2, 3, 4, 100]
