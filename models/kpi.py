@@ -431,11 +431,12 @@ def periods(
     return out
 
 
-def series(
-    daily: Mapping[date, Counts], today: date, days: int, name: str, weights: Weights | None = None
-) -> list[float | None]:
-    """One rate per day for the ``days`` days ending today (None where the day has no denominator)."""
-    return [rates(daily.get(d, Counts()), weights)[name] for d in last_days(today, days).day_list()]
+def day_rates(
+    daily: Mapping[date, Counts], today: date, days: int, weights: Weights | None = None
+) -> list[dict[str, float | None]]:
+    """Every rate of each of the ``days`` days ending today (None where the day has no denominator): one
+    series per KPI, read ``[r[name] for r in ...]``."""
+    return [rates(daily.get(d, Counts()), weights) for d in last_days(today, days).day_list()]
 
 
 SPARK = "▁▂▃▄▅▆▇█"

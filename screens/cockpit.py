@@ -50,12 +50,11 @@ from fengqiao.models.kpi import (
     LOWER_IS_BETTER,
     Counts,
     PeriodFigures,
+    day_rates,
     fmt_rate,
     improved,
-    last_days,
     local_date,
     periods,
-    rates,
     score,
     sparkline,
 )
@@ -150,8 +149,8 @@ class _Figures:
 def text_grid(heads: list[Text], rows: list[list[Text]], *, right: range, gap: int = 2) -> Text:
     """A table of one-line cells laid out as one Text: the heads bold, each column as wide as its widest cell,
     the columns in ``right`` aligned right, ``gap`` spaces between columns (its Static crops, never wraps, a line).
-    What a borderless rich Table gives when it fits, for a fraction of its cost (it is laid out at every figure
-    change, and three times in the first frame)."""
+    What a borderless rich Table gives when it fits, for a fraction of its cost (Textual measures and renders a
+    Table again for each layout pass, and the panel is laid out at every figure change)."""
     widths = [max(cell_len(row[i].plain) for row in (heads, *rows)) for i in range(len(heads))]
     out = Text(end="")
     for n, row in enumerate((heads, *rows)):
@@ -217,8 +216,8 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         self._want_full = False
         self._session = 0
         self._full: frozenset[str] = frozenset()
-        self._rendered_size: Size | None = None
-        self._panels = True  # the tables are mounted (compose decides)  # the size the figures were last laid out for
+        self._rendered_size: Size | None = None  # the size the figures were last laid out for
+        self._panels = True  # the tables are mounted (compose decides)
 
     # ---- composition ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -560,8 +559,7 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         by_days = {p.days: p for p in fig.periods}
         weights = self.kpi_store.weights
         rows: list[list[Text]] = []
-        # each day's rates once, for every sparkline (as models.kpi.series gives them, one KPI at a time)
-        day_rates = [rates(fig.daily.get(d, Counts()), weights) for d in last_days(fig.today, spark_days).day_list()]
+        daily = day_rates(fig.daily, fig.today, spark_days, weights)  # each day's rates once, for every sparkline
         for name in (*FIVE, *GRADED, *(EXTRA if self.tall else ()), "score"):
             label = t("kpi.col.score") if name == "score" else t(f"kpi.short.{name}")
             cells = [
@@ -583,10 +581,10 @@ class CockpitScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
                 else:
                     cells += [Text(fmt_rate(p.rates[name])), delta_text(name, p.change[name], self.style)]
             if name == "score":
-                values = [score(r, weights) for r in day_rates]
+                values = [score(r, weights) for r in daily]
                 line = sparkline([None if v is None else v / 100 for v in values])
             else:
-                line = sparkline([r[name] for r in day_rates])
+                line = sparkline([r[name] for r in daily])
             cells.append(Text(line, style=self.style("$accent")))
             rows.append(cells)
         key = repr([[(c.plain, str(c.style)) for c in row] for row in rows])
