@@ -353,10 +353,18 @@ class OrderState:
                 best = (pending[0], pending[1], a.window_start, a.id)
         return best
 
-    def assignment(self, assignment_id: str) -> AssignmentState:
+    def find_assignment(self, assignment_id: str | None) -> AssignmentState | None:
+        """The assignment of that id, or None (a loop, not next() of a generator: asked for every event a server
+        takes)."""
         for a in self.assignments:
             if a.id == assignment_id:
                 return a
+        return None
+
+    def assignment(self, assignment_id: str) -> AssignmentState:
+        found = self.find_assignment(assignment_id)
+        if found is not None:
+            return found
         raise DomainError(
             t("error.no_such_assignment", order_no=self.order_no, assignment=assignment_id),
             order_no=self.order_no,

@@ -455,9 +455,8 @@ def _inline(spec: Spec) -> tuple[int, int, Any, bool]:
 
 def _plain_limit(spec: Spec) -> int | None:
     """The size limit of a text field with no other rule (no choices, no codes), checked inline; else None."""
-    if spec.type == "str" and spec.max_len is not None and spec.choices is None and spec.codes is None:
-        return spec.max_len
-    return None
+    mode, limit, _among, _nullable = _inline(spec)
+    return limit if mode == _TEXT else None
 
 
 def _compile(spec: Spec) -> Check:
@@ -625,15 +624,10 @@ def _validate(
             check_value(spec, value, key, ref)
     if not isinstance(p, dict):
         raise Invalid("payload", "type", expected="object")
-    got = _FIELD_CHECKS.get(id(schema))  # check_fields(schema, p, ref), its look-up inline
-    if got is None or got[0] is not schema:
-        got = _FIELD_CHECKS[id(schema)] = (schema, _fields_check(schema))
-    got[1](p, ref)
+    check_fields(schema, p, ref)
     # times: sane bounds, the event not after its recording, nothing recorded in the future
-    if event_at < EARLIEST:
-        _bounds(event_at, "event_at")
-    if recorded_at < EARLIEST:
-        _bounds(recorded_at, "recorded_at")
+    _bounds(event_at, "event_at")
+    _bounds(recorded_at, "recorded_at")
     latest = now + future
     if recorded_at > latest:
         raise Invalid("recorded_at", "future", when=to_db(recorded_at)[:19])
@@ -660,11 +654,7 @@ def _validate(
         return  # the order is not known here: the state machine marks it a conflict
     if event_at < state.created_at - ORDER_SKEW:
         raise Invalid("event_at", "order", when=to_db(state.created_at)[:19])
-    target = None
-    for a in state.assignments:  # (not next() of a generator: asked for every event a server takes)
-        if a.id == assignment_id:
-            target = a
-            break
+    target = state.find_assignment(assignment_id)
     # Not before the assignment's dispatch: the desk acting on it must have seen that. The assignment's later
     # steps are not compared: a desk offline for a day may honestly have arrived before another desk's sign-off
     # of the same assignment reached the server (the state machine orders such steps and marks conflicts).

@@ -52,7 +52,7 @@ from fengqiao.models.reference import Reference, default_reference
 from fengqiao.models.roles import Desk, Role, make_desk
 from fengqiao.models.validate import validate_event
 from fengqiao.store.db import sqlite_engine
-from fengqiao.store.projection import read_payload, read_time
+from fengqiao.store.projection import row_to_event
 from fengqiao.store.signing import Signer, new_private_key
 from fengqiao.store.wire import EventResult, Hello, PullResponse, PushRequest, PushResponse, Run
 
@@ -458,12 +458,7 @@ class ServerStore:
             return "unknown_order", t("server.unknown_order", kind=kind)
         if kind not in KNOWN_KINDS:
             return None if roles.can_see(desk, ref, state) else ("role", t("server.not_yours", order_no=state.order_no))
-        target = None
-        aid = ev.assignment_id
-        for a in state.assignments:  # (a loop, not next() of a generator: asked for every event)
-            if a.id == aid:
-                target = a
-                break
+        target = state.find_assignment(ev.assignment_id)
         if roles.can_take(desk, ref, state, _ACTIONS[kind], target, once_held=True):
             return None  # its own order, or one taken from it by a change it had not yet seen
         return "role", t(
@@ -860,24 +855,8 @@ def _answer(
 
 
 def _event(r: Any) -> Event:
-    """A domain event from a stored or wire row (raises ValueError/TypeError on malformed content): what
-    ``store.projection.row_to_event`` reads, a time read once when both are the same text, the payload by
-    pydantic's parser directly (anything else it gives, or refuses, read by ``read_payload`` as ever)."""
-    text = r.payload
-    payload: Any = None
-    if type(text) is str:
-        try:
-            payload = pydantic_core.from_json(text)
-        except Exception:  # noqa: BLE001 (read_payload decides, as ever)
-            payload = None
-    if type(payload) is not dict:
-        payload = read_payload(text)
-    event_at = read_time(r.event_at)
-    recorded_at = event_at if r.recorded_at == r.event_at else read_time(r.recorded_at)
-    ev = Event(
-        r.id, r.order_id, r.kind, event_at, recorded_at, r.desk, r.actor, r.assignment_id, payload, r.desk_seq,
-        r.prev_hash, r.hash,
-    )  # fmt: skip
+    """A domain event from a stored or wire row (raises ValueError/TypeError on malformed content)."""
+    ev = row_to_event(r)
     if not isinstance(ev.payload, dict):
         raise TypeError("payload is not an object")
     return ev

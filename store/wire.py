@@ -61,22 +61,9 @@ class WireEvent(BaseModel):
     hash: str = Field(min_length=64, max_length=64)
 
     def computed_hash(self) -> str:
-        """``models.events.hash_fields`` of this event's fields (its tuple form: no keywords per event)."""
-        return link_hash(
-            (
-                self.id,
-                self.order_id,
-                self.assignment_id,
-                self.kind,
-                self.actor,
-                self.desk,
-                self.desk_seq,
-                self.event_at,
-                self.recorded_at,
-                self.payload,
-                self.prev_hash,
-            )
-        )
+        """``models.events.hash_fields`` of this event's fields (its tuple form: no keywords per event): every
+        stored column but the hash itself."""
+        return link_hash(self.row()[:-1])
 
     def row(self) -> tuple[Any, ...]:
         """The values in ``models.events.STORED_COLUMNS`` order."""
