@@ -39,12 +39,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
-from hashlib import sha256
 from itertools import accumulate
 from typing import Any
 
 from fengqiao.models.clock import UTC, Clock, ensure_utc, local, local_day, system_clock, to_db
-from fengqiao.models.events import GENESIS, new_id, payload_text
+from fengqiao.models.events import GENESIS, link_hash, new_id, payload_text
 from fengqiao.models.machine import (
     ASSIGNMENT_ACTIONS,
     INTENT_PAYLOADS,
@@ -808,20 +807,10 @@ class _Writer:
             if head is None:
                 head = heads[desk] = [0, GENESIS]
             seq = head[0] + 1
-            prev = head[1]
-            # link_hash((event_id, order_id, assignment_id, kind, desk, desk, seq, at, at, text, prev)), spelled out
-            # once more (no tuple to unpack; the desk, the time and their lengths once): tests/test_demo.py compares
-            aid = assignment_id or ""
-            n = str(seq)
-            nd, na = len(desk), len(at)
-            body = (
-                f"{len(event_id)}:{event_id};{len(order_id)}:{order_id};{len(aid)}:{aid};{len(kind)}:{kind};"
-                f"{nd}:{desk};{nd}:{desk};{len(n)}:{n};{na}:{at};{na}:{at};{len(text)}:{text};{len(prev)}:{prev};"
-            )
-            digest = sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
-            append((event_id, order_id, assignment_id, kind, desk, desk, seq, at, at, text, prev, digest))
-            head[0] = seq
-            head[1] = digest
+            row = (event_id, order_id, assignment_id, kind, desk, desk, seq, at, at, text, head[1])
+            digest = link_hash(row)
+            append((*row, digest))
+            head[0], head[1] = seq, digest
         conn.executemany(INSERT_EVENT, rows)
         del waiting[:cut]
         self.events += len(rows)

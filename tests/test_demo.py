@@ -179,8 +179,8 @@ def test_workers_started_by_spawn_write_the_same_history(tmp_path, clock, monkey
 
 
 def test_demo_events_are_sealed_as_a_desk_seals_them(db, clock) -> None:
-    """The writer spells the chain link's hash out inline: every event's hash is ``link_hash`` of its stored
-    fields, and each one's prev_hash is the hash before it on its desk."""
+    """The writer seals the events in its own loop: every event's hash is ``link_hash`` of its stored fields,
+    and each one's prev_hash is the hash before it on its desk."""
     from fengqiao.models.events import GENESIS, link_hash
 
     generate(db, orders=120, days=3, seed=9, clock=clock, parallel=False)
