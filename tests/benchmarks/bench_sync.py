@@ -151,7 +151,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def server_process(url: str, workdir: Path) -> Iterator[str]:
+def server_process(url: str, workdir: Path, module: str = "fengqiao.console.cli") -> Iterator[str]:
+    """The server (``module``: the CLI, or the push skeleton) as its own process on a free port."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     log = (workdir / "server.log").open("ab")
@@ -159,7 +160,7 @@ def server_process(url: str, workdir: Path) -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "fengqiao.console.cli",
+            module,
             "server",
             "run",
             "--port",
@@ -312,6 +313,34 @@ def floor_pull(pulled: Path, ctx: Context) -> float:
     return seconds
 
 
+def skeleton_push(kind: str, log: Path, ctx: Context, n: int) -> tuple[float, list[tuple[object, ...]]]:
+    """Seconds for the desk to push ``log`` to the push skeleton (tests/benchmarks/push_skeleton.py) on a fresh
+    server database of ``kind``, and the event rows it wrote (id, seq, hash, state) to compare with the real push's."""
+    workdir = ctx.tmp / f"sync-{kind}-skeleton"
+    workdir.mkdir(parents=True, exist_ok=True)
+    with backend(kind, workdir) as url:
+        assert url is not None
+        store = ServerStore(url)
+        token = store.add_desk("HZ-one", "township", town="HZ")
+        store.close()
+        with server_process(url, workdir, module="tests.benchmarks.push_skeleton") as base:
+            db = copy_desk(log, ctx, f"push-skeleton-{kind}.db")
+            client = SyncClient(db, HttpTransport(base, token, timeout=120), push_batch=1000)
+            started = time.perf_counter()
+            report = client.push()
+            seconds = time.perf_counter() - started
+            assert report.pushed == n, report
+            client.transport.close()
+            db.close()
+        return seconds, _event_marks(url)
+
+
+def _event_marks(url: str) -> list[tuple[object, ...]]:
+    cols, rows = _sa_rows(url, "srv_events")
+    at = [cols.index(c) for c in ("id", "seq", "hash", "state")]
+    return [tuple(r[i] for i in at) for r in rows]
+
+
 def copy_desk(path: Path, ctx: Context, name: str) -> Database:
     target = ctx.scratch(name)
     shutil.copyfile(path, target)
@@ -348,6 +377,7 @@ def bench_backend(kind: str, ctx: Context, n: int, desks: int) -> list[Row]:
             with backend(kind, ctx.tmp / f"sync-{kind}-floor") as floor_url:
                 assert floor_url is not None
                 push_floor = floor_push(url, floor_url)
+            marks = _event_marks(url)
             # 2. an empty supervisor desk pulls them: events, calls, projections, statuses
             target = ctx.scratch(f"pull-{kind}.db")
             db = Database(target)
@@ -397,6 +427,8 @@ def bench_backend(kind: str, ctx: Context, n: int, desks: int) -> list[Row]:
         with backend(kind, ctx.tmp / f"sync-{kind}-floor") as floor_url:
             assert floor_url is not None
             many_floor = floor_push(url, floor_url, since=n)  # the rows after the first push's
+    skeleton_s, skeleton_marks = skeleton_push(kind, one, ctx, n)
+    assert skeleton_marks == marks, "the push skeleton's event rows differ from the push's"
     rows += [
         Row(
             "sync",
@@ -405,6 +437,15 @@ def bench_backend(kind: str, ctx: Context, n: int, desks: int) -> list[Row]:
             "s",
             push_floor,
             note="floor: the same server rows (events, sigs, scope, order numbers, heads), executemany",
+        ),
+        Row(
+            "sync",
+            f"{label}:   the same push to a server that checks nothing",
+            skeleton_s,
+            "s",
+            push_floor,
+            note="diagnostic, not a floor (tests/benchmarks/push_skeleton.py): body parsed, hashes and chain "
+            "checked, numbered, event rows written; no validation, state machine, scope or order numbers",
         ),
         Row(
             "sync",
