@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.screen import Screen
+from textual.theme import ThemeProvider
 from textual.widget import AwaitMount
 
 from fengqiao.models.alerts import DEFAULT_NIGHT, bell_rings, check_bell, parse_night
@@ -695,6 +697,15 @@ class FengqiaoApp(App[None]):
 
     def has_mode(self, mode: str) -> bool:
         return mode in self._modes
+
+    def action_command_palette(self) -> None:
+        """Textual's palette with its search field's hint in the desk's language (Textual's is English)."""
+        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=t("palette.search")))
+
+    def search_themes(self) -> None:
+        """The theme picker (palette → 主题), its hint in the desk's language."""
+        self.push_screen(CommandPalette(providers=[ThemeProvider], placeholder=t("palette.search_themes")))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand(t("app.help"), t("help.intro"), self.action_help)

@@ -266,6 +266,22 @@ async def test_screen_pop_from_the_command_palette(db, ref, clock) -> None:
         assert app.screen.query_one("#phone", Input).value == "13857512345"
 
 
+async def test_the_palettes_search_hints_are_in_the_desks_language(db, ref, clock) -> None:
+    from textual.command import CommandInput
+
+    app = make_app(db, ref, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert app.screen.query_one(CommandInput).placeholder == "搜索命令…"  # Textual's own is English
+        await pilot.press("escape")
+        await pilot.pause()
+        app.search_themes()  # the palette's 主题 entry
+        await pilot.pause()
+        assert app.screen.query_one(CommandInput).placeholder == "搜索配色…"
+
+
 async def test_screen_pop_never_overwrites_a_call_being_taken(db, ref, clock) -> None:
     app = make_app(db, ref, clock)
     async with app.run_test(size=(80, 24)) as pilot:
