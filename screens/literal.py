@@ -14,9 +14,12 @@ Input would otherwise refuse it silently with a bell, and a TextArea would take 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.cells import cell_len, get_character_cell_size
 from rich.text import Text
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.widgets import Input
 
 from fengqiao.models.text import glyphs
@@ -27,7 +30,16 @@ __all__ = ["LiteralInput", "PasteRefused"]  # LiteralTextArea: screens/literal_a
 
 
 class LiteralInput(Input):
-    """A one-line field whose control characters are shown as visible symbols, never sent to the terminal."""
+    """A one-line field whose control characters are shown as visible symbols, never sent to the terminal.
+
+    Alt+Backspace (and Ctrl+Backspace, where the terminal tells it apart) deletes the word to the left of the
+    cursor, as in a shell and in Textual's TextArea; Textual's Input binds them to the word on the right.
+    Alt+D and Ctrl+Delete delete the word on the right."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+backspace,alt+backspace", "delete_left_word", "Delete left to start of word", show=False),
+        Binding("ctrl+delete,alt+d", "delete_right_word", "Delete right to start of word", show=False),
+    ]
 
     @property
     def _value(self) -> Text:  # Textual's Input draws this

@@ -282,6 +282,18 @@ async def test_the_palettes_search_hints_are_in_the_desks_language(db, ref, cloc
         assert app.screen.query_one(CommandInput).placeholder == "搜索配色…"
 
 
+async def test_alt_backspace_deletes_the_word_on_the_left_as_in_a_shell(db, ref, clock) -> None:
+    app = make_app(db, ref, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await type_text(pilot, "13857512345 87")
+        await pilot.press("alt+backspace")  # Textual's Input would delete the word on the right: nothing here
+        phone = app.screen.query_one("#phone", Input)
+        assert phone.value == "13857512345 "
+        await pilot.press("home", "alt+d")
+        assert phone.value == ""
+
+
 async def test_screen_pop_never_overwrites_a_call_being_taken(db, ref, clock) -> None:
     app = make_app(db, ref, clock)
     async with app.run_test(size=(80, 24)) as pilot:
