@@ -11,7 +11,7 @@ Four signals are added up per tag:
    dispute hides its "漏水" for a burst main). Within a tag, each further phrase counts for less.
 2. **Character n-grams.** The text's character 1- and 2-grams against each tag's phrases (TF-IDF cosine):
    near misses such as "停了电" for "停电" still point the right way.
-3. **Example calls.** ``fixtures/examples.csv`` holds about 45 caller descriptions per tag, written from domain
+3. **Example calls.** ``fixtures/examples.csv`` holds about 56 caller descriptions per tag, written from domain
    knowledge the way callers talk (mostly without the tag's own words, and with the near tags told apart:
    a fake product is 消费纠纷, a price is 价格投诉, a shop without a licence is 无证经营). A multinomial naive
    Bayes model over their character 1- and 2-grams is trained when the classifier is built (about 0.2 s, once
