@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from .clock import from_db, to_db
 from .governance import KINDS as GOV_KINDS
@@ -27,6 +27,7 @@ from .governance import (
     NOTICE_TYPES,
     RULES,
     GKind,
+    Subject,
     is_subject,
     parse_follow_up,
 )
@@ -576,12 +577,12 @@ def validate(
     event_at: datetime,
     recorded_at: datetime,
     now: datetime,
-    state: OrderState | None = None,
+    state: OrderState | Subject | None = None,
     assignment_id: str | None = None,
     envelope: Mapping[str, Any] | None = None,
     future: timedelta = CLOCK_SKEW,
 ) -> Problem | None:
-    """The problem with an event, or None. ``state``: the order before it (None: not known here)."""
+    """The problem with an event, or None. ``state``: the order (or warning, case, notice) before it (None: not known here)."""
     try:
         _validate(kind, payload, ref, event_at, recorded_at, now, state, assignment_id, envelope or {}, future)
     except Invalid as exc:
@@ -590,7 +591,7 @@ def validate(
 
 
 def validate_event(
-    ev: Any, *, ref: Reference, now: datetime, state: OrderState | None = None, future: timedelta = CLOCK_SKEW
+    ev: Any, *, ref: Reference, now: datetime, state: OrderState | Subject | None = None, future: timedelta = CLOCK_SKEW
 ) -> Problem | None:
     """:func:`validate` for a :class:`models.machine.Event`."""
     envelope = {"id": ev.id, "order_id": ev.order_id, "actor": ev.actor, "desk": ev.desk}
@@ -608,7 +609,7 @@ def _validate(
     event_at: datetime,
     recorded_at: datetime,
     now: datetime,
-    state: OrderState | None,
+    state: OrderState | Subject | None,
     assignment_id: str | None,
     envelope: Mapping[str, Any],
     future: timedelta,
@@ -652,15 +653,16 @@ def _validate(
         return
     if state is None:
         return  # the order is not known here: the state machine marks it a conflict
-    if event_at < state.created_at - ORDER_SKEW:
-        raise Invalid("event_at", "order", when=to_db(state.created_at)[:19])
-    target = state.find_assignment(assignment_id)
+    order = cast(OrderState, state)  # a subject's state comes with a subject's kind, which returned above
+    if event_at < order.created_at - ORDER_SKEW:
+        raise Invalid("event_at", "order", when=to_db(order.created_at)[:19])
+    target = order.find_assignment(assignment_id)
     # Not before the assignment's dispatch: the desk acting on it must have seen that. The assignment's later
     # steps are not compared: a desk offline for a day may honestly have arrived before another desk's sign-off
     # of the same assignment reached the server (the state machine orders such steps and marks conflicts).
     if target is not None and event_at < target.dispatched_at - ORDER_SKEW:
         raise Invalid("event_at", "order", when=to_db(target.dispatched_at)[:19])
-    tag = ref.tags.get(state.tag)
+    tag = ref.tags.get(order.tag)
     if kind == Action.REASSIGN and tag is not None:
         _same_dues(p["assignment"], deadlines(ref, tag.code, event_at), "assignment")
     elif kind == Action.REOPEN and tag is not None:
