@@ -292,13 +292,6 @@ class DeskChain:
         self.desk = desk
         self.seq, self.hash = (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
-    @classmethod
-    def at(cls, desk: str, seq: int, hash: str) -> DeskChain:
-        """A chain continuing from a known head (no database needed)."""
-        chain = cls.__new__(cls)
-        chain.desk, chain.seq, chain.hash = desk, seq, hash
-        return chain
-
     def seal(self, ev: Event) -> tuple[Any, ...]:
         """The event's row, sealed as the next link of this desk's chain."""
         self.seq += 1
