@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from fengqiao.models.answers import digest
@@ -239,21 +240,32 @@ class SyncClient:
                     raise SyncError(t("sync.diverged", desk=me, expected=resp.expected, head=own))
                 return None
 
+    def _page(self, cursor: int) -> PullResponse:
+        return self.transport.call("GET", "/v1/pull", PullResponse, params={"cursor": cursor, "limit": self.pull_limit})
+
     def _pull(self, report: SyncReport) -> None:
+        """Pull pages until the server has no more. With a transport that allows it (``PREFETCH``), the next
+        page is asked for in a thread while this one is stored: the server builds it meanwhile, in its own
+        process. The pages, their order and their checks are the same; a page that fails comes after the pages
+        before it are stored, as when it is asked for afterwards."""
         me = self.me or ""
-        while True:
-            marks = self._marks()
-            resp = self.transport.call(
-                "GET", "/v1/pull", PullResponse, params={"cursor": marks[0], "limit": self.pull_limit}
-            )
-            self._check(resp.epoch, resp.head, marks)
-            if resp.cursor < marks[0]:
-                raise SyncUnavailable(t("sync.garbage", server=self.transport.where))
-            new, orders = self.log.apply_pull(me, resp, self.crash, now=self.clock())
-            report.quarantined += len(self.log.quarantined)
-            report.problems.extend(self.log.quarantined)
-            report.pulled += new
-            report.orders += orders
-            report.head = resp.head
-            if not resp.more:
-                return
+        marks = self._marks()  # read before asking, as in _round
+        prefetch = getattr(self.transport, "PREFETCH", False)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fengqiao-pull") as ahead:
+            nxt: Future[PullResponse] | None = None
+            while True:
+                resp = nxt.result() if nxt is not None else self._page(marks[0])
+                self._check(resp.epoch, resp.head, marks)
+                if resp.cursor < marks[0]:
+                    raise SyncUnavailable(t("sync.garbage", server=self.transport.where))
+                nxt = ahead.submit(self._page, resp.cursor) if prefetch and resp.more else None
+                new, orders = self.log.apply_pull(me, resp, self.crash, now=self.clock())
+                report.quarantined += len(self.log.quarantined)
+                report.problems.extend(self.log.quarantined)
+                report.pulled += new
+                report.orders += orders
+                report.head = resp.head
+                if not resp.more:
+                    return
+                # the marks the next page is checked against: this desk's, as they are once this page is stored
+                marks = (resp.cursor, marks[1]) if nxt is not None else self._marks()

@@ -16,7 +16,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class HttpTransport:
-    """JSON over HTTP(S) with the desk's token. Every failure becomes a :class:`SyncError` with one line."""
+    """JSON over HTTP(S) with the desk's token. Every failure becomes a :class:`SyncError` with one line.
+
+    ``PREFETCH``: the client may ask for the next pull page in a thread while it stores this one (one request
+    at a time still; httpx's client may be used from another thread)."""
+
+    PREFETCH = True
 
     def __init__(
         self,

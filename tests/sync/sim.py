@@ -100,7 +100,10 @@ class Faults:
 
 
 class FaultyTransport(HttpTransport):
-    """The network between one desk and the server, misbehaving on purpose."""
+    """The network between one desk and the server, misbehaving on purpose. One call at a time, in the desk's
+    thread: the faults are drawn from the simulation's seeded generator in a fixed order."""
+
+    PREFETCH = False
 
     def __init__(self, sim: Simulation, token: str) -> None:
         super().__init__(None, token, client=sim.http)
