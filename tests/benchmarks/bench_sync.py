@@ -324,15 +324,21 @@ def skeleton_push(kind: str, log: Path, ctx: Context, n: int) -> tuple[float, li
         token = store.add_desk("HZ-one", "township", town="HZ")
         store.close()
         with server_process(url, workdir, module="tests.benchmarks.push_skeleton") as base:
-            db = copy_desk(log, ctx, f"push-skeleton-{kind}.db")
-            client = SyncClient(db, HttpTransport(base, token, timeout=120), push_batch=1000)
-            started = time.perf_counter()
-            report = client.push()
-            seconds = time.perf_counter() - started
-            assert report.pushed == n, report
-            client.transport.close()
-            db.close()
+            seconds = one_desk_push(log, ctx, f"push-skeleton-{kind}.db", base, token, n)
         return seconds, _event_marks(url)
+
+
+def one_desk_push(log: Path, ctx: Context, name: str, base: str, token: str, n: int) -> float:
+    """Seconds for a copy of the desk ``log`` to push its ``n`` events to the server at ``base``, 1,000 a request."""
+    db = copy_desk(log, ctx, name)
+    client = SyncClient(db, HttpTransport(base, token, timeout=120), push_batch=1000)
+    started = time.perf_counter()
+    report = client.push()
+    seconds = time.perf_counter() - started
+    assert report.pushed == n, report
+    client.transport.close()
+    db.close()
+    return seconds
 
 
 def _event_marks(url: str) -> list[tuple[object, ...]]:
@@ -366,14 +372,7 @@ def bench_backend(kind: str, ctx: Context, n: int, desks: int) -> list[Row]:
         store.close()
         with server_process(url, workdir) as base:
             # 1. one desk pushes n events
-            db = copy_desk(one, ctx, f"push-{kind}.db")
-            client = SyncClient(db, HttpTransport(base, token, timeout=120), push_batch=1000)
-            started = time.perf_counter()
-            report = client.push()
-            push_s = time.perf_counter() - started
-            assert report.pushed == n, report
-            client.transport.close()
-            db.close()
+            push_s = one_desk_push(one, ctx, f"push-{kind}.db", base, token, n)
             with backend(kind, ctx.tmp / f"sync-{kind}-floor") as floor_url:
                 assert floor_url is not None
                 push_floor = floor_push(url, floor_url)
