@@ -695,17 +695,25 @@ class ServerStore:
         self._insert_many(conn, SrvOrderNo.__tablename__, ("order_no", "order_id"), new_nos)
         if new_hooks:  # few, and with the table's defaults
             conn.execute(SrvWebhook.__table__.insert(), new_hooks)
+        self._move_heads(conn, desk, before, head, had_head, (d_seq, d_hash) if new_events or new_refused else None)
+        results, runs = _answer(answers, tip, tip_sig, runs=request.protocol >= 2)
+        return PushResponse(epoch=epoch, head=head, expected=d_seq + 1, results=results, runs=runs)
+
+    @staticmethod
+    def _move_heads(
+        conn: Connection, desk: Desk, before: int, head: int, had_head: bool, desk_head: tuple[int, str] | None
+    ) -> None:
+        """A push's last writes: the counter to ``head`` (if it moved), the desk's chain head to ``desk_head``."""
         if head != before:
             conn.execute(update(SrvCounter.__table__).where(SrvCounter.name == COUNTER).values(value=head))
-        if new_events or new_refused:
+        if desk_head is not None:
+            d_seq, d_hash = desk_head
             if had_head:
                 conn.execute(
                     update(SrvDeskHead.__table__).where(SrvDeskHead.desk == desk.name).values(seq=d_seq, hash=d_hash)
                 )
             else:
                 conn.execute(SrvDeskHead.__table__.insert().values(desk=desk.name, seq=d_seq, hash=d_hash))
-        results, runs = _answer(answers, tip, tip_sig, runs=request.protocol >= 2)
-        return PushResponse(epoch=epoch, head=head, expected=d_seq + 1, results=results, runs=runs)
 
     # ---- pull ----------------------------------------------------------------------------------
     def pull(self, row: SrvDesk, cursor: int, limit: int) -> PullResponse:

@@ -13,21 +13,21 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from fengqiao.models.clock import to_db
 from fengqiao.models.events import GENESIS
 from fengqiao.models.roles import Desk
 from fengqiao.server import store as server_store
-from fengqiao.server.schema import SrvCounter, SrvDeskHead, SrvEvent, SrvSig
+from fengqiao.server.schema import SrvDeskHead, SrvEvent, SrvSig
 from fengqiao.store.wire import PushRequest, PushResponse
 
 
 def skeleton_tx(self: server_store.ServerStore, conn: Connection, desk: Desk, request: PushRequest) -> PushResponse:
     now = to_db(self.clock())
     incoming = sorted(request.events, key=lambda e: e.desk_seq)
-    head = self._lock_counter(conn)
+    head = before = self._lock_counter(conn)
     epoch = self._meta(conn, "epoch") or ""
     dh = conn.execute(select(SrvDeskHead.seq, SrvDeskHead.hash).where(SrvDeskHead.desk == desk.name)).first()
     d_seq, d_hash = (int(dh[0]), dh[1]) if dh else (0, GENESIS)
@@ -48,13 +48,7 @@ def skeleton_tx(self: server_store.ServerStore, conn: Connection, desk: Desk, re
     self._insert_many(conn, SrvEvent.__tablename__, server_store.EVENT_COLUMNS, rows)
     if tip is not None and sig is not None:
         self._insert_many(conn, SrvSig.__tablename__, ("seq", "sig"), [(tip[2], sig)])
-        conn.execute(update(SrvCounter.__table__).where(SrvCounter.name == server_store.COUNTER).values(value=head))
-        if dh:
-            conn.execute(
-                update(SrvDeskHead.__table__).where(SrvDeskHead.desk == desk.name).values(seq=d_seq, hash=d_hash)
-            )
-        else:
-            conn.execute(SrvDeskHead.__table__.insert().values(desk=desk.name, seq=d_seq, hash=d_hash))
+    self._move_heads(conn, desk, before, head, dh is not None, (d_seq, d_hash) if rows else None)
     results, runs = server_store._answer(answers, tip, sig, runs=request.protocol >= 2)
     return PushResponse(epoch=epoch, head=head, expected=d_seq + 1, results=results, runs=runs)
 
