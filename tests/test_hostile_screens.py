@@ -297,3 +297,29 @@ async def test_a_burst_of_keys_lands_in_the_right_fields(db, ref, clock) -> None
             "前岩村",
         ]
         assert screen.query_one(TextArea).text == "有人倒垃圾" and app.focused is screen.query_one(TextArea)
+
+
+async def test_a_burst_with_tabs_lands_in_the_right_fields(db, ref, clock) -> None:
+    """The same burst moving on with Tab (through the optional name) and back with Shift+Tab: each waits for the
+    field to take the keys before it, so no key lands in the field being left."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    app = make_app(db, ref, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        keys = {"\t": events.Key("tab", "\t"), "\b": events.Key("shift+tab", None)}
+        for ch in "13857512345\t李先生\thz\t前岩村\t有人倒垃圾\b3号":
+            event = keys.get(ch) or events.Key(_character_to_key(ch), ch)
+            event.set_sender(app)
+            app._driver.send_message(event)  # noqa: SLF001 - all at once, as a terminal delivers a burst
+        await settle(pilot)
+        screen = app.screen
+        assert [screen.query_one(f"#{f}", Input).value for f in ("phone", "name", "town", "address")] == [
+            PHONE,
+            "李先生",
+            "黄泽镇",
+            "前岩村3号",
+        ]
+        assert screen.query_one(TextArea).text == "有人倒垃圾"
+        assert app.focused is screen.query_one("#address", Input)
