@@ -89,11 +89,32 @@ def test_accuracy_on_the_sets_nobody_tuned_on(name: str) -> None:
     assert top1 >= 0.88 and top3 >= 0.97, (top1, top3)
 
 
+@pytest.mark.parametrize(
+    ("name", "top1_min", "top3_min"), [("calls_real_held.csv", 0.60, 0.80), ("calls_real_dev.csv", 0.72, 0.85)]
+)
+def test_accuracy_on_real_messages(name: str, top1_min: float, top3_min: float) -> None:
+    """Real messages citizens wrote to a government message board (tests/data/README): the held-out half was never
+    looked at while tuning; the dev half is what the stop-26 lexicon terms and examples were written against. A
+    regression gate a little below today's figures (held-out 63.1% / 83.6%), not the issue's goal."""
+    classifier = build_classifier()
+    rows = labelled(name)
+    assert len(rows) >= 240 and {r["kind"] for r in rows} == {"real"}
+    found = [[s.code for s in classifier.suggest(r["text"])] for r in rows]
+    top1 = sum(bool(f) and f[0] == r["tag"] for f, r in zip(found, rows, strict=True)) / len(rows)
+    top3 = sum(r["tag"] in f for f, r in zip(found, rows, strict=True)) / len(rows)
+    assert top1 >= top1_min and top3 >= top3_min, (top1, top3)
+
+
+def test_the_real_halves_share_no_message() -> None:
+    dev, held = labelled("calls_real_dev.csv"), labelled("calls_real_held.csv")
+    assert not {r["source"] for r in dev} & {r["source"] for r in held}
+    assert not {r["text"] for r in dev} & {r["text"] for r in held}
+
+
 def test_the_drill_calls_are_in_no_labelled_set() -> None:
     from tests.benchmarks.bench_intake import CALLS
 
-    names = ("calls.csv", "calls_fresh.csv", "calls_blind.csv", "calls_board.csv")
-    texts = {r["text"] for name in names for r in labelled(name)}
+    texts = {r["text"] for path in DATA.glob("calls*.csv") for r in labelled(path.name)}
     assert not [c[3] for c in CALLS if c[3] in texts]
 
 
