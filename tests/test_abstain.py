@@ -65,6 +65,20 @@ def test_on_real_messages_what_it_abstains_on_is_mostly_wrong() -> None:
     assert sure_right / sure > right / len(rows) + 0.03, (sure_right / sure, right / len(rows))
 
 
+def test_on_real_messages_no_tag_fits_it_abstains_far_more_often() -> None:
+    """Real messages the labellers found no tag for (tests/data/calls_real_none.csv): the bar says it is unsure
+    on a much larger share of them than of the held-out half's tagged messages."""
+    clf = build_classifier()
+
+    def unsure_share(name: str) -> float:
+        with (DATA / name).open(encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        return sum(1 for r in rows if (found := clf.suggest(r["text"])) and not confident(found)) / len(rows)
+
+    none, tagged = unsure_share("calls_real_none.csv"), unsure_share("calls_real_held.csv")
+    assert none >= 2 * tagged and none >= 0.3, (none, tagged)
+
+
 def test_classify_json_says_when_it_abstains_and_still_lists_three() -> None:
     out = CliRunner().invoke(cli, ["classify", "--json", "--no-history", VAGUE, "店里买到假货，老板不给退"]).output
     vague, clear = (json.loads(line) for line in out.splitlines())
