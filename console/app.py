@@ -29,6 +29,7 @@ from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.theme import ThemeProvider
 from textual.widget import AwaitMount
+from textual.widgets import Input
 
 from fengqiao.models.alerts import DEFAULT_NIGHT, bell_rings, check_bell, parse_night
 from fengqiao.models.clock import Clock, system_clock
@@ -36,7 +37,7 @@ from fengqiao.models.desk import Desk, Role
 from fengqiao.models.errors import FengqiaoError
 from fengqiao.models.i18n import get_lang, set_lang, t
 from fengqiao.models.reference import Reference, default_reference
-from fengqiao.screens.base import ComposedLater, DeskBar, describe_binding, localize_bindings
+from fengqiao.screens.base import ComposedLater, DeskBar, describe_binding, drain, localize_bindings
 from fengqiao.screens.context import DeskContext, Lazy
 from fengqiao.screens.messages import PasteRefused, StoreChanged, UrgeRequested
 from fengqiao.store.db import Database
@@ -192,6 +193,7 @@ def caller_pop_provider() -> type[Provider]:
 
 
 HOLD_LIMIT = 5.0  # seconds keys may wait after a sign-in's Enter for its focus to move (a safety net)
+DRAIN_LIMIT = 1.0  # seconds a Tab waits for the field it leaves to take the keys typed before it
 
 
 class FengqiaoApp(App[None]):
@@ -212,6 +214,11 @@ class FengqiaoApp(App[None]):
         Binding("ctrl+q", "quit", "app.quit", id="app.quit", priority=True),
         Binding("f12", "handover", "app.handover", id="app.handover", show=False),
         Binding("f11", "warnings", "govui.open_panel", id="app.warnings", show=False),
+        # Tab and Shift+Tab in a text field are taken by the app before the key reaches the field: the field first
+        # takes the keys already sent to it, so keys typed right after the Tab (a fast burst: tmux, a script, an
+        # IME committing a phrase) go to the field the focus moves to, not to the one being left.
+        Binding("tab", "step_focus(1)", show=False, priority=True, id="app.next_field"),
+        Binding("shift+tab", "step_focus(-1)", show=False, priority=True, id="app.previous_field"),
     ]
 
     # The board and the cockpit are imported when first opened (a call-taker's console starts on the intake).
@@ -465,7 +472,19 @@ class FengqiaoApp(App[None]):
             return False  # this desk has no such screen (a department has no intake): the key does nothing
         if action == "handover":
             return self._ctx.sign_in
+        if action == "step_focus":  # text fields only: a widget of its own Tab (none today) keeps it
+            focused = self.focused
+            return isinstance(focused, Input) or getattr(focused, "tab_behavior", None) == "focus"  # or a TextArea
         return super().check_action(action, parameters)
+
+    async def action_step_focus(self, step: int) -> None:
+        """Tab / Shift+Tab in a text field: the next or previous widget, once the field took the keys before it."""
+        field = self.focused
+        if field is None:
+            return
+        await drain(field, DRAIN_LIMIT)
+        if self.focused is field:
+            self.screen.focus_next() if step > 0 else self.screen.focus_previous()
 
     def action_handover(self) -> None:
         """F12: the outgoing operator hands over; then the next one signs in."""

@@ -151,3 +151,15 @@ class ComposedLater:
 
     def content_started(self) -> None:
         self.content_ready.set()
+
+
+async def drain(widget: Widget, limit: float = 1.0) -> None:
+    """Wait (at most ``limit`` seconds) until ``widget`` has taken the messages already in its queue: the keys of
+    a fast burst (a script, a paste of keys, tmux, an IME committing a phrase). Called from a priority binding's
+    action, while the app forwards nothing, so the keys after the Enter or Tab go to where the focus moves."""
+    done = asyncio.Event()
+    widget.call_later(done.set)
+    try:
+        await asyncio.wait_for(done.wait(), limit)
+    except TimeoutError:
+        pass

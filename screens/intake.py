@@ -13,7 +13,6 @@ store confirmed the write, so a failed write loses nothing.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from datetime import datetime
@@ -40,7 +39,7 @@ from fengqiao.models.phone import fold_width, normalize_phone
 from fengqiao.models.reference import Reference
 from fengqiao.models.text import LIMITS
 
-from .base import ComposedLater, LocalizedMixin, safe
+from .base import ComposedLater, LocalizedMixin, drain, safe
 from .context import DeskMixin
 from .form_field import FormInput
 from .messages import PasteRefused, StoreChanged
@@ -147,45 +146,20 @@ class IntakeScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         # Enter in a form field is taken by the app before the key reaches the field, so keys typed right
         # after it (type-ahead, a telephony script, an IME committing a phrase) go to the next field.
         Binding("enter", "advance_field", show=False, priority=True, id="intake.advance_field"),
-        # Tab and Shift+Tab likewise: the keys typed right after them go to the field the focus moves to.
-        Binding("tab", "step_field(1)", show=False, priority=True, id="intake.next_field"),
-        Binding("shift+tab", "step_field(-1)", show=False, priority=True, id="intake.previous_field"),
     ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "advance_field":
             return isinstance(self.focused, FormInput)
-        if action == "step_field":
-            return isinstance(self.focused, FormInput) or self.focused is self.description_area
         return True
-
-    async def _drain(self, field: Widget) -> None:
-        """Let ``field`` take the keys already in its queue (a fast burst: a script, a paste of keys, an IME
-        committing a phrase). The app forwards nothing while a priority binding's action runs, so the keys after
-        the Enter or Tab then go to the field the focus moves to."""
-        done = asyncio.Event()
-        field.call_later(done.set)
-        try:
-            await asyncio.wait_for(done.wait(), DRAIN_TIMEOUT)
-        except TimeoutError:
-            pass
 
     async def action_advance_field(self) -> None:
         field = self.focused
         if not isinstance(field, FormInput):
             return
-        await self._drain(field)
+        await drain(field, DRAIN_TIMEOUT)  # the keys typed before this Enter first (a fast burst)
         if self.focused is field:
             self.advance(field)
-
-    async def action_step_field(self, step: int) -> None:
-        """Tab / Shift+Tab in the form: the next or previous field, after the field took the keys before it."""
-        field = self.focused
-        if field is None:
-            return
-        await self._drain(field)
-        if self.focused is field:
-            self.focus_next() if step > 0 else self.focus_previous()
 
     # ---- messages from workers -----------------------------------------------------------------
     class Looked(Message):

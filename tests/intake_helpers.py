@@ -54,6 +54,19 @@ async def type_text(pilot: Any, text: str) -> None:
     await pilot.pause()
 
 
+BURST_KEYS = {"\n": ("enter", "\r"), "\t": ("tab", "\t"), "\b": ("shift+tab", None)}
+
+
+def send_burst(app: Any, text: str) -> None:
+    """``text`` as key events all at once, as a terminal delivers a burst (tmux send-keys, a script, an IME commit):
+    ``\\n`` is Enter, ``\\t`` Tab, ``\\b`` Shift+Tab, anything else its character. Nothing waits between keys."""
+    for ch in text:
+        key, char = BURST_KEYS.get(ch, (None, ch))
+        event = events.Key(key or _character_to_key(ch), char)
+        event.set_sender(app)
+        app._driver.send_message(event)  # noqa: SLF001 - what the terminal driver does with each key it reads
+
+
 async def paste(pilot: Any, text: str) -> None:
     """Text arriving as a terminal paste into the focused field (quicker under Pilot than one key per character)."""
     if text:

@@ -24,7 +24,7 @@ from fengqiao.screens.repeat_panel import RepeatPanel
 from fengqiao.store.db import Database
 from fengqiao.store.orders import OrderStore
 from tests.conftest import T0
-from tests.intake_helpers import fill, make_app, paste, settle, type_text
+from tests.intake_helpers import fill, make_app, paste, send_burst, settle, type_text
 from tests.test_board_ui import open_board
 from tests.test_hostile import HOSTILE, assert_inert
 
@@ -279,16 +279,10 @@ def test_glyphs_keep_one_character_per_character() -> None:
 async def test_a_burst_of_keys_lands_in_the_right_fields(db, ref, clock) -> None:
     """Keys arriving faster than the fields take them (a script, a key-wedge reader, tmux send-keys): each Enter
     waits for the field to take the keys typed before it, and the keys after it go to the next field."""
-    from textual import events
-    from textual.keys import _character_to_key
-
     app = make_app(db, ref, clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        for ch in "13857512345\nhz\n前岩村\n有人倒垃圾":
-            event = events.Key("enter", "\r") if ch == "\n" else events.Key(_character_to_key(ch), ch)
-            event.set_sender(app)
-            app._driver.send_message(event)  # noqa: SLF001 - all at once, as a terminal delivers a burst
+        send_burst(app, "13857512345\nhz\n前岩村\n有人倒垃圾")
         await settle(pilot)
         screen = app.screen
         assert [screen.query_one(f"#{f}", Input).value for f in ("phone", "town", "address")] == [
@@ -302,17 +296,10 @@ async def test_a_burst_of_keys_lands_in_the_right_fields(db, ref, clock) -> None
 async def test_a_burst_with_tabs_lands_in_the_right_fields(db, ref, clock) -> None:
     """The same burst moving on with Tab (through the optional name) and back with Shift+Tab: each waits for the
     field to take the keys before it, so no key lands in the field being left."""
-    from textual import events
-    from textual.keys import _character_to_key
-
     app = make_app(db, ref, clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        keys = {"\t": events.Key("tab", "\t"), "\b": events.Key("shift+tab", None)}
-        for ch in "13857512345\t李先生\thz\t前岩村\t有人倒垃圾\b3号":
-            event = keys.get(ch) or events.Key(_character_to_key(ch), ch)
-            event.set_sender(app)
-            app._driver.send_message(event)  # noqa: SLF001 - all at once, as a terminal delivers a burst
+        send_burst(app, "13857512345\t李先生\thz\t前岩村\t有人倒垃圾\b3号")
         await settle(pilot)
         screen = app.screen
         assert [screen.query_one(f"#{f}", Input).value for f in ("phone", "name", "town", "address")] == [

@@ -203,3 +203,21 @@ def test_handover_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int], 
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
     scene.db.close()
+
+
+async def test_a_burst_with_a_tab_fills_the_sign_in_field_by_field(scene) -> None:
+    """Name, Tab, staff number arriving faster than the fields take them (tmux send-keys, a script, an IME
+    committing the name): the Tab waits for the name field to take its keys, so the number goes to its own field."""
+    from textual.widgets import Input
+
+    from .intake_helpers import send_burst
+
+    app = shift_app(scene)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, SignInScreen)
+        send_burst(app, "张三\t1024")
+        await settle(pilot)
+        screen = app.screen
+        assert [screen.query_one(f"#shift-{f}", Input).value for f in ("name", "staff")] == ["张三", "1024"]
+        assert app.focused is screen.query_one("#shift-staff", Input)
