@@ -193,7 +193,6 @@ def caller_pop_provider() -> type[Provider]:
 
 
 HOLD_LIMIT = 5.0  # seconds keys may wait after a sign-in's Enter for its focus to move (a safety net)
-DRAIN_LIMIT = 1.0  # seconds a Tab waits for the field it leaves to take the keys typed before it
 
 
 class FengqiaoApp(App[None]):
@@ -482,7 +481,7 @@ class FengqiaoApp(App[None]):
         field = self.focused
         if field is None:
             return
-        await drain(field, DRAIN_LIMIT)
+        await drain(field)
         if self.focused is field:
             self.screen.focus_next() if step > 0 else self.screen.focus_previous()
 

@@ -153,7 +153,10 @@ class ComposedLater:
         self.content_ready.set()
 
 
-async def drain(widget: Widget, limit: float = 1.0) -> None:
+DRAIN_LIMIT = 1.0  # seconds an Enter or a Tab waits for the field it leaves to take the keys typed before it
+
+
+async def drain(widget: Widget, limit: float = DRAIN_LIMIT) -> None:
     """Wait (at most ``limit`` seconds) until ``widget`` has taken the messages already in its queue: the keys of
     a fast burst (a script, a paste of keys, tmux, an IME committing a phrase). Called from a priority binding's
     action, while the app forwards nothing, so the keys after the Enter or Tab go to where the focus moves."""

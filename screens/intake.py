@@ -76,7 +76,6 @@ def build_classifier(ref: Reference, history: list[tuple[str, str]]) -> Classifi
 
 ADDRESS_DELAY = 0.4  # seconds of quiet before an address lookup
 CLEAR_CONFIRM = 3.0  # seconds within which a second Ctrl+N clears a filled form
-DRAIN_TIMEOUT = 1.0  # seconds Enter waits for the field to take the keys typed before it
 DRAFT_DELAY = 0.5  # seconds of quiet before the form is kept as a draft
 DRAFT_MAX_WAIT = 0.8  # ... and at least this often while typing goes on (a crash loses at most about a second)
 QUIT_CONFIRM = 30.0  # a second Ctrl+Q within this quits with a call being taken (typing in between disarms it)
@@ -157,7 +156,7 @@ class IntakeScreen(ComposedLater, DeskMixin, LocalizedMixin, Screen[None]):
         field = self.focused
         if not isinstance(field, FormInput):
             return
-        await drain(field, DRAIN_TIMEOUT)  # the keys typed before this Enter first (a fast burst)
+        await drain(field)  # the keys typed before this Enter first (a fast burst)
         if self.focused is field:
             self.advance(field)
 

@@ -45,10 +45,7 @@ async def type_text(pilot: Any, text: str) -> None:
             if run:
                 await pilot.press(*run)
                 run = []
-            app = pilot.app
-            event = events.Key(_character_to_key(ch), ch)
-            event.set_sender(app)
-            app._driver.send_message(event)  # noqa: SLF001 - what App._press_keys does for a named key
+            send_burst(pilot.app, ch)
     if run:
         await pilot.press(*run)
     await pilot.pause()
