@@ -19,6 +19,10 @@ run: $(STAMP)
 # Two test workers per core: most of the suite is Pilot tests that wait for the app to go idle, not CPU-bound
 # (measured on 2 cores: the Pilot-heavy files take 46 s with 4 workers against 57 s with 2).
 WORKERS ?= $(shell $(PYTHON) -c "import os; print(2 * (os.cpu_count() or 1))")
+# Byte-code caches on for the tests (some shells export PYTHONDONTWRITEBYTECODE=1): without them every worker and
+# every process a test starts compiles the project and re-rewrites the test modules' asserts (measured on 2 cores:
+# make test 375 s with the variable set, 318 s without, from a clean tree). The caches land in __pycache__/, ignored.
+test: export PYTHONDONTWRITEBYTECODE =
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(WORKERS) --dist worksteal $(ARGS)
 

@@ -21,6 +21,7 @@ from fengqiao.models.classifier import (
 )
 from fengqiao.models.errors import ReferenceDataError
 from fengqiao.models.intake import IntakeForm
+from fengqiao.models.reference import default_reference
 from fengqiao.store.intake import desk_history
 
 DATA = Path(__file__).parent / "data"
@@ -109,6 +110,18 @@ def test_the_real_halves_share_no_message() -> None:
     dev, held = labelled("calls_real_dev.csv"), labelled("calls_real_held.csv")
     assert not {r["source"] for r in dev} & {r["source"] for r in held}
     assert not {r["text"] for r in dev} & {r["text"] for r in held}
+
+
+def test_every_real_message_has_three_readable_labels() -> None:
+    codes = set(default_reference().tags)
+    for name in ("calls_real_dev.csv", "calls_real_held.csv"):
+        for r in labelled(name):
+            assert r["tag"] in codes, (name, r["source"])
+            for who in ("c", "d"):
+                assert r[f"tag_{who}"] in codes | {"NONE"}, (name, r["source"], who)
+                assert r[f"sure_{who}"] in ("yes", "no"), (name, r["source"], who)
+                also = r[f"also_{who}"]
+                assert also == "" or (also in codes and also != r[f"tag_{who}"]), (name, r["source"], who)
 
 
 def test_the_drill_calls_are_in_no_labelled_set() -> None:
