@@ -411,21 +411,20 @@ class ExampleModel:
         self.sizes = sizes
         self._featurize = featurize or (lambda text: _grams(text, sizes))
         counts: list[defaultdict[str, float]] = [defaultdict(float) for _ in range(ntags)]
-        vocabulary: set[str] = set()
+        log = math.log
         n = 0
         for text, tag in items:
-            grams = self._featurize(text)
-            for gram, times in grams.items():
-                counts[tag][gram] += 1 + math.log(times)
-            vocabulary.update(grams)
+            weights = counts[tag]
+            for gram, times in self._featurize(text).items():
+                weights[gram] += 1.0 if times == 1 else 1 + log(times)  # most grams occur once in a text
             n += 1
         self.size = n
-        v = max(1, len(vocabulary))
-        self.base = [math.log(alpha / (sum(c.values()) + alpha * v)) for c in counts]
+        v = max(1, len(set().union(*counts)))  # the vocabulary: every gram of some example
+        self.base = [log(alpha / (sum(c.values()) + alpha * v)) for c in counts]
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for tag, weights in enumerate(counts):
             for gram, x in weights.items():
-                postings[gram].append((tag, math.log((x + alpha) / alpha)))
+                postings[gram].append((tag, log((x + alpha) / alpha)))
         self.postings = {g: tuple(p) for g, p in postings.items()}
 
     def __len__(self) -> int:
