@@ -53,12 +53,13 @@ def _rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _accuracy(predict, rows: list[dict[str, str]]) -> tuple[float, float]:  # noqa: ANN001
+def _accuracy(predict, rows: list[dict[str, str]], column: str = "tag") -> tuple[float, float]:  # noqa: ANN001
+    """Top-1 and top-3 (%) of ``predict`` against the tag in ``column`` (another labeller's: tag_c, tag_d)."""
     top1 = top3 = 0
     for r in rows:
         codes = predict(r["text"])
-        top1 += bool(codes) and codes[0] == r["tag"]
-        top3 += r["tag"] in codes[:3]
+        top1 += bool(codes) and codes[0] == r[column]
+        top3 += r[column] in codes[:3]
     return 100 * top1 / len(rows), 100 * top3 / len(rows)
 
 
@@ -241,10 +242,7 @@ def labeller_rows() -> list[Row]:
                 note="first~C {:.1f}%, first~D {:.1f}%, C~D {:.1f}% (mean of the three pairs)".format(*agree),
             )
         )
-        vs = []
-        for col in ("tag", "tag_c", "tag_d"):
-            t1 = 100 * sum(bool(ours[r["text"]]) and ours[r["text"]][0] == r[col] for r in rows) / n
-            vs.append(t1)
+        vs = [_accuracy(lambda text: ours[text], rows, col)[0] for col in ("tag", "tag_c", "tag_d")]
         out.append(
             Row(
                 "intake",
